@@ -1,0 +1,299 @@
+package catalogue
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// crossCheck checks every reference between catalogue items and every rule that spans items,
+// reporting all problems. It also compiles patterns and mapping expressions, once.
+func (l *loader) crossCheck(cat *Catalogue) {
+	depts := map[string]bool{}
+	for _, d := range cat.Departments {
+		if depts[d.Code] {
+			l.c.at(l.locs[d], "/code", "duplicate department code %q", d.Code)
+		}
+		depts[d.Code] = true
+	}
+	deptKnown := func(code string) bool { return depts[code] || l.broken[kindDepartments][code] }
+
+	fields := map[string]*Field{}
+	for _, f := range cat.Fields {
+		loc := l.locs[f]
+		if _, dup := fields[f.Code]; dup {
+			l.c.at(loc, "/code", "duplicate field code %q", f.Code)
+			continue
+		}
+		fields[f.Code] = f
+		l.checkField(f, loc)
+	}
+	for code := range fields {
+		if isGroup(code, fields) {
+			l.c.at(l.locs[fields[code]], "/code", "field %q is also the prefix of other fields: a code is either a field or a group", code)
+		}
+	}
+	fieldKnown := func(code string) bool { _, ok := fields[code]; return ok || l.broken[kindFields][code] }
+
+	materials := map[string]bool{}
+	for _, m := range cat.Materials {
+		if materials[m.Code] {
+			l.c.at(l.locs[m], "/code", "duplicate material code %q", m.Code)
+		}
+		materials[m.Code] = true
+	}
+	materialKnown := func(code string) bool { return materials[code] || l.broken[kindMaterials][code] }
+
+	matters := map[string]*Matter{}
+	names := map[string]string{} // matter name or alias → matter code
+	for _, m := range cat.Matters {
+		loc := l.locs[m]
+		if _, dup := matters[m.Code]; dup {
+			l.c.at(loc, "/code", "duplicate matter code %q", m.Code)
+			continue
+		}
+		matters[m.Code] = m
+		for i, n := range append([]string{m.Name}, m.Aliases...) {
+			if other, dup := names[n]; dup && other != m.Code {
+				suffix := "/name"
+				if i > 0 {
+					suffix = "/aliases/" + strconv.Itoa(i-1)
+				}
+				l.c.at(loc, suffix, "the name %q is already used by matter %q", n, other)
+				continue
+			}
+			names[n] = m.Code
+		}
+	}
+	matterKnown := func(code string) bool { _, ok := matters[code]; return ok || l.broken[kindMatters][code] }
+
+	env := exprEnv(cat.Fields)
+	for _, m := range cat.Matters {
+		if matters[m.Code] != m {
+			continue
+		}
+		l.checkMatter(m, l.locs[m], deptKnown, fieldKnown, materialKnown, matterKnown, matters, fields, env)
+	}
+	l.checkCycles(cat.Matters, matters)
+
+	codes := map[string]bool{}
+	seqs := map[int]bool{}
+	for _, b := range cat.Bundles {
+		loc := l.locs[b]
+		if codes[b.Code] {
+			l.c.at(loc, "/code", "duplicate bundle code %q", b.Code)
+		}
+		codes[b.Code] = true
+		if seqs[b.Seq] {
+			l.c.at(loc, "/seq", "duplicate bundle seq %d", b.Seq)
+		}
+		seqs[b.Seq] = true
+		l.checkBundle(b, loc, deptKnown, matters, l.broken[kindMatters])
+	}
+}
+
+func (l *loader) checkField(f *Field, loc location) {
+	if f.Pattern != "" {
+		re, err := regexp.Compile(f.Pattern)
+		if err != nil {
+			l.c.at(loc, "/pattern", "not a valid regular expression: %v", err)
+			return
+		}
+		f.pattern = re
+	}
+	if f.MinLength != nil && f.MaxLength != nil && *f.MinLength > *f.MaxLength {
+		l.c.at(loc, "/min_length", "min_length %d is above max_length %d", *f.MinLength, *f.MaxLength)
+	}
+	if f.Minimum != nil && f.Maximum != nil && *f.Minimum > *f.Maximum {
+		l.c.at(loc, "/minimum", "minimum %v is above maximum %v", *f.Minimum, *f.Maximum)
+	}
+	for _, v := range f.Check(f.Example) {
+		l.c.at(loc, "/example", "the example breaks the field's own rule %s: %s", v.Rule, v.Message)
+	}
+}
+
+func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, materialKnown, matterKnown func(string) bool,
+	matters map[string]*Matter, fields map[string]*Field, env map[string]any) {
+	if !deptKnown(m.Department.Default) {
+		l.c.at(loc, "/department/default", "unknown department %q", m.Department.Default)
+	}
+	for t, d := range m.Department.ByApplicantType {
+		if !deptKnown(d) {
+			l.c.at(loc, "/department/by_applicant_type/"+t, "unknown department %q", d)
+		}
+		if !m.Handles(t) {
+			l.c.at(loc, "/department/by_applicant_type/"+t, "the matter is not open to %s applicants (applicant_types)", t)
+		}
+	}
+	variants := map[string]bool{}
+	for i, v := range m.Variants {
+		if variants[v.Code] {
+			l.c.at(loc, fmt.Sprintf("/variants/%d/code", i), "duplicate variant code %q", v.Code)
+		}
+		variants[v.Code] = true
+	}
+	if m.PromisedLimit.WorkingDays*2 > m.StatutoryLimit.WorkingDays {
+		l.c.at(loc, "/promised_limit/working_days",
+			"promised limit %d working days is above 50%% of the statutory %d (the plan requires a cut of at least half)",
+			m.PromisedLimit.WorkingDays, m.StatutoryLimit.WorkingDays)
+	}
+	prereqs := map[string]bool{}
+	for i, p := range m.Prerequisites {
+		switch {
+		case p == m.Code:
+			l.c.at(loc, fmt.Sprintf("/prerequisites/%d", i), "a matter cannot be its own prerequisite")
+		case !matterKnown(p):
+			l.c.at(loc, fmt.Sprintf("/prerequisites/%d", i), "unknown matter %q", p)
+		}
+		prereqs[p] = true
+	}
+	seenMat := map[string]bool{}
+	for i, need := range m.Materials {
+		p := fmt.Sprintf("/materials/%d", i)
+		if !materialKnown(need.Material) {
+			l.c.at(loc, p+"/material", "unknown material %q", need.Material)
+		}
+		if seenMat[need.Material] {
+			l.c.at(loc, p+"/material", "material %q is listed twice", need.Material)
+		}
+		seenMat[need.Material] = true
+		for _, t := range need.ApplicantTypes {
+			if !m.Handles(t) {
+				l.c.at(loc, p+"/applicant_types", "the matter is not open to %s applicants (applicant_types)", t)
+			}
+		}
+	}
+	seenField := map[string]bool{}
+	inputs := map[string]bool{}
+	m.programs = map[int]*vm.Program{}
+	for i, ff := range m.Form {
+		p := fmt.Sprintf("/form/%d", i)
+		if seenField[ff.Field] {
+			l.c.at(loc, p+"/field", "form field %q is listed twice", ff.Field)
+		}
+		seenField[ff.Field] = true
+		switch {
+		case ff.From != "":
+			if !fieldKnown(ff.From) {
+				l.c.at(loc, p+"/from", "mapped from an unknown canonical field %q", ff.From)
+			}
+			inputs[ff.From] = true
+		case ff.Expr != "":
+			prog, used, problems := compileExpr(ff.Expr, env, fields)
+			for _, msg := range problems {
+				l.c.at(loc, p+"/expr", "%s", msg)
+			}
+			if prog != nil {
+				m.programs[i] = prog
+				for _, u := range used {
+					inputs[u] = true
+				}
+			}
+		case ff.FromResult != nil:
+			if !prereqs[ff.FromResult.Matter] {
+				l.c.at(loc, p+"/from_result/matter", "%q is not one of this matter's prerequisites", ff.FromResult.Matter)
+			}
+		}
+	}
+	m.inputs = make([]string, 0, len(inputs))
+	for f := range inputs {
+		m.inputs = append(m.inputs, f)
+	}
+	sort.Strings(m.inputs)
+}
+
+// checkCycles reports prerequisite cycles, each once, with the path.
+func (l *loader) checkCycles(list []*Matter, matters map[string]*Matter) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	colour := map[string]int{}
+	var stack []string
+	var visit func(code string)
+	visit = func(code string) {
+		colour[code] = grey
+		stack = append(stack, code)
+		m := matters[code]
+		for i, p := range m.Prerequisites {
+			if _, ok := matters[p]; !ok {
+				continue
+			}
+			switch colour[p] {
+			case white:
+				visit(p)
+			case grey:
+				start := 0
+				for j, s := range stack {
+					if s == p {
+						start = j
+					}
+				}
+				cycle := append(append([]string{}, stack[start:]...), p)
+				l.c.at(l.locs[m], fmt.Sprintf("/prerequisites/%d", i), "prerequisites form a cycle: %s", strings.Join(cycle, " → "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		colour[code] = black
+	}
+	for _, m := range list {
+		if matters[m.Code] == m && colour[m.Code] == white {
+			visit(m.Code)
+		}
+	}
+}
+
+func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) bool, matters map[string]*Matter, broken map[string]bool) {
+	for i, lead := range b.Leads {
+		if !deptKnown(lead.Department) {
+			l.c.at(loc, fmt.Sprintf("/leads/%d/department", i), "unknown department %q", lead.Department)
+		}
+	}
+	for i, d := range b.Cooperating {
+		if !deptKnown(d) {
+			l.c.at(loc, fmt.Sprintf("/cooperating/%d", i), "unknown department %q", d)
+		}
+	}
+	seen := map[string]bool{}
+	required := 0
+	for i, e := range b.Matters {
+		p := fmt.Sprintf("/matters/%d", i)
+		if !e.Optional {
+			required++
+		}
+		if strings.Contains(e.Name, "选办") {
+			l.c.at(loc, p+"/name", "write optional matters without the （选办） marker and with optional: true")
+		}
+		m, ok := matters[e.Matter]
+		if !ok {
+			if !broken[e.Matter] {
+				l.c.at(loc, p+"/matter", "matter %q is used but not defined", e.Matter)
+			}
+			continue
+		}
+		if seen[e.Matter] {
+			l.c.at(loc, p+"/matter", "matter %q is listed twice in the bundle", e.Matter)
+		}
+		seen[e.Matter] = true
+		if e.Name != m.Name && !contains(m.Aliases, e.Name) {
+			l.c.at(loc, p+"/name", "%q is neither the name nor an alias of matter %q (%s)", e.Name, m.Code, m.Name)
+		}
+	}
+	if required == 0 {
+		l.c.at(loc, "/matters", "a bundle needs at least one matter that is not optional")
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

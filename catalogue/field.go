@@ -1,0 +1,111 @@
+package catalogue
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"yjshub/mapping/format"
+)
+
+// Violation is one rule a value breaks. Message never contains the value itself.
+type Violation struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// Check returns every rule of the field that v breaks; none means v is a valid value. v is a
+// decoded JSON value (string, float64 or json.Number, bool).
+func (f *Field) Check(v any) []Violation {
+	var out []Violation
+	add := func(rule, msg string, args ...any) {
+		out = append(out, Violation{Rule: rule, Message: fmt.Sprintf(msg, args...)})
+	}
+	switch f.Type {
+	case TypeString, TypeDate, TypeEnum:
+		s, ok := v.(string)
+		if !ok {
+			add("type", "must be a string")
+			return out
+		}
+		n := utf8.RuneCountInString(s)
+		if !utf8.ValidString(s) {
+			add("type", "must be valid UTF-8 text")
+			return out
+		}
+		if f.MinLength != nil && n < *f.MinLength {
+			add("min_length", "must be at least %d characters", *f.MinLength)
+		}
+		if f.MaxLength != nil && n > *f.MaxLength {
+			add("max_length", "must be at most %d characters", *f.MaxLength)
+		}
+		switch f.Type {
+		case TypeDate:
+			if _, err := time.Parse(time.DateOnly, s); err != nil {
+				add("date", "must be a date written YYYY-MM-DD")
+			}
+		case TypeEnum:
+			found := false
+			for _, allowed := range f.Values {
+				if s == allowed {
+					found = true
+					break
+				}
+			}
+			if !found {
+				add("enum", "must be one of %v", f.Values)
+			}
+		}
+		if f.Format != "" {
+			if err := format.Check(f.Format, s); err != nil {
+				var fe *format.Error
+				if errors.As(err, &fe) {
+					add(fe.Rule, "%s", fe.Reason)
+				} else {
+					add(f.Format, "is not valid")
+				}
+			}
+		}
+		if f.pattern != nil && !f.pattern.MatchString(s) {
+			add("pattern", "must match the pattern %s", f.Pattern)
+		}
+	case TypeInteger, TypeNumber:
+		x, ok := number(v)
+		if !ok {
+			add("type", "must be a number")
+			return out
+		}
+		if f.Type == TypeInteger && x != math.Trunc(x) {
+			add("type", "must be a whole number")
+		}
+		if f.Minimum != nil && x < *f.Minimum {
+			add("minimum", "must be at least %v", *f.Minimum)
+		}
+		if f.Maximum != nil && x > *f.Maximum {
+			add("maximum", "must be at most %v", *f.Maximum)
+		}
+	case TypeBoolean:
+		if _, ok := v.(bool); !ok {
+			add("type", "must be true or false")
+		}
+	}
+	return out
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
+	case json.Number:
+		f, err := x.Float64()
+		return f, err == nil
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}

@@ -1,0 +1,171 @@
+package catalogue
+
+import (
+	"regexp"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Applicant types. A bundle's lead department and a matter's handling department may depend on
+// whether the applicant is an enterprise (企业) or an individual (个体/自然人).
+const (
+	Enterprise = "enterprise"
+	Individual = "individual"
+)
+
+// Department is a government department that handles matters (部门).
+type Department struct {
+	Code     string   `json:"code"`
+	Name     string   `json:"name"`
+	FullName string   `json:"full_name,omitempty"`
+	Aliases  []string `json:"aliases,omitempty"`
+}
+
+// Field is a canonical field of the data dictionary (数据元): something an applicant may be
+// asked, with its type and checks.
+type Field struct {
+	Code        string   `json:"code"`
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Format      string   `json:"format,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"`
+	MinLength   *int     `json:"min_length,omitempty"`
+	MaxLength   *int     `json:"max_length,omitempty"`
+	Minimum     *float64 `json:"minimum,omitempty"`
+	Maximum     *float64 `json:"maximum,omitempty"`
+	Values      []string `json:"values,omitempty"`
+	Personal    bool     `json:"personal,omitempty"`
+	Example     any      `json:"example"`
+	Description string   `json:"description,omitempty"`
+	pattern     *regexp.Regexp
+}
+
+// Field types.
+const (
+	TypeString  = "string"
+	TypeInteger = "integer"
+	TypeNumber  = "number"
+	TypeBoolean = "boolean"
+	TypeDate    = "date"
+	TypeEnum    = "enum"
+)
+
+// Material is a type of supporting document (材料).
+type Material struct {
+	Code        string `json:"code"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Form        string `json:"form,omitempty"`
+}
+
+// Matter is an administrative matter (事项) as one department handles it; a matter is defined
+// once and may appear in several bundles under its name or an alias.
+type Matter struct {
+	Code           string              `json:"code"`
+	Name           string              `json:"name"`
+	Aliases        []string            `json:"aliases,omitempty"`
+	Kind           string              `json:"kind"`
+	ApplicantTypes []string            `json:"applicant_types"`
+	Department     HandlingRule        `json:"department"`
+	Variants       []Variant           `json:"variants,omitempty"`
+	StatutoryLimit Limit               `json:"statutory_limit"`
+	PromisedLimit  Limit               `json:"promised_limit"`
+	Result         Result              `json:"result"`
+	Prerequisites  []string            `json:"prerequisites,omitempty"`
+	Materials      []MaterialNeed      `json:"materials"`
+	Form           []FormField         `json:"form"`
+	Description    string              `json:"description,omitempty"`
+	programs       map[int]*vm.Program // compiled expressions by form index
+	inputs         []string            // canonical fields the form reads, sorted
+}
+
+// HandlingRule says which department handles a matter, by applicant type where it differs.
+type HandlingRule struct {
+	Default         string            `json:"default"`
+	ByApplicantType map[string]string `json:"by_applicant_type,omitempty"`
+}
+
+// For returns the handling department's code for an applicant type.
+func (h HandlingRule) For(applicantType string) string {
+	if d, ok := h.ByApplicantType[applicantType]; ok {
+		return d
+	}
+	return h.Default
+}
+
+// Variant is a case (情形) of a matter: 核发/换发/年审, 个人/单位 …
+type Variant struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// Limit is a time limit in working days; Basis names the legal provision it rests on.
+type Limit struct {
+	WorkingDays int    `json:"working_days"`
+	Basis       string `json:"basis,omitempty"`
+}
+
+// Result is what a matter issues: an e-licence, a filing record, a decision, a payment or a
+// record.
+type Result struct {
+	Kind            string `json:"kind"`
+	Name            string `json:"name"`
+	LicenceTypeCode string `json:"licence_type_code,omitempty"`
+}
+
+// MaterialNeed is a material a matter requires.
+type MaterialNeed struct {
+	Material       string   `json:"material"`
+	Optional       bool     `json:"optional,omitempty"`
+	ApplicantTypes []string `json:"applicant_types,omitempty"`
+	Note           string   `json:"note,omitempty"`
+}
+
+// FormField is one field of a department's own form, with where its value comes from:
+// exactly one of From (a canonical field), Const, Expr (an expr-lang expression over the
+// canonical fields) or FromResult (a prerequisite's result).
+type FormField struct {
+	Field      string     `json:"field"`
+	Title      string     `json:"title"`
+	Required   bool       `json:"required,omitempty"`
+	From       string     `json:"from,omitempty"`
+	Const      any        `json:"const,omitempty"`
+	Expr       string     `json:"expr,omitempty"`
+	FromResult *ResultRef `json:"from_result,omitempty"`
+}
+
+// ResultRef names a field of a prerequisite matter's result.
+type ResultRef struct {
+	Matter string `json:"matter"`
+	Field  string `json:"field"`
+}
+
+// Result fields that a form may take from a prerequisite's result.
+var ResultFields = []string{"licence_number", "licence_name", "issued_at", "valid_until", "issuer", "decision_number"}
+
+// Bundle is a 一件事: several matters applied for once.
+type Bundle struct {
+	Seq         int           `json:"seq"`
+	Code        string        `json:"code"`
+	Name        string        `json:"name"`
+	Phase       string        `json:"phase"`
+	Leads       []Lead        `json:"leads"`
+	Cooperating []string      `json:"cooperating"`
+	Matters     []BundleEntry `json:"matters"`
+	Description string        `json:"description,omitempty"`
+}
+
+// Lead is a lead department (牵头单位) with the condition under which it leads.
+type Lead struct {
+	Department    string `json:"department"`
+	ApplicantType string `json:"applicant_type,omitempty"`
+	Stage         string `json:"stage,omitempty"`
+}
+
+// BundleEntry is a matter as a bundle lists it.
+type BundleEntry struct {
+	Name     string `json:"name"`
+	Matter   string `json:"matter"`
+	Optional bool   `json:"optional,omitempty"`
+	Stage    string `json:"stage,omitempty"`
+}

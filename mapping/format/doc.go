@@ -1,0 +1,8 @@
+// Package format checks the identifiers and codes that applicants type into the one form:
+// the resident identity number (GB 11643), the unified social credit code (GB 32100), the
+// mainland mobile number, the administrative division code (GB/T 2260), e-mail addresses,
+// postcodes and fixed-line telephone numbers.
+//
+// Every checker returns a *Error whose message says which rule failed and never contains the
+// value it was given: these values are personal data and error strings end up in logs.
+package format

@@ -1,0 +1,263 @@
+package format
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Names of the checked formats, as the catalogue's field dictionary and the one-form JSON
+// Schema spell them.
+const (
+	GB11643  = "gb11643"
+	GB32100  = "gb32100"
+	Mobile   = "mobile"
+	GB2260   = "gb2260"
+	Email    = "email"
+	Postcode = "postcode"
+	Phone    = "phone"
+)
+
+// Error is a failed format check. Rule names the check (one of the format names) and Reason
+// says what is wrong in words that never repeat the checked value.
+type Error struct {
+	Rule   string
+	Reason string
+}
+
+func (e *Error) Error() string { return e.Rule + ": " + e.Reason }
+
+func fail(rule, reason string, args ...any) error {
+	return &Error{Rule: rule, Reason: fmt.Sprintf(reason, args...)}
+}
+
+// Checker validates one string value.
+type Checker func(string) error
+
+var checkers = map[string]Checker{
+	GB11643:  CheckResidentID,
+	GB32100:  CheckUSCC,
+	Mobile:   CheckMobile,
+	GB2260:   CheckDivisionCode,
+	Email:    CheckEmail,
+	Postcode: CheckPostcode,
+	Phone:    CheckPhone,
+}
+
+// Lookup returns the checker for a format name.
+func Lookup(name string) (Checker, bool) {
+	c, ok := checkers[name]
+	return c, ok
+}
+
+// Names lists the known format names in sorted order.
+func Names() []string {
+	names := make([]string, 0, len(checkers))
+	for n := range checkers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Check validates value against the named format.
+func Check(name, value string) error {
+	c, ok := checkers[name]
+	if !ok {
+		return fail(name, "unknown format (known: %s)", strings.Join(Names(), ", "))
+	}
+	return c(value)
+}
+
+// now is the clock CheckResidentID compares birth dates against.
+var now = time.Now
+
+var residentIDWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+
+const residentIDChecks = "10X98765432"
+
+// CheckResidentID checks a GB 11643-1999 citizen identity number: 18 characters, the first 17
+// digits, a valid division code prefix, a valid birth date (not in the future, not before
+// 1900), and the ISO 7064 MOD 11-2 check character (0-9 or X; a lower-case x is refused so
+// that every stored number has one spelling).
+func CheckResidentID(s string) error {
+	if len(s) != 18 {
+		return fail(GB11643, "must be 18 characters, got %d", len([]rune(s)))
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return fail(GB11643, "character %d must be a digit", i+1)
+		}
+		sum += int(c-'0') * residentIDWeights[i]
+	}
+	last := s[17]
+	if !(last >= '0' && last <= '9') && last != 'X' {
+		return fail(GB11643, "the check character must be a digit or X")
+	}
+	if err := checkDivision(s[:6]); err != nil {
+		return fail(GB11643, "the first six digits are not an administrative division code: %s", err.(*Error).Reason)
+	}
+	birth, err := time.Parse("20060102", s[6:14])
+	if err != nil {
+		return fail(GB11643, "digits 7-14 are not a valid birth date")
+	}
+	if birth.Year() < 1900 || birth.After(now()) {
+		return fail(GB11643, "the birth date is out of range")
+	}
+	if residentIDChecks[sum%11] != last {
+		return fail(GB11643, "the check character does not match (ISO 7064 MOD 11-2)")
+	}
+	return nil
+}
+
+// usccAlphabet is the 31-character set of GB 32100-2015 (no I, O, S, V, Z).
+const usccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+var usccWeights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+
+// usccCategories lists, per registration authority (character 1), the institution categories
+// (character 2) that GB 32100-2015 and its amendments allocate.
+var usccCategories = map[byte]string{
+	'1': "1239",   // 机构编制
+	'2': "19",     // 外交
+	'3': "123459", // 司法行政 (律师事务所, 公证处 …)
+	'4': "19",     // 文化
+	'5': "1239",   // 民政 (社会团体, 民办非企业单位, 基金会 …)
+	'6': "129",    // 旅游
+	'7': "129",    // 宗教
+	'8': "19",     // 工会
+	'9': "123",    // 市场监管 (企业, 个体工商户, 农民专业合作社)
+	'A': "19",     // 中央军委改革和编制办公室
+	'N': "12349",  // 农业 (农村集体经济组织 …)
+	'Y': "1",      // 其他
+}
+
+// CheckUSCC checks a GB 32100-2015 unified social credit code: 18 characters from the
+// standard's alphabet, a registration authority and institution category the standard
+// allocates, a numeric division code, and the check character (weighted sum modulo 31).
+func CheckUSCC(s string) error {
+	if len(s) != 18 {
+		return fail(GB32100, "must be 18 characters, got %d", len([]rune(s)))
+	}
+	sum := 0
+	for i := 0; i < 18; i++ {
+		v := strings.IndexByte(usccAlphabet, s[i])
+		if v < 0 {
+			return fail(GB32100, "character %d is not in the code's alphabet (digits and upper-case letters except I, O, S, V, Z)", i+1)
+		}
+		if i < 17 {
+			sum += v * usccWeights[i]
+		}
+	}
+	cats, ok := usccCategories[s[0]]
+	if !ok {
+		return fail(GB32100, "character 1 is not a registration authority code")
+	}
+	if !strings.ContainsRune(cats, rune(s[1])) {
+		return fail(GB32100, "character 2 is not an institution category of that registration authority")
+	}
+	for i := 2; i < 8; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fail(GB32100, "characters 3-8 must be a numeric division code")
+		}
+	}
+	want := (31 - sum%31) % 31
+	if s[17] != usccAlphabet[want] {
+		return fail(GB32100, "the check character does not match")
+	}
+	return nil
+}
+
+var mobileRE = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+
+// CheckMobile checks a mainland China mobile number: 11 digits starting 13-19.
+func CheckMobile(s string) error {
+	if !mobileRE.MatchString(s) {
+		return fail(Mobile, "must be 11 digits starting with 13-19")
+	}
+	return nil
+}
+
+// provinces are the province-level division codes of GB/T 2260 (the first two digits).
+var provinces = map[string]string{
+	"11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
+	"21": "辽宁省", "22": "吉林省", "23": "黑龙江省",
+	"31": "上海市", "32": "江苏省", "33": "浙江省", "34": "安徽省", "35": "福建省", "36": "江西省", "37": "山东省",
+	"41": "河南省", "42": "湖北省", "43": "湖南省", "44": "广东省", "45": "广西壮族自治区", "46": "海南省",
+	"50": "重庆市", "51": "四川省", "52": "贵州省", "53": "云南省", "54": "西藏自治区",
+	"61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区", "65": "新疆维吾尔自治区",
+	"71": "台湾省", "81": "香港特别行政区", "82": "澳门特别行政区",
+}
+
+// CheckDivisionCode checks a six-digit GB/T 2260 administrative division code: a province
+// the standard lists, a prefecture part 00-70 or 90 (directly administered county-level
+// units), and a county part; a county part without a prefecture part is refused.
+func CheckDivisionCode(s string) error {
+	return checkDivision(s)
+}
+
+func checkDivision(s string) error {
+	if len(s) != 6 {
+		return fail(GB2260, "must be 6 digits")
+	}
+	for i := 0; i < 6; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fail(GB2260, "must be 6 digits")
+		}
+	}
+	if _, ok := provinces[s[:2]]; !ok {
+		return fail(GB2260, "digits 1-2 are not a province-level code")
+	}
+	pref := int(s[2]-'0')*10 + int(s[3]-'0')
+	if pref > 70 && pref != 90 {
+		return fail(GB2260, "digits 3-4 are not a prefecture-level code (00-70 or 90)")
+	}
+	if pref == 0 && s[4:] != "00" {
+		return fail(GB2260, "a county-level code needs a prefecture-level code")
+	}
+	return nil
+}
+
+// ProvinceName returns the province that a division code (or a resident ID) starts with.
+func ProvinceName(code string) (string, bool) {
+	if len(code) < 2 {
+		return "", false
+	}
+	name, ok := provinces[code[:2]]
+	return name, ok
+}
+
+// CheckEmail checks a bare e-mail address (no display name).
+func CheckEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return fail(Email, "must be a bare e-mail address like name@example.com")
+	}
+	return nil
+}
+
+var postcodeRE = regexp.MustCompile(`^[0-9]{6}$`)
+
+// CheckPostcode checks a six-digit postcode.
+func CheckPostcode(s string) error {
+	if !postcodeRE.MatchString(s) {
+		return fail(Postcode, "must be 6 digits")
+	}
+	return nil
+}
+
+var phoneRE = regexp.MustCompile(`^0[1-9][0-9]{1,2}-?[1-9][0-9]{6,7}(-[0-9]{1,6})?$`)
+
+// CheckPhone checks a mainland fixed-line number: an area code starting with 0, a local number
+// of 7 or 8 digits, and an optional extension (0518-86212345, 025-12345678-801).
+func CheckPhone(s string) error {
+	if !phoneRE.MatchString(s) {
+		return fail(Phone, "must be a fixed-line number like 0518-86212345")
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package format
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// withResidentIDCheck computes the MOD 11-2 check character for 17 digits, independently of
+// the table the checker uses, from the standard's definition: a_i weights are 2^(17-i) mod 11.
+func withResidentIDCheck(body string) string {
+	sum := 0
+	for i := 0; i < 17; i++ {
+		w := 1
+		for k := 0; k < 17-i; k++ {
+			w = w * 2 % 11
+		}
+		sum += int(body[i]-'0') * w
+	}
+	c := (12 - sum%11) % 11
+	if c == 10 {
+		return body + "X"
+	}
+	return body + string(rune('0'+c))
+}
+
+func TestResidentID(t *testing.T) {
+	valid := []string{
+		"11010519491231002X", // the standard's own example
+		withResidentIDCheck("32070719900307001"),
+		withResidentIDCheck("32072420000229123"), // a leap day
+	}
+	for _, v := range valid {
+		if err := CheckResidentID(v); err != nil {
+			t.Errorf("a valid number was refused: %v", err)
+		}
+	}
+	good := withResidentIDCheck("32070719900307001")
+	flipped := []byte(good)
+	flipped[16] = '0' + (flipped[16]-'0'+1)%10
+	cases := []struct {
+		name, value, reason string
+	}{
+		{"a wrong check character is refused", string(flipped), "check character"},
+		{"a lower-case x is refused", "11010519491231002x", "digit or X"},
+		{"17 characters are refused", good[:17], "18 characters"},
+		{"a letter inside is refused", "3207071990030700A1", "digit"},
+		{"an impossible date is refused", withResidentIDCheck("32070719900230001"), "birth date"},
+		{"a future birth date is refused", withResidentIDCheck("32070721990101001"), "out of range"},
+		{"an unknown province is refused", withResidentIDCheck("99070719900307001"), "division"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := CheckResidentID(c.value)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("error %q does not say %q", err, c.reason)
+			}
+			if strings.Contains(err.Error(), c.value) {
+				t.Fatalf("error %q repeats the value", err)
+			}
+			var fe *Error
+			if !errors.As(err, &fe) || fe.Rule != GB11643 {
+				t.Fatalf("error is not a *Error with rule %s: %#v", GB11643, err)
+			}
+		})
+	}
+}
+
+func TestResidentIDBirthDateUsesClock(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	id := withResidentIDCheck("32070720300101001")
+	now = func() time.Time { return time.Date(2029, 12, 31, 0, 0, 0, 0, time.UTC) }
+	if err := CheckResidentID(id); err == nil {
+		t.Fatal("a birth date after today was accepted")
+	}
+	now = func() time.Time { return time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC) }
+	if err := CheckResidentID(id); err != nil {
+		t.Fatalf("a birth date before today was refused: %v", err)
+	}
+}
+
+// withUSCCCheck appends the GB 32100 check character, computed from the standard's
+// definition: weights 3^i mod 31.
+func withUSCCCheck(body string) string {
+	sum, w := 0, 1
+	for i := 0; i < 17; i++ {
+		sum += strings.IndexByte(usccAlphabet, body[i]) * w
+		w = w * 3 % 31
+	}
+	return body + string(usccAlphabet[(31-sum%31)%31])
+}
+
+func TestUSCC(t *testing.T) {
+	valid := []string{
+		"91350100M000100Y43", // the standard's example
+		withUSCCCheck("91320707MA1XYW123"),
+		withUSCCCheck("92320707MA1ABCDE5"), // 个体工商户
+		withUSCCCheck("52320707509876543"), // 民办非企业单位
+	}
+	for _, v := range valid {
+		if err := CheckUSCC(v); err != nil {
+			t.Errorf("a valid code was refused: %v", err)
+		}
+	}
+	cases := []struct{ name, value, reason string }{
+		{"a wrong check character is refused", "91350100M000100Y44", "check character"},
+		{"a letter outside the alphabet is refused", "91350100M000100O43", "alphabet"},
+		{"lower case is refused", "91350100m000100Y43", "alphabet"},
+		{"a short code is refused", "91350100M000100Y4", "18 characters"},
+		{"an unknown registration authority is refused", withUSCCCheck("B1320707MA1XYW123"), "registration authority"},
+		{"a category the authority lacks is refused", withUSCCCheck("95320707MA1XYW123"), "institution category"},
+		{"a non-numeric division is refused", withUSCCCheck("913207A7MA1XYW123"), "division"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := CheckUSCC(c.value)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("error %q does not say %q", err, c.reason)
+			}
+			if strings.Contains(err.Error(), c.value) {
+				t.Fatalf("error %q repeats the value", err)
+			}
+		})
+	}
+}
+
+func TestOtherFormats(t *testing.T) {
+	cases := []struct {
+		format, value string
+		ok            bool
+	}{
+		{Mobile, "13912345678", true},
+		{Mobile, "19912345678", true},
+		{Mobile, "12912345678", false},
+		{Mobile, "1391234567", false},
+		{Mobile, "+8613912345678", false},
+		{GB2260, "320707", true},
+		{GB2260, "320000", true},
+		{GB2260, "429004", true}, // 仙桃市, a directly administered county-level city
+		{GB2260, "990707", false},
+		{GB2260, "328007", false},
+		{GB2260, "320007", false},
+		{GB2260, "32070", false},
+		{Email, "a.b@example.com", true},
+		{Email, "张 <a@example.com>", false},
+		{Email, "not-an-address", false},
+		{Postcode, "222100", true},
+		{Postcode, "22210", false},
+		{Phone, "0518-86212345", true},
+		{Phone, "02512345678", true},
+		{Phone, "025-12345678-801", true},
+		{Phone, "13912345678", false},
+	}
+	for _, c := range cases {
+		err := Check(c.format, c.value)
+		if (err == nil) != c.ok {
+			t.Errorf("%s(%q): got error %v, want ok=%v", c.format, c.value, err, c.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), c.value) {
+			t.Errorf("%s: error %q repeats the value", c.format, err)
+		}
+	}
+	if err := Check("nope", "x"); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Fatalf("an unknown format was not reported: %v", err)
+	}
+}
+
+func FuzzResidentID(f *testing.F) {
+	f.Add("11010519491231002X")
+	f.Add("320707199003070016")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		err := CheckResidentID(s)
+		if err == nil {
+			if len(s) != 18 || withResidentIDCheck(s[:17]) != s {
+				t.Fatalf("accepted %q whose check character is wrong", s)
+			}
+			return
+		}
+		if len(s) >= 6 && strings.Contains(err.Error(), s) {
+			t.Fatalf("error repeats the value: %v", err)
+		}
+	})
+}
+
+func FuzzUSCC(f *testing.F) {
+	f.Add("91350100M000100Y43")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckUSCC(s) == nil && withUSCCCheck(s[:17]) != s {
+			t.Fatalf("accepted %q whose check character is wrong", s)
+		}
+	})
+}
