@@ -20,7 +20,7 @@ func (l *loader) crossCheck(cat *Catalogue) {
 		}
 		depts[d.Code] = true
 	}
-	deptKnown := func(code string) bool { return depts[code] || l.broken[kindDepartments][code] }
+	deptKnown := func(code string) bool { return l.known(kindDepartments, code, depts[code]) }
 
 	fields := map[string]*Field{}
 	for _, f := range cat.Fields {
@@ -37,7 +37,7 @@ func (l *loader) crossCheck(cat *Catalogue) {
 			l.c.at(l.locs[fields[code]], "/code", "field %q is also the prefix of other fields: a code is either a field or a group", code)
 		}
 	}
-	fieldKnown := func(code string) bool { _, ok := fields[code]; return ok || l.broken[kindFields][code] }
+	fieldKnown := func(code string) bool { _, ok := fields[code]; return l.known(kindFields, code, ok) }
 
 	materials := map[string]bool{}
 	for _, m := range cat.Materials {
@@ -46,7 +46,7 @@ func (l *loader) crossCheck(cat *Catalogue) {
 		}
 		materials[m.Code] = true
 	}
-	materialKnown := func(code string) bool { return materials[code] || l.broken[kindMaterials][code] }
+	materialKnown := func(code string) bool { return l.known(kindMaterials, code, materials[code]) }
 
 	matters := map[string]*Matter{}
 	names := map[string]string{} // matter name or alias → matter code
@@ -69,7 +69,7 @@ func (l *loader) crossCheck(cat *Catalogue) {
 			names[n] = m.Code
 		}
 	}
-	matterKnown := func(code string) bool { _, ok := matters[code]; return ok || l.broken[kindMatters][code] }
+	matterKnown := func(code string) bool { _, ok := matters[code]; return l.known(kindMatters, code, ok) }
 
 	env := exprEnv(cat.Fields)
 	for _, m := range cat.Matters {
@@ -92,7 +92,7 @@ func (l *loader) crossCheck(cat *Catalogue) {
 			l.c.at(loc, "/seq", "duplicate bundle seq %d", b.Seq)
 		}
 		seqs[b.Seq] = true
-		l.checkBundle(b, loc, deptKnown, matters, l.broken[kindMatters])
+		l.checkBundle(b, loc, deptKnown, matters, matterKnown)
 	}
 }
 
@@ -248,7 +248,7 @@ func (l *loader) checkCycles(list []*Matter, matters map[string]*Matter) {
 	}
 }
 
-func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) bool, matters map[string]*Matter, broken map[string]bool) {
+func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) bool, matters map[string]*Matter, matterKnown func(string) bool) {
 	for i, lead := range b.Leads {
 		if !deptKnown(lead.Department) {
 			l.c.at(loc, fmt.Sprintf("/leads/%d/department", i), "unknown department %q", lead.Department)
@@ -266,12 +266,13 @@ func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) boo
 		if !e.Optional {
 			required++
 		}
-		if strings.Contains(e.Name, "选办") {
+		marker := strings.Contains(e.Name, "选办")
+		if marker {
 			l.c.at(loc, p+"/name", "write optional matters without the （选办） marker and with optional: true")
 		}
 		m, ok := matters[e.Matter]
 		if !ok {
-			if !broken[e.Matter] {
+			if !matterKnown(e.Matter) {
 				l.c.at(loc, p+"/matter", "matter %q is used but not defined", e.Matter)
 			}
 			continue
@@ -280,7 +281,7 @@ func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) boo
 			l.c.at(loc, p+"/matter", "matter %q is listed twice in the bundle", e.Matter)
 		}
 		seen[e.Matter] = true
-		if e.Name != m.Name && !contains(m.Aliases, e.Name) {
+		if !marker && e.Name != m.Name && !contains(m.Aliases, e.Name) {
 			l.c.at(loc, p+"/name", "%q is neither the name nor an alias of matter %q (%s)", e.Name, m.Code, m.Name)
 		}
 	}

@@ -71,6 +71,8 @@ type loader struct {
 	// broken holds codes of items that failed the schema: references to them are not
 	// reported again as unknown.
 	broken map[string]map[string]bool
+	// unusable holds the kinds of which a whole file could not be read.
+	unusable map[string]bool
 	// locs remembers where each loaded item came from, for cross-reference problems.
 	locs map[any]location
 }
@@ -92,11 +94,14 @@ func (l *loader) readFiles(fsys fs.FS) ([]sourceFile, error) {
 			return fmt.Errorf("reading %s: %w", l.display(p), err)
 		}
 		if d.IsDir() {
-			if p != "." && strings.Count(p, "/") > 0 {
-				l.c.add(l.display(p), 0, "", "unexpected folder: catalogue folders are not nested")
+			switch {
+			case p == ".", p == kindBundles, p == kindFields, p == kindMaterials, p == kindMatters:
+				return nil
+			case strings.HasPrefix(path.Base(p), "."), p == "testdata":
 				return fs.SkipDir
 			}
-			return nil
+			l.c.add(l.display(p), 0, "", "unexpected folder: the catalogue has only bundles/, fields/, materials/ and matters/")
+			return fs.SkipDir
 		}
 		ext := path.Ext(p)
 		if ext != ".yaml" && ext != ".yml" {
@@ -152,17 +157,22 @@ func (l *loader) loadFile(f sourceFile, cat *Catalogue) error {
 	if l.kinds == nil {
 		l.kinds = map[string]bool{}
 		l.broken = map[string]map[string]bool{}
+		l.unusable = map[string]bool{}
 		l.locs = map[any]location{}
 	}
 	l.kinds[f.kind] = true
-	doc, ok := parseDocument(l.display(f.path), f.data, &l.c)
-	if !ok {
+	doc, convFailed := parseDocument(l.display(f.path), f.data, &l.c)
+	if doc == nil {
+		// Nothing in the file can be trusted, so nothing it may define is reported as unknown
+		// elsewhere: the file's own problem comes first.
+		l.unusable[f.kind] = true
 		return nil
 	}
 	failed, err := checkSchema(doc, f.kind, &l.c)
 	if err != nil {
 		return err
 	}
+	failed = append(failed, convFailed...)
 	root, _ := doc.value.(map[string]any)
 	items, _ := root[f.kind].([]any)
 	for i, raw := range items {
@@ -192,6 +202,12 @@ func subtreeFailed(failed []string, ptr string) bool {
 		}
 	}
 	return false
+}
+
+// known reports whether a code of a kind may exist: defined, or in an item or file that
+// already has a problem of its own.
+func (l *loader) known(k, code string, defined bool) bool {
+	return defined || l.broken[k][code] || l.unusable[k]
 }
 
 func (l *loader) markBroken(k, code string) {

@@ -36,43 +36,70 @@ func (d *document) line(ptr string) int {
 	}
 }
 
-// parseDocument parses YAML source into a document, reporting every problem to c.
-func parseDocument(file string, src []byte, c *collector) (*document, bool) {
+// parseDocument parses YAML source into a document, reporting every problem to c. The
+// document is nil when the file as a whole is unusable; otherwise failed lists the pointers
+// of values that could not be converted.
+func parseDocument(file string, src []byte, c *collector) (doc *document, failed []string) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		c.add(file, yamlErrorLine(err), "", "not valid YAML: %s", yamlErrorText(err))
-		return nil, false
+		return nil, nil
 	}
 	d := &document{file: file, lines: map[string]int{}}
 	if root.Kind == 0 {
 		c.add(file, 0, "", "the file is empty")
-		return nil, false
+		return nil, nil
 	}
 	conv := converter{doc: d, c: c}
-	v, ok := conv.node(&root, "")
-	if !ok {
-		return nil, false
+	v, _ := conv.node(&root, "")
+	if conv.aborted {
+		return nil, nil
 	}
 	d.value = v
-	return d, true
+	return d, conv.failed
 }
 
 type converter struct {
-	doc   *document
-	c     *collector
-	nodes int
+	doc     *document
+	c       *collector
+	nodes   int
+	depth   int
+	aborted bool
+	// failed holds the pointers of values that could not be converted; the items holding
+	// them are skipped, the rest of the file still loads.
+	failed []string
+}
+
+// maxDepth bounds nesting (and alias recursion).
+const maxDepth = 64
+
+func (cv *converter) fail(line int, ptr, format string, args ...any) {
+	cv.c.add(cv.doc.file, line, ptr, format, args...)
+	cv.failed = append(cv.failed, ptr)
 }
 
 func (cv *converter) node(n *yaml.Node, ptr string) (any, bool) {
+	if cv.aborted {
+		return nil, false
+	}
 	cv.nodes++
 	if cv.nodes > maxNodes {
+		cv.aborted = true
 		cv.c.add(cv.doc.file, n.Line, ptr, "the document is too large (more than %d YAML nodes, counting alias expansions)", maxNodes)
+		return nil, false
+	}
+	cv.depth++
+	defer func() { cv.depth-- }()
+	if cv.depth > maxDepth {
+		cv.aborted = true
+		cv.c.add(cv.doc.file, n.Line, ptr, "the document nests deeper than %d levels (or an alias refers to itself)", maxDepth)
 		return nil, false
 	}
 	cv.doc.lines[ptr] = n.Line
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) != 1 {
+			cv.aborted = true
 			cv.c.add(cv.doc.file, n.Line, ptr, "expected exactly one YAML document")
 			return nil, false
 		}
@@ -88,18 +115,18 @@ func (cv *converter) node(n *yaml.Node, ptr string) (any, bool) {
 				k = k.Alias
 			}
 			if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "!!int" && k.Tag != "!!bool") {
-				cv.c.add(cv.doc.file, k.Line, ptr, "mapping keys must be plain strings")
+				cv.fail(k.Line, ptr, "mapping keys must be plain strings")
 				ok = false
 				continue
 			}
 			if k.Value == "<<" {
-				cv.c.add(cv.doc.file, k.Line, ptr, "YAML merge keys (<<) are not supported: write the keys out")
+				cv.fail(k.Line, ptr, "YAML merge keys (<<) are not supported: write the keys out")
 				ok = false
 				continue
 			}
 			child := ptr + "/" + escapePointer(k.Value)
 			if _, dup := m[k.Value]; dup {
-				cv.c.add(cv.doc.file, k.Line, child, "the key %q appears twice", k.Value)
+				cv.fail(k.Line, child, "the key %q appears twice", k.Value)
 				ok = false
 				continue
 			}
@@ -120,7 +147,7 @@ func (cv *converter) node(n *yaml.Node, ptr string) (any, bool) {
 	case yaml.ScalarNode:
 		return cv.scalar(n, ptr)
 	}
-	cv.c.add(cv.doc.file, n.Line, ptr, "unsupported YAML node")
+	cv.fail(n.Line, ptr, "unsupported YAML node")
 	return nil, false
 }
 
@@ -134,7 +161,7 @@ func (cv *converter) scalar(n *yaml.Node, ptr string) (any, bool) {
 	case "!!bool":
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			cv.c.add(cv.doc.file, n.Line, ptr, "not a boolean")
+			cv.fail(n.Line, ptr, "not a boolean")
 			return nil, false
 		}
 		return b, true
@@ -142,7 +169,7 @@ func (cv *converter) scalar(n *yaml.Node, ptr string) (any, bool) {
 		var i big.Int
 		s := strings.ReplaceAll(n.Value, "_", "")
 		if _, ok := i.SetString(s, 0); !ok {
-			cv.c.add(cv.doc.file, n.Line, ptr, "not an integer")
+			cv.fail(n.Line, ptr, "not an integer")
 			return nil, false
 		}
 		return json.Number(i.String()), true
@@ -151,19 +178,19 @@ func (cv *converter) scalar(n *yaml.Node, ptr string) (any, bool) {
 		if err != nil {
 			var v float64
 			if derr := n.Decode(&v); derr != nil {
-				cv.c.add(cv.doc.file, n.Line, ptr, "not a number")
+				cv.fail(n.Line, ptr, "not a number")
 				return nil, false
 			}
 			f = v
 		}
 		num := json.Number(strconv.FormatFloat(f, 'g', -1, 64))
 		if _, err := num.Float64(); err != nil || strings.ContainsAny(string(num), "IN") {
-			cv.c.add(cv.doc.file, n.Line, ptr, "infinite and NaN numbers are not allowed")
+			cv.fail(n.Line, ptr, "infinite and NaN numbers are not allowed")
 			return nil, false
 		}
 		return num, true
 	}
-	cv.c.add(cv.doc.file, n.Line, ptr, "unsupported YAML tag %s", n.ShortTag())
+	cv.fail(n.Line, ptr, "unsupported YAML tag %s", n.ShortTag())
 	return nil, false
 }
 
