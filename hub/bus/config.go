@@ -1,0 +1,150 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config configures a [Bus]. The zero value with a DataDir runs the embedded
+// broker on a free port of 127.0.0.1.
+type Config struct {
+	// Brokers lists the host:port addresses of an Apache Kafka cluster to
+	// bootstrap from. Empty (the default) starts the embedded broker instead.
+	Brokers []string
+
+	// DataDir is the directory under which the embedded broker keeps its data
+	// (in DataDir/kafka). Required when Brokers is empty; unused otherwise.
+	DataDir string
+
+	// EmbeddedPort is the 127.0.0.1 port the embedded broker listens on.
+	// Default 0: a free port chosen at start; [Bus.Brokers] reports it.
+	EmbeddedPort int
+
+	// ClientID names this process to the brokers (it shows in broker logs and
+	// quotas). Default "yjshub".
+	ClientID string
+
+	// BatchTimeout is how long the writer waits to fill a batch before
+	// sending it. Publish is synchronous, so this is added to every call's
+	// latency. Default 5ms (kafka-go's own default is 1s).
+	BatchTimeout time.Duration
+
+	// WriteTimeout bounds one produce request, including the wait for all
+	// in-sync replicas. Default 10s.
+	WriteTimeout time.Duration
+
+	// DialTimeout bounds opening a connection to a broker. Default 5s.
+	DialTimeout time.Duration
+
+	// PingTimeout bounds [Bus.Ping] when its context has no earlier deadline.
+	// Default 2s.
+	PingTimeout time.Duration
+
+	// TopicReadyTimeout bounds how long [Bus.EnsureTopics] waits for new
+	// topics to show in metadata when its context has no earlier deadline.
+	// Default 30s.
+	TopicReadyTimeout time.Duration
+
+	// MetadataTTL is how long cluster metadata (topics, partitions, leaders)
+	// is cached before it is fetched again. A topic created by another
+	// process becomes writable here after at most this long. Default 2s.
+	MetadataTTL time.Duration
+
+	// Logger receives the warnings and errors of the Kafka client and of the
+	// embedded broker. Default: nothing is logged.
+	Logger *slog.Logger
+}
+
+// Defaults applied by setDefaults; kept as constants so doc comments and code
+// cannot drift apart silently.
+const (
+	defaultClientID          = "yjshub"
+	defaultBatchTimeout      = 5 * time.Millisecond
+	defaultWriteTimeout      = 10 * time.Second
+	defaultDialTimeout       = 5 * time.Second
+	defaultPingTimeout       = 2 * time.Second
+	defaultTopicReadyTimeout = 30 * time.Second
+	defaultMetadataTTL       = 2 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.ClientID == "" {
+		c.ClientID = defaultClientID
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = defaultBatchTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = defaultWriteTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = defaultDialTimeout
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = defaultPingTimeout
+	}
+	if c.TopicReadyTimeout == 0 {
+		c.TopicReadyTimeout = defaultTopicReadyTimeout
+	}
+	if c.MetadataTTL == 0 {
+		c.MetadataTTL = defaultMetadataTTL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem in c at once. It does not apply defaults:
+// zero durations are accepted because they mean "use the default".
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		if strings.TrimSpace(c.DataDir) == "" {
+			errs = append(errs, errors.New("data_dir: required for the embedded broker (brokers is empty)"))
+		}
+		if c.EmbeddedPort < 0 || c.EmbeddedPort > 65535 {
+			errs = append(errs, fmt.Errorf("embedded_port: %d is not a TCP port (0-65535)", c.EmbeddedPort))
+		}
+	}
+	for i, b := range c.Brokers {
+		if err := validateHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %w", i, err))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"batch_timeout", c.BatchTimeout},
+		{"write_timeout", c.WriteTimeout},
+		{"dial_timeout", c.DialTimeout},
+		{"ping_timeout", c.PingTimeout},
+		{"topic_ready_timeout", c.TopicReadyTimeout},
+		{"metadata_ttl", c.MetadataTTL},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v is negative", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q has no valid port (1-65535)", addr)
+	}
+	return nil
+}

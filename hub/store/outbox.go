@@ -1,0 +1,251 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// maxLastErrorBytes bounds the error text kept per outbox message.
+const maxLastErrorBytes = 2048
+
+// markPublishedBatch bounds the ids per UPDATE, well under both databases'
+// limits on bound parameters.
+const markPublishedBatch = 500
+
+// OutboxMessage is a Kafka message written in the same transaction as the
+// state change it announces, for the relay to publish afterwards.
+type OutboxMessage struct {
+	// ID is assigned by the database when the message is enqueued; it orders
+	// messages by insertion.
+	ID int64
+	// EventID is the event's unique id (the envelope's id); the store refuses
+	// a second message with the same one.
+	EventID string
+	// Topic is the Kafka topic to publish to.
+	Topic string
+	// Key is the Kafka message key (the case id, so a case's events stay in order).
+	Key string
+	// Payload is the message value: the JSON event envelope. It must be valid
+	// UTF-8 without NUL bytes.
+	Payload []byte
+	// Headers are Kafka headers; nil and empty are the same.
+	Headers map[string]string
+	// CreatedAt is when the message was enqueued, in UTC; EnqueueOutbox sets
+	// it to the current time when zero.
+	CreatedAt time.Time
+	// PublishedAt is when the relay published the message; zero while pending.
+	PublishedAt time.Time
+	// Attempts counts failed publish attempts.
+	Attempts int
+	// LastError is the most recent failed attempt's error, truncated.
+	LastError string
+}
+
+// validate reports every problem with m at once.
+func (m OutboxMessage) validate() error {
+	var errs []error
+	if m.EventID == "" {
+		errs = append(errs, errors.New("event id is empty"))
+	}
+	if m.Topic == "" {
+		errs = append(errs, errors.New("topic is empty"))
+	}
+	if !isStorableText(string(m.Payload)) {
+		errs = append(errs, errors.New("payload is not valid UTF-8 text without NUL bytes"))
+	}
+	for k, v := range m.Headers {
+		if !isStorableText(k) || !isStorableText(v) {
+			errs = append(errs, fmt.Errorf("header %q is not valid UTF-8 text without NUL bytes", k))
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"event id", m.EventID}, {"topic", m.Topic}, {"key", m.Key}} {
+		if !isStorableText(f.v) {
+			errs = append(errs, fmt.Errorf("%s is not valid UTF-8 text without NUL bytes", f.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isStorableText reports whether both backends accept s in a TEXT column:
+// PostgreSQL refuses invalid UTF-8 and NUL.
+func isStorableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// outboxRow is an outbox row as the database holds it.
+type outboxRow struct {
+	ID          int64          `db:"id"`
+	EventID     string         `db:"event_id"`
+	Topic       string         `db:"topic"`
+	Key         string         `db:"msg_key"`
+	Payload     string         `db:"payload"`
+	Headers     string         `db:"headers"`
+	CreatedAt   Timestamp      `db:"created_at"`
+	PublishedAt Timestamp      `db:"published_at"`
+	Attempts    int            `db:"attempts"`
+	LastError   sql.NullString `db:"last_error"`
+}
+
+func (r outboxRow) message() (OutboxMessage, error) {
+	m := OutboxMessage{
+		ID:          r.ID,
+		EventID:     r.EventID,
+		Topic:       r.Topic,
+		Key:         r.Key,
+		Payload:     []byte(r.Payload),
+		CreatedAt:   r.CreatedAt.Time,
+		PublishedAt: r.PublishedAt.Time,
+		Attempts:    r.Attempts,
+		LastError:   r.LastError.String,
+	}
+	if err := json.Unmarshal([]byte(r.Headers), &m.Headers); err != nil {
+		return OutboxMessage{}, fmt.Errorf("outbox message %d: decode headers: %w", r.ID, err)
+	}
+	if len(m.Headers) == 0 {
+		m.Headers = nil
+	}
+	return m, nil
+}
+
+// EnqueueOutbox writes msgs to the outbox inside the caller's transaction, so
+// they are published if and only if the transaction commits. Every message is
+// checked before anything is written, and every problem is reported.
+func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMessage) error {
+	if tx == nil {
+		return errors.New("store: enqueue outbox: no transaction")
+	}
+	var errs []error
+	for i, m := range msgs {
+		if err := m.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("message %d (event %q): %w", i, m.EventID, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: enqueue outbox: %w", err)
+	}
+	query := tx.Rebind(`
+		INSERT INTO outbox (event_id, topic, msg_key, payload, headers, created_at, attempts)
+		VALUES (?, ?, ?, ?, ?, ?, 0)`)
+	enqueuedAt := now()
+	for _, m := range msgs {
+		headers, err := encodeHeaders(m.Headers)
+		if err != nil {
+			return fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err)
+		}
+		created := enqueuedAt
+		if !m.CreatedAt.IsZero() {
+			created = NewTimestamp(m.CreatedAt)
+		}
+		// Payload goes in as a string: it is TEXT on both backends.
+		if _, err := tx.ExecContext(ctx, query, m.EventID, m.Topic, m.Key, string(m.Payload), headers, created); err != nil {
+			return fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err)
+		}
+	}
+	return nil
+}
+
+func encodeHeaders(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "{}", nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(h); err != nil {
+		return "", fmt.Errorf("encode headers: %w", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// PendingOutbox returns up to limit unpublished messages, oldest first —
+// including those whose publishing has failed before, which the caller may
+// hold back by their Attempts.
+func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("store: pending outbox: limit %d is not positive", limit)
+	}
+	var rows []outboxRow
+	err := s.db.SelectContext(ctx, &rows, s.rebind(`
+		SELECT id, event_id, topic, msg_key, payload, headers, created_at, published_at, attempts, last_error
+		FROM outbox
+		WHERE published_at IS NULL
+		ORDER BY id
+		LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending outbox: %w", err)
+	}
+	msgs := make([]OutboxMessage, 0, len(rows))
+	for _, r := range rows {
+		m, err := r.message()
+		if err != nil {
+			return nil, fmt.Errorf("store: pending outbox: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// MarkOutboxPublished records that the messages with the given ids have been
+// published, taking them out of [Store.PendingOutbox]. Ids already published
+// keep their first publication time; unknown ids are ignored, so a relay may
+// repeat the call after a crash.
+func (s *Store) MarkOutboxPublished(ctx context.Context, ids ...int64) error {
+	at := now()
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), markPublishedBatch)]
+		ids = ids[len(batch):]
+		query, args, err := sqlx.In(`
+			UPDATE outbox SET published_at = ?
+			WHERE published_at IS NULL AND id IN (?)`, at, batch)
+		if err != nil {
+			return fmt.Errorf("store: mark outbox published: %w", err)
+		}
+		if _, err := s.db.ExecContext(ctx, s.rebind(query), args...); err != nil {
+			return fmt.Errorf("store: mark outbox published: %w", err)
+		}
+	}
+	return nil
+}
+
+// MarkOutboxFailed records a failed attempt to publish message id: it counts
+// the attempt and keeps errMsg, truncated, as the message's last error. The
+// message stays pending. An unknown id is an error matching [ErrNotFound].
+func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, errMsg string) error {
+	res, err := s.db.ExecContext(ctx, s.rebind(`
+		UPDATE outbox SET attempts = attempts + 1, last_error = ?
+		WHERE id = ?`), storableText(errMsg, maxLastErrorBytes), id)
+	if err != nil {
+		return fmt.Errorf("store: mark outbox message %d failed: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: mark outbox message %d failed: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: mark outbox message %d failed: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// storableText makes s acceptable to a TEXT column on both backends and at
+// most maxBytes long, cutting on a rune boundary.
+func storableText(s string, maxBytes int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) <= maxBytes {
+		return s
+	}
+	cut := maxBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
