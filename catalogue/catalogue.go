@@ -3,6 +3,8 @@ package catalogue
 import (
 	"sort"
 	"strconv"
+
+	"github.com/expr-lang/expr/vm"
 )
 
 // Catalogue is a loaded, checked catalogue. It is immutable once Load returns it and safe for
@@ -125,3 +127,8 @@ func (b *Bundle) LeadFor(applicantType string) []Lead {
 	}
 	return out
 }
+
+// Program returns the compiled expression of form field i, or nil when that field is not an
+// expression. Programs are compiled once, when the catalogue loads, and are safe for concurrent
+// use (run each with its own environment).
+func (m *Matter) Program(i int) *vm.Program { return m.programs[i] }

@@ -1,0 +1,153 @@
+// Package event defines the messages the hub exchanges with departments and platforms: the
+// CloudEvents envelope, the dispatched sub-case, and the events a department reports back.
+// connectors/CONTRACT.md describes them for departmental IT; their JSON Schemas are under
+// schemas/events.
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SpecVersion is the CloudEvents version of every envelope.
+const SpecVersion = "1.0"
+
+// Source is the CloudEvents source of messages the hub emits.
+const Source = "yjshub"
+
+// Event types.
+const (
+	TypeSubcaseDispatched = "cn.yjshub.subcase.dispatched"
+	TypeCaseUpdated       = "cn.yjshub.case.updated"
+	TypeSubcaseUpdated    = "cn.yjshub.subcase.updated"
+)
+
+// Envelope is a CloudEvents 1.0 message in structured JSON mode.
+type Envelope struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Type            string          `json:"type"`
+	Source          string          `json:"source"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype,omitempty"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// New returns an envelope around data.
+func New(id, typ, subject string, at time.Time, data any) (Envelope, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Envelope{}, err
+	}
+	return Envelope{SpecVersion: SpecVersion, ID: id, Type: typ, Source: Source, Subject: subject,
+		Time: at.UTC(), DataContentType: "application/json", Data: b}, nil
+}
+
+// BundleRef names a bundle.
+type BundleRef struct {
+	Seq  int    `json:"seq"`
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// MatterRef names a matter and what it issues.
+type MatterRef struct {
+	Code   string    `json:"code"`
+	Name   string    `json:"name"`
+	Result ResultRef `json:"result"`
+}
+
+// ResultRef is the kind (licence, filing, decision, payment, record) and name of a matter's
+// result.
+type ResultRef struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// MaterialRef is a material supplied once for a case and referenced by every sub-case that
+// needs it.
+type MaterialRef struct {
+	Type     string `json:"type"`
+	Name     string `json:"name"`
+	Filename string `json:"filename"`
+	SHA256   string `json:"sha256"`
+	Size     int64  `json:"size"`
+	URI      string `json:"uri"`
+}
+
+// Deadlines are a sub-case's deadlines as dates (YYYY-MM-DD, Asia/Shanghai).
+type Deadlines struct {
+	Promised  string `json:"promised"`
+	Statutory string `json:"statutory"`
+}
+
+// SubcaseDispatched is the data of a TypeSubcaseDispatched envelope: what a department
+// receives.
+type SubcaseDispatched struct {
+	CaseID        string         `json:"case_id"`
+	SubcaseID     string         `json:"subcase_id"`
+	Bundle        BundleRef      `json:"bundle"`
+	Matter        MatterRef      `json:"matter"`
+	Department    string         `json:"department"`
+	ApplicantType string         `json:"applicant_type"`
+	Form          map[string]any `json:"form"`
+	Materials     []MaterialRef  `json:"materials"`
+	Deadlines     Deadlines      `json:"deadlines"`
+	SubmittedAt   time.Time      `json:"submitted_at"`
+	Callback      string         `json:"callback,omitempty"`
+}
+
+// Department event types (what a department reports about a sub-case).
+const (
+	Received            = "received"
+	Accepted            = "accepted"
+	SupplementRequested = "supplement_requested"
+	Resubmitted         = "resubmitted"
+	Suspended           = "suspended"
+	Resumed             = "resumed"
+	Approved            = "approved"
+	Rejected            = "rejected"
+)
+
+// DepartmentEvent is what a department posts to /api/v1/subcases/{id}/events.
+type DepartmentEvent struct {
+	EventID        string    `json:"event_id"`
+	Type           string    `json:"type"`
+	Time           time.Time `json:"time,omitempty"`
+	Comment        string    `json:"comment,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	Missing        []Missing `json:"missing,omitempty"`
+	DecisionNumber string    `json:"decision_number,omitempty"`
+	Licences       []Licence `json:"licences,omitempty"`
+}
+
+// Missing names what a supplement request (补正) asks for.
+type Missing struct {
+	Material string `json:"material,omitempty"`
+	Field    string `json:"field,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Licence is an e-licence (电子证照) with the metadata of GB/T 36901–36906.
+type Licence struct {
+	Type         string      `json:"type"`
+	TypeCode     string      `json:"type_code,omitempty"`
+	Number       string      `json:"number"`
+	Holder       string      `json:"holder"`
+	HolderID     string      `json:"holder_id"`
+	HolderIDType string      `json:"holder_id_type"` // resident_id | uscc
+	Issuer       string      `json:"issuer"`
+	IssuerCode   string      `json:"issuer_code,omitempty"`
+	IssuedAt     string      `json:"issued_at"`             // YYYY-MM-DD
+	ValidFrom    string      `json:"valid_from"`            // YYYY-MM-DD
+	ValidUntil   string      `json:"valid_until,omitempty"` // YYYY-MM-DD; empty = no expiry
+	File         LicenceFile `json:"file"`
+}
+
+// LicenceFile is the licence document (OFD or PDF) by hash and location.
+type LicenceFile struct {
+	SHA256 string `json:"sha256"`
+	URI    string `json:"uri"`
+	Format string `json:"format"` // ofd | pdf
+}
