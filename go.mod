@@ -19,6 +19,7 @@ require (
 )
 
 require (
+	github.com/6tail/lunar-go v1.4.7 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect

@@ -16,8 +16,8 @@ import (
 const ApplicantTypeVar = "applicant_type"
 
 // exprEnv is the environment mapping expressions are compiled against: the canonical fields as
-// nested maps holding their example values (so the type checker knows the leaf types), plus
-// applicant_type.
+// nested maps (leaves nil, since at run time any field may be absent), plus applicant_type.
+// Unknown top-level names fail to compile; member chains are checked by compileExpr.
 func exprEnv(fields []*Field) map[string]any {
 	env := map[string]any{ApplicantTypeVar: Enterprise}
 	for _, f := range fields {

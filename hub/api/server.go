@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/catalogue"
+	"yjshub/hub/cases"
 )
 
 // Check is a readiness check: a named dependency (the store, the broker) and how to reach it.
@@ -24,6 +25,9 @@ type Check struct {
 type Config struct {
 	// Catalogue is the loaded catalogue the read API serves. Required.
 	Catalogue *catalogue.Catalogue
+	// Cases runs the case flow: one form, intake, case state, department events. Required for
+	// those routes; without it they are not mounted.
+	Cases *cases.Service
 	// Checks are run by /readyz. Default: none (always ready).
 	Checks []Check
 	// Logger receives request errors. Default: slog.Default().
@@ -71,6 +75,12 @@ func New(cfg Config) *Server {
 		r.Get("/matters/{code}", s.getMatter)
 		r.Get("/departments", s.listDepartments)
 		r.Get("/catalogue", s.catalogueInfo)
+		if cfg.Cases != nil {
+			r.Get("/bundles/{code}/form", s.oneForm)
+			r.Post("/cases", s.submitCase)
+			r.Get("/cases/{id}", s.getCase)
+			r.Post("/subcases/{id}/events", s.subcaseEvent)
+		}
 	})
 	s.router = r
 	return s

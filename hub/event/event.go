@@ -91,11 +91,20 @@ type SubcaseDispatched struct {
 	Matter        MatterRef      `json:"matter"`
 	Department    string         `json:"department"`
 	ApplicantType string         `json:"applicant_type"`
+	Applicant     *ApplicantRef  `json:"applicant,omitempty"`
 	Form          map[string]any `json:"form"`
 	Materials     []MaterialRef  `json:"materials"`
 	Deadlines     Deadlines      `json:"deadlines"`
 	SubmittedAt   time.Time      `json:"submitted_at"`
 	Callback      string         `json:"callback,omitempty"`
+}
+
+// ApplicantRef identifies the applicant (the holder of any licence issued): the enterprise by
+// its unified social credit code, or the person by resident ID number.
+type ApplicantRef struct {
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+	IDType string `json:"id_type"` // uscc | resident_id
 }
 
 // Department event types (what a department reports about a sub-case).

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"yjshub/hub/cases"
+)
+
+func hubFlag(cmd *cobra.Command, url *string) {
+	def := os.Getenv("YJSHUB_URL")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	cmd.Flags().StringVar(url, "hub", def, "the hub's base URL (env YJSHUB_URL)")
+}
+
+// apiError is the hub's JSON error shape.
+type apiError struct {
+	Error struct {
+		Status   int    `json:"status"`
+		Code     string `json:"code"`
+		Message  string `json:"message"`
+		Problems []struct {
+			Path    string `json:"path"`
+			Rule    string `json:"rule"`
+			Message string `json:"message"`
+		} `json:"problems"`
+	} `json:"error"`
+}
+
+func (e apiError) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s: %s", e.Error.Status, e.Error.Code, e.Error.Message)
+	for _, p := range e.Error.Problems {
+		fmt.Fprintf(&b, "\n  %s  [%s] %s", p.Path, p.Rule, p.Message)
+	}
+	return b.String()
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+// call sends a request to the hub and decodes a 2xx answer into out; other answers become an
+// error carrying the hub's message and problems.
+func call(ctx context.Context, method, url string, body []byte, headers map[string]string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("reaching the hub: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var ae apiError
+		if json.Unmarshal(b, &ae) == nil && ae.Error.Code != "" {
+			return resp.StatusCode, fmt.Errorf("%s", ae.String())
+		}
+		return resp.StatusCode, fmt.Errorf("the hub answered %s", resp.Status)
+	}
+	if out != nil {
+		return resp.StatusCode, json.Unmarshal(b, out)
+	}
+	return resp.StatusCode, nil
+}
+
+func submitCommand() *cobra.Command {
+	var hub, key string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "submit FILE.json",
+		Short: "Submit one application (see examples/) and print the case id",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			headers := map[string]string{}
+			if key != "" {
+				headers["Idempotency-Key"] = key
+			}
+			var v cases.CaseView
+			if _, err := call(cmd.Context(), http.MethodPost, strings.TrimRight(hub, "/")+"/api/v1/cases", body, headers, &v); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "submission refused:", err)
+				return exitError{code: 1}
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), v.ID)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d %s: %d matter(s) to %s; deadline %s (promised), %s (statutory)\n",
+				v.Bundle.Seq, v.Bundle.Name, len(v.Subcases), departmentsOf(v), v.Deadline.Promised, v.Deadline.Statutory)
+			return nil
+		},
+	}
+	hubFlag(cmd, &hub)
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "send this Idempotency-Key (a repeat returns the first answer)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole case as JSON")
+	return cmd
+}
+
+func departmentsOf(v cases.CaseView) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, sc := range v.Subcases {
+		if !seen[sc.Department.Name] {
+			seen[sc.Department.Name] = true
+			names = append(names, sc.Department.Name)
+		}
+	}
+	return strings.Join(names, "、")
+}

@@ -1,0 +1,307 @@
+package deptsim
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"yjshub/hub/event"
+)
+
+// china is Asia/Shanghai, which has kept UTC+8 without daylight saving since 1991; a fixed
+// zone needs no tzdata on the host.
+var china = time.FixedZone("CST", 8*60*60)
+
+// Callback retries: network errors and 5xx are retried up to callbackAttempts times in all,
+// waiting callbackBackoff, doubled each time, at most callbackMaxBackoff (about 6s in all).
+const (
+	callbackAttempts   = 10
+	callbackBackoff    = 20 * time.Millisecond
+	callbackMaxBackoff = time.Second
+)
+
+// sequence is the plan for calling back one accepted sub-case, fixed when it is accepted.
+type sequence struct {
+	dept     string
+	decision string
+	delay    time.Duration
+	number   int // of the decision and licence, per department; approvals only
+	data     dispatched
+}
+
+// plan fixes the callbacks of an accepted sub-case. s.mu is held.
+func (s *Simulator) plan(code string, d *deptState, data dispatched) sequence {
+	seq := sequence{dept: code, decision: d.cfg.Decision, delay: d.cfg.Delay, data: data}
+	if seq.decision == DecisionApprove {
+		d.seq++
+		seq.number = d.seq
+	}
+	return seq
+}
+
+// outcome is how one callback ended.
+type outcome int
+
+const (
+	delivered outcome = iota // 2xx
+	refused                  // 4xx other than 409: this event is given up, the sequence goes on
+	conflict                 // 409: the hub finds the transition illegal; the sequence ends
+	exhausted                // network errors or 5xx on every attempt; the sequence ends
+	stopped                  // the simulator was closed
+)
+
+// run sends the planned events one after the other.
+func (s *Simulator) run(seq sequence) {
+	defer s.finish()
+	final := map[string]string{
+		DecisionApprove:    event.Approved,
+		DecisionReject:     event.Rejected,
+		DecisionSupplement: event.SupplementRequested,
+	}[seq.decision]
+	for _, typ := range []string{event.Received, event.Accepted, final} {
+		if !s.wait(seq.delay) {
+			return
+		}
+		ev := s.buildEvent(seq, typ)
+		switch s.deliver(seq, ev) {
+		case delivered, refused:
+		default:
+			return
+		}
+	}
+}
+
+func (s *Simulator) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	if s.inflight == 0 {
+		close(s.idle)
+	}
+}
+
+// wait waits d, or less if the simulator is closed; it reports whether to go on.
+func (s *Simulator) wait(d time.Duration) bool {
+	if d <= 0 {
+		return s.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// buildEvent returns the event of type typ. Its id depends only on the sub-case and the type,
+// so the hub recognises it if it arrives twice.
+func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
+	now := s.now().In(china)
+	ev := event.DepartmentEvent{EventID: "sim-" + seq.data.SubcaseID + "-" + typ, Type: typ, Time: now}
+	switch typ {
+	case event.Received:
+		ev.Comment = "（模拟）已收件"
+	case event.Accepted:
+		ev.Comment = "（模拟）已受理"
+	case event.Approved:
+		ev.Comment = "（模拟）准予许可"
+		ev.DecisionNumber = fmt.Sprintf("模拟%s〔%d〕%d号", initials(seq.dept), now.Year(), seq.number)
+		if seq.data.Matter.Result.Kind == "licence" {
+			ev.Licences = []event.Licence{s.licence(seq, now)}
+		}
+	case event.Rejected:
+		ev.Reason = "（模拟）申请不符合法定条件，不予许可"
+	case event.SupplementRequested:
+		ev.Comment = "（模拟）材料需补正"
+		ev.Missing = []event.Missing{missing(seq.data)}
+	}
+	return ev
+}
+
+// licence is the e-licence an approval issues, dated today in China and valid five years.
+func (s *Simulator) licence(seq sequence, now time.Time) event.Licence {
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, china)
+	number := fmt.Sprintf("SIM%s%s%04d", initials(seq.dept), today.Format("20060102"), seq.number)
+	l := event.Licence{
+		Type:         seq.data.Matter.Result.Name,
+		Number:       number,
+		Holder:       "申请人",
+		HolderIDType: idTypeFor(seq.data.ApplicantType),
+		Issuer:       seq.dept,
+		IssuedAt:     today.Format(time.DateOnly),
+		ValidFrom:    today.Format(time.DateOnly),
+		ValidUntil:   today.AddDate(5, 0, -1).Format(time.DateOnly),
+	}
+	if l.Type == "" {
+		l.Type = seq.data.Matter.Name
+	}
+	if a := seq.data.Applicant; a != nil {
+		if a.Name != "" {
+			l.Holder = a.Name
+		}
+		l.HolderID = a.ID
+		if a.IDType != "" {
+			l.HolderIDType = a.IDType
+		}
+	}
+	if name := s.names[seq.dept]; name != "" {
+		l.Issuer = name
+	}
+	sum := sha256.Sum256([]byte("yjshub simulated e-licence\n" + number + "\n" + seq.data.SubcaseID + "\n"))
+	l.File = event.LicenceFile{SHA256: hex.EncodeToString(sum[:]), URI: "sim://licences/" + number + ".ofd", Format: "ofd"}
+	return l
+}
+
+// idTypeFor guesses the kind of the holder's id from the applicant type, for when the hub
+// does not say.
+func idTypeFor(applicantType string) string {
+	if applicantType == "individual" {
+		return "resident_id"
+	}
+	return "uscc"
+}
+
+// missing names what a supplement request asks for: the sub-case's first material, else its
+// first form field (by name), else the application as a whole.
+func missing(d dispatched) event.Missing {
+	if len(d.Materials) > 0 {
+		m := d.Materials[0]
+		name := m.Name
+		if name == "" {
+			name = m.Type
+		}
+		return event.Missing{Material: m.Type, Note: "（模拟）请补正：" + name}
+	}
+	if len(d.Form) > 0 {
+		keys := make([]string, 0, len(d.Form))
+		for k := range d.Form {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return event.Missing{Field: keys[0], Note: "（模拟）请补正该字段"}
+	}
+	return event.Missing{Field: "application", Note: "（模拟）请补正申请"}
+}
+
+// initials abbreviates a department code for numbers: admin-approval → AA.
+func initials(code string) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(code, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		r := part[0]
+		if r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteByte(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "X"
+	}
+	return b.String()
+}
+
+// deliver posts ev to the sub-case's callback, retrying network errors and 5xx.
+func (s *Simulator) deliver(seq sequence, ev event.DepartmentEvent) outcome {
+	body, err := json.Marshal(ev)
+	if err != nil { // cannot happen: every field is marshalable
+		panic(err)
+	}
+	log := s.log.With("department", seq.dept, "subcase_id", seq.data.SubcaseID, "event", ev.Type, "event_id", ev.EventID)
+	backoff := callbackBackoff
+	for attempt := 1; ; attempt++ {
+		status, hubErr, err := s.post(seq.data.Callback, body)
+		switch {
+		case s.ctx.Err() != nil:
+			log.Info("callback abandoned: simulator closed")
+			return stopped
+		case err == nil && status >= 200 && status < 300:
+			s.mu.Lock()
+			s.depts[seq.dept].stats.CallbacksSent++
+			st := s.subcases[seq.data.SubcaseID]
+			st.eventsSent = append(st.eventsSent, ev.Type)
+			s.mu.Unlock()
+			log.Info("callback delivered", "status", status, "attempts", attempt)
+			return delivered
+		case err == nil && status == http.StatusConflict:
+			s.failed(seq.dept)
+			log.Warn("callback refused as an illegal transition: sequence stopped", "status", status, "hub_error", hubErr)
+			return conflict
+		case err == nil && status < 500:
+			s.failed(seq.dept)
+			log.Warn("callback refused: event given up", "status", status, "hub_error", hubErr)
+			return refused
+		}
+		if attempt == callbackAttempts {
+			s.failed(seq.dept)
+			log.Error("callback failed on every attempt: sequence stopped", "attempts", attempt, "status", status, "error", errString(err))
+			return exhausted
+		}
+		log.Debug("callback failed; retrying", "attempt", attempt, "status", status, "error", errString(err), "backoff", backoff)
+		if !s.wait(backoff) {
+			log.Info("callback abandoned: simulator closed")
+			return stopped
+		}
+		backoff = min(2*backoff, callbackMaxBackoff)
+	}
+}
+
+func (s *Simulator) failed(dept string) {
+	s.mu.Lock()
+	s.depts[dept].stats.CallbacksFailed++
+	s.mu.Unlock()
+}
+
+// post sends one attempt. It returns the status, and for 4xx what the hub's error body says
+// in structural terms only (code, problem paths and rules): messages may quote values.
+func (s *Simulator) post(callback string, body []byte) (int, string, error) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "yjshub-deptsim")
+	req.Header.Set(HeaderSimulated, "true")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		return resp.StatusCode, "", nil
+	}
+	return resp.StatusCode, summarizeHubError(raw), nil
+}
+
+// summarizeHubError reduces the hub's {"error": {...}} body to its code and problem paths.
+func summarizeHubError(raw []byte) string {
+	var b errorBody
+	if json.Unmarshal(raw, &b) != nil || b.Error.Code == "" {
+		return "(no error body in the hub's shape)"
+	}
+	parts := []string{b.Error.Code}
+	for _, p := range b.Error.Problems {
+		parts = append(parts, p.Path+":"+p.Rule)
+	}
+	return strings.Join(parts, " ")
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,46 @@
+// Package deptsim owns the department simulator: a stand-in for the back-office systems of
+// the departments that handle sub-cases, so that the hub can be run and watched end to end
+// without a real department attached.
+//
+// A [Simulator] is an [net/http.Handler] that implements the REST push binding of
+// connectors/CONTRACT.md for any number of departments at once: the hub is configured with the
+// endpoint http://<simulator>/departments/<code>/subcases for each department it should
+// simulate. For every sub-case it accepts, the simulator calls the hub back at the envelope's
+// data.callback with the events a department would send — received, accepted, then approved
+// (with an e-licence when the matter issues one), rejected or supplement_requested, as
+// [DeptConfig.Decision] says.
+//
+// # Endpoints
+//
+//	POST /departments/{dept}/subcases   the push endpoint of department {dept}
+//	GET  /stats                         what was received and called back, per department and sub-case
+//	GET  /healthz                       liveness
+//
+// # Behaviour worth knowing
+//
+//   - Every response carries the header X-Yjshub-Simulated: true, every callback request
+//     carries it too, and every log line has the attribute simulated=true. Decision and
+//     licence numbers start with 模拟 / SIM and licence files have sim:// URIs, so nothing the
+//     simulator produces can be taken for a real department's output.
+//   - A push is checked against the contract: Content-Type application/cloudevents+json
+//     (else 415), an Idempotency-Key equal to the envelope id, type
+//     cn.yjshub.subcase.dispatched, data.department equal to {dept}, data.subcase_id and an
+//     absolute http(s) data.callback (else 400, listing every problem at once).
+//   - A repeated Idempotency-Key, or a new message for a sub-case already accepted, is
+//     answered 200 with the first answer's body and schedules nothing (no second effect).
+//   - [DeptConfig.FailureRate] of pushes are answered [DeptConfig.FailureStatus] before any
+//     of the above bookkeeping takes effect, as a flaky department would; retries of the hub
+//     are subject to it too.
+//   - Callbacks are retried on network errors and 5xx with capped exponential backoff. A 409
+//     (the hub finds the transition illegal) ends the sub-case's sequence; another 4xx gives
+//     up that one event and the sequence goes on. Event ids are derived from the sub-case id
+//     and the event type, so the hub recognises a retried callback.
+//   - [DeptConfig.Delay] is waited before every callback, the first included, which also
+//     gives the hub time to record the delivery before the first event arrives.
+//   - Personal data (the form, data.applicant) is sent back to the hub in licences but never
+//     written to a log line or an error message; a 4xx answer of the hub is logged by its
+//     error code and problem paths only.
+//
+// State (idempotency keys, statistics, licence counters) lives in memory and is lost on
+// restart: the simulator is a development and demonstration tool, not a department.
+package deptsim

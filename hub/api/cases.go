@@ -1,0 +1,168 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"yjshub/hub/cases"
+	"yjshub/hub/event"
+	"yjshub/mapping"
+)
+
+// CodeUnprocessable and CodeConflict are the error codes of refused input and of requests that
+// conflict with the current state.
+const (
+	CodeUnprocessable = "unprocessable"
+	CodeConflict      = "conflict"
+)
+
+func problemsOf(ps []mapping.Problem) []Problem {
+	out := make([]Problem, len(ps))
+	for i, p := range ps {
+		out[i] = Problem{Path: p.Path, Rule: p.Rule, Message: p.Message}
+	}
+	return out
+}
+
+// writeCaseError maps the case service's errors to statuses.
+func (s *Server) writeCaseError(w http.ResponseWriter, r *http.Request, err error) {
+	var ve *cases.ValidationError
+	var ce *cases.ConflictError
+	switch {
+	case errors.As(err, &ve):
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
+			"the request has "+plural(len(ve.Problems), "problem")+"; nothing was stored", problemsOf(ve.Problems)...)
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, CodeConflict, ce.Reason)
+	case errors.Is(err, cases.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
+	case r.Context().Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled")
+	default:
+		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
+	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return itoa(n) + " " + word + "s"
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// oneForm answers GET /api/v1/bundles/{code}/form?applicant_type=…&matters=a,b.
+func (s *Server) oneForm(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.cfg.Catalogue.Bundle(chi.URLParam(r, "code"))
+	if !ok {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no bundle with code or seq "+quote(chi.URLParam(r, "code")))
+		return
+	}
+	at := r.URL.Query().Get("applicant_type")
+	var matters []string
+	if q := r.URL.Query().Get("matters"); q != "" {
+		for _, m := range strings.Split(q, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				matters = append(matters, m)
+			}
+		}
+	}
+	of, err := s.cfg.Cases.Forms().Get(b, at, matters)
+	if err != nil {
+		var se *mapping.SelectionError
+		if errors.As(err, &se) {
+			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the selection has problems", problemsOf(se.Problems)...)
+			return
+		}
+		s.writeCaseError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, of)
+}
+
+// submitCase answers POST /api/v1/cases.
+func (s *Server) submitCase(w http.ResponseWriter, r *http.Request) {
+	app, hash, err := cases.DecodeApplication(r.Body)
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the Idempotency-Key header is longer than 200 characters")
+		return
+	}
+	view, replayed, err := s.cfg.Cases.Submit(r.Context(), app, hash, key)
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/cases/"+view.ID)
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusCreated, view)
+}
+
+// getCase answers GET /api/v1/cases/{id}.
+func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
+	v, err := s.cfg.Cases.Get(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+const maxEventBody = 1 << 20
+
+// subcaseEvent answers POST /api/v1/subcases/{id}/events.
+func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxEventBody+1))
+	if err != nil || len(body) > maxEventBody {
+		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the event is too large or could not be read")
+		return
+	}
+	var ev event.DepartmentEvent
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the event is not valid JSON of the event shape",
+			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
+		return
+	}
+	res, replayed, err := s.cfg.Cases.ApplyEvent(r.Context(), chi.URLParam(r, "id"), ev)
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// jsonProblem describes a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var ute *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &ute):
+		return "field " + ute.Field + " has the wrong type"
+	case errors.As(err, &se):
+		return "malformed JSON"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "malformed JSON"
+}

@@ -1,0 +1,69 @@
+package cases
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/hub/store"
+)
+
+// Delivery is a dispatched message a connector handed to a department system.
+type Delivery struct {
+	EventID    string
+	CaseID     string
+	SubcaseID  string
+	Department string
+	Status     int
+	Attempts   int
+	At         time.Time
+}
+
+// RecordDelivered records that a department system took a sub-case. A repeat of the same
+// message id changes nothing.
+func (s *Service) RecordDelivered(ctx context.Context, d Delivery) error {
+	return s.recordDelivery(ctx, d, "delivered", "")
+}
+
+// RecordFailed records that a department system refused a sub-case for good (a 4xx answer or
+// an undecodable message); reason must not contain personal data.
+func (s *Service) RecordFailed(ctx context.Context, d Delivery, reason string) error {
+	return s.recordDelivery(ctx, d, "failed", reason)
+}
+
+func (s *Service) recordDelivery(ctx context.Context, d Delivery, outcome, reason string) error {
+	at := d.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	return s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO deliveries (event_id, subcase_id, department, outcome, status, attempts, reason, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`),
+			d.EventID, d.SubcaseID, d.Department, outcome, d.Status, d.Attempts, reason, store.NewTimestamp(at))
+		if err != nil {
+			return fmt.Errorf("recording a delivery: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || d.SubcaseID == "" {
+			return nil // a repeat, or a message that named no sub-case
+		}
+		var caseID string
+		if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM subcases WHERE id = ?`), d.SubcaseID); err != nil {
+			return notFound(err, "sub-case")
+		}
+		if err := s.lockCase(ctx, tx, caseID); err != nil {
+			return err
+		}
+		if outcome == "delivered" {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivered_at = ?, delivery_error = '' WHERE id = ?`), store.NewTimestamp(at), d.SubcaseID); err != nil {
+				return err
+			}
+			return s.addTimeline(ctx, tx, caseID, d.SubcaseID, "delivered", fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts), at)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivery_error = ? WHERE id = ?`), reason, d.SubcaseID); err != nil {
+			return err
+		}
+		return s.addTimeline(ctx, tx, caseID, d.SubcaseID, "delivery_failed", s.deptName(d.Department)+": "+reason, at)
+	})
+}

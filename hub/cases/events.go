@@ -1,0 +1,492 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/hub/bus"
+	"yjshub/hub/deadline"
+	"yjshub/hub/event"
+	"yjshub/hub/store"
+	"yjshub/mapping"
+)
+
+var topicCaseEvent = bus.TopicCaseEvent
+
+// EventResult is the answer to a department event: the sub-case and case after it.
+type EventResult struct {
+	Subcase SubcaseView `json:"subcase"`
+	Case    struct {
+		ID      string `json:"id"`
+		State   string `json:"state"`
+		Outcome string `json:"outcome,omitempty"`
+	} `json:"case"`
+}
+
+// validateEvent checks a department event whole.
+func validateEvent(ev event.DepartmentEvent) []Problem {
+	var problems []Problem
+	add := func(path, rule, msg string, args ...any) {
+		problems = append(problems, Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
+	}
+	if ev.EventID == "" || len(ev.EventID) > 128 {
+		add("/event_id", "required", "give the event a unique id of at most 128 characters")
+	}
+	if _, ok := transitions[ev.Type]; !ok {
+		names := make([]string, 0, len(transitions))
+		for k := range transitions {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		add("/type", "enum", "must be one of %s", strings.Join(names, ", "))
+	}
+	if ev.Type == event.Rejected && ev.Reason == "" {
+		add("/reason", "required", "a rejection must give its reason")
+	}
+	if ev.Type == event.SupplementRequested && len(ev.Missing) == 0 {
+		add("/missing", "required", "a supplement request must name what is missing")
+	}
+	for i, m := range ev.Missing {
+		if (m.Material == "") == (m.Field == "") {
+			add(fmt.Sprintf("/missing/%d", i), "one_of", "name either a material or a field")
+		}
+	}
+	if len(ev.Licences) > 0 && ev.Type != event.Approved {
+		add("/licences", "not_allowed", "licences come only with an approval")
+	}
+	for i, l := range ev.Licences {
+		p := fmt.Sprintf("/licences/%d", i)
+		for _, f := range []struct{ name, v string }{{"type", l.Type}, {"number", l.Number}, {"holder", l.Holder}, {"holder_id", l.HolderID}, {"issuer", l.Issuer}} {
+			if f.v == "" {
+				add(p+"/"+f.name, "required", "is required")
+			}
+		}
+		if l.HolderIDType != "uscc" && l.HolderIDType != "resident_id" {
+			add(p+"/holder_id_type", "enum", "must be uscc or resident_id")
+		}
+		for _, f := range []struct {
+			name, v  string
+			required bool
+		}{{"issued_at", l.IssuedAt, true}, {"valid_from", l.ValidFrom, true}, {"valid_until", l.ValidUntil, false}} {
+			if f.v == "" && !f.required {
+				continue
+			}
+			if _, err := time.Parse(time.DateOnly, f.v); err != nil {
+				add(p+"/"+f.name, "date", "must be a date written YYYY-MM-DD")
+			}
+		}
+		if l.ValidUntil != "" && l.ValidFrom != "" && l.ValidUntil < l.ValidFrom {
+			add(p+"/valid_until", "order", "must not be before valid_from")
+		}
+		if !sha256RE.MatchString(l.File.SHA256) {
+			add(p+"/file/sha256", "sha256", "must be the file's SHA-256 as 64 lower-case hex digits")
+		}
+		if l.File.URI == "" {
+			add(p+"/file/uri", "required", "is required")
+		}
+		if l.File.Format != "ofd" && l.File.Format != "pdf" {
+			add(p+"/file/format", "enum", "must be ofd or pdf")
+		}
+	}
+	return problems
+}
+
+// ApplyEvent records what a department reports about a sub-case. An illegal transition is a
+// ConflictError; the same event id sent again returns the current state without a second
+// effect (replayed = true).
+func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (res *EventResult, replayed bool, err error) {
+	if problems := validateEvent(ev); len(problems) > 0 {
+		return nil, false, &ValidationError{Problems: problems}
+	}
+	now := s.now()
+	at := now
+	if !ev.Time.IsZero() {
+		at = ev.Time.UTC()
+	}
+	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		var caseID string
+		if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM subcases WHERE id = ?`), subcaseID); err != nil {
+			return notFound(err, "sub-case")
+		}
+		if err := s.lockCase(ctx, tx, caseID); err != nil {
+			return err
+		}
+		var prior string
+		err := tx.GetContext(ctx, &prior, tx.Rebind(`SELECT type FROM department_events WHERE subcase_id = ? AND event_id = ?`), subcaseID, ev.EventID)
+		switch {
+		case err == nil && prior == ev.Type:
+			replayed = true
+		case err == nil:
+			return &ConflictError{Reason: fmt.Sprintf("event id %q was already used for a %s event", ev.EventID, prior)}
+		case !errors.Is(err, errNoRows):
+			return err
+		default:
+			if err := s.applyEvent(ctx, tx, caseID, subcaseID, ev, at, now); err != nil {
+				return err
+			}
+		}
+		v, err := s.loadCase(ctx, tx, caseID)
+		if err != nil {
+			return err
+		}
+		res = &EventResult{}
+		res.Case.ID, res.Case.State, res.Case.Outcome = v.ID, v.State, v.Outcome
+		for _, sc := range v.Subcases {
+			if sc.ID == subcaseID {
+				res.Subcase = sc
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if !replayed {
+		s.cfg.Notify()
+	}
+	return res, replayed, nil
+}
+
+func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, ev event.DepartmentEvent, at, now time.Time) error {
+	var sc subcaseRow
+	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
+		return err
+	}
+	tr := transitions[ev.Type]
+	allowed := false
+	for _, f := range tr.from {
+		if f == sc.State {
+			allowed = true
+		}
+	}
+	if !allowed {
+		return &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
+	}
+	if ev.Type == event.Approved {
+		var c caseRow
+		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+			return err
+		}
+		var problems []Problem
+		for i, l := range ev.Licences {
+			if c.HolderID != "" && l.HolderID != c.HolderID {
+				problems = append(problems, Problem{Path: fmt.Sprintf("/licences/%d/holder_id", i), Rule: "holder", Message: "the licence's holder is not this case's applicant"})
+			}
+		}
+		if len(problems) > 0 {
+			return &ValidationError{Problems: problems}
+		}
+	}
+	body, _ := json.Marshal(ev)
+	ts := store.NewTimestamp(at)
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO department_events (subcase_id, event_id, type, at, body) VALUES (?, ?, ?, ?, ?)`),
+		subcaseID, ev.EventID, ev.Type, ts, string(body)); err != nil {
+		return err
+	}
+	missing, _ := json.Marshal(ev.Missing)
+	if ev.Missing == nil {
+		missing = []byte("[]")
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, decision_number = CASE WHEN ? <> '' THEN ? ELSE decision_number END,
+		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, updated_at = ? WHERE id = ?`),
+		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, string(missing), store.NewTimestamp(now), subcaseID); err != nil {
+		return err
+	}
+	// The clock stands still while suspended or waiting for the applicant's supplement.
+	switch ev.Type {
+	case event.Suspended, event.SupplementRequested:
+		kind := "suspended"
+		if ev.Type == event.SupplementRequested {
+			kind = "supplement"
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO subcase_pauses (subcase_id, kind, started_at) VALUES (?, ?, ?)`), subcaseID, kind, ts); err != nil {
+			return err
+		}
+	case event.Resumed, event.Resubmitted:
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcase_pauses SET ended_at = ? WHERE subcase_id = ? AND ended_at IS NULL`), ts, subcaseID); err != nil {
+			return err
+		}
+	case event.Rejected:
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcase_pauses SET ended_at = ? WHERE subcase_id = ? AND ended_at IS NULL`), ts, subcaseID); err != nil {
+			return err
+		}
+	}
+	for _, l := range ev.Licences {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO licences (id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
+			issuer, issuer_code, issued_at, valid_from, valid_until, file_sha256, file_uri, file_format, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			newID("lc_"), caseID, subcaseID, sc.MatterCode, l.Type, l.TypeCode, l.Number, l.Holder, l.HolderID, l.HolderIDType,
+			l.Issuer, l.IssuerCode, l.IssuedAt, l.ValidFrom, l.ValidUntil, l.File.SHA256, l.File.URI, l.File.Format, store.NewTimestamp(now)); err != nil {
+			var exists int
+			if qerr := tx.GetContext(ctx, &exists, tx.Rebind(`SELECT COUNT(*) FROM licences WHERE type = ? AND number = ?`), l.Type, l.Number); qerr == nil && exists > 0 {
+				return &ConflictError{Reason: fmt.Sprintf("a %s numbered %s was already issued", l.Type, l.Number)}
+			}
+			return err
+		}
+	}
+	detail := s.deptName(sc.Department) + ": " + sc.MatterName
+	switch {
+	case ev.Reason != "":
+		detail += " — " + ev.Reason
+	case len(ev.Licences) > 0:
+		detail += fmt.Sprintf(" — %d e-licence(s)", len(ev.Licences))
+	}
+	if err := s.addTimeline(ctx, tx, caseID, subcaseID, ev.Type, detail, at); err != nil {
+		return err
+	}
+	switch ev.Type {
+	case event.Approved:
+		if err := s.release(ctx, tx, caseID, now); err != nil {
+			return err
+		}
+	case event.Rejected:
+		if err := s.cancelDependents(ctx, tx, caseID, sc.MatterCode, now); err != nil {
+			return err
+		}
+	}
+	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
+		return err
+	}
+	if err := s.complete(ctx, tx, caseID, now); err != nil {
+		return err
+	}
+	return s.emitCaseEvent(ctx, tx, caseID, now)
+}
+
+// release dispatches every waiting sub-case whose prerequisites in the case are all approved,
+// with the prerequisites' results mapped into its form.
+func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
+	var subs []subcaseRow
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		return err
+	}
+	byMatter := map[string]subcaseRow{}
+	for _, sc := range subs {
+		byMatter[sc.MatterCode] = sc
+	}
+	var c caseRow
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		return err
+	}
+	for _, sc := range subs {
+		if sc.State != StateWaiting {
+			continue
+		}
+		var pre []string
+		_ = json.Unmarshal([]byte(sc.Prerequisites), &pre)
+		ready := true
+		for _, p := range pre {
+			if byMatter[p].State != StateApproved {
+				ready = false
+			}
+		}
+		if !ready {
+			continue
+		}
+		results := mapping.Results{}
+		for _, p := range pre {
+			r, err := s.resultOf(ctx, tx, byMatter[p])
+			if err != nil {
+				return err
+			}
+			results[p] = r
+		}
+		var form mapping.Form
+		if err := json.Unmarshal([]byte(c.Form), &form); err != nil {
+			return err
+		}
+		m, _ := s.cat.Matter(sc.MatterCode)
+		out, problems := mapping.Map(m, c.ApplicantType, form, results)
+		if len(problems) > 0 {
+			// The form was valid at intake; a mapping that now fails is the catalogue's
+			// problem, not the applicant's: record it and send what maps.
+			s.cfg.Logger.Warn("mapping a released sub-case left problems", "case", caseID, "subcase", sc.ID, "matter", sc.MatterCode, "problems", len(problems))
+		}
+		b, _ := json.Marshal(nonNilMap(out))
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET form = ? WHERE id = ?`), string(b), sc.ID); err != nil {
+			return err
+		}
+		if err := s.dispatch(ctx, tx, caseID, sc.ID, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resultOf returns what a decided sub-case issued, as mapping result fields.
+func (s *Service) resultOf(ctx context.Context, tx *sqlx.Tx, sc subcaseRow) (map[string]any, error) {
+	r := map[string]any{}
+	if sc.DecisionNumber != "" {
+		r["decision_number"] = sc.DecisionNumber
+	}
+	var lics []licenceRow
+	if err := tx.SelectContext(ctx, &lics, tx.Rebind(`SELECT * FROM licences WHERE subcase_id = ? ORDER BY created_at, number`), sc.ID); err != nil {
+		return nil, err
+	}
+	if len(lics) > 0 {
+		l := lics[0]
+		r["licence_number"], r["licence_name"], r["issued_at"], r["issuer"] = l.Number, l.Type, l.IssuedAt, l.Issuer
+		if l.ValidUntil != "" {
+			r["valid_until"] = l.ValidUntil
+		}
+	}
+	return r, nil
+}
+
+// cancelDependents cancels the waiting sub-cases that depend, directly or not, on a rejected
+// matter: they can no longer be decided.
+func (s *Service) cancelDependents(ctx context.Context, tx *sqlx.Tx, caseID, rejected string, now time.Time) error {
+	var subs []subcaseRow
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		return err
+	}
+	gone := map[string]bool{rejected: true}
+	for changed := true; changed; {
+		changed = false
+		for _, sc := range subs {
+			if sc.State != StateWaiting || gone[sc.MatterCode] {
+				continue
+			}
+			var pre []string
+			_ = json.Unmarshal([]byte(sc.Prerequisites), &pre)
+			for _, p := range pre {
+				if gone[p] {
+					gone[sc.MatterCode] = true
+					changed = true
+					reason := "prerequisite " + p + " was not approved"
+					if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, reason = ?, updated_at = ? WHERE id = ?`),
+						StateCancelled, reason, store.NewTimestamp(now), sc.ID); err != nil {
+						return err
+					}
+					if err := s.addTimeline(ctx, tx, caseID, sc.ID, StateCancelled, reason, now); err != nil {
+						return err
+					}
+					break
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// complete closes the case when every sub-case is decided.
+func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
+	var states []string
+	if err := tx.SelectContext(ctx, &states, tx.Rebind(`SELECT state FROM subcases WHERE case_id = ?`), caseID); err != nil {
+		return err
+	}
+	approved := 0
+	for _, st := range states {
+		if !terminal(st) {
+			return nil
+		}
+		if st == StateApproved {
+			approved++
+		}
+	}
+	outcome := OutcomePartial
+	switch approved {
+	case len(states):
+		outcome = OutcomeApproved
+	case 0:
+		outcome = OutcomeRejected
+	}
+	ts := store.NewTimestamp(now)
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET state = ?, outcome = ?, completed_at = ?, updated_at = ? WHERE id = ? AND state <> ?`),
+		CaseCompleted, outcome, ts, ts, caseID, CaseCompleted); err != nil {
+		return err
+	}
+	return s.addTimeline(ctx, tx, caseID, "", CaseCompleted, outcome, now)
+}
+
+// refreshDeadlines recomputes every sub-case's deadlines (clock start, limit, pauses) and the
+// case's: a waiting sub-case is projected after its prerequisites, so the case deadline follows
+// the prerequisite critical path.
+func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
+	var c caseRow
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		return err
+	}
+	var subs []subcaseRow
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		return err
+	}
+	var pauses []pauseRow
+	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
+		return err
+	}
+	byID := map[string][]deadline.Pause{}
+	for _, p := range pauses {
+		byID[p.SubcaseID] = append(byID[p.SubcaseID], deadline.Pause{Start: p.StartedAt.Time, End: p.EndedAt.Time})
+	}
+	type due struct{ promised, statutory time.Time }
+	dues := map[string]due{}
+	var resolve func(sc subcaseRow, depth int) due
+	byMatter := map[string]subcaseRow{}
+	for _, sc := range subs {
+		byMatter[sc.MatterCode] = sc
+	}
+	resolve = func(sc subcaseRow, depth int) due {
+		if d, ok := dues[sc.MatterCode]; ok {
+			return d
+		}
+		var d due
+		if sc.State == StateWaiting && depth < len(subs) {
+			var pre []string
+			_ = json.Unmarshal([]byte(sc.Prerequisites), &pre)
+			start := due{promised: c.SubmittedAt.Time, statutory: c.SubmittedAt.Time}
+			for _, p := range pre {
+				if ps, ok := byMatter[p]; ok {
+					pd := resolve(ps, depth+1)
+					if pd.promised.After(start.promised) {
+						start.promised = pd.promised
+					}
+					if pd.statutory.After(start.statutory) {
+						start.statutory = pd.statutory
+					}
+				}
+			}
+			d = due{s.cal.AddWorkingDays(start.promised, sc.PromisedDays), s.cal.AddWorkingDays(start.statutory, sc.StatutoryDays)}
+		} else {
+			start := sc.ClockStart.Time
+			if start.IsZero() {
+				start = c.SubmittedAt.Time
+			}
+			d = due{s.cal.Due(start, sc.PromisedDays, byID[sc.ID], now), s.cal.Due(start, sc.StatutoryDays, byID[sc.ID], now)}
+		}
+		dues[sc.MatterCode] = d
+		return d
+	}
+	var caseDue due
+	for _, sc := range subs {
+		d := resolve(sc, 0)
+		if sc.State != StateCancelled {
+			if d.promised.After(caseDue.promised) {
+				caseDue.promised = d.promised
+			}
+			if d.statutory.After(caseDue.statutory) {
+				caseDue.statutory = d.statutory
+			}
+		}
+		if terminal(sc.State) && sc.DuePromised != "" {
+			continue // decided: its deadlines stay as they were
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = ?, due_statutory = ? WHERE id = ?`),
+			d.promised.Format(time.DateOnly), d.statutory.Format(time.DateOnly), sc.ID); err != nil {
+			return err
+		}
+	}
+	if caseDue.promised.IsZero() {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`),
+		caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly), caseID)
+	return err
+}

@@ -1,0 +1,125 @@
+package cases
+
+import (
+	"yjshub/hub/store"
+)
+
+// Sub-case states.
+const (
+	StateWaiting             = "waiting"    // a prerequisite in this case is not approved yet
+	StateDispatched          = "dispatched" // sent to the department
+	StateReceived            = "received"
+	StateAccepted            = "accepted" // 受理
+	StateSupplementRequested = "supplement_requested"
+	StateResubmitted         = "resubmitted"
+	StateSuspended           = "suspended" // 特别程序: the clock stands still
+	StateApproved            = "approved"
+	StateRejected            = "rejected"
+	StateCancelled           = "cancelled" // never dispatched: its prerequisite was rejected
+)
+
+// Case states.
+const (
+	CaseInProgress = "in_progress"
+	CaseCompleted  = "completed"
+)
+
+// Case outcomes, once completed.
+const (
+	OutcomeApproved = "approved"           // every selected matter approved
+	OutcomePartial  = "partially_approved" // some approved, some not
+	OutcomeRejected = "rejected"           // none approved
+)
+
+// terminal reports whether a sub-case state is final.
+func terminal(state string) bool {
+	return state == StateApproved || state == StateRejected || state == StateCancelled
+}
+
+// transitions lists, per department event, the states it may follow and the state it leads to.
+var transitions = map[string]struct {
+	from []string
+	to   string
+}{
+	"received":             {[]string{StateDispatched}, StateReceived},
+	"accepted":             {[]string{StateDispatched, StateReceived, StateResubmitted}, StateAccepted},
+	"supplement_requested": {[]string{StateReceived, StateAccepted, StateResubmitted}, StateSupplementRequested},
+	"resubmitted":          {[]string{StateSupplementRequested}, StateResubmitted},
+	"suspended":            {[]string{StateAccepted, StateResubmitted}, StateSuspended},
+	"resumed":              {[]string{StateSuspended}, StateAccepted},
+	"approved":             {[]string{StateReceived, StateAccepted, StateResubmitted}, StateApproved},
+	"rejected":             {[]string{StateDispatched, StateReceived, StateAccepted, StateResubmitted, StateSupplementRequested}, StateRejected},
+}
+
+type caseRow struct {
+	ID               string          `db:"id"`
+	BundleCode       string          `db:"bundle_code"`
+	BundleSeq        int             `db:"bundle_seq"`
+	ApplicantType    string          `db:"applicant_type"`
+	HolderID         string          `db:"holder_id"`
+	HolderName       string          `db:"holder_name"`
+	State            string          `db:"state"`
+	Outcome          string          `db:"outcome"`
+	Form             string          `db:"form"`
+	CatalogueVersion string          `db:"catalogue_version"`
+	SubmittedAt      store.Timestamp `db:"submitted_at"`
+	CompletedAt      store.Timestamp `db:"completed_at"`
+	DuePromised      string          `db:"due_promised"`
+	DueStatutory     string          `db:"due_statutory"`
+	UpdatedAt        store.Timestamp `db:"updated_at"`
+}
+
+type subcaseRow struct {
+	ID             string          `db:"id"`
+	CaseID         string          `db:"case_id"`
+	Position       int             `db:"position"`
+	MatterCode     string          `db:"matter_code"`
+	MatterName     string          `db:"matter_name"`
+	Department     string          `db:"department"`
+	Optional       bool            `db:"optional"`
+	State          string          `db:"state"`
+	Form           string          `db:"form"`
+	Prerequisites  string          `db:"prerequisites"`
+	PromisedDays   int             `db:"promised_days"`
+	StatutoryDays  int             `db:"statutory_days"`
+	ClockStart     store.Timestamp `db:"clock_start"`
+	DuePromised    string          `db:"due_promised"`
+	DueStatutory   string          `db:"due_statutory"`
+	DispatchedAt   store.Timestamp `db:"dispatched_at"`
+	DeliveredAt    store.Timestamp `db:"delivered_at"`
+	DeliveryError  string          `db:"delivery_error"`
+	DecisionNumber string          `db:"decision_number"`
+	Reason         string          `db:"reason"`
+	Missing        string          `db:"missing"`
+	UpdatedAt      store.Timestamp `db:"updated_at"`
+}
+
+type pauseRow struct {
+	SubcaseID string          `db:"subcase_id"`
+	Kind      string          `db:"kind"`
+	StartedAt store.Timestamp `db:"started_at"`
+	EndedAt   store.Timestamp `db:"ended_at"`
+}
+
+type licenceRow struct {
+	ID           string          `db:"id"`
+	CaseID       string          `db:"case_id"`
+	SubcaseID    string          `db:"subcase_id"`
+	MatterCode   string          `db:"matter_code"`
+	Type         string          `db:"type"`
+	TypeCode     string          `db:"type_code"`
+	Number       string          `db:"number"`
+	Holder       string          `db:"holder"`
+	HolderID     string          `db:"holder_id"`
+	HolderIDType string          `db:"holder_id_type"`
+	Issuer       string          `db:"issuer"`
+	IssuerCode   string          `db:"issuer_code"`
+	IssuedAt     string          `db:"issued_at"`
+	ValidFrom    string          `db:"valid_from"`
+	ValidUntil   string          `db:"valid_until"`
+	Status       string          `db:"status"`
+	FileSHA256   string          `db:"file_sha256"`
+	FileURI      string          `db:"file_uri"`
+	FileFormat   string          `db:"file_format"`
+	CreatedAt    store.Timestamp `db:"created_at"`
+}

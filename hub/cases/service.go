@@ -1,0 +1,150 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/catalogue"
+	"yjshub/hub/deadline"
+	"yjshub/hub/store"
+	"yjshub/mapping"
+)
+
+// Errors that steer callers (the API maps them to statuses).
+var (
+	// ErrNotFound: no case or sub-case with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request conflicts with the current state (an illegal transition, an
+	// idempotency key reused with another body, an event id reused for another event).
+	ErrConflict = errors.New("conflict")
+)
+
+// Problem is one thing wrong with a request, at a JSON Pointer path. Messages never contain
+// the submitted values.
+type Problem = mapping.Problem
+
+// ValidationError lists every problem with a request; nothing was stored.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Path + ": " + p.Rule
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// ConflictError says why a request conflicts with the state; it wraps ErrConflict.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Config wires a Service.
+type Config struct {
+	// Catalogue is the loaded catalogue. Required.
+	Catalogue *catalogue.Catalogue
+	// Store is the SQL store (migrated). Required.
+	Store *store.Store
+	// CallbackBase is the hub's public base URL, e.g. http://127.0.0.1:8080; departments post
+	// events to CallbackBase + /api/v1/subcases/{id}/events. Default: no callback URL in
+	// dispatched messages.
+	CallbackBase string
+	// Calendar computes working days. Default: deadline.New().
+	Calendar *deadline.Calendar
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Notify is called after a transaction that enqueued outbox messages commits (the relay's
+	// Notify). Default: nothing.
+	Notify func()
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service runs the case flow. It is safe for concurrent use; all state is in the store.
+type Service struct {
+	cfg   Config
+	cat   *catalogue.Catalogue
+	st    *store.Store
+	forms *mapping.Forms
+	cal   *deadline.Calendar
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.Catalogue == nil {
+		errs = append(errs, errors.New("cases: Catalogue is required"))
+	}
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("cases: Store is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Calendar == nil {
+		cfg.Calendar = deadline.New()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.CallbackBase = strings.TrimRight(cfg.CallbackBase, "/")
+	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: mapping.NewForms(cfg.Catalogue), cal: cfg.Calendar}, nil
+}
+
+// Forms returns the one-form cache the service validates against.
+func (s *Service) Forms() *mapping.Forms { return s.forms }
+
+// Catalogue returns the catalogue the service runs on.
+func (s *Service) Catalogue() *catalogue.Catalogue { return s.cat }
+
+func newID(prefix string) string {
+	return prefix + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+func (s *Service) callback(subcaseID string) string {
+	if s.cfg.CallbackBase == "" {
+		return ""
+	}
+	return s.cfg.CallbackBase + "/api/v1/subcases/" + subcaseID + "/events"
+}
+
+// lockCase serialises work on one case across hub instances: PostgreSQL locks the row until the
+// transaction ends; SQLite has one writer at a time anyway.
+func (s *Service) lockCase(ctx context.Context, tx *sqlx.Tx, caseID string) error {
+	q := "SELECT id FROM cases WHERE id = ?"
+	if s.st.Dialect() == store.DialectPostgres {
+		q += " FOR UPDATE"
+	}
+	var id string
+	if err := tx.GetContext(ctx, &id, tx.Rebind(q), caseID); err != nil {
+		return notFound(err, "case")
+	}
+	return nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, errNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}

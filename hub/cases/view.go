@@ -1,0 +1,272 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/hub/event"
+	"yjshub/hub/store"
+)
+
+// CaseView is a case as the API shows it.
+type CaseView struct {
+	ID               string          `json:"id"`
+	State            string          `json:"state"`
+	Outcome          string          `json:"outcome,omitempty"`
+	Bundle           event.BundleRef `json:"bundle"`
+	ApplicantType    string          `json:"applicant_type"`
+	CatalogueVersion string          `json:"catalogue_version"`
+	SubmittedAt      time.Time       `json:"submitted_at"`
+	CompletedAt      *time.Time      `json:"completed_at,omitempty"`
+	Deadline         event.Deadlines `json:"deadline"`
+	Subcases         []SubcaseView   `json:"subcases"`
+	Materials        []MaterialView  `json:"materials"`
+	Licences         []LicenceView   `json:"licences"`
+	Timeline         []TimelineEntry `json:"timeline"`
+}
+
+// DepartmentRef names a department.
+type DepartmentRef struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// SubcaseView is one matter of a case at its department.
+type SubcaseView struct {
+	ID             string          `json:"id"`
+	MatterCode     string          `json:"matter_code"`
+	MatterName     string          `json:"matter_name"`
+	Optional       bool            `json:"optional"`
+	Department     DepartmentRef   `json:"department"`
+	State          string          `json:"state"`
+	WaitingFor     []string        `json:"waiting_for,omitempty"`
+	Deadlines      event.Deadlines `json:"deadlines"`
+	LimitsDays     LimitDays       `json:"limits_working_days"`
+	Paused         bool            `json:"paused,omitempty"`
+	DispatchedAt   *time.Time      `json:"dispatched_at,omitempty"`
+	DeliveredAt    *time.Time      `json:"delivered_at,omitempty"`
+	DeliveryError  string          `json:"delivery_error,omitempty"`
+	DecisionNumber string          `json:"decision_number,omitempty"`
+	Reason         string          `json:"reason,omitempty"`
+	Missing        []event.Missing `json:"missing,omitempty"`
+	Materials      []string        `json:"materials"`
+}
+
+// LimitDays are a matter's limits in working days.
+type LimitDays struct {
+	Promised  int `json:"promised"`
+	Statutory int `json:"statutory"`
+}
+
+// MaterialView is a material of a case and the sub-cases that reference it.
+type MaterialView struct {
+	ID       string   `json:"id"`
+	Type     string   `json:"type"`
+	Name     string   `json:"name"`
+	Filename string   `json:"filename"`
+	SHA256   string   `json:"sha256"`
+	Size     int64    `json:"size"`
+	URI      string   `json:"uri"`
+	UsedBy   []string `json:"used_by"`
+}
+
+// LicenceView is an e-licence issued in a case.
+type LicenceView struct {
+	event.Licence
+	SubcaseID  string `json:"subcase_id"`
+	MatterCode string `json:"matter_code"`
+	Status     string `json:"status"`
+}
+
+// TimelineEntry is one step of a case.
+type TimelineEntry struct {
+	Seq       int       `json:"seq"`
+	At        time.Time `json:"at"`
+	SubcaseID string    `json:"subcase_id,omitempty"`
+	Type      string    `json:"type"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+func ptime(t store.Timestamp) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.Time
+	return &v
+}
+
+// Get returns a case by id.
+func (s *Service) Get(ctx context.Context, caseID string) (*CaseView, error) {
+	var v *CaseView
+	err := s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		v, err = s.loadCase(ctx, tx, caseID)
+		return err
+	})
+	return v, err
+}
+
+func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*CaseView, error) {
+	var c caseRow
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		return nil, notFound(err, "case")
+	}
+	v := &CaseView{ID: c.ID, State: c.State, Outcome: c.Outcome, ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
+		SubmittedAt: c.SubmittedAt.Time, CompletedAt: ptime(c.CompletedAt),
+		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
+		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{}}
+	v.Bundle = event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode}
+	if b, ok := s.cat.Bundle(c.BundleCode); ok {
+		v.Bundle.Name = b.Name
+	}
+	var subs []subcaseRow
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		return nil, err
+	}
+	var links []struct {
+		SubcaseID  string `db:"subcase_id"`
+		MaterialID string `db:"material_id"`
+		Type       string `db:"type"`
+	}
+	if err := tx.SelectContext(ctx, &links, tx.Rebind(`SELECT sm.subcase_id, sm.material_id, m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
+		WHERE m.case_id = ? ORDER BY sm.subcase_id, m.type`), caseID); err != nil {
+		return nil, err
+	}
+	bySub := map[string][]string{}
+	byMat := map[string][]string{}
+	for _, l := range links {
+		bySub[l.SubcaseID] = append(bySub[l.SubcaseID], l.Type)
+		byMat[l.MaterialID] = append(byMat[l.MaterialID], l.SubcaseID)
+	}
+	var pauses []pauseRow
+	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
+		return nil, err
+	}
+	open := map[string]bool{}
+	for _, p := range pauses {
+		if p.EndedAt.IsZero() {
+			open[p.SubcaseID] = true
+		}
+	}
+	for _, sc := range subs {
+		sv := SubcaseView{ID: sc.ID, MatterCode: sc.MatterCode, MatterName: sc.MatterName, Optional: sc.Optional,
+			Department: DepartmentRef{Code: sc.Department, Name: s.deptName(sc.Department)}, State: sc.State,
+			Deadlines:  event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
+			LimitsDays: LimitDays{Promised: sc.PromisedDays, Statutory: sc.StatutoryDays},
+			Paused:     open[sc.ID], DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
+			DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(bySub[sc.ID])}
+		if sc.State == StateWaiting {
+			_ = json.Unmarshal([]byte(sc.Prerequisites), &sv.WaitingFor)
+		}
+		if sc.State == StateSupplementRequested {
+			_ = json.Unmarshal([]byte(sc.Missing), &sv.Missing)
+		}
+		v.Subcases = append(v.Subcases, sv)
+	}
+	var mats []struct {
+		ID       string `db:"id"`
+		Type     string `db:"type"`
+		Filename string `db:"filename"`
+		SHA256   string `db:"sha256"`
+		Size     int64  `db:"size"`
+		URI      string `db:"uri"`
+	}
+	if err := tx.SelectContext(ctx, &mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri FROM case_materials WHERE case_id = ? ORDER BY type`), caseID); err != nil {
+		return nil, err
+	}
+	for _, m := range mats {
+		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID])}
+		if cm, ok := s.cat.Material(m.Type); ok {
+			mv.Name = cm.Name
+		}
+		v.Materials = append(v.Materials, mv)
+	}
+	var lics []licenceRow
+	if err := tx.SelectContext(ctx, &lics, tx.Rebind(`SELECT * FROM licences WHERE case_id = ? ORDER BY created_at, number`), caseID); err != nil {
+		return nil, err
+	}
+	for _, l := range lics {
+		v.Licences = append(v.Licences, LicenceView{Licence: l.licence(), SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
+	}
+	var tl []struct {
+		Seq       int             `db:"seq"`
+		At        store.Timestamp `db:"at"`
+		SubcaseID string          `db:"subcase_id"`
+		Type      string          `db:"type"`
+		Detail    string          `db:"detail"`
+	}
+	if err := tx.SelectContext(ctx, &tl, tx.Rebind(`SELECT seq, at, subcase_id, type, detail FROM case_events WHERE case_id = ? ORDER BY seq`), caseID); err != nil {
+		return nil, err
+	}
+	for _, e := range tl {
+		v.Timeline = append(v.Timeline, TimelineEntry{Seq: e.Seq, At: e.At.Time, SubcaseID: e.SubcaseID, Type: e.Type, Detail: e.Detail})
+	}
+	return v, nil
+}
+
+func (l licenceRow) licence() event.Licence {
+	return event.Licence{Type: l.Type, TypeCode: l.TypeCode, Number: l.Number, Holder: l.Holder, HolderID: l.HolderID,
+		HolderIDType: l.HolderIDType, Issuer: l.Issuer, IssuerCode: l.IssuerCode, IssuedAt: l.IssuedAt,
+		ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil,
+		File: event.LicenceFile{SHA256: l.FileSHA256, URI: l.FileURI, Format: l.FileFormat}}
+}
+
+// addTimeline appends a step to a case's timeline. Callers hold the case (lockCase) or created
+// it in this transaction, so the next sequence number is theirs.
+func (s *Service) addTimeline(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID, typ, detail string, at time.Time) error {
+	var next int
+	if err := tx.GetContext(ctx, &next, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM case_events WHERE case_id = ?`), caseID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_events (case_id, seq, at, subcase_id, type, detail) VALUES (?, ?, ?, ?, ?, ?)`),
+		caseID, next, store.NewTimestamp(at), subcaseID, typ, detail)
+	if err != nil {
+		return fmt.Errorf("recording the timeline: %w", err)
+	}
+	return nil
+}
+
+// CaseUpdated is the data of a case.updated event on yjs.case.event: what platforms follow.
+type CaseUpdated struct {
+	CaseID   string           `json:"case_id"`
+	State    string           `json:"state"`
+	Outcome  string           `json:"outcome,omitempty"`
+	Bundle   event.BundleRef  `json:"bundle"`
+	Deadline event.Deadlines  `json:"deadline"`
+	Subcases []SubcaseSummary `json:"subcases"`
+}
+
+// SubcaseSummary is a sub-case in a case.updated event.
+type SubcaseSummary struct {
+	ID         string `json:"id"`
+	MatterCode string `json:"matter_code"`
+	Department string `json:"department"`
+	State      string `json:"state"`
+}
+
+// emitCaseEvent enqueues the case's current state on yjs.case.event.
+func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
+	v, err := s.loadCase(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
+	data := CaseUpdated{CaseID: v.ID, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
+	for _, sc := range v.Subcases {
+		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State})
+	}
+	id := newID("ev_")
+	env, err := event.New(id, event.TypeCaseUpdated, caseID, now, data)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	return s.st.EnqueueOutbox(ctx, tx, store.OutboxMessage{EventID: id, Topic: topicCaseEvent, Key: caseID, Payload: payload,
+		Headers: map[string]string{"ce_type": event.TypeCaseUpdated, "ce_id": id}})
+}

@@ -1,0 +1,119 @@
+// Package deadline computes time limits in Chinese working days: weekends and official public
+// holidays are off, adjusted weekend workdays (调休) are on. The official schedule comes from
+// github.com/6tail/lunar-go's HolidayUtil, which carries the State Council's notices; years it
+// does not cover fall back to Monday–Friday and are reported by Covered.
+//
+// Limits count from the day after the start (期限从次日起算): one working day from a Friday
+// submission is the next Monday, unless that Monday is a holiday.
+package deadline
+
+import (
+	"sync"
+	"time"
+
+	"github.com/6tail/lunar-go/HolidayUtil"
+)
+
+// China is the time zone every deadline date is in (China has no daylight saving time).
+var China = time.FixedZone("CST", 8*60*60)
+
+// Calendar answers whether a date is a working day. The zero value is not usable; use New.
+// It is safe for concurrent use.
+type Calendar struct {
+	mu    sync.Mutex
+	years map[int]*year
+}
+
+type year struct {
+	covered bool
+	// special holds the dates whose status differs from the weekday rule: true = working
+	// day (调休), false = holiday.
+	special map[string]bool
+}
+
+// New returns a calendar backed by the official holiday schedule.
+func New() *Calendar { return &Calendar{years: map[int]*year{}} }
+
+func (c *Calendar) year(y int) *year {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if yr, ok := c.years[y]; ok {
+		return yr
+	}
+	yr := &year{special: map[string]bool{}}
+	l := HolidayUtil.GetHolidaysByYear(y)
+	for e := l.Front(); e != nil; e = e.Next() {
+		h := e.Value.(*HolidayUtil.Holiday)
+		yr.special[h.GetDay()] = h.IsWork()
+		yr.covered = true
+	}
+	c.years[y] = yr
+	return yr
+}
+
+// Covered reports whether the official schedule of a year is known; when it is not, only
+// weekends are off.
+func (c *Calendar) Covered(y int) bool { return c.year(y).covered }
+
+// IsWorkday reports whether the date of t (in China's time zone) is a working day.
+func (c *Calendar) IsWorkday(t time.Time) bool {
+	d := t.In(China)
+	if work, ok := c.year(d.Year()).special[d.Format(time.DateOnly)]; ok {
+		return work
+	}
+	wd := d.Weekday()
+	return wd != time.Saturday && wd != time.Sunday
+}
+
+// Date returns the calendar date of t in China as midnight China time.
+func Date(t time.Time) time.Time {
+	d := t.In(China)
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, China)
+}
+
+// AddWorkingDays returns the date that is n working days after the date of start: the n-th
+// working day counted from the next day. n ≤ 0 returns the date of start.
+func (c *Calendar) AddWorkingDays(start time.Time, n int) time.Time {
+	d := Date(start)
+	for n > 0 {
+		d = d.AddDate(0, 0, 1)
+		if c.IsWorkday(d) {
+			n--
+		}
+	}
+	return d
+}
+
+// WorkingDaysBetween counts the working days in (from, to]: the days after the date of from up
+// to and including the date of to. It is 0 when to is not after from.
+func (c *Calendar) WorkingDaysBetween(from, to time.Time) int {
+	a, b := Date(from), Date(to)
+	n := 0
+	for d := a.AddDate(0, 0, 1); !d.After(b); d = d.AddDate(0, 0, 1) {
+		if c.IsWorkday(d) {
+			n++
+		}
+	}
+	return n
+}
+
+// Pause is an interval during which a limit's clock stands still (suspension for a special
+// procedure, 特别程序; waiting for the applicant's supplement, 补正). An open pause has a zero
+// End.
+type Pause struct {
+	Start, End time.Time
+}
+
+// Due returns the deadline of a limit of n working days that started at start, extended by the
+// working days spent in pauses; an open pause counts up to now.
+func (c *Calendar) Due(start time.Time, n int, pauses []Pause, now time.Time) time.Time {
+	paused := 0
+	for _, p := range pauses {
+		end := p.End
+		if end.IsZero() {
+			end = now
+		}
+		paused += c.WorkingDaysBetween(p.Start, end)
+	}
+	return c.AddWorkingDays(start, n+paused)
+}
