@@ -16,7 +16,7 @@ build:
 
 ## run: the hub on the embedded default (SQLite + in-process Kafka-protocol broker under $(DATA_DIR))
 run: build
-	./$(BIN) serve --addr $(ADDR) --data-dir $(DATA_DIR)
+	./$(BIN) serve --simulate --simulator-config examples/simulator.yaml --addr $(ADDR) --data-dir $(DATA_DIR)
 
 ## services: install (first run only) and start Apache Kafka (KRaft) and PostgreSQL on 127.0.0.1
 services:

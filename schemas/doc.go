@@ -7,7 +7,7 @@ import "embed"
 
 // FS holds every schema file, by its path under schemas/.
 //
-//go:embed catalogue/*.json
+//go:embed catalogue/*.json events/*.json
 var FS embed.FS
 
 // BaseURL is the prefix of every schema's $id.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"yjshub/hub/store/storetest"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -159,7 +161,8 @@ func serveBackends(t *testing.T) map[string]serveOptions {
 	db, kafka := os.Getenv("YJSHUB_TEST_DATABASE_URL"), os.Getenv("YJSHUB_TEST_KAFKA")
 	switch {
 	case db != "" && kafka != "":
-		backends["postgres+kafka"] = serveOptions{databaseURL: db, brokers: splitList(kafka)}
+		// A schema of its own, so runs never see each other's cases.
+		backends["postgres+kafka"] = serveOptions{databaseURL: storetest.PostgresSchemaURL(t), brokers: splitList(kafka)}
 	case os.Getenv("YJSHUB_REQUIRE_REAL") != "":
 		t.Fatal("YJSHUB_REQUIRE_REAL is set but YJSHUB_TEST_DATABASE_URL or YJSHUB_TEST_KAFKA is not")
 	default:

@@ -10,39 +10,56 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"yjshub/catalogue"
+	"yjshub/connectors"
+	"yjshub/connectors/restpush"
+	"yjshub/deptsim"
 	"yjshub/hub/api"
 	"yjshub/hub/bus"
+	"yjshub/hub/cases"
+	"yjshub/hub/outbox"
 	"yjshub/hub/store"
 )
 
 // serveOptions are the settings of `yjshub serve`.
 type serveOptions struct {
-	addr        string
-	dataDir     string
-	seeds       string
-	databaseURL string
-	brokers     []string
+	addr           string
+	publicURL      string
+	dataDir        string
+	seeds          string
+	connectorsFile string
+	simulate       bool
+	simConfig      string
+	databaseURL    string
+	brokers        []string
 	// ready, when set, receives the listener's address once the hub serves.
 	ready chan<- string
+	// simulator, when set, receives the in-process simulator (tests read its stats).
+	simulator chan<- *deptsim.Simulator
 }
 
 func serveCommand() *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the hub: the HTTP API, the store and the Kafka bus",
+		Short: "Run the hub: the HTTP API, the store, the Kafka bus and the department connectors",
 		Long: `Run the hub.
 
 With YJSHUB_DATABASE_URL and YJSHUB_KAFKA_BROKERS unset the hub is self-contained: SQLite and an
 embedded Kafka-protocol broker keep their data under --data-dir. Set YJSHUB_DATABASE_URL
-(postgres://…) and YJSHUB_KAFKA_BROKERS (host:port,host:port) to use PostgreSQL and Apache Kafka.`,
+(postgres://…) and YJSHUB_KAFKA_BROKERS (host:port,host:port) to use PostgreSQL and Apache Kafka.
+
+--connectors names the deployment's connectors file (how each department is reached).
+--simulate wires a simulated back office (see 'yjshub deptsim') into every department that the
+connectors file does not configure, so cases complete without real department systems.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.databaseURL = os.Getenv("YJSHUB_DATABASE_URL")
@@ -54,7 +71,11 @@ embedded Kafka-protocol broker keep their data under --data-dir. Set YJSHUB_DATA
 		},
 	}
 	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8080", "HTTP listen address")
+	cmd.Flags().StringVar(&o.publicURL, "public-url", "", "the URL departments call back (default http://ADDR)")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "./data", "where the embedded database and broker keep their data")
+	cmd.Flags().StringVar(&o.connectorsFile, "connectors", os.Getenv("YJSHUB_CONNECTORS"), "connectors file (env YJSHUB_CONNECTORS)")
+	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
+	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
 	seedsFlag(cmd, &o.seeds)
 	return cmd
 }
@@ -78,6 +99,42 @@ func hubTopics(cat *catalogue.Catalogue) []bus.TopicSpec {
 	return specs
 }
 
+// recorder records connector outcomes in the case flow.
+func recorder(svc *cases.Service) restpush.Recorder {
+	conv := func(d restpush.Delivery) cases.Delivery {
+		return cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID, Department: d.Department,
+			Status: d.Status, Attempts: d.Attempts, At: d.At}
+	}
+	return restpush.RecorderFuncs{
+		DeliveredFunc: func(ctx context.Context, d restpush.Delivery) error { return svc.RecordDelivered(ctx, conv(d)) },
+		FailedFunc: func(ctx context.Context, f restpush.Failure) error {
+			return svc.RecordFailed(ctx, conv(f.Delivery), f.Reason)
+		},
+	}
+}
+
+// supervise runs fn until ctx ends, starting it again (after a pause) when it fails.
+func supervise(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, name string, fn func(context.Context) error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			err := fn(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			logger.Warn("restarting after failure", "component", name, "error", err)
+			t := time.NewTimer(time.Second)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
 // serve runs the hub until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	cat, err := loadCatalogue(o.seeds)
@@ -85,6 +142,25 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return fmt.Errorf("loading the catalogue: %w", err)
 	}
 	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
+	var conns *connectors.File
+	if o.connectorsFile != "" {
+		conns, err = connectors.Load(o.connectorsFile, func(d string) bool { _, ok := cat.Department(d); return ok })
+		if err != nil {
+			return err
+		}
+	}
+	var simCfg deptsim.Config
+	if o.simConfig != "" {
+		b, err := os.ReadFile(o.simConfig)
+		if err != nil {
+			return fmt.Errorf("simulator config: %w", err)
+		}
+		c, err := deptsim.ParseConfig(b)
+		if err != nil {
+			return fmt.Errorf("simulator config %s: %w", o.simConfig, err)
+		}
+		simCfg = c
+	}
 
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -118,22 +194,101 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","))
 
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+
+	relay := outbox.New(st, b, outbox.Config{Logger: logger})
+	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st, CallbackBase: publicURL, Notify: relay.Notify, Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancelRun(); wg.Wait() }()
+	supervise(runCtx, &wg, logger, "outbox relay", relay.Run)
+
+	// Department connectors: configured ones, then simulated back offices for the rest.
+	endpoints := map[string]restpush.Config{}
+	if conns != nil {
+		for code, d := range conns.Departments {
+			endpoints[code] = d.RestPush
+		}
+	}
+	if o.simulate {
+		names := map[string]string{}
+		for _, d := range cat.Departments {
+			names[d.Code] = d.Name
+		}
+		sim, err := deptsim.New(simCfg, deptsim.WithLogger(logger.With("component", "simulator")), deptsim.WithDepartmentNames(names))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		simLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("simulator listener: %w", err)
+		}
+		simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = simSrv.Serve(simLn) }()
+		defer func() { _ = sim.Close(); _ = simSrv.Close() }()
+		var simulated []string
+		for _, d := range cat.Departments {
+			if _, ok := endpoints[d.Code]; ok {
+				continue
+			}
+			endpoints[d.Code] = restpush.Config{Department: d.Code, Endpoint: "http://" + simLn.Addr().String() + "/departments/" + d.Code + "/subcases",
+				Breaker: restpush.BreakerConfig{OpenTimeout: 2 * time.Second}}
+			simulated = append(simulated, d.Code)
+		}
+		sort.Strings(simulated)
+		logger.Warn("SIMULATED department back offices: cases for these departments are decided by the simulator, not by a real system",
+			"departments", strings.Join(simulated, ","), "simulator", "http://"+simLn.Addr().String())
+		if o.simulator != nil {
+			o.simulator <- sim
+		}
+	}
+	var unconnected []string
+	rec := recorder(svc)
+	for _, d := range cat.Departments {
+		cfg, ok := endpoints[d.Code]
+		if !ok {
+			unconnected = append(unconnected, d.Code)
+			continue
+		}
+		conn, err := restpush.New(cfg, b, rec, restpush.WithLogger(logger))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("connector for %s: %w", d.Code, err)
+		}
+		supervise(runCtx, &wg, logger, "restpush "+d.Code, conn.Run)
+	}
+	if len(unconnected) > 0 {
+		logger.Warn("departments without a connector: their sub-cases wait on Kafka until one is configured",
+			"departments", strings.Join(unconnected, ","))
+	}
+
 	handler := api.New(api.Config{
 		Catalogue: cat,
+		Cases:     svc,
 		Logger:    logger,
 		Checks: []api.Check{
 			{Name: "store", Ping: st.Ping},
 			{Name: "broker", Ping: b.Ping},
 		},
 	})
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
-	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("yjshub serving", "url", "http://"+ln.Addr().String())
+	logger.Info("yjshub serving", "url", "http://"+ln.Addr().String(), "public_url", publicURL)
 	if o.ready != nil {
 		o.ready <- ln.Addr().String()
 	}

@@ -432,3 +432,15 @@ func TestAPrerequisiteHoldsAMatterBackAndFeedsItsForm(t *testing.T) {
 		}
 	})
 }
+
+func TestADeliveryOfAnUnknownSubcaseIsRecordedAndDoesNotStall(t *testing.T) {
+	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
+		err := svc.RecordDelivered(context.Background(), cases.Delivery{EventID: "ev_x", SubcaseID: "sc_from_elsewhere", Department: "tobacco", Status: 202, Attempts: 1})
+		if err != nil {
+			t.Fatalf("an unknown sub-case's delivery must not fail (it would block the partition): %v", err)
+		}
+		if n := count(t, st, "deliveries"); n != 1 {
+			t.Fatalf("%d delivery rows", n)
+		}
+	})
+}

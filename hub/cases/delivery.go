@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,7 +51,14 @@ func (s *Service) recordDelivery(ctx context.Context, d Delivery, outcome, reaso
 		}
 		var caseID string
 		if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM subcases WHERE id = ?`), d.SubcaseID); err != nil {
-			return notFound(err, "sub-case")
+			if errors.Is(err, errNoRows) {
+				// A message about a sub-case this store does not hold (another deployment's, or
+				// one from before a restore): keep the delivery record, and let the
+				// connector move on rather than stall the partition on it.
+				s.cfg.Logger.Warn("delivery of an unknown sub-case", "subcase", d.SubcaseID, "department", d.Department, "outcome", outcome)
+				return nil
+			}
+			return err
 		}
 		if err := s.lockCase(ctx, tx, caseID); err != nil {
 			return err

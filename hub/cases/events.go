@@ -136,6 +136,11 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 		if err != nil {
 			return err
 		}
+		if !replayed {
+			if err := s.emitCaseEvent(ctx, tx, v, now); err != nil {
+				return err
+			}
+		}
 		res = &EventResult{}
 		res.Case.ID, res.Case.State, res.Case.Outcome = v.ID, v.State, v.Outcome
 		for _, sc := range v.Subcases {
@@ -254,10 +259,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
 		return err
 	}
-	if err := s.complete(ctx, tx, caseID, now); err != nil {
-		return err
-	}
-	return s.emitCaseEvent(ctx, tx, caseID, now)
+	return s.complete(ctx, tx, caseID, now)
 }
 
 // release dispatches every waiting sub-case whose prerequisites in the case are all approved,
@@ -275,6 +277,7 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now t
 	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 		return err
 	}
+	var released []string
 	for _, sc := range subs {
 		if sc.State != StateWaiting {
 			continue
@@ -313,11 +316,9 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now t
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET form = ? WHERE id = ?`), string(b), sc.ID); err != nil {
 			return err
 		}
-		if err := s.dispatch(ctx, tx, caseID, sc.ID, now); err != nil {
-			return err
-		}
+		released = append(released, sc.ID)
 	}
-	return nil
+	return s.dispatch(ctx, tx, caseID, released, now)
 }
 
 // resultOf returns what a decided sub-case issued, as mapping result fields.

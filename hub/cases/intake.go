@@ -416,6 +416,9 @@ func (s *Service) Submit(ctx context.Context, app Application, requestHash, idem
 			return err
 		}
 		view = v
+		if err := s.emitCaseEvent(ctx, tx, v, now); err != nil {
+			return err
+		}
 		if idempotencyKey != "" {
 			body, _ := json.Marshal(v)
 			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)`),
@@ -506,6 +509,7 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p 
 	if err := s.addTimeline(ctx, tx, caseID, "", "submitted", fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials)), now); err != nil {
 		return err
 	}
+	var ready []string
 	for _, ps := range p.subcases {
 		if len(ps.waitFor) > 0 {
 			if err := s.addTimeline(ctx, tx, caseID, ps.id, StateWaiting, "waits for "+strings.Join(ps.waitFor, ", "), now); err != nil {
@@ -513,14 +517,9 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p 
 			}
 			continue
 		}
-		if err := s.dispatch(ctx, tx, caseID, ps.id, now); err != nil {
-			return err
-		}
+		ready = append(ready, ps.id)
 	}
-	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
-		return err
-	}
-	return s.emitCaseEvent(ctx, tx, caseID, now)
+	return s.dispatch(ctx, tx, caseID, ready, now)
 }
 
 func nonNil(s []string) []string {
@@ -537,24 +536,38 @@ func nonNilMap(m map[string]any) map[string]any {
 	return m
 }
 
-// dispatch starts a sub-case's clock and enqueues its message to the department's topic.
-func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, now time.Time) error {
+// dispatch starts the clocks of sub-cases and enqueues their messages to their departments'
+// topics, all at once: one deadline computation and one read of the case for the lot.
+func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subcaseIDs []string, now time.Time) error {
+	if len(subcaseIDs) == 0 {
+		return nil
+	}
 	ts := store.NewTimestamp(now)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, clock_start = ?, dispatched_at = ?, updated_at = ? WHERE id = ?`),
-		StateDispatched, ts, ts, ts, subcaseID); err != nil {
-		return err
+	for _, id := range subcaseIDs {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, clock_start = ?, dispatched_at = ?, updated_at = ? WHERE id = ?`),
+			StateDispatched, ts, ts, ts, id); err != nil {
+			return err
+		}
 	}
 	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
 		return err
 	}
-	msg, dept, err := s.dispatchMessage(ctx, tx, caseID, subcaseID, now)
-	if err != nil {
+	var c caseRow
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 		return err
 	}
-	if err := s.st.EnqueueOutbox(ctx, tx, msg); err != nil {
-		return err
+	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
+	for _, id := range subcaseIDs {
+		msg, dept, err := s.dispatchMessage(ctx, tx, c, id, now)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, msg)
+		if err := s.addTimeline(ctx, tx, caseID, id, StateDispatched, "sent to "+s.deptName(dept), now); err != nil {
+			return err
+		}
 	}
-	return s.addTimeline(ctx, tx, caseID, subcaseID, StateDispatched, "sent to "+s.deptName(dept), now)
+	return s.st.EnqueueOutbox(ctx, tx, msgs...)
 }
 
 func (s *Service) deptName(code string) string {
@@ -565,11 +578,8 @@ func (s *Service) deptName(code string) string {
 }
 
 // dispatchMessage builds the outbox message that carries a sub-case to its department.
-func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, now time.Time) (store.OutboxMessage, string, error) {
-	var c caseRow
-	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-		return store.OutboxMessage{}, "", err
-	}
+func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, subcaseID string, now time.Time) (store.OutboxMessage, string, error) {
+	caseID := c.ID
 	var sc subcaseRow
 	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
 		return store.OutboxMessage{}, "", err

@@ -249,11 +249,8 @@ type SubcaseSummary struct {
 }
 
 // emitCaseEvent enqueues the case's current state on yjs.case.event.
-func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
-	v, err := s.loadCase(ctx, tx, caseID)
-	if err != nil {
-		return err
-	}
+func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, v *CaseView, now time.Time) error {
+	caseID := v.ID
 	data := CaseUpdated{CaseID: v.ID, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
 	for _, sc := range v.Subcases {
 		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State})

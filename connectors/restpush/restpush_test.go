@@ -1,0 +1,985 @@
+package restpush_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"yjshub/connectors/restpush"
+	"yjshub/hub/bus"
+	"yjshub/hub/event"
+)
+
+// envKafka names the environment variable holding a comma-separated
+// host:port list of an Apache Kafka broker to run the tests against as well.
+const envKafka = "YJSHUB_TEST_KAFKA"
+
+// testTimeout bounds every test that uses a broker: tests wait on
+// conditions, never on sleeps, and fail rather than hang once it has passed.
+// Two consumer-group joins on Apache Kafka (3s initial rebalance delay each)
+// fit well inside it.
+const testTimeout = 60 * time.Second
+
+// backend opens a Bus for one test.
+type backend struct {
+	name string
+	open func(t *testing.T) *bus.Bus
+}
+
+// backends returns the brokers to run the Kafka-using tests on: always the
+// embedded one, and Apache Kafka when YJSHUB_TEST_KAFKA names one.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	bs := []backend{{name: "embedded", open: func(t *testing.T) *bus.Bus {
+		b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("open the embedded broker: %v", err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}}}
+	addrs := os.Getenv(envKafka)
+	if addrs == "" && os.Getenv("YJSHUB_REQUIRE_REAL") != "" {
+		t.Fatalf("YJSHUB_REQUIRE_REAL is set but %s is not: this run must cover Apache Kafka", envKafka)
+	}
+	if addrs == "" {
+		return bs
+	}
+	brokers := strings.Split(addrs, ",")
+	return append(bs, backend{name: "kafka", open: func(t *testing.T) *bus.Bus {
+		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-restpush-test"})
+		if err != nil {
+			t.Fatalf("open %v: %v", brokers, err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := b.Ping(ctx); err != nil {
+			t.Fatalf("%s=%s is set but no broker answers: %v", envKafka, addrs, err)
+		}
+		return b
+	}})
+}
+
+// onEachBackend runs test once per backend, in parallel subtests.
+func onEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
+	t.Helper()
+	t.Parallel()
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			b := be.open(t)
+			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+			t.Cleanup(cancel)
+			test(t, newHarness(t, ctx, b))
+		})
+	}
+}
+
+// harness is one test's broker, department code, topic, recorder and logs.
+type harness struct {
+	t     *testing.T
+	ctx   context.Context
+	b     *bus.Bus
+	dept  string
+	topic string
+	rec   *recorder
+	logs  *syncBuffer
+	log   *slog.Logger
+	runs  []*running
+}
+
+func newHarness(t *testing.T, ctx context.Context, b *bus.Bus) *harness {
+	h := &harness{t: t, ctx: ctx, b: b, dept: "t-" + randomHex(6), rec: &recorder{}, logs: &syncBuffer{}}
+	h.topic = bus.SubcaseTopic(h.dept)
+	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: h.topic, Partitions: 3}); err != nil {
+		t.Fatalf("EnsureTopics(%s): %v", h.topic, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("connector logs:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+// config is a configuration for the department at endpoint with waits short
+// enough for tests.
+func (h *harness) config(endpoint string) restpush.Config {
+	return restpush.Config{
+		Department: h.dept,
+		Endpoint:   endpoint,
+		Timeout:    5 * time.Second,
+		Retry:      restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
+	}
+}
+
+func (h *harness) connector(cfg restpush.Config) *restpush.Connector {
+	h.t.Helper()
+	c, err := restpush.New(cfg, h.b, restpush.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed},
+		restpush.WithLogger(h.log))
+	if err != nil {
+		h.t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+// running is one Run call in the background.
+type running struct {
+	cancel   context.CancelFunc
+	done     chan struct{}
+	err      error // valid once done is closed
+	stopping atomic.Bool
+}
+
+// start runs c.Run until the test ends or stop is called.
+func (h *harness) start(c *restpush.Connector) *running {
+	ctx, cancel := context.WithCancel(h.ctx)
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = c.Run(ctx)
+	}()
+	h.runs = append(h.runs, r)
+	h.t.Cleanup(func() { _ = h.stop(r) })
+	return r
+}
+
+// stop cancels a Run and returns what it returned.
+func (h *harness) stop(r *running) error {
+	r.stopping.Store(true)
+	r.cancel()
+	return h.wait(r)
+}
+
+// wait returns what a Run returned, without cancelling it.
+func (h *harness) wait(r *running) error {
+	h.t.Helper()
+	r.stopping.Store(true)
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(testTimeout):
+		h.t.Errorf("Run did not return before the deadline")
+		return nil
+	}
+}
+
+// waitFor waits until cond holds, failing the test at the deadline or when a
+// Run returns that was not expected to.
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		for _, r := range h.runs {
+			select {
+			case <-r.done:
+				if !r.stopping.Load() {
+					h.t.Fatalf("waiting for %s: Run returned early: %v", what, r.err)
+				}
+			default:
+			}
+		}
+		select {
+		case <-h.ctx.Done():
+			h.t.Fatalf("waiting for %s: not before the deadline", what)
+		case <-tick.C:
+		}
+	}
+}
+
+func (h *harness) publish(key string, values ...[]byte) {
+	h.t.Helper()
+	msgs := make([]bus.Message, len(values))
+	for i, v := range values {
+		msgs[i] = bus.Message{Topic: h.topic, Key: []byte(key), Value: v}
+	}
+	if err := h.b.Publish(h.ctx, msgs...); err != nil {
+		h.t.Fatalf("Publish: %v", err)
+	}
+}
+
+// lag is how many of the topic's messages the connector's group has not
+// committed.
+func (h *harness) lag(group string) int64 {
+	h.t.Helper()
+	l, err := h.b.Lag(h.ctx, group, h.topic)
+	if err != nil {
+		h.t.Fatalf("Lag: %v", err)
+	}
+	return l.Total
+}
+
+// defaultGroup is the group a connector joins when Config.GroupID is empty.
+func (h *harness) defaultGroup() string { return "yjshub-restpush-" + h.dept }
+
+// subcase builds a dispatched sub-case envelope for the department.
+func (h *harness) subcase(caseID string, form map[string]any) (id string, raw []byte) {
+	h.t.Helper()
+	id = "ev-" + randomHex(8)
+	sc := "sc-" + randomHex(6)
+	env, err := event.New(id, event.TypeSubcaseDispatched, sc, time.Now(), event.SubcaseDispatched{
+		CaseID: caseID, SubcaseID: sc, Department: h.dept, ApplicantType: "individual",
+		Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
+		Matter: event.MatterRef{Code: "food-business-licence", Name: "食品经营许可（新设）"},
+		Form:   form, SubmittedAt: time.Now().UTC(),
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	raw, err = json.Marshal(env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id, raw
+}
+
+// department is a department's back office: it records every request and
+// answers with respond (200 when nil).
+type department struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	seen    []request
+	respond func(n int, w http.ResponseWriter, r *http.Request) // n counts requests from 1
+}
+
+type request struct {
+	at     time.Time
+	body   []byte
+	header http.Header
+	url    string
+	user   string
+	pass   string
+}
+
+func newDepartment(t *testing.T, respond func(n int, w http.ResponseWriter, r *http.Request)) *department {
+	d := &department{respond: respond}
+	d.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body first also makes the server cancel r.Context()
+		// when the client goes away.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("department: read body: %v", err)
+		}
+		user, pass, _ := r.BasicAuth()
+		d.mu.Lock()
+		d.seen = append(d.seen, request{at: time.Now(), body: body, header: r.Header.Clone(),
+			url: r.URL.String(), user: user, pass: pass})
+		n := len(d.seen)
+		d.mu.Unlock()
+		if d.respond != nil {
+			d.respond(n, w, r)
+		}
+	}))
+	t.Cleanup(d.srv.Close)
+	return d
+}
+
+func (d *department) requests() []request {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.seen)
+}
+
+func (d *department) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.seen)
+}
+
+// keys returns the Idempotency-Key of every request, in order.
+func (d *department) keys() []string {
+	var ks []string
+	for _, r := range d.requests() {
+		ks = append(ks, r.header.Get("Idempotency-Key"))
+	}
+	return ks
+}
+
+// resetConnection cuts the connection with a TCP RST, as a crashing
+// department or a middlebox does.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	_ = conn.(*net.TCPConn).SetLinger(0)
+	_ = conn.Close()
+}
+
+// recorder keeps what the connector recorded. onDelivered, when set, is
+// called first and its error returned instead of recording.
+type recorder struct {
+	mu          sync.Mutex
+	deliveries  []restpush.Delivery
+	failures    []restpush.Failure
+	order       []string // "delivered:<id>" and "failed:<id>" in call order
+	onDelivered func(d restpush.Delivery) error
+}
+
+func (r *recorder) delivered(_ context.Context, d restpush.Delivery) error {
+	r.mu.Lock()
+	hook := r.onDelivered
+	r.mu.Unlock()
+	if hook != nil {
+		if err := hook(d); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, d)
+	r.order = append(r.order, "delivered:"+d.EventID)
+	return nil
+}
+
+func (r *recorder) failed(_ context.Context, f restpush.Failure) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, f)
+	r.order = append(r.order, "failed:"+f.EventID)
+	return nil
+}
+
+func (r *recorder) snapshot() (d []restpush.Delivery, f []restpush.Failure, order []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deliveries), slices.Clone(r.failures), slices.Clone(r.order)
+}
+
+func (r *recorder) counts() (delivered, failed int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.deliveries), len(r.failures)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func TestPostsTheEnvelopeBytesWithItsIDAsIdempotencyKey(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, nil)
+		cfg := h.config(d.srv.URL + "/api/subcases")
+		cfg.Headers = map[string]string{"X-Api-Key": "key-S3cr3t"}
+		c := h.connector(cfg)
+
+		// Odd spacing, key order, escapes and an unknown attribute: a
+		// connector that re-encoded the envelope would change them.
+		const id = "0193c2a4-7e1f-7c3a-9d2e-5b6a7c8d9e0f"
+		raw := []byte(`{ "type":"cn.yjshub.subcase.dispatched","specversion":"1.0","id":"` + id + `",` +
+			`"source":"yjshub","subject":"sc_01J","time":"2026-11-27T09:30:00.123Z","x-extension":true,` +
+			`"datacontenttype":"application/json","data":{"case_id":"cs_01J","subcase_id":"sc_01J",` +
+			`"form":{"SQRMC":"\u8fde\u4e91\u6e2f","TYSHXYDM":"91350100M000100Y43","amount":1.50}} }` + "\n")
+		h.publish("cs_01J", raw)
+		h.start(c)
+		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+
+		reqs := d.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("department saw %d requests, want 1", len(reqs))
+		}
+		got := reqs[0]
+		if !bytes.Equal(got.body, raw) {
+			t.Errorf("body differs from the envelope as published:\n got %q\nwant %q", got.body, raw)
+		}
+		if k := got.header.Get("Idempotency-Key"); k != id {
+			t.Errorf("Idempotency-Key = %q, want the envelope id %q", k, id)
+		}
+		if ct := got.header.Get("Content-Type"); ct != "application/cloudevents+json; charset=utf-8" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+		if k := got.header.Get("X-Api-Key"); k != "key-S3cr3t" {
+			t.Errorf("X-Api-Key = %q, want the configured header", k)
+		}
+		if got.url != "/api/subcases" {
+			t.Errorf("posted to %q, want /api/subcases", got.url)
+		}
+		deliveries, failures, _ := h.rec.snapshot()
+		want := restpush.Delivery{EventID: id, CaseID: "cs_01J", SubcaseID: "sc_01J", Department: h.dept,
+			Status: 200, Attempts: 1}
+		dl := deliveries[0]
+		if dl.At.IsZero() {
+			t.Errorf("Delivery.At is zero")
+		}
+		dl.At = time.Time{}
+		if dl != want {
+			t.Errorf("Delivery = %+v\nwant       %+v", dl, want)
+		}
+		if len(failures) != 0 {
+			t.Errorf("failures = %+v, want none", failures)
+		}
+		s := c.Stats()
+		if s.Department != h.dept || s.Delivered != 1 || s.Retries != 0 || s.Failed != 0 ||
+			s.BreakerState != "closed" || s.LastSuccess.IsZero() || !s.LastError.IsZero() {
+			t.Errorf("Stats = %+v", s)
+		}
+		h.waitFor("the offset committed by the default group", func() bool { return h.lag(h.defaultGroup()) == 0 })
+	})
+}
+
+func TestServerErrorsAreRetriedWithTheSameIdempotencyKey(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n <= 2 {
+				http.Error(w, "busy", []int{http.StatusServiceUnavailable, http.StatusInternalServerError}[n-1])
+			}
+		})
+		c := h.connector(h.config(d.srv.URL))
+		id, raw := h.subcase("cs-1", map[string]any{"SQRMC": "海韵餐饮"})
+		h.publish("cs-1", raw)
+		h.start(c)
+		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+
+		if keys := d.keys(); !slices.Equal(keys, []string{id, id, id}) {
+			t.Errorf("Idempotency-Keys = %q, want %q three times", keys, id)
+		}
+		deliveries, _, _ := h.rec.snapshot()
+		if len(deliveries) != 1 || deliveries[0].Attempts != 3 || deliveries[0].Status != 200 {
+			t.Errorf("deliveries = %+v, want one with 3 attempts and status 200", deliveries)
+		}
+		s := c.Stats()
+		if s.Delivered != 1 || s.Retries != 2 || s.Failed != 0 || s.BreakerState != "closed" {
+			t.Errorf("Stats = %+v, want 1 delivered after 2 retries, breaker closed", s)
+		}
+		if !strings.HasPrefix(s.LastErrorMessage, "HTTP 500 Internal Server Error") {
+			t.Errorf("LastErrorMessage = %q, want the last failure's status", s.LastErrorMessage)
+		}
+	})
+}
+
+func TestClientErrorIsPermanentAndDoesNotTripTheBreaker(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"form field SQRMC is required"}`)
+		})
+		cfg := h.config(d.srv.URL)
+		cfg.Breaker.ConsecutiveFailures = 2 // three 4xx in a row would open it if they counted
+		c := h.connector(cfg)
+		var ids []string
+		for range 3 {
+			id, raw := h.subcase("cs-bad", map[string]any{})
+			ids = append(ids, id)
+			h.publish("cs-bad", raw)
+		}
+		h.start(c)
+		h.waitFor("three failures", func() bool { _, n := h.rec.counts(); return n == 3 })
+
+		if got := d.keys(); !slices.Equal(got, ids) {
+			t.Errorf("department saw keys %q, want each message once: %q", got, ids)
+		}
+		_, failures, _ := h.rec.snapshot()
+		for i, f := range failures {
+			if f.EventID != ids[i] || f.Status != 400 || f.Attempts != 1 ||
+				f.Reason != "HTTP 400 Bad Request: form field SQRMC is required" {
+				t.Errorf("failure %d = %+v", i, f.Delivery)
+				t.Errorf("reason %q", f.Reason)
+			}
+			if f.Topic != h.topic || len(f.Payload) == 0 {
+				t.Errorf("failure %d does not locate the message: topic %q, %d payload bytes", i, f.Topic, len(f.Payload))
+			}
+		}
+		s := c.Stats()
+		if s.BreakerState != "closed" || s.Failed != 3 || s.Retries != 0 || s.Delivered != 0 {
+			t.Errorf("Stats = %+v, want 3 failed, no retries, breaker closed", s)
+		}
+		h.waitFor("the offsets committed", func() bool { return h.lag(h.defaultGroup()) == 0 })
+	})
+}
+
+func TestAConnectionResetIsRetried(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 1 {
+				resetConnection(w)
+			}
+		})
+		c := h.connector(h.config(d.srv.URL))
+		id, raw := h.subcase("cs-rst", nil)
+		h.publish("cs-rst", raw)
+		h.start(c)
+		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+
+		if keys := d.keys(); !slices.Equal(keys, []string{id, id}) {
+			t.Errorf("Idempotency-Keys = %q, want %q twice", keys, id)
+		}
+		deliveries, _, _ := h.rec.snapshot()
+		if deliveries[0].Attempts != 2 {
+			t.Errorf("Attempts = %d, want 2", deliveries[0].Attempts)
+		}
+		s := c.Stats()
+		if !strings.HasPrefix(s.LastErrorMessage, "connection reset") && !strings.HasPrefix(s.LastErrorMessage, "connection closed (EOF)") {
+			t.Errorf("LastErrorMessage = %q, want a connection reset", s.LastErrorMessage)
+		}
+	})
+}
+
+func TestATimeoutIsRetried(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(n int, _ http.ResponseWriter, r *http.Request) {
+			if n == 1 {
+				<-r.Context().Done() // answers only once the connector has given up on it
+			}
+		})
+		cfg := h.config(d.srv.URL)
+		cfg.Timeout = 100 * time.Millisecond
+		c := h.connector(cfg)
+		id, raw := h.subcase("cs-slow", nil)
+		h.publish("cs-slow", raw)
+		h.start(c)
+		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+
+		reqs := d.requests()
+		if len(reqs) != 2 || reqs[0].header.Get("Idempotency-Key") != id || reqs[1].header.Get("Idempotency-Key") != id {
+			t.Fatalf("department saw %d requests (keys %q), want 2 with key %q", len(reqs), d.keys(), id)
+		}
+		if s := c.Stats(); !strings.HasPrefix(s.LastErrorMessage, "timeout: ") {
+			t.Errorf("LastErrorMessage = %q, want a timeout", s.LastErrorMessage)
+		}
+	})
+}
+
+var breakerChange = regexp.MustCompile(`breaker state changed".* from=(\S+) to=(\S+)`)
+
+func TestBreakerOpensOnServerErrorsAndClosesThroughHalfOpen(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		// Three failures open the breaker; the first half-open probe fails
+		// too, the second succeeds.
+		const failing = 4
+		d := newDepartment(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n <= failing {
+				w.WriteHeader(http.StatusBadGateway)
+			}
+		})
+		cfg := h.config(d.srv.URL)
+		cfg.Retry = restpush.RetryConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond}
+		cfg.Breaker = restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: 200 * time.Millisecond, HalfOpenRequests: 1}
+		c := h.connector(cfg)
+		id, raw := h.subcase("cs-down", nil)
+		h.publish("cs-down", raw)
+		h.start(c)
+
+		h.waitFor("the breaker to open", func() bool { return c.Stats().BreakerState == "open" })
+		opened := time.Now()
+		if n := d.count(); n != 3 {
+			t.Errorf("breaker opened after %d requests, want 3", n)
+		}
+		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		closed := time.Now()
+		if s := c.Stats().BreakerState; s != "closed" {
+			t.Errorf("breaker %s after the delivery, want closed", s)
+		}
+
+		reqs := d.requests()
+		if len(reqs) != failing+1 {
+			t.Fatalf("department saw %d requests, want %d", len(reqs), failing+1)
+		}
+		for i, r := range reqs {
+			if k := r.header.Get("Idempotency-Key"); k != id {
+				t.Errorf("request %d: Idempotency-Key %q, want %q", i+1, k, id)
+			}
+		}
+		// While open, nothing reaches the department.
+		for _, i := range []int{3, 4} {
+			if gap := reqs[i].at.Sub(reqs[i-1].at); gap < cfg.Breaker.OpenTimeout {
+				t.Errorf("request %d came %v after request %d, within the %v the breaker stays open",
+					i+1, gap, i, cfg.Breaker.OpenTimeout)
+			}
+		}
+		var changes []string
+		for _, m := range breakerChange.FindAllStringSubmatch(h.logs.String(), -1) {
+			changes = append(changes, m[1]+"→"+m[2])
+		}
+		want := []string{"closed→open", "open→half-open", "half-open→open", "open→half-open", "half-open→closed"}
+		if !slices.Equal(changes, want) {
+			t.Errorf("breaker went %q, want %q", changes, want)
+		}
+		deliveries, _, _ := h.rec.snapshot()
+		if deliveries[0].Attempts != failing+1 {
+			t.Errorf("Attempts = %d, want %d", deliveries[0].Attempts, failing+1)
+		}
+		t.Logf("breaker opened %v after the first request; closed %v after opening (%v after the last failure)",
+			opened.Sub(reqs[0].at).Round(time.Millisecond), closed.Sub(opened).Round(time.Millisecond),
+			reqs[failing].at.Sub(reqs[failing-1].at).Round(time.Millisecond))
+	})
+}
+
+func TestAPoisonMessageIsRecordedAndDoesNotBlockThePartition(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, nil)
+		c := h.connector(h.config(d.srv.URL))
+		poison := []byte(`{"specversion":"1.0","id":`)
+		noID := []byte(`{"specversion":"1.0","type":"cn.yjshub.subcase.dispatched","data":{}}`)
+		id, raw := h.subcase("cs-p", nil)
+		h.publish("cs-p", poison, noID, raw) // one key: one partition, in this order
+		h.start(c)
+		h.waitFor("the message after the poison to be delivered", func() bool { n, _ := h.rec.counts(); return n == 1 })
+
+		_, failures, order := h.rec.snapshot()
+		if want := []string{"failed:", "failed:", "delivered:" + id}; !slices.Equal(order, want) {
+			t.Errorf("recorded %q, want %q", order, want)
+		}
+		for i, want := range [][]byte{poison, noID} {
+			f := failures[i]
+			if f.Reason != "undecodable message" || f.Status != 0 || f.Department != h.dept ||
+				!bytes.Equal(f.Payload, want) || f.Topic != h.topic || f.At.IsZero() {
+				t.Errorf("failure %d = %+v (payload %q)", i, f, f.Payload)
+			}
+		}
+		if keys := d.keys(); !slices.Equal(keys, []string{id}) {
+			t.Errorf("department saw keys %q, want only %q", keys, id)
+		}
+		if s := c.Stats(); s.Failed != 2 || s.Delivered != 1 || s.LastErrorMessage != "undecodable message" {
+			t.Errorf("Stats = %+v", s)
+		}
+		h.waitFor("all three offsets committed", func() bool { return h.lag(h.defaultGroup()) == 0 })
+	})
+}
+
+func TestTheOffsetIsCommittedOnlyAfterTheDeliveryIsRecorded(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, nil)
+		c := h.connector(h.config(d.srv.URL))
+		id, raw := h.subcase("cs-rec", nil)
+		h.publish("cs-rec", raw)
+
+		errStore := errors.New("store unavailable")
+		var calls atomic.Int32
+		var lagDuring []int64
+		h.rec.onDelivered = func(restpush.Delivery) error {
+			// Called on the handler's goroutine, before the commit.
+			lagDuring = append(lagDuring, h.lag(h.defaultGroup()))
+			if calls.Add(1) == 1 {
+				return errStore
+			}
+			return nil
+		}
+		first := h.start(c)
+		err := h.wait(first)
+		if !errors.Is(err, errStore) {
+			t.Fatalf("first Run returned %v, want the recorder's error", err)
+		}
+		if n, _ := h.rec.counts(); n != 0 || c.Stats().Delivered != 0 {
+			t.Fatalf("a delivery was counted although recording it failed")
+		}
+		if lag := h.lag(h.defaultGroup()); lag != 1 {
+			t.Fatalf("after the recorder failed the lag is %d, want 1 (not committed)", lag)
+		}
+
+		h.start(c)
+		h.waitFor("the redelivered message to be recorded", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		if keys := d.keys(); !slices.Equal(keys, []string{id, id}) {
+			t.Errorf("department saw keys %q, want %q twice (posted again after the redelivery)", keys, id)
+		}
+		if !slices.Equal(lagDuring, []int64{1, 1}) {
+			t.Errorf("lag while recording = %v, want [1 1]: the offset must not be committed before", lagDuring)
+		}
+		h.waitFor("the offset committed after recording", func() bool { return h.lag(h.defaultGroup()) == 0 })
+	})
+}
+
+func TestMessagesOfOneCaseArriveInOrder(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n%4 == 0 {
+				w.WriteHeader(http.StatusServiceUnavailable) // retries must not reorder
+			}
+		})
+		c := h.connector(h.config(d.srv.URL))
+		const cases, perCase = 3, 5
+		want := make(map[string][]string) // case -> keys in publish order
+		caseOf := make(map[string]string) // key -> case
+		for i := range perCase {
+			for k := range cases {
+				caseID := fmt.Sprintf("cs-%d", k)
+				id, raw := h.subcase(caseID, map[string]any{"seq": i})
+				want[caseID] = append(want[caseID], id)
+				caseOf[id] = caseID
+				h.publish(caseID, raw)
+			}
+		}
+		h.start(c)
+		h.waitFor("every delivery", func() bool { n, _ := h.rec.counts(); return n == cases*perCase })
+
+		posted := make(map[string][]string) // case -> keys in posting order, repeats collapsed
+		for _, k := range d.keys() {
+			cs := caseOf[k]
+			if l := posted[cs]; len(l) == 0 || l[len(l)-1] != k {
+				posted[cs] = append(posted[cs], k)
+			}
+		}
+		deliveries, _, _ := h.rec.snapshot()
+		recorded := make(map[string][]string)
+		for _, dl := range deliveries {
+			recorded[dl.CaseID] = append(recorded[dl.CaseID], dl.EventID)
+		}
+		for cs, keys := range want {
+			if !slices.Equal(posted[cs], keys) {
+				t.Errorf("case %s posted as %q, want %q (each once, retries in place)", cs, posted[cs], keys)
+			}
+			if !slices.Equal(recorded[cs], keys) {
+				t.Errorf("case %s recorded as %q, want %q", cs, recorded[cs], keys)
+			}
+		}
+		if s := c.Stats(); s.Retries == 0 {
+			t.Errorf("no retries happened; the test would not notice reordering by retries")
+		}
+	})
+}
+
+func TestNoSecretOrPersonalDataInLogsOrErrors(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		const (
+			password = "pw-S3cr3t"
+			token    = "tok-S3cr3t"
+			apiKey   = "key-S3cr3t"
+			idNumber = "11010519491231002X"
+			mobile   = "13812345678"
+		)
+		var badID, flakyID atomic.Value
+		var flakyN atomic.Int32
+		d := newDepartment(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+			switch r.Header.Get("Idempotency-Key") {
+			case badID.Load():
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				fmt.Fprintf(w, `{"message":"证件号码 %s 与手机 %s 不符, key %s"}`, idNumber, mobile, apiKey)
+			case flakyID.Load():
+				// Reset, then an error page echoing the form, then accepted.
+				switch flakyN.Add(1) {
+				case 1:
+					resetConnection(w)
+				case 2:
+					w.WriteHeader(http.StatusInternalServerError)
+					fmt.Fprintf(w, "panic: bad form SFZHM=%s LXDH=%s X-Api-Key=%s", idNumber, mobile, apiKey)
+				}
+			}
+		})
+		u := strings.Replace(d.srv.URL, "http://", "http://hub:"+password+"@", 1) + "/intake?token=" + token
+		cfg := h.config(u)
+		cfg.Headers = map[string]string{"X-Api-Key": apiKey}
+		c := h.connector(cfg)
+
+		form := map[string]any{"SQRXM": "张三", "SFZHM": idNumber, "LXDH": mobile}
+		bad, rawBad := h.subcase("cs-pii", form)
+		flaky, rawFlaky := h.subcase("cs-pii", form)
+		badID.Store(bad)
+		flakyID.Store(flaky)
+		errStore := errors.New("store unavailable")
+		var calls atomic.Int32
+		h.rec.onDelivered = func(restpush.Delivery) error {
+			if calls.Add(1) == 1 {
+				return errStore // so that Run returns an error to inspect
+			}
+			return nil
+		}
+		h.publish("cs-pii", rawBad, rawFlaky)
+		run := h.start(c)
+		runErr := h.wait(run)
+		if !errors.Is(runErr, errStore) {
+			t.Fatalf("Run returned %v, want the recorder's error", runErr)
+		}
+
+		// The secrets did travel: a test that never sent them proves nothing.
+		reqs := d.requests()
+		if len(reqs) < 4 {
+			t.Fatalf("department saw %d requests, want at least 4", len(reqs))
+		}
+		if r := reqs[0]; r.header.Get("X-Api-Key") != apiKey || r.pass != password ||
+			!strings.Contains(r.url, token) || !bytes.Contains(r.body, []byte(idNumber)) {
+			t.Fatalf("department did not receive the credentials and the form: %+v", r)
+		}
+
+		_, failures, _ := h.rec.snapshot()
+		if len(failures) != 1 {
+			t.Fatalf("failures = %d, want 1", len(failures))
+		}
+		wantReason := "HTTP 422 Unprocessable Entity: 证件号码 ****************** 与手机 *********** 不符, key xxxxx"
+		if failures[0].Reason != wantReason {
+			t.Errorf("reason = %q\nwant     %q", failures[0].Reason, wantReason)
+		}
+		logs := h.logs.String()
+		if !strings.Contains(logs, "attempt failed, will retry") || !strings.Contains(logs, "endpoint="+d.srv.URL+"/intake") {
+			t.Fatalf("the logs lack the retries or the redacted endpoint, so they prove nothing:\n%s", logs)
+		}
+		for _, where := range []struct{ name, text string }{
+			{"logs", logs},
+			{"Run's error", runErr.Error()},
+			{"failure reason", failures[0].Reason},
+			{"Stats().LastErrorMessage", c.Stats().LastErrorMessage},
+		} {
+			for _, s := range []string{password, token, apiKey, idNumber, mobile} {
+				if strings.Contains(where.text, s) {
+					t.Errorf("%s contain %q:\n%s", where.name, s, where.text)
+				}
+			}
+		}
+	})
+}
+
+func TestStoppingWhileRetryingLeavesTheMessageUncommitted(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		c := h.connector(h.config(d.srv.URL))
+		_, raw := h.subcase("cs-stop", nil)
+		h.publish("cs-stop", raw)
+		run := h.start(c)
+		h.waitFor("two attempts", func() bool { return d.count() >= 2 })
+		if err := h.stop(run); err != nil {
+			t.Errorf("Run stopped mid-retry returned %v, want nil", err)
+		}
+		if n, f := h.rec.counts(); n != 0 || f != 0 {
+			t.Errorf("recorded %d deliveries and %d failures, want none", n, f)
+		}
+		if lag := h.lag(h.defaultGroup()); lag != 1 {
+			t.Errorf("lag = %d after stopping, want 1: the message must stay uncommitted", lag)
+		}
+		if s := c.Stats(); s.InFlight != 0 {
+			t.Errorf("InFlight = %d after Run returned, want 0", s.InFlight)
+		}
+	})
+}
+
+func TestAMessageIsGivenUpAfterMaxAttempts(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		d := newDepartment(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		cfg := h.config(d.srv.URL)
+		cfg.Retry.MaxAttempts = 3
+		c := h.connector(cfg)
+		id, raw := h.subcase("cs-max", nil)
+		h.publish("cs-max", raw)
+		h.start(c)
+		h.waitFor("the message given up", func() bool { _, n := h.rec.counts(); return n == 1 })
+
+		_, failures, _ := h.rec.snapshot()
+		f := failures[0]
+		if f.EventID != id || f.Attempts != 3 || f.Status != 503 ||
+			f.Reason != "gave up after 3 attempts: HTTP 503 Service Unavailable" {
+			t.Errorf("failure = %+v", f.Delivery)
+			t.Errorf("reason %q", f.Reason)
+		}
+		if n := d.count(); n != 3 {
+			t.Errorf("department saw %d requests, want 3", n)
+		}
+		h.waitFor("the offset committed", func() bool { return h.lag(h.defaultGroup()) == 0 })
+	})
+}
+
+// BenchmarkPush measures deliveries per second from the embedded broker to a
+// local department: one Run, one partition's worth of ordering (a single
+// key), a department that answers at once.
+func BenchmarkPush(b *testing.B) {
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+	defer cancel()
+	bs, err := bus.Open(ctx, bus.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	dept := "bench-" + randomHex(4)
+	topic := bus.SubcaseTopic(dept)
+	if err := bs.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 1}); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	var delivered atomic.Int64
+	c, err := restpush.New(restpush.Config{Department: dept, Endpoint: srv.URL}, bs,
+		restpush.RecorderFuncs{DeliveredFunc: func(context.Context, restpush.Delivery) error {
+			delivered.Add(1)
+			return nil
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := func(i int) bus.Message {
+		env, _ := event.New(fmt.Sprintf("ev-%d", i), event.TypeSubcaseDispatched, "sc", time.Now(),
+			event.SubcaseDispatched{CaseID: "cs-bench", SubcaseID: "sc", Department: dept,
+				Form: map[string]any{"SQRMC": "连云港海韵餐饮管理有限公司", "TYSHXYDM": "91350100M000100Y43"}})
+		raw, _ := json.Marshal(env)
+		return bus.Message{Topic: topic, Key: []byte("cs-bench"), Value: raw}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	waitDelivered := func(n int64) {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for delivered.Load() < n {
+			select {
+			case err := <-done:
+				b.Fatalf("Run returned: %v", err)
+			case <-ctx.Done():
+				b.Fatalf("%d of %d delivered before the deadline", delivered.Load(), n)
+			case <-tick.C:
+			}
+		}
+	}
+	// Warm up: join the group before the clock runs.
+	if err := bs.Publish(ctx, msg(-1)); err != nil {
+		b.Fatal(err)
+	}
+	waitDelivered(1)
+
+	msgs := make([]bus.Message, b.N)
+	for i := range msgs {
+		msgs[i] = msg(i)
+	}
+	b.ResetTimer()
+	for i := 0; i < len(msgs); i += 1000 {
+		if err := bs.Publish(ctx, msgs[i:min(i+1000, len(msgs))]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitDelivered(int64(b.N) + 1)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}

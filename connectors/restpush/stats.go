@@ -1,0 +1,72 @@
+package restpush
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a connector's health, for status reporting. Counts
+// are since [New], over all Runs.
+type Stats struct {
+	Department string
+	// BreakerState is "closed", "open" or "half-open".
+	BreakerState string
+	// Delivered counts messages the department took (and that were recorded).
+	Delivered int64
+	// Retries counts POSTs that repeated an earlier attempt at a message.
+	Retries int64
+	// Failed counts messages recorded as failed: refused, given up or
+	// undecodable.
+	Failed int64
+	// InFlight is how many messages are being handled right now: at most one
+	// per running Run.
+	InFlight int
+	// LastSuccess is when a message was last delivered; zero if never.
+	LastSuccess time.Time
+	// LastError is when an attempt last failed or a message was last refused;
+	// zero if never.
+	LastError time.Time
+	// LastErrorMessage describes that failure without secrets or personal
+	// data.
+	LastErrorMessage string
+}
+
+// stats collects the counters behind Stats; safe for concurrent use.
+type stats struct {
+	delivered, retries, failed atomic.Int64
+	inFlight                   atomic.Int64
+
+	mu          sync.Mutex
+	lastSuccess time.Time
+	lastError   time.Time
+	lastMessage string
+}
+
+func (s *stats) success(at time.Time) {
+	s.delivered.Add(1)
+	s.mu.Lock()
+	s.lastSuccess = at
+	s.mu.Unlock()
+}
+
+// failure notes a failed attempt or refused message; msg must be scrubbed.
+func (s *stats) failure(at time.Time, msg string) {
+	s.mu.Lock()
+	s.lastError, s.lastMessage = at, msg
+	s.mu.Unlock()
+}
+
+func (s *stats) snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{
+		Delivered:        s.delivered.Load(),
+		Retries:          s.retries.Load(),
+		Failed:           s.failed.Load(),
+		InFlight:         int(s.inFlight.Load()),
+		LastSuccess:      s.lastSuccess,
+		LastError:        s.lastError,
+		LastErrorMessage: s.lastMessage,
+	}
+}
