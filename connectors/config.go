@@ -1,7 +1,8 @@
-// Package connectors holds what every connector kind shares: the deployment's connectors file,
-// which says for each department how the hub reaches its back office, and the department
-// contract (CONTRACT.md). Each kind lives in its own folder (restpush/, …) with its config,
-// its code and its tests.
+// Package connectors holds what the hub's connectors share: the deployment's connectors file,
+// which says for each department (and each platform, and the supervision platform) how the hub
+// reaches it, the manager that runs, pauses, resumes and reloads the connectors, and the
+// department contract (CONTRACT.md). Each kind lives in its own folder with its config, its
+// code and its tests, and is wired here, in one place (build in manager.go).
 package connectors
 
 import (
@@ -17,31 +18,34 @@ import (
 	"yjshub/connectors/restpush"
 )
 
-// Kinds of connector.
+// Kinds of department connector.
 const (
 	KindRestPush = "restpush"
 )
+
+// departmentKinds lists the kinds a department may use, for error messages.
+var departmentKinds = []string{KindRestPush}
 
 // File is a deployment's connectors file:
 //
 //	departments:
 //	  tobacco:
 //	    kind: restpush
-//	    endpoint: https://tobacco.example.gov.cn/yjs/subcases
-//	    timeout: 10s
-//	    headers: {Authorization: "Bearer …"}
-//	    retry: {initial_interval: 200ms, max_interval: 30s}
-//	    breaker: {consecutive_failures: 5, open_timeout: 30s}
+//	    restpush:
+//	      endpoint: https://tobacco.example.gov.cn/yjs/subcases
+//	      timeout: 10s
+//	      headers: {Authorization: "Bearer …"}
+//	      retry: {initial_interval: 200ms, max_interval: 30s}
+//	      breaker: {consecutive_failures: 5, open_timeout: 30s}
 type File struct {
 	Departments map[string]Department `yaml:"departments"`
 }
 
-// Department is how the hub reaches one department's back office.
+// Department is how the hub reaches one department's back office: Kind names the connector
+// kind, and the key of that kind holds its settings.
 type Department struct {
-	// Kind is the connector kind: restpush.
-	Kind string `yaml:"kind"`
-	// RestPush is the configuration of a restpush connector; its department is the map key.
-	RestPush restpush.Config `yaml:",inline"`
+	Kind     string           `yaml:"kind"`
+	RestPush *restpush.Config `yaml:"restpush,omitempty"`
 }
 
 // Load reads a connectors file strictly (unknown keys are errors) and checks it against the
@@ -70,19 +74,30 @@ func Parse(b []byte, name string, known func(dept string) bool) (*File, error) {
 	sort.Strings(codes)
 	for _, code := range codes {
 		d := f.Departments[code]
+		at := fmt.Sprintf("%s: departments.%s", name, code)
 		if known != nil && !known(code) {
-			errs = append(errs, fmt.Errorf("%s: departments.%s: not a department of the catalogue", name, code))
+			errs = append(errs, fmt.Errorf("%s: not a department of the catalogue", at))
+		}
+		set := map[string]bool{KindRestPush: d.RestPush != nil}
+		for k, present := range set {
+			if present && k != d.Kind {
+				errs = append(errs, fmt.Errorf("%s.%s: settings for another kind than %q", at, k, d.Kind))
+			}
 		}
 		switch d.Kind {
 		case KindRestPush:
+			if d.RestPush == nil {
+				errs = append(errs, fmt.Errorf("%s.restpush: required for kind restpush", at))
+				break
+			}
 			d.RestPush.Department = code
 			if err := d.RestPush.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: departments.%s: %w", name, code, err))
+				errs = append(errs, fmt.Errorf("%s.restpush: %w", at, err))
 			}
 		case "":
-			errs = append(errs, fmt.Errorf("%s: departments.%s.kind: required (restpush)", name, code))
+			errs = append(errs, fmt.Errorf("%s.kind: required (one of %v)", at, departmentKinds))
 		default:
-			errs = append(errs, fmt.Errorf("%s: departments.%s.kind: unknown kind %q (known: restpush)", name, code, d.Kind))
+			errs = append(errs, fmt.Errorf("%s.kind: unknown kind %q (one of %v)", at, d.Kind, departmentKinds))
 		}
 		f.Departments[code] = d
 	}

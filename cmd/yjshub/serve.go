@@ -20,11 +20,13 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/connectors"
+	"yjshub/connectors/connector"
 	"yjshub/connectors/restpush"
 	"yjshub/deptsim"
 	"yjshub/hub/api"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/deadletter"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
 )
@@ -99,15 +101,22 @@ func hubTopics(cat *catalogue.Catalogue) []bus.TopicSpec {
 	return specs
 }
 
-// recorder records connector outcomes in the case flow.
-func recorder(svc *cases.Service) restpush.Recorder {
-	conv := func(d restpush.Delivery) cases.Delivery {
+// hubRecorder records connector outcomes: deliveries in the case flow, failures there too and
+// as dead letters.
+func hubRecorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
+	conv := func(d connector.Delivery) cases.Delivery {
 		return cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID, Department: d.Department,
 			Status: d.Status, Attempts: d.Attempts, At: d.At}
 	}
-	return restpush.RecorderFuncs{
-		DeliveredFunc: func(ctx context.Context, d restpush.Delivery) error { return svc.RecordDelivered(ctx, conv(d)) },
-		FailedFunc: func(ctx context.Context, f restpush.Failure) error {
+	return connector.RecorderFuncs{
+		DeliveredFunc: func(ctx context.Context, d connector.Delivery) error { return svc.RecordDelivered(ctx, conv(d)) },
+		FailedFunc: func(ctx context.Context, f connector.Failure) error {
+			if _, err := dlq.Add(ctx, f); err != nil {
+				return err
+			}
+			if f.SubcaseID == "" {
+				return nil
+			}
 			return svc.RecordFailed(ctx, conv(f.Delivery), f.Reason)
 		},
 	}
@@ -215,13 +224,9 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	defer func() { cancelRun(); wg.Wait() }()
 	supervise(runCtx, &wg, logger, "outbox relay", relay.Run)
 
-	// Department connectors: configured ones, then simulated back offices for the rest.
-	endpoints := map[string]restpush.Config{}
-	if conns != nil {
-		for code, d := range conns.Departments {
-			endpoints[code] = d.RestPush
-		}
-	}
+	// Department connectors: those of the connectors file, and simulated back offices for the
+	// rest when --simulate is set.
+	simulated := map[string]restpush.Config{}
 	if o.simulate {
 		names := map[string]string{}
 		for _, d := range cat.Departments {
@@ -240,46 +245,70 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = simSrv.Serve(simLn) }()
 		defer func() { _ = sim.Close(); _ = simSrv.Close() }()
-		var simulated []string
+		var simulatedCodes []string
 		for _, d := range cat.Departments {
-			if _, ok := endpoints[d.Code]; ok {
-				continue
+			if conns != nil {
+				if _, ok := conns.Departments[d.Code]; ok {
+					continue
+				}
 			}
-			endpoints[d.Code] = restpush.Config{Department: d.Code, Endpoint: "http://" + simLn.Addr().String() + "/departments/" + d.Code + "/subcases",
+			simulated[d.Code] = restpush.Config{Department: d.Code, Endpoint: "http://" + simLn.Addr().String() + "/departments/" + d.Code + "/subcases",
 				Breaker: restpush.BreakerConfig{OpenTimeout: 2 * time.Second}}
-			simulated = append(simulated, d.Code)
+			simulatedCodes = append(simulatedCodes, d.Code)
 		}
-		sort.Strings(simulated)
+		sort.Strings(simulatedCodes)
 		logger.Warn("SIMULATED department back offices: cases for these departments are decided by the simulator, not by a real system",
-			"departments", strings.Join(simulated, ","), "simulator", "http://"+simLn.Addr().String())
+			"departments", strings.Join(simulatedCodes, ","), "simulator", "http://"+simLn.Addr().String())
 		if o.simulator != nil {
 			o.simulator <- sim
 		}
 	}
+	dlq := deadletter.New(st, b)
+	deps := connectors.Deps{Bus: b, Cases: svc, Recorder: hubRecorder(svc, dlq), DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+	manager := connectors.NewManager(deps)
+	if err := manager.Start(runCtx, connectors.Specs(conns, deps, simulated)); err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() { cancelRun(); manager.Wait() }()
 	var unconnected []string
-	rec := recorder(svc)
+	running := map[string]bool{}
+	for _, n := range manager.Names() {
+		running[n] = true
+	}
 	for _, d := range cat.Departments {
-		cfg, ok := endpoints[d.Code]
-		if !ok {
+		if !running["restpush:"+d.Code] {
 			unconnected = append(unconnected, d.Code)
-			continue
 		}
-		conn, err := restpush.New(cfg, b, rec, restpush.WithLogger(logger))
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("connector for %s: %w", d.Code, err)
-		}
-		supervise(runCtx, &wg, logger, "restpush "+d.Code, conn.Run)
 	}
 	if len(unconnected) > 0 {
 		logger.Warn("departments without a connector: their sub-cases wait on Kafka until one is configured",
 			"departments", strings.Join(unconnected, ","))
 	}
+	var reload func() error
+	if o.connectorsFile != "" {
+		reload = func() error {
+			f, err := connectors.Load(o.connectorsFile, func(d string) bool { _, ok := cat.Department(d); return ok })
+			if err != nil {
+				logger.Warn("connectors file not applied", "file", o.connectorsFile, "error", err)
+				return err
+			}
+			if err := manager.Apply(connectors.Specs(f, deps, simulated)); err != nil {
+				return err
+			}
+			logger.Info("connectors file applied", "file", o.connectorsFile)
+			return nil
+		}
+		watchFile(runCtx, &wg, o.connectorsFile, logger, reload)
+	}
 
 	handler := api.New(api.Config{
-		Catalogue: cat,
-		Cases:     svc,
-		Logger:    logger,
+		Catalogue:   cat,
+		Cases:       svc,
+		Connectors:  manager,
+		Reload:      reload,
+		DeadLetters: dlq,
+		Logger:      logger,
 		Checks: []api.Check{
 			{Name: "store", Ping: st.Ping},
 			{Name: "broker", Ping: b.Ping},
@@ -306,4 +335,40 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// watchFile applies the connectors file again when it changes (checked every two seconds) or
+// when the process receives SIGHUP. A file with problems is reported and not applied.
+func watchFile(ctx context.Context, wg *sync.WaitGroup, path string, logger *slog.Logger, apply func() error) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	modTime := func() time.Time {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}
+		}
+		return fi.ModTime()
+	}
+	last := modTime()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer signal.Stop(hup)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			case <-t.C:
+				if m := modTime(); m.Equal(last) {
+					continue
+				} else {
+					last = m
+				}
+			}
+			_ = apply()
+		}
+	}()
 }

@@ -208,9 +208,9 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 		c.log.WarnContext(ctx, "restpush: undecodable message, recording it as failed",
 			"partition", rm.Partition, "offset", rm.Offset, "problem", err.Error())
 		return c.fail(ctx, Failure{
-			Delivery: Delivery{Department: c.cfg.Department, At: time.Now()},
+			Delivery: Delivery{Connector: c.Name(), Department: c.cfg.Department, At: time.Now()},
 			Reason:   "undecodable message",
-			Topic:    rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Payload: rm.Value,
+			Topic:    rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Key: rm.Key, Payload: rm.Value,
 		})
 	}
 
@@ -218,7 +218,7 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 	if r.stopped {
 		return fmt.Errorf("%w: event %s not delivered: %w", errStopped, m.id, context.Cause(ctx))
 	}
-	d := Delivery{EventID: m.id, CaseID: m.caseID, SubcaseID: m.subcaseID, Department: c.cfg.Department,
+	d := Delivery{Connector: c.Name(), EventID: m.id, CaseID: m.caseID, SubcaseID: m.subcaseID, Department: c.cfg.Department,
 		Status: r.status, Attempts: m.attempts, At: time.Now()}
 	if r.outcome == Delivered {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -235,7 +235,7 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 		"case_id", m.caseID, "subcase_id", m.subcaseID, "status", r.status, "attempts", m.attempts,
 		"reason", r.reason)
 	return c.fail(ctx, Failure{Delivery: d, Reason: r.reason,
-		Topic: rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Payload: rm.Value})
+		Topic: rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Key: rm.Key, Payload: rm.Value})
 }
 
 // fail records f with the Recorder.

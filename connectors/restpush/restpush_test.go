@@ -434,7 +434,7 @@ func TestPostsTheEnvelopeBytesWithItsIDAsIdempotencyKey(t *testing.T) {
 			t.Errorf("posted to %q, want /api/subcases", got.url)
 		}
 		deliveries, failures, _ := h.rec.snapshot()
-		want := restpush.Delivery{EventID: id, CaseID: "cs_01J", SubcaseID: "sc_01J", Department: h.dept,
+		want := restpush.Delivery{Connector: "restpush:" + h.dept, EventID: id, CaseID: "cs_01J", SubcaseID: "sc_01J", Department: h.dept,
 			Status: 200, Attempts: 1}
 		dl := deliveries[0]
 		if dl.At.IsZero() {

@@ -4,6 +4,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"yjshub/connectors/connector"
+	"yjshub/hub/bus"
 )
 
 // Stats is a snapshot of a connector's health, for status reporting. Counts
@@ -68,5 +71,20 @@ func (s *stats) snapshot() Stats {
 		LastSuccess:      s.lastSuccess,
 		LastError:        s.lastError,
 		LastErrorMessage: s.lastMessage,
+	}
+}
+
+// Name is the connector's name in the connectors file and the status API.
+func (c *Connector) Name() string { return "restpush:" + c.cfg.Department }
+
+// Status reports the connector's health in the shape every kind shares.
+func (c *Connector) Status() connector.Status {
+	s := c.Stats()
+	return connector.Status{
+		Name: c.Name(), Kind: "restpush", Department: c.cfg.Department,
+		Breaker: s.BreakerState, Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
+		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
+		Detail: map[string]any{"endpoint": RedactURL(c.cfg.Endpoint)},
 	}
 }

@@ -28,6 +28,12 @@ type Config struct {
 	// Cases runs the case flow: one form, intake, case state, department events. Required for
 	// those routes; without it they are not mounted.
 	Cases *cases.Service
+	// Connectors runs the connectors: the status, pause and resume routes. Optional.
+	Connectors ConnectorAdmin
+	// Reload applies the connectors file again. Optional.
+	Reload func() error
+	// DeadLetters serves the dead-letter routes. Optional.
+	DeadLetters DeadLetters
 	// Checks are run by /readyz. Default: none (always ready).
 	Checks []Check
 	// Logger receives request errors. Default: slog.Default().
@@ -75,6 +81,18 @@ func New(cfg Config) *Server {
 		r.Get("/matters/{code}", s.getMatter)
 		r.Get("/departments", s.listDepartments)
 		r.Get("/catalogue", s.catalogueInfo)
+		if cfg.Connectors != nil {
+			r.Get("/connectors", s.listConnectors)
+			r.Post("/connectors/reload", s.reloadConnectors)
+			r.Get("/connectors/{name}", s.getConnector)
+			r.Post("/connectors/{name}/pause", s.pauseConnector)
+			r.Post("/connectors/{name}/resume", s.resumeConnector)
+		}
+		if cfg.DeadLetters != nil {
+			r.Get("/dlq", s.listDeadLetters)
+			r.Get("/dlq/{id}", s.getDeadLetter)
+			r.Post("/dlq/{id}/replay", s.replayDeadLetter)
+		}
 		if cfg.Cases != nil {
 			r.Get("/bundles/{code}/form", s.oneForm)
 			r.Post("/cases", s.submitCase)

@@ -444,3 +444,42 @@ func TestADeliveryOfAnUnknownSubcaseIsRecordedAndDoesNotStall(t *testing.T) {
 		}
 	})
 }
+
+func TestADeliveryThatFailedAndThenGotThroughIsRecordedAsDelivered(t *testing.T) {
+	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
+		ctx := context.Background()
+		app, hash := example(t, "open-drink-shop-individual")
+		v, _, err := svc.Submit(ctx, app, hash, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := cases.Delivery{EventID: "ev_1", SubcaseID: v.Subcases[0].ID, Department: v.Subcases[0].Department.Code, Status: 400, Attempts: 1}
+		if err := svc.RecordFailed(ctx, d, "HTTP 400"); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := svc.Get(ctx, v.ID)
+		if got.Subcases[0].DeliveryError != "HTTP 400" || got.Subcases[0].DeliveredAt != nil {
+			t.Fatalf("after the failure: %+v", got.Subcases[0])
+		}
+		d.Status = 202
+		if err := svc.RecordDelivered(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RecordDelivered(ctx, d); err != nil { // a repeat changes nothing
+			t.Fatal(err)
+		}
+		got, _ = svc.Get(ctx, v.ID)
+		if got.Subcases[0].DeliveryError != "" || got.Subcases[0].DeliveredAt == nil {
+			t.Fatalf("after the replay got through: %+v", got.Subcases[0])
+		}
+		delivered := 0
+		for _, e := range got.Timeline {
+			if e.Type == "delivered" {
+				delivered++
+			}
+		}
+		if delivered != 1 {
+			t.Fatalf("%d delivered entries in the timeline, want 1", delivered)
+		}
+	})
+}

@@ -40,8 +40,11 @@ func (s *Service) recordDelivery(ctx context.Context, d Delivery, outcome, reaso
 		at = s.now()
 	}
 	return s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		// A repeat with the same outcome changes nothing; a replayed dead letter that now got
+		// through turns "failed" into "delivered".
 		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO deliveries (event_id, subcase_id, department, outcome, status, attempts, reason, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET outcome = excluded.outcome, status = excluded.status,
+			attempts = excluded.attempts, reason = excluded.reason, at = excluded.at WHERE deliveries.outcome <> excluded.outcome`),
 			d.EventID, d.SubcaseID, d.Department, outcome, d.Status, d.Attempts, reason, store.NewTimestamp(at))
 		if err != nil {
 			return fmt.Errorf("recording a delivery: %w", err)

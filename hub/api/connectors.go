@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"yjshub/connectors/connector"
+	"yjshub/hub/deadletter"
+)
+
+// ConnectorAdmin is what the connector routes need: the connector manager.
+type ConnectorAdmin interface {
+	Statuses(ctx context.Context) []connector.Status
+	Status(ctx context.Context, name string) (connector.Status, error)
+	Pause(name string) (connector.Status, error)
+	Resume(name string) (connector.Status, error)
+}
+
+// DeadLetters is what the dead-letter routes need.
+type DeadLetters interface {
+	List(ctx context.Context, f deadletter.Filter) ([]deadletter.Letter, error)
+	Get(ctx context.Context, id string) (deadletter.Letter, error)
+	Replay(ctx context.Context, id string) (deadletter.Letter, error)
+}
+
+// connectorError answers an unknown connector with 404.
+func (s *Server) connectorError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, connector.ErrUnknown) {
+		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
+		return
+	}
+	s.writeCaseError(w, r, err)
+}
+
+func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
+	st := s.cfg.Connectors.Statuses(r.Context())
+	if st == nil {
+		st = []connector.Status{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(st), "connectors": st})
+}
+
+func (s *Server) getConnector(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Connectors.Status(r.Context(), chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) pauseConnector(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Connectors.Pause(chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) resumeConnector(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Connectors.Resume(chi.URLParam(r, "name"))
+	if err != nil {
+		s.connectorError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) reloadConnectors(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Reload == nil {
+		writeError(w, http.StatusConflict, CodeConflict, "the hub runs without a connectors file: nothing to reload")
+		return
+	}
+	if err := s.cfg.Reload(); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the connectors file was not applied; the running connectors are unchanged",
+			Problem{Path: "connectors", Rule: "invalid", Message: err.Error()})
+		return
+	}
+	s.listConnectors(w, r)
+}
+
+// DeadLetterView is a dead letter with its payload decoded for reading.
+type DeadLetterView struct {
+	deadletter.Letter
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := deadletter.Filter{Connector: q.Get("connector"), State: q.Get("state")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query",
+				Problem{Path: "limit", Rule: "range", Message: "must be a whole number from 1 to 1000"})
+			return
+		}
+		f.Limit = n
+	}
+	letters, err := s.cfg.DeadLetters.List(r.Context(), f)
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	if letters == nil {
+		letters = []deadletter.Letter{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(letters), "dead_letters": letters})
+}
+
+func (s *Server) getDeadLetter(w http.ResponseWriter, r *http.Request) {
+	l, err := s.cfg.DeadLetters.Get(r.Context(), chi.URLParam(r, "id"))
+	if errors.Is(err, deadletter.ErrNotFound) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no dead letter "+quote(chi.URLParam(r, "id")))
+		return
+	}
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	v := DeadLetterView{Letter: l}
+	if p := l.PayloadBytes(); json.Valid(p) {
+		v.Payload = p
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
+	l, err := s.cfg.DeadLetters.Replay(r.Context(), chi.URLParam(r, "id"))
+	if errors.Is(err, deadletter.ErrNotFound) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no dead letter "+quote(chi.URLParam(r, "id")))
+		return
+	}
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
