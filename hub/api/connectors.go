@@ -54,22 +54,16 @@ func (s *Server) getConnector(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Server) pauseConnector(w http.ResponseWriter, r *http.Request) {
-	st, err := s.cfg.Connectors.Pause(chi.URLParam(r, "name"))
-	if err != nil {
-		s.connectorError(w, r, err)
-		return
+// connectorAction answers POST /connectors/{name}/pause and /resume.
+func (s *Server) connectorAction(act func(name string) (connector.Status, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st, err := act(chi.URLParam(r, "name"))
+		if err != nil {
+			s.connectorError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
 	}
-	writeJSON(w, http.StatusOK, st)
-}
-
-func (s *Server) resumeConnector(w http.ResponseWriter, r *http.Request) {
-	st, err := s.cfg.Connectors.Resume(chi.URLParam(r, "name"))
-	if err != nil {
-		s.connectorError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) reloadConnectors(w http.ResponseWriter, r *http.Request) {

@@ -85,8 +85,8 @@ func New(cfg Config) *Server {
 			r.Get("/connectors", s.listConnectors)
 			r.Post("/connectors/reload", s.reloadConnectors)
 			r.Get("/connectors/{name}", s.getConnector)
-			r.Post("/connectors/{name}/pause", s.pauseConnector)
-			r.Post("/connectors/{name}/resume", s.resumeConnector)
+			r.Post("/connectors/{name}/pause", s.connectorAction(cfg.Connectors.Pause))
+			r.Post("/connectors/{name}/resume", s.connectorAction(cfg.Connectors.Resume))
 		}
 		if cfg.DeadLetters != nil {
 			r.Get("/dlq", s.listDeadLetters)
