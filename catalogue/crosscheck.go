@@ -114,6 +114,13 @@ func (l *loader) checkField(f *Field, loc location) {
 	for _, v := range f.Check(f.Example) {
 		l.c.at(loc, "/example", "the example breaks the field's own rule %s: %s", v.Rule, v.Message)
 	}
+	if src := f.FromLicence; src != nil {
+		// A licence's result fields are text, and its dates are written YYYY-MM-DD.
+		isDate := src.Field == "issued_at" || src.Field == "valid_until"
+		if f.Type != TypeString && !(isDate && f.Type == TypeDate) {
+			l.c.at(loc, "/from_licence/field", "a licence's %s cannot fill a field of type %s", src.Field, f.Type)
+		}
+	}
 }
 
 func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, materialKnown, matterKnown func(string) bool,

@@ -37,7 +37,17 @@ type Field struct {
 	Personal    bool     `json:"personal,omitempty"`
 	Example     any      `json:"example"`
 	Description string   `json:"description,omitempty"`
+	// FromLicence says that the field holds a result field of an e-licence the applicant may
+	// already hold (a licence number, say), so that shared data can fill it in (免填).
+	FromLicence *LicenceSource `json:"from_licence,omitempty"`
 	pattern     *regexp.Regexp
+}
+
+// LicenceSource names a result field (one of ResultFields) of an e-licence type, by the
+// licence's name as matters issue it (e.g. 食品经营许可证).
+type LicenceSource struct {
+	Type  string `json:"type"`
+	Field string `json:"field"`
 }
 
 // Field types.
@@ -56,6 +66,20 @@ type Material struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	Form        string `json:"form,omitempty"`
+	// SatisfiedBy names the e-licence types (by licence name, e.g. 食品经营许可证) of which a
+	// valid e-licence held by the applicant may be given instead of an upload (免交).
+	SatisfiedBy []string `json:"satisfied_by,omitempty"`
+}
+
+// SatisfiedByLicence reports whether a valid e-licence of type licenceType may stand in for
+// the material.
+func (m *Material) SatisfiedByLicence(licenceType string) bool {
+	for _, t := range m.SatisfiedBy {
+		if t == licenceType {
+			return true
+		}
+	}
+	return false
 }
 
 // Matter is an administrative matter (事项) as one department handles it; a matter is defined

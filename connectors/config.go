@@ -15,16 +15,24 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"yjshub/connectors/frontdb"
+	kafkaconn "yjshub/connectors/kafka"
+	"yjshub/connectors/platform"
+	"yjshub/connectors/restpull"
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/supervision"
 )
 
 // Kinds of department connector.
 const (
 	KindRestPush = "restpush"
+	KindRestPull = "restpull"
+	KindFrontDB  = "frontdb"
+	KindKafka    = "kafka"
 )
 
 // departmentKinds lists the kinds a department may use, for error messages.
-var departmentKinds = []string{KindRestPush}
+var departmentKinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindKafka}
 
 // File is a deployment's connectors file:
 //
@@ -39,13 +47,22 @@ var departmentKinds = []string{KindRestPush}
 //	      breaker: {consecutive_failures: 5, open_timeout: 30s}
 type File struct {
 	Departments map[string]Department `yaml:"departments"`
+	// Platforms are the integrated platforms applications come from and results go back to
+	// (江苏政务服务网 "一件事", 连云港市政务服务一体化平台), by name; see connectors/platform.
+	Platforms map[string]platform.Config `yaml:"platforms,omitempty"`
+	// Supervision is the 互联网+监管 platform approvals are recorded at; see
+	// connectors/supervision. Absent: no supervision records are pushed.
+	Supervision *supervision.Config `yaml:"supervision,omitempty"`
 }
 
 // Department is how the hub reaches one department's back office: Kind names the connector
 // kind, and the key of that kind holds its settings.
 type Department struct {
-	Kind     string           `yaml:"kind"`
-	RestPush *restpush.Config `yaml:"restpush,omitempty"`
+	Kind     string            `yaml:"kind"`
+	RestPush *restpush.Config  `yaml:"restpush,omitempty"`
+	RestPull *restpull.Config  `yaml:"restpull,omitempty"`
+	FrontDB  *frontdb.Config   `yaml:"frontdb,omitempty"`
+	Kafka    *kafkaconn.Config `yaml:"kafka,omitempty"`
 }
 
 // Load reads a connectors file strictly (unknown keys are errors) and checks it against the
@@ -78,7 +95,7 @@ func Parse(b []byte, name string, known func(dept string) bool) (*File, error) {
 		if known != nil && !known(code) {
 			errs = append(errs, fmt.Errorf("%s: not a department of the catalogue", at))
 		}
-		set := map[string]bool{KindRestPush: d.RestPush != nil}
+		set := map[string]bool{KindRestPush: d.RestPush != nil, KindRestPull: d.RestPull != nil, KindFrontDB: d.FrontDB != nil, KindKafka: d.Kafka != nil}
 		for k, present := range set {
 			if present && k != d.Kind {
 				errs = append(errs, fmt.Errorf("%s.%s: settings for another kind than %q", at, k, d.Kind))
@@ -94,6 +111,32 @@ func Parse(b []byte, name string, known func(dept string) bool) (*File, error) {
 			if err := d.RestPush.Validate(); err != nil {
 				errs = append(errs, fmt.Errorf("%s.restpush: %w", at, err))
 			}
+		case KindRestPull:
+			if d.RestPull == nil {
+				d.RestPull = &restpull.Config{} // every setting has a default
+			}
+			d.RestPull.Department = code
+			if err := d.RestPull.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s.restpull: %w", at, err))
+			}
+		case KindFrontDB:
+			if d.FrontDB == nil {
+				errs = append(errs, fmt.Errorf("%s.frontdb: required for kind frontdb", at))
+				break
+			}
+			d.FrontDB.Department = code
+			if err := d.FrontDB.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s.frontdb: %w", at, err))
+			}
+		case KindKafka:
+			if d.Kafka == nil {
+				errs = append(errs, fmt.Errorf("%s.kafka: required for kind kafka (group_id names the department's consumer group)", at))
+				break
+			}
+			d.Kafka.Department = code
+			if err := d.Kafka.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s.kafka: %w", at, err))
+			}
 		case "":
 			errs = append(errs, fmt.Errorf("%s.kind: required (one of %v)", at, departmentKinds))
 		default:
@@ -101,6 +144,7 @@ func Parse(b []byte, name string, known func(dept string) bool) (*File, error) {
 		}
 		f.Departments[code] = d
 	}
+	errs = append(errs, checkPlatforms(&f, name)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -11,9 +11,15 @@ import (
 	"time"
 
 	"yjshub/connectors/connector"
+	"yjshub/connectors/frontdb"
+	kafkaconn "yjshub/connectors/kafka"
+	"yjshub/connectors/platform"
+	"yjshub/connectors/restpull"
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/store"
 )
 
 // Spec is a connector the manager should run: its name, the configuration it was built from
@@ -28,6 +34,12 @@ type Spec struct {
 type Deps struct {
 	Bus      *bus.Bus
 	Recorder connector.Recorder
+	// Inbox is the queue restpull departments poll through the API; required for restpull
+	// connectors.
+	Inbox *restpull.Inbox
+	// Store is the hub's SQL store, for kinds that keep state of their own (the platforms'
+	// cursors and applications, what platform and supervision connectors pushed).
+	Store *store.Store
 	// Cases is the case service, for kinds that submit applications or report department
 	// events (platform, kafka, restpull, frontdb).
 	Cases *cases.Service
@@ -59,7 +71,56 @@ func Specs(f *File, deps Deps, simulated map[string]restpush.Config) []Spec {
 				add("restpush:"+code, cfg, func() (connector.Connector, error) {
 					return restpush.New(cfg, deps.Bus, deps.Recorder, restpush.WithLogger(logger))
 				})
+			case KindRestPull:
+				cfg := *d.RestPull
+				add("restpull:"+code, cfg, func() (connector.Connector, error) {
+					return restpull.New(cfg, deps.Bus, deps.Inbox, restpull.WithLogger(logger))
+				})
+			case KindFrontDB:
+				cfg := *d.FrontDB
+				add("frontdb:"+code, cfg, func() (connector.Connector, error) {
+					if deps.Cases == nil {
+						return nil, errors.New("frontdb: the case service is required to apply results")
+					}
+					return frontdb.New(cfg, deps.Bus, deps.Recorder, deps.Cases, frontdb.WithLogger(logger))
+				})
 			}
+		}
+	}
+	if f != nil {
+		// kafka: each department's own consumer group followed, and one consumer of yjs.result
+		// applying the events of them all.
+		kafkaDepts := kafkaDepartments(f)
+		for _, cfg := range kafkaDepts {
+			add(kafkaconn.Kind+":"+cfg.Department, cfg, func() (connector.Connector, error) {
+				return kafkaconn.New(cfg, deps.Bus, deps.Recorder, kafkaconn.WithLogger(logger))
+			})
+		}
+		if rc, ok := kafkaconn.ResultsConfigOf(kafkaDepts); ok {
+			add(kafkaconn.ResultsName, rc, func() (connector.Connector, error) {
+				if deps.Cases == nil {
+					return nil, errors.New("kafka results: the case service is required to apply results")
+				}
+				return kafkaconn.NewResults(rc, deps.Bus, kafkaconn.CaseService(deps.Cases), deps.Recorder, kafkaconn.WithLogger(logger))
+			})
+		}
+		for name, p := range f.Platforms {
+			cfg := p
+			add(platform.Kind+":"+name, cfg, func() (connector.Connector, error) {
+				if deps.Cases == nil || deps.Store == nil {
+					return nil, errors.New("platform: the case service and the store are required")
+				}
+				return platform.New(cfg, deps.Bus, deps.Store, deps.Cases, deps.Recorder, platform.WithLogger(logger))
+			})
+		}
+		if f.Supervision != nil {
+			cfg := *f.Supervision
+			add(supervision.Name, cfg, func() (connector.Connector, error) {
+				if deps.Cases == nil || deps.Store == nil {
+					return nil, errors.New("supervision: the case service and the store are required")
+				}
+				return supervision.New(cfg, deps.Bus, deps.Store, deps.Cases, deps.Recorder, supervision.WithLogger(logger))
+			})
 		}
 	}
 	for code, cfg := range simulated {

@@ -43,6 +43,12 @@ func newDepartment(t *testing.T, status int) *department {
 	return d
 }
 
+func (d *department) requests(key string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.keys[key]
+}
+
 func (d *department) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -101,9 +107,16 @@ func TestDeadLettersAreKeptAndReplayed(t *testing.T) {
 				}
 				return false
 			})
-			l := letters.DeadLetters[0]
-			if !strings.Contains(l.Reason, "422") || l.State != deadletter.StateDead || dept.count() != 1 {
-				t.Fatalf("dead letter %+v after %d requests (a 4xx must not be retried)", l, dept.count())
+			var l deadletter.Letter
+			for _, x := range letters.DeadLetters {
+				if x.CaseID == c.ID {
+					l = x
+				}
+			}
+			// On a shared broker the department may also get sub-cases an earlier run left
+			// behind; what counts is this message's key.
+			if !strings.Contains(l.Reason, "422") || l.State != deadletter.StateDead || dept.requests(l.EventID) != 1 {
+				t.Fatalf("dead letter %+v after %d requests for it (a 4xx must not be retried)", l, dept.requests(l.EventID))
 			}
 			var st connector.Status
 			eventually(t, "the connector to count the failure", func() bool {
@@ -141,11 +154,8 @@ func TestDeadLettersAreKeptAndReplayed(t *testing.T) {
 				}
 				return false
 			})
-			dept.mu.Lock()
-			keys := len(dept.keys)
-			dept.mu.Unlock()
-			if keys != 1 {
-				t.Fatalf("the replay used %d Idempotency-Keys, want the original one", keys)
+			if n := dept.requests(l.EventID); n != 2 {
+				t.Fatalf("the department saw the original Idempotency-Key %d times, want 2 (the refusal and the replay)", n)
 			}
 			code, out, _ = runCLI(t, "dlq", "list", "--hub", hub, "--state", "replayed")
 			if code != 0 || !strings.Contains(out, l.ID) {
@@ -156,9 +166,15 @@ func TestDeadLettersAreKeptAndReplayed(t *testing.T) {
 }
 
 func TestConnectorsPauseResumeAndReload(t *testing.T) {
+	for name, o := range serveBackends(t) {
+		t.Run(name, func(t *testing.T) { testPauseResumeReload(t, o) })
+	}
+}
+
+func testPauseResumeReload(t *testing.T, o serveOptions) {
 	first := newDepartment(t, http.StatusAccepted)
 	second := newDepartment(t, http.StatusAccepted)
-	o := serveOptions{connectorsFile: filepath.Join(t.TempDir(), "connectors.yaml")}
+	o.connectorsFile = filepath.Join(t.TempDir(), "connectors.yaml")
 	writeConnectors(t, o.connectorsFile, first.srv.URL)
 	hub, _ := startSimulatedHub(t, o)
 

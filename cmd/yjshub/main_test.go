@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -162,7 +163,10 @@ func serveBackends(t *testing.T) map[string]serveOptions {
 	switch {
 	case db != "" && kafka != "":
 		// A schema of its own, so runs never see each other's cases.
-		backends["postgres+kafka"] = serveOptions{databaseURL: storetest.PostgresSchemaURL(t), brokers: splitList(kafka)}
+		// A schema and a Kafka namespace of its own, so runs never see each other's cases
+		// or messages.
+		backends["postgres+kafka"] = serveOptions{databaseURL: storetest.PostgresSchemaURL(t), brokers: splitList(kafka),
+			namespace: fmt.Sprintf("t%d.", time.Now().UnixNano())}
 	case os.Getenv("YJSHUB_REQUIRE_REAL") != "":
 		t.Fatal("YJSHUB_REQUIRE_REAL is set but YJSHUB_TEST_DATABASE_URL or YJSHUB_TEST_KAFKA is not")
 	default:

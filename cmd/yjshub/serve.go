@@ -21,6 +21,7 @@ import (
 	"yjshub/catalogue"
 	"yjshub/connectors"
 	"yjshub/connectors/connector"
+	"yjshub/connectors/restpull"
 	"yjshub/connectors/restpush"
 	"yjshub/deptsim"
 	"yjshub/hub/api"
@@ -42,6 +43,7 @@ type serveOptions struct {
 	simConfig      string
 	databaseURL    string
 	brokers        []string
+	namespace      string
 	// ready, when set, receives the listener's address once the hub serves.
 	ready chan<- string
 	// simulator, when set, receives the in-process simulator (tests read its stats).
@@ -57,7 +59,9 @@ func serveCommand() *cobra.Command {
 
 With YJSHUB_DATABASE_URL and YJSHUB_KAFKA_BROKERS unset the hub is self-contained: SQLite and an
 embedded Kafka-protocol broker keep their data under --data-dir. Set YJSHUB_DATABASE_URL
-(postgres://…) and YJSHUB_KAFKA_BROKERS (host:port,host:port) to use PostgreSQL and Apache Kafka.
+(postgres://…) and YJSHUB_KAFKA_BROKERS (host:port,host:port) to use PostgreSQL and Apache Kafka;
+YJSHUB_KAFKA_NAMESPACE prefixes every topic and consumer group, so that several hubs can share a
+Kafka cluster.
 
 --connectors names the deployment's connectors file (how each department is reached).
 --simulate wires a simulated back office (see 'yjshub deptsim') into every department that the
@@ -66,6 +70,7 @@ connectors file does not configure, so cases complete without real department sy
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.databaseURL = os.Getenv("YJSHUB_DATABASE_URL")
 			o.brokers = splitList(os.Getenv("YJSHUB_KAFKA_BROKERS"))
+			o.namespace = os.Getenv("YJSHUB_KAFKA_NAMESPACE")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -193,7 +198,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	logger.Info("store ready", "backend", st.Dialect(), "url", store.RedactURL(dbURL))
 
-	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Logger: logger})
+	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -264,7 +269,13 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		}
 	}
 	dlq := deadletter.New(st, b)
-	deps := connectors.Deps{Bus: b, Cases: svc, Recorder: hubRecorder(svc, dlq), DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+	rec := hubRecorder(svc, dlq)
+	inbox, err := restpull.NewInbox(st, rec, restpull.WithInboxLogger(logger))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	deps := connectors.Deps{Bus: b, Cases: svc, Recorder: rec, Inbox: inbox, DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
 	manager := connectors.NewManager(deps)
 	if err := manager.Start(runCtx, connectors.Specs(conns, deps, simulated)); err != nil {
 		ln.Close()
@@ -274,10 +285,12 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	var unconnected []string
 	running := map[string]bool{}
 	for _, n := range manager.Names() {
-		running[n] = true
+		if _, target, ok := strings.Cut(n, ":"); ok {
+			running[target] = true
+		}
 	}
 	for _, d := range cat.Departments {
-		if !running["restpush:"+d.Code] {
+		if !running[d.Code] {
 			unconnected = append(unconnected, d.Code)
 		}
 	}
@@ -308,6 +321,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		Connectors:  manager,
 		Reload:      reload,
 		DeadLetters: dlq,
+		Inbox:       inbox,
 		Logger:      logger,
 		Checks: []api.Check{
 			{Name: "store", Ping: st.Ping},

@@ -109,9 +109,9 @@ func TestErrorKindOfRealTransportFailures(t *testing.T) {
 		timeout   time.Duration
 		want      []string // any of
 	}{
-		{"connection refused", "http://" + closedAddr + "/", time.Second, []string{"connection refused"}},
-		{"an unknown certificate authority", tlsServer.URL, time.Second, []string{"TLS handshake"}},
-		{"a connection reset by the server", reset.URL, time.Second, []string{"connection reset", "connection closed (EOF)"}},
+		{"connection refused", "http://" + closedAddr + "/", 10 * time.Second, []string{"connection refused"}},
+		{"an unknown certificate authority", tlsServer.URL, 10 * time.Second, []string{"TLS handshake"}},
+		{"a connection reset by the server", reset.URL, 10 * time.Second, []string{"connection reset", "connection closed (EOF)"}},
 		{"a department that does not answer in time", blocking.URL, 50 * time.Millisecond, []string{"timeout"}},
 	}
 	for _, tc := range tests {

@@ -131,6 +131,10 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no dead letter "+quote(chi.URLParam(r, "id")))
 		return
 	}
+	if errors.Is(err, deadletter.ErrNotReplayable) {
+		writeError(w, http.StatusConflict, CodeConflict, err.Error())
+		return
+	}
 	if err != nil {
 		s.writeCaseError(w, r, err)
 		return

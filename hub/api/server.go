@@ -13,6 +13,7 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
+	"yjshub/hub/sharing"
 )
 
 // Check is a readiness check: a named dependency (the store, the broker) and how to reach it.
@@ -34,6 +35,11 @@ type Config struct {
 	Reload func() error
 	// DeadLetters serves the dead-letter routes. Optional.
 	DeadLetters DeadLetters
+	// Inbox serves the inbox that restpull departments poll (lease and ack). Optional.
+	Inbox Inbox
+	// Sharing serves the e-licence library, consents, prefill and the reuse report (mounted
+	// with the case routes). Default: one built on Cases.
+	Sharing *sharing.Service
 	// Checks are run by /readyz. Default: none (always ready).
 	Checks []Check
 	// Logger receives request errors. Default: slog.Default().
@@ -88,6 +94,10 @@ func New(cfg Config) *Server {
 			r.Post("/connectors/{name}/pause", s.connectorAction(cfg.Connectors.Pause))
 			r.Post("/connectors/{name}/resume", s.connectorAction(cfg.Connectors.Resume))
 		}
+		if cfg.Inbox != nil {
+			r.Get("/departments/{dept}/inbox", s.leaseInbox)
+			r.Post("/departments/{dept}/inbox/{id}/ack", s.ackInbox)
+		}
 		if cfg.DeadLetters != nil {
 			r.Get("/dlq", s.listDeadLetters)
 			r.Get("/dlq/{id}", s.getDeadLetter)
@@ -98,6 +108,7 @@ func New(cfg Config) *Server {
 			r.Post("/cases", s.submitCase)
 			r.Get("/cases/{id}", s.getCase)
 			r.Post("/subcases/{id}/events", s.subcaseEvent)
+			s.mountSharing(r)
 		}
 	})
 	s.router = r

@@ -320,3 +320,65 @@ func FuzzValidateTopic(f *testing.F) {
 		}
 	})
 }
+
+// TestNamespacesKeepBusesApart runs two buses with different namespaces on one broker: each
+// sees only its own messages, under the plain topic names.
+func TestNamespacesKeepBusesApart(t *testing.T) {
+	cfgs := map[string]bus.Config{"embedded": {}}
+	if addrs := os.Getenv(envKafka); addrs != "" {
+		cfgs["kafka"] = bus.Config{Brokers: strings.Split(addrs, ",")}
+	}
+	for name, base := range cfgs {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			if base.Brokers == nil {
+				embedded := openEmbedded(t, t.TempDir(), 0)
+				defer embedded.Close()
+				base.Brokers = embedded.Brokers()
+			}
+			run := fmt.Sprintf("ns%d.", time.Now().UnixNano())
+			open := func(ns string) *bus.Bus {
+				cfg := base
+				cfg.Namespace = run + ns
+				b, err := bus.Open(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { b.Close() })
+				if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: "yjs.result", Partitions: 1}); err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+			a, b := open("a."), open("b.")
+			if err := a.Publish(ctx, bus.Message{Topic: "yjs.result", Key: []byte("k"), Value: []byte("from a")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Publish(ctx, bus.Message{Topic: "yjs.result", Key: []byte("k"), Value: []byte("from b")}); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan bus.Received, 2)
+			sctx, scancel := context.WithCancel(ctx)
+			defer scancel()
+			go func() {
+				_ = b.Subscribe(sctx, bus.SubscribeConfig{Topic: "yjs.result", GroupID: "g"}, func(_ context.Context, m bus.Received) error {
+					got <- m
+					return nil
+				})
+			}()
+			select {
+			case m := <-got:
+				if string(m.Value) != "from b" || m.Topic != "yjs.result" {
+					t.Fatalf("bus b received %q on %q", m.Value, m.Topic)
+				}
+			case <-ctx.Done():
+				t.Fatal("nothing received")
+			}
+			lag, err := a.Lag(ctx, "g", "yjs.result")
+			if err != nil || lag.Total != 1 {
+				t.Fatalf("bus a's group g (never consumed) should lag by its one message: %+v %v", lag, err)
+			}
+		})
+	}
+}

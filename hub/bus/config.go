@@ -50,6 +50,13 @@ type Config struct {
 	// Default 30s.
 	TopicReadyTimeout time.Duration
 
+	// Namespace, when set, is put before every topic name and consumer group
+	// the bus uses ("staging." turns yjs.result into staging.yjs.result), so
+	// that several hubs or test runs can share one Kafka cluster without
+	// seeing each other's messages. Callers always use the plain names.
+	// Default: none.
+	Namespace string
+
 	// MetadataTTL is how long cluster metadata (topics, partitions, leaders)
 	// is cached before it is fetched again. A topic created by another
 	// process becomes writable here after at most this long. Default 2s.
@@ -114,6 +121,11 @@ func (c *Config) Validate() error {
 	for i, b := range c.Brokers {
 		if err := validateHostPort(b); err != nil {
 			errs = append(errs, fmt.Errorf("brokers[%d]: %w", i, err))
+		}
+	}
+	if c.Namespace != "" {
+		if err := ValidateTopic(c.Namespace + "x"); err != nil || len(c.Namespace) > 100 {
+			errs = append(errs, fmt.Errorf("namespace: %q must be at most 100 of the characters a-z A-Z 0-9 . _ -", c.Namespace))
 		}
 	}
 	for _, d := range []struct {

@@ -36,6 +36,7 @@ type PartitionLag struct {
 // kept message, which is where a new member would start.
 func (b *Bus) Lag(ctx context.Context, group, topic string) (GroupLag, error) {
 	out := GroupLag{Topic: topic, Group: group}
+	group, topic = b.cfg.Namespace+group, b.cfg.Namespace+topic
 	if err := ValidateTopic(topic); err != nil {
 		return out, fmt.Errorf("bus: lag: %w", err)
 	}
@@ -45,7 +46,7 @@ func (b *Bus) Lag(ctx context.Context, group, topic string) (GroupLag, error) {
 	if b.isClosed() {
 		return out, ErrClosed
 	}
-	n, err := b.Partitions(ctx, topic)
+	n, err := b.partitions(ctx, topic)
 	if err != nil {
 		return out, fmt.Errorf("bus: lag of group %q: %w", group, err)
 	}

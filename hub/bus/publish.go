@@ -40,11 +40,11 @@ func (b *Bus) Publish(ctx context.Context, msgs ...Message) error {
 	var errs []error
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
-		if err := ValidateTopic(m.Topic); err != nil {
+		if err := ValidateTopic(b.cfg.Namespace + m.Topic); err != nil {
 			errs = append(errs, fmt.Errorf("message %d: %w", i, err))
 			continue
 		}
-		out[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: kafkaHeaders(m.Headers)}
+		out[i] = kafka.Message{Topic: b.cfg.Namespace + m.Topic, Key: m.Key, Value: m.Value, Headers: kafkaHeaders(m.Headers)}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("bus: publish: %w", err)
@@ -78,14 +78,18 @@ func (b *Bus) Publish(ctx context.Context, msgs ...Message) error {
 // unknownTopics returns those of topics that metadata does not know, to name
 // the culprit when one topic of a multi-topic call is missing.
 func (b *Bus) unknownTopics(ctx context.Context, topics []string) []string {
-	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	named := make([]string, len(topics))
+	for i, t := range topics {
+		named[i] = b.cfg.Namespace + t
+	}
+	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: named})
 	if err != nil {
 		return nil
 	}
 	var missing []string
 	for _, t := range md.Topics {
 		if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-			missing = append(missing, t.Name)
+			missing = append(missing, strings.TrimPrefix(t.Name, b.cfg.Namespace))
 		}
 	}
 	return missing

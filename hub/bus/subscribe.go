@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -162,8 +163,8 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           b.brokers,
-		GroupID:           cfg.GroupID,
-		Topic:             cfg.Topic,
+		GroupID:           b.cfg.Namespace + cfg.GroupID,
+		Topic:             b.cfg.Namespace + cfg.Topic,
 		Dialer:            b.dialer,
 		StartOffset:       kafka.FirstOffset,
 		CommitInterval:    0, // synchronous: CommitMessages returns once committed
@@ -193,7 +194,7 @@ func (b *Bus) consume(ctx context.Context, r *kafka.Reader, cfg SubscribeConfig,
 		if err != nil {
 			return fmt.Errorf("bus: fetch from topic %q for group %q: %w", cfg.Topic, cfg.GroupID, err)
 		}
-		if err := handle(ctx, received(m)); err != nil {
+		if err := handle(ctx, received(m, b.cfg.Namespace)); err != nil {
 			return fmt.Errorf("bus: handler failed on topic %q partition %d offset %d, not committed: %w",
 				m.Topic, m.Partition, m.Offset, err)
 		}
@@ -209,9 +210,9 @@ func (b *Bus) consume(ctx context.Context, r *kafka.Reader, cfg SubscribeConfig,
 	}
 }
 
-func received(m kafka.Message) Received {
+func received(m kafka.Message, namespace string) Received {
 	r := Received{
-		Topic:     m.Topic,
+		Topic:     strings.TrimPrefix(m.Topic, namespace),
 		Partition: m.Partition,
 		Offset:    m.Offset,
 		Key:       m.Key,

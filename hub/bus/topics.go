@@ -117,6 +117,14 @@ func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	if len(specs) == 0 {
 		return nil
 	}
+	if b.cfg.Namespace != "" {
+		named := make([]TopicSpec, len(specs))
+		for i, sp := range specs {
+			sp.Name = b.cfg.Namespace + sp.Name
+			named[i] = sp
+		}
+		specs = named
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.TopicReadyTimeout)
 	defer cancel()
@@ -226,6 +234,11 @@ func (b *Bus) topicsNotReady(ctx context.Context, specs []TopicSpec) ([]error, e
 // Partitions reports how many partitions topic has, as the writer currently
 // sees it (metadata is cached for up to [Config.MetadataTTL]).
 func (b *Bus) Partitions(ctx context.Context, topic string) (int, error) {
+	return b.partitions(ctx, b.cfg.Namespace+topic)
+}
+
+// partitions is Partitions on a topic name that already carries the namespace.
+func (b *Bus) partitions(ctx context.Context, topic string) (int, error) {
 	if err := ValidateTopic(topic); err != nil {
 		return 0, fmt.Errorf("bus: partitions: %w", err)
 	}

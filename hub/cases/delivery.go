@@ -70,7 +70,12 @@ func (s *Service) recordDelivery(ctx context.Context, d Delivery, outcome, reaso
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivered_at = ?, delivery_error = '' WHERE id = ?`), store.NewTimestamp(at), d.SubcaseID); err != nil {
 				return err
 			}
-			return s.addTimeline(ctx, tx, caseID, d.SubcaseID, "delivered", fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts), at)
+			detail := fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts)
+			if d.Status == 0 {
+				// Not over HTTP: the department consumed it from Kafka (or its front-end database).
+				detail = s.deptName(d.Department) + " system took it"
+			}
+			return s.addTimeline(ctx, tx, caseID, d.SubcaseID, "delivered", detail, at)
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivery_error = ? WHERE id = ?`), reason, d.SubcaseID); err != nil {
 			return err

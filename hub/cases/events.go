@@ -14,6 +14,7 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
+	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
 )
@@ -62,38 +63,7 @@ func validateEvent(ev event.DepartmentEvent) []Problem {
 		add("/licences", "not_allowed", "licences come only with an approval")
 	}
 	for i, l := range ev.Licences {
-		p := fmt.Sprintf("/licences/%d", i)
-		for _, f := range []struct{ name, v string }{{"type", l.Type}, {"number", l.Number}, {"holder", l.Holder}, {"holder_id", l.HolderID}, {"issuer", l.Issuer}} {
-			if f.v == "" {
-				add(p+"/"+f.name, "required", "is required")
-			}
-		}
-		if l.HolderIDType != "uscc" && l.HolderIDType != "resident_id" {
-			add(p+"/holder_id_type", "enum", "must be uscc or resident_id")
-		}
-		for _, f := range []struct {
-			name, v  string
-			required bool
-		}{{"issued_at", l.IssuedAt, true}, {"valid_from", l.ValidFrom, true}, {"valid_until", l.ValidUntil, false}} {
-			if f.v == "" && !f.required {
-				continue
-			}
-			if _, err := time.Parse(time.DateOnly, f.v); err != nil {
-				add(p+"/"+f.name, "date", "must be a date written YYYY-MM-DD")
-			}
-		}
-		if l.ValidUntil != "" && l.ValidFrom != "" && l.ValidUntil < l.ValidFrom {
-			add(p+"/valid_until", "order", "must not be before valid_from")
-		}
-		if !sha256RE.MatchString(l.File.SHA256) {
-			add(p+"/file/sha256", "sha256", "must be the file's SHA-256 as 64 lower-case hex digits")
-		}
-		if l.File.URI == "" {
-			add(p+"/file/uri", "required", "is required")
-		}
-		if l.File.Format != "ofd" && l.File.Format != "pdf" {
-			add(p+"/file/format", "enum", "must be ofd or pdf")
-		}
+		problems = append(problems, licences.Check(l, fmt.Sprintf("/licences/%d", i))...)
 	}
 	return problems
 }
@@ -224,13 +194,10 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		}
 	}
 	for _, l := range ev.Licences {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO licences (id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
-			issuer, issuer_code, issued_at, valid_from, valid_until, file_sha256, file_uri, file_format, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			newID("lc_"), caseID, subcaseID, sc.MatterCode, l.Type, l.TypeCode, l.Number, l.Holder, l.HolderID, l.HolderIDType,
-			l.Issuer, l.IssuerCode, l.IssuedAt, l.ValidFrom, l.ValidUntil, l.File.SHA256, l.File.URI, l.File.Format, store.NewTimestamp(now)); err != nil {
-			var exists int
-			if qerr := tx.GetContext(ctx, &exists, tx.Rebind(`SELECT COUNT(*) FROM licences WHERE type = ? AND number = ?`), l.Type, l.Number); qerr == nil && exists > 0 {
+		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: l, Source: licences.SourceHub, Department: sc.Department,
+			CaseID: caseID, SubcaseID: subcaseID, MatterCode: sc.MatterCode}); err != nil {
+			var ce *licences.ConflictError
+			if errors.As(err, &ce) {
 				return &ConflictError{Reason: fmt.Sprintf("a %s numbered %s was already issued", l.Type, l.Number)}
 			}
 			return err
@@ -306,6 +273,17 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now t
 			return err
 		}
 		m, _ := s.cat.Matter(sc.MatterCode)
+		inCase := map[string]bool{}
+		for code := range byMatter {
+			inCase[code] = true
+		}
+		outside, err := s.outsideResults(ctx, tx, m, inCase, c.HolderID)
+		if err != nil {
+			return err
+		}
+		for code, r := range outside {
+			results[code] = r
+		}
 		out, problems := mapping.Map(m, c.ApplicantType, form, results)
 		if len(problems) > 0 {
 			// The form was valid at intake; a mapping that now fails is the catalogue's

@@ -21,7 +21,9 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/hub/bus"
+	"yjshub/hub/deadline"
 	"yjshub/hub/event"
+	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
 )
@@ -43,13 +45,22 @@ type Application struct {
 	Materials []MaterialInput `json:"materials"`
 }
 
-// MaterialInput is a supplied document, referenced by hash and location.
+// MaterialInput is a supplied document, referenced by hash and location, or given as an
+// e-licence of the hub's library (Licence, and no file fields) where the material's catalogue
+// entry says which licence types satisfy it (免交).
 type MaterialInput struct {
-	Type     string `json:"type"`
-	Filename string `json:"filename"`
-	SHA256   string `json:"sha256"`
-	Size     int64  `json:"size"`
-	URI      string `json:"uri"`
+	Type     string      `json:"type"`
+	Filename string      `json:"filename,omitempty"`
+	SHA256   string      `json:"sha256,omitempty"`
+	Size     int64       `json:"size,omitempty"`
+	URI      string      `json:"uri,omitempty"`
+	Licence  *LicenceRef `json:"licence,omitempty"`
+}
+
+// LicenceRef names an e-licence of the library by its type (licence name) and number.
+type LicenceRef struct {
+	Type   string `json:"type"`
+	Number string `json:"number"`
 }
 
 // maxBody bounds an application's size.
@@ -114,7 +125,7 @@ func typeMessage(key string, err error) string {
 		"applicant_type": "a string",
 		"matters":        "an array of matter codes",
 		"form":           "an object of canonical fields",
-		"materials":      "an array of {type, filename, sha256, size, uri}",
+		"materials":      "an array of {type, filename, sha256, size, uri} or {type, licence: {type, number}}",
 	}[key]
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) && ute.Field != "" {
@@ -146,16 +157,18 @@ type plannedSubcase struct {
 }
 
 type plannedMaterial struct {
-	id    string
-	input MaterialInput
-	name  string
-	users []string // sub-case ids
+	id      string
+	input   MaterialInput
+	name    string
+	users   []string          // sub-case ids
+	licence *licences.Licence // the e-licence it was given as, verified valid; nil for an upload
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// validate checks an application whole and returns every problem, or the plan.
-func (s *Service) validate(app Application) (*plan, []Problem) {
+// validate checks an application whole and returns every problem, or the plan. It reads the
+// e-licence library (not in a transaction: call it before InTx).
+func (s *Service) validate(ctx context.Context, app Application) (*plan, []Problem, error) {
 	var problems []Problem
 	add := func(path, rule, msg string, args ...any) {
 		problems = append(problems, Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
@@ -193,7 +206,7 @@ func (s *Service) validate(app Application) (*plan, []Problem) {
 	}
 	if p.bundle == nil || (app.ApplicantType != catalogue.Enterprise && app.ApplicantType != catalogue.Individual) {
 		// Without a bundle and an applicant type there is no form to check the rest against.
-		return nil, problems
+		return nil, problems, nil
 	}
 
 	// Matters: the chosen subset; required matters cannot be dropped.
@@ -238,15 +251,15 @@ func (s *Service) validate(app Application) (*plan, []Problem) {
 		add("/matters", "required", "choose at least one matter")
 	}
 	if len(problems) > 0 {
-		return nil, problems
+		return nil, problems, nil
 	}
 	of, err := s.forms.Get(p.bundle, app.ApplicantType, selected)
 	if err != nil {
 		var se *mapping.SelectionError
 		if errors.As(err, &se) {
-			return nil, se.Problems
+			return nil, se.Problems, nil
 		}
-		return nil, []Problem{{Path: "/matters", Rule: "selection", Message: err.Error()}}
+		return nil, []Problem{{Path: "/matters", Rule: "selection", Message: err.Error()}}, nil
 	}
 	p.oneForm = of
 	form := mapping.Form(app.Form)
@@ -254,9 +267,14 @@ func (s *Service) validate(app Application) (*plan, []Problem) {
 		form = mapping.Form{}
 	}
 	problems = append(problems, of.Validate(form)...)
-	problems = append(problems, s.validateMaterials(p, of)...)
+	p.holder = holderOf(app.ApplicantType, form)
+	mp, err := s.validateMaterials(ctx, p, of)
+	if err != nil {
+		return nil, nil, err
+	}
+	problems = append(problems, mp...)
 	if len(problems) > 0 {
-		return nil, problems
+		return nil, problems, nil
 	}
 
 	// Sub-cases: map each department's form now, except those waiting for a prerequisite
@@ -274,7 +292,12 @@ func (s *Service) validate(app Application) (*plan, []Problem) {
 			}
 		}
 		if len(ps.waitFor) == 0 {
-			out, mp := mapping.Map(m, app.ApplicantType, form, nil)
+			// Prerequisites outside the case feed the form from the holder's e-licences.
+			results, err := s.outsideResults(ctx, s.st.DB(), m, inCase, p.holder.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			out, mp := mapping.Map(m, app.ApplicantType, form, results)
 			for _, pr := range mp {
 				pr.Path = "/form" + " (" + sm.Code + ": " + pr.Path + ")"
 				problems = append(problems, pr)
@@ -284,7 +307,7 @@ func (s *Service) validate(app Application) (*plan, []Problem) {
 		p.subcases = append(p.subcases, ps)
 	}
 	if len(problems) > 0 {
-		return nil, problems
+		return nil, problems, nil
 	}
 	for _, pm := range p.materials {
 		for _, ps := range p.subcases {
@@ -293,8 +316,7 @@ func (s *Service) validate(app Application) (*plan, []Problem) {
 			}
 		}
 	}
-	p.holder = holderOf(app.ApplicantType, form)
-	return p, nil
+	return p, nil, nil
 }
 
 func clip(s string) string {
@@ -331,7 +353,33 @@ func needs(m *catalogue.Matter, material, applicantType string) bool {
 	return false
 }
 
-func (s *Service) validateMaterials(p *plan, of *mapping.OneForm) []Problem {
+// outsideResults returns the results of a matter's prerequisites that are not in the case, from
+// the holder's valid e-licences of the type each prerequisite issues: a licence issued in an
+// earlier case (or imported) feeds the form as a prerequisite decided in this case would.
+func (s *Service) outsideResults(ctx context.Context, q licences.Queryer, m *catalogue.Matter, inCase map[string]bool, holderID string) (mapping.Results, error) {
+	var results mapping.Results
+	for _, pre := range m.Prerequisites {
+		pm, ok := s.cat.Matter(pre)
+		if inCase[pre] || !ok || pm.Result.Kind != "licence" {
+			continue
+		}
+		lic, err := s.lib.LatestValid(ctx, q, holderID, pm.Result.Name)
+		if err != nil {
+			return nil, err
+		}
+		if lic != nil {
+			if results == nil {
+				results = mapping.Results{}
+			}
+			results[pre] = lic.Result()
+		}
+	}
+	return results, nil
+}
+
+// validateMaterials checks the supplied materials: each a file, or an e-licence of the library
+// that satisfies the material, is valid and is held by the applicant.
+func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.OneForm) ([]Problem, error) {
 	var problems []Problem
 	add := func(path, rule, msg string, args ...any) {
 		problems = append(problems, Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
@@ -360,6 +408,18 @@ func (s *Service) validateMaterials(p *plan, of *mapping.OneForm) []Problem {
 			continue
 		}
 		seen[in.Type] = true
+		if in.Licence != nil {
+			pm, problem, err := s.licenceMaterial(ctx, path, in, mi, p.holder.ID)
+			if err != nil {
+				return nil, err
+			}
+			if problem != nil {
+				problems = append(problems, *problem)
+				continue
+			}
+			p.materials = append(p.materials, pm)
+			continue
+		}
 		if in.Filename == "" || len(in.Filename) > 255 || strings.ContainsAny(in.Filename, "/\\\x00") {
 			add(path+"/filename", "filename", "must be a file name (1-255 bytes, no path separators)")
 		}
@@ -379,7 +439,77 @@ func (s *Service) validateMaterials(p *plan, of *mapping.OneForm) []Problem {
 			add("/materials", "required_material", "%s (%s) is required by %s", mi.Name, mi.Code, strings.Join(mi.Matters, ", "))
 		}
 	}
-	return problems
+	return problems, nil
+}
+
+// Rules of the problems with a material given as an e-licence (at /materials/i/licence).
+const (
+	RuleLicenceType    = "licence_type"    // the material cannot be given as a licence of that type
+	RuleLicenceUnknown = "licence_unknown" // the library has no such licence
+	RuleLicenceHolder  = "licence_holder"  // the licence is not the applicant's
+	RuleLicenceExpired = "licence_expired"
+	RuleLicenceRevoked = "licence_revoked"
+)
+
+// licenceMaterial checks a material given as an e-licence and plans it with the licence's file.
+// Messages never contain the applicant's or the holder's identifiers.
+func (s *Service) licenceMaterial(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, *Problem, error) {
+	lp := path + "/licence"
+	problem := func(rule, msg string, args ...any) (*plannedMaterial, *Problem, error) {
+		return nil, &Problem{Path: lp, Rule: rule, Message: fmt.Sprintf(msg, args...)}, nil
+	}
+	if in.Filename != "" || in.SHA256 != "" || in.Size != 0 || in.URI != "" {
+		return nil, &Problem{Path: path, Rule: "one_of", Message: "give the material either as a file (filename, sha256, size, uri) or as an e-licence, not both"}, nil
+	}
+	ref := in.Licence
+	if ref.Type == "" || ref.Number == "" {
+		return problem("required", "name the e-licence by its type and number")
+	}
+	mat, _ := s.cat.Material(in.Type)
+	if !mat.SatisfiedByLicence(ref.Type) {
+		if len(mat.SatisfiedBy) == 0 {
+			return problem(RuleLicenceType, "%s (%s) cannot be given as an e-licence: supply the file", mi.Name, in.Type)
+		}
+		return problem(RuleLicenceType, "%s (%s) can be given as an e-licence of type %s only", mi.Name, in.Type, strings.Join(mat.SatisfiedBy, ", "))
+	}
+	lic, err := s.lib.Get(ctx, ref.Type, ref.Number)
+	if errors.Is(err, licences.ErrNotFound) {
+		return problem(RuleLicenceUnknown, "the e-licence library has no %s with that number", clip(ref.Type))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if holderID != "" && lic.HolderID != holderID {
+		return problem(RuleLicenceHolder, "the %s is not held by the applicant: only the applicant's own e-licences can replace a material", lic.Type)
+	}
+	switch lic.Status {
+	case licences.StatusExpired:
+		return problem(RuleLicenceExpired, "the %s expired on %s: supply a valid one", lic.Type, lic.ValidUntil)
+	case licences.StatusRevoked:
+		when := ""
+		if lic.RevokedAt != nil {
+			when = " on " + lic.RevokedAt.In(deadline.China).Format(time.DateOnly)
+		}
+		return problem(RuleLicenceRevoked, "the %s was revoked by its issuer%s: %s", lic.Type, when, lic.RevokedReason)
+	}
+	file := in
+	file.Filename = licenceFilename(lic)
+	file.SHA256, file.Size, file.URI = lic.File.SHA256, lic.File.Size, lic.File.URI
+	return &plannedMaterial{id: newID("mt_"), input: file, name: mi.Name, licence: lic}, nil, nil
+}
+
+// licenceFilename names a licence's file: its number and format, without path separators.
+func licenceFilename(l *licences.Licence) string {
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, l.Number)
+	if l.File.Format != "" {
+		name += "." + l.File.Format
+	}
+	return name
 }
 
 // holderOf names the applicant a licence will be issued to.
@@ -401,7 +531,10 @@ func (s *Service) Submit(ctx context.Context, app Application, requestHash, idem
 			return v, ok, err
 		}
 	}
-	p, problems := s.validate(app)
+	p, problems, err := s.validate(ctx, app)
+	if err != nil {
+		return nil, false, err
+	}
 	if len(problems) > 0 {
 		return nil, false, &ValidationError{Problems: problems}
 	}
@@ -480,8 +613,14 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p 
 	}
 	for _, pm := range p.materials {
 		in := pm.input
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_materials (id, case_id, type, filename, sha256, size, uri) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			pm.id, caseID, in.Type, in.Filename, in.SHA256, in.Size, in.URI); err != nil {
+		var licID, licType, licNumber string
+		var verified store.Timestamp
+		if pm.licence != nil {
+			licID, licType, licNumber, verified = pm.licence.ID, pm.licence.Type, pm.licence.Number, ts
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_materials (id, case_id, type, filename, sha256, size, uri, licence_id, licence_type, licence_number, licence_verified_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			pm.id, caseID, in.Type, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified); err != nil {
 			return fmt.Errorf("storing a material: %w", err)
 		}
 	}
@@ -584,18 +723,35 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
 		return store.OutboxMessage{}, "", err
 	}
-	var mats []event.MaterialRef
-	if err := tx.SelectContext(ctx, &mats, tx.Rebind(`SELECT m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri
+	var rows []struct {
+		event.MaterialRef
+		LicenceType   string `db:"licence_type"`
+		LicenceNumber string `db:"licence_number"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
+		m.licence_type AS licence_type, m.licence_number AS licence_number
 		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id = ? ORDER BY m.type`), subcaseID); err != nil {
 		return store.OutboxMessage{}, "", err
 	}
-	for i := range mats {
-		if m, ok := s.cat.Material(mats[i].Type); ok {
-			mats[i].Name = m.Name
+	mats := make([]event.MaterialRef, 0, len(rows))
+	for _, r := range rows {
+		ref := r.MaterialRef
+		if m, ok := s.cat.Material(ref.Type); ok {
+			ref.Name = m.Name
 		}
-	}
-	if mats == nil {
-		mats = []event.MaterialRef{}
+		if r.LicenceNumber != "" {
+			// Verified again as it leaves: a sub-case released later may find it revoked since.
+			status := licences.StatusRevoked
+			lic, err := s.lib.Find(ctx, tx, r.LicenceType, r.LicenceNumber)
+			switch {
+			case err == nil:
+				status = lic.Status
+			case !errors.Is(err, licences.ErrNotFound):
+				return store.OutboxMessage{}, "", err
+			}
+			ref.Licence = &event.LicenceMaterial{Type: r.LicenceType, Number: r.LicenceNumber, Status: status, VerifiedAt: now}
+		}
+		mats = append(mats, ref)
 	}
 	m, _ := s.cat.Matter(sc.MatterCode)
 	b, _ := s.cat.Bundle(c.BundleCode)

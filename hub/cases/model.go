@@ -122,4 +122,11 @@ type licenceRow struct {
 	FileURI      string          `db:"file_uri"`
 	FileFormat   string          `db:"file_format"`
 	CreatedAt    store.Timestamp `db:"created_at"`
+	// The library's columns (00006_sharing.sql); hub/licences reads them.
+	FileSize      int64           `db:"file_size"`
+	Source        string          `db:"source"`
+	Origin        string          `db:"origin"`
+	Department    string          `db:"department"`
+	RevokedAt     store.Timestamp `db:"revoked_at"`
+	RevokedReason string          `db:"revoked_reason"`
 }

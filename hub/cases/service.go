@@ -13,6 +13,7 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/hub/deadline"
+	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
 )
@@ -70,6 +71,10 @@ type Config struct {
 	Notify func()
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// Licences is the e-licence library: approvals record their licences in it, intake checks
+	// materials given as licences against it, and mapping takes the results of prerequisites
+	// outside the case from it. Default: a library on Store, Catalogue and Now.
+	Licences *licences.Library
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.
@@ -79,6 +84,7 @@ type Service struct {
 	st    *store.Store
 	forms *mapping.Forms
 	cal   *deadline.Calendar
+	lib   *licences.Library
 }
 
 // New returns a Service.
@@ -105,9 +111,22 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Licences == nil {
+		lib, err := licences.New(licences.Config{Store: cfg.Store, Catalogue: cfg.Catalogue, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Licences = lib
+	}
 	cfg.CallbackBase = strings.TrimRight(cfg.CallbackBase, "/")
-	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: mapping.NewForms(cfg.Catalogue), cal: cfg.Calendar}, nil
+	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: mapping.NewForms(cfg.Catalogue), cal: cfg.Calendar, lib: cfg.Licences}, nil
 }
+
+// Licences returns the e-licence library the service records approvals in.
+func (s *Service) Licences() *licences.Library { return s.lib }
+
+// Store returns the store the service keeps cases in.
+func (s *Service) Store() *store.Store { return s.st }
 
 // Forms returns the one-form cache the service validates against.
 func (s *Service) Forms() *mapping.Forms { return s.forms }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/hub/deadline"
 	"yjshub/hub/event"
+	"yjshub/hub/licences"
 	"yjshub/hub/store"
 )
 
@@ -72,6 +74,15 @@ type MaterialView struct {
 	Size     int64    `json:"size"`
 	URI      string   `json:"uri"`
 	UsedBy   []string `json:"used_by"`
+	// Licence is set when the material was given as an e-licence of the library (免交).
+	Licence *MaterialLicence `json:"licence,omitempty"`
+}
+
+// MaterialLicence is the e-licence a material was given as, and when intake verified it.
+type MaterialLicence struct {
+	Type       string    `json:"type"`
+	Number     string    `json:"number"`
+	VerifiedAt time.Time `json:"verified_at"`
 }
 
 // LicenceView is an e-licence issued in a case.
@@ -168,18 +179,25 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		v.Subcases = append(v.Subcases, sv)
 	}
 	var mats []struct {
-		ID       string `db:"id"`
-		Type     string `db:"type"`
-		Filename string `db:"filename"`
-		SHA256   string `db:"sha256"`
-		Size     int64  `db:"size"`
-		URI      string `db:"uri"`
+		ID                string          `db:"id"`
+		Type              string          `db:"type"`
+		Filename          string          `db:"filename"`
+		SHA256            string          `db:"sha256"`
+		Size              int64           `db:"size"`
+		URI               string          `db:"uri"`
+		LicenceType       string          `db:"licence_type"`
+		LicenceNumber     string          `db:"licence_number"`
+		LicenceVerifiedAt store.Timestamp `db:"licence_verified_at"`
 	}
-	if err := tx.SelectContext(ctx, &mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri FROM case_materials WHERE case_id = ? ORDER BY type`), caseID); err != nil {
+	if err := tx.SelectContext(ctx, &mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri, licence_type, licence_number, licence_verified_at
+		FROM case_materials WHERE case_id = ? ORDER BY type`), caseID); err != nil {
 		return nil, err
 	}
 	for _, m := range mats {
 		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID])}
+		if m.LicenceNumber != "" {
+			mv.Licence = &MaterialLicence{Type: m.LicenceType, Number: m.LicenceNumber, VerifiedAt: m.LicenceVerifiedAt.Time}
+		}
 		if cm, ok := s.cat.Material(m.Type); ok {
 			mv.Name = cm.Name
 		}
@@ -189,8 +207,13 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	if err := tx.SelectContext(ctx, &lics, tx.Rebind(`SELECT * FROM licences WHERE case_id = ? ORDER BY created_at, number`), caseID); err != nil {
 		return nil, err
 	}
+	today := deadline.Date(s.now()).Format(time.DateOnly)
 	for _, l := range lics {
-		v.Licences = append(v.Licences, LicenceView{Licence: l.licence(), SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
+		status := l.Status
+		if status != licences.StatusRevoked && l.ValidUntil != "" && l.ValidUntil < today {
+			status = licences.StatusExpired
+		}
+		v.Licences = append(v.Licences, LicenceView{Licence: l.licence(), SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: status})
 	}
 	var tl []struct {
 		Seq       int             `db:"seq"`
@@ -212,7 +235,7 @@ func (l licenceRow) licence() event.Licence {
 	return event.Licence{Type: l.Type, TypeCode: l.TypeCode, Number: l.Number, Holder: l.Holder, HolderID: l.HolderID,
 		HolderIDType: l.HolderIDType, Issuer: l.Issuer, IssuerCode: l.IssuerCode, IssuedAt: l.IssuedAt,
 		ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil,
-		File: event.LicenceFile{SHA256: l.FileSHA256, URI: l.FileURI, Format: l.FileFormat}}
+		File: event.LicenceFile{SHA256: l.FileSHA256, URI: l.FileURI, Format: l.FileFormat, Size: l.FileSize}}
 }
 
 // addTimeline appends a step to a case's timeline. Callers hold the case (lockCase) or created

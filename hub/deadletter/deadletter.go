@@ -30,6 +30,10 @@ import (
 // ErrNotFound: no dead letter with that id.
 var ErrNotFound = errors.New("dead letter not found")
 
+// ErrNotReplayable: the dead letter did not come from a Kafka topic (a front-end database's
+// result row, say), so there is nothing to publish again; mend it at its source.
+var ErrNotReplayable = errors.New("dead letter not replayable")
+
 // States of a dead letter.
 const (
 	StateDead     = "dead"     // waiting for an operator
@@ -214,6 +218,9 @@ func (s *Store) Replay(ctx context.Context, id string) (Letter, error) {
 	l, err := s.Get(ctx, id)
 	if err != nil {
 		return Letter{}, err
+	}
+	if bus.ValidateTopic(l.Topic) != nil {
+		return Letter{}, fmt.Errorf("%w: it came from %s, not from a Kafka topic; mend it there", ErrNotReplayable, l.Topic)
 	}
 	msg := bus.Message{Topic: l.Topic, Key: decodePayload(l.Key), Value: l.PayloadBytes(),
 		Headers: map[string]string{"dlq_replay_of": l.ID}}

@@ -20,6 +20,9 @@ const (
 	TypeSubcaseDispatched = "cn.yjshub.subcase.dispatched"
 	TypeCaseUpdated       = "cn.yjshub.case.updated"
 	TypeSubcaseUpdated    = "cn.yjshub.subcase.updated"
+	// TypeSubcaseEvent carries a DepartmentEvent that a department publishes to the results
+	// topic (yjs.result) instead of posting it; the subject is the sub-case id.
+	TypeSubcaseEvent = "cn.yjshub.subcase.event"
 )
 
 // Envelope is a CloudEvents 1.0 message in structured JSON mode.
@@ -66,14 +69,25 @@ type ResultRef struct {
 }
 
 // MaterialRef is a material supplied once for a case and referenced by every sub-case that
-// needs it.
+// needs it. A material given as an e-licence of the hub's library (免交) carries the licence
+// file as filename, sha256 and uri, its size when the issuer gave it, and Licence.
 type MaterialRef struct {
-	Type     string `json:"type"`
-	Name     string `json:"name"`
-	Filename string `json:"filename"`
-	SHA256   string `json:"sha256"`
-	Size     int64  `json:"size"`
-	URI      string `json:"uri"`
+	Type     string           `json:"type"`
+	Name     string           `json:"name"`
+	Filename string           `json:"filename"`
+	SHA256   string           `json:"sha256"`
+	Size     int64            `json:"size"`
+	URI      string           `json:"uri"`
+	Licence  *LicenceMaterial `json:"licence,omitempty"`
+}
+
+// LicenceMaterial is the e-licence a material was given as, and what the hub found when it
+// verified it against its library: status valid, expired or revoked, at VerifiedAt.
+type LicenceMaterial struct {
+	Type       string    `json:"type"`
+	Number     string    `json:"number"`
+	Status     string    `json:"status"`
+	VerifiedAt time.Time `json:"verified_at"`
 }
 
 // Deadlines are a sub-case's deadlines as dates (YYYY-MM-DD, Asia/Shanghai).
@@ -158,5 +172,6 @@ type Licence struct {
 type LicenceFile struct {
 	SHA256 string `json:"sha256"`
 	URI    string `json:"uri"`
-	Format string `json:"format"` // ofd | pdf
+	Format string `json:"format"`         // ofd | pdf
+	Size   int64  `json:"size,omitempty"` // bytes; 0 = not given
 }

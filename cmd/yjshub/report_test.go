@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"yjshub/catalogue"
+	"yjshub/hub/api"
+	"yjshub/hub/cases"
+	"yjshub/hub/sharing"
+	"yjshub/hub/store/storetest"
+	"yjshub/seeds"
+)
+
+func TestReportReuseReadsTheHubsReport(t *testing.T) {
+	cat, err := catalogue.Load(seeds.FS, "seeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cases.New(cases.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Catalogue: cat, Cases: svc}))
+	t.Cleanup(srv.Close)
+
+	code, out, _ := runCLI(t, "report", "reuse", "--hub", srv.URL)
+	if code != 0 || !strings.Contains(out, "no applications yet") {
+		t.Fatalf("an empty hub: exit %d: %s", code, out)
+	}
+	if status := postJSON(t, srv.URL+"/api/v1/cases", readExample(t, "open-drink-shop-enterprise"), nil); status != http.StatusCreated {
+		t.Fatalf("submit: %d", status)
+	}
+	code, out, _ = runCLI(t, "report", "reuse", "--hub", srv.URL)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.Contains(lines[0], "一件事") || !strings.Contains(lines[1], "开饮品店") ||
+		!strings.Contains(lines[1], "░░░░") || !strings.Contains(lines[2], "合计") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "report", "reuse", "--hub", srv.URL, "--json")
+	var rep sharing.ReuseReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Overall.Cases != 1 || rep.Bundles[0].Bundle.Seq != 30 || rep.Bundles[0].FieldsAsked == 0 {
+		t.Fatalf("--json: exit %d: %s", code, out)
+	}
+	srv.Close()
+	if code, _, stderr := runCLI(t, "report", "reuse", "--hub", srv.URL); code != 1 || !strings.Contains(stderr, "report refused") {
+		t.Fatalf("a hub that is down: exit %d: %s", code, stderr)
+	}
+}
+
+func TestABarShowsTheShareInEighthsOfACell(t *testing.T) {
+	cases := []struct {
+		part, whole int
+		want        string
+	}{
+		{0, 10, strings.Repeat("░", 20)},
+		{10, 10, strings.Repeat("█", 20)},
+		{1, 2, strings.Repeat("█", 10) + strings.Repeat("░", 10)},
+		{1, 64, "▎" + strings.Repeat("░", 19)},
+		{3, 0, strings.Repeat("░", 20)},
+	}
+	for _, c := range cases {
+		if got := bar(c.part, c.whole); got != c.want || len([]rune(got)) != barWidth {
+			t.Errorf("bar(%d, %d) = %q, want %q", c.part, c.whole, got, c.want)
+		}
+	}
+}

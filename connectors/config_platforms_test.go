@@ -1,0 +1,102 @@
+package connectors
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
+	t.Parallel()
+	platforms, err := os.ReadFile("platform/testdata/platforms.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(platforms) + `
+departments:
+  market-regulation:
+    kind: kafka
+    kafka: {group_id: scjg-approval}
+  tobacco:
+    kind: kafka
+    kafka: {group_id: yc-approval, results_group: yjshub-results, poll_interval: 5s}
+supervision:
+  endpoint: https://jg.lyg.example/api/records
+  mask_holder_id: true
+  supervising: {food-business-licence: market-regulation}
+`
+	f, err := Parse([]byte(doc), "connectors.yaml", nil)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if k := f.Departments["market-regulation"].Kafka; k == nil || k.Department != "market-regulation" || k.GroupID != "scjg-approval" {
+		t.Errorf("kafka department = %+v", k)
+	}
+	if p := f.Platforms["lianyungang"]; p.Name != "lianyungang" || p.Level != "municipal" || len(p.Inbound) == 0 {
+		t.Errorf("platform = %+v", p)
+	}
+	if s := f.Supervision; s == nil || s.Supervising["food-business-licence"] != "market-regulation" {
+		t.Errorf("supervision = %+v", s)
+	}
+	var names []string
+	for _, s := range Specs(f, Deps{}, nil) {
+		names = append(names, s.Name)
+	}
+	want := []string{"kafka:market-regulation", "kafka:results", "kafka:tobacco", "platform:jiangsu", "platform:lianyungang", "supervision:platform"}
+	if !slices.Equal(names, want) {
+		t.Errorf("specs %q, want %q", names, want)
+	}
+}
+
+func TestKafkaPlatformAndSupervisionProblemsAreReportedAtOnce(t *testing.T) {
+	t.Parallel()
+	const doc = `
+departments:
+  market-regulation:
+    kind: kafka
+  tobacco:
+    kind: kafka
+    kafka: {results_group: yjshub-results}
+  health:
+    kind: kafka
+    kafka: {group_id: wjw, results_group: other-results}
+  fire-rescue:
+    kind: restpush
+    restpush: {endpoint: "https://x.example/"}
+    kafka: {group_id: x}
+platforms:
+  jiangsu:
+    name: lianyungang
+    pull_url: https://user:pw-S3cr3t@x.example/pull
+    inbound: []
+supervision:
+  endpoint: "ftp://jg.example/records"
+  retry: {jitter: 2}
+`
+	_, err := Parse([]byte(doc), "connectors.yaml", nil)
+	if err == nil {
+		t.Fatal("Parse: nil error")
+	}
+	for _, want := range []string{
+		"departments.market-regulation.kafka: required for kind kafka",
+		"departments.tobacco.kafka: group_id: required",
+		`departments.tobacco.kafka.results_group: "yjshub-results" differs from "other-results" of departments.health`,
+		"departments.fire-rescue.kafka: settings for another kind",
+		`platforms.jiangsu.name: "lianyungang" differs from the key`,
+		"platforms.jiangsu: push_url: required",
+		"no rule maps to bundle",
+		"supervision: endpoint:",
+		"retry.jitter",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+	if strings.Contains(err.Error(), "pw-S3cr3t") {
+		t.Errorf("the error shows a password:\n%v", err)
+	}
+	if t.Failed() {
+		t.Logf("error:\n%v", err)
+	}
+}

@@ -1,0 +1,124 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"yjshub/connectors/restpush"
+	"yjshub/hub/bus"
+)
+
+// KindRestPush is the kind of department connector the kit checks: the REST push binding.
+const KindRestPush = "restpush"
+
+// Kinds lists the kinds the kit can check.
+var Kinds = []string{KindRestPush}
+
+// Config says what to check and how. Fields left zero take the defaults stated on each.
+type Config struct {
+	// Kind is the connector kind whose department side is checked. Default "restpush".
+	Kind string
+	// Target is the department's endpoint: the URL the hub would POST sub-cases to. Required.
+	// It may carry credentials; reports show it only redacted.
+	Target string
+	// Department is the department's code, as the hub names it in data.department.
+	// Default "conformance".
+	Department string
+	// Headers are sent with every request (e.g. Authorization). Their values are secrets:
+	// reports never show them.
+	Headers map[string]string
+	// Timeout bounds each request. Default 10s, the hub's own attempt timeout.
+	Timeout time.Duration
+	// MaxResponseTime is the longest an answer may take to pass the response-time check.
+	// Default 3s.
+	MaxResponseTime time.Duration
+
+	// Callback plays the hub's events endpoint and checks the department's callbacks.
+	Callback bool
+	// CallbackAddr is where the events endpoint listens. Default "127.0.0.1:0" (a free port
+	// on this machine only): give e.g. "0.0.0.0:8099" for a department on another machine.
+	CallbackAddr string
+	// CallbackURL is the base URL the department reaches the events endpoint at; sub-cases
+	// carry CallbackURL/api/v1/subcases/{id}/events as data.callback. Default
+	// http://<the address listened on>.
+	CallbackURL string
+	// CallbackWait is how long to wait for the department's events. Default 30s.
+	CallbackWait time.Duration
+
+	// Client makes the requests; its Timeout is overridden by Timeout, and it never follows
+	// redirects (the hub does not). Default: a new http.Client.
+	Client *http.Client
+}
+
+const (
+	defaultDepartment      = "conformance"
+	defaultTimeout         = 10 * time.Second
+	defaultMaxResponseTime = 3 * time.Second
+	defaultCallbackAddr    = "127.0.0.1:0"
+	defaultCallbackWait    = 30 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Kind == "" {
+		c.Kind = KindRestPush
+	}
+	if c.Department == "" {
+		c.Department = defaultDepartment
+	}
+	if c.Timeout == 0 {
+		c.Timeout = defaultTimeout
+	}
+	if c.MaxResponseTime == 0 {
+		c.MaxResponseTime = defaultMaxResponseTime
+	}
+	if c.CallbackAddr == "" {
+		c.CallbackAddr = defaultCallbackAddr
+	}
+	if c.CallbackWait == 0 {
+		c.CallbackWait = defaultCallbackWait
+	}
+}
+
+// Validate reports every problem of c at once; the target appears in them only redacted,
+// header values never.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Kind {
+	case "", KindRestPush:
+	default:
+		errs = append(errs, fmt.Errorf("kind: %q is not one the kit checks (%s)", c.Kind, strings.Join(Kinds, ", ")))
+	}
+	if strings.TrimSpace(c.Target) == "" {
+		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))
+	} else if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", restpush.RedactURL(c.Target)))
+	}
+	if c.Department != "" {
+		if err := bus.ValidateTopic(bus.SubcaseTopic(c.Department)); err != nil {
+			errs = append(errs, fmt.Errorf("department: %q is not a department code (letters, digits, '.', '_', '-')", c.Department))
+		}
+	}
+	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "max response time": c.MaxResponseTime, "callback wait": c.CallbackWait} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v is negative", name, d))
+		}
+	}
+	for name, v := range c.Headers {
+		if name == "" || strings.ContainsAny(name, " :\r\n") {
+			errs = append(errs, fmt.Errorf("header %q: not a header name", name))
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			errs = append(errs, fmt.Errorf("header %q: its value has a line break", name))
+		}
+	}
+	if c.CallbackURL != "" {
+		if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("callback URL: %q is not an absolute http or https URL", restpush.RedactURL(c.CallbackURL)))
+		}
+	}
+	return errors.Join(errs...)
+}

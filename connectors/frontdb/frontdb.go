@@ -1,0 +1,315 @@
+package frontdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	// Registers the "pgx" database/sql driver.
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+	// Registers the "sqlite" database/sql driver.
+	_ "modernc.org/sqlite"
+
+	"yjshub/connectors/connector"
+	"yjshub/hub/bus"
+	"yjshub/hub/event"
+)
+
+// Kind is the connector kind's name.
+const Kind = "frontdb"
+
+const (
+	// recordTimeout bounds a Recorder call and the database write that goes with it; their
+	// context outlives Run's, so that an outcome already reached gets recorded.
+	recordTimeout = 30 * time.Second
+	// openTimeout bounds connecting to the department's database, migrating and checking it.
+	openTimeout = time.Minute
+	// Staging retries wait from retryInitial, doubling, up to retryMax.
+	retryInitial = 100 * time.Millisecond
+	retryMax     = 30 * time.Second
+	// sqliteBusyTimeout is set on SQLite connections unless the DSN sets busy_timeout: the
+	// department's system writes the same file.
+	sqliteBusyTimeout = "busy_timeout(10000)"
+)
+
+// errStopped marks work cut short because Run's context ended.
+var errStopped = errors.New("frontdb: stopped before the end")
+
+// Connector exchanges one department's sub-cases and results through its front-end exchange
+// database. It is safe for concurrent use: Status may be called at any time, and Run may run
+// more than once at a time, each call being one member of the consumer group with its own
+// result poller.
+type Connector struct {
+	cfg     Config
+	tables  tables
+	bus     *bus.Bus
+	rec     connector.Recorder
+	results Results
+	log     *slog.Logger
+	scrub   scrubber
+	stats   stats
+}
+
+// Option changes how New builds a Connector.
+type Option func(*options)
+
+type options struct{ log *slog.Logger }
+
+// WithLogger sends the connector's logs to l. Default: nothing is logged. Lines carry event,
+// result, case and sub-case ids and scrubbed reasons; never a payload or the DSN's password.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// New returns the connector for cfg, after applying its defaults and validating it; the error
+// lists every problem at once. It consumes from b, records outcomes with rec and applies the
+// department's results with results.
+func New(cfg Config, b *bus.Bus, rec connector.Recorder, results Results, opts ...Option) (*Connector, error) {
+	cfg.setDefaults()
+	errs := []error{cfg.Validate()}
+	if b == nil {
+		errs = append(errs, errors.New("bus: required"))
+	}
+	if rec == nil {
+		errs = append(errs, errors.New("recorder: required"))
+	}
+	if results == nil {
+		errs = append(errs, errors.New("results: required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("frontdb: invalid configuration: %w", err)
+	}
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Connector{cfg: cfg, tables: newTables(cfg), bus: b, rec: rec, results: results, scrub: newScrubber(cfg.DSN),
+		log: o.log.With("connector", Kind, "department", cfg.Department)}, nil
+}
+
+// Name is the connector's name in the connectors file and the status API.
+func (c *Connector) Name() string { return Kind + ":" + c.cfg.Department }
+
+// Run connects to the department's database, migrates it unless Migrate is false, checks the
+// exchange tables, and then until ctx ends:
+//
+//   - consumes the department's topic, bus.SubcaseTopic(Department), in the consumer group
+//     GroupID, and inserts each sub-case into the staging table (a repeat of the envelope id
+//     changes nothing); once the row is written the delivery is recorded and the offset
+//     committed. A failing database is retried with capped backoff while the message waits
+//     uncommitted; a message that is not a dispatched sub-case is recorded as failed and
+//     committed, so that it never blocks its partition;
+//   - polls the result table every PollInterval and applies each unprocessed row, in seq
+//     order, as a department event (see [Results]).
+//
+// Run returns nil when ctx ends, and an error when the database cannot be opened or prepared,
+// the Recorder fails while a sub-case is staged, or consuming fails for good; the caller runs
+// it again after a pause. Its errors never hold the DSN's password.
+func (c *Connector) Run(ctx context.Context) error {
+	db, err := c.open(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		msg := c.scrub.error(err)
+		c.stats.failure(time.Now(), msg)
+		c.log.WarnContext(ctx, "frontdb: the department's database is not ready", "dsn", RedactDSN(c.cfg.DSN), "error", msg)
+		return fmt.Errorf("frontdb %s: %s", c.cfg.Department, msg)
+	}
+	defer db.Close()
+
+	topic := bus.SubcaseTopic(c.cfg.Department)
+	c.log.InfoContext(ctx, "frontdb: consuming", "topic", topic, "group", c.cfg.GroupID,
+		"dsn", RedactDSN(c.cfg.DSN), "subcase_table", c.tables.Subcase, "result_table", c.tables.Result)
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { c.pollResults(pollCtx, db) })
+	defer wg.Wait()
+	defer stopPolling()
+
+	err = c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID},
+		func(ctx context.Context, rm bus.Received) error { return c.handle(ctx, db, rm) })
+	switch {
+	case err == nil, errors.Is(err, errStopped):
+		return nil
+	default:
+		return fmt.Errorf("frontdb %s: %w", c.cfg.Department, err)
+	}
+}
+
+// open connects to the department's database and prepares its tables.
+func (c *Connector) open(ctx context.Context) (*sqlx.DB, error) {
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	dsn := c.cfg.DSN
+	if c.cfg.Driver == DriverSQLite && !strings.Contains(dsn, "busy_timeout") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + "_pragma=" + sqliteBusyTimeout
+	}
+	db, err := sqlx.Open(c.cfg.Driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	if c.cfg.Driver == DriverSQLite {
+		db.SetMaxOpenConns(1) // one writer; an in-memory database lives in its connection
+	} else {
+		db.SetMaxOpenConns(4)
+	}
+	fail := func(what string, err error) (*sqlx.DB, error) {
+		_ = db.Close()
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return fail("connect", err)
+	}
+	if c.cfg.migrate() {
+		if err := migrate(ctx, db, c.cfg); err != nil {
+			return fail("migrate the exchange tables", err)
+		}
+	}
+	if err := checkTables(ctx, db, c.tables); err != nil {
+		hint := ""
+		if !c.cfg.migrate() {
+			hint = " (migrate is false: the department must create them as connectors/frontdb/README.md describes)"
+		}
+		return fail("the exchange tables are missing or lack columns"+hint, err)
+	}
+	return db, nil
+}
+
+// subcase is a consumed sub-case on its way into the staging table.
+type subcase struct {
+	id, caseID, subcaseID, matterCode, department string
+	form, materials, envelope                     string
+}
+
+// decode reads a consumed envelope; problem is non-empty when it is not a dispatched
+// sub-case that the staging table can hold.
+func decode(raw []byte) (m subcase, problem string) {
+	if !utf8.Valid(raw) || strings.ContainsRune(string(raw), 0) {
+		return m, "not UTF-8 text"
+	}
+	var env event.Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return m, "not a JSON event envelope"
+	}
+	if env.ID == "" {
+		return m, "envelope has no id"
+	}
+	var data event.SubcaseDispatched
+	if err := json.Unmarshal(env.Data, &data); err != nil {
+		return m, "data is not a dispatched sub-case"
+	}
+	if data.SubcaseID == "" || data.CaseID == "" {
+		return m, "data names no case or sub-case"
+	}
+	form := []byte("{}")
+	if data.Form != nil {
+		form, _ = json.Marshal(data.Form) // decoded from JSON: encodes again
+	}
+	materials := []byte("[]")
+	if data.Materials != nil {
+		materials, _ = json.Marshal(data.Materials)
+	}
+	return subcase{id: env.ID, caseID: data.CaseID, subcaseID: data.SubcaseID, matterCode: data.Matter.Code,
+		department: data.Department, form: string(form), materials: string(materials), envelope: string(raw)}, ""
+}
+
+// handle is the bus handler: decode, stage, record. Returning nil commits.
+func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) error {
+	c.stats.inFlight.Add(1)
+	defer c.stats.inFlight.Add(-1)
+	m, problem := decode(rm.Value)
+	if problem != "" {
+		c.log.WarnContext(ctx, "frontdb: undecodable message, recording it as failed",
+			"partition", rm.Partition, "offset", rm.Offset, "problem", problem)
+		return c.fail(ctx, connector.Failure{
+			Delivery: connector.Delivery{Connector: c.Name(), Department: c.cfg.Department, At: time.Now()},
+			Reason:   "undecodable message",
+			Topic:    rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Key: rm.Key, Payload: rm.Value,
+		})
+	}
+
+	attempts := 0
+	for {
+		attempts++
+		err := c.stage(ctx, db, m)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: event %s not staged: %w", errStopped, m.id, context.Cause(ctx))
+		}
+		c.stats.retries.Add(1)
+		reason := "staging failed: " + c.scrub.error(err)
+		c.stats.failure(time.Now(), reason)
+		wait := min(retryInitial<<min(attempts-1, 16), retryMax)
+		c.log.WarnContext(ctx, "frontdb: staging a sub-case failed, will retry", "event_id", m.id, "case_id", m.caseID,
+			"subcase_id", m.subcaseID, "attempt", attempts, "reason", reason, "wait", wait)
+		if !sleep(ctx, wait) {
+			return fmt.Errorf("%w: event %s not staged: %w", errStopped, m.id, context.Cause(ctx))
+		}
+	}
+
+	d := connector.Delivery{Connector: c.Name(), EventID: m.id, CaseID: m.caseID, SubcaseID: m.subcaseID,
+		Department: c.cfg.Department, Attempts: attempts, At: time.Now()}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := c.rec.Delivered(rctx, d); err != nil {
+		return fmt.Errorf("frontdb: record delivery of event %s: %w", m.id, err)
+	}
+	c.stats.staged.Add(1)
+	c.stats.success(d.At)
+	c.log.DebugContext(ctx, "frontdb: staged", "event_id", m.id, "case_id", m.caseID, "subcase_id", m.subcaseID,
+		"attempts", attempts)
+	return nil
+}
+
+// stage inserts m into the staging table unless a row with its id is there.
+func (c *Connector) stage(ctx context.Context, db *sqlx.DB, m subcase) error {
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO `+c.tables.Subcase+`
+		(id, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		m.id, m.caseID, m.subcaseID, m.matterCode, m.department, m.form, m.materials, m.envelope, timeText(time.Now()))
+	return err
+}
+
+// fail records f with the Recorder.
+func (c *Connector) fail(ctx context.Context, f connector.Failure) error {
+	c.stats.failure(f.At, f.Reason)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := c.rec.Failed(rctx, f); err != nil {
+		return fmt.Errorf("frontdb: record failure of %q at %s partition %d offset %d: %w",
+			f.EventID, f.Topic, f.Partition, f.Offset, err)
+	}
+	c.stats.failed.Add(1)
+	return nil
+}
+
+// timeText writes t as the exchange tables keep times: RFC 3339 in UTC, to the microsecond.
+func timeText(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+}
+
+// sleep waits for d unless ctx ends first; it reports whether it waited the whole time.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

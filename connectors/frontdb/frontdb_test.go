@@ -1,0 +1,979 @@
+package frontdb_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/connectors/connector"
+	"yjshub/connectors/frontdb"
+	"yjshub/hub/bus"
+	"yjshub/hub/cases"
+	"yjshub/hub/event"
+	"yjshub/hub/store/storetest"
+)
+
+// The case service is what the hub wires in as Results.
+var _ frontdb.Results = (*cases.Service)(nil)
+
+// envKafka names the environment variable holding a comma-separated host:port list of an
+// Apache Kafka broker to run the tests against as well.
+const envKafka = "YJSHUB_TEST_KAFKA"
+
+// testTimeout bounds every test: tests wait on conditions, never on sleeps, and fail rather
+// than hang once it has passed.
+const testTimeout = 60 * time.Second
+
+// database is a department's exchange database for one test: the driver and DSN the
+// connector opens.
+type database struct {
+	driver, dsn string
+}
+
+func sqliteDatabase(t *testing.T) database {
+	return database{driver: frontdb.DriverSQLite, dsn: filepath.Join(t.TempDir(), "qzk.db")}
+}
+
+// postgresDatabase is a fresh schema of the test PostgreSQL, found through search_path.
+func postgresDatabase(t *testing.T) database {
+	return database{driver: frontdb.DriverPostgres, dsn: storetest.PostgresSchemaURL(t)}
+}
+
+type backend struct {
+	name    string
+	openBus func(t *testing.T) *bus.Bus
+	openDB  func(t *testing.T) database
+}
+
+func embeddedBus(t *testing.T) *bus.Bus {
+	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("open the embedded broker: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// backends returns the embedded broker with an SQLite and a PostgreSQL exchange database (the
+// latter skipped without YJSHUB_TEST_DATABASE_URL), and Apache Kafka with PostgreSQL (or
+// SQLite) when YJSHUB_TEST_KAFKA names a broker. With YJSHUB_REQUIRE_REAL set, a missing real
+// service fails the test.
+func backends(t *testing.T) []backend {
+	t.Helper()
+	bs := []backend{
+		{name: "embedded-sqlite", openBus: embeddedBus, openDB: sqliteDatabase},
+		{name: "embedded-postgres", openBus: embeddedBus, openDB: postgresDatabase},
+	}
+	addrs := os.Getenv(envKafka)
+	if addrs == "" && os.Getenv(storetest.RequireRealEnv) != "" {
+		t.Fatalf("%s is set but %s is not: this run must cover Apache Kafka", storetest.RequireRealEnv, envKafka)
+	}
+	if addrs == "" {
+		return bs
+	}
+	openDB := sqliteDatabase
+	if os.Getenv(storetest.PostgresURLEnv) != "" {
+		openDB = postgresDatabase
+	}
+	brokers := strings.Split(addrs, ",")
+	return append(bs, backend{name: "kafka", openDB: openDB, openBus: func(t *testing.T) *bus.Bus {
+		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-frontdb-test"})
+		if err != nil {
+			t.Fatalf("open %v: %v", brokers, err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := b.Ping(ctx); err != nil {
+			t.Fatalf("%s=%s is set but no broker answers: %v", envKafka, addrs, err)
+		}
+		return b
+	}})
+}
+
+func onEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
+	t.Helper()
+	t.Parallel()
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			d := be.openDB(t)
+			b := be.openBus(t)
+			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+			t.Cleanup(cancel)
+			test(t, newHarness(t, ctx, b, d))
+		})
+	}
+}
+
+// harness is one test's broker, department, exchange database, case service and logs.
+type harness struct {
+	t       *testing.T
+	ctx     context.Context
+	b       *bus.Bus
+	db      database
+	dept    string
+	topic   string
+	rec     *recorder
+	results *fakeCases
+	logs    *syncBuffer
+	log     *slog.Logger
+	runs    []*running
+	side    *sqlx.DB // the department's own connection
+}
+
+func newHarness(t *testing.T, ctx context.Context, b *bus.Bus, db database) *harness {
+	h := &harness{t: t, ctx: ctx, b: b, db: db, dept: "t-" + randomHex(6), rec: &recorder{}, results: newFakeCases(),
+		logs: &syncBuffer{}}
+	h.topic = bus.SubcaseTopic(h.dept)
+	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: h.topic, Partitions: 3}); err != nil {
+		t.Fatalf("EnsureTopics(%s): %v", h.topic, err)
+	}
+	sideDSN := db.dsn
+	if db.driver == frontdb.DriverSQLite {
+		sideDSN += "?_pragma=busy_timeout(10000)"
+	}
+	side, err := sqlx.Open(db.driver, sideDSN)
+	if err != nil {
+		t.Fatalf("open the department's connection: %v", err)
+	}
+	side.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = side.Close() })
+	h.side = side
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+func (h *harness) config() frontdb.Config {
+	return frontdb.Config{Department: h.dept, Driver: h.db.driver, DSN: h.db.dsn, PollInterval: 10 * time.Millisecond}
+}
+
+func (h *harness) connector(cfg frontdb.Config) *frontdb.Connector {
+	h.t.Helper()
+	c, err := frontdb.New(cfg, h.b, connector.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed},
+		h.results, frontdb.WithLogger(h.log))
+	if err != nil {
+		h.t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	ending bool
+}
+
+func (h *harness) start(c *frontdb.Connector) *running {
+	ctx, cancel := context.WithCancel(h.ctx)
+	r := &running{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = c.Run(ctx)
+	}()
+	h.runs = append(h.runs, r)
+	h.t.Cleanup(func() { r.cancel(); <-r.done })
+	return r
+}
+
+func (h *harness) wait(r *running) error {
+	h.t.Helper()
+	r.ending = true
+	select {
+	case <-r.done:
+		return r.err
+	case <-h.ctx.Done():
+		h.t.Fatalf("Run did not return before the deadline")
+		return nil
+	}
+}
+
+func (h *harness) stop(r *running) error {
+	r.cancel()
+	return h.wait(r)
+}
+
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		for _, r := range h.runs {
+			select {
+			case <-r.done:
+				if !r.ending {
+					h.t.Fatalf("waiting for %s: Run returned early: %v", what, r.err)
+				}
+			default:
+			}
+		}
+		select {
+		case <-h.ctx.Done():
+			h.t.Fatalf("waiting for %s: not before the deadline", what)
+		case <-tick.C:
+		}
+	}
+}
+
+func (h *harness) publish(key string, values ...[]byte) {
+	h.t.Helper()
+	msgs := make([]bus.Message, len(values))
+	for i, v := range values {
+		msgs[i] = bus.Message{Topic: h.topic, Key: []byte(key), Value: v}
+	}
+	if err := h.b.Publish(h.ctx, msgs...); err != nil {
+		h.t.Fatalf("Publish: %v", err)
+	}
+}
+
+func (h *harness) lag() int64 {
+	h.t.Helper()
+	l, err := h.b.Lag(h.ctx, "yjshub-frontdb-"+h.dept, h.topic)
+	if err != nil {
+		h.t.Fatalf("Lag: %v", err)
+	}
+	return l.Total
+}
+
+// count counts the rows of table matching where (which may be empty).
+func (h *harness) count(table, where string) int {
+	h.t.Helper()
+	q := "SELECT COUNT(*) FROM " + table
+	if where != "" {
+		q += " WHERE " + where
+	}
+	var n int
+	if err := h.side.GetContext(h.ctx, &n, q); err != nil {
+		return -1 // the table may not exist yet
+	}
+	return n
+}
+
+func (h *harness) exec(q string, args ...any) {
+	h.t.Helper()
+	if _, err := h.side.ExecContext(h.ctx, h.side.Rebind(q), args...); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// result is a row the department writes into the result table.
+type result struct {
+	id, subcase, typ, time, reason, licences, missing string
+}
+
+func (h *harness) writeResults(rs ...result) {
+	h.t.Helper()
+	null := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	// One transaction: a poll sees all of the rows or none.
+	tx, err := h.side.BeginTxx(h.ctx, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, r := range rs {
+		if _, err := tx.ExecContext(h.ctx, tx.Rebind(`INSERT INTO yjs_result_out (result_id, subcase_id, type, time, reason, licences_json, missing_json)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), r.id, r.subcase, r.typ, null(r.time), null(r.reason), null(r.licences), null(r.missing)); err != nil {
+			h.t.Fatalf("insert result %s: %v", r.id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// processed reads the result rows' processed_at and error, by result_id.
+func (h *harness) processed() map[string]sql.NullString {
+	h.t.Helper()
+	var rows []struct {
+		ID          string         `db:"result_id"`
+		ProcessedAt sql.NullString `db:"processed_at"`
+		Error       sql.NullString `db:"error"`
+	}
+	if err := h.side.SelectContext(h.ctx, &rows, "SELECT result_id, processed_at, error FROM yjs_result_out"); err != nil {
+		h.t.Fatalf("read results: %v", err)
+	}
+	out := map[string]sql.NullString{}
+	for _, r := range rows {
+		if r.ProcessedAt.Valid {
+			out[r.ID] = r.Error
+		}
+	}
+	return out
+}
+
+// subcase builds a dispatched sub-case envelope for the department.
+func (h *harness) subcase(caseID string, form map[string]any) (id, subcaseID string, raw []byte) {
+	h.t.Helper()
+	id = "ev-" + randomHex(8)
+	subcaseID = "sc-" + randomHex(6)
+	env, err := event.New(id, event.TypeSubcaseDispatched, subcaseID, time.Now(), event.SubcaseDispatched{
+		CaseID: caseID, SubcaseID: subcaseID, Department: h.dept, ApplicantType: "individual",
+		Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
+		Matter: event.MatterRef{Code: "food-business-licence", Name: "食品经营许可（新设）"},
+		Form:   form, SubmittedAt: time.Now().UTC(),
+		Materials: []event.MaterialRef{{Type: "business-licence", Name: "营业执照", Filename: "yyzz.pdf",
+			SHA256: strings.Repeat("ab", 32), Size: 182044, URI: "https://files.example/yyzz.pdf"}},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	raw, err = json.Marshal(env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id, subcaseID, raw
+}
+
+func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		c := h.connector(h.config())
+		form := map[string]any{"SQRMC": "连云港海韵餐饮管理有限公司", "ZCZB": 100.5}
+		id1, sc1, raw1 := h.subcase("cs-1", form)
+		id2, _, raw2 := h.subcase("cs-1", nil)
+		h.publish("cs-1", raw1, raw2, raw1) // the repeat is a redelivery
+		h.start(c)
+		h.waitFor("both sub-cases staged and every offset committed", func() bool {
+			return h.count("yjs_subcase_in", "") == 2 && h.lag() == 0
+		})
+
+		var row struct {
+			Seq        int64          `db:"seq"`
+			ID         string         `db:"id"`
+			CaseID     string         `db:"case_id"`
+			SubcaseID  string         `db:"subcase_id"`
+			Matter     string         `db:"matter_code"`
+			Department string         `db:"department"`
+			Form       string         `db:"form_json"`
+			Materials  string         `db:"materials_json"`
+			Envelope   string         `db:"envelope_json"`
+			CreatedAt  string         `db:"created_at"`
+			PickedUp   sql.NullString `db:"picked_up_at"`
+		}
+		if err := h.side.GetContext(h.ctx, &row, h.side.Rebind("SELECT * FROM yjs_subcase_in WHERE id = ?"), id1); err != nil {
+			t.Fatalf("read the staged row: %v", err)
+		}
+		var gotForm map[string]any
+		_ = json.Unmarshal([]byte(row.Form), &gotForm)
+		var materials []event.MaterialRef
+		_ = json.Unmarshal([]byte(row.Materials), &materials)
+		created, err := time.Parse(time.RFC3339Nano, row.CreatedAt)
+		if row.CaseID != "cs-1" || row.SubcaseID != sc1 || row.Matter != "food-business-licence" || row.Department != h.dept ||
+			fmt.Sprint(gotForm) != fmt.Sprint(form) || len(materials) != 1 || materials[0].Size != 182044 ||
+			row.Envelope != string(raw1) || err != nil || time.Since(created) > time.Minute || row.PickedUp.Valid {
+			t.Errorf("staged row = %+v", row)
+		}
+		var emptyForm string
+		if err := h.side.GetContext(h.ctx, &emptyForm, h.side.Rebind("SELECT form_json FROM yjs_subcase_in WHERE id = ?"), id2); err != nil || emptyForm != "{}" {
+			t.Errorf("a sub-case without a form has form_json %q (%v), want {}", emptyForm, err)
+		}
+
+		deliveries, _ := h.rec.snapshot()
+		seen := map[string]int{}
+		for _, d := range deliveries {
+			seen[d.EventID]++
+			if d.Connector != "frontdb:"+h.dept || d.Department != h.dept || d.CaseID != "cs-1" {
+				t.Errorf("delivery %+v", d)
+			}
+		}
+		if seen[id1] != 2 || seen[id2] != 1 {
+			t.Errorf("deliveries recorded %v; want %s twice (its redelivery recorded again) and %s once", seen, id1, id2)
+		}
+		if s := c.Status(); s.Delivered != 3 || s.Kind != "frontdb" || s.Topic != h.topic || s.Detail["subcase_table"] != "yjs_subcase_in" {
+			t.Errorf("status = %+v", s)
+		}
+	})
+}
+
+func TestResultsAreAppliedInOrderAndMarkedProcessed(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		h.results.add("sc-1", "sc-2")
+		c := h.connector(h.config())
+		h.start(c)
+		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+
+		licences := `[{"type":"食品经营许可证","number":"JY13207070012345","holder":"连云港海韵餐饮管理有限公司",
+			"holder_id":"91350100M000100Y43","holder_id_type":"uscc","issuer":"赣榆区行政审批局","issued_at":"2026-12-01",
+			"valid_from":"2026-12-01","file":{"sha256":"` + strings.Repeat("9f", 32) + `","uri":"https://f.example/l.ofd","format":"ofd"}}]`
+		h.writeResults(
+			result{id: "r-1", subcase: "sc-1", typ: "accepted", time: "2026-11-27T10:00:00+08:00"},
+			result{id: "r-2", subcase: "sc-2", typ: "received", time: "2026-11-27 10:05:00"},
+			result{id: "r-3", subcase: "sc-1", typ: "approved", licences: licences},
+			result{id: "r-4", subcase: "sc-2", typ: "supplement_requested", missing: `[{"material":"lease-contract","note":"第二页"}]`},
+		)
+		h.waitFor("every result processed", func() bool { return len(h.processed()) == 4 })
+
+		for id, errCol := range h.processed() {
+			if errCol.Valid {
+				t.Errorf("result %s processed with error %q, want none", id, errCol.String)
+			}
+		}
+		calls := h.results.snapshot()
+		var order []string
+		for _, cl := range calls {
+			order = append(order, cl.ev.EventID)
+		}
+		if !slices.Equal(order, []string{"r-1", "r-2", "r-3", "r-4"}) {
+			t.Errorf("applied %q, want the seq order r-1 … r-4", order)
+		}
+		byID := map[string]call{}
+		for _, cl := range calls {
+			byID[cl.ev.EventID] = cl
+		}
+		if cl := byID["r-1"]; cl.subcase != "sc-1" || cl.ev.Type != "accepted" ||
+			!cl.ev.Time.Equal(time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)) {
+			t.Errorf("r-1 applied as %+v", cl)
+		}
+		if cl := byID["r-2"]; !cl.ev.Time.Equal(time.Date(2026, 11, 27, 2, 5, 0, 0, time.UTC)) {
+			t.Errorf("r-2 (a time without a zone, in Beijing time) applied at %v", cl.ev.Time)
+		}
+		if cl := byID["r-3"]; len(cl.ev.Licences) != 1 || cl.ev.Licences[0].Number != "JY13207070012345" ||
+			cl.ev.Licences[0].File.Format != "ofd" || !cl.ev.Time.IsZero() {
+			t.Errorf("r-3 applied as %+v", cl.ev)
+		}
+		if cl := byID["r-4"]; len(cl.ev.Missing) != 1 || cl.ev.Missing[0].Material != "lease-contract" {
+			t.Errorf("r-4 applied as %+v", cl.ev)
+		}
+		if got := h.results.state("sc-1"); got != "approved" {
+			t.Errorf("sc-1 is %s, want approved", got)
+		}
+		h.waitFor("the status to count the results", func() bool { return c.Status().Detail["results_applied"] == int64(4) })
+		if s := c.Status(); s.LastSuccess == nil || s.Detail["results_refused"] != int64(0) {
+			t.Errorf("status = %+v", s)
+		}
+	})
+}
+
+func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		h.results.add("sc-1", "sc-2")
+		c := h.connector(h.config())
+		h.start(c)
+		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		h.writeResults(
+			result{id: "r-illegal", subcase: "sc-1", typ: "resumed"},                           // not suspended
+			result{id: "r-invalid", subcase: "sc-1", typ: "rejected"},                          // no reason
+			result{id: "r-licences", subcase: "sc-1", typ: "approved", licences: `{"x": 1}`},   // not an array
+			result{id: "r-time", subcase: "sc-1", typ: "accepted", time: "yesterday"},          // not a time
+			result{id: "r-unknown", subcase: "sc-404", typ: "accepted"},                        // no such sub-case
+			result{id: "r-ok", subcase: "sc-1", typ: "accepted"},                               // goes through
+			result{id: "r-ok-2", subcase: "sc-2", typ: "rejected", reason: "材料不全 13812345678"}, // goes through
+		)
+		h.waitFor("every result processed", func() bool { return len(h.processed()) == 7 })
+
+		want := map[string]string{
+			"r-illegal":  "the hub refused the result: cannot go from dispatched to resumed",
+			"r-invalid":  "the hub refused the result: invalid request: /reason: required",
+			"r-licences": "licences_json: not a JSON array of licences",
+			"r-time":     "time: not an RFC 3339 time",
+			"r-unknown":  "the hub refused the result: no such sub-case",
+		}
+		got := h.processed()
+		for id, reason := range want {
+			if e := got[id]; !e.Valid || !strings.HasPrefix(e.String, reason) {
+				t.Errorf("%s: error column %+v, want %q", id, e, reason)
+			}
+		}
+		for _, id := range []string{"r-ok", "r-ok-2"} {
+			if e := got[id]; e.Valid {
+				t.Errorf("%s: error %q, want it applied", id, e.String)
+			}
+		}
+		_, failures := h.rec.snapshot()
+		if len(failures) != len(want) {
+			t.Fatalf("recorded %d failures, want %d", len(failures), len(want))
+		}
+		var seqs []int64
+		for _, f := range failures {
+			var payload map[string]any
+			if err := json.Unmarshal(f.Payload, &payload); err != nil || payload["result_id"] != f.EventID {
+				t.Errorf("failure %s payload %s, want the row as JSON", f.EventID, f.Payload)
+			}
+			if !strings.HasPrefix(f.Reason, want[f.EventID]) || f.Topic != "frontdb:"+h.dept+":results" ||
+				f.Connector != "frontdb:"+h.dept || f.Department != h.dept || payload["seq"] != float64(f.Offset) {
+				t.Errorf("failure %+v, reason %q, topic %s, offset %d", f.Delivery, f.Reason, f.Topic, f.Offset)
+			}
+			seqs = append(seqs, f.Offset)
+		}
+		if !slices.IsSorted(seqs) || seqs[0] == seqs[len(seqs)-1] {
+			t.Errorf("dead-letter offsets %v, want the rows' distinct seq in order", seqs)
+		}
+		h.waitFor("the status to count the results", func() bool {
+			s := c.Status()
+			return s.Detail["results_refused"] == int64(5) && s.Detail["results_applied"] == int64(2)
+		})
+		if s := c.Status(); s.Failed != 5 || s.DeadLetters != 5 || s.LastError == nil {
+			t.Errorf("status = %+v", s)
+		}
+	})
+}
+
+func TestATransientFailureIsRetriedAndKeepsTheSubcasesOrder(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		h.results.add("sc-1", "sc-2")
+		h.results.failOnce("r-1")
+		c := h.connector(h.config())
+		h.start(c)
+		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		h.writeResults(
+			result{id: "r-1", subcase: "sc-1", typ: "accepted"},
+			result{id: "r-2", subcase: "sc-1", typ: "approved"},
+			result{id: "r-3", subcase: "sc-2", typ: "received"},
+		)
+		h.waitFor("every result processed", func() bool { return len(h.processed()) == 3 })
+		var order []string
+		for _, cl := range h.results.snapshot() {
+			order = append(order, cl.ev.EventID)
+		}
+		// r-1 fails; r-2, of the same sub-case, waits; r-3 goes on; the next poll applies both.
+		if !slices.Equal(order, []string{"r-1", "r-3", "r-1", "r-2"}) {
+			t.Errorf("attempts %q, want [r-1 r-3 r-1 r-2]", order)
+		}
+		for id, e := range h.processed() {
+			if e.Valid {
+				t.Errorf("%s processed with error %q", id, e.String)
+			}
+		}
+		if _, failures := h.rec.snapshot(); len(failures) != 0 {
+			t.Errorf("a transient failure was dead-lettered: %+v", failures)
+		}
+		h.waitFor("the status to count the results", func() bool { return c.Status().Detail["results_applied"] == int64(3) })
+		if s := c.Status(); s.Retries != 1 || !strings.Contains(s.LastErrorMessage, "applying the result failed") {
+			t.Errorf("status = %+v", s)
+		}
+	})
+}
+
+func TestStagingWaitsForTheDatabaseAndCommitsOnlyAfterTheRowIsWritten(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		c := h.connector(h.config())
+		h.start(c)
+		h.waitFor("the connector polling", func() bool { return c.Status().Detail["last_poll"] != nil })
+		h.exec("ALTER TABLE yjs_subcase_in RENAME TO yjs_subcase_away")
+		id, _, raw := h.subcase("cs-w", nil)
+		h.publish("cs-w", raw)
+		h.waitFor("two failed attempts", func() bool { return c.Status().Retries >= 2 })
+		if lag := h.lag(); lag != 1 {
+			t.Fatalf("lag while the table is away = %d, want 1", lag)
+		}
+		if n, _ := h.rec.counts(); n != 0 {
+			t.Fatalf("a delivery was recorded although nothing was written")
+		}
+		h.exec("ALTER TABLE yjs_subcase_away RENAME TO yjs_subcase_in")
+		h.waitFor("the sub-case staged and committed", func() bool {
+			return h.count("yjs_subcase_in", "") == 1 && h.lag() == 0
+		})
+		deliveries, _ := h.rec.snapshot()
+		if len(deliveries) != 1 || deliveries[0].EventID != id || deliveries[0].Attempts < 3 {
+			t.Errorf("deliveries = %+v, want %s once after at least 3 attempts", deliveries, id)
+		}
+		if s := c.Status(); !strings.HasPrefix(s.LastErrorMessage, "staging failed: ") {
+			t.Errorf("LastErrorMessage = %q", s.LastErrorMessage)
+		}
+	})
+}
+
+func TestAPoisonMessageIsDeadLetteredAndDoesNotBlockThePartition(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		c := h.connector(h.config())
+		poison := []byte(`{"specversion":"1.0","id":`)
+		noCase := []byte(`{"specversion":"1.0","id":"ev-x","type":"cn.yjshub.subcase.dispatched","data":{}}`)
+		id, _, raw := h.subcase("cs-p", nil)
+		h.publish("cs-p", poison, noCase, raw)
+		h.start(c)
+		h.waitFor("the good message staged and all committed", func() bool {
+			return h.count("yjs_subcase_in", "") == 1 && h.lag() == 0
+		})
+		_, failures := h.rec.snapshot()
+		if len(failures) != 2 {
+			t.Fatalf("recorded %d failures, want 2", len(failures))
+		}
+		for i, want := range [][]byte{poison, noCase} {
+			if f := failures[i]; f.Reason != "undecodable message" || !bytes.Equal(f.Payload, want) || f.Topic != h.topic {
+				t.Errorf("failure %d = %+v (payload %q)", i, f.Delivery, f.Payload)
+			}
+		}
+		if h.count("yjs_subcase_in", "id = '"+id+"'") != 1 {
+			t.Errorf("the good message is not in the staging table")
+		}
+	})
+}
+
+func TestWithoutMigrateTheConnectorRequiresTheDepartmentsTables(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		cfg := h.config()
+		no := false
+		cfg.Migrate = &no
+		c := h.connector(cfg)
+		err := h.wait(h.start(c))
+		if err == nil || !strings.Contains(err.Error(), "the exchange tables are missing or lack columns (migrate is false") {
+			t.Fatalf("Run without the tables and without migrating returned %v", err)
+		}
+		if h.count("yjs_subcase_in", "") != -1 {
+			t.Fatalf("the connector created the tables although migrate is false")
+		}
+
+		// The department creates them (here by running the migrations once); now it runs.
+		migrating := h.connector(h.config())
+		r := h.start(migrating)
+		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		if err := h.stop(r); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+		_, _, raw := h.subcase("cs-m", nil)
+		h.publish("cs-m", raw)
+		h.start(c)
+		h.waitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "") == 1 })
+	})
+}
+
+func TestTablesMayHaveOtherNamesAndLiveInTheirOwnSchema(t *testing.T) {
+	t.Parallel()
+	b := embeddedBus(t)
+	for _, tc := range []struct {
+		name   string
+		db     func(t *testing.T) database
+		schema bool
+	}{
+		{"sqlite", sqliteDatabase, false},
+		{"postgres", func(t *testing.T) database {
+			// The connection's search_path names a schema; the tables go to another one, which
+			// the connector creates.
+			return database{driver: frontdb.DriverPostgres, dsn: storetest.PostgresSchemaURL(t)}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+			defer cancel()
+			h := newHarness(t, ctx, b, tc.db(t))
+			cfg := h.config()
+			cfg.SubcaseTable, cfg.ResultTable = "rsj_in", "rsj_out"
+			sub, res := "rsj_in", "rsj_out"
+			if tc.schema {
+				u, _ := url.Parse(h.db.dsn)
+				cfg.Schema = u.Query().Get("search_path") + "_qzk"
+				t.Cleanup(func() {
+					_, _ = h.side.ExecContext(context.Background(), "DROP SCHEMA IF EXISTS "+cfg.Schema+" CASCADE")
+				})
+				sub, res = cfg.Schema+".rsj_in", cfg.Schema+".rsj_out"
+			}
+			h.results.add("sc-1")
+			c := h.connector(cfg)
+			h.start(c)
+			h.waitFor("the tables created", func() bool { return h.count(res, "") == 0 })
+			_, _, raw := h.subcase("cs-n", nil)
+			h.publish("cs-n", raw)
+			h.exec(`INSERT INTO ` + res + ` (result_id, subcase_id, type) VALUES ('r-1', 'sc-1', 'accepted')`)
+			h.waitFor("the sub-case staged and the result processed", func() bool {
+				return h.count(sub, "") == 1 && h.count(res, "processed_at IS NOT NULL") == 1
+			})
+			if h.count("yjs_subcase_in", "") != -1 {
+				t.Errorf("the default tables were created too")
+			}
+			if s := c.Status(); s.Detail["subcase_table"] != sub || s.Detail["result_table"] != res {
+				t.Errorf("status detail = %v", s.Detail)
+			}
+		})
+	}
+}
+
+func TestMigrationsRunOnceAndAgainChangeNothing(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		for i := range 2 {
+			c := h.connector(h.config())
+			r := h.start(c)
+			h.waitFor("the tables ready", func() bool { return h.count("yjs_result_out", "") == 0 && c.Status().Detail["last_poll"] != nil })
+			if err := h.stop(r); err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		}
+		if n := h.count("yjs_subcase_in_migrations", "version_id > 0"); n != 1 {
+			t.Errorf("the migration history holds %d applied migrations, want 1", n)
+		}
+	})
+}
+
+func TestNoSecretOrPersonalDataInLogsErrorsOrStatus(t *testing.T) {
+	t.Parallel()
+	const (
+		password = "pw-S3cr3t"
+		idNumber = "11010519491231002X"
+		mobile   = "13812345678"
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	b := embeddedBus(t)
+
+	// Nothing listens on port 1: connecting fails, and the driver's error is what Run returns.
+	for _, dsn := range []string{
+		"postgres://hub:" + password + "@127.0.0.1:1/qzk?sslmode=disable&connect_timeout=5",
+		"host=127.0.0.1 port=1 user=hub password=" + password + " dbname=qzk sslmode=disable connect_timeout=5",
+		"postgresql://127.0.0.1:1/qzk?sslmode=disable&connect_timeout=5&password=" + password,
+	} {
+		var logs syncBuffer
+		c, err := frontdb.New(frontdb.Config{Department: "rsj", Driver: frontdb.DriverPostgres, DSN: dsn}, b,
+			connector.RecorderFuncs{}, newFakeCases(), frontdb.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runErr := c.Run(ctx)
+		if runErr == nil {
+			t.Fatalf("Run against a closed port returned nil")
+		}
+		status, _ := json.Marshal(c.Status())
+		var cfgLog syncBuffer
+		slog.New(slog.NewTextHandler(&cfgLog, nil)).Info("config", "frontdb", frontdb.Config{DSN: dsn})
+		for where, text := range map[string]string{"Run's error": runErr.Error(), "logs": logs.String(),
+			"status": string(status), "config log": cfgLog.String(), "RedactDSN": frontdb.RedactDSN(dsn)} {
+			if strings.Contains(text, password) {
+				t.Errorf("%s contain the password:\n%s", where, text)
+			}
+		}
+		if !strings.Contains(logs.String(), "not ready") {
+			t.Errorf("the logs lack the failure, so they prove nothing:\n%s", logs.String())
+		}
+	}
+
+	// Personal data travels through a working exchange database but reaches no log or reason.
+	h := newHarness(t, ctx, b, sqliteDatabase(t))
+	h.results.add("sc-1")
+	h.results.conflictReason = "证件号码 " + idNumber + " 与手机 " + mobile + " 不符"
+	c := h.connector(h.config())
+	_, _, raw := h.subcase("cs-pii", map[string]any{"SQRXM": "张三", "SFZHM": idNumber, "LXDH": mobile})
+	h.publish("cs-pii", raw)
+	h.start(c)
+	h.waitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "form_json LIKE '%"+idNumber+"%'") == 1 })
+	h.writeResults(result{id: "r-pii", subcase: "sc-1", typ: "accepted"})
+	h.waitFor("the result refused", func() bool { return len(h.processed()) == 1 })
+	_, failures := h.rec.snapshot()
+	status, _ := json.Marshal(c.Status())
+	texts := map[string]string{"logs": h.logs.String(), "status": string(status), "error column": h.processed()["r-pii"].String}
+	if len(failures) == 1 {
+		texts["failure reason"] = failures[0].Reason
+	}
+	if !strings.Contains(texts["failure reason"], "证件号码 ****************** 与手机 ***********") {
+		t.Errorf("failure reason %q, want the department's words masked", texts["failure reason"])
+	}
+	for where, text := range texts {
+		for _, s := range []string{idNumber, mobile, "张三"} {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contain %q:\n%s", where, s, text)
+			}
+		}
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://hub:pw@db:5432/qzk?sslmode=disable", "postgres://hub:xxxxx@db:5432/qzk?sslmode=disable"},
+		{"host=db user=hub password=pw dbname=qzk", "host=db user=hub password=xxxxx dbname=qzk"},
+		{"host=db password='p w' dbname=qzk", "host=db password=xxxxx dbname=qzk"},
+		{"/var/lib/qzk/exchange.db?_pragma=busy_timeout(5000)", "/var/lib/qzk/exchange.db?_pragma=busy_timeout(5000)"},
+	} {
+		if got := frontdb.RedactDSN(tc.in); got != tc.want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	if err := (&frontdb.Config{Department: "rsj", Driver: "sqlite", DSN: "/tmp/x.db"}).Validate(); err != nil {
+		t.Errorf("a minimal configuration: %v", err)
+	}
+	err := (&frontdb.Config{Department: "人社局", Driver: "mysql", DSN: " ", Schema: "Bad-Schema",
+		SubcaseTable: "t; DROP TABLE x", ResultTable: "t; DROP TABLE x", PollInterval: -1, BatchSize: -1, GroupID: " g"}).Validate()
+	for _, want := range []string{`department: "人社局"`, `driver: "mysql" is not`, "dsn: required", `schema: "Bad-Schema"`,
+		`subcase_table: "t; DROP TABLE x"`, `result_table: "t; DROP TABLE x"`, "is also the subcase_table",
+		"poll_interval: -1ns is negative", "batch_size: -1", `group_id: " g"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+	if err := (&frontdb.Config{Department: "rsj", Driver: "sqlite", DSN: "x.db", Schema: "s"}).Validate(); err == nil ||
+		!strings.Contains(err.Error(), "schema: only for driver pgx") {
+		t.Errorf("a schema with sqlite: %v", err)
+	}
+	err = (&frontdb.Config{Department: "rsj", Driver: "pgx", DSN: "postgres://hub:pw-S3cr3t@db/qzk", PollInterval: -1}).Validate()
+	if err == nil || strings.Contains(err.Error(), "pw-S3cr3t") {
+		t.Errorf("validation error %v: want one, without the DSN's password", err)
+	}
+	_, err = frontdb.New(frontdb.Config{}, nil, nil, nil)
+	for _, want := range []string{"department: required", "driver: required", "bus: required", "recorder: required", "results: required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New error does not contain %q:\n%v", want, err)
+		}
+	}
+}
+
+// fakeCases is the case service as far as results go: sub-cases with a state, the contract's
+// transitions, idempotency on the event id, and failures on demand.
+type fakeCases struct {
+	mu             sync.Mutex
+	states         map[string]string
+	seen           map[string]string // event id → type
+	calls          []call
+	failing        map[string]bool // event ids whose next attempt fails transiently
+	conflictReason string          // when set, every event is refused with this reason
+}
+
+type call struct {
+	subcase string
+	ev      event.DepartmentEvent
+}
+
+func newFakeCases() *fakeCases {
+	return &fakeCases{states: map[string]string{}, seen: map[string]string{}, failing: map[string]bool{}}
+}
+
+func (f *fakeCases) add(subcases ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range subcases {
+		f.states[s] = "dispatched"
+	}
+}
+
+func (f *fakeCases) failOnce(eventID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failing[eventID] = true
+}
+
+func (f *fakeCases) state(subcase string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.states[subcase]
+}
+
+func (f *fakeCases) snapshot() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+var fakeTransitions = map[string]struct {
+	from []string
+	to   string
+}{
+	"received":             {[]string{"dispatched"}, "received"},
+	"accepted":             {[]string{"dispatched", "received", "resubmitted"}, "accepted"},
+	"supplement_requested": {[]string{"received", "accepted", "resubmitted"}, "supplement_requested"},
+	"resumed":              {[]string{"suspended"}, "accepted"},
+	"approved":             {[]string{"received", "accepted", "resubmitted"}, "approved"},
+	"rejected":             {[]string{"dispatched", "received", "accepted", "resubmitted", "supplement_requested"}, "rejected"},
+}
+
+func (f *fakeCases) ApplyEvent(_ context.Context, subcaseID string, ev event.DepartmentEvent) (*cases.EventResult, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{subcase: subcaseID, ev: ev})
+	if f.failing[ev.EventID] {
+		delete(f.failing, ev.EventID)
+		return nil, false, errors.New("store: connection reset")
+	}
+	if f.conflictReason != "" {
+		return nil, false, &cases.ConflictError{Reason: f.conflictReason}
+	}
+	if ev.Type == "rejected" && ev.Reason == "" {
+		return nil, false, &cases.ValidationError{Problems: []cases.Problem{{Path: "/reason", Rule: "required", Message: "give the reason"}}}
+	}
+	state, ok := f.states[subcaseID]
+	if !ok {
+		return nil, false, fmt.Errorf("sub-case: %w", cases.ErrNotFound)
+	}
+	if typ, ok := f.seen[ev.EventID]; ok && typ == ev.Type {
+		return &cases.EventResult{}, true, nil
+	}
+	tr := fakeTransitions[ev.Type]
+	if !slices.Contains(tr.from, state) {
+		return nil, false, &cases.ConflictError{Reason: "cannot go from " + state + " to " + ev.Type}
+	}
+	f.states[subcaseID] = tr.to
+	f.seen[ev.EventID] = ev.Type
+	return &cases.EventResult{}, false, nil
+}
+
+// recorder keeps what the connector recorded.
+type recorder struct {
+	mu         sync.Mutex
+	deliveries []connector.Delivery
+	failures   []connector.Failure
+}
+
+func (r *recorder) delivered(_ context.Context, d connector.Delivery) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, d)
+	return nil
+}
+
+func (r *recorder) failed(_ context.Context, f connector.Failure) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, f)
+	return nil
+}
+
+func (r *recorder) snapshot() ([]connector.Delivery, []connector.Failure) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deliveries), slices.Clone(r.failures)
+}
+
+func (r *recorder) counts() (delivered, failed int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.deliveries), len(r.failures)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,98 @@
+package frontdb
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"yjshub/hub/store"
+)
+
+const redactMask = "xxxxx"
+
+// keywordPassword finds the password of a key=value DSN ("host=… password=s3cret …"), quoted
+// or not.
+var keywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
+
+// RedactDSN returns dsn without its password, for logs and the status: a URL through
+// store.RedactURL, a key=value string with its password value masked.
+func RedactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host != "" {
+		return store.RedactURL(dsn)
+	}
+	return keywordPassword.ReplaceAllString(dsn, "${1}"+redactMask)
+}
+
+// scrubber removes the DSN's secrets from text that might quote them (a driver's error) and
+// masks what may be personal data. Everything the connector logs, records or returns that did
+// not originate in its own code passes through it.
+type scrubber struct {
+	r *strings.Replacer
+}
+
+func newScrubber(dsn string) scrubber {
+	var pairs []string
+	add := func(secret string) {
+		if len(secret) >= 3 { // shorter strings would mask innocent text
+			pairs = append(pairs, secret, redactMask)
+		}
+	}
+	add(dsn) // before its parts: the longest match should win
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			add(p)
+			add(url.QueryEscape(p))
+			add(url.PathEscape(p))
+		}
+	}
+	if u, err := url.Parse(dsn); err == nil {
+		for _, v := range u.Query()["password"] {
+			add(v)
+		}
+	}
+	for _, m := range keywordPassword.FindAllStringSubmatch(dsn, -1) {
+		add(strings.Trim(m[2], "'"))
+	}
+	return scrubber{r: strings.NewReplacer(pairs...)}
+}
+
+// text scrubs s.
+func (s scrubber) text(t string) string { return maskPersonal(s.r.Replace(t)) }
+
+// error describes err without secrets or personal data.
+func (s scrubber) error(err error) string {
+	if err == nil {
+		return ""
+	}
+	return s.text(err.Error())
+}
+
+// maskPersonal hides what may be personal data in text from outside the hub: every run of 11
+// or more digits, with a trailing X as resident ID numbers have, is replaced by as many '*'.
+// That covers ID numbers and mobiles, and also hides some harmless long numbers.
+func maskPersonal(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		switch {
+		case j == i:
+			b.WriteByte(s[i])
+			i++
+			continue
+		case j-i < 11:
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		}
+		if j < len(s) && (s[j] == 'X' || s[j] == 'x') {
+			j++
+		}
+		b.WriteString(strings.Repeat("*", j-i))
+		i = j
+	}
+	return b.String()
+}

@@ -1,0 +1,71 @@
+package frontdb
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"yjshub/connectors/connector"
+	"yjshub/hub/bus"
+)
+
+// stats collects the connector's counters; safe for concurrent use.
+type stats struct {
+	staged, retries, failed atomic.Int64
+	applied, refused        atomic.Int64
+	inFlight                atomic.Int64
+
+	mu          sync.Mutex
+	lastSuccess time.Time
+	lastError   time.Time
+	lastMessage string
+	lastPoll    time.Time
+	waiting     int // unprocessed result rows the last poll read
+}
+
+func (s *stats) success(at time.Time) {
+	s.mu.Lock()
+	s.lastSuccess = at
+	s.mu.Unlock()
+}
+
+// failure notes a failure; msg must be scrubbed.
+func (s *stats) failure(at time.Time, msg string) {
+	s.mu.Lock()
+	s.lastError, s.lastMessage = at, msg
+	s.mu.Unlock()
+}
+
+func (s *stats) polled(at time.Time, rows int) {
+	s.mu.Lock()
+	s.lastPoll, s.waiting = at, rows
+	s.mu.Unlock()
+}
+
+// Status reports the connector's health: Delivered counts the sub-cases staged (and
+// recorded), Retries the failed staging attempts and result rows left for the next poll,
+// Failed the messages and result rows recorded as failed; Detail holds the database (its DSN
+// redacted), the tables, the result counters and results_waiting, the unprocessed result rows
+// the last poll read (at most batch_size).
+func (c *Connector) Status() connector.Status {
+	s := &c.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	detail := map[string]any{
+		"driver": c.cfg.Driver, "dsn": RedactDSN(c.cfg.DSN),
+		"subcase_table": c.tables.Subcase, "result_table": c.tables.Result,
+		"results_applied": s.applied.Load(), "results_refused": s.refused.Load(),
+		"results_waiting": s.waiting,
+	}
+	if !s.lastPoll.IsZero() {
+		detail["last_poll"] = s.lastPoll
+	}
+	return connector.Status{
+		Name: c.Name(), Kind: Kind, Department: c.cfg.Department,
+		Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
+		Delivered: s.staged.Load(), Retries: s.retries.Load(), Failed: s.failed.Load(), DeadLetters: s.failed.Load(),
+		InFlight:    int(s.inFlight.Load()),
+		LastSuccess: connector.TimePtr(s.lastSuccess), LastError: connector.TimePtr(s.lastError),
+		LastErrorMessage: s.lastMessage, Detail: detail,
+	}
+}

@@ -1,0 +1,244 @@
+package kafkaconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"yjshub/connectors/connector"
+	"yjshub/hub/bus"
+	"yjshub/hub/cases"
+	"yjshub/hub/event"
+)
+
+// SourcePrefix starts the CloudEvents source of an event a department publishes:
+// "/departments/<code>".
+const SourcePrefix = "/departments/"
+
+// ResultsName is the results consumer's name in the status API.
+const ResultsName = Kind + ":results"
+
+// Hub is what the results consumer needs of the case service; [CaseService] adapts
+// *cases.Service. Errors steer it: cases.ErrNotFound, cases.ErrConflict and
+// *cases.ValidationError are permanent (a dead letter), anything else is retried.
+type Hub interface {
+	// ApplyEvent applies a department's event to its sub-case, idempotently per event id.
+	ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) error
+	// Department returns the code of the department that handles sub-case subcaseID of case
+	// caseID, or cases.ErrNotFound when the case has no such sub-case.
+	Department(ctx context.Context, caseID, subcaseID string) (string, error)
+}
+
+// CaseService adapts the hub's case service to [Hub].
+func CaseService(svc *cases.Service) Hub { return caseService{svc} }
+
+type caseService struct{ svc *cases.Service }
+
+func (c caseService) ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) error {
+	_, _, err := c.svc.ApplyEvent(ctx, subcaseID, ev)
+	return err
+}
+
+func (c caseService) Department(ctx context.Context, caseID, subcaseID string) (string, error) {
+	v, err := c.svc.Get(ctx, caseID)
+	if err != nil {
+		return "", err
+	}
+	for _, sc := range v.Subcases {
+		if sc.ID == subcaseID {
+			return sc.Department.Code, nil
+		}
+	}
+	return "", fmt.Errorf("sub-case of the case: %w", cases.ErrNotFound)
+}
+
+// Results applies the events departments publish to yjs.result. It is safe for concurrent
+// use; Run may run more than once at a time (members of the group).
+type Results struct {
+	cfg ResultsConfig
+	bus *bus.Bus
+	hub Hub
+	rec connector.Recorder
+	log *slog.Logger
+
+	applied, failed, inFlight atomic.Int64
+
+	mu          sync.Mutex
+	lastSuccess time.Time
+	lastError   time.Time
+	lastMessage string
+}
+
+// NewResults returns the results consumer.
+func NewResults(cfg ResultsConfig, b *bus.Bus, hub Hub, rec connector.Recorder, opts ...Option) (*Results, error) {
+	if cfg.GroupID == "" {
+		cfg.GroupID = DefaultResultsGroup
+	}
+	var errs []error
+	if strings.TrimSpace(cfg.GroupID) != cfg.GroupID {
+		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", cfg.GroupID))
+	}
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{{"bus", b == nil}, {"hub", hub == nil}, {"recorder", rec == nil}} {
+		if dep.missing {
+			errs = append(errs, fmt.Errorf("%s: required", dep.name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("kafka results: invalid configuration: %w", err)
+	}
+	cfg.Departments = slices.Clone(cfg.Departments)
+	o := buildOptions(opts)
+	return &Results{cfg: cfg, bus: b, hub: hub, rec: rec, log: o.log.With("connector", ResultsName)}, nil
+}
+
+// Run consumes yjs.result in the results group until ctx ends (then it returns nil) or an
+// event could not be applied for a reason that may pass (then it returns the error, and the
+// event, uncommitted, is applied by the next Run).
+func (r *Results) Run(ctx context.Context) error {
+	r.log.InfoContext(ctx, "kafka: applying department results", "topic", bus.TopicResult, "group", r.cfg.GroupID)
+	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicResult, GroupID: r.cfg.GroupID}, r.handle)
+	if err == nil || ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("kafka results: %w", err)
+}
+
+// permanent is a reason a message will never be applied.
+type permanent struct {
+	reason  string
+	dept    string
+	eventID string
+}
+
+// handle applies one message; returning nil commits it.
+func (r *Results) handle(ctx context.Context, m bus.Received) error {
+	r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
+	caseID := string(m.Key)
+	p, subcaseID, source, ev := r.decode(m)
+	if p == nil {
+		dept, err := r.hub.Department(ctx, caseID, subcaseID)
+		switch {
+		case errors.Is(err, cases.ErrNotFound):
+			p = &permanent{reason: "unknown sub-case: the Kafka key must be the case id and the subject a sub-case of it"}
+		case err != nil:
+			return r.transient(ctx, m, ev.EventID, err)
+		case dept != source:
+			p = &permanent{reason: "the sub-case is handled by another department than the event's source"}
+		}
+	}
+	if p == nil {
+		err := r.hub.ApplyEvent(ctx, subcaseID, ev)
+		var ve *cases.ValidationError
+		switch {
+		case err == nil:
+			r.applied.Add(1)
+			r.mu.Lock()
+			r.lastSuccess = time.Now()
+			r.mu.Unlock()
+			r.log.DebugContext(ctx, "kafka: applied a department event", "event_id", ev.EventID, "type", ev.Type,
+				"case_id", caseID, "subcase_id", subcaseID, "partition", m.Partition, "offset", m.Offset)
+			return nil
+		case errors.Is(err, cases.ErrConflict):
+			p = &permanent{reason: "conflict: " + err.Error()}
+		case errors.As(err, &ve):
+			p = &permanent{reason: ve.Error()}
+		case errors.Is(err, cases.ErrNotFound):
+			p = &permanent{reason: "unknown sub-case"}
+		default:
+			return r.transient(ctx, m, ev.EventID, err)
+		}
+	}
+	if p.eventID == "" {
+		p.eventID = ev.EventID
+	}
+	return r.fail(ctx, m, caseID, p)
+}
+
+// decode checks a message against the contract (README.md); p is not nil when it breaks it.
+func (r *Results) decode(m bus.Received) (p *permanent, subcaseID, dept string, ev event.DepartmentEvent) {
+	var env event.Envelope
+	if err := json.Unmarshal(m.Value, &env); err != nil || env.ID == "" {
+		return &permanent{reason: "undecodable message: not a JSON event envelope with an id"}, "", "", ev
+	}
+	dept, hasDept := strings.CutPrefix(env.Source, SourcePrefix)
+	switch {
+	case env.Type != event.TypeSubcaseEvent:
+		return &permanent{reason: fmt.Sprintf("undecodable message: type %q is not %s", clip(env.Type), event.TypeSubcaseEvent), eventID: env.ID}, "", "", ev
+	case env.Subject == "":
+		return &permanent{reason: "undecodable message: no subject (the sub-case id)", eventID: env.ID}, "", "", ev
+	case !hasDept || dept == "":
+		return &permanent{reason: "undecodable message: the source is not " + SourcePrefix + "<department code>", eventID: env.ID}, "", "", ev
+	case len(r.cfg.Departments) > 0 && !slices.Contains(r.cfg.Departments, dept):
+		return &permanent{reason: fmt.Sprintf("department %q does not report through Kafka", clip(dept)), dept: dept, eventID: env.ID}, "", "", ev
+	}
+	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return &permanent{reason: "undecodable message: the data is not a department event", dept: dept, eventID: env.ID}, "", "", ev
+	}
+	return nil, env.Subject, dept, ev
+}
+
+func (r *Results) transient(ctx context.Context, m bus.Received, eventID string, err error) error {
+	r.mu.Lock()
+	r.lastError, r.lastMessage = time.Now(), "applying an event failed; it will be applied again"
+	r.mu.Unlock()
+	r.log.WarnContext(ctx, "kafka: applying a department event failed; not committed", "event_id", eventID,
+		"partition", m.Partition, "offset", m.Offset, "error", err)
+	return fmt.Errorf("event %s at partition %d offset %d: %w", eventID, m.Partition, m.Offset, err)
+}
+
+// fail records a message that will never be applied, as a dead letter.
+func (r *Results) fail(ctx context.Context, m bus.Received, caseID string, p *permanent) error {
+	r.log.WarnContext(ctx, "kafka: department event not applied, recording it as failed", "event_id", p.eventID,
+		"case_id", caseID, "partition", m.Partition, "offset", m.Offset, "reason", p.reason)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	// SubcaseID stays empty: the hub's recorder would take the failure for a failed delivery of
+	// a dispatched sub-case. The payload carries the subject.
+	err := r.rec.Failed(rctx, connector.Failure{
+		Delivery: connector.Delivery{Connector: ResultsName, EventID: p.eventID, CaseID: caseID, Department: p.dept, At: time.Now()},
+		Reason:   p.reason, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Payload: m.Value,
+	})
+	if err != nil {
+		return fmt.Errorf("kafka results: record failure at partition %d offset %d: %w", m.Partition, m.Offset, err)
+	}
+	r.failed.Add(1)
+	r.mu.Lock()
+	r.lastError, r.lastMessage = time.Now(), p.reason
+	r.mu.Unlock()
+	return nil
+}
+
+// clip bounds text taken from a message for a reason.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return string(r[:64]) + "…"
+	}
+	return s
+}
+
+// Status reports the results consumer: its topic and group (the manager fills in the lag),
+// events applied and dead letters.
+func (r *Results) Status() connector.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return connector.Status{
+		Name: ResultsName, Kind: Kind, Topic: bus.TopicResult, Group: r.cfg.GroupID,
+		Delivered: r.applied.Load(), Failed: r.failed.Load(), DeadLetters: r.failed.Load(), InFlight: int(r.inFlight.Load()),
+		LastSuccess: connector.TimePtr(r.lastSuccess), LastError: connector.TimePtr(r.lastError), LastErrorMessage: r.lastMessage,
+		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments)},
+	}
+}

@@ -1,0 +1,22 @@
+// Package platform owns the platform connector kind: the integrated platforms through which
+// applicants apply — 江苏政务服务网 "一件事" (provincial) and 连云港市政务服务一体化平台
+// (municipal) — connected by configuration alone (README.md is the contract).
+//
+// Inbound, the connector pulls the applications submitted on the platform page by page
+// (GET {pull_url}?cursor=…&limit=…), turns each into a hub application by the declarative
+// field mapping of its configuration (platform field path → bundle, applicant_type, matters,
+// form.<canonical field>, materials, with value maps), and submits it to the case service with
+// the idempotency key platform:<name>:<app_id>: an application pulled twice becomes one case.
+// platform_applications records which application became which case; the cursor
+// (platform_cursors) moves only once every item before it is recorded. An application the hub
+// refuses is recorded as a dead letter (its problems by path and rule, no values) and reported
+// to the platform as 退件, with the platform's own field paths; it never holds up the next.
+//
+// Outbound, the connector follows yjs.case.event (connectors/casepush) and, for the cases that
+// came from its platform, pushes 受理 when the first sub-case is accepted, 出件 with the
+// decision and the e-licences (metadata and file) of each decided sub-case (一端出件), and
+// 办结 with the outcome when the case completes — each once, with an Idempotency-Key per case
+// and step, renamed and recoded by the outbound mapping.
+//
+// Package platformsim simulates a platform for the tests.
+package platform

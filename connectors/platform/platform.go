@@ -1,0 +1,183 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"yjshub/catalogue"
+	"yjshub/connectors/casepush"
+	"yjshub/connectors/connector"
+	"yjshub/connectors/restpush"
+	"yjshub/hub/bus"
+	"yjshub/hub/cases"
+	"yjshub/hub/store"
+)
+
+// Kind is the connector kind's name.
+const Kind = "platform"
+
+// Cases is what the connector needs of the case service; *cases.Service has it.
+type Cases interface {
+	Submit(ctx context.Context, app cases.Application, requestHash, idempotencyKey string) (*cases.CaseView, bool, error)
+	Get(ctx context.Context, caseID string) (*cases.CaseView, error)
+	Catalogue() *catalogue.Catalogue
+}
+
+// Option changes how New builds a Connector.
+type Option func(*options)
+
+type options struct {
+	log  *slog.Logger
+	http *http.Client
+}
+
+// WithLogger sends the connector's logs to l. Default: nothing is logged. Log lines carry
+// application, case and step ids, statuses and scrubbed reasons; never a payload.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithHTTPClient makes requests with a copy of hc (its transport, TLS settings, proxy).
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.http = hc } }
+
+// Connector connects one platform: it pulls the applications submitted there into the hub and
+// pushes their progress, results and e-licences back. It is safe for concurrent use.
+type Connector struct {
+	cfg    Config
+	cases  Cases
+	rec    connector.Recorder
+	log    *slog.Logger
+	tables tables
+	mapper *mapper
+	pull   *http.Client
+	client *casepush.Client
+	runner *casepush.Runner
+
+	pulls, pulled, submitted, rejected, duplicates, failed atomic.Int64
+
+	mu          sync.Mutex
+	cursor      string
+	lastPull    time.Time
+	lastSuccess time.Time
+	lastError   time.Time
+	lastMessage string
+}
+
+// New returns the connector of one platform after applying cfg's defaults and validating it
+// (also against the catalogue: mapped fields, bundles, matters and materials must exist); the
+// error lists every problem at once.
+func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recorder, opts ...Option) (*Connector, error) {
+	cfg.setDefaults()
+	errs := []error{cfg.Validate()}
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{{"bus", b == nil}, {"store", st == nil}, {"cases", svc == nil}, {"recorder", rec == nil}} {
+		if dep.missing {
+			errs = append(errs, fmt.Errorf("%s: required", dep.name))
+		}
+	}
+	var m *mapper
+	if svc != nil {
+		m = newMapper(cfg.Inbound, svc.Catalogue())
+		errs = append(errs, m.check())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("platform %s: invalid configuration: %w", cfg.Name, err)
+	}
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Connector{cfg: cfg, cases: svc, rec: rec, mapper: m, tables: tables{st: st, platform: cfg.Name},
+		log: o.log.With("connector", Kind+":"+cfg.Name)}
+	hc := &http.Client{}
+	if o.http != nil {
+		copied := *o.http
+		hc = &copied
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.pull = hc
+	client, err := casepush.NewClient(casepush.ClientConfig{Endpoint: cfg.PushURL, Timeout: cfg.Timeout, Headers: cfg.Headers,
+		Retry: cfg.Retry, UserAgent: "yjshub-platform"}, hc)
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: push_url: %w", cfg.Name, err)
+	}
+	c.client = client
+	runner, err := casepush.NewRunner(casepush.RunnerConfig{Name: c.Name(), GroupID: cfg.GroupID}, b, client,
+		casepush.NewLedger(st, c.Name()), rec, planner{c}, c.log)
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: %w", cfg.Name, err)
+	}
+	c.runner = runner
+	return c, nil
+}
+
+// Name is the connector's name in the status API: platform:<name>.
+func (c *Connector) Name() string { return Kind + ":" + c.cfg.Name }
+
+// Run pulls applications and pushes progress until ctx ends (then it returns nil) or the
+// store fails (then it returns the error; the manager runs it again). A platform that does not
+// answer is not an error: the connector waits and tries again, and its status says so.
+func (c *Connector) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- c.runner.Run(ctx) }()
+	go func() { errc <- c.pullLoop(ctx) }()
+	first := <-errc
+	cancel()
+	second := <-errc
+	if parent.Err() != nil {
+		return nil
+	}
+	if err := errors.Join(first, second); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: stopped before its context ended", c.Name())
+}
+
+// Status reports the connector: its consumer group on yjs.case.event (the manager fills in
+// the lag), pushes delivered, applications pulled, submitted and rejected.
+func (c *Connector) Status() connector.Status {
+	rs := c.runner.Stats()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := connector.Status{
+		Name: c.Name(), Kind: Kind, Topic: bus.TopicCaseEvent, Group: c.cfg.GroupID,
+		Delivered: rs.Delivered, Retries: rs.Retries, Failed: rs.Failed + c.failed.Load(), DeadLetters: rs.Failed + c.failed.Load(),
+		InFlight:    rs.InFlight,
+		LastSuccess: connector.TimePtr(latest(rs.LastSuccess, c.lastSuccess)),
+		Detail: map[string]any{
+			"level": c.cfg.Level, "pull_url": restpush.RedactURL(c.cfg.PullURL), "push_url": c.client.Endpoint(),
+			"cursor": c.cursor, "pulls": c.pulls.Load(), "pulled": c.pulled.Load(), "submitted": c.submitted.Load(),
+			"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(),
+		},
+	}
+	if !c.lastPull.IsZero() {
+		st.Detail["last_pull"] = c.lastPull
+	}
+	st.LastError, st.LastErrorMessage = connector.TimePtr(c.lastError), c.lastMessage
+	if rs.LastError.After(c.lastError) {
+		st.LastError, st.LastErrorMessage = connector.TimePtr(rs.LastError), rs.LastErrorMessage
+	}
+	return st
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// note records a failure for Status; msg must be scrubbed.
+func (c *Connector) note(msg string) {
+	c.mu.Lock()
+	c.lastError, c.lastMessage = time.Now(), msg
+	c.mu.Unlock()
+}

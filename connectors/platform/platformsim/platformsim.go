@@ -1,0 +1,189 @@
+// Package platformsim simulates a platform (江苏政务服务网 "一件事", 连云港市政务服务一体化平台)
+// speaking the contract of connectors/platform (its README.md), for tests and demonstrations:
+// it offers submitted applications in its own format through the cursor-based pull endpoint
+// and keeps every document the hub pushes back, answering as told.
+//
+//	GET  /applications?cursor=…&limit=…   {"items": [{"app_id", "submitted_at", "body"}], "next_cursor"}
+//	POST /progress                        progress, results, e-licences, rejections (Idempotency-Key)
+//
+// [Format] describes a platform's own application layout as data, and [Format.Encode] writes
+// a hub application in it, so that a test can offer the repository's examples as a platform
+// would send them. [Jiangsu] and [Lianyungang] are two such layouts.
+package platformsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sim is a simulated platform; it is an http.Handler and safe for concurrent use.
+type Sim struct {
+	mu      sync.Mutex
+	items   []Item
+	pushes  []Push
+	pulls   int
+	respond func(n int, p Push) int
+	pullErr func(n int) int
+}
+
+// Item is an application the platform offers.
+type Item struct {
+	AppID       string          `json:"app_id"`
+	SubmittedAt string          `json:"submitted_at"`
+	Body        json.RawMessage `json:"body"`
+}
+
+// Push is a document the hub pushed.
+type Push struct {
+	// Key is its Idempotency-Key.
+	Key    string
+	Header http.Header
+	// Doc is the document decoded; Raw as received.
+	Doc map[string]any
+	Raw []byte
+	// Status is what the simulator answered.
+	Status int
+	At     time.Time
+}
+
+// New returns a platform offering nothing yet that takes every push.
+func New() *Sim { return &Sim{} }
+
+// Offer adds an application to the end of the platform's list.
+func (s *Sim) Offer(appID string, submittedAt time.Time, body json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items = append(s.items, Item{AppID: appID, SubmittedAt: submittedAt.Format(time.RFC3339), Body: body})
+}
+
+// RespondToPush makes the platform answer the n-th push (from 1) with the status f returns; 0
+// means 200. nil restores the default.
+func (s *Sim) RespondToPush(f func(n int, p Push) int) {
+	s.mu.Lock()
+	s.respond = f
+	s.mu.Unlock()
+}
+
+// RespondToPull makes the platform answer the n-th pull (from 1) with the status f returns
+// instead of a page; 0 means the page.
+func (s *Sim) RespondToPull(f func(n int) int) {
+	s.mu.Lock()
+	s.pullErr = f
+	s.mu.Unlock()
+}
+
+// Pushes returns every push received, in order, repeats included.
+func (s *Sim) Pushes() []Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pushes)
+}
+
+// Taken returns the pushes the platform took (2xx), the first of each Idempotency-Key.
+func (s *Sim) Taken() []Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Push
+	seen := map[string]bool{}
+	for _, p := range s.pushes {
+		if p.Status/100 == 2 && !seen[p.Key] {
+			seen[p.Key] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Pulls counts the pulls answered.
+func (s *Sim) Pulls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pulls
+}
+
+// ServeHTTP implements the platform's side of the contract.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/applications":
+		s.serveApplications(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/progress":
+		s.serveProgress(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Sim) serveApplications(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.pulls++
+	n, fail := s.pulls, s.pullErr
+	s.mu.Unlock()
+	if fail != nil {
+		if status := fail(n); status != 0 {
+			w.WriteHeader(status)
+			return
+		}
+	}
+	from := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		i, err := strconv.Atoi(strings.TrimPrefix(c, "p"))
+		if err != nil || !strings.HasPrefix(c, "p") || i < 0 {
+			http.Error(w, `{"message":"bad cursor"}`, http.StatusBadRequest)
+			return
+		}
+		from = i
+	}
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 20
+	}
+	s.mu.Lock()
+	from = min(from, len(s.items))
+	to := min(from+limit, len(s.items))
+	page := struct {
+		Items      []Item `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}{Items: slices.Clone(s.items[from:to]), NextCursor: fmt.Sprintf("p%d", to)}
+	s.mu.Unlock()
+	if page.Items == nil {
+		page.Items = []Item{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(page)
+}
+
+func (s *Sim) serveProgress(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	p := Push{Key: r.Header.Get("Idempotency-Key"), Header: r.Header.Clone(), Raw: raw, At: time.Now()}
+	_ = json.Unmarshal(raw, &p.Doc)
+	s.mu.Lock()
+	n := len(s.pushes) + 1
+	respond := s.respond
+	s.mu.Unlock()
+	p.Status = http.StatusOK
+	if respond != nil {
+		if status := respond(n, p); status != 0 {
+			p.Status = status
+		}
+	}
+	if p.Key == "" {
+		p.Status = http.StatusBadRequest
+	}
+	s.mu.Lock()
+	s.pushes = append(s.pushes, p)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(p.Status)
+	if p.Status/100 == 2 {
+		_, _ = io.WriteString(w, `{"ok":true}`)
+		return
+	}
+	_, _ = fmt.Fprintf(w, `{"message":"simulated %d"}`, p.Status)
+}

@@ -1,0 +1,128 @@
+package platform
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"yjshub/hub/store"
+)
+
+// Application states in platform_applications.
+const (
+	appSubmitted = "submitted"
+	appRejected  = "rejected"
+	appConflict  = "conflict"
+)
+
+// reported values in platform_applications.
+const (
+	reportPending = 0
+	reportDone    = 1
+	reportRefused = -1
+)
+
+// tables is the connector's state in the SQL store (migration 00008_platform.sql).
+type tables struct {
+	st       *store.Store
+	platform string
+}
+
+func (t tables) cursor(ctx context.Context) (string, error) {
+	db := t.st.DB()
+	var c string
+	err := db.GetContext(ctx, &c, db.Rebind(`SELECT next_cursor FROM platform_cursors WHERE platform = ?`), t.platform)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the cursor of %s: %w", t.platform, err)
+	}
+	return c, nil
+}
+
+func (t tables) saveCursor(ctx context.Context, cursor string) error {
+	db := t.st.DB()
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_cursors (platform, next_cursor, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (platform) DO UPDATE SET next_cursor = excluded.next_cursor, updated_at = excluded.updated_at`),
+		t.platform, cursor, store.NewTimestamp(time.Now()))
+	if err != nil {
+		return fmt.Errorf("saving the cursor of %s: %w", t.platform, err)
+	}
+	return nil
+}
+
+// application returns the state of a platform application already stored; "" when it is new.
+func (t tables) application(ctx context.Context, appID string) (string, error) {
+	db := t.st.DB()
+	var state string
+	err := db.GetContext(ctx, &state, db.Rebind(`SELECT state FROM platform_applications WHERE platform = ? AND app_id = ?`), t.platform, appID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading application %s of %s: %w", appID, t.platform, err)
+	}
+	return state, nil
+}
+
+// storeApplication records what became of a platform application; a second record of the
+// same application keeps the first.
+func (t tables) storeApplication(ctx context.Context, appID, caseID, state string, problems []Problem, reported int, submittedAt time.Time) error {
+	if problems == nil {
+		problems = []Problem{}
+	}
+	ps, _ := json.Marshal(problems)
+	db := t.st.DB()
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_applications (platform, app_id, case_id, state, problems, reported, submitted_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, app_id) DO NOTHING`),
+		t.platform, appID, caseID, state, string(ps), reported, store.NewTimestamp(submittedAt), store.NewTimestamp(time.Now()))
+	if err != nil {
+		return fmt.Errorf("storing application %s of %s: %w", appID, t.platform, err)
+	}
+	return nil
+}
+
+// appOf returns the platform application a case came from.
+func (t tables) appOf(ctx context.Context, caseID string) (string, bool, error) {
+	db := t.st.DB()
+	var appID string
+	err := db.GetContext(ctx, &appID, db.Rebind(`SELECT app_id FROM platform_applications WHERE case_id = ? AND platform = ?`), caseID, t.platform)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("looking up the application of case %s: %w", caseID, err)
+	}
+	return appID, true, nil
+}
+
+// rejection is a rejected application still to be reported to the platform.
+type rejection struct {
+	AppID    string          `db:"app_id"`
+	Problems string          `db:"problems"`
+	At       store.Timestamp `db:"created_at"`
+}
+
+func (t tables) unreported(ctx context.Context, limit int) ([]rejection, error) {
+	db := t.st.DB()
+	var rows []rejection
+	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT app_id, problems, created_at FROM platform_applications
+		WHERE platform = ? AND reported = ? ORDER BY created_at, app_id LIMIT ?`), t.platform, reportPending, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the rejections of %s to report: %w", t.platform, err)
+	}
+	return rows, nil
+}
+
+func (t tables) markReported(ctx context.Context, appID string, reported int) error {
+	db := t.st.DB()
+	_, err := db.ExecContext(ctx, db.Rebind(`UPDATE platform_applications SET reported = ? WHERE platform = ? AND app_id = ?`), reported, t.platform, appID)
+	if err != nil {
+		return fmt.Errorf("recording the report of application %s of %s: %w", appID, t.platform, err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package connectors
+
+import (
+	"fmt"
+	"sort"
+
+	kafkaconn "yjshub/connectors/kafka"
+)
+
+// checkPlatforms validates the parts of a connectors file that are not one department each:
+// the platforms, the supervision platform, and the one results consumer every kafka
+// department shares. It sets each platform's name from its key. name labels the problems.
+func checkPlatforms(f *File, name string) []error {
+	var errs []error
+	names := make([]string, 0, len(f.Platforms))
+	for n := range f.Platforms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := f.Platforms[n]
+		at := fmt.Sprintf("%s: platforms.%s", name, n)
+		if p.Name != "" && p.Name != n {
+			errs = append(errs, fmt.Errorf("%s.name: %q differs from the key; leave it out", at, p.Name))
+		}
+		p.Name = n
+		if err := p.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", at, err))
+		}
+		f.Platforms[n] = p
+	}
+	if f.Supervision != nil {
+		if err := f.Supervision.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: supervision: %w", name, err))
+		}
+	}
+	// One results consumer serves every kafka department: their results_group must agree.
+	codes := make([]string, 0, len(f.Departments))
+	for code, d := range f.Departments {
+		if d.Kind == KindKafka && d.Kafka != nil {
+			codes = append(codes, code)
+		}
+	}
+	sort.Strings(codes)
+	group, first := "", ""
+	for _, code := range codes {
+		g := f.Departments[code].Kafka.ResultsGroup
+		if g == "" {
+			g = kafkaconn.DefaultResultsGroup
+		}
+		switch {
+		case first == "":
+			group, first = g, code
+		case g != group:
+			errs = append(errs, fmt.Errorf("%s: departments.%s.kafka.results_group: %q differs from %q of departments.%s; one results consumer serves every kafka department",
+				name, code, g, group, first))
+		}
+	}
+	return errs
+}
+
+// kafkaDepartments returns the configuration of every kafka department, sorted by code.
+func kafkaDepartments(f *File) []kafkaconn.Config {
+	var out []kafkaconn.Config
+	for _, d := range f.Departments {
+		if d.Kind == KindKafka && d.Kafka != nil {
+			out = append(out, *d.Kafka)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Department < out[j].Department })
+	return out
+}

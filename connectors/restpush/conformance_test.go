@@ -1,0 +1,165 @@
+package restpush_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"yjshub/connectors/connector"
+	"yjshub/connectors/connectortest"
+	"yjshub/connectors/restpush"
+	"yjshub/hub/bus"
+	"yjshub/hub/event"
+)
+
+// TestConformance runs the connector conformance suite on the embedded broker and, when
+// YJSHUB_TEST_KAFKA names one, on Apache Kafka.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	features := connectortest.Features{
+		Retries:           true,
+		Breaker:           true,
+		PermanentFailures: true,
+		Ordered:           true,
+		Restartable:       true,
+		// Department events come back through the hub's API, not through the connector.
+		ResultsFlowBack: false,
+	}
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			connectortest.Run(t, features, func(t *testing.T, env connectortest.Env) connectortest.Harness {
+				b := env.Bus
+				if b == nil {
+					b = be.open(t)
+				}
+				return newSuiteHarness(t, b, env)
+			})
+		})
+	}
+}
+
+// suiteHarness is a REST push department for the conformance suite: an HTTP server that
+// applies each sub-case once per Idempotency-Key and fails as it is told.
+type suiteHarness struct {
+	b      *bus.Bus
+	dept   string
+	env    connectortest.Env
+	srv    *httptest.Server
+	faults connectortest.Faults
+
+	mu      sync.Mutex
+	got     []connectortest.Received
+	applied map[string]bool
+}
+
+// suiteTimeout is the connector's attempt timeout in the suite: what a Timeout failure costs,
+// and long enough that a loaded machine's answers do not time out.
+const suiteTimeout = time.Second
+
+func newSuiteHarness(t *testing.T, b *bus.Bus, env connectortest.Env) *suiteHarness {
+	h := &suiteHarness{b: b, dept: "t-" + randomHex(6), env: env, applied: map[string]bool{}}
+	ensureTopic(t, b, bus.SubcaseTopic(h.dept))
+	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *suiteHarness) Bus() *bus.Bus      { return h.b }
+func (h *suiteHarness) Department() string { return h.dept }
+
+func (h *suiteHarness) NewConnector(t *testing.T) connector.Connector {
+	c, err := restpush.New(restpush.Config{
+		Department: h.dept,
+		Endpoint:   h.srv.URL + "/yjs/subcases",
+		Timeout:    suiteTimeout,
+		Retry:      restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
+		Breaker:    restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: 400 * time.Millisecond},
+	}, h.b, h.env.Recorder, restpush.WithLogger(h.env.Logger))
+	if err != nil {
+		t.Fatalf("restpush.New: %v", err)
+	}
+	return c
+}
+
+func (h *suiteHarness) Received() []connectortest.Received {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.got)
+}
+
+func (h *suiteHarness) FailNext(mode connectortest.FailMode, n int) { h.faults.FailNext(mode, n) }
+
+func (h *suiteHarness) Report(t *testing.T, _ string, _ event.DepartmentEvent) {
+	t.Fatalf("restpush: department events come back through the hub's API, not the connector")
+}
+
+// ensureTopic creates a topic of 3 partitions, trying again while a busy Kafka answers that
+// its controller is not available.
+func ensureTopic(t *testing.T, b *bus.Bus, topic string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 3})
+		if err == nil {
+			return
+		}
+		pause := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			t.Fatalf("EnsureTopics(%s): %v", topic, err)
+		case <-pause.C:
+		}
+	}
+}
+
+// serve is the department's endpoint.
+func (h *suiteHarness) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body) // read first, so that a client that goes away cancels r.Context()
+	if err != nil {
+		return
+	}
+	rec := connectortest.ReceivedFrom(r.Header.Get(restpush.HeaderIdempotency), body)
+	rec.Failed = h.faults.Take()
+	h.mu.Lock()
+	h.got = append(h.got, rec)
+	repeat := h.applied[rec.Key]
+	if rec.Failed == 0 {
+		h.applied[rec.Key] = true
+	}
+	h.mu.Unlock()
+
+	switch rec.Failed {
+	case connectortest.Transient5xx:
+		// A careless back office: its error page quotes the request.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "upstream error while handling %s", body)
+	case connectortest.Timeout:
+		<-r.Context().Done() // answers only once the connector has given up
+	case connectortest.Reset:
+		resetConnection(w)
+	case connectortest.Permanent4xx:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": connectortest.RefusalMessage})
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		if repeat {
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, `{"status":"duplicate"}`)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"accepted"}`)
+	}
+}

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"yjshub/connectors/restpull"
+)
+
+// Inbox is what the inbox routes need: the queue that departments which cannot receive calls
+// poll (connectors/restpull.Inbox). Both methods are safe for concurrent use, also from several
+// hub instances sharing one store.
+//
+// Lease leases up to max of dept's waiting items for visibility (0: the department's
+// default) and returns them oldest first; an item leased by one call is returned by no other
+// until its lease runs out. Ack acknowledges dept's item id under lease; acknowledging an
+// acknowledged item succeeds again. Their errors are restpull.ErrUnknownDepartment and
+// restpull.ErrNotFound (404), restpull.ErrStaleLease (409) and *restpull.InvalidError (422).
+type Inbox interface {
+	Lease(ctx context.Context, dept string, max int, visibility time.Duration) ([]restpull.Item, error)
+	Ack(ctx context.Context, dept, id, lease string) error
+}
+
+// defaultLease is how many items a poll that does not say leases.
+const defaultLease = 10
+
+// maxAckBody bounds the body of an ack.
+const maxAckBody = 4 << 10
+
+// inboxError maps the inbox's errors to statuses.
+func (s *Server) inboxError(w http.ResponseWriter, r *http.Request, err error) {
+	var ie *restpull.InvalidError
+	switch {
+	case errors.As(err, &ie):
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query",
+			Problem{Path: ie.Param, Rule: "range", Message: ie.Message})
+	case errors.Is(err, restpull.ErrUnknownDepartment), errors.Is(err, restpull.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
+	case errors.Is(err, restpull.ErrStaleLease):
+		writeError(w, http.StatusConflict, CodeConflict, err.Error())
+	default:
+		s.writeCaseError(w, r, err)
+	}
+}
+
+// leaseInbox answers GET /api/v1/departments/{dept}/inbox?max=N&visibility=30s. visibility is
+// a duration (30s, 2m) or a number of seconds.
+func (s *Server) leaseInbox(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var problems []Problem
+	max := defaultLease
+	if v := q.Get("max"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > restpull.MaxLease {
+			problems = append(problems, Problem{Path: "max", Rule: "range",
+				Message: "must be a whole number from 1 to " + strconv.Itoa(restpull.MaxLease)})
+		}
+		max = n
+	}
+	var visibility time.Duration
+	if v := q.Get("visibility"); v != "" {
+		d, err := parseVisibility(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, Problem{Path: "visibility", Rule: "duration",
+				Message: "must be a positive duration such as 30s or 2m, or a number of seconds"})
+		}
+		visibility = d
+	}
+	if len(problems) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query", problems...)
+		return
+	}
+	items, err := s.cfg.Inbox.Lease(r.Context(), chi.URLParam(r, "dept"), max, visibility)
+	if err != nil {
+		s.inboxError(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []restpull.Item{}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, items)
+}
+
+func parseVisibility(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n > 1<<31 {
+			return 0, errors.New("too long")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// ackInbox answers POST /api/v1/departments/{dept}/inbox/{id}/ack with {"lease": "…"}.
+func (s *Server) ackInbox(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAckBody+1))
+	if err != nil || len(body) > maxAckBody {
+		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the ack is too large or could not be read")
+		return
+	}
+	var ack struct {
+		Lease string `json:"lease"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ack); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the ack is not valid JSON of the ack shape",
+			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
+		return
+	}
+	if ack.Lease == "" {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the ack names no lease",
+			Problem{Path: "/lease", Rule: "required", Message: "give the lease the item was received under"})
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if err := s.cfg.Inbox.Ack(r.Context(), chi.URLParam(r, "dept"), id, ack.Lease); err != nil {
+		s.inboxError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "state": "acked"})
+}

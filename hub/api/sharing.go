@@ -1,0 +1,204 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"yjshub/hub/licences"
+	"yjshub/hub/sharing"
+)
+
+// CodeForbidden is the error code of a request its caller may not make: a department acting on
+// another's licence, a prefill without the applicant's consent.
+const CodeForbidden = "forbidden"
+
+// maxSharingBody bounds the bodies of the sharing routes.
+const maxSharingBody = 64 << 10
+
+// sharingRoutes serves the e-licence library, consents, prefill and the reuse report.
+type sharingRoutes struct {
+	srv *Server
+	svc *sharing.Service
+	lib *licences.Library
+}
+
+// mountSharing adds the shared-data routes, on the configured sharing service or on one built
+// over the case service's store, catalogue, one forms and licence library.
+func (s *Server) mountSharing(r chi.Router) {
+	svc := s.cfg.Sharing
+	if svc == nil {
+		var err error
+		svc, err = sharing.New(sharing.Config{Catalogue: s.cfg.Catalogue, Store: s.cfg.Cases.Store(),
+			Licences: s.cfg.Cases.Licences(), Forms: s.cfg.Cases.Forms()})
+		if err != nil {
+			s.cfg.Logger.Error("the shared-data routes are not served", "error", err)
+			return
+		}
+	}
+	h := &sharingRoutes{srv: s, svc: svc, lib: svc.Licences()}
+	r.Get("/licences", h.listLicences)
+	r.Get("/licences/{type}/{number}", h.verifyLicence)
+	r.Post("/licences/{type}/{number}/events", h.licenceEvent)
+	r.Post("/consents", h.grantConsent)
+	r.Post("/prefill", h.prefill)
+	r.Get("/reports/reuse", h.reuseReport)
+}
+
+// pathParam returns a path parameter decoded: a licence type is Chinese and a number may hold
+// an escaped slash.
+func pathParam(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath != "" {
+		if u, err := url.PathUnescape(v); err == nil {
+			return u
+		}
+	}
+	return v
+}
+
+// decodeStrict reads one JSON object into v: unknown keys and trailing data are problems.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSharingBody+1))
+	if err != nil || len(body) > maxSharingBody {
+		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the body is too large or could not be read")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the body is not valid JSON of the expected shape; nothing was stored",
+			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the body must be one JSON object; nothing was stored",
+			Problem{Path: "", Rule: "json", Message: "trailing data after the object"})
+		return false
+	}
+	return true
+}
+
+// writeSharingError maps the library's and the sharing service's errors to statuses.
+func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var lve *licences.ValidationError
+	var sve *sharing.ValidationError
+	var fe *licences.ForbiddenError
+	var re *sharing.RefusedError
+	var ce *licences.ConflictError
+	switch {
+	case errors.As(err, &lve):
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
+			"the request has "+plural(len(lve.Problems), "problem")+"; nothing was stored", problemsOf(lve.Problems)...)
+	case errors.As(err, &sve):
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
+			"the request has "+plural(len(sve.Problems), "problem")+"; nothing was stored", problemsOf(sve.Problems)...)
+	case errors.As(err, &re):
+		writeError(w, http.StatusForbidden, CodeForbidden, re.Reason+"; nothing was shared",
+			Problem{Path: "/consent", Rule: re.Rule, Message: re.Reason})
+	case errors.As(err, &fe):
+		writeError(w, http.StatusForbidden, CodeForbidden, fe.Reason)
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, CodeConflict, ce.Reason)
+	case errors.Is(err, licences.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "the e-licence library has no licence of that type and number")
+	case r.Context().Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled")
+	default:
+		h.srv.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
+	}
+}
+
+// listLicences answers GET /api/v1/licences?holder=USCC-or-resident-ID.
+func (h *sharingRoutes) listLicences(w http.ResponseWriter, r *http.Request) {
+	holder := r.URL.Query().Get("holder")
+	if p := sharing.HolderProblem("holder", "", holder); p != nil {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the holder is not valid; name it by USCC or resident ID number", Problem(*p))
+		return
+	}
+	list, err := h.lib.List(r.Context(), holder)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(list), "licences": list})
+}
+
+// verifyLicence answers GET /api/v1/licences/{type}/{number}: the licence, its status today
+// and its metadata, with a resident ID holder number masked.
+func (h *sharingRoutes) verifyLicence(w http.ResponseWriter, r *http.Request) {
+	lic, err := h.lib.Get(r.Context(), pathParam(r, "type"), pathParam(r, "number"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, lic.Masked())
+}
+
+// licenceEvent answers POST /api/v1/licences/{type}/{number}/events: the issuing department
+// revokes its licence.
+func (h *sharingRoutes) licenceEvent(w http.ResponseWriter, r *http.Request) {
+	var ev licences.Event
+	if !decodeStrict(w, r, &ev) {
+		return
+	}
+	lic, replayed, err := h.lib.Revoke(r.Context(), pathParam(r, "type"), pathParam(r, "number"), ev)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusOK, lic.Masked())
+}
+
+// grantConsent answers POST /api/v1/consents.
+func (h *sharingRoutes) grantConsent(w http.ResponseWriter, r *http.Request) {
+	var req sharing.ConsentRequest
+	if !decodeStrict(w, r, &req) {
+		return
+	}
+	c, err := h.svc.GrantConsent(r.Context(), req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, c)
+}
+
+// prefill answers POST /api/v1/prefill.
+func (h *sharingRoutes) prefill(w http.ResponseWriter, r *http.Request) {
+	var req sharing.PrefillRequest
+	if !decodeStrict(w, r, &req) {
+		if err := h.svc.RefuseMalformedPrefill(r.Context()); err != nil {
+			h.srv.cfg.Logger.Error("auditing a refused prefill", "error", err)
+		}
+		return
+	}
+	p, err := h.svc.Prefill(r.Context(), req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, p)
+}
+
+// reuseReport answers GET /api/v1/reports/reuse.
+func (h *sharingRoutes) reuseReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := h.svc.ReuseReport(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

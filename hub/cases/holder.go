@@ -1,0 +1,28 @@
+package cases
+
+import (
+	"context"
+
+	"yjshub/catalogue"
+	"yjshub/hub/event"
+)
+
+// Holder returns the applicant of a case, to whom its licences are issued: the enterprise by
+// its unified social credit code, or the person by resident ID number. It holds personal data;
+// connectors that pass it on (supervision records) decide what to mask.
+func (s *Service) Holder(ctx context.Context, caseID string) (event.ApplicantRef, error) {
+	var row struct {
+		ApplicantType string `db:"applicant_type"`
+		HolderID      string `db:"holder_id"`
+		HolderName    string `db:"holder_name"`
+	}
+	db := s.st.DB()
+	if err := db.GetContext(ctx, &row, db.Rebind(`SELECT applicant_type, holder_id, holder_name FROM cases WHERE id = ?`), caseID); err != nil {
+		return event.ApplicantRef{}, notFound(err, "case")
+	}
+	idType := "resident_id"
+	if row.ApplicantType == catalogue.Enterprise {
+		idType = "uscc"
+	}
+	return event.ApplicantRef{Name: row.HolderName, ID: row.HolderID, IDType: idType}, nil
+}

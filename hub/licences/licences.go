@@ -1,0 +1,384 @@
+package licences
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/catalogue"
+	"yjshub/hub/deadline"
+	"yjshub/hub/event"
+	"yjshub/hub/store"
+	"yjshub/mapping"
+)
+
+// Statuses of a licence, as of the day it is read.
+const (
+	StatusValid   = "valid"
+	StatusExpired = "expired" // valid_until is before today (China)
+	StatusRevoked = "revoked" // its issuing department revoked it
+)
+
+// Sources of a licence.
+const (
+	SourceHub    = "hub"    // issued through the hub: a department approved a sub-case
+	SourceImport = "import" // brought in by a platform connector, with no case
+)
+
+// Errors that steer callers (the API maps them to statuses).
+var (
+	// ErrNotFound: no licence of that type and number.
+	ErrNotFound = errors.New("licence not found")
+	// ErrForbidden: the department is not the licence's issuer.
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict: the request conflicts with the licence's state.
+	ErrConflict = errors.New("conflict")
+)
+
+// ValidationError lists every problem with a request; nothing was stored.
+type ValidationError struct {
+	Problems []mapping.Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Path + ": " + p.Rule
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// ConflictError says why a request conflicts with a licence's state; it wraps ErrConflict.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ForbiddenError says why a department may not act on a licence; it wraps ErrForbidden.
+type ForbiddenError struct{ Reason string }
+
+func (e *ForbiddenError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrForbidden) hold.
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
+
+// Config wires a Library.
+type Config struct {
+	// Store is the SQL store (migrated). Required.
+	Store *store.Store
+	// Catalogue names the departments, for finding the issuing department of an imported
+	// licence. Required.
+	Catalogue *catalogue.Catalogue
+	// Now is the clock that decides what is expired. Default time.Now.
+	Now func() time.Time
+}
+
+// Library is the e-licence library. It is safe for concurrent use; all state is in the store.
+type Library struct {
+	cfg Config
+	st  *store.Store
+}
+
+// New returns a Library.
+func New(cfg Config) (*Library, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("licences: Store is required"))
+	}
+	if cfg.Catalogue == nil {
+		errs = append(errs, errors.New("licences: Catalogue is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Library{cfg: cfg, st: cfg.Store}, nil
+}
+
+// Licence is an e-licence of the library with its status on the day it was read.
+type Licence struct {
+	event.Licence
+	ID string `json:"id"`
+	// Status is valid, expired or revoked as of CheckedOn.
+	Status string `json:"status"`
+	// CheckedOn is the date (China) the status holds for.
+	CheckedOn string `json:"checked_on"`
+	// Source is hub (issued through the hub) or import (brought in by Origin, a connector).
+	Source string `json:"source"`
+	Origin string `json:"origin,omitempty"`
+	// Department is the code of the issuing department, the one that may revoke it; empty
+	// when the issuer is not a department connected to the hub.
+	Department string `json:"department,omitempty"`
+	// CaseID, SubcaseID and MatterCode say where a licence issued through the hub came from.
+	CaseID     string `json:"case_id,omitempty"`
+	SubcaseID  string `json:"subcase_id,omitempty"`
+	MatterCode string `json:"matter_code,omitempty"`
+	// RevokedAt and RevokedReason are set once the issuer revoked it.
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	RevokedReason string     `json:"revoked_reason,omitempty"`
+	RecordedAt    time.Time  `json:"recorded_at"`
+}
+
+// Result returns the licence as a prerequisite's result fields, as the mapping takes them
+// (catalogue.ResultFields).
+func (l *Licence) Result() map[string]any {
+	r := map[string]any{"licence_number": l.Number, "licence_name": l.Type, "issued_at": l.IssuedAt, "issuer": l.Issuer}
+	if l.ValidUntil != "" {
+		r["valid_until"] = l.ValidUntil
+	}
+	return r
+}
+
+// Masked returns the licence with a resident ID holder number masked, for answers to callers
+// that did not name the holder themselves. A USCC is public and stays.
+func (l Licence) Masked() Licence {
+	if l.HolderIDType == "resident_id" && len(l.HolderID) > 5 {
+		l.HolderID = l.HolderID[:3] + strings.Repeat("*", len(l.HolderID)-5) + l.HolderID[len(l.HolderID)-2:]
+	}
+	return l
+}
+
+// row is a licences row.
+type row struct {
+	ID            string          `db:"id"`
+	CaseID        string          `db:"case_id"`
+	SubcaseID     string          `db:"subcase_id"`
+	MatterCode    string          `db:"matter_code"`
+	Type          string          `db:"type"`
+	TypeCode      string          `db:"type_code"`
+	Number        string          `db:"number"`
+	Holder        string          `db:"holder"`
+	HolderID      string          `db:"holder_id"`
+	HolderIDType  string          `db:"holder_id_type"`
+	Issuer        string          `db:"issuer"`
+	IssuerCode    string          `db:"issuer_code"`
+	IssuedAt      string          `db:"issued_at"`
+	ValidFrom     string          `db:"valid_from"`
+	ValidUntil    string          `db:"valid_until"`
+	Status        string          `db:"status"`
+	FileSHA256    string          `db:"file_sha256"`
+	FileURI       string          `db:"file_uri"`
+	FileFormat    string          `db:"file_format"`
+	FileSize      int64           `db:"file_size"`
+	CreatedAt     store.Timestamp `db:"created_at"`
+	Source        string          `db:"source"`
+	Origin        string          `db:"origin"`
+	Department    string          `db:"department"`
+	RevokedAt     store.Timestamp `db:"revoked_at"`
+	RevokedReason string          `db:"revoked_reason"`
+}
+
+const columns = `id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
+	issuer, issuer_code, issued_at, valid_from, valid_until, status, file_sha256, file_uri, file_format, file_size,
+	created_at, source, origin, department, revoked_at, revoked_reason`
+
+// today is the date in China, as licences write their validity.
+func (l *Library) today() string {
+	return deadline.Date(l.cfg.Now()).Format(time.DateOnly)
+}
+
+func (r row) licence(today string) Licence {
+	out := Licence{
+		Licence: event.Licence{Type: r.Type, TypeCode: r.TypeCode, Number: r.Number, Holder: r.Holder, HolderID: r.HolderID,
+			HolderIDType: r.HolderIDType, Issuer: r.Issuer, IssuerCode: r.IssuerCode, IssuedAt: r.IssuedAt,
+			ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
+			File: event.LicenceFile{SHA256: r.FileSHA256, URI: r.FileURI, Format: r.FileFormat, Size: r.FileSize}},
+		ID: r.ID, CheckedOn: today, Source: r.Source, Origin: r.Origin, Department: r.Department,
+		CaseID: r.CaseID, SubcaseID: r.SubcaseID, MatterCode: r.MatterCode,
+		RevokedReason: r.RevokedReason, RecordedAt: r.CreatedAt.Time,
+	}
+	if !r.RevokedAt.IsZero() {
+		t := r.RevokedAt.Time
+		out.RevokedAt = &t
+	}
+	switch {
+	case r.Status == StatusRevoked:
+		out.Status = StatusRevoked
+	case r.ValidUntil != "" && r.ValidUntil < today:
+		out.Status = StatusExpired
+	default:
+		out.Status = StatusValid
+	}
+	return out
+}
+
+// Queryer is what the library reads through: the store's handle or one of its transactions
+// (on SQLite, a caller inside a transaction must pass the transaction).
+type Queryer interface {
+	sqlx.QueryerContext
+	Rebind(query string) string
+}
+
+// Find returns the licence of a type and number, or ErrNotFound.
+func (l *Library) Find(ctx context.Context, q Queryer, typ, number string) (*Licence, error) {
+	var r row
+	err := sqlx.GetContext(ctx, q, &r, q.Rebind(`SELECT `+columns+` FROM licences WHERE type = ? AND number = ?`), typ, number)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading a licence: %w", err)
+	}
+	lic := r.licence(l.today())
+	return &lic, nil
+}
+
+// Get is Find on the store's own handle.
+func (l *Library) Get(ctx context.Context, typ, number string) (*Licence, error) {
+	return l.Find(ctx, l.st.DB(), typ, number)
+}
+
+// HeldBy returns a holder's licences (holder: USCC or resident ID number), the most recently
+// issued first.
+func (l *Library) HeldBy(ctx context.Context, q Queryer, holderID string) ([]Licence, error) {
+	var rows []row
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT `+columns+` FROM licences WHERE holder_id = ?
+		ORDER BY issued_at DESC, created_at DESC, number`), holderID); err != nil {
+		return nil, fmt.Errorf("reading a holder's licences: %w", err)
+	}
+	today := l.today()
+	out := make([]Licence, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.licence(today))
+	}
+	return out, nil
+}
+
+// List is HeldBy on the store's own handle.
+func (l *Library) List(ctx context.Context, holderID string) ([]Licence, error) {
+	return l.HeldBy(ctx, l.st.DB(), holderID)
+}
+
+// LatestValid returns the holder's most recently issued valid licence of one of the types, or
+// nil when the holder has none.
+func (l *Library) LatestValid(ctx context.Context, q Queryer, holderID string, types ...string) (*Licence, error) {
+	if holderID == "" || len(types) == 0 {
+		return nil, nil
+	}
+	held, err := l.HeldBy(ctx, q, holderID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range held {
+		if held[i].Status != StatusValid {
+			continue
+		}
+		for _, t := range types {
+			if held[i].Type == t {
+				return &held[i], nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// Issued is a licence to record in the library.
+type Issued struct {
+	Licence event.Licence
+	// Source is SourceHub or SourceImport; Origin names the importing connector.
+	Source, Origin string
+	// Department is the issuing department's code (empty: not a department of the hub).
+	Department string
+	// CaseID, SubcaseID and MatterCode: where a licence issued through the hub came from.
+	CaseID, SubcaseID, MatterCode string
+}
+
+// Record stores a licence in the library within tx. A licence of the same type and number
+// already there is a ConflictError.
+func (l *Library) Record(ctx context.Context, tx *sqlx.Tx, in Issued) (*Licence, error) {
+	lic := in.Licence
+	id := "lc_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	now := store.NewTimestamp(l.cfg.Now())
+	// A savepoint keeps a PostgreSQL transaction usable after a unique violation.
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT licence_record"); err != nil {
+		return nil, err
+	}
+	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO licences (id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
+		issuer, issuer_code, issued_at, valid_from, valid_until, file_sha256, file_uri, file_format, file_size, created_at, source, origin, department)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		id, in.CaseID, in.SubcaseID, in.MatterCode, lic.Type, lic.TypeCode, lic.Number, lic.Holder, lic.HolderID, lic.HolderIDType,
+		lic.Issuer, lic.IssuerCode, lic.IssuedAt, lic.ValidFrom, lic.ValidUntil, lic.File.SHA256, lic.File.URI, lic.File.Format, lic.File.Size,
+		now, in.Source, in.Origin, in.Department)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT licence_record"); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		if _, ferr := l.Find(ctx, tx, lic.Type, lic.Number); ferr == nil {
+			return nil, &ConflictError{Reason: fmt.Sprintf("a %s numbered %s is already in the library", lic.Type, lic.Number)}
+		}
+		return nil, fmt.Errorf("recording a licence: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT licence_record"); err != nil {
+		return nil, err
+	}
+	return l.Find(ctx, tx, lic.Type, lic.Number)
+}
+
+// Check returns every problem with a licence's metadata, at paths under prefix (a JSON
+// Pointer, e.g. "/licences/0"). Messages never contain the values.
+func Check(l event.Licence, prefix string) []mapping.Problem {
+	var problems []mapping.Problem
+	add := func(path, rule, msg string, args ...any) {
+		problems = append(problems, mapping.Problem{Path: prefix + path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
+	}
+	for _, f := range []struct{ name, v string }{{"type", l.Type}, {"number", l.Number}, {"holder", l.Holder}, {"holder_id", l.HolderID}, {"issuer", l.Issuer}} {
+		if f.v == "" {
+			add("/"+f.name, "required", "is required")
+		}
+	}
+	if len(l.Type) > 200 || len(l.Number) > 100 {
+		add("/number", "max_length", "type and number are at most 200 and 100 bytes")
+	}
+	if l.HolderIDType != "uscc" && l.HolderIDType != "resident_id" {
+		add("/holder_id_type", "enum", "must be uscc or resident_id")
+	}
+	for _, f := range []struct {
+		name, v  string
+		required bool
+	}{{"issued_at", l.IssuedAt, true}, {"valid_from", l.ValidFrom, true}, {"valid_until", l.ValidUntil, false}} {
+		if f.v == "" && !f.required {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, f.v); err != nil {
+			add("/"+f.name, "date", "must be a date written YYYY-MM-DD")
+		}
+	}
+	if l.ValidUntil != "" && l.ValidFrom != "" && l.ValidUntil < l.ValidFrom {
+		add("/valid_until", "order", "must not be before valid_from")
+	}
+	if !isSHA256(l.File.SHA256) {
+		add("/file/sha256", "sha256", "must be the file's SHA-256 as 64 lower-case hex digits")
+	}
+	if l.File.URI == "" {
+		add("/file/uri", "required", "is required")
+	}
+	if l.File.Format != "ofd" && l.File.Format != "pdf" {
+		add("/file/format", "enum", "must be ofd or pdf")
+	}
+	if l.File.Size < 0 {
+		add("/file/size", "minimum", "must be the file's size in bytes")
+	}
+	return problems
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

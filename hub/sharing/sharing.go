@@ -1,0 +1,203 @@
+package sharing
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"yjshub/catalogue"
+	"yjshub/hub/audit"
+	"yjshub/hub/licences"
+	"yjshub/hub/store"
+	"yjshub/mapping"
+	"yjshub/mapping/format"
+)
+
+// PurposePrefill is the consent purpose a prefill requires.
+const PurposePrefill = "prefill"
+
+// Rules of a refusal (403): why a consent does not allow the request.
+const (
+	RuleConsentMissing = "consent_missing" // no token given
+	RuleConsentUnknown = "consent_unknown" // no consent with that token
+	RuleConsentExpired = "consent_expired"
+	RuleConsentPurpose = "consent_purpose" // given for another purpose, or the request names another
+	RuleConsentHolder  = "consent_holder"  // given by another holder
+	RuleConsentBundle  = "consent_bundle"  // given for another bundle
+)
+
+// Errors that steer callers (the API maps them to statuses).
+var (
+	// ErrRefused: the request is not covered by a valid consent (403).
+	ErrRefused = errors.New("refused")
+)
+
+// ValidationError lists every problem with a request; nothing was stored but, for a prefill,
+// the audit row of its refusal.
+type ValidationError struct {
+	Problems []mapping.Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Path + ": " + p.Rule
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// RefusedError says why a consent does not cover a request; it wraps ErrRefused.
+type RefusedError struct {
+	Rule   string
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+// Unwrap makes errors.Is(err, ErrRefused) hold.
+func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// Config wires a Service.
+type Config struct {
+	// Catalogue is the loaded catalogue. Required.
+	Catalogue *catalogue.Catalogue
+	// Store is the SQL store (migrated). Required.
+	Store *store.Store
+	// Licences is the e-licence library. Required.
+	Licences *licences.Library
+	// Forms caches one forms. Default: a new cache over Catalogue.
+	Forms *mapping.Forms
+	// Audit is the audit log. Default: audit.New(Store, Now).
+	Audit *audit.Log
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// DefaultConsentTTL is how long a consent lasts when the request gives no ttl. Default 30m.
+	DefaultConsentTTL time.Duration
+	// MaxConsentTTL bounds a consent's ttl. Default 24h.
+	MaxConsentTTL time.Duration
+}
+
+// Service runs consents, prefill and the reuse report. It is safe for concurrent use; all
+// state is in the store.
+type Service struct {
+	cfg Config
+	cat *catalogue.Catalogue
+	st  *store.Store
+	lib *licences.Library
+	log *audit.Log
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.Catalogue == nil {
+		errs = append(errs, errors.New("sharing: Catalogue is required"))
+	}
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("sharing: Store is required"))
+	}
+	if cfg.Licences == nil {
+		errs = append(errs, errors.New("sharing: Licences is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Forms == nil {
+		cfg.Forms = mapping.NewForms(cfg.Catalogue)
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = audit.New(cfg.Store, cfg.Now)
+	}
+	if cfg.DefaultConsentTTL <= 0 {
+		cfg.DefaultConsentTTL = 30 * time.Minute
+	}
+	if cfg.MaxConsentTTL <= 0 {
+		cfg.MaxConsentTTL = 24 * time.Hour
+	}
+	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, lib: cfg.Licences, log: cfg.Audit}, nil
+}
+
+// Licences returns the e-licence library the service reads.
+func (s *Service) Licences() *licences.Library { return s.lib }
+
+// Audit returns the audit log the service writes.
+func (s *Service) Audit() *audit.Log { return s.log }
+
+// bundleOf resolves a bundle given as a code or a 序号 (JSON string or number).
+func (s *Service) bundleOf(raw json.RawMessage) (*catalogue.Bundle, *mapping.Problem) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, &mapping.Problem{Path: "/bundle", Rule: "required", Message: "name the bundle by its code or 序号"}
+	}
+	var key string
+	var num json.Number
+	if err := json.Unmarshal(raw, &key); err != nil {
+		if err := json.Unmarshal(raw, &num); err != nil {
+			return nil, &mapping.Problem{Path: "/bundle", Rule: "type", Message: "must be a bundle code or 序号"}
+		}
+		key = num.String()
+	}
+	b, ok := s.cat.Bundle(key)
+	if !ok {
+		return nil, &mapping.Problem{Path: "/bundle", Rule: mapping.RuleUnknownBundle, Message: "no bundle has that code or 序号"}
+	}
+	return b, nil
+}
+
+// HolderProblem checks a holder identifier: a USCC (GB 32100) for an enterprise, a resident ID
+// number (GB 11643) for an individual, either when applicantType is empty. The problem never
+// repeats the value.
+func HolderProblem(path, applicantType, holder string) *mapping.Problem {
+	if holder == "" {
+		return &mapping.Problem{Path: path, Rule: "required", Message: "name the holder by USCC or resident ID number"}
+	}
+	switch applicantType {
+	case catalogue.Enterprise:
+		if format.CheckUSCC(holder) != nil {
+			return &mapping.Problem{Path: path, Rule: format.GB32100, Message: "an enterprise holder must be a valid unified social credit code (GB 32100)"}
+		}
+	case catalogue.Individual:
+		if format.CheckResidentID(holder) != nil {
+			return &mapping.Problem{Path: path, Rule: format.GB11643, Message: "an individual holder must be a valid resident ID number (GB 11643)"}
+		}
+	default:
+		if format.CheckUSCC(holder) != nil && format.CheckResidentID(holder) != nil {
+			return &mapping.Problem{Path: path, Rule: "holder", Message: "must be a valid unified social credit code (GB 32100) or resident ID number (GB 11643)"}
+		}
+	}
+	return nil
+}
+
+// ttlOf reads a ttl given as seconds (a number) or a Go duration ("30m").
+func ttlOf(raw json.RawMessage, def, limit time.Duration) (time.Duration, *mapping.Problem) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return def, nil
+	}
+	var d time.Duration
+	var str string
+	var num json.Number
+	switch {
+	case json.Unmarshal(raw, &str) == nil:
+		v, err := time.ParseDuration(str)
+		if err != nil {
+			return 0, &mapping.Problem{Path: "/ttl", Rule: "type", Message: "must be seconds or a duration such as 30m"}
+		}
+		d = v
+	case json.Unmarshal(raw, &num) == nil:
+		secs, err := strconv.ParseInt(num.String(), 10, 64)
+		if err != nil || secs > int64(limit/time.Second) {
+			return 0, &mapping.Problem{Path: "/ttl", Rule: "maximum", Message: "must be a whole number of seconds, at most " + limit.String()}
+		}
+		d = time.Duration(secs) * time.Second
+	default:
+		return 0, &mapping.Problem{Path: "/ttl", Rule: "type", Message: "must be seconds or a duration such as 30m"}
+	}
+	if d <= 0 || d > limit {
+		return 0, &mapping.Problem{Path: "/ttl", Rule: "range", Message: "must be more than 0 and at most " + limit.String()}
+	}
+	return d, nil
+}
