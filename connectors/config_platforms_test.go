@@ -5,10 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"yjshub/hub/hubtest"
 )
 
 func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
-	t.Parallel()
 	platforms, err := os.ReadFile("platform/testdata/platforms.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -42,11 +43,29 @@ supervision:
 	var names []string
 	for _, s := range Specs(f, Deps{}, nil) {
 		names = append(names, s.Name)
+		if _, err := s.Build(); err == nil && !strings.HasPrefix(s.Name, "kafka:") {
+			t.Errorf("%s built without the store and the case service", s.Name)
+		}
 	}
 	want := []string{"kafka:market-regulation", "kafka:results", "kafka:tobacco", "platform:jiangsu", "platform:lianyungang", "supervision:platform"}
 	if !slices.Equal(names, want) {
 		t.Errorf("specs %q, want %q", names, want)
 	}
+
+	// With the hub's dependencies every one of them builds.
+	hubtest.Each(t, func(t *testing.T, env *hubtest.Env) {
+		deps := Deps{Bus: env.Bus, Store: env.Store, Cases: env.Cases, Recorder: env.Rec}
+		for _, s := range Specs(f, deps, nil) {
+			c, err := s.Build()
+			if err != nil {
+				t.Errorf("%s: %v", s.Name, err)
+				continue
+			}
+			if st := c.Status(); st.Name != s.Name {
+				t.Errorf("%s reports itself as %q", s.Name, st.Name)
+			}
+		}
+	})
 }
 
 func TestKafkaPlatformAndSupervisionProblemsAreReportedAtOnce(t *testing.T) {

@@ -275,7 +275,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		ln.Close()
 		return err
 	}
-	deps := connectors.Deps{Bus: b, Cases: svc, Recorder: rec, Inbox: inbox, DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+	deps := connectors.Deps{Bus: b, Store: st, Cases: svc, Recorder: rec, Inbox: inbox, DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
 	manager := connectors.NewManager(deps)
 	if err := manager.Start(runCtx, connectors.Specs(conns, deps, simulated)); err != nil {
 		ln.Close()

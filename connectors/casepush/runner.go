@@ -74,7 +74,7 @@ type Runner struct {
 	rec     connector.Recorder
 	planner Planner
 	log     *slog.Logger
-	stats   Stats
+	stats   counters
 }
 
 // NewRunner returns a runner; every argument is required but log (nil: nothing is logged).

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Stats collects a connector's counters; safe for concurrent use. The zero value is ready.
-type Stats struct {
+// counters collects a connector's counters; safe for concurrent use. The zero value is ready.
+type counters struct {
 	delivered, retries, failed atomic.Int64
 	inFlight                   atomic.Int64
 
@@ -32,7 +32,7 @@ type StatsSnapshot struct {
 	LastErrorMessage string
 }
 
-func (s *Stats) success(at time.Time) {
+func (s *counters) success(at time.Time) {
 	s.delivered.Add(1)
 	s.mu.Lock()
 	s.lastSuccess = at
@@ -40,13 +40,13 @@ func (s *Stats) success(at time.Time) {
 }
 
 // failure notes a failed attempt or refusal; msg must be scrubbed.
-func (s *Stats) failure(at time.Time, msg string) {
+func (s *counters) failure(at time.Time, msg string) {
 	s.mu.Lock()
 	s.lastError, s.lastMessage = at, msg
 	s.mu.Unlock()
 }
 
-func (s *Stats) snapshot() StatsSnapshot {
+func (s *counters) snapshot() StatsSnapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return StatsSnapshot{Delivered: s.delivered.Load(), Retries: s.retries.Load(), Failed: s.failed.Load(),

@@ -57,7 +57,7 @@ func startDepartment(t *testing.T, env *hubtest.Env, code, group string, cases [
 			var e event.Envelope
 			var data event.SubcaseDispatched
 			if json.Unmarshal(m.Value, &e) != nil || json.Unmarshal(e.Data, &data) != nil || !slices.Contains(cases, data.CaseID) {
-				return nil // another test's, or an earlier run's
+				return nil // a sub-case of another case
 			}
 			d.mu.Lock()
 			d.got = append(d.got, data)
@@ -219,7 +219,15 @@ func TestASubcaseCountsAsDeliveredOnlyOnceTheDepartmentCommitsIt(t *testing.T) {
 		v := env.Submit("open-drink-shop-individual")
 		sc := subcaseAt(t, v, dept)
 		cfg := kafkaconn.Config{Department: dept, GroupID: env.Group("slow-dept"), TrackGroup: env.Group("track"), PollInterval: 10 * time.Millisecond}
-		c, err := kafkaconn.New(cfg, env.Bus, env.Rec, kafkaconn.WithLogger(env.Log))
+		// The hub's recorder records the delivery in the case flow.
+		rec := connector.RecorderFuncs{DeliveredFunc: func(ctx context.Context, d connector.Delivery) error {
+			if err := env.Cases.RecordDelivered(ctx, cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID,
+				Department: d.Department, Status: d.Status, Attempts: d.Attempts, At: d.At}); err != nil {
+				return err
+			}
+			return env.Rec.Delivered(ctx, d)
+		}}
+		c, err := kafkaconn.New(cfg, env.Bus, rec, kafkaconn.WithLogger(env.Log))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,6 +245,17 @@ func TestASubcaseCountsAsDeliveredOnlyOnceTheDepartmentCommitsIt(t *testing.T) {
 		}
 		if d := env.Rec.Deliveries(v.ID)[0]; d.SubcaseID != sc.ID {
 			t.Errorf("delivery of %s, want %s", d.SubcaseID, sc.ID)
+		}
+		view := env.Case(v.ID)
+		if subcaseAt(t, view, dept).DeliveredAt == nil {
+			t.Errorf("the case does not show the sub-case delivered")
+		}
+		took := false
+		for _, e := range view.Timeline {
+			took = took || (e.SubcaseID == sc.ID && e.Type == "delivered" && e.Detail == sc.Department.Name+" system took it")
+		}
+		if !took {
+			t.Errorf("the timeline does not say the department's system took the sub-case: %+v", view.Timeline)
 		}
 	})
 }

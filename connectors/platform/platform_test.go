@@ -60,7 +60,6 @@ func newSite(t *testing.T, env *hubtest.Env, name string) *site {
 	s.cfg.Timeout = 5 * time.Second
 	s.cfg.Retry = restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond}
 	s.cfg.GroupID = env.Group("yjshub-platform-" + name)
-	env.StartAtEnd(s.cfg.GroupID, bus.TopicCaseEvent)
 	return s
 }
 
@@ -294,9 +293,10 @@ func TestAnInvalidApplicationIsRejectedReportedAndDoesNotHoldBackTheNext(t *test
 		if strings.Contains(f.Reason, badID) || strings.Contains(env.Logs.String(), badID) {
 			t.Errorf("the reason or the logs repeat the ID number")
 		}
-		if st := c.Status(); st.Detail["rejected"] != int64(1) || st.Detail["submitted"] != int64(2) || st.DeadLetters != 1 {
-			t.Errorf("status %+v", st)
-		}
+		env.WaitFor("the status to count two applications submitted and one rejected", func() bool {
+			st := c.Status()
+			return st.Detail["rejected"] == int64(1) && st.Detail["submitted"] == int64(2) && st.DeadLetters == 1
+		})
 	})
 }
 
@@ -320,8 +320,9 @@ func TestARepulledApplicationIsNeverSubmittedTwice(t *testing.T) {
 		}
 		pulls := s.sim.Pulls()
 		c := s.connector(t, env)
-		env.Start(c)
+		second := env.Start(c)
 		env.WaitFor("the applications to be pulled again", func() bool { d, _ := c.Status().Detail["duplicates"].(int64); return d == 3 })
+		second.Stop(t)
 		if n := count(t, env, `SELECT COUNT(*) FROM cases`); n != 3 {
 			t.Errorf("%d cases after pulling the applications again, want 3", n)
 		}
@@ -336,6 +337,7 @@ func TestARepulledApplicationIsNeverSubmittedTwice(t *testing.T) {
 		if _, err := db.ExecContext(env.Ctx, `DELETE FROM platform_cursors`); err != nil {
 			t.Fatal(err)
 		}
+		env.Start(s.connector(t, env))
 		env.WaitFor("LYG-2 to be recorded again", func() bool { return caseOf(env, "lianyungang", "LYG-2") != "" })
 		if n := count(t, env, `SELECT COUNT(*) FROM cases`); n != 3 {
 			t.Errorf("%d cases, want still 3", n)
@@ -385,9 +387,10 @@ func TestPushesAreRetriedOn5xxAndARefusalIsADeadLetterUntilReplayed(t *testing.T
 		if err := db.GetContext(env.Ctx, &state, db.Rebind(`SELECT state FROM connector_pushes WHERE connector = ? AND push_key = ?`), "platform:jiangsu", acceptedKey); err != nil || state != "refused" {
 			t.Errorf("受理 recorded as %q (%v), want refused", state, err)
 		}
-		if st := c.Status(); st.Retries < 2 || st.DeadLetters < 1 {
-			t.Errorf("status %+v", st)
-		}
+		env.WaitFor("the status to count the retries and the dead letter", func() bool {
+			st := c.Status()
+			return st.Retries >= 2 && st.DeadLetters >= 1
+		})
 
 		// The operator has the platform mended and replays the dead letter.
 		refuse.Store(false)

@@ -6,9 +6,9 @@
 // YJSHUB_TEST_DATABASE_URL); with YJSHUB_REQUIRE_REAL set, a missing address fails the test
 // instead of leaving the real backends out.
 //
-// Topics are the hub's own (yjs.case.event, yjs.result, yjs.subcase.<dept>) and so are shared
-// with other tests and earlier runs on a real broker: tests use consumer groups of their own
-// ([Env.Group]) and judge only the messages of their own cases.
+// Each test has a bus namespace of its own on a real broker (bus.Config.Namespace), so its
+// yjs.case.event, yjs.result and yjs.subcase.<dept> hold only its own messages; consumer
+// groups are still named per test ([Env.Group]).
 package hubtest
 
 import (
@@ -25,8 +25,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"yjshub/catalogue"
 	"yjshub/connectors/connector"
@@ -131,6 +129,10 @@ func newEnv(t *testing.T, name string, brokers []string, open storetest.Opener) 
 	cfg := bus.Config{Brokers: brokers, ClientID: "yjshub-connector-test"}
 	if len(brokers) == 0 {
 		cfg.DataDir = t.TempDir()
+	} else {
+		// Topics and groups of this test only: a shared broker's yjs.case.event holds other
+		// tests' and earlier runs' events, which a new group would read from the first.
+		cfg.Namespace = Namespace(env.id)
 	}
 	b, err := bus.Open(ctx, cfg)
 	if err != nil {
@@ -165,37 +167,8 @@ func newEnv(t *testing.T, name string, brokers []string, open storetest.Opener) 
 // Group returns a consumer group name unique to this test: name plus a random suffix.
 func (e *Env) Group(name string) string { return name + "-" + e.id }
 
-// StartAtEnd commits, for group, the current end of every partition of topic, so that the
-// group starts after the messages already there: on a shared broker, other tests' and earlier
-// runs' (thousands on yjs.case.event), which a new group would otherwise read from the first.
-// Call it before the test publishes anything to topic.
-func (e *Env) StartAtEnd(group, topic string) {
-	e.t.Helper()
-	StartAtEnd(e.t, e.Ctx, e.Bus, group, topic)
-}
-
-// StartAtEnd is [Env.StartAtEnd] for a test without an Env.
-func StartAtEnd(t testing.TB, ctx context.Context, b *bus.Bus, group, topic string) {
-	t.Helper()
-	lag, err := b.Lag(ctx, group, topic)
-	if err != nil {
-		t.Fatalf("StartAtEnd: %v", err)
-	}
-	var commits []kafka.OffsetCommit
-	for _, p := range lag.Partitions {
-		commits = append(commits, kafka.OffsetCommit{Partition: p.Partition, Offset: p.End})
-	}
-	client := &kafka.Client{Addr: kafka.TCP(b.Brokers()...), Timeout: 10 * time.Second}
-	resp, err := client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{topic: commits}})
-	if err != nil {
-		t.Fatalf("StartAtEnd: commit the end of %s for %s: %v", topic, group, err)
-	}
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			t.Fatalf("StartAtEnd: commit partition %d of %s for %s: %v", p.Partition, topic, group, p.Error)
-		}
-	}
-}
+// Namespace returns the bus namespace of a test run identified by id on a shared broker.
+func Namespace(id string) string { return "t" + id + "." }
 
 // Submit submits examples/<example>.json and returns its case.
 func (e *Env) Submit(example string) *cases.CaseView {
