@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+	"yjshub/mapping/format"
 
 	"yjshub/connectors/restpush"
 )
@@ -171,7 +172,7 @@ func (c *Client) post(ctx context.Context, key string, body []byte, attempt int)
 
 // text scrubs t of the client's secrets and masks personal data.
 func (c *Client) text(t string) string {
-	return MaskPersonal(c.scrub.Replace(t))
+	return format.MaskDigits(c.scrub.Replace(t))
 }
 
 func readBody(body io.ReadCloser) []byte {
@@ -259,36 +260,6 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// MaskPersonal replaces every run of 11 or more digits (with a trailing X, as resident ID
-// numbers have) by as many '*': ID numbers and mobiles, with or without +86. It errs towards
-// hiding harmless long numbers too.
-func MaskPersonal(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		switch {
-		case j == i:
-			b.WriteByte(s[i])
-			i++
-			continue
-		case j-i < 11:
-			b.WriteString(s[i:j])
-			i = j
-			continue
-		}
-		if j < len(s) && (s[j] == 'X' || s[j] == 'x') {
-			j++
-		}
-		b.WriteString(strings.Repeat("*", j-i))
-		i = j
-	}
-	return b.String()
 }
 
 // secretReplacer hides the endpoint's credentials and the header values.

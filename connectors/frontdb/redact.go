@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"yjshub/mapping/format"
 
 	"yjshub/hub/store"
 )
@@ -57,7 +58,7 @@ func newScrubber(dsn string) scrubber {
 }
 
 // text scrubs s.
-func (s scrubber) text(t string) string { return maskPersonal(s.r.Replace(t)) }
+func (s scrubber) text(t string) string { return format.MaskDigits(s.r.Replace(t)) }
 
 // error describes err without secrets or personal data.
 func (s scrubber) error(err error) string {
@@ -65,34 +66,4 @@ func (s scrubber) error(err error) string {
 		return ""
 	}
 	return s.text(err.Error())
-}
-
-// maskPersonal hides what may be personal data in text from outside the hub: every run of 11
-// or more digits, with a trailing X as resident ID numbers have, is replaced by as many '*'.
-// That covers ID numbers and mobiles, and also hides some harmless long numbers.
-func maskPersonal(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		switch {
-		case j == i:
-			b.WriteByte(s[i])
-			i++
-			continue
-		case j-i < 11:
-			b.WriteString(s[i:j])
-			i = j
-			continue
-		}
-		if j < len(s) && (s[j] == 'X' || s[j] == 'x') {
-			j++
-		}
-		b.WriteString(strings.Repeat("*", j-i))
-		i = j
-	}
-	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"yjshub/mapping/format"
 )
 
 // RedactURL returns raw without its userinfo, query and fragment, the parts
@@ -33,39 +34,6 @@ func RedactURL(raw string) string {
 		s = s[at+1:]
 	}
 	return s
-}
-
-// maskPersonal hides what may be personal data in text from outside the hub
-// (a department's answer, a transport error): every run of 11 or more digits,
-// with a trailing X as resident ID numbers have, is replaced by as many '*'.
-// That covers 18-digit (and old 15-digit) ID numbers and 11-digit mobiles,
-// with or without +86, and also hides some harmless long numbers — a price
-// worth paying in a log line.
-func maskPersonal(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		if j == i {
-			b.WriteByte(s[i])
-			i++
-			continue
-		}
-		if j-i < 11 {
-			b.WriteString(s[i:j])
-			i = j
-			continue
-		}
-		if j < len(s) && (s[j] == 'X' || s[j] == 'x') {
-			j++
-		}
-		b.WriteString(strings.Repeat("*", j-i))
-		i = j
-	}
-	return b.String()
 }
 
 // maxReason bounds the department's own words kept in a failure reason.
@@ -99,7 +67,7 @@ func bodyMessage(body []byte) string {
 		}
 		msg = ""
 	}
-	return truncate(oneLine(maskPersonal(msg)), maxReason)
+	return truncate(oneLine(format.MaskDigits(msg)), maxReason)
 }
 
 // oneLine collapses control characters and runs of space into one space.
@@ -162,7 +130,7 @@ func newScrubber(cfg Config) scrubber {
 
 // text scrubs s.
 func (s scrubber) text(t string) string {
-	return maskPersonal(s.r.Replace(t))
+	return format.MaskDigits(s.r.Replace(t))
 }
 
 // error describes err without secrets: a *url.Error, which quotes the whole

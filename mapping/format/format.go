@@ -261,3 +261,34 @@ func CheckPhone(s string) error {
 	}
 	return nil
 }
+
+// MaskDigits hides what may be personal data in text that comes from outside the hub (an
+// external system's error message, say): every run of 11 or more digits, with the trailing X a
+// resident ID number may have, becomes as many '*'. That covers resident ID numbers and
+// mobiles, with or without +86, and hides some harmless long numbers too.
+func MaskDigits(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		switch {
+		case j == i:
+			b.WriteByte(s[i])
+			i++
+			continue
+		case j-i < 11:
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		}
+		if j < len(s) && (s[j] == 'X' || s[j] == 'x') {
+			j++
+		}
+		b.WriteString(strings.Repeat("*", j-i))
+		i = j
+	}
+	return b.String()
+}
