@@ -24,6 +24,7 @@ import (
 	"yjshub/connectors/connector"
 	"yjshub/connectors/frontdb"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/store/storetest"
@@ -31,10 +32,6 @@ import (
 
 // The case service is what the hub wires in as Results.
 var _ frontdb.Results = (*cases.Service)(nil)
-
-// envKafka names the environment variable holding a comma-separated host:port list of an
-// Apache Kafka broker to run the tests against as well.
-const envKafka = "YJSHUB_TEST_KAFKA"
 
 // testTimeout bounds every test: tests wait on conditions, never on sleeps, and fail rather
 // than hang once it has passed.
@@ -80,30 +77,16 @@ func backends(t *testing.T) []backend {
 		{name: "embedded-sqlite", openBus: embeddedBus, openDB: sqliteDatabase},
 		{name: "embedded-postgres", openBus: embeddedBus, openDB: postgresDatabase},
 	}
-	addrs := os.Getenv(envKafka)
-	if addrs == "" && os.Getenv(storetest.RequireRealEnv) != "" {
-		t.Fatalf("%s is set but %s is not: this run must cover Apache Kafka", storetest.RequireRealEnv, envKafka)
-	}
-	if addrs == "" {
+	brokers := bustest.RealBrokers(t)
+	if brokers == nil {
 		return bs
 	}
 	openDB := sqliteDatabase
 	if os.Getenv(storetest.PostgresURLEnv) != "" {
 		openDB = postgresDatabase
 	}
-	brokers := strings.Split(addrs, ",")
 	return append(bs, backend{name: "kafka", openDB: openDB, openBus: func(t *testing.T) *bus.Bus {
-		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-frontdb-test"})
-		if err != nil {
-			t.Fatalf("open %v: %v", brokers, err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		if err := b.Ping(ctx); err != nil {
-			t.Fatalf("%s=%s is set but no broker answers: %v", envKafka, addrs, err)
-		}
-		return b
+		return bustest.OpenReal(t, brokers, "yjshub-frontdb-test")
 	}})
 }
 

@@ -22,14 +22,11 @@ import (
 	"yjshub/connectors/restpull"
 	"yjshub/hub/api"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 )
-
-// envKafka names the environment variable holding a comma-separated host:port list of an
-// Apache Kafka broker to run the tests against as well.
-const envKafka = "YJSHUB_TEST_KAFKA"
 
 // testTimeout bounds every test: tests wait on conditions, never on sleeps, and fail rather
 // than hang once it has passed.
@@ -60,30 +57,16 @@ func backends(t *testing.T) []backend {
 		{name: "embedded-sqlite", openBus: embeddedBus, openStore: storetest.OpenSQLite},
 		{name: "embedded-postgres", openBus: embeddedBus, openStore: storetest.OpenPostgres},
 	}
-	addrs := os.Getenv(envKafka)
-	if addrs == "" && os.Getenv(storetest.RequireRealEnv) != "" {
-		t.Fatalf("%s is set but %s is not: this run must cover Apache Kafka", storetest.RequireRealEnv, envKafka)
-	}
-	if addrs == "" {
+	brokers := bustest.RealBrokers(t)
+	if brokers == nil {
 		return bs
 	}
 	openStore := storetest.Opener(storetest.OpenSQLite)
 	if os.Getenv(storetest.PostgresURLEnv) != "" {
 		openStore = storetest.OpenPostgres
 	}
-	brokers := strings.Split(addrs, ",")
 	return append(bs, backend{name: "kafka", openStore: openStore, openBus: func(t *testing.T) *bus.Bus {
-		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-restpull-test"})
-		if err != nil {
-			t.Fatalf("open %v: %v", brokers, err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		if err := b.Ping(ctx); err != nil {
-			t.Fatalf("%s=%s is set but no broker answers: %v", envKafka, addrs, err)
-		}
-		return b
+		return bustest.OpenReal(t, brokers, "yjshub-restpull-test")
 	}})
 }
 

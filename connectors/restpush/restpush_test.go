@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,12 +23,9 @@ import (
 
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/event"
 )
-
-// envKafka names the environment variable holding a comma-separated
-// host:port list of an Apache Kafka broker to run the tests against as well.
-const envKafka = "YJSHUB_TEST_KAFKA"
 
 // testTimeout bounds every test that uses a broker: tests wait on
 // conditions, never on sleeps, and fail rather than hang once it has passed.
@@ -55,26 +51,12 @@ func backends(t *testing.T) []backend {
 		t.Cleanup(func() { _ = b.Close() })
 		return b
 	}}}
-	addrs := os.Getenv(envKafka)
-	if addrs == "" && os.Getenv("YJSHUB_REQUIRE_REAL") != "" {
-		t.Fatalf("YJSHUB_REQUIRE_REAL is set but %s is not: this run must cover Apache Kafka", envKafka)
-	}
-	if addrs == "" {
+	brokers := bustest.RealBrokers(t)
+	if brokers == nil {
 		return bs
 	}
-	brokers := strings.Split(addrs, ",")
 	return append(bs, backend{name: "kafka", open: func(t *testing.T) *bus.Bus {
-		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-restpush-test"})
-		if err != nil {
-			t.Fatalf("open %v: %v", brokers, err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		if err := b.Ping(ctx); err != nil {
-			t.Fatalf("%s=%s is set but no broker answers: %v", envKafka, addrs, err)
-		}
-		return b
+		return bustest.OpenReal(t, brokers, "yjshub-restpush-test")
 	}})
 }
 
