@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka (KRaft, combined broker+controller) for the tests.
 #
-#   scripts/kafka.sh up      fetch jars (first run), format storage (first run), start, wait until ready
-#   scripts/kafka.sh down    stop the broker (data is kept)
+#   scripts/kafka.sh up      fetch jars (first run), format fresh storage, start, wait until ready;
+#                            nothing when the broker already runs
+#   scripts/kafka.sh down    stop the broker
 #   scripts/kafka.sh status  print whether it runs; exit 0 when it answers, 3 when not
 #   scripts/kafka.sh env     print the export line for the tests
 #   scripts/kafka.sh reset   stop and delete the data (jars are kept)
@@ -13,10 +14,14 @@
 # Everything lives under ${YJSHUB_CACHE:-$HOME/.cache/yjshub}/kafka:
 #   libs/        the release jars of org.apache.kafka:kafka_2.13 (+ kafka-tools, log4j2)
 #                and all their runtime dependencies, fetched from Maven Central with mvn
-#   data/        log.dirs and metadata (KRaft) — survives down/up
+#   data/        log.dirs and metadata (KRaft). Deleted and formatted anew each time 'up'
+#                starts the broker: it is a test broker, and the partitions that earlier
+#                runs left behind only slow its start (thousands of them took more than
+#                90 s to load). KAFKA_KEEP_DATA=1 keeps them.
 #   kafka.log    broker output (the previous run's is kafka.log.1)
 #   kafka.pid    pid of the running broker
-# Overridable: KAFKA_VERSION (default 4.1.1), KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m).
+# Overridable: KAFKA_VERSION (default 4.1.1), KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m),
+# KAFKA_START_TIMEOUT (seconds, default 240), KAFKA_KEEP_DATA (1 keeps data/ across starts).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,7 +35,7 @@ DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 HOST=127.0.0.1
 PORT=19092
 CONTROLLER_PORT=19093
-DEADLINE_SECS="${KAFKA_START_TIMEOUT:-90}"
+DEADLINE_SECS="${KAFKA_START_TIMEOUT:-240}"
 
 DIR="$YJSHUB_CACHE/kafka"
 LIBS="$DIR/libs"
@@ -219,7 +224,7 @@ format_storage() {
 	if [[ -f "$DATA/meta.properties" ]]; then
 		return 0
 	fi
-	say "$WHO" "formatting KRaft storage in $DATA (first run only)"
+	say "$WHO" "formatting KRaft storage in $DATA"
 	mkdir -p "$DATA"
 	# A cluster id is a base64url-encoded 16-byte UUID (22 chars, no padding).
 	local cid
@@ -381,6 +386,10 @@ cmd_up() {
 	ensure_tools
 	ensure_jars
 	write_config
+	if [[ "${KAFKA_KEEP_DATA:-}" != 1 && -d "$DATA" ]]; then
+		say "$WHO" "deleting the previous run's data in $DATA (KAFKA_KEEP_DATA=1 keeps it)"
+		rm -rf "$DATA"
+	fi
 	format_storage
 	start_broker
 }

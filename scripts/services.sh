@@ -4,7 +4,7 @@
 #
 #   scripts/services.sh up      start both (concurrently), then write
 #                               ${YJSHUB_CACHE:-$HOME/.cache/yjshub}/services.env
-#   scripts/services.sh down    stop both (data is kept)
+#   scripts/services.sh down    stop both (PostgreSQL keeps its data; Kafka starts empty next time)
 #   scripts/services.sh status  status of both; exit 0 only when both answer
 #   scripts/services.sh env     print the export lines
 #

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/store/storetest"
 )
 
@@ -162,11 +162,11 @@ func serveBackends(t *testing.T) map[string]serveOptions {
 	db, kafka := os.Getenv("YJSHUB_TEST_DATABASE_URL"), os.Getenv("YJSHUB_TEST_KAFKA")
 	switch {
 	case db != "" && kafka != "":
-		// A schema of its own, so runs never see each other's cases.
 		// A schema and a Kafka namespace of its own, so runs never see each other's cases
-		// or messages.
-		backends["postgres+kafka"] = serveOptions{databaseURL: storetest.PostgresSchemaURL(t), brokers: splitList(kafka),
-			namespace: fmt.Sprintf("t%d.", time.Now().UnixNano())}
+		// or messages; both are dropped when the test ends.
+		ns := bustest.Namespace()
+		backends["postgres+kafka"] = serveOptions{databaseURL: storetest.PostgresSchemaURL(t), brokers: splitList(kafka), namespace: ns}
+		bustest.TidyNamespace(t, splitList(kafka), ns)
 	case os.Getenv("YJSHUB_REQUIRE_REAL") != "":
 		t.Fatal("YJSHUB_REQUIRE_REAL is set but YJSHUB_TEST_DATABASE_URL or YJSHUB_TEST_KAFKA is not")
 	default:

@@ -16,6 +16,7 @@ import (
 	"yjshub/connectors/connectortest"
 	kafkaconn "yjshub/connectors/kafka"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
@@ -62,6 +63,7 @@ func TestConformance(t *testing.T) {
 						t.Fatalf("open the bus: %v", err)
 					}
 					t.Cleanup(func() { _ = b.Close() })
+					bustest.Tidy(t, b)
 				}
 				return newSuiteHarness(t, b, env)
 			})

@@ -101,6 +101,9 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 // embedded broker's listen address.
 func (b *Bus) Brokers() []string { return slices.Clone(b.brokers) }
 
+// Namespace returns the prefix put before the bus's topic and group names ([Config.Namespace]).
+func (b *Bus) Namespace() string { return b.cfg.Namespace }
+
 // Embedded reports whether b runs the in-process broker.
 func (b *Bus) Embedded() bool { return b.cluster != nil }
 

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
@@ -48,10 +51,11 @@ func TestApacheKafka(t *testing.T) {
 	}
 	brokers := strings.Split(addrs, ",")
 	bustest.Run(t, func(t *testing.T) *bus.Bus {
-		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-test"})
+		b, err := bus.Open(t.Context(), bus.Config{Brokers: brokers, ClientID: "yjshub-test", Namespace: bustest.Namespace()})
 		if err != nil {
 			t.Fatalf("Open %v: %v", brokers, err)
 		}
+		bustest.Tidy(t, b)
 		if b.Embedded() {
 			t.Errorf("Embedded() = true for a bus with brokers")
 		}
@@ -378,6 +382,40 @@ func TestNamespacesKeepBusesApart(t *testing.T) {
 			lag, err := a.Lag(ctx, "g", "yjs.result")
 			if err != nil || lag.Total != 1 {
 				t.Fatalf("bus a's group g (never consumed) should lag by its one message: %+v %v", lag, err)
+			}
+
+			// Dropping a's namespace deletes a's topic and leaves b's alone.
+			dropped, err := a.DropNamespace(ctx)
+			if err != nil || !slices.Equal(dropped, []string{"yjs.result"}) {
+				t.Fatalf("a.DropNamespace() = %q, %v; want [yjs.result]", dropped, err)
+			}
+			if n, err := b.Partitions(ctx, "yjs.result"); err != nil || n != 1 {
+				t.Fatalf("b's topic after dropping a's namespace: %d partitions, %v", n, err)
+			}
+			// Deletion is asynchronous on Apache Kafka: wait until the broker no longer knows it.
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				_, err := a.Partitions(ctx, "yjs.result")
+				if errors.Is(err, kafka.UnknownTopicOrPartition) {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("a's topic is still there after DropNamespace: %v", err)
+				case <-tick.C:
+				}
+			}
+			if dropped, err := b.DropNamespace(ctx); err != nil || len(dropped) != 1 {
+				t.Fatalf("b.DropNamespace() = %q, %v", dropped, err)
+			}
+			plain, err := bus.Open(ctx, bus.Config{Brokers: base.Brokers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Close()
+			if _, err := plain.DropNamespace(ctx); !errors.Is(err, bus.ErrNoNamespace) {
+				t.Fatalf("DropNamespace without a namespace: %v, want ErrNoNamespace", err)
 			}
 		})
 	}

@@ -36,13 +36,14 @@ type PartitionLag struct {
 // kept message, which is where a new member would start.
 func (b *Bus) Lag(ctx context.Context, group, topic string) (GroupLag, error) {
 	out := GroupLag{Topic: topic, Group: group}
-	group, topic = b.cfg.Namespace+group, b.cfg.Namespace+topic
-	if err := ValidateTopic(topic); err != nil {
-		return out, fmt.Errorf("bus: lag: %w", err)
-	}
 	if group == "" {
 		return out, fmt.Errorf("bus: lag of topic %q: empty group", topic)
 	}
+	topic, err := b.named(topic)
+	if err != nil {
+		return out, fmt.Errorf("bus: lag: %w", err)
+	}
+	group = b.cfg.Namespace + group
 	if b.isClosed() {
 		return out, ErrClosed
 	}

@@ -40,11 +40,12 @@ func (b *Bus) Publish(ctx context.Context, msgs ...Message) error {
 	var errs []error
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
-		if err := ValidateTopic(b.cfg.Namespace + m.Topic); err != nil {
+		topic, err := b.named(m.Topic)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("message %d: %w", i, err))
 			continue
 		}
-		out[i] = kafka.Message{Topic: b.cfg.Namespace + m.Topic, Key: m.Key, Value: m.Value, Headers: kafkaHeaders(m.Headers)}
+		out[i] = kafka.Message{Topic: topic, Key: m.Key, Value: m.Value, Headers: kafkaHeaders(m.Headers)}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("bus: publish: %w", err)

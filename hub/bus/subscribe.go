@@ -154,6 +154,10 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 	if handle == nil {
 		return errors.New("bus: subscribe: nil handler")
 	}
+	topic, err := b.named(cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("bus: subscribe: invalid config: %w", err)
+	}
 	cfg.setDefaults()
 	ctx, release, err := b.track(ctx)
 	if err != nil {
@@ -164,7 +168,7 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           b.brokers,
 		GroupID:           b.cfg.Namespace + cfg.GroupID,
-		Topic:             b.cfg.Namespace + cfg.Topic,
+		Topic:             topic,
 		Dialer:            b.dialer,
 		StartOffset:       kafka.FirstOffset,
 		CommitInterval:    0, // synchronous: CommitMessages returns once committed

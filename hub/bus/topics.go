@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -108,6 +110,8 @@ func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	var errs []error
 	for _, s := range specs {
 		if err := s.validate(); err != nil {
+			errs = append(errs, err)
+		} else if _, err := b.named(s.Name); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -234,7 +238,11 @@ func (b *Bus) topicsNotReady(ctx context.Context, specs []TopicSpec) ([]error, e
 // Partitions reports how many partitions topic has, as the writer currently
 // sees it (metadata is cached for up to [Config.MetadataTTL]).
 func (b *Bus) Partitions(ctx context.Context, topic string) (int, error) {
-	return b.partitions(ctx, b.cfg.Namespace+topic)
+	full, err := b.named(topic)
+	if err != nil {
+		return 0, fmt.Errorf("bus: partitions: %w", err)
+	}
+	return b.partitions(ctx, full)
 }
 
 // partitions is Partitions on a topic name that already carries the namespace.
@@ -258,4 +266,68 @@ func (b *Bus) partitions(ctx context.Context, topic string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("bus: partitions of topic %q: %w", topic, kafka.UnknownTopicOrPartition)
+}
+
+// named checks topic, a name as the bus's callers use it, and returns it with the bus's
+// namespace before it; the error names topic as given and wraps [ErrInvalidTopic].
+func (b *Bus) named(topic string) (string, error) {
+	if err := ValidateTopic(topic); err != nil {
+		return "", err
+	}
+	full := b.cfg.Namespace + topic
+	if len(full) > maxTopicLen {
+		return "", fmt.Errorf("%w: %.40q... is %d bytes long with the namespace %q, more than %d",
+			ErrInvalidTopic, topic, len(full), b.cfg.Namespace, maxTopicLen)
+	}
+	return full, nil
+}
+
+// ErrNoNamespace is returned by [Bus.DropNamespace] on a bus opened without
+// [Config.Namespace]: without one, every topic on the cluster would match.
+var ErrNoNamespace = errors.New("bus: the bus has no namespace")
+
+// DropNamespace deletes every topic whose name starts with the bus's
+// namespace and returns their names without it. It is for retiring a hub
+// instance (a trial, a test run) that shared a cluster with others; consumer
+// groups are left to the broker's offsets retention. It refuses to run on a
+// bus without a namespace.
+func (b *Bus) DropNamespace(ctx context.Context) ([]string, error) {
+	ns := b.cfg.Namespace
+	if ns == "" {
+		return nil, ErrNoNamespace
+	}
+	if b.isClosed() {
+		return nil, ErrClosed
+	}
+	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("bus: list topics: %w", err)
+	}
+	var names []string
+	for _, t := range md.Topics {
+		if strings.HasPrefix(t.Name, ns) {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	slices.Sort(names)
+	resp, err := b.client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
+	if err != nil {
+		return nil, fmt.Errorf("bus: delete %d topics of namespace %q: %w", len(names), ns, err)
+	}
+	var errs []error
+	dropped := make([]string, 0, len(names))
+	for _, n := range names {
+		if err := resp.Errors[n]; err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+			errs = append(errs, fmt.Errorf("topic %q: %w", n, err))
+			continue
+		}
+		dropped = append(dropped, strings.TrimPrefix(n, ns))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return dropped, fmt.Errorf("bus: drop namespace %q: %w", ns, err)
+	}
+	return dropped, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
@@ -94,13 +96,14 @@ func benchSetup(b *testing.B, name string, open storetest.Opener) (*store.Store,
 		ctx := context.Background()
 		cfg := bus.Config{DataDir: b.TempDir()}
 		if addrs := os.Getenv("YJSHUB_TEST_KAFKA"); addrs != "" {
-			cfg = bus.Config{Brokers: []string{addrs}}
+			cfg = bus.Config{Brokers: strings.Split(addrs, ","), Namespace: bustest.Namespace()}
 		}
 		bs, err := bus.Open(ctx, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { bs.Close() })
+		bustest.Tidy(b, bs)
 		var specs []bus.TopicSpec
 		for _, d := range testCatalogue.Departments {
 			specs = append(specs, bus.TopicSpec{Name: bus.SubcaseTopic(d.Code)})

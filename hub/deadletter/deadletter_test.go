@@ -10,6 +10,7 @@ import (
 
 	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/store/storetest"
 )
@@ -18,13 +19,14 @@ func openBus(t *testing.T) *bus.Bus {
 	t.Helper()
 	cfg := bus.Config{DataDir: t.TempDir()}
 	if addrs := os.Getenv("YJSHUB_TEST_KAFKA"); addrs != "" {
-		cfg = bus.Config{Brokers: strings.Split(addrs, ",")}
+		cfg = bus.Config{Brokers: strings.Split(addrs, ","), Namespace: bustest.Namespace()}
 	}
 	b, err := bus.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	bustest.Tidy(t, b)
 	return b
 }
 

@@ -29,6 +29,7 @@ import (
 	"yjshub/catalogue"
 	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/outbox"
@@ -139,6 +140,7 @@ func newEnv(t *testing.T, name string, brokers []string, open storetest.Opener) 
 		t.Fatalf("open the bus: %v", err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	bustest.Tidy(t, b)
 	if err := b.Ping(ctx); err != nil {
 		t.Fatalf("the broker does not answer: %v", err)
 	}

@@ -2,6 +2,8 @@ package bustest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
@@ -31,13 +33,15 @@ func RealBrokers(t testing.TB) []string {
 	return strings.Split(addrs, ",")
 }
 
-// OpenReal opens a bus on brokers, checks that one answers, and closes it when the test ends.
+// OpenReal opens a bus on brokers under a namespace of the test's own, checks that one
+// answers, and when the test ends deletes the topics it created (see [Tidy]) and closes it.
 func OpenReal(t testing.TB, brokers []string, clientID string) *bus.Bus {
 	t.Helper()
-	b, err := bus.Open(context.Background(), bus.Config{Brokers: brokers, ClientID: clientID})
+	b, err := bus.Open(context.Background(), bus.Config{Brokers: brokers, ClientID: clientID, Namespace: Namespace()})
 	if err != nil {
 		t.Fatalf("open %v: %v", brokers, err)
 	}
+	Tidy(t, b)
 	t.Cleanup(func() { _ = b.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -45,4 +49,43 @@ func OpenReal(t testing.TB, brokers []string, clientID string) *bus.Bus {
 		t.Fatalf("%s is set but no broker at %v answers: %v", KafkaEnv, brokers, err)
 	}
 	return b
+}
+
+// Namespace returns a bus namespace no other test or earlier run has used ("t" and 12 hex
+// digits and a dot), so that tests sharing one broker do not read each other's messages.
+func Namespace() string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return "t" + hex.EncodeToString(r[:]) + "."
+}
+
+// Tidy deletes the topics of b's namespace when the test ends, through a connection of its
+// own, so that it works whether b is closed by then or not, and a long-lived test broker does
+// not collect the partitions of every run. It does nothing for a bus without a namespace or on
+// an embedded broker, whose data lives in the test's temporary directory.
+func Tidy(t testing.TB, b *bus.Bus) {
+	t.Helper()
+	if b.Embedded() || b.Namespace() == "" {
+		return
+	}
+	TidyNamespace(t, b.Brokers(), b.Namespace())
+}
+
+// TidyNamespace deletes the topics of namespace ns on brokers when the test ends (see [Tidy]);
+// for tests whose bus lives in another process, such as a hub started with --namespace.
+func TidyNamespace(t testing.TB, brokers []string, ns string) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := bus.Open(ctx, bus.Config{Brokers: brokers, ClientID: "yjshub-test-tidy", Namespace: ns})
+		if err != nil {
+			t.Errorf("delete the test's topics: %v", err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.DropNamespace(ctx); err != nil {
+			t.Errorf("delete the test's topics: %v", err)
+		}
+	})
 }
