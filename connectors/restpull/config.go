@@ -28,6 +28,11 @@ type Config struct {
 	// Default 5m.
 	MaxVisibility time.Duration `yaml:"max_visibility,omitempty" json:"max_visibility,omitempty"`
 
+	// AckedRetention is how long an acknowledged item's row is kept (without its payload,
+	// which the ack clears) so that a repeated ack, or the same sub-case consumed again, is
+	// recognised; older rows are deleted. Default 168h (7 days); at least 1m.
+	AckedRetention time.Duration `yaml:"acked_retention,omitempty" json:"acked_retention,omitempty"`
+
 	// GroupID is the Kafka consumer group. Hub instances with the same GroupID share the
 	// department's partitions. Default "yjshub-restpull-<department>".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
@@ -37,6 +42,7 @@ const (
 	defaultMaxAttempts       = 10
 	defaultDefaultVisibility = 30 * time.Second
 	defaultMaxVisibility     = 5 * time.Minute
+	defaultAckedRetention    = 7 * 24 * time.Hour
 	groupIDPrefix            = "yjshub-restpull-"
 )
 
@@ -49,6 +55,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxVisibility == 0 {
 		c.MaxVisibility = defaultMaxVisibility
+	}
+	if c.AckedRetention == 0 {
+		c.AckedRetention = defaultAckedRetention
 	}
 	if c.GroupID == "" && c.Department != "" {
 		c.GroupID = groupIDPrefix + c.Department
@@ -79,6 +88,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DefaultVisibility > 0 && c.MaxVisibility > 0 && c.DefaultVisibility > c.MaxVisibility {
 		errs = append(errs, fmt.Errorf("default_visibility: %v is longer than max_visibility %v", c.DefaultVisibility, c.MaxVisibility))
+	}
+	if c.AckedRetention < 0 {
+		errs = append(errs, fmt.Errorf("acked_retention: %v is negative", c.AckedRetention))
+	} else if c.AckedRetention > 0 && c.AckedRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("acked_retention: %v is shorter than 1m", c.AckedRetention))
 	}
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))

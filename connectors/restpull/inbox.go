@@ -348,7 +348,8 @@ func (in *Inbox) deadLetter(ctx context.Context, dept string, s *stats, token st
 }
 
 // Ack acknowledges dept's item id under lease: the department has it. The item is marked
-// acknowledged and recorded as delivered. Acknowledging an acknowledged item again succeeds
+// acknowledged, its payload (personal data the department now holds) is cleared, and it is
+// recorded as delivered. Acknowledging an acknowledged item again succeeds
 // (and records the delivery again, which the Recorder treats as the same one), whatever the
 // lease; a lease that is not the item's current one is ErrStaleLease; an unknown item
 // ErrNotFound.
@@ -385,7 +386,7 @@ func (in *Inbox) Ack(ctx context.Context, dept, id, lease string) error {
 		}
 		r.AckedAt = store.NewTimestamp(in.now())
 		first = true
-		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE restpull_inbox SET state = ?, acked_at = ?, lease_until = NULL
+		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE restpull_inbox SET state = ?, acked_at = ?, lease_until = NULL, payload = ''
 			WHERE department = ? AND id = ?`), stateAcked, r.AckedAt, dept, id)
 		return err
 	})
@@ -408,6 +409,29 @@ func (in *Inbox) Ack(ctx context.Context, dept, id, lease string) error {
 			"case_id", r.CaseID, "subcase_id", r.SubcaseID, "attempts", r.Attempts)
 	}
 	return nil
+}
+
+// Sweep deletes dept's acknowledged items acknowledged longer ago than the department's
+// AckedRetention and returns how many it deleted. The connector runs it periodically.
+func (in *Inbox) Sweep(ctx context.Context, dept string) (int64, error) {
+	d, err := in.department(dept)
+	if err != nil {
+		return 0, err
+	}
+	cutoff := store.NewTimestamp(in.now().Add(-d.cfg.AckedRetention))
+	res, err := in.st.DB().ExecContext(ctx, in.st.DB().Rebind(`DELETE FROM restpull_inbox
+		WHERE department = ? AND state = ? AND acked_at < ?`), dept, stateAcked, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("restpull: sweep the inbox of %s: %w", dept, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("restpull: sweep the inbox of %s: %w", dept, err)
+	}
+	if n > 0 {
+		in.log.InfoContext(ctx, "restpull: swept acknowledged items", "department", dept, "deleted", n)
+	}
+	return n, nil
 }
 
 // Counts reports how many of dept's items are in each state (pending, leased, acked). Leased

@@ -324,6 +324,56 @@ func TestPutIgnoresAnIDAlreadyStoredOrAcknowledged(t *testing.T) {
 	})
 }
 
+// The ack clears the payload at once; Sweep deletes acknowledged rows past AckedRetention and
+// leaves younger acknowledged rows and unacknowledged ones, whatever their age.
+func TestAcknowledgedItemsLoseTheirPayloadAndAreSweptAfterTheRetention(t *testing.T) {
+	onEachStore(t, func(t *testing.T, f *inboxFixture) {
+		ctx := t.Context()
+		payload := func(id string) string {
+			t.Helper()
+			var p string
+			if err := f.st.DB().GetContext(ctx, &p, f.st.DB().Rebind(`SELECT payload FROM restpull_inbox WHERE department = ? AND id = ?`), f.dept, id); err != nil {
+				t.Fatalf("payload of %s: %v", id, err)
+			}
+			return p
+		}
+		f.put("old", 2)
+		items := f.lease(2, time.Minute)
+		if err := f.in.Ack(ctx, f.dept, items[0].ID, items[0].Lease); err != nil {
+			t.Fatal(err)
+		}
+		if p := payload(items[0].ID); p != "" {
+			t.Errorf("an acknowledged item keeps its payload (%d bytes)", len(p))
+		}
+		if p := payload(items[1].ID); !strings.Contains(p, "SFZHM") {
+			t.Errorf("an unacknowledged item lost its payload: %q", p)
+		}
+		f.clock.advance(f.cfg.AckedRetention - time.Second)
+		f.put("young", 1)
+		// old-1's lease ran out long ago: the poll hands it out again with young-0.
+		again := f.lease(10, time.Minute)
+		if !slices.Equal(ids(again), []string{"old-1", "young-0"}) {
+			t.Fatalf("lease got %q, want old-1 and young-0", ids(again))
+		}
+		if err := f.in.Ack(ctx, f.dept, "young-0", again[1].Lease); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.in.Sweep(ctx, f.dept); err != nil || n != 0 {
+			t.Fatalf("Sweep before the retention ran out: %d, %v; want 0", n, err)
+		}
+		f.clock.advance(2 * time.Second)
+		if n, err := f.in.Sweep(ctx, f.dept); err != nil || n != 1 {
+			t.Fatalf("Sweep after the retention: %d, %v; want 1", n, err)
+		}
+		if c := f.counts(); c["acked"] != 1 || c["pending"]+c["leased"] != 1 {
+			t.Errorf("counts after the sweep = %v, want young-0 acked and old-1 waiting", c)
+		}
+		if _, err := f.in.Sweep(ctx, "other"); !errors.Is(err, ErrUnknownDepartment) {
+			t.Errorf("Sweep of a department without a connector: %v", err)
+		}
+	})
+}
+
 func TestAnItemLeasedMaxAttemptsTimesWithoutAnAckBecomesADeadLetter(t *testing.T) {
 	onEachStore(t, func(t *testing.T, f *inboxFixture) {
 		ctx := t.Context()

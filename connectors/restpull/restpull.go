@@ -90,12 +90,35 @@ func (c *Connector) Name() string { return connectorName(c.cfg.Department) }
 // department's polls are served.
 func (c *Connector) Run(ctx context.Context) error {
 	c.inbox.serve(c.cfg)
+	go c.sweep(ctx)
 	topic := bus.SubcaseTopic(c.cfg.Department)
 	c.log.InfoContext(ctx, "restpull: consuming", "topic", topic, "group", c.cfg.GroupID)
 	if err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID}, c.handle); err != nil {
 		return fmt.Errorf("restpull %s: %w", c.cfg.Department, err)
 	}
 	return nil
+}
+
+// sweep deletes the department's acknowledged items past their retention now and then every
+// sweepInterval(AckedRetention) until ctx ends. A failed sweep is logged and tried next time.
+func (c *Connector) sweep(ctx context.Context) {
+	tick := time.NewTicker(sweepInterval(c.cfg.AckedRetention))
+	defer tick.Stop()
+	for {
+		if _, err := c.inbox.Sweep(ctx, c.cfg.Department); err != nil && ctx.Err() == nil {
+			c.log.WarnContext(ctx, "restpull: sweeping acknowledged items failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sweepInterval is a tenth of the retention, at most an hour.
+func sweepInterval(retention time.Duration) time.Duration {
+	return min(retention/10, time.Hour)
 }
 
 // handle is the bus handler: decode, store. Returning nil commits.

@@ -555,6 +555,11 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	if err := (&restpull.Config{Department: "rsj", DefaultVisibility: time.Millisecond}).Validate(); err == nil {
 		t.Errorf("a visibility under a second: valid, want an error")
 	}
+	for r, want := range map[time.Duration]string{-time.Hour: "acked_retention: -1h0m0s is negative", time.Second: "acked_retention: 1s is shorter than 1m"} {
+		if err := (&restpull.Config{Department: "rsj", AckedRetention: r}).Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("acked_retention %v: %v, want %q", r, err, want)
+		}
+	}
 	_, err = restpull.New(restpull.Config{}, nil, nil)
 	for _, want := range []string{"department: required", "bus: required", "inbox: required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
