@@ -220,7 +220,7 @@ func (s *Simulator) deliver(seq sequence, ev event.DepartmentEvent) outcome {
 	log := s.log.With("department", seq.dept, "subcase_id", seq.data.SubcaseID, "event", ev.Type, "event_id", ev.EventID)
 	backoff := callbackBackoff
 	for attempt := 1; ; attempt++ {
-		status, hubErr, err := s.post(seq.data.Callback, body)
+		status, hubErr, err := s.post(seq.data.Callback, seq.dept, body)
 		switch {
 		case s.ctx.Err() != nil:
 			log.Info("callback abandoned: simulator closed")
@@ -264,7 +264,7 @@ func (s *Simulator) failed(dept string) {
 
 // post sends one attempt. It returns the status, and for 4xx what the hub's error body says
 // in structural terms only (code, problem paths and rules): messages may quote values.
-func (s *Simulator) post(callback string, body []byte) (int, string, error) {
+func (s *Simulator) post(callback, dept string, body []byte) (int, string, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callback, bytes.NewReader(body))
@@ -274,6 +274,9 @@ func (s *Simulator) post(callback string, body []byte) (int, string, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "yjshub-deptsim")
 	req.Header.Set(HeaderSimulated, "true")
+	if key := s.hubKeys[dept]; key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, "", err

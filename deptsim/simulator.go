@@ -29,12 +29,13 @@ const maxPushBytes = 4 << 20
 // [http.Handler]; create it with [New] and stop it with [Simulator.Close]. Its methods are
 // safe for concurrent use.
 type Simulator struct {
-	cfg    Config
-	log    *slog.Logger
-	client *http.Client
-	now    func() time.Time
-	names  map[string]string
-	mux    *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	client  *http.Client
+	now     func() time.Time
+	names   map[string]string
+	hubKeys map[string]string // department → API key for callbacks
+	mux     *http.ServeMux
 
 	ctx    context.Context // ends callbacks in flight when Close cancels it
 	cancel context.CancelFunc
@@ -100,6 +101,18 @@ func WithDepartmentNames(names map[string]string) Option {
 		s.names = make(map[string]string, len(names))
 		for k, v := range names {
 			s.names[k] = v
+		}
+	}
+}
+
+// WithHubKeys gives the API key each department presents to the hub when it calls back
+// ("Authorization: Bearer <key>"), by department code. A department without one calls back
+// without a key, which a hub that authenticates refuses (401).
+func WithHubKeys(keys map[string]string) Option {
+	return func(s *Simulator) {
+		s.hubKeys = make(map[string]string, len(keys))
+		for k, v := range keys {
+			s.hubKeys[k] = v
 		}
 	}
 }

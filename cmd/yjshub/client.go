@@ -21,7 +21,7 @@ func hubFlag(cmd *cobra.Command, url *string) {
 	if def == "" {
 		def = "http://127.0.0.1:8080"
 	}
-	cmd.Flags().StringVar(url, "hub", def, "the hub's base URL (env YJSHUB_URL)")
+	cmd.Flags().StringVar(url, "hub", def, "the hub's base URL (env YJSHUB_URL); the API key, when the hub asks for one, is read from YJSHUB_API_KEY")
 }
 
 // apiError is the hub's JSON error shape.
@@ -47,6 +47,10 @@ func (e apiError) String() string {
 	return b.String()
 }
 
+// apiKeyEnv holds the API key the commands present to the hub (never a flag: a flag shows in
+// the process list).
+const apiKeyEnv = "YJSHUB_API_KEY"
+
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 // call sends a request to the hub and decodes a 2xx answer into out; other answers become an
@@ -58,6 +62,9 @@ func call(ctx context.Context, method, url string, body []byte, headers map[stri
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key := os.Getenv(apiKeyEnv); key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)

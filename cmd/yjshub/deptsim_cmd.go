@@ -1,24 +1,29 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"yjshub/deptsim"
 )
 
 func deptsimCommand() *cobra.Command {
-	var addr, configFile, seedsDir string
+	var addr, configFile, seedsDir, hubKeysFile string
 	cmd := &cobra.Command{
 		Use:   "deptsim",
 		Short: "Run a SIMULATED department back office that speaks the REST push contract",
@@ -29,7 +34,10 @@ result is a licence). GET /stats shows deliveries per sub-case, duplicates inclu
 
 Point a restpush connector at it, e.g. endpoint: http://127.0.0.1:8090/departments/tobacco/subcases.
 --config takes YAML: default: {decision: approve, delay: 1s, failure_rate: 0.1, failure_status: 503}
-and departments: {tobacco: {decision: reject}}.`,
+and departments: {tobacco: {decision: reject}}.
+
+When the hub authenticates its clients, --hub-keys names a YAML file with each simulated
+department's API key (a department client of the hub's clients file): {tobacco: yjk_…, …}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg deptsim.Config
@@ -52,8 +60,12 @@ and departments: {tobacco: {decision: reject}}.`,
 			for _, d := range cat.Departments {
 				names[d.Code] = d.Name
 			}
+			keys, err := loadHubKeys(hubKeysFile, names)
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			sim, err := deptsim.New(cfg, deptsim.WithLogger(logger), deptsim.WithDepartmentNames(names))
+			sim, err := deptsim.New(cfg, deptsim.WithLogger(logger), deptsim.WithDepartmentNames(names), deptsim.WithHubKeys(keys))
 			if err != nil {
 				return err
 			}
@@ -83,6 +95,37 @@ and departments: {tobacco: {decision: reject}}.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML: decisions, delays and failure rates per department")
+	cmd.Flags().StringVar(&hubKeysFile, "hub-keys", os.Getenv("YJSHUB_DEPTSIM_HUB_KEYS"), "YAML file: department code → the API key it calls the hub back with (env YJSHUB_DEPTSIM_HUB_KEYS)")
 	seedsFlag(cmd, &seedsDir)
 	return cmd
+}
+
+// loadHubKeys reads the simulator's hub keys file: department code → API key. Every unknown
+// department and empty key is reported; the keys never appear in an error.
+func loadHubKeys(path string, departments map[string]string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("hub keys: %w", err)
+	}
+	var keys map[string]string
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&keys); err != nil {
+		return nil, fmt.Errorf("hub keys %s: not a map of department code to key: %w", path, err)
+	}
+	var errs []error
+	for _, d := range slices.Sorted(maps.Keys(keys)) {
+		if _, ok := departments[d]; !ok {
+			errs = append(errs, fmt.Errorf("%s: not a department of the catalogue", d))
+		}
+		if strings.TrimSpace(keys[d]) == "" {
+			errs = append(errs, fmt.Errorf("%s: empty key", d))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("hub keys %s: %w", path, err)
+	}
+	return keys, nil
 }

@@ -25,6 +25,7 @@ import (
 	"yjshub/connectors/restpush"
 	"yjshub/deptsim"
 	"yjshub/hub/api"
+	"yjshub/hub/auth"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/deadletter"
@@ -39,6 +40,8 @@ type serveOptions struct {
 	dataDir        string
 	seeds          string
 	connectorsFile string
+	clientsFile    string
+	noAuth         bool
 	simulate       bool
 	simConfig      string
 	databaseURL    string
@@ -64,6 +67,9 @@ YJSHUB_KAFKA_NAMESPACE prefixes every topic and consumer group, so that several 
 Kafka cluster.
 
 --connectors names the deployment's connectors file (how each department is reached).
+--clients names the API clients file (platforms, departments, operators and the SHA-256 of their
+keys; 'yjshub clients new' makes a key). Without it the API does not authenticate, which serve
+allows only on a loopback address unless --no-auth says so.
 --simulate wires a simulated back office (see 'yjshub deptsim') into every department that the
 connectors file does not configure, so cases complete without real department systems.`,
 		Args: cobra.NoArgs,
@@ -81,6 +87,8 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&o.publicURL, "public-url", "", "the URL departments call back (default http://ADDR)")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "./data", "where the embedded database and broker keep their data")
 	cmd.Flags().StringVar(&o.connectorsFile, "connectors", os.Getenv("YJSHUB_CONNECTORS"), "connectors file (env YJSHUB_CONNECTORS)")
+	cmd.Flags().StringVar(&o.clientsFile, "clients", os.Getenv("YJSHUB_CLIENTS"), "API clients file (env YJSHUB_CLIENTS)")
+	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
 	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
 	seedsFlag(cmd, &o.seeds)
@@ -163,6 +171,10 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 			return err
 		}
 	}
+	clients, err := loadClients(o, cat, logger)
+	if err != nil {
+		return err
+	}
 	var simCfg deptsim.Config
 	if o.simConfig != "" {
 		b, err := os.ReadFile(o.simConfig)
@@ -237,7 +249,19 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		for _, d := range cat.Departments {
 			names[d.Code] = d.Name
 		}
-		sim, err := deptsim.New(simCfg, deptsim.WithLogger(logger.With("component", "simulator")), deptsim.WithDepartmentNames(names))
+		// With authentication, each simulated department gets a key of its own, made for this
+		// run and never written anywhere.
+		var hubKeys map[string]string
+		if clients != nil {
+			hubKeys = map[string]string{}
+			for _, d := range cat.Departments {
+				key, hash := auth.NewKey()
+				clients.Add(auth.Client{Name: "simulated-" + d.Code, Role: auth.RoleDepartment, Department: d.Code}, hash)
+				hubKeys[d.Code] = key
+			}
+		}
+		sim, err := deptsim.New(simCfg, deptsim.WithLogger(logger.With("component", "simulator")), deptsim.WithDepartmentNames(names),
+			deptsim.WithHubKeys(hubKeys))
 		if err != nil {
 			ln.Close()
 			return err
@@ -314,6 +338,18 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		}
 		watchFile(runCtx, &wg, o.connectorsFile, logger, reload)
 	}
+	if o.clientsFile != "" {
+		watchFile(runCtx, &wg, o.clientsFile, logger, func() error {
+			f, err := auth.Load(o.clientsFile, departmentCodes(cat))
+			if err != nil {
+				logger.Warn("clients file not applied", "file", o.clientsFile, "error", err)
+				return err
+			}
+			clients.Replace(f)
+			logger.Info("clients file applied", "file", o.clientsFile, "clients", f.Len())
+			return nil
+		})
+	}
 
 	handler := api.New(api.Config{
 		Catalogue:   cat,
@@ -322,6 +358,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		Reload:      reload,
 		DeadLetters: dlq,
 		Inbox:       inbox,
+		Clients:     clients,
 		Logger:      logger,
 		Checks: []api.Check{
 			{Name: "store", Ping: st.Ping},
@@ -351,7 +388,47 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	return nil
 }
 
-// watchFile applies the connectors file again when it changes (checked every two seconds) or
+// loadClients reads the clients file, or, without one, checks that serving without
+// authentication is allowed: on a loopback address, or with --no-auth.
+func loadClients(o serveOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*auth.Clients, error) {
+	if o.clientsFile != "" {
+		cs, err := auth.Load(o.clientsFile, departmentCodes(cat))
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("API clients loaded", "file", o.clientsFile, "clients", cs.Len())
+		return cs, nil
+	}
+	if !o.noAuth && !loopback(o.addr) {
+		return nil, fmt.Errorf("serving on %s without authentication: give the API clients file (--clients, YJSHUB_CLIENTS), "+
+			"or --no-auth to serve an open API there anyway", o.addr)
+	}
+	logger.Warn("the API does not authenticate its clients: every route is open (give --clients to authenticate)", "addr", o.addr)
+	return nil, nil
+}
+
+// loopback reports whether addr (host:port) listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func departmentCodes(cat *catalogue.Catalogue) []string {
+	codes := make([]string, len(cat.Departments))
+	for i, d := range cat.Departments {
+		codes[i] = d.Code
+	}
+	return codes
+}
+
+// watchFile applies a file (connectors, clients) again when it changes (checked every two seconds) or
 // when the process receives SIGHUP. A file with problems is reported and not applied.
 func watchFile(ctx context.Context, wg *sync.WaitGroup, path string, logger *slog.Logger, apply func() error) {
 	hup := make(chan os.Signal, 1)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/mapping"
@@ -141,7 +142,18 @@ func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
 			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
 		return
 	}
-	res, replayed, err := s.cfg.Cases.ApplyEvent(r.Context(), chi.URLParam(r, "id"), ev)
+	id := chi.URLParam(r, "id")
+	if _, ok := auth.FromContext(r.Context()); ok {
+		dept, err := s.cfg.Cases.SubcaseDepartment(r.Context(), id)
+		if err != nil {
+			s.writeCaseError(w, r, err)
+			return
+		}
+		if !s.ownDepartment(w, r, dept, "sub-case "+id) {
+			return
+		}
+	}
+	res, replayed, err := s.cfg.Cases.ApplyEvent(r.Context(), id, ev)
 	if err != nil {
 		s.writeCaseError(w, r, err)
 		return

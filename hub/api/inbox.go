@@ -54,6 +54,9 @@ func (s *Server) inboxError(w http.ResponseWriter, r *http.Request, err error) {
 // leaseInbox answers GET /api/v1/departments/{dept}/inbox?max=N&visibility=30s. visibility is
 // a duration (30s, 2m) or a number of seconds.
 func (s *Server) leaseInbox(w http.ResponseWriter, r *http.Request) {
+	if !s.ownDepartment(w, r, chi.URLParam(r, "dept"), "the inbox of "+chi.URLParam(r, "dept")) {
+		return
+	}
 	q := r.URL.Query()
 	var problems []Problem
 	max := defaultLease
@@ -102,6 +105,9 @@ func parseVisibility(v string) (time.Duration, error) {
 
 // ackInbox answers POST /api/v1/departments/{dept}/inbox/{id}/ack with {"lease": "…"}.
 func (s *Server) ackInbox(w http.ResponseWriter, r *http.Request) {
+	if !s.ownDepartment(w, r, chi.URLParam(r, "dept"), "the inbox of "+chi.URLParam(r, "dept")) {
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAckBody+1))
 	if err != nil || len(body) > maxAckBody {
 		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the ack is too large or could not be read")

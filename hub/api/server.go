@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/catalogue"
+	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/sharing"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	// Sharing serves the e-licence library, consents, prefill and the reuse report (mounted
 	// with the case routes). Default: one built on Cases.
 	Sharing *sharing.Service
+	// Clients are the API clients and their roles (hub/auth). Nil: the API does not
+	// authenticate, and every route is open (for a hub on a loopback address).
+	Clients *auth.Clients
 	// Checks are run by /readyz. Default: none (always ready).
 	Checks []Check
 	// Logger receives request errors. Default: slog.Default().
@@ -87,27 +91,30 @@ func New(cfg Config) *Server {
 		r.Get("/matters/{code}", s.getMatter)
 		r.Get("/departments", s.listDepartments)
 		r.Get("/catalogue", s.catalogueInfo)
+		ops := r.With(s.allow(forOperators...))
 		if cfg.Connectors != nil {
-			r.Get("/connectors", s.listConnectors)
-			r.Post("/connectors/reload", s.reloadConnectors)
-			r.Get("/connectors/{name}", s.getConnector)
-			r.Post("/connectors/{name}/pause", s.connectorAction(cfg.Connectors.Pause))
-			r.Post("/connectors/{name}/resume", s.connectorAction(cfg.Connectors.Resume))
+			ops.Get("/connectors", s.listConnectors)
+			ops.Post("/connectors/reload", s.reloadConnectors)
+			ops.Get("/connectors/{name}", s.getConnector)
+			ops.Post("/connectors/{name}/pause", s.connectorAction(cfg.Connectors.Pause))
+			ops.Post("/connectors/{name}/resume", s.connectorAction(cfg.Connectors.Resume))
 		}
+		depts := r.With(s.allow(forDepartments...))
 		if cfg.Inbox != nil {
-			r.Get("/departments/{dept}/inbox", s.leaseInbox)
-			r.Post("/departments/{dept}/inbox/{id}/ack", s.ackInbox)
+			depts.Get("/departments/{dept}/inbox", s.leaseInbox)
+			depts.Post("/departments/{dept}/inbox/{id}/ack", s.ackInbox)
 		}
 		if cfg.DeadLetters != nil {
-			r.Get("/dlq", s.listDeadLetters)
-			r.Get("/dlq/{id}", s.getDeadLetter)
-			r.Post("/dlq/{id}/replay", s.replayDeadLetter)
+			ops.Get("/dlq", s.listDeadLetters)
+			ops.Get("/dlq/{id}", s.getDeadLetter)
+			ops.Post("/dlq/{id}/replay", s.replayDeadLetter)
 		}
 		if cfg.Cases != nil {
 			r.Get("/bundles/{code}/form", s.oneForm)
-			r.Post("/cases", s.submitCase)
-			r.Get("/cases/{id}", s.getCase)
-			r.Post("/subcases/{id}/events", s.subcaseEvent)
+			platforms := r.With(s.allow(forPlatforms...))
+			platforms.Post("/cases", s.submitCase)
+			platforms.Get("/cases/{id}", s.getCase)
+			depts.Post("/subcases/{id}/events", s.subcaseEvent)
 			s.mountSharing(r)
 		}
 	})

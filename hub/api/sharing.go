@@ -42,12 +42,12 @@ func (s *Server) mountSharing(r chi.Router) {
 		}
 	}
 	h := &sharingRoutes{srv: s, svc: svc, lib: svc.Licences()}
-	r.Get("/licences", h.listLicences)
-	r.Get("/licences/{type}/{number}", h.verifyLicence)
-	r.Post("/licences/{type}/{number}/events", h.licenceEvent)
-	r.Post("/consents", h.grantConsent)
-	r.Post("/prefill", h.prefill)
-	r.Get("/reports/reuse", h.reuseReport)
+	r.With(s.allow(forPlatforms...)).Get("/licences", h.listLicences)
+	r.With(s.allow(forVerifiers...)).Get("/licences/{type}/{number}", h.verifyLicence)
+	r.With(s.allow(forDepartments...)).Post("/licences/{type}/{number}/events", h.licenceEvent)
+	r.With(s.allow(forApplicants...)).Post("/consents", h.grantConsent)
+	r.With(s.allow(forApplicants...)).Post("/prefill", h.prefill)
+	r.With(s.allow(forOperators...)).Get("/reports/reuse", h.reuseReport)
 }
 
 // pathParam returns a path parameter decoded: a licence type is Chinese and a number may hold
@@ -147,6 +147,9 @@ func (h *sharingRoutes) verifyLicence(w http.ResponseWriter, r *http.Request) {
 func (h *sharingRoutes) licenceEvent(w http.ResponseWriter, r *http.Request) {
 	var ev licences.Event
 	if !decodeStrict(w, r, &ev) {
+		return
+	}
+	if !h.srv.ownDepartment(w, r, ev.Department, "the event's department") {
 		return
 	}
 	lic, replayed, err := h.lib.Revoke(r.Context(), pathParam(r, "type"), pathParam(r, "number"), ev)

@@ -26,3 +26,13 @@ func (s *Service) Holder(ctx context.Context, caseID string) (event.ApplicantRef
 	}
 	return event.ApplicantRef{Name: row.HolderName, ID: row.HolderID, IDType: idType}, nil
 }
+
+// SubcaseDepartment returns the code of the department a sub-case is for.
+func (s *Service) SubcaseDepartment(ctx context.Context, subcaseID string) (string, error) {
+	var dept string
+	err := s.st.DB().GetContext(ctx, &dept, s.st.DB().Rebind(`SELECT department FROM subcases WHERE id = ?`), subcaseID)
+	if err != nil {
+		return "", notFound(err, "sub-case")
+	}
+	return dept, nil
+}

@@ -94,7 +94,7 @@ func (s *Service) GrantConsent(ctx context.Context, req ConsentRequest) (*Consen
 			return fmt.Errorf("storing a consent: %w", err)
 		}
 		_, err := s.log.Append(ctx, tx, audit.Entry{Kind: "consent", Outcome: audit.Granted, Subject: audit.SubjectRef(req.Holder),
-			Detail: map[string]any{"consent": tokenHash(token)[:16], "purpose": req.Purpose, "bundle": b.Code, "expires_at": expires.Time}})
+			Detail: map[string]any{"consent": tokenHash(token)[:16], "purpose": req.Purpose, "bundle": b.Code, "expires_at": expires.Time, "client": clientOf(ctx)}})
 		return err
 	})
 	if err != nil {

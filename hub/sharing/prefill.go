@@ -11,6 +11,7 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
+	"yjshub/hub/auth"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
@@ -109,6 +110,14 @@ type prefillDetail struct {
 	Cases         []string `json:"cases,omitempty"`
 	Licences      []string `json:"licences,omitempty"`
 	Materials     []string `json:"materials,omitempty"`
+	// Client is the API client that asked (hub/auth); empty when the API does not authenticate.
+	Client string `json:"client,omitempty"`
+}
+
+// clientOf names the API client of ctx for the audit log.
+func clientOf(ctx context.Context) string {
+	c, _ := auth.FromContext(ctx)
+	return c.Name
 }
 
 // Prefill returns what the hub knows for a holder and a bundle, given the holder's consent for
@@ -140,7 +149,7 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 			return nil, err
 		}
 	}
-	detail := prefillDetail{ApplicantType: req.ApplicantType}
+	detail := prefillDetail{ApplicantType: req.ApplicantType, Client: clientOf(ctx)}
 	if b != nil {
 		detail.Bundle = b.Code
 	}
@@ -296,6 +305,6 @@ func sortedKeys(m map[string]bool) []string {
 // RefuseMalformedPrefill writes the audit row of a prefill request whose body could not be
 // read at all: every prefill, even one refused before it was understood, is in the log.
 func (s *Service) RefuseMalformedPrefill(ctx context.Context) error {
-	_, err := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Refused, Detail: prefillDetail{Reason: "malformed_request"}})
+	_, err := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Refused, Detail: prefillDetail{Reason: "malformed_request", Client: clientOf(ctx)}})
 	return err
 }
