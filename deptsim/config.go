@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"yjshub/connectors/signing"
 )
 
 // Decisions a simulated department takes on every sub-case it accepts.
@@ -57,6 +59,11 @@ type DeptConfig struct {
 	// FailureStatus is the HTTP status of an injected failure, 400–599 but not 409 (which the
 	// contract defines as "already have it", a success). Default 503.
 	FailureStatus int `yaml:"failure_status" json:"failure_status,omitempty"`
+
+	// SigningSecret, when set, makes the department refuse (401) a push that is not signed
+	// with it as Standard Webhooks defines (the hub's restpush signing_secret), or whose
+	// signature is more than five minutes old.
+	SigningSecret string `yaml:"signing_secret" json:"-"`
 
 	// Seed seeds the random source that decides which pushes fail, so a run can be
 	// reproduced. Default 0: seeded from the time.
@@ -115,6 +122,11 @@ func (d *DeptConfig) validate(path string) []error {
 	}
 	if d.Delay < 0 {
 		errs = append(errs, fmt.Errorf("%s.delay: %v is negative", path, d.Delay))
+	}
+	if d.SigningSecret != "" {
+		if err := signing.CheckSecret(d.SigningSecret); err != nil {
+			errs = append(errs, fmt.Errorf("%s.signing_secret: %w", path, err))
+		}
 	}
 	if math.IsNaN(d.FailureRate) || d.FailureRate < 0 || d.FailureRate > 1 {
 		errs = append(errs, fmt.Errorf("%s.failure_rate: %v is not between 0 and 1", path, d.FailureRate))

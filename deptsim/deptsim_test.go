@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/signing"
 	"yjshub/deptsim"
 	"yjshub/hub/event"
 )
@@ -845,6 +846,60 @@ func TestLogsNeverCarryPersonalData(t *testing.T) {
 		}
 		if rec["simulated"] != true {
 			t.Errorf("log line without simulated=true: %s", line)
+		}
+	}
+}
+
+// A department with a signing secret takes only pushes signed with it (401 otherwise, with no
+// effect), and calls the hub back with its API key.
+func TestASigningDepartmentRefusesUnsignedPushesAndCallsBackWithItsKey(t *testing.T) {
+	hub := newFakeHub(t)
+	var auth []string
+	hub.respond = func(ev event.DepartmentEvent, _ int) (int, string) { return http.StatusOK, "" }
+	seen := hub.srv.Config.Handler
+	hub.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hub.mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		hub.mu.Unlock()
+		seen.ServeHTTP(w, r)
+	})
+	secret := signing.NewSecret()
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithSigningSecrets(map[string]string{"tobacco": secret}),
+		deptsim.WithHubKeys(map[string]string{"tobacco": "yjk_tobacco"}))
+	body := envelope(t, sub{id: "ev-s", subcase: "sc_s", dept: "tobacco", callback: hub.callback("sc_s")})
+
+	if a := push(t, srv, "tobacco", "ev-s", body); a.status != http.StatusUnauthorized {
+		t.Fatalf("unsigned push: %d %s, want 401", a.status, a.body)
+	}
+	signer, err := signing.New(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := signing.New(signing.NewSecret())
+	for name, s := range map[string]*signing.Signer{"another secret": forged} {
+		h, _ := s.Sign("ev-s", time.Now(), body)
+		h["Content-Type"], h["Idempotency-Key"] = "application/cloudevents+json", "ev-s"
+		if a := do(t, http.MethodPost, srv.URL+"/departments/tobacco/subcases", h, body); a.status != http.StatusUnauthorized {
+			t.Fatalf("%s: %d %s, want 401", name, a.status, a.body)
+		}
+	}
+	if st := sim.Stats(); st.Departments["tobacco"].SignaturesRefused != 2 || len(st.Subcases) != 0 {
+		t.Fatalf("refused pushes had an effect: %+v", st)
+	}
+	h, _ := signer.Sign("ev-s", time.Now(), body)
+	h["Content-Type"], h["Idempotency-Key"] = "application/cloudevents+json", "ev-s"
+	if a := do(t, http.MethodPost, srv.URL+"/departments/tobacco/subcases", h, body); a.status != http.StatusAccepted {
+		t.Fatalf("signed push: %d %s, want 202", a.status, a.body)
+	}
+	waitIdle(t, sim)
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if len(auth) != 3 {
+		t.Fatalf("callbacks %d, want 3", len(auth))
+	}
+	for _, a := range auth {
+		if a != "Bearer yjk_tobacco" {
+			t.Errorf("callback Authorization %q, want the department's key", a)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"yjshub/connectors/signing"
 	"yjshub/hub/event"
 )
 
@@ -35,6 +36,7 @@ type Simulator struct {
 	now     func() time.Time
 	names   map[string]string
 	hubKeys map[string]string // department → API key for callbacks
+	secrets map[string]string // department → signing secret pushes must carry
 	mux     *http.ServeMux
 
 	ctx    context.Context // ends callbacks in flight when Close cancels it
@@ -117,6 +119,17 @@ func WithHubKeys(keys map[string]string) Option {
 	}
 }
 
+// WithSigningSecrets makes each department (by code) refuse pushes not signed with its secret,
+// as DeptConfig.SigningSecret does; it takes precedence over the configuration.
+func WithSigningSecrets(secrets map[string]string) Option {
+	return func(s *Simulator) {
+		s.secrets = make(map[string]string, len(secrets))
+		for k, v := range secrets {
+			s.secrets[k] = v
+		}
+	}
+}
+
 // New returns a simulator for cfg, or every problem of cfg.
 func New(cfg Config, opts ...Option) (*Simulator, error) {
 	if err := cfg.Validate(); err != nil {
@@ -193,6 +206,17 @@ func (s *Simulator) Idle(ctx context.Context) error {
 	}
 }
 
+// signingSecret is the secret department code's pushes must be signed with; "" for none.
+func (s *Simulator) signingSecret(code string) string {
+	if secret, ok := s.secrets[code]; ok {
+		return secret
+	}
+	if cfg, ok := s.cfg.Departments[code]; ok {
+		return cfg.SigningSecret
+	}
+	return s.cfg.Default.SigningSecret
+}
+
 // dept returns the state of department code, creating it on first use. s.mu is held.
 func (s *Simulator) dept(code string) *deptState {
 	d, ok := s.depts[code]
@@ -260,6 +284,16 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, http.StatusBadRequest, "bad_request", "body could not be read")
 		return
+	}
+	if secret := s.signingSecret(code); secret != "" {
+		if err := signing.Verify(secret, body, r.Header); err != nil {
+			s.mu.Lock()
+			s.dept(code).stats.SignaturesRefused++
+			s.mu.Unlock()
+			s.log.Warn("push refused: bad signature", "department", code, "status", http.StatusUnauthorized, "reason", err.Error())
+			writeError(w, http.StatusUnauthorized, "bad_signature", err.Error())
+			return
+		}
 	}
 	key := r.Header.Get("Idempotency-Key")
 	data, problems := decodePush(code, key, body)

@@ -19,6 +19,8 @@ type DeptStats struct {
 	Duplicates int `json:"duplicates"`
 	// FailuresInjected counts pushes answered with the configured failure status.
 	FailuresInjected int `json:"failures_injected"`
+	// SignaturesRefused counts pushes answered 401 for a missing or wrong signature.
+	SignaturesRefused int `json:"signatures_refused,omitempty"`
 	// CallbacksSent counts events the hub answered 2xx.
 	CallbacksSent int `json:"callbacks_sent"`
 	// CallbacksFailed counts events given up: answered 4xx, or still failing after every retry.

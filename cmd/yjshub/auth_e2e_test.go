@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/signing"
 	"yjshub/hub/auth"
 )
 
@@ -178,5 +179,14 @@ func TestDeptsimHubKeysFile(t *testing.T) {
 	keys, err := loadHubKeys(path, map[string]string{"tobacco": ""})
 	if err != nil || keys["tobacco"] != "yjk_one" {
 		t.Fatalf("keys %v, %v", keys, err)
+	}
+}
+
+func TestSigningSecretPrintsAUsableSecret(t *testing.T) {
+	code, out, _ := runCLI(t, "signing-secret")
+	_, again, _ := runCLI(t, "signing-secret")
+	secret := strings.TrimSpace(out)
+	if code != 0 || signing.CheckSecret(secret) != nil || secret == strings.TrimSpace(again) {
+		t.Fatalf("exit %d: %q then %q", code, out, again)
 	}
 }

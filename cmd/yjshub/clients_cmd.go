@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"yjshub/connectors/signing"
 	"yjshub/hub/auth"
 )
 
@@ -81,4 +82,19 @@ func clientsCheckCommand() *cobra.Command {
 	}
 	seedsFlag(cmd, &seedsDir)
 	return cmd
+}
+
+func signingSecretCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "signing-secret",
+		Short: "Print a fresh secret for signing deliveries (a connector's signing_secret)",
+		Long: `Print a fresh secret ("whsec_" and 32 random bytes, base64) for a restpush connector's
+signing_secret. Give the same secret to the department: it verifies every delivery's
+webhook-signature (Standard Webhooks) with it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), signing.NewSecret())
+			return nil
+		},
+	}
 }

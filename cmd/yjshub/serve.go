@@ -23,6 +23,7 @@ import (
 	"yjshub/connectors/connector"
 	"yjshub/connectors/restpull"
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
 	"yjshub/deptsim"
 	"yjshub/hub/api"
 	"yjshub/hub/auth"
@@ -260,8 +261,14 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 				hubKeys[d.Code] = key
 			}
 		}
+		// Deliveries to the simulator are signed, as a real department should ask: a secret
+		// per department, for this run.
+		secrets := map[string]string{}
+		for _, d := range cat.Departments {
+			secrets[d.Code] = signing.NewSecret()
+		}
 		sim, err := deptsim.New(simCfg, deptsim.WithLogger(logger.With("component", "simulator")), deptsim.WithDepartmentNames(names),
-			deptsim.WithHubKeys(hubKeys))
+			deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets))
 		if err != nil {
 			ln.Close()
 			return err
@@ -282,7 +289,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 				}
 			}
 			simulated[d.Code] = restpush.Config{Department: d.Code, Endpoint: "http://" + simLn.Addr().String() + "/departments/" + d.Code + "/subcases",
-				Breaker: restpush.BreakerConfig{OpenTimeout: 2 * time.Second}}
+				Breaker: restpush.BreakerConfig{OpenTimeout: 2 * time.Second}, SigningSecret: secrets[d.Code]}
 			simulatedCodes = append(simulatedCodes, d.Code)
 		}
 		sort.Strings(simulatedCodes)

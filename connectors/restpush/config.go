@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 )
 
@@ -44,6 +45,14 @@ type Config struct {
 	// Content-Type, Idempotency-Key, Content-Length, Host and
 	// Transfer-Encoding are set by the connector and may not appear here.
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+
+	// SigningSecret, when set, signs every request as Standard Webhooks
+	// defines (connectors/signing): webhook-id (the envelope id),
+	// webhook-timestamp and webhook-signature, an HMAC-SHA256 over
+	// "id.timestamp.body" with this shared secret ("whsec_" and base64 of at
+	// least 24 bytes), so the department can check the sender and refuse a
+	// replay. Treated as a secret: never logged nor put in errors.
+	SigningSecret string `yaml:"signing_secret,omitempty" json:"signing_secret,omitempty"`
 
 	// GroupID is the Kafka consumer group. Hub instances with the same
 	// GroupID share the department's partitions. Default
@@ -108,8 +117,10 @@ const (
 	groupIDPrefix              = "yjshub-restpush-"
 )
 
-// reservedHeaders are set by the connector on every request.
-var reservedHeaders = []string{"Content-Type", "Idempotency-Key", "Content-Length", "Host", "Transfer-Encoding"}
+// reservedHeaders are set by the connector on every request (the signature
+// headers when a signing secret is set).
+var reservedHeaders = []string{"Content-Type", "Idempotency-Key", "Content-Length", "Host", "Transfer-Encoding",
+	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
 
 func (c *Config) setDefaults() {
 	if c.Timeout == 0 {
@@ -174,6 +185,11 @@ func (c *Config) Validate() error {
 	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 		if err := validateHeader(name, c.Headers[name]); err != nil {
 			errs = append(errs, fmt.Errorf("headers[%q]: %w", name, err))
+		}
+	}
+	if c.SigningSecret != "" {
+		if err := signing.CheckSecret(c.SigningSecret); err != nil {
+			errs = append(errs, fmt.Errorf("signing_secret: %w", err))
 		}
 	}
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {

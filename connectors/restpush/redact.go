@@ -107,6 +107,7 @@ func newScrubber(cfg Config) scrubber {
 		}
 	}
 	add(cfg.Endpoint) // before its parts: the longest match should win
+	add(cfg.SigningSecret)
 	if u, err := url.Parse(cfg.Endpoint); err == nil {
 		if u.User != nil {
 			add(u.User.String())

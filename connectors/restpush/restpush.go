@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 	"yjshub/hub/event"
 )
@@ -48,6 +49,7 @@ type Connector struct {
 	client  *resty.Client
 	breaker *breaker
 	scrub   scrubber
+	signer  *signing.Signer // nil: requests are not signed
 	stats   stats
 	send    sendFunc // one attempt, through the breaker
 }
@@ -114,6 +116,9 @@ func New(cfg Config, b *bus.Bus, rec Recorder, opts ...Option) (*Connector, erro
 		SetHeaders(cfg.Headers).
 		SetHeader("User-Agent", userAgent).
 		SetHeader("Accept", "application/json")
+	if cfg.SigningSecret != "" {
+		c.signer, _ = signing.New(cfg.SigningSecret) // checked by Validate
+	}
 	c.breaker = newBreaker(cfg, c.log)
 	c.send = c.breaker.wrap(c.post)
 	return c, nil
@@ -319,7 +324,15 @@ func (c *Connector) post(ctx context.Context, m *message) result {
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	resp, err := c.client.R().
+	req := c.client.R()
+	if c.signer != nil {
+		h, err := c.signer.Sign(m.id, time.Now(), m.raw)
+		if err != nil {
+			return result{outcome: Permanent, reason: err.Error()}
+		}
+		req.SetHeaders(h)
+	}
+	resp, err := req.
 		SetContext(actx).
 		SetHeader("Content-Type", ContentType).
 		SetHeader(HeaderIdempotency, m.id).

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/event"
@@ -964,4 +965,56 @@ func BenchmarkPush(b *testing.B) {
 	waitDelivered(int64(b.N) + 1)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// With a signing secret every attempt carries a Standard Webhooks signature over the exact
+// body, under the envelope id (the same on every retry), that the department verifies; the
+// secret never shows in logs, errors or the configuration's problems.
+func TestWithASigningSecretEveryAttemptIsSigned(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		secret := signing.NewSecret()
+		d := newDepartment(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+			if n == 1 {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+			}
+		})
+		cfg := h.config(d.srv.URL)
+		cfg.SigningSecret = secret
+		c := h.connector(cfg)
+		id, raw := h.subcase("cs-sig", map[string]any{"SQRMC": "海韵餐饮"})
+		h.publish("cs-sig", raw)
+		h.start(c)
+		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+
+		reqs := d.requests()
+		if len(reqs) != 2 {
+			t.Fatalf("department saw %d requests, want 2 (a 503, then the delivery)", len(reqs))
+		}
+		for i, r := range reqs {
+			if got := r.header.Get("Webhook-Id"); got != id {
+				t.Errorf("attempt %d: webhook-id %q, want the envelope id %q", i+1, got, id)
+			}
+			if err := signing.Verify(secret, r.body, r.header); err != nil {
+				t.Errorf("attempt %d: the department cannot verify the signature: %v", i+1, err)
+			}
+			if err := signing.Verify(signing.NewSecret(), r.body, r.header); err == nil {
+				t.Errorf("attempt %d: verified with another secret", i+1)
+			}
+			if err := signing.Verify(secret, append(slices.Clone(r.body), ' '), r.header); err == nil {
+				t.Errorf("attempt %d: verified a changed body", i+1)
+			}
+		}
+		if strings.Contains(h.logs.String(), secret) {
+			t.Error("the signing secret is in the logs")
+		}
+
+		bad := h.config(d.srv.URL)
+		bad.SigningSecret = "whsec_c2hvcnQ="
+		bad.Headers = map[string]string{"Webhook-Signature": "v1,forged"}
+		_, err := restpush.New(bad, h.b, restpush.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed})
+		if err == nil || !strings.Contains(err.Error(), "signing_secret: must hold at least 24 bytes") ||
+			!strings.Contains(err.Error(), `headers["Webhook-Signature"]: set by the connector`) || strings.Contains(err.Error(), "c2hvcnQ") {
+			t.Errorf("a short secret and a forged signature header: %v", err)
+		}
+	})
 }
