@@ -80,6 +80,7 @@ Example:
 	f.StringVar(&cfg.Target, "target", "", "the department's endpoint URL, as the hub would be configured with it")
 	f.StringVar(&cfg.Department, "department", "conformance", "department code the sub-cases carry in data.department")
 	f.StringArrayVar(&headers, "header", nil, `header sent with every request, "Name: value" (repeatable; values are never printed)`)
+	f.StringVar(&cfg.SigningSecret, "signing-secret", os.Getenv("YJSHUB_SIGNING_SECRET"), "the connector's signing_secret: sign every request and check that bad signatures are refused (env YJSHUB_SIGNING_SECRET)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "bound on each request")
 	f.DurationVar(&cfg.MaxResponseTime, "max-response-time", 3*time.Second, "longest an answer may take")
 	f.BoolVar(&cfg.Callback, "callback", false, "also check the department's callbacks, playing the hub's events endpoint")

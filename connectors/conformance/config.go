@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 )
 
@@ -31,6 +32,10 @@ type Config struct {
 	// Headers are sent with every request (e.g. Authorization). Their values are secrets:
 	// reports never show them.
 	Headers map[string]string
+	// SigningSecret is the restpush connector's signing_secret for this department. When set,
+	// every request is signed with it, and the kit checks that a wrongly signed or stale
+	// request is refused. A secret: reports never show it.
+	SigningSecret string
 	// Timeout bounds each request. Default 10s, the hub's own attempt timeout.
 	Timeout time.Duration
 	// MaxResponseTime is the longest an answer may take to pass the response-time check.
@@ -113,6 +118,11 @@ func (c *Config) Validate() error {
 		}
 		if strings.ContainsAny(v, "\r\n") {
 			errs = append(errs, fmt.Errorf("header %q: its value has a line break", name))
+		}
+	}
+	if c.SigningSecret != "" {
+		if err := signing.CheckSecret(c.SigningSecret); err != nil {
+			errs = append(errs, fmt.Errorf("signing secret: %w", err))
 		}
 	}
 	if c.CallbackURL != "" {

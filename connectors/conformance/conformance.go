@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
 	"yjshub/hub/event"
 )
 
@@ -44,6 +45,8 @@ const (
 	CheckInvalidBody     = "invalid-body"
 	CheckContentType     = "content-type"
 	CheckResponseTime    = "response-time"
+	CheckBadSignature    = "bad-signature"
+	CheckOldSignature    = "old-signature"
 	CheckRefusalReason   = "refusal-reason"
 	CheckCallbackArrives = "callback-arrives"
 	CheckCallbackValid   = "callback-valid"
@@ -68,6 +71,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	hc.Timeout = cfg.Timeout
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	k.client = hc
+	if cfg.SigningSecret != "" {
+		k.signer, _ = signing.New(cfg.SigningSecret) // checked by Validate
+	}
 
 	callbackBase := "https://conformance.invalid" // a name that never resolves: nobody is called back
 	if cfg.Callback {
@@ -93,6 +99,7 @@ type kit struct {
 	report       *Report
 	slowest      answer
 	slowestWhat  string
+	signer       *signing.Signer // nil: requests are not signed
 }
 
 // answer is what one request came to.
@@ -118,7 +125,7 @@ func (k *kit) run(ctx context.Context) {
 	k.report.add(judgeRepeated(again))
 
 	noKey := k.subcase("missing-key")
-	missing := k.post(ctx, "the sub-case without Idempotency-Key", noKey.raw, "", restpush.ContentType)
+	missing := k.postWith(ctx, "the sub-case without Idempotency-Key", noKey.raw, "", restpush.ContentType, k.sign(noKey.id, noKey.raw))
 	k.report.add(judgeRefusal(CheckMissingKey, "a sub-case without Idempotency-Key is refused (4xx)", missing,
 		"without the key the department cannot tell the hub's retry of a sub-case from a new one"))
 
@@ -133,6 +140,7 @@ func (k *kit) run(ctx context.Context) {
 	k.report.add(judgeRefusal(CheckContentType, "a wrong Content-Type is refused (4xx)", wrongType,
 		"the contract's Content-Type is application/cloudevents+json"))
 
+	k.checkSignatures(ctx)
 	k.report.add(k.judgeResponseTime())
 	k.report.add(judgeReasons(missing, invalid, wrongType))
 
@@ -202,13 +210,59 @@ func material(typ, name, file string, size int64) event.MaterialRef {
 		URI: "https://conformance.invalid/materials/" + h}
 }
 
-// post sends one request as the hub would; key "" leaves the Idempotency-Key out.
+func signatureChecks() []Check {
+	return []Check{
+		{ID: CheckBadSignature, Title: "a sub-case signed with another secret is refused (4xx)", Required: true},
+		{ID: CheckOldSignature, Title: "a signature older than five minutes is refused (4xx)", Required: true},
+	}
+}
+
+// checkSignatures sends a sub-case signed with a secret of nobody's and one signed ten minutes
+// ago; both must be refused for good. Without a signing secret the checks are skipped.
+func (k *kit) checkSignatures(ctx context.Context) {
+	if k.signer == nil {
+		for _, c := range signatureChecks() {
+			c.Result, c.Reason = Skip, "not run: give --signing-secret (the connector's signing_secret) to check that the department verifies signatures"
+			k.report.add(c)
+		}
+		return
+	}
+	stranger, _ := signing.New(signing.NewSecret())
+	forged := k.subcase("bad-signature")
+	h, _ := stranger.Sign(forged.id, time.Now(), forged.raw)
+	a := k.postWith(ctx, "the wrongly signed sub-case", forged.raw, forged.id, restpush.ContentType, h)
+	k.report.add(judgeRefusal(CheckBadSignature, signatureChecks()[0].Title, a, "anyone who can reach the endpoint could send the department sub-cases"))
+	old := k.subcase("old-signature")
+	h, _ = k.signer.Sign(old.id, time.Now().Add(-10*time.Minute), old.raw)
+	a = k.postWith(ctx, "the sub-case signed ten minutes ago", old.raw, old.id, restpush.ContentType, h)
+	k.report.add(judgeRefusal(CheckOldSignature, signatureChecks()[1].Title, a, "a recorded delivery could be replayed"))
+}
+
+// post sends one request as the hub would, signed when the kit has a signing secret; key ""
+// leaves the Idempotency-Key out.
 func (k *kit) post(ctx context.Context, what string, body []byte, key, contentType string) answer {
+	return k.postWith(ctx, what, body, key, contentType, k.sign(key, body))
+}
+
+// sign returns the signature headers of body under envelope id, now; nil without a secret.
+func (k *kit) sign(id string, body []byte) map[string]string {
+	if k.signer == nil {
+		return nil
+	}
+	h, _ := k.signer.Sign(id, time.Now(), body)
+	return h
+}
+
+// postWith is post with the signature headers given.
+func (k *kit) postWith(ctx context.Context, what string, body []byte, key, contentType string, sig map[string]string) answer {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.cfg.Target, bytes.NewReader(body))
 	if err != nil {
 		return answer{err: err}
 	}
 	for name, v := range k.cfg.Headers {
+		req.Header.Set(name, v)
+	}
+	for name, v := range sig {
 		req.Header.Set(name, v)
 	}
 	req.Header.Set("Content-Type", contentType)

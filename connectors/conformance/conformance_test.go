@@ -18,6 +18,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"yjshub/connectors/conformance"
+	"yjshub/connectors/signing"
 	"yjshub/deptsim"
 	"yjshub/hub/event"
 	"yjshub/schemas"
@@ -37,10 +38,15 @@ func run(t *testing.T, cfg conformance.Config) *conformance.Report {
 	return r
 }
 
-// simulator serves deptsim and returns the endpoint of the department dept.
-func simulator(t *testing.T, dept string) (*deptsim.Simulator, string) {
+// simulator serves deptsim and returns the endpoint of the department dept, which checks
+// signatures with secret when one is given.
+func simulator(t *testing.T, dept string, secret ...string) (*deptsim.Simulator, string) {
 	t.Helper()
-	sim, err := deptsim.New(deptsim.Config{}, deptsim.WithLogger(slog.New(slog.DiscardHandler)))
+	secrets := map[string]string{}
+	if len(secret) > 0 {
+		secrets[dept] = secret[0]
+	}
+	sim, err := deptsim.New(deptsim.Config{}, deptsim.WithLogger(slog.New(slog.DiscardHandler)), deptsim.WithSigningSecrets(secrets))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +85,13 @@ var allChecks = []string{
 	conformance.CheckValidDelivery, conformance.CheckRepeatedKey, conformance.CheckMissingKey, conformance.CheckInvalidBody,
 	conformance.CheckContentType, conformance.CheckResponseTime, conformance.CheckRefusalReason,
 	conformance.CheckCallbackArrives, conformance.CheckCallbackValid, conformance.CheckCallbackOrder, conformance.CheckCallbackOnce,
+	conformance.CheckBadSignature, conformance.CheckOldSignature,
 }
+
+var (
+	callbackIDs  = []string{conformance.CheckCallbackArrives, conformance.CheckCallbackValid, conformance.CheckCallbackOrder, conformance.CheckCallbackOnce}
+	signatureIDs = []string{conformance.CheckBadSignature, conformance.CheckOldSignature}
+)
 
 func every(result string) map[string]string {
 	m := map[string]string{}
@@ -91,15 +103,16 @@ func every(result string) map[string]string {
 
 func TestTheDepartmentSimulatorPassesEveryCheck(t *testing.T) {
 	t.Parallel()
-	sim, target := simulator(t, "tobacco")
-	r := run(t, conformance.Config{Target: target, Department: "tobacco", Callback: true, CallbackWait: 10 * time.Second})
+	secret := signing.NewSecret()
+	sim, target := simulator(t, "tobacco", secret)
+	r := run(t, conformance.Config{Target: target, Department: "tobacco", Callback: true, CallbackWait: 10 * time.Second, SigningSecret: secret})
 	wantResults(t, r, every(conformance.Pass))
 	if !r.Passed {
 		t.Errorf("Passed = false, want true")
 	}
 	// The simulator saw the sub-case twice and acted once; it refused the others.
 	st := sim.Stats()
-	if d := st.Departments["tobacco"]; d.Received != 2 || d.Duplicates != 1 || d.CallbacksSent != 3 {
+	if d := st.Departments["tobacco"]; d.Received != 2 || d.Duplicates != 1 || d.CallbacksSent != 3 || d.SignaturesRefused != 2 {
 		t.Errorf("simulator stats %+v: want the valid sub-case received twice, once as a duplicate, and three events sent", d)
 	}
 	for id := range st.Subcases {
@@ -117,7 +130,7 @@ func TestWithoutCallbackTheCallbackChecksAreSkipped(t *testing.T) {
 	_, target := simulator(t, "fire-rescue")
 	r := run(t, conformance.Config{Target: target, Department: "fire-rescue"})
 	want := every(conformance.Pass)
-	for _, id := range allChecks[7:] {
+	for _, id := range append(callbackIDs, signatureIDs...) {
 		want[id] = conformance.Skip
 	}
 	wantResults(t, r, want)
@@ -187,6 +200,8 @@ func TestABrokenDepartmentFailsTheRightChecks(t *testing.T) {
 		conformance.CheckCallbackValid:   conformance.Fail,
 		conformance.CheckCallbackOrder:   conformance.Fail,
 		conformance.CheckCallbackOnce:    conformance.Fail,
+		conformance.CheckBadSignature:    conformance.Skip,
+		conformance.CheckOldSignature:    conformance.Skip,
 	})
 	if r.Passed {
 		t.Errorf("Passed = true for a broken department")
@@ -203,6 +218,28 @@ func TestABrokenDepartmentFailsTheRightChecks(t *testing.T) {
 		if c, _ := r.Check(id); !strings.Contains(c.Reason, want) {
 			t.Errorf("%s: reason %q does not say %q", id, c.Reason, want)
 		}
+	}
+}
+
+// A department that does not check signatures takes the forged and the stale sub-case: both
+// signature checks fail, and say why it matters.
+func TestADepartmentThatIgnoresSignaturesFailsTheSignatureChecks(t *testing.T) {
+	t.Parallel()
+	_, target := simulator(t, "health")
+	r := run(t, conformance.Config{Target: target, Department: "health", SigningSecret: signing.NewSecret()})
+	want := every(conformance.Pass)
+	for _, id := range callbackIDs {
+		want[id] = conformance.Skip
+	}
+	for _, id := range signatureIDs {
+		want[id] = conformance.Fail
+	}
+	wantResults(t, r, want)
+	if c, _ := r.Check(conformance.CheckBadSignature); !strings.Contains(c.Reason, "accepted; anyone who can reach the endpoint") {
+		t.Errorf("bad-signature reason %q", c.Reason)
+	}
+	if r.Passed {
+		t.Error("Passed = true for a department that takes forged sub-cases")
 	}
 }
 
@@ -228,6 +265,9 @@ func TestADepartmentThatNeverCallsBackFails(t *testing.T) {
 	want[conformance.CheckCallbackArrives] = conformance.Fail
 	want[conformance.CheckCallbackValid] = conformance.Skip
 	want[conformance.CheckCallbackOrder] = conformance.Skip
+	for _, id := range signatureIDs {
+		want[id] = conformance.Skip
+	}
 	wantResults(t, r, want)
 	if r.Passed {
 		t.Errorf("Passed = true although no callback came")
@@ -361,7 +401,7 @@ func TestTheReportReadsAsATableAndAsJSON(t *testing.T) {
 	out := text.String()
 	for _, want := range []string{
 		"RESULT  CHECK", "PASS    a well-formed sub-case is accepted (2xx)", "SKIP    the department calls back",
-		"6 of 6 required checks passed, 4 skipped: the department meets the contract.",
+		"6 of 6 required checks passed, 6 skipped: the department meets the contract.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table lacks %q:\n%s", want, out)
