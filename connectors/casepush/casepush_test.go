@@ -13,6 +13,7 @@ import (
 
 	"yjshub/connectors/casepush"
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
 	"yjshub/hub/store/storetest"
 )
 
@@ -192,5 +193,50 @@ func TestTheLedgerRecordsEachStepOnce(t *testing.T) {
 				t.Errorf("attempts = %d, %v; want both attempts counted", attempts, err)
 			}
 		})
+	}
+}
+
+// With a signing secret each attempt is signed over its exact body under the Idempotency-Key,
+// so the receiver can verify it; a bad secret is a configuration problem that does not show it.
+func TestWithASigningSecretEveryAttemptIsSigned(t *testing.T) {
+	t.Parallel()
+	secret := signing.NewSecret()
+	var mu sync.Mutex
+	var verified []error
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		verified = append(verified, signing.Verify(secret, body, req.Header))
+		n := len(verified)
+		mu.Unlock()
+		if req.Header.Get("Webhook-Id") != "key-1" {
+			w.WriteHeader(400)
+			return
+		}
+		if n == 1 {
+			w.WriteHeader(503)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := casepush.NewClient(casepush.ClientConfig{Endpoint: srv.URL, SigningSecret: secret,
+		Retry: restpush.RetryConfig{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := c.Deliver(t.Context(), "key-1", []byte(`{"record":1}`), nil); res.Outcome != restpush.Delivered || res.Attempts != 2 {
+		t.Fatalf("Deliver = %+v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, err := range verified {
+		if err != nil {
+			t.Errorf("attempt %d: the receiver cannot verify it: %v", i+1, err)
+		}
+	}
+	_, err = casepush.NewClient(casepush.ClientConfig{Endpoint: srv.URL, SigningSecret: "s3cr3t-value",
+		Headers: map[string]string{"Webhook-Signature": "v1,forged"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), `signing_secret: must start with "whsec_"`) ||
+		!strings.Contains(err.Error(), `headers["Webhook-Signature"]: set by the connector`) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("a bad secret and a forged header: %v", err)
 	}
 }

@@ -18,9 +18,10 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
-	"yjshub/mapping/format"
 
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
+	"yjshub/mapping/format"
 )
 
 // Headers the client sets on every request.
@@ -51,13 +52,17 @@ type ClientConfig struct {
 	Retry restpush.RetryConfig
 	// UserAgent names the connector kind to the receiver. Default "yjshub".
 	UserAgent string
+	// SigningSecret, when set, signs every attempt as Standard Webhooks defines
+	// (connectors/signing), under the Idempotency-Key as webhook-id. A secret.
+	SigningSecret string
 }
 
 // Client POSTs JSON documents with an Idempotency-Key. It is safe for concurrent use.
 type Client struct {
-	cfg   ClientConfig
-	http  *http.Client
-	scrub *strings.Replacer
+	cfg    ClientConfig
+	http   *http.Client
+	signer *signing.Signer // nil: not signed
+	scrub  *strings.Replacer
 }
 
 // NewClient returns a client for cfg after validating it; hc, when not nil, supplies the
@@ -76,9 +81,13 @@ func NewClient(cfg ClientConfig, hc *http.Client) (*Client, error) {
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", cfg.Timeout))
 	}
-	errs = append(errs, ValidateHeaders(cfg.Headers), ValidateRetry(cfg.Retry))
+	errs = append(errs, ValidateHeaders(cfg.Headers), ValidateRetry(cfg.Retry), ValidateSigningSecret(cfg.SigningSecret))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	var signer *signing.Signer
+	if cfg.SigningSecret != "" {
+		signer, _ = signing.New(cfg.SigningSecret) // checked above
 	}
 	c := &http.Client{}
 	if hc != nil {
@@ -86,7 +95,7 @@ func NewClient(cfg ClientConfig, hc *http.Client) (*Client, error) {
 		c = &copied
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{cfg: cfg, http: c, scrub: secretReplacer(cfg.Endpoint, cfg.Headers)}, nil
+	return &Client{cfg: cfg, http: c, signer: signer, scrub: secretReplacer(cfg.Endpoint, cfg.Headers, cfg.SigningSecret)}, nil
 }
 
 // Endpoint returns the endpoint without credentials, for logs and status.
@@ -152,6 +161,15 @@ func (c *Client) post(ctx context.Context, key string, body []byte, attempt int)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set(HeaderIdempotency, key)
+	if c.signer != nil {
+		h, err := c.signer.Sign(key, time.Now(), body)
+		if err != nil {
+			return Result{Outcome: restpush.Permanent, Attempts: attempt, Reason: err.Error()}
+		}
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -263,7 +281,7 @@ func truncate(s string, n int) string {
 }
 
 // secretReplacer hides the endpoint's credentials and the header values.
-func secretReplacer(endpoint string, headers map[string]string) *strings.Replacer {
+func secretReplacer(endpoint string, headers map[string]string, signingSecret string) *strings.Replacer {
 	var pairs []string
 	add := func(secret string) {
 		if len(secret) >= 3 {
@@ -271,6 +289,7 @@ func secretReplacer(endpoint string, headers map[string]string) *strings.Replace
 		}
 	}
 	add(endpoint)
+	add(signingSecret)
 	if u, err := url.Parse(endpoint); err == nil {
 		if u.User != nil {
 			add(u.User.String())
@@ -292,7 +311,8 @@ func secretReplacer(endpoint string, headers map[string]string) *strings.Replace
 }
 
 // reservedHeaders are set by the client on every request.
-var reservedHeaders = []string{"Content-Type", "Idempotency-Key", "Content-Length", "Host", "Transfer-Encoding", "User-Agent"}
+var reservedHeaders = []string{"Content-Type", "Idempotency-Key", "Content-Length", "Host", "Transfer-Encoding", "User-Agent",
+	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
 
 // ValidateEndpoint checks that s is an absolute http or https URL with a host. Its error shows
 // the URL only redacted.
@@ -327,6 +347,17 @@ func ValidateHeaders(h map[string]string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateSigningSecret checks a signing_secret; "" (no signing) is valid.
+func ValidateSigningSecret(secret string) error {
+	if secret == "" {
+		return nil
+	}
+	if err := signing.CheckSecret(secret); err != nil {
+		return fmt.Errorf("signing_secret: %w", err)
+	}
+	return nil
 }
 
 // ValidateRetry checks a retry configuration; zero fields mean their defaults.

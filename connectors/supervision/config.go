@@ -35,6 +35,10 @@ type Config struct {
 	// approved it.
 	Supervising map[string]string `yaml:"supervising,omitempty" json:"supervising,omitempty"`
 
+	// SigningSecret, when set, signs every POST as Standard Webhooks defines (webhook-id,
+	// webhook-timestamp, webhook-signature; see connectors/CONTRACT.md). A secret.
+	SigningSecret string `yaml:"signing_secret,omitempty" json:"signing_secret,omitempty"`
+
 	// Retry paces the attempts at a record the platform did not take.
 	Retry restpush.RetryConfig `yaml:"retry,omitempty" json:"retry,omitempty"`
 
@@ -64,7 +68,7 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", c.Timeout))
 	}
-	errs = append(errs, casepush.ValidateHeaders(c.Headers), casepush.ValidateRetry(c.Retry))
+	errs = append(errs, casepush.ValidateHeaders(c.Headers), casepush.ValidateRetry(c.Retry), casepush.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}

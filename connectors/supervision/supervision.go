@@ -90,7 +90,7 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 		opt(&o)
 	}
 	client, err := casepush.NewClient(casepush.ClientConfig{Endpoint: cfg.Endpoint, Timeout: cfg.Timeout, Headers: cfg.Headers,
-		Retry: cfg.Retry, UserAgent: "yjshub-supervision"}, o.http)
+		Retry: cfg.Retry, UserAgent: "yjshub-supervision", SigningSecret: cfg.SigningSecret}, o.http)
 	if err != nil {
 		return nil, fmt.Errorf("supervision: %w", err)
 	}

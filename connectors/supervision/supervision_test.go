@@ -285,8 +285,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"an endpoint is enough", supervision.Config{Endpoint: "https://jg.lyg.example/api/records"}, nil},
 		{"every problem at once", supervision.Config{Endpoint: "mailto:x@y", Timeout: -1, Headers: map[string]string{"Host": "x"},
-			Supervising: map[string]string{"food-business-licence": ""}, GroupID: " g"},
-			[]string{"endpoint:", "timeout:", `headers["Host"]`, "supervising:", "group_id:"}},
+			Supervising: map[string]string{"food-business-licence": ""}, GroupID: " g", SigningSecret: "whsec_c2hvcnQ="},
+			[]string{"endpoint:", "timeout:", `headers["Host"]`, "supervising:", "group_id:", "signing_secret: must hold at least 24 bytes"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
