@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"yjshub/hub/api"
 	"yjshub/hub/sharing"
 )
 
@@ -92,4 +93,37 @@ func printReuse(w io.Writer, rep sharing.ReuseReport) {
 	}
 	rows = append(rows, row("", "合计", rep.Overall))
 	table(w, rows)
+}
+
+func auditCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "The audit log of shared personal data (prefill, consent)",
+	}
+	cmd.AddCommand(auditVerifyCommand())
+	return cmd
+}
+
+func auditVerifyCommand() *cobra.Command {
+	var hub string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit log's hash chain end to end; exit 1 when it is broken",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v api.AuditVerification
+			if _, err := call(cmd.Context(), http.MethodGet, strings.TrimRight(hub, "/")+"/api/v1/audit/verify", nil, nil, &v); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "verification refused:", err)
+				return exitError{code: 1}
+			}
+			if !v.Intact {
+				fmt.Fprintf(cmd.OutOrStdout(), "BROKEN at row %d (%s); %d rows before it hold\n", v.BrokenAt, v.Reason, v.Rows)
+				return exitError{code: 1}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "intact: %d rows, each linked to the one before and matching its hash\n", v.Rows)
+			return nil
+		},
+	}
+	hubFlag(cmd, &hub)
+	return cmd
 }

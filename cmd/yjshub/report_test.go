@@ -68,3 +68,47 @@ func TestABarShowsTheShareInEighthsOfACell(t *testing.T) {
 		}
 	}
 }
+
+// audit verify says intact for an untouched chain and BROKEN, with exit 1, once a row is
+// changed behind the hub's back; GET /api/v1/audit lists the rows of a kind.
+func TestAuditVerifyFindsAChangedRow(t *testing.T) {
+	cat, err := catalogue.Load(seeds.FS, "seeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Migrated(storetest.OpenSQLite)(t)
+	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Catalogue: cat, Cases: svc}))
+	t.Cleanup(srv.Close)
+	consent := []byte(`{"holder":"91350100M000100Y43","purpose":"prefill","bundle":"open-bar","ttl":"1h"}`)
+	if status := postJSON(t, srv.URL+"/api/v1/consents", consent, nil); status != http.StatusCreated {
+		t.Fatalf("consent: %d", status)
+	}
+	if code, out, stderr := runCLI(t, "audit", "verify", "--hub", srv.URL); code != 0 || !strings.Contains(out, "intact: 1 rows") {
+		t.Fatalf("an untouched chain: exit %d %s %s", code, out, stderr)
+	}
+	var list struct {
+		Count   int `json:"count"`
+		Entries []struct {
+			Kind    string `json:"kind"`
+			Subject string `json:"subject"`
+		} `json:"entries"`
+	}
+	if code := getJSON(t, srv.URL+"/api/v1/audit?kind=consent", &list); code != 200 || list.Count != 1 || list.Entries[0].Kind != "consent" ||
+		strings.Contains(list.Entries[0].Subject, "91350100") {
+		t.Fatalf("audit list: %d %+v", code, list)
+	}
+	var bad api.ErrorBody
+	if code := getJSON(t, srv.URL+"/api/v1/audit?outcome=maybe", &bad); code != 422 || len(bad.Error.Problems) != 2 {
+		t.Fatalf("audit list without kind and with a bad outcome: %d %+v", code, bad)
+	}
+	if _, err := st.DB().Exec(`UPDATE audit_log SET detail = '{"purpose":"marketing"}' WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, "audit", "verify", "--hub", srv.URL); code != 1 || !strings.Contains(out, "BROKEN at row 1 (its content does not match its hash)") {
+		t.Fatalf("a changed row: exit %d %s", code, out)
+	}
+}

@@ -138,6 +138,8 @@ func TestEveryRouteLetsOnlyItsRolesThrough(t *testing.T) {
 		{"GET", "/api/v1/dlq", []string{"ops"}},
 		{"POST", "/api/v1/dlq/x/replay", []string{"ops"}},
 		{"GET", "/api/v1/reports/reuse", []string{"ops"}},
+		{"GET", "/api/v1/audit?kind=prefill", []string{"ops"}},
+		{"GET", "/api/v1/audit/verify", []string{"ops"}},
 		{"GET", "/api/v1/licences?holder=91350100M000100Y43", []string{"jiangsu", "ops"}},
 		{"GET", "/api/v1/licences/%E9%A3%9F/JY1", []string{"jiangsu", "ops", "tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/licences/%E9%A3%9F/JY1/events", []string{"tobacco-office", "fire-office"}},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"yjshub/hub/audit"
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
 )
@@ -48,6 +49,8 @@ func (s *Server) mountSharing(r chi.Router) {
 	r.With(s.allow(forApplicants...)).Post("/consents", h.grantConsent)
 	r.With(s.allow(forApplicants...)).Post("/prefill", h.prefill)
 	r.With(s.allow(forOperators...)).Get("/reports/reuse", h.reuseReport)
+	r.With(s.allow(forOperators...)).Get("/audit", h.listAudit)
+	r.With(s.allow(forOperators...)).Get("/audit/verify", h.verifyAudit)
 }
 
 // pathParam returns a path parameter decoded: a licence type is Chinese and a number may hold
@@ -197,6 +200,55 @@ func (h *sharingRoutes) prefill(w http.ResponseWriter, r *http.Request) {
 }
 
 // reuseReport answers GET /api/v1/reports/reuse.
+// AuditVerification is the answer of GET /api/v1/audit/verify.
+type AuditVerification struct {
+	// Intact: every row links to the one before and matches its hash, and the head names the
+	// last row.
+	Intact bool `json:"intact"`
+	// Rows counts the rows checked before the first break (all of them when intact).
+	Rows int64 `json:"rows"`
+	// BrokenAt is the sequence number where the chain breaks; Reason says how.
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// verifyAudit answers GET /api/v1/audit/verify: the audit chain checked end to end.
+func (h *sharingRoutes) verifyAudit(w http.ResponseWriter, r *http.Request) {
+	n, err := h.svc.Audit().Verify(r.Context())
+	var te *audit.TamperError
+	switch {
+	case errors.As(err, &te):
+		writeJSON(w, http.StatusOK, AuditVerification{Rows: n, BrokenAt: te.Seq, Reason: te.Reason})
+	case err != nil:
+		h.writeError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, AuditVerification{Intact: true, Rows: n})
+	}
+}
+
+// listAudit answers GET /api/v1/audit?kind=prefill&outcome=granted|refused: the rows of one
+// kind, oldest first. Rows name holders only by hash.
+func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
+	kind, outcome := r.URL.Query().Get("kind"), r.URL.Query().Get("outcome")
+	var problems []Problem
+	if kind == "" {
+		problems = append(problems, Problem{Path: "kind", Rule: "required", Message: "name the kind of row: prefill or consent"})
+	}
+	if outcome != "" && outcome != audit.Granted && outcome != audit.Refused {
+		problems = append(problems, Problem{Path: "outcome", Rule: "enum", Message: "must be granted or refused"})
+	}
+	if len(problems) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
+		return
+	}
+	rows, err := h.svc.Audit().Entries(r.Context(), kind, outcome)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(rows), "entries": rows})
+}
+
 func (h *sharingRoutes) reuseReport(w http.ResponseWriter, r *http.Request) {
 	rep, err := h.svc.ReuseReport(r.Context())
 	if err != nil {
