@@ -224,6 +224,15 @@ func TestSharedDataOverHTTP(t *testing.T) {
 				t.Fatalf("another department revokes: %d", resp.StatusCode)
 			}
 			revoke["department"] = "admin-approval"
+			announcements := func() int {
+				t.Helper()
+				var n int
+				if err := st.DB().Get(&n, st.DB().Rebind(`SELECT COUNT(*) FROM outbox WHERE msg_key = ? AND topic = ?`), drink.ID, "yjs.case.event"); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before := announcements()
 			var revoked licences.Licence
 			if resp, body := call(t, srv, "POST", licencePath(number)+"/events", revoke, &revoked); resp.StatusCode != 200 || revoked.Status != "revoked" {
 				t.Fatalf("the issuer revokes: %d %s", resp.StatusCode, body)
@@ -234,6 +243,24 @@ func TestSharedDataOverHTTP(t *testing.T) {
 			revoke["event_id"] = "rv-2"
 			if resp, _ := call(t, srv, "POST", licencePath(number)+"/events", revoke, nil); resp.StatusCode != 409 {
 				t.Fatalf("revoking a revoked licence: %d", resp.StatusCode)
+			}
+			// The drink shop's case shows the revocation once, and is announced again.
+			var shop cases.CaseView
+			if resp, body := call(t, srv, "GET", "/api/v1/cases/"+drink.ID, nil, &shop); resp.StatusCode != 200 {
+				t.Fatalf("the drink shop's case: %d %s", resp.StatusCode, body)
+			}
+			var marks []cases.TimelineEntry
+			for _, e := range shop.Timeline {
+				if e.Type == "licence_revoked" {
+					marks = append(marks, e)
+				}
+			}
+			if len(marks) != 1 || !strings.Contains(marks[0].Detail, number) || !strings.Contains(marks[0].Detail, "经营场所已变更") ||
+				len(shop.Licences) != 1 || shop.Licences[0].Status != "revoked" {
+				t.Fatalf("timeline %+v, licences %+v: want one licence_revoked entry and the licence revoked", marks, shop.Licences)
+			}
+			if n := announcements(); n != before+1 {
+				t.Errorf("yjs.case.event messages of the case: %d before the revocation, %d after; want one more (the replay and the 409 add none)", before, n)
 			}
 			var again ErrorBody
 			if resp, body := call(t, srv, "POST", "/api/v1/cases", bar, &again); resp.StatusCode != 422 || again.Error.Problems[0].Rule != "licence_revoked" || !strings.Contains(again.Error.Problems[0].Message, "经营场所已变更") {

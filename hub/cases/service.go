@@ -16,6 +16,7 @@ import (
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
+	"yjshub/mapping/format"
 )
 
 // Errors that steer callers (the API maps them to statuses).
@@ -119,7 +120,29 @@ func New(cfg Config) (*Service, error) {
 		cfg.Licences = lib
 	}
 	cfg.CallbackBase = strings.TrimRight(cfg.CallbackBase, "/")
-	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: mapping.NewForms(cfg.Catalogue), cal: cfg.Calendar, lib: cfg.Licences}, nil
+	s := &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: mapping.NewForms(cfg.Catalogue), cal: cfg.Calendar, lib: cfg.Licences}
+	s.lib.OnRevoked(s.licenceRevoked)
+	return s, nil
+}
+
+// licenceRevoked puts the revocation of a licence issued in a case into that case's timeline
+// and announces the case again on yjs.case.event, in the revocation's transaction.
+func (s *Service) licenceRevoked(ctx context.Context, tx *sqlx.Tx, lic *licences.Licence, at time.Time) error {
+	if lic.CaseID == "" {
+		return nil
+	}
+	if err := s.lockCase(ctx, tx, lic.CaseID); err != nil {
+		return err
+	}
+	detail := lic.Type + " " + lic.Number + " revoked by " + s.deptName(lic.Department) + ": " + format.MaskDigits(lic.RevokedReason)
+	if err := s.addTimeline(ctx, tx, lic.CaseID, lic.SubcaseID, "licence_revoked", detail, at); err != nil {
+		return err
+	}
+	v, err := s.loadCase(ctx, tx, lic.CaseID)
+	if err != nil {
+		return err
+	}
+	return s.emitCaseEvent(ctx, tx, v, s.now())
 }
 
 // Licences returns the e-licence library the service records approvals in.

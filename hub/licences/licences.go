@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,8 +84,9 @@ type Config struct {
 
 // Library is the e-licence library. It is safe for concurrent use; all state is in the store.
 type Library struct {
-	cfg Config
-	st  *store.Store
+	cfg     Config
+	st      *store.Store
+	revoked atomic.Pointer[RevokedFunc]
 }
 
 // New returns a Library.

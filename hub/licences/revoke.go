@@ -110,13 +110,28 @@ func (l *Library) Revoke(ctx context.Context, typ, number string, ev Event) (lic
 			StatusRevoked, store.NewTimestamp(at), ev.Reason, id); err != nil {
 			return fmt.Errorf("revoking a licence: %w", err)
 		}
-		lic, err = l.Find(ctx, tx, typ, number)
-		return err
+		if lic, err = l.Find(ctx, tx, typ, number); err != nil {
+			return err
+		}
+		if hook := l.revoked.Load(); hook != nil {
+			return (*hook)(ctx, tx, lic, at)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return lic, replayed, nil
+}
+
+// RevokedFunc is told of a revocation inside its transaction: an error undoes the revocation.
+type RevokedFunc func(ctx context.Context, tx *sqlx.Tx, lic *Licence, at time.Time) error
+
+// OnRevoked makes Revoke call fn inside the transaction of every revocation (not of a
+// replayed one); the case service uses it to put the revocation in the issuing case's
+// timeline. A later call replaces fn.
+func (l *Library) OnRevoked(fn RevokedFunc) {
+	l.revoked.Store(&fn)
 }
 
 // Import records a licence a platform connector (origin) brings in from another e-licence
