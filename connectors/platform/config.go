@@ -49,6 +49,18 @@ type Config struct {
 	// (退件) as POSTs with an Idempotency-Key. Required; http or https.
 	PushURL string `yaml:"push_url" json:"push_url"`
 
+	// LicencesURL is the platform's list of e-licences (electronic licences of other systems it
+	// holds), which the connector imports into the hub's e-licence library: it GETs
+	// LicencesURL?cursor=…&limit=… as it does PullURL (README.md). Optional: empty, nothing is
+	// imported. http or https. Credentials in it are sent but never shown.
+	LicencesURL string `yaml:"licences_url,omitempty" json:"licences_url,omitempty"`
+
+	// LicenceFields maps the platform's licence document to the hub's e-licence, one rule per
+	// field of the hub's. Required with LicencesURL (type, number, holder, holder_id,
+	// holder_id_type, issuer, issued_at, valid_from, file.sha256, file.uri and file.format
+	// must be filled); not allowed without it.
+	LicenceFields map[string]LicenceRule `yaml:"licence_fields,omitempty" json:"licence_fields,omitempty"`
+
 	// Timeout bounds one request. Default 10s.
 	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 
@@ -107,6 +119,53 @@ type Rule struct {
 	// type (required), filename, sha256, size, uri.
 	Fields map[string]string `yaml:"fields,omitempty" json:"fields,omitempty"`
 }
+
+// LicenceRule fills one field of the hub's e-licence (the key it is given under in
+// licence_fields) from the platform's licence document:
+//
+//	licence_fields:
+//	  type:           {from: zzxx.zzlxdm, values: {JSZZ0101: 食品经营许可证}}
+//	  number:         {from: zzxx.zzbh}
+//	  holder_id_type: {from: czzt.dmlx, values: {"001": uscc, "111": resident_id}}
+//	  issued_at:      {from: zzxx.bfrq}
+//	  file.format:    {const: ofd}
+type LicenceRule struct {
+	// From is the dotted path of the value in the platform's licence document; a numeric
+	// segment indexes an array. Either From or Const.
+	From string `yaml:"from,omitempty" json:"from,omitempty"`
+	// Const is a fixed value instead of one taken from the document.
+	Const any `yaml:"const,omitempty" json:"const,omitempty"`
+	// Values maps the platform's values (as text) to the hub's. When set, a value it does not
+	// list is a problem.
+	Values map[string]any `yaml:"values,omitempty" json:"values,omitempty"`
+}
+
+// Fields of the hub's e-licence (event.Licence) that licence_fields fills: the ones a licence
+// must have, then the optional ones.
+var (
+	licenceRequired = []string{licType, licNumber, licHolder, licHolderID, licHolderIDType, licIssuer, licIssuedAt, licValidFrom,
+		licFileSHA256, licFileURI, licFileFormat}
+	licenceOptional = []string{licTypeCode, licIssuerCode, licValidUntil, licFileSize}
+)
+
+// Fields of the hub's e-licence, as licence_fields names them.
+const (
+	licType         = "type"           // the licence type by name, as the catalogue names it (食品经营许可证)
+	licTypeCode     = "type_code"      // the licence type's code
+	licNumber       = "number"         // the licence number
+	licHolder       = "holder"         // the holder's name
+	licHolderID     = "holder_id"      // the holder's USCC or resident ID number
+	licHolderIDType = "holder_id_type" // uscc or resident_id
+	licIssuer       = "issuer"         // the issuing authority by name
+	licIssuerCode   = "issuer_code"    // the issuing authority's code
+	licIssuedAt     = "issued_at"      // a date
+	licValidFrom    = "valid_from"     // a date
+	licValidUntil   = "valid_until"    // a date; absent: no expiry
+	licFileSHA256   = "file.sha256"    // the licence file's SHA-256, hex
+	licFileURI      = "file.uri"       // where the licence file is
+	licFileFormat   = "file.format"    // ofd or pdf
+	licFileSize     = "file.size"      // the licence file's size in bytes
+)
 
 // Outbound turns the hub's push documents (README.md) into the platform's:
 //
@@ -198,7 +257,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("time_layout: %q has no time in it (a Go layout such as 2006-01-02 15:04:05)", c.TimeLayout))
 		}
 	}
-	errs = append(errs, validateRules(c.Inbound))
+	errs = append(errs, c.validateLicences(), validateRules(c.Inbound))
 	errs = append(errs, c.Outbound.validate())
 	return errors.Join(errs...)
 }
@@ -253,6 +312,42 @@ func validateRules(rules []Rule) error {
 	for _, required := range []string{ToBundle, ToApplicantType} {
 		if _, ok := seen[required]; !ok {
 			errs = append(errs, fmt.Errorf("inbound: no rule maps to %s", required))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateLicences checks licences_url and licence_fields: both or neither.
+func (c *Config) validateLicences() error {
+	if c.LicencesURL == "" {
+		if len(c.LicenceFields) > 0 {
+			return errors.New("licence_fields: only with licences_url")
+		}
+		return nil
+	}
+	var errs []error
+	if err := casepush.ValidateEndpoint(c.LicencesURL); err != nil {
+		errs = append(errs, fmt.Errorf("licences_url: %w", err))
+	}
+	known := append(slices.Clone(licenceRequired), licenceOptional...)
+	for _, k := range sortedKeys(c.LicenceFields) {
+		r, at := c.LicenceFields[k], "licence_fields."+k
+		if !slices.Contains(known, k) {
+			errs = append(errs, fmt.Errorf("%s: not a field of the hub's e-licence (%s)", at, strings.Join(known, ", ")))
+			continue
+		}
+		switch {
+		case (r.From == "") == (r.Const == nil):
+			errs = append(errs, fmt.Errorf("%s: give either from or const", at))
+		case r.From != "":
+			if err := checkPath(r.From); err != nil {
+				errs = append(errs, fmt.Errorf("%s.from: %w", at, err))
+			}
+		}
+	}
+	for _, k := range licenceRequired {
+		if _, ok := c.LicenceFields[k]; !ok {
+			errs = append(errs, fmt.Errorf("licence_fields: no rule fills %s", k))
 		}
 	}
 	return errors.Join(errs...)

@@ -18,5 +18,12 @@
 // 办结 with the outcome when the case completes — each once, with an Idempotency-Key per case
 // and step, renamed and recoded by the outbound mapping.
 //
+// With licences_url, the connector also pulls the platform's e-licences page by page the same
+// way (a cursor of its own, platform_licence_cursors), maps each by licence_fields to the hub's
+// e-licence and imports it into the e-licence library with origin platform:<name>: the same
+// licence again changes nothing; one that cannot be mapped or that the library refuses is a
+// dead letter and a rejected record in platform_licences (problems by path and rule, no
+// values), and never holds up the next.
+//
 // Package platformsim simulates a platform for the tests.
 package platform

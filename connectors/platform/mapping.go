@@ -270,15 +270,18 @@ func (m *mapper) coerce(code string, v any) any {
 }
 
 // mapValue applies a rule's value map; without one the value passes as it is.
-func mapValue(r Rule, v any) (any, bool) {
-	if r.Values == nil {
+func mapValue(r Rule, v any) (any, bool) { return mapValues(r.Values, v) }
+
+// mapValues maps a value by its text; with no map the value passes as it is.
+func mapValues(values map[string]any, v any) (any, bool) {
+	if values == nil {
 		return v, true
 	}
 	s, ok := text(v)
 	if !ok {
 		return nil, false
 	}
-	mv, ok := r.Values[s]
+	mv, ok := values[s]
 	return mv, ok
 }
 

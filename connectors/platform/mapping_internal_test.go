@@ -17,7 +17,7 @@ import (
 )
 
 // testConfigs reads testdata/platforms.yaml strictly, as the connectors file is read.
-func testConfigs(t *testing.T) map[string]Config {
+func testConfigs(t testing.TB) map[string]Config {
 	t.Helper()
 	b, err := os.ReadFile("testdata/platforms.yaml")
 	if err != nil {

@@ -45,7 +45,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.http = hc } }
 
 // Connector connects one platform: it pulls the applications submitted there into the hub and
-// pushes their progress, results and e-licences back. It is safe for concurrent use.
+// pushes their progress, results and e-licences back; with licences_url it also imports the
+// platform's e-licences into the hub's library. It is safe for concurrent use.
 type Connector struct {
 	cfg    Config
 	cases  Cases
@@ -57,19 +58,24 @@ type Connector struct {
 	client *casepush.Client
 	runner *casepush.Runner
 
-	pulls, pulled, submitted, rejected, duplicates, failed atomic.Int64
+	// apps is the list of submitted applications; lics the list of e-licences, nil without
+	// licences_url.
+	apps, lics *feed
+	licMapper  *licenceMapper
+	library    licenceImporter
+	licCounts  licenceCounts
+
+	pulled, submitted, rejected, duplicates, failed atomic.Int64
 
 	mu          sync.Mutex
-	cursor      string
-	lastPull    time.Time
-	lastSuccess time.Time
 	lastError   time.Time
 	lastMessage string
 }
 
 // New returns the connector of one platform after applying cfg's defaults and validating it
-// (also against the catalogue: mapped fields, bundles, matters and materials must exist); the
-// error lists every problem at once.
+// (also against the catalogue: mapped fields, bundles, matters, materials and licence types
+// must exist); the error lists every problem at once. With licences_url, svc must also be a
+// LicenceLibrary.
 func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recorder, opts ...Option) (*Connector, error) {
 	cfg.setDefaults()
 	errs := []error{cfg.Validate()}
@@ -82,9 +88,20 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 		}
 	}
 	var m *mapper
+	var lm *licenceMapper
+	var lib licenceImporter
 	if svc != nil {
 		m = newMapper(cfg.Inbound, svc.Catalogue())
 		errs = append(errs, m.check())
+		if cfg.LicencesURL != "" {
+			lm = newLicenceMapper(cfg.LicenceFields, svc.Catalogue())
+			errs = append(errs, lm.check())
+			if ll, ok := svc.(LicenceLibrary); ok && ll.Licences() != nil {
+				lib = ll.Licences()
+			} else {
+				errs = append(errs, errors.New("licences_url: the hub's e-licence library is required to import licences"))
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("platform %s: invalid configuration: %w", cfg.Name, err)
@@ -93,8 +110,12 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Connector{cfg: cfg, cases: svc, rec: rec, mapper: m, tables: tables{st: st, platform: cfg.Name},
+	c := &Connector{cfg: cfg, cases: svc, rec: rec, mapper: m, licMapper: lm, library: lib, tables: tables{st: st, platform: cfg.Name},
 		log: o.log.With("connector", Kind+":"+cfg.Name)}
+	c.apps = &feed{what: "applications", url: cfg.PullURL, cursors: appCursors, take: c.intake, afterRound: c.reportRejections}
+	if cfg.LicencesURL != "" {
+		c.lics = &feed{what: "licences", url: cfg.LicencesURL, cursors: licenceCursors, take: c.takeLicence}
+	}
 	hc := &http.Client{}
 	if o.http != nil {
 		copied := *o.http
@@ -120,46 +141,71 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 // Name is the connector's name in the status API: platform:<name>.
 func (c *Connector) Name() string { return Kind + ":" + c.cfg.Name }
 
-// Run pulls applications and pushes progress until ctx ends (then it returns nil) or the
-// store fails (then it returns the error; the manager runs it again). A platform that does not
-// answer is not an error: the connector waits and tries again, and its status says so.
+// Run pulls applications (and e-licences) and pushes progress until ctx ends (then it returns
+// nil) or the store fails (then it returns the error; the manager runs it again). A platform
+// that does not answer is not an error: the connector waits and tries again, and its status
+// says so.
 func (c *Connector) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- c.runner.Run(ctx) }()
-	go func() { errc <- c.pullLoop(ctx) }()
-	first := <-errc
+	loops := []func(context.Context) error{c.runner.Run, func(ctx context.Context) error { return c.pullLoop(ctx, c.apps) }}
+	if c.lics != nil {
+		loops = append(loops, func(ctx context.Context) error { return c.pullLoop(ctx, c.lics) })
+	}
+	errc := make(chan error, len(loops))
+	for _, loop := range loops {
+		go func() { errc <- loop(ctx) }()
+	}
+	errs := []error{<-errc}
 	cancel()
-	second := <-errc
+	for range len(loops) - 1 {
+		errs = append(errs, <-errc)
+	}
 	if parent.Err() != nil {
 		return nil
 	}
-	if err := errors.Join(first, second); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	return fmt.Errorf("%s: stopped before its context ended", c.Name())
 }
 
 // Status reports the connector: its consumer group on yjs.case.event (the manager fills in
-// the lag), pushes delivered, applications pulled, submitted and rejected.
+// the lag), pushes delivered, applications pulled, submitted and rejected, and with
+// licences_url the e-licences pulled, imported, already known, rejected and repeated
+// (Detail["licences"]).
 func (c *Connector) Status() connector.Status {
 	rs := c.runner.Stats()
+	cursor, lastPull, lastSuccess := c.apps.state()
+	detail := map[string]any{
+		"level": c.cfg.Level, "pull_url": restpush.RedactURL(c.cfg.PullURL), "push_url": c.client.Endpoint(),
+		"cursor": cursor, "pulls": c.apps.pulls.Load(), "pulled": c.pulled.Load(), "submitted": c.submitted.Load(),
+		"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(),
+	}
+	if !lastPull.IsZero() {
+		detail["last_pull"] = lastPull
+	}
+	if c.lics != nil {
+		licCursor, licLastPull, licLastSuccess := c.lics.state()
+		lics := map[string]any{
+			"url": restpush.RedactURL(c.cfg.LicencesURL), "cursor": licCursor, "pulls": c.lics.pulls.Load(),
+			"pulled": c.licCounts.pulled.Load(), "imported": c.licCounts.imported.Load(), "known": c.licCounts.known.Load(),
+			"rejected": c.licCounts.rejected.Load(), "repeated": c.licCounts.repeated.Load(),
+		}
+		if !licLastPull.IsZero() {
+			lics["last_pull"] = licLastPull
+		}
+		detail["licences"] = lics
+		lastSuccess = latest(lastSuccess, licLastSuccess)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := connector.Status{
 		Name: c.Name(), Kind: Kind, Topic: bus.TopicCaseEvent, Group: c.cfg.GroupID,
 		Delivered: rs.Delivered, Retries: rs.Retries, Failed: rs.Failed + c.failed.Load(), DeadLetters: rs.Failed + c.failed.Load(),
 		InFlight:    rs.InFlight,
-		LastSuccess: connector.TimePtr(latest(rs.LastSuccess, c.lastSuccess)),
-		Detail: map[string]any{
-			"level": c.cfg.Level, "pull_url": restpush.RedactURL(c.cfg.PullURL), "push_url": c.client.Endpoint(),
-			"cursor": c.cursor, "pulls": c.pulls.Load(), "pulled": c.pulled.Load(), "submitted": c.submitted.Load(),
-			"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(),
-		},
-	}
-	if !c.lastPull.IsZero() {
-		st.Detail["last_pull"] = c.lastPull
+		LastSuccess: connector.TimePtr(latest(rs.LastSuccess, lastSuccess)),
+		Detail:      detail,
 	}
 	st.LastError, st.LastErrorMessage = connector.TimePtr(c.lastError), c.lastMessage
 	if rs.LastError.After(c.lastError) {

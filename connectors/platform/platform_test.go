@@ -55,6 +55,9 @@ func newSite(t *testing.T, env *hubtest.Env, name string) *site {
 	s.cfg.Name = name
 	s.cfg.PullURL = srv.URL + "/applications?appkey=key-S3cr3t"
 	s.cfg.PushURL = srv.URL + "/progress"
+	if s.cfg.LicencesURL != "" {
+		s.cfg.LicencesURL = srv.URL + "/licences?appkey=key-S3cr3t"
+	}
 	s.cfg.PollInterval = 20 * time.Millisecond
 	s.cfg.Limit = 2
 	s.cfg.Timeout = 5 * time.Second

@@ -9,22 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
-	"math/rand/v2"
-	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
-	"yjshub/connectors/casepush"
 	"yjshub/connectors/connector"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/cases"
 )
-
-// maxPage bounds the size of one page of applications.
-const maxPage = 32 << 20
 
 // reportBatch bounds the rejections reported per round.
 const reportBatch = 100
@@ -35,12 +26,6 @@ const recordTimeout = 30 * time.Second
 // cst is China Standard Time, the platforms' time zone (no daylight saving).
 var cst = time.FixedZone("CST", 8*3600)
 
-// Page is one answer of the platform's pull endpoint (README.md).
-type Page struct {
-	Items      []Item `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
 // Item is one submitted application: its id on the platform, when it was submitted there, and
 // the platform's own application document.
 type Item struct {
@@ -49,135 +34,15 @@ type Item struct {
 	Body        json.RawMessage `json:"body"`
 }
 
-// remoteError is a pull that the platform did not answer as the contract says: the connector
-// waits and tries again rather than failing.
-type remoteError struct{ reason string }
-
-func (e *remoteError) Error() string { return e.reason }
-
-// pullLoop pulls pages until ctx ends; it returns only the store's errors.
-func (c *Connector) pullLoop(ctx context.Context) error {
-	failures := 0
-	for {
-		more, err := c.pullOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var re *remoteError
-		switch {
-		case errors.As(err, &re):
-			failures++
-			c.note("pull: " + re.reason)
-			c.log.WarnContext(ctx, "platform: pull failed; will try again", "reason", re.reason, "failures", failures)
-		case err != nil:
-			return err
-		default:
-			failures = 0
-		}
-		if err := c.reportRejections(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		wait := c.cfg.PollInterval
-		switch {
-		case failures > 0:
-			wait = min(restpush.Backoff(failures, c.cfg.Retry, rand.Float64()), c.cfg.PollInterval)
-		case more:
-			continue
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// pullOnce pulls one page from the stored cursor, takes in every item, and only then stores
-// the next cursor. more says whether the platform may have more right away.
-func (c *Connector) pullOnce(ctx context.Context) (more bool, err error) {
-	cur, err := c.tables.cursor(ctx)
-	if err != nil {
-		return false, err
-	}
-	c.pulls.Add(1)
-	page, err := c.fetch(ctx, cur)
-	if err != nil {
-		return false, err
-	}
-	c.mu.Lock()
-	c.lastPull = time.Now()
-	c.mu.Unlock()
-	for _, it := range page.Items {
-		if err := c.intake(ctx, it); err != nil {
-			return false, err
-		}
-	}
-	next := page.NextCursor
-	advanced := next != "" && next != cur
-	if advanced {
-		if err := c.tables.saveCursor(ctx, next); err != nil {
-			return false, err
-		}
-		cur = next
-	}
-	c.mu.Lock()
-	c.cursor, c.lastSuccess = cur, time.Now()
-	c.mu.Unlock()
-	return advanced && len(page.Items) >= c.cfg.Limit, nil
-}
-
-// fetch GETs one page.
-func (c *Connector) fetch(ctx context.Context, cursor string) (*Page, error) {
-	u, err := url.Parse(c.cfg.PullURL)
-	if err != nil {
-		return nil, &remoteError{"the pull URL does not parse"}
-	}
-	q := u.Query()
-	q.Set("cursor", cursor)
-	q.Set("limit", strconv.Itoa(c.cfg.Limit))
-	u.RawQuery = q.Encode()
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, &remoteError{"building the request failed"}
-	}
-	for k, v := range c.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "yjshub-platform")
-	resp, err := c.pull.Do(req)
-	if err != nil {
-		return nil, &remoteError{casepush.ErrorKind(err)}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
-	switch {
-	case resp.StatusCode != http.StatusOK:
-		return nil, &remoteError{fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
-	case err != nil:
-		return nil, &remoteError{"reading the page: " + casepush.ErrorKind(err)}
-	case len(body) > maxPage:
-		return nil, &remoteError{fmt.Sprintf("the page is larger than %d bytes", maxPage)}
-	}
-	var p Page
-	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, &remoteError{"the page is not {items, next_cursor} JSON"}
-	}
-	return &p, nil
-}
-
 // intake takes one application in: submitted as a case, or rejected and recorded for the
 // platform and the operators. It returns only the store's errors, so that the cursor does not
 // move past an application whose fate is unrecorded.
-func (c *Connector) intake(ctx context.Context, it Item) error {
+func (c *Connector) intake(ctx context.Context, raw json.RawMessage) error {
 	c.pulled.Add(1)
+	var it Item
+	if err := json.Unmarshal(raw, &it); err != nil {
+		return c.deadLetter(ctx, Item{Body: raw}, raw, "", "an item that is not {app_id, submitted_at, body} cannot be taken in nor answered")
+	}
 	body := unwrap(it.Body)
 	if it.AppID == "" {
 		return c.deadLetter(ctx, it, body, "", "an item without app_id cannot be taken in nor answered")
@@ -302,6 +167,11 @@ func problemDocs(problems []Problem) []map[string]any {
 
 // rejectionReason lists the problems by path and rule, never by value.
 func rejectionReason(problems []Problem) string {
+	return "rejected (退件), " + problemSummary(problems)
+}
+
+// problemSummary counts the problems and names the first ones by path and rule, never by value.
+func problemSummary(problems []Problem) string {
 	const shown = 10
 	parts := make([]string, 0, min(len(problems), shown))
 	for i, p := range problems {
@@ -314,7 +184,7 @@ func rejectionReason(problems []Problem) string {
 		}
 		parts = append(parts, where+": "+p.Rule)
 	}
-	s := fmt.Sprintf("rejected (退件), %d problem(s): %s", len(problems), strings.Join(parts, "; "))
+	s := fmt.Sprintf("%d problem(s): %s", len(problems), strings.Join(parts, "; "))
 	if len(problems) > shown {
 		s += "; …"
 	}

@@ -25,32 +25,39 @@ const (
 	reportRefused = -1
 )
 
-// tables is the connector's state in the SQL store (migration 00008_platform.sql).
+// tables is the connector's state in the SQL store (migrations 00008_platform.sql and
+// 00009_platform_licences.sql).
 type tables struct {
 	st       *store.Store
 	platform string
 }
 
-func (t tables) cursor(ctx context.Context) (string, error) {
+// Tables holding the cursor of each list the connector pulls: a constant, never input.
+const (
+	appCursors     = "platform_cursors"
+	licenceCursors = "platform_licence_cursors"
+)
+
+func (t tables) cursor(ctx context.Context, table string) (string, error) {
 	db := t.st.DB()
 	var c string
-	err := db.GetContext(ctx, &c, db.Rebind(`SELECT next_cursor FROM platform_cursors WHERE platform = ?`), t.platform)
+	err := db.GetContext(ctx, &c, db.Rebind(`SELECT next_cursor FROM `+table+` WHERE platform = ?`), t.platform)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("reading the cursor of %s: %w", t.platform, err)
+		return "", fmt.Errorf("reading the cursor of %s (%s): %w", t.platform, table, err)
 	}
 	return c, nil
 }
 
-func (t tables) saveCursor(ctx context.Context, cursor string) error {
+func (t tables) saveCursor(ctx context.Context, table, cursor string) error {
 	db := t.st.DB()
-	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_cursors (platform, next_cursor, updated_at) VALUES (?, ?, ?)
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO `+table+` (platform, next_cursor, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (platform) DO UPDATE SET next_cursor = excluded.next_cursor, updated_at = excluded.updated_at`),
 		t.platform, cursor, store.NewTimestamp(time.Now()))
 	if err != nil {
-		return fmt.Errorf("saving the cursor of %s: %w", t.platform, err)
+		return fmt.Errorf("saving the cursor of %s (%s): %w", t.platform, table, err)
 	}
 	return nil
 }
@@ -123,6 +130,52 @@ func (t tables) markReported(ctx context.Context, appID string, reported int) er
 	_, err := db.ExecContext(ctx, db.Rebind(`UPDATE platform_applications SET reported = ? WHERE platform = ? AND app_id = ?`), reported, t.platform, appID)
 	if err != nil {
 		return fmt.Errorf("recording the report of application %s of %s: %w", appID, t.platform, err)
+	}
+	return nil
+}
+
+// Licence states in platform_licences.
+const (
+	licImported = "imported" // the connector put it in the library
+	licKnown    = "known"    // the library had it already
+	licRejected = "rejected" // not imported: the mapping or the library refused it
+)
+
+// licenceItem is what platform_licences holds of a licence the platform offered.
+type licenceItem struct {
+	BodySHA256 string `db:"body_sha256"`
+	State      string `db:"state"`
+}
+
+// licence returns the record of a licence the platform offered; ok is false when it is new.
+func (t tables) licence(ctx context.Context, licenceID string) (item licenceItem, ok bool, err error) {
+	db := t.st.DB()
+	err = db.GetContext(ctx, &item, db.Rebind(`SELECT body_sha256, state FROM platform_licences WHERE platform = ? AND licence_id = ?`), t.platform, licenceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return item, false, nil
+	}
+	if err != nil {
+		return item, false, fmt.Errorf("reading licence %s of %s: %w", licenceID, t.platform, err)
+	}
+	return item, true, nil
+}
+
+// storeLicence records what became of a licence the platform offered, replacing the record
+// of an earlier version of its document (but not the library id an earlier version got).
+func (t tables) storeLicence(ctx context.Context, licenceID, bodySHA256, state, libraryID string, problems []Problem) error {
+	if problems == nil {
+		problems = []Problem{}
+	}
+	ps, _ := json.Marshal(problems)
+	now := store.NewTimestamp(time.Now())
+	db := t.st.DB()
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_licences (platform, licence_id, body_sha256, state, library_id, problems, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, licence_id) DO UPDATE SET body_sha256 = excluded.body_sha256,
+		state = excluded.state, problems = excluded.problems, updated_at = excluded.updated_at,
+		library_id = CASE WHEN excluded.library_id = '' THEN platform_licences.library_id ELSE excluded.library_id END`),
+		t.platform, licenceID, bodySHA256, state, libraryID, string(ps), now, now)
+	if err != nil {
+		return fmt.Errorf("storing licence %s of %s: %w", licenceID, t.platform, err)
 	}
 	return nil
 }

@@ -1,14 +1,17 @@
 // Package platformsim simulates a platform (江苏政务服务网 "一件事", 连云港市政务服务一体化平台)
 // speaking the contract of connectors/platform (its README.md), for tests and demonstrations:
 // it offers submitted applications in its own format through the cursor-based pull endpoint
-// and keeps every document the hub pushes back, answering as told.
+// and the e-licences it holds through the same kind of endpoint, and keeps every document the
+// hub pushes back, answering as told.
 //
 //	GET  /applications?cursor=…&limit=…   {"items": [{"app_id", "submitted_at", "body"}], "next_cursor"}
+//	GET  /licences?cursor=…&limit=…       {"items": [{"licence_id", "body"}], "next_cursor"}
 //	POST /progress                        progress, results, e-licences, rejections (Idempotency-Key)
 //
 // [Format] describes a platform's own application layout as data, and [Format.Encode] writes
 // a hub application in it, so that a test can offer the repository's examples as a platform
-// would send them. [Jiangsu] and [Lianyungang] are two such layouts.
+// would send them. [Jiangsu] and [Lianyungang] are two such layouts. [LicenceFormat] does the
+// same for e-licences: [JiangsuLicence] and [LianyungangLicence].
 package platformsim
 
 import (
@@ -25,12 +28,15 @@ import (
 
 // Sim is a simulated platform; it is an http.Handler and safe for concurrent use.
 type Sim struct {
-	mu      sync.Mutex
-	items   []Item
-	pushes  []Push
-	pulls   int
-	respond func(n int, p Push) int
-	pullErr func(n int) int
+	mu         sync.Mutex
+	items      []Item
+	licences   []LicenceItem
+	pushes     []Push
+	pulls      int
+	licPulls   int
+	respond    func(n int, p Push) int
+	pullErr    func(n int) int
+	licPullErr func(n int) int
 }
 
 // Item is an application the platform offers.
@@ -38,6 +44,12 @@ type Item struct {
 	AppID       string          `json:"app_id"`
 	SubmittedAt string          `json:"submitted_at"`
 	Body        json.RawMessage `json:"body"`
+}
+
+// LicenceItem is an e-licence the platform offers.
+type LicenceItem struct {
+	LicenceID string          `json:"licence_id"`
+	Body      json.RawMessage `json:"body"`
 }
 
 // Push is a document the hub pushed.
@@ -63,6 +75,14 @@ func (s *Sim) Offer(appID string, submittedAt time.Time, body json.RawMessage) {
 	s.items = append(s.items, Item{AppID: appID, SubmittedAt: submittedAt.Format(time.RFC3339), Body: body})
 }
 
+// OfferLicence adds an e-licence, in the platform's own format, to the end of the platform's
+// list of licences.
+func (s *Sim) OfferLicence(licenceID string, body json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.licences = append(s.licences, LicenceItem{LicenceID: licenceID, Body: body})
+}
+
 // RespondToPush makes the platform answer the n-th push (from 1) with the status f returns; 0
 // means 200. nil restores the default.
 func (s *Sim) RespondToPush(f func(n int, p Push) int) {
@@ -76,6 +96,14 @@ func (s *Sim) RespondToPush(f func(n int, p Push) int) {
 func (s *Sim) RespondToPull(f func(n int) int) {
 	s.mu.Lock()
 	s.pullErr = f
+	s.mu.Unlock()
+}
+
+// RespondToLicencePull makes the platform answer the n-th pull of licences (from 1) with the
+// status f returns instead of a page; 0 means the page.
+func (s *Sim) RespondToLicencePull(f func(n int) int) {
+	s.mu.Lock()
+	s.licPullErr = f
 	s.mu.Unlock()
 }
 
@@ -101,18 +129,27 @@ func (s *Sim) Taken() []Push {
 	return out
 }
 
-// Pulls counts the pulls answered.
+// Pulls counts the pulls of applications answered.
 func (s *Sim) Pulls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pulls
 }
 
+// LicencePulls counts the pulls of licences answered.
+func (s *Sim) LicencePulls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.licPulls
+}
+
 // ServeHTTP implements the platform's side of the contract.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/applications":
-		s.serveApplications(w, r)
+		servePage(s, w, r, &s.items, &s.pulls, &s.pullErr)
+	case r.Method == http.MethodGet && r.URL.Path == "/licences":
+		servePage(s, w, r, &s.licences, &s.licPulls, &s.licPullErr)
 	case r.Method == http.MethodPost && r.URL.Path == "/progress":
 		s.serveProgress(w, r)
 	default:
@@ -120,13 +157,16 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Sim) serveApplications(w http.ResponseWriter, r *http.Request) {
+// servePage answers a pull of one of the platform's lists: the items from the cursor ("p<n>",
+// the index of the next item), at most limit of them. pulls counts the pulls; fail, when set,
+// may answer one with a status instead. All three are guarded by s.mu.
+func servePage[T any](s *Sim, w http.ResponseWriter, r *http.Request, list *[]T, pulls *int, fail *func(int) int) {
 	s.mu.Lock()
-	s.pulls++
-	n, fail := s.pulls, s.pullErr
+	*pulls++
+	n, f := *pulls, *fail
 	s.mu.Unlock()
-	if fail != nil {
-		if status := fail(n); status != 0 {
+	if f != nil {
+		if status := f(n); status != 0 {
 			w.WriteHeader(status)
 			return
 		}
@@ -145,15 +185,15 @@ func (s *Sim) serveApplications(w http.ResponseWriter, r *http.Request) {
 		limit = 20
 	}
 	s.mu.Lock()
-	from = min(from, len(s.items))
-	to := min(from+limit, len(s.items))
+	from = min(from, len(*list))
+	to := min(from+limit, len(*list))
 	page := struct {
-		Items      []Item `json:"items"`
+		Items      []T    `json:"items"`
 		NextCursor string `json:"next_cursor"`
-	}{Items: slices.Clone(s.items[from:to]), NextCursor: fmt.Sprintf("p%d", to)}
+	}{Items: slices.Clone((*list)[from:to]), NextCursor: fmt.Sprintf("p%d", to)}
 	s.mu.Unlock()
 	if page.Items == nil {
-		page.Items = []Item{}
+		page.Items = []T{}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(page)
