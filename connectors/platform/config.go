@@ -73,6 +73,10 @@ type Config struct {
 	// Headers are sent with every request (an API key, a token); their values are secrets.
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
 
+	// SigningSecret, when set, signs every push as Standard Webhooks defines (webhook-id,
+	// webhook-timestamp, webhook-signature; see connectors/CONTRACT.md). A secret.
+	SigningSecret string `yaml:"signing_secret,omitempty" json:"signing_secret,omitempty"`
+
 	// Retry paces the attempts at a push the platform did not take (5xx, timeouts) and at a
 	// pull that failed.
 	Retry restpush.RetryConfig `yaml:"retry,omitempty" json:"retry,omitempty"`
@@ -247,7 +251,7 @@ func (c *Config) Validate() error {
 	if c.Limit < 0 || c.Limit > maxLimit {
 		errs = append(errs, fmt.Errorf("limit: %d is not in 1..%d", c.Limit, maxLimit))
 	}
-	errs = append(errs, casepush.ValidateHeaders(c.Headers), casepush.ValidateRetry(c.Retry))
+	errs = append(errs, casepush.ValidateHeaders(c.Headers), casepush.ValidateRetry(c.Retry), casepush.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}

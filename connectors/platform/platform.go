@@ -123,7 +123,7 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.pull = hc
-	client, err := casepush.NewClient(casepush.ClientConfig{Endpoint: cfg.PushURL, Timeout: cfg.Timeout, Headers: cfg.Headers,
+	client, err := casepush.NewClient(casepush.ClientConfig{Endpoint: cfg.PushURL, Timeout: cfg.Timeout, Headers: cfg.Headers, SigningSecret: cfg.SigningSecret,
 		Retry: cfg.Retry, UserAgent: "yjshub-platform"}, hc)
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: push_url: %w", cfg.Name, err)

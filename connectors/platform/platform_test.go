@@ -16,6 +16,7 @@ import (
 
 	"yjshub/connectors/connector"
 	"yjshub/connectors/platform"
+	"yjshub/connectors/signing"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
@@ -363,6 +364,8 @@ func TestPushesAreRetriedOn5xxAndARefusalIsADeadLetterUntilReplayed(t *testing.T
 			}
 			return 0
 		})
+		secret := signing.NewSecret()
+		s.cfg.SigningSecret = secret
 		c := s.connector(t, env)
 		env.Start(c)
 		env.WaitFor("the case", func() bool { return caseOf(env, "jiangsu", "JS-R") != "" })
@@ -374,6 +377,10 @@ func TestPushesAreRetriedOn5xxAndARefusalIsADeadLetterUntilReplayed(t *testing.T
 		keys := map[string]int{}
 		for _, p := range s.sim.Pushes() {
 			keys[p.Key]++
+			// Every attempt is signed under its Idempotency-Key, over the exact body.
+			if err := signing.Verify(secret, p.Raw, p.Header); err != nil || p.Header.Get("Webhook-Id") != p.Key {
+				t.Errorf("push %s: the platform cannot verify it: %v", p.Key, err)
+			}
 		}
 		acceptedKey := "platform:jiangsu:" + caseID + ":accepted"
 		if keys[acceptedKey] != 3 {
