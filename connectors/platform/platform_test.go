@@ -16,9 +16,9 @@ import (
 
 	"yjshub/connectors/connector"
 	"yjshub/connectors/platform"
-	"yjshub/connectors/signing"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/connectors/restpush"
+	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/hubtest"
