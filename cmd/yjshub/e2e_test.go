@@ -59,6 +59,30 @@ func readExample(t *testing.T, name string) []byte {
 // waitCompleted polls the case until it is completed or the deadline passes.
 func waitCompleted(t *testing.T, hub, id string) cases.CaseView {
 	t.Helper()
+	return waitCase(t, hub, id, "completed", func(v cases.CaseView) bool { return v.State == cases.CaseCompleted })
+}
+
+// waitCompletedAndDelivered waits, beyond completion, until every sub-case's delivery is
+// recorded: a department may call back, and so complete the case, before the connector has
+// recorded the 2xx that answered its push.
+func waitCompletedAndDelivered(t *testing.T, hub, id string) cases.CaseView {
+	t.Helper()
+	return waitCase(t, hub, id, "completed with every delivery recorded", func(v cases.CaseView) bool {
+		if v.State != cases.CaseCompleted {
+			return false
+		}
+		for _, sc := range v.Subcases {
+			if sc.DeliveredAt == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitCase polls the case until done says so or the deadline passes.
+func waitCase(t *testing.T, hub, id, what string, done func(cases.CaseView) bool) cases.CaseView {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -68,12 +92,12 @@ func waitCompleted(t *testing.T, hub, id string) cases.CaseView {
 		if code := getJSON(t, hub+"/api/v1/cases/"+id, &v); code != 200 {
 			t.Fatalf("GET case: %d", code)
 		}
-		if v.State == cases.CaseCompleted {
+		if done(v) {
 			return v
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("case %s not completed within 60s: %+v", id, v.Subcases)
+			t.Fatalf("case %s not %s within 60s: %+v", id, what, v.Subcases)
 		case <-tick.C:
 		}
 	}
@@ -108,8 +132,8 @@ func TestEndToEndOpenBar(t *testing.T) {
 			if code := postJSON(t, hub+"/api/v1/cases", readExample(t, "open-bar-individual"), &ind); code != 201 {
 				t.Fatalf("submit individual: %d", code)
 			}
-			ent = waitCompleted(t, hub, ent.ID)
-			ind = waitCompleted(t, hub, ind.ID)
+			ent = waitCompletedAndDelivered(t, hub, ent.ID)
+			ind = waitCompletedAndDelivered(t, hub, ind.ID)
 
 			if got := strings.Join(reached(sim, ent), ","); got != "admin-approval,fire-rescue,tobacco,urban-management" {
 				t.Errorf("enterprise 开酒吧 reached %s", got)

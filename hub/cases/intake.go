@@ -611,6 +611,9 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p 
 		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, string(formJSON), s.cat.Version, ts, ts); err != nil {
 		return fmt.Errorf("storing the case: %w", err)
 	}
+	// One multi-row INSERT per table: the materials, the sub-cases and their links.
+	materials := make([][]any, 0, len(p.materials))
+	var links [][]any
 	for _, pm := range p.materials {
 		in := pm.input
 		var licID, licType, licNumber string
@@ -618,12 +621,16 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p 
 		if pm.licence != nil {
 			licID, licType, licNumber, verified = pm.licence.ID, pm.licence.Type, pm.licence.Number, ts
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_materials (id, case_id, type, filename, sha256, size, uri, licence_id, licence_type, licence_number, licence_verified_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			pm.id, caseID, in.Type, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified); err != nil {
-			return fmt.Errorf("storing a material: %w", err)
+		materials = append(materials, []any{pm.id, caseID, in.Type, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
+		for _, user := range pm.users {
+			links = append(links, []any{user, pm.id})
 		}
 	}
+	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "filename", "sha256", "size", "uri",
+		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials); err != nil {
+		return fmt.Errorf("storing the materials: %w", err)
+	}
+	subcases := make([][]any, 0, len(p.subcases))
 	for _, ps := range p.subcases {
 		state := StateDispatched
 		if len(ps.waitFor) > 0 {
@@ -631,32 +638,27 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p 
 		}
 		pre, _ := json.Marshal(nonNil(ps.waitFor))
 		form, _ := json.Marshal(nonNilMap(ps.form))
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO subcases (id, case_id, position, matter_code, matter_name, department, optional, state, form, prerequisites, promised_days, statutory_days, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			ps.id, caseID, ps.position, ps.matter.Code, ps.entry.Name, ps.entry.Department, ps.entry.Optional, state, string(form), string(pre),
-			ps.matter.PromisedLimit.WorkingDays, ps.matter.StatutoryLimit.WorkingDays, ts); err != nil {
-			return fmt.Errorf("storing a sub-case: %w", err)
-		}
+		subcases = append(subcases, []any{ps.id, caseID, ps.position, ps.matter.Code, ps.entry.Name, ps.entry.Department, ps.entry.Optional,
+			state, string(form), string(pre), ps.matter.PromisedLimit.WorkingDays, ps.matter.StatutoryLimit.WorkingDays, ts})
 	}
-	for _, pm := range p.materials {
-		for _, user := range pm.users {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO subcase_materials (subcase_id, material_id) VALUES (?, ?)`), user, pm.id); err != nil {
-				return fmt.Errorf("linking a material: %w", err)
-			}
-		}
+	if err := store.InsertRows(ctx, tx, "subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
+		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "updated_at"}, subcases); err != nil {
+		return fmt.Errorf("storing the sub-cases: %w", err)
 	}
-	if err := s.addTimeline(ctx, tx, caseID, "", "submitted", fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials)), now); err != nil {
-		return err
+	if err := store.InsertRows(ctx, tx, "subcase_materials", []string{"subcase_id", "material_id"}, links); err != nil {
+		return fmt.Errorf("linking the materials: %w", err)
 	}
+	steps := []timelineStep{{typ: "submitted", detail: fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials))}}
 	var ready []string
 	for _, ps := range p.subcases {
 		if len(ps.waitFor) > 0 {
-			if err := s.addTimeline(ctx, tx, caseID, ps.id, StateWaiting, "waits for "+strings.Join(ps.waitFor, ", "), now); err != nil {
-				return err
-			}
+			steps = append(steps, timelineStep{subcaseID: ps.id, typ: StateWaiting, detail: "waits for " + strings.Join(ps.waitFor, ", ")})
 			continue
 		}
 		ready = append(ready, ps.id)
+	}
+	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
+		return err
 	}
 	return s.dispatch(ctx, tx, caseID, ready, now)
 }
@@ -682,11 +684,13 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 		return nil
 	}
 	ts := store.NewTimestamp(now)
-	for _, id := range subcaseIDs {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, clock_start = ?, dispatched_at = ?, updated_at = ? WHERE id = ?`),
-			StateDispatched, ts, ts, ts, id); err != nil {
-			return err
-		}
+	q, args, err := sqlx.In(`UPDATE subcases SET state = ?, clock_start = ?, dispatched_at = ?, updated_at = ? WHERE id IN (?)`,
+		StateDispatched, ts, ts, ts, subcaseIDs)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+		return err
 	}
 	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
 		return err
@@ -696,15 +700,17 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 		return err
 	}
 	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
+	steps := make([]timelineStep, 0, len(subcaseIDs))
 	for _, id := range subcaseIDs {
 		msg, dept, err := s.dispatchMessage(ctx, tx, c, id, now)
 		if err != nil {
 			return err
 		}
 		msgs = append(msgs, msg)
-		if err := s.addTimeline(ctx, tx, caseID, id, StateDispatched, "sent to "+s.deptName(dept), now); err != nil {
-			return err
-		}
+		steps = append(steps, timelineStep{subcaseID: id, typ: StateDispatched, detail: "sent to " + s.deptName(dept)})
+	}
+	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
+		return err
 	}
 	return s.st.EnqueueOutbox(ctx, tx, msgs...)
 }

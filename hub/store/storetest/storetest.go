@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"Consumers keep separate inboxes", testInboxConsumers},
 		{"Concurrent transactions from many goroutines all commit with correct totals", testConcurrentTx},
 		{"Timestamps round-trip in UTC to the microsecond", testTimestamps},
+		{"InsertRows inserts many rows in statements under the placeholder limit, all or none", testInsertRows},
 		{"Open errors never contain the URL's password", testOpenErrorRedacted},
 	}
 	for _, tc := range tests {
@@ -811,5 +812,50 @@ func testOpenErrorRedacted(t *testing.T, _ Opener) {
 		if got := store.RedactURL(u); strings.Contains(got, secret) {
 			t.Errorf("RedactURL(…) = %q, contains the password", got)
 		}
+	}
+}
+
+func testInsertRows(t *testing.T, open Opener) {
+	ctx := t.Context()
+	s := migrated(t, open)
+	if _, err := s.DB().ExecContext(ctx, "CREATE TABLE storetest_rows (id BIGINT PRIMARY KEY, name TEXT NOT NULL, note TEXT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	// 700 rows of 3 columns: 333 rows per statement, three statements.
+	rows := make([][]any, 700)
+	for i := range rows {
+		rows[i] = []any{i, fmt.Sprintf("行%d", i), "一件事<&>"}
+	}
+	if err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		return store.InsertRows(ctx, tx, "storetest_rows", []string{"id", "name", "note"}, rows)
+	}); err != nil {
+		t.Fatalf("InsertRows: %v", err)
+	}
+	var got struct {
+		N    int64  `db:"n"`
+		Last string `db:"last"`
+	}
+	if err := s.DB().GetContext(ctx, &got, "SELECT COUNT(*) AS n, MAX(name) AS last FROM storetest_rows"); err != nil {
+		t.Fatal(err)
+	}
+	var name699 string
+	if err := s.DB().GetContext(ctx, &name699, s.DB().Rebind("SELECT name FROM storetest_rows WHERE id = ?"), 699); err != nil || name699 != "行699" || got.N != 700 {
+		t.Fatalf("after InsertRows: %d rows, row 699 %q (%v)", got.N, name699, err)
+	}
+	// A duplicate in the last statement rolls back the whole transaction.
+	more := [][]any{{1000, "a", ""}, {1001, "b", ""}, {5, "dup", ""}}
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		return store.InsertRows(ctx, tx, "storetest_rows", []string{"id", "name", "note"}, more)
+	})
+	var n int64
+	_ = s.DB().GetContext(ctx, &n, "SELECT COUNT(*) FROM storetest_rows")
+	if err == nil || n != 700 {
+		t.Fatalf("a duplicate row: err %v, %d rows; want an error and 700", err, n)
+	}
+	err = s.InTx(ctx, func(tx *sqlx.Tx) error {
+		return store.InsertRows(ctx, tx, "storetest_rows", []string{"id", "name", "note"}, [][]any{{1, "short"}})
+	})
+	if err == nil || !strings.Contains(err.Error(), "row 0 has 2 values for 3 columns") {
+		t.Fatalf("a short row: %v", err)
 	}
 }

@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// maxInsertParams bounds the placeholders of one INSERT: below SQLite's historical limit of 999
+// (current builds allow 32766, PostgreSQL 65535), so a statement never fails on it.
+const maxInsertParams = 999
+
+// InsertRows inserts rows into table in as few statements as the placeholder limit allows:
+// INSERT INTO table (columns) VALUES (…), (…) …, rows in the order given. Every row must have
+// one value per column. table and columns are SQL identifiers from the code, never input.
+func InsertRows(ctx context.Context, tx *sqlx.Tx, table string, columns []string, rows [][]any) error {
+	if tx == nil {
+		return errors.New("store: insert rows: no transaction")
+	}
+	if len(columns) == 0 || len(columns) > maxInsertParams {
+		return fmt.Errorf("store: insert into %s: %d columns", table, len(columns))
+	}
+	for i, r := range rows {
+		if len(r) != len(columns) {
+			return fmt.Errorf("store: insert into %s: row %d has %d values for %d columns", table, i, len(r), len(columns))
+		}
+	}
+	perStatement := maxInsertParams / len(columns)
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+	head := "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES "
+	for start := 0; start < len(rows); start += perStatement {
+		chunk := rows[start:min(start+perStatement, len(rows))]
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, len(chunk)*len(columns))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(tuple)
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
+			return fmt.Errorf("store: insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
