@@ -1,6 +1,7 @@
-// Package schemas embeds the project's JSON Schemas (draft 2020-12): the catalogue files under
-// catalogue/, and, as the case flow grows, the one form, the event envelope and the OpenAPI
-// document. The files are the contract; this package only makes them available to the binary.
+// Package schemas embeds the project's JSON Schemas (draft 2020-12) — the catalogue files under
+// catalogue/ and the event messages under events/ — and the OpenAPI 3.0.3 document of the HTTP
+// API (openapi.yaml; OpenAPI and OpenAPIJSON). The files are the contract; this package only
+// makes them available to the binary.
 package schemas
 
 import "embed"

@@ -12,7 +12,7 @@ const CodeUnauthenticated = "unauthenticated"
 
 // Who may call which routes when the API authenticates (Config.Clients set):
 //
-//	public      /healthz, /readyz and the catalogue (bundles, matters, departments, one forms)
+//	public      /healthz, /readyz, the catalogue (bundles, matters, departments, one forms) and openapi.json
 //	platform    cases (submit, follow), consents, prefill, a holder's licences, verification
 //	department  its own sub-cases' events, its own inbox, verification, revoking its own licences
 //	operator    cases, connectors, dead letters, reports, the audit log, a holder's licences, verification

@@ -91,6 +91,7 @@ func New(cfg Config) *Server {
 		r.Get("/matters/{code}", s.getMatter)
 		r.Get("/departments", s.listDepartments)
 		r.Get("/catalogue", s.catalogueInfo)
+		r.Get("/openapi.json", s.openAPIDocument())
 		ops := r.With(s.allow(forOperators...))
 		if cfg.Connectors != nil {
 			ops.Get("/connectors", s.listConnectors)
