@@ -15,4 +15,8 @@
 //
 // The suite never sleeps to synchronise: it waits on conditions, each with a deadline
 // ([Features.Timeout]), and fails rather than hangs.
+//
+// [Rig] is the test bench the kinds' own tests share: a connector's Run in the background,
+// waiting on conditions, publishing sub-cases, consumer lag, recorded outcomes and logs, on the
+// embedded broker and on Apache Kafka ([Backends]).
 package connectortest

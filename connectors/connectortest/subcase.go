@@ -1,7 +1,6 @@
 package connectortest
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 
 	"yjshub/hub/bus"
 	"yjshub/hub/event"
+	"yjshub/hub/hubtest"
 )
 
 // PersonalData is an applicant's personal data as the suite's sub-cases carry it.
@@ -52,7 +52,7 @@ type Subcase struct {
 // licence for an individual applicant ([Personal]), with its mapped form and two material
 // references. seq numbers the sub-case within its case (it appears in the form).
 func NewSubcase(dept, caseID string, seq int) Subcase {
-	sc := Subcase{ID: uuid.Must(uuid.NewV7()).String(), CaseID: caseID, SubcaseID: "sc_" + randomHex(8)}
+	sc := Subcase{ID: uuid.Must(uuid.NewV7()).String(), CaseID: caseID, SubcaseID: "sc_" + hubtest.RandomHex(8)}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	sc.Data = event.SubcaseDispatched{
 		CaseID:        caseID,
@@ -101,10 +101,4 @@ func material(typ, name, file string, size int64) event.MaterialRef {
 	h := hex.EncodeToString(sum[:])
 	return event.MaterialRef{Type: typ, Name: name, Filename: file, SHA256: h, Size: size,
 		URI: "https://files.yjshub.example/materials/" + h}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -17,6 +17,7 @@ import (
 	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
 	"yjshub/hub/event"
+	"yjshub/hub/hubtest"
 )
 
 // defaultTimeout bounds each check when Features.Timeout is zero. Two consumer-group joins on
@@ -73,7 +74,7 @@ type suite struct {
 	f          Features
 	ctx        context.Context
 	newHarness func(t *testing.T, env Env) Harness
-	logs       *syncBuffer
+	logs       *hubtest.SyncBuffer
 	log        *slog.Logger
 	rec        *Recording
 	events     *Events
@@ -86,7 +87,7 @@ type suite struct {
 func newSuite(t *testing.T, f Features, newHarness func(t *testing.T, env Env) Harness) *suite {
 	ctx, cancel := context.WithTimeout(t.Context(), f.Timeout)
 	t.Cleanup(cancel)
-	s := &suite{t: t, f: f, ctx: ctx, newHarness: newHarness, logs: &syncBuffer{}, rec: &Recording{}, events: &Events{}}
+	s := &suite{t: t, f: f, ctx: ctx, newHarness: newHarness, logs: &hubtest.SyncBuffer{}, rec: &Recording{}, events: &Events{}}
 	s.log = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Registered before any department's, so it runs after every connector has stopped.
 	t.Cleanup(func() {
@@ -348,7 +349,7 @@ func (d *department) waitCommitted() {
 	})
 }
 
-func caseID() string { return "cs_" + randomHex(8) }
+func caseID() string { return "cs_" + hubtest.RandomHex(8) }
 
 func checkDelivered(s *suite) {
 	d := s.department(nil)
@@ -773,9 +774,9 @@ func checkResults(s *suite) {
 
 	at := time.Now().Truncate(time.Second)
 	evs := []event.DepartmentEvent{
-		{EventID: "ev-" + randomHex(6), Type: event.Received, Time: at, Comment: "已收件"},
-		{EventID: "ev-" + randomHex(6), Type: event.Accepted, Time: at.Add(time.Minute), Comment: "已受理"},
-		{EventID: "ev-" + randomHex(6), Type: event.Approved, Time: at.Add(time.Hour), DecisionNumber: "赣审食〔2026〕118号",
+		{EventID: "ev-" + hubtest.RandomHex(6), Type: event.Received, Time: at, Comment: "已收件"},
+		{EventID: "ev-" + hubtest.RandomHex(6), Type: event.Accepted, Time: at.Add(time.Minute), Comment: "已受理"},
+		{EventID: "ev-" + hubtest.RandomHex(6), Type: event.Approved, Time: at.Add(time.Hour), DecisionNumber: "赣审食〔2026〕118号",
 			Licences: []event.Licence{{Type: "食品经营许可证", Number: "JY13207070012345", Holder: Personal.Name, HolderID: Personal.IDNumber,
 				HolderIDType: "resident_id", Issuer: "连云港市赣榆区行政审批局", IssuedAt: at.Format(time.DateOnly), ValidFrom: at.Format(time.DateOnly),
 				ValidUntil: at.AddDate(5, 0, -1).Format(time.DateOnly),
@@ -898,22 +899,4 @@ func normalize(t *testing.T, v any) any {
 		t.Fatalf("normalize: %v", err)
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -2,8 +2,6 @@ package connectortest_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -18,6 +16,7 @@ import (
 	"yjshub/connectors/connectortest"
 	"yjshub/hub/bus"
 	"yjshub/hub/event"
+	"yjshub/hub/hubtest"
 )
 
 // TestSuiteOnAnInMemoryKind runs the suite on a small kind whose department is a Go value, with
@@ -36,19 +35,13 @@ func TestSuiteOnAnInMemoryKind(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = b.Close() })
 		}
-		h := &memHarness{b: b, env: env, code: "mem-" + randomHex(6),
+		h := &memHarness{b: b, env: env, code: "mem-" + hubtest.RandomHex(6),
 			dept: &memDepartment{applied: map[string]bool{}, results: make(chan memResult, 64)}}
 		if err := b.EnsureTopics(t.Context(), bus.TopicSpec{Name: bus.SubcaseTopic(h.code), Partitions: 3}); err != nil {
 			t.Fatalf("EnsureTopics: %v", err)
 		}
 		return h
 	})
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 type memHarness struct {

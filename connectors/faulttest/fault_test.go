@@ -1,13 +1,9 @@
 package faulttest_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,69 +17,8 @@ import (
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
-	"yjshub/hub/bus/bustest"
+	"yjshub/hub/hubtest"
 )
-
-// testTimeout bounds a fault test that has no bound of its own.
-const testTimeout = 60 * time.Second
-
-// backend opens a Bus for one test.
-type backend struct {
-	name string
-	open func(t *testing.T) *bus.Bus
-}
-
-// backends returns the brokers to run on: always the embedded one, and Apache Kafka when
-// YJSHUB_TEST_KAFKA names one (YJSHUB_REQUIRE_REAL makes its absence a failure).
-func backends(t *testing.T) []backend {
-	t.Helper()
-	bs := []backend{{name: "embedded", open: func(t *testing.T) *bus.Bus {
-		b, _ := openBroker(t, t.TempDir(), 0)
-		return b
-	}}}
-	brokers := bustest.RealBrokers(t)
-	if brokers == nil {
-		return bs
-	}
-	return append(bs, backend{name: "kafka", open: func(t *testing.T) *bus.Bus {
-		return bustest.OpenReal(t, brokers, "yjshub-fault-test")
-	}})
-}
-
-// resetConnection cuts the connection with a TCP RST, as a crashing department or a
-// middlebox does.
-func resetConnection(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		panic(err)
-	}
-	_ = conn.(*net.TCPConn).SetLinger(0)
-	_ = conn.Close()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
 
 // fault is what a department does with one attempt.
 type fault int
@@ -159,7 +94,7 @@ func (d *dedupDepartment) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch f {
 	case resetBefore, resetAfter:
-		resetConnection(w)
+		connectortest.ResetConnection(w)
 	case lateAfter:
 		<-r.Context().Done()
 	case refuse503:
@@ -225,62 +160,29 @@ func (d *dedupDepartment) checkExactlyOnce(t *testing.T, name string, subs []con
 	}
 }
 
-// faultRig is one fault test's bus, recorder and waits.
-type faultRig struct {
-	t   *testing.T
-	ctx context.Context
-	b   *bus.Bus
-	rec *connectortest.Recording
-	log *syncBuffer
-}
+// faultRig is the shared rig with what the fault tests add: restpush connectors on any of its
+// departments, run as the connector manager runs them, and sub-cases published to them.
+type faultRig struct{ *connectortest.Rig }
 
 func newFaultRig(t *testing.T, b *bus.Bus, timeout time.Duration) *faultRig {
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	t.Cleanup(cancel)
-	r := &faultRig{t: t, ctx: ctx, b: b, rec: &connectortest.Recording{}, log: &syncBuffer{}}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("connector logs:\n%s", r.log.String())
-		}
-	})
-	return r
-}
-
-// department makes a department code with its topic.
-func (r *faultRig) department() string {
-	r.t.Helper()
-	dept := "f-" + randomHex(6)
-	for {
-		err := r.b.EnsureTopics(r.ctx, bus.TopicSpec{Name: bus.SubcaseTopic(dept), Partitions: 3})
-		if err == nil {
-			return dept
-		}
-		// A busy Kafka may answer that its controller is not available: try again.
-		pause := time.NewTimer(200 * time.Millisecond)
-		select {
-		case <-r.ctx.Done():
-			pause.Stop()
-			r.t.Fatalf("EnsureTopics: %v", err)
-		case <-pause.C:
-		}
-	}
+	return &faultRig{connectortest.NewRig(t, b, timeout)}
 }
 
 func (r *faultRig) connector(cfg restpush.Config) *restpush.Connector {
-	r.t.Helper()
-	c, err := restpush.New(cfg, r.b, r.rec, restpush.WithLogger(newTextLogger(r.log)))
+	r.T.Helper()
+	c, err := restpush.New(cfg, r.Bus, r.Rec, restpush.WithLogger(r.Log))
 	if err != nil {
-		r.t.Fatalf("restpush.New: %v", err)
+		r.T.Fatalf("restpush.New: %v", err)
 	}
 	return c
 }
 
 // subcases publishes n sub-cases for dept, spread over cases, and returns them.
 func (r *faultRig) subcases(dept string, cases, n int) []connectortest.Subcase {
-	r.t.Helper()
+	r.T.Helper()
 	ids := make([]string, cases)
 	for i := range ids {
-		ids[i] = "cs_" + randomHex(6)
+		ids[i] = "cs_" + hubtest.RandomHex(6)
 	}
 	subs := make([]connectortest.Subcase, n)
 	msgs := make([]bus.Message, n)
@@ -288,42 +190,29 @@ func (r *faultRig) subcases(dept string, cases, n int) []connectortest.Subcase {
 		subs[i] = connectortest.NewSubcase(dept, ids[i%cases], i/cases+1)
 		msgs[i] = subs[i].Message()
 	}
-	if err := r.b.Publish(r.ctx, msgs...); err != nil {
-		r.t.Fatalf("Publish: %v", err)
+	if err := r.Bus.Publish(r.Ctx, msgs...); err != nil {
+		r.T.Fatalf("Publish: %v", err)
 	}
 	return subs
 }
 
-func (r *faultRig) waitFor(what string, cond func() bool) {
-	r.t.Helper()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-r.ctx.Done():
-			r.t.Fatalf("waiting for %s: not before the deadline", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // recordedOnce fails the test unless every sub-case's delivery was recorded exactly once.
 func (r *faultRig) recordedOnce(name string, subs []connectortest.Subcase) {
-	r.t.Helper()
+	r.T.Helper()
 	count := map[string]int{}
-	for _, d := range r.rec.Deliveries() {
+	for _, d := range r.Rec.Deliveries() {
 		count[d.EventID]++
 	}
 	for _, sc := range subs {
 		if count[sc.ID] != 1 {
-			r.t.Errorf("%s: the delivery of %s was recorded %d times, want once", name, sc.ID, count[sc.ID])
+			r.T.Errorf("%s: the delivery of %s was recorded %d times, want once", name, sc.ID, count[sc.ID])
 		}
 	}
 }
 
 func (r *faultRig) delivered(subs []connectortest.Subcase) bool {
 	got := map[string]bool{}
-	for _, d := range r.rec.Deliveries() {
+	for _, d := range r.Rec.Deliveries() {
 		got[d.EventID] = true
 	}
 	for _, sc := range subs {
@@ -344,7 +233,7 @@ type supervised struct {
 }
 
 func (r *faultRig) supervise(c *restpush.Connector) *supervised {
-	ctx, cancel := context.WithCancel(r.ctx)
+	ctx, cancel := context.WithCancel(r.Ctx)
 	s := &supervised{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -366,7 +255,7 @@ func (r *faultRig) supervise(c *restpush.Connector) *supervised {
 			}
 		}
 	}()
-	r.t.Cleanup(func() { s.stop(r.t) })
+	r.T.Cleanup(func() { s.stop(r.T) })
 	return s
 }
 
@@ -374,13 +263,9 @@ func (s *supervised) stop(t *testing.T) {
 	s.cancel()
 	select {
 	case <-s.done:
-	case <-time.After(testTimeout):
+	case <-time.After(connectortest.RigTimeout):
 		t.Errorf("the connector did not stop")
 	}
-}
-
-func newTextLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func fastRetry(dept, endpoint string) restpush.Config {
@@ -393,60 +278,56 @@ func TestFaultADepartmentAnsweringInFiveSecondsDoesNotHoldUpTheOthers(t *testing
 	if testing.Short() {
 		t.Skip("takes over 10 s: a department that answers in 5 s, twice")
 	}
-	t.Parallel()
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			r := newFaultRig(t, be.open(t), 50*time.Second)
-			slowDept, healthyDept := r.department(), r.department()
-			slow := newDedupDepartment(t, nil)
-			slow.delay = 5 * time.Second
-			healthy := newDedupDepartment(t, nil)
-			// The default attempt timeout, 10 s: a 5 s answer is slow, not failed.
-			r.supervise(r.connector(restpush.Config{Department: slowDept, Endpoint: slow.srv.URL}))
-			r.supervise(r.connector(restpush.Config{Department: healthyDept, Endpoint: healthy.srv.URL}))
+	connectortest.OnEach(t, connectortest.Backends(t, "yjshub-fault-test"), func(t *testing.T, be connectortest.Backend) {
+		r := newFaultRig(t, be.Open(t), 50*time.Second)
+		slowDept, healthyDept := r.Dept, r.NewDepartment()
+		slow := newDedupDepartment(t, nil)
+		slow.delay = 5 * time.Second
+		healthy := newDedupDepartment(t, nil)
+		// The default attempt timeout, 10 s: a 5 s answer is slow, not failed.
+		r.supervise(r.connector(restpush.Config{Department: slowDept, Endpoint: slow.srv.URL}))
+		r.supervise(r.connector(restpush.Config{Department: healthyDept, Endpoint: healthy.srv.URL}))
 
-			// Warm up: the healthy connector joins its group before the clock runs.
-			warm := r.subcases(healthyDept, 1, 1)
-			r.waitFor("the healthy department's first sub-case", func() bool { return r.delivered(warm) })
+		// Warm up: the healthy connector joins its group before the clock runs.
+		warm := r.subcases(healthyDept, 1, 1)
+		r.WaitFor("the healthy department's first sub-case", func() bool { return r.delivered(warm) })
 
-			const n = 100
-			baseline := r.subcases(healthyDept, 4, n)
-			start := time.Now()
-			r.waitFor("the healthy department's sub-cases", func() bool { return healthy.effectCount() == 1+n })
-			alone := time.Since(start)
+		const n = 100
+		baseline := r.subcases(healthyDept, 4, n)
+		start := time.Now()
+		r.WaitFor("the healthy department's sub-cases", func() bool { return healthy.effectCount() == 1+n })
+		alone := time.Since(start)
 
-			slowSubs := r.subcases(slowDept, 1, 2)
-			r.waitFor("the slow department to get its first sub-case", func() bool {
-				select {
-				case <-slow.arrived:
-					return true
-				default:
-					return false
-				}
-			})
-			during := r.subcases(healthyDept, 4, n)
-			start = time.Now()
-			r.waitFor("the healthy department's sub-cases while the other is slow", func() bool { return healthy.effectCount() == 1+2*n })
-			meanwhile := time.Since(start)
-			if got := slow.effectCount(); got > 1 {
-				t.Errorf("the slow department had answered %d sub-cases by the time the healthy one got %d: the healthy one waited for it", got, n)
+		slowSubs := r.subcases(slowDept, 1, 2)
+		r.WaitFor("the slow department to get its first sub-case", func() bool {
+			select {
+			case <-slow.arrived:
+				return true
+			default:
+				return false
 			}
-
-			r.waitFor("the slow department's sub-cases", func() bool { return r.delivered(slowSubs) })
-			slowTook := time.Since(slow.firstAttempt())
-			slow.checkExactlyOnce(t, "slow department", slowSubs)
-			healthy.checkExactlyOnce(t, "healthy department", slices.Concat(warm, baseline, during))
-			for _, sc := range slowSubs {
-				if n := slow.attemptsOf(sc.ID); n != 1 {
-					t.Errorf("a slow but successful answer was retried: %d attempts at %s", n, sc.ID)
-				}
-			}
-			r.recordedOnce("slow department", slowSubs)
-			t.Logf("%s: healthy department: %d sub-cases in %v alone (%.0f/s), %d in %v while the other department answered in 5 s (%.0f/s); the slow department's 2 sub-cases took %v",
-				be.name, n, alone.Round(time.Millisecond), n/alone.Seconds(), n, meanwhile.Round(time.Millisecond), n/meanwhile.Seconds(), slowTook.Round(time.Millisecond))
 		})
-	}
+		during := r.subcases(healthyDept, 4, n)
+		start = time.Now()
+		r.WaitFor("the healthy department's sub-cases while the other is slow", func() bool { return healthy.effectCount() == 1+2*n })
+		meanwhile := time.Since(start)
+		if got := slow.effectCount(); got > 1 {
+			t.Errorf("the slow department had answered %d sub-cases by the time the healthy one got %d: the healthy one waited for it", got, n)
+		}
+
+		r.WaitFor("the slow department's sub-cases", func() bool { return r.delivered(slowSubs) })
+		slowTook := time.Since(slow.firstAttempt())
+		slow.checkExactlyOnce(t, "slow department", slowSubs)
+		healthy.checkExactlyOnce(t, "healthy department", slices.Concat(warm, baseline, during))
+		for _, sc := range slowSubs {
+			if n := slow.attemptsOf(sc.ID); n != 1 {
+				t.Errorf("a slow but successful answer was retried: %d attempts at %s", n, sc.ID)
+			}
+		}
+		r.recordedOnce("slow department", slowSubs)
+		t.Logf("%s: healthy department: %d sub-cases in %v alone (%.0f/s), %d in %v while the other department answered in 5 s (%.0f/s); the slow department's 2 sub-cases took %v",
+			be.Name, n, alone.Round(time.Millisecond), n/alone.Seconds(), n, meanwhile.Round(time.Millisecond), n/meanwhile.Seconds(), slowTook.Round(time.Millisecond))
+	})
 }
 
 func TestFaultResetsAndLostAnswersCauseNoSecondEffect(t *testing.T) {
@@ -477,12 +358,12 @@ func TestFaultResetsAndLostAnswersCauseNoSecondEffect(t *testing.T) {
 		{"a connection reset after the department acted (the answer is lost)", resetAfter, true},
 		{"an answer that comes after the connector gave up", lateAfter, true},
 	}
-	for _, be := range backends(t) {
+	for _, be := range connectortest.Backends(t, "yjshub-fault-test") {
 		for _, tc := range tests {
-			t.Run(be.name+"/"+tc.name, func(t *testing.T) {
+			t.Run(be.Name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				r := newFaultRig(t, be.open(t), testTimeout)
-				dept, otherDept := r.department(), r.department()
+				r := newFaultRig(t, be.Open(t), 0)
+				dept, otherDept := r.Dept, r.NewDepartment()
 				hit := map[string]bool{}
 				d := newDedupDepartment(t, faulty(tc.fault, hit))
 				other := newDedupDepartment(t, nil)
@@ -494,7 +375,7 @@ func TestFaultResetsAndLostAnswersCauseNoSecondEffect(t *testing.T) {
 
 				subs := r.subcases(dept, 3, 12)
 				others := r.subcases(otherDept, 3, 12)
-				r.waitFor("every sub-case delivered", func() bool { return r.delivered(subs) && r.delivered(others) })
+				r.WaitFor("every sub-case delivered", func() bool { return r.delivered(subs) && r.delivered(others) })
 
 				d.checkExactlyOnce(t, "faulty department", subs)
 				other.checkExactlyOnce(t, "other department", others)
@@ -524,7 +405,7 @@ func TestFaultResetsAndLostAnswersCauseNoSecondEffect(t *testing.T) {
 					t.Errorf("Stats = %+v: want no failures (and a retry for each late answer)", s)
 				}
 				t.Logf("%s, %s: %d of %d sub-cases met the fault; %d effects, %d deliveries recorded, %d retries",
-					be.name, tc.name, faults, len(subs), d.effectCount(), len(subs), c.Stats().Retries)
+					be.Name, tc.name, faults, len(subs), d.effectCount(), len(subs), c.Stats().Retries)
 			})
 		}
 	}
@@ -546,7 +427,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = client.Close() })
 		r := newFaultRig(t, client, 50*time.Second)
-		flakyDept, steadyDept := r.department(), r.department()
+		flakyDept, steadyDept := r.Dept, r.NewDepartment()
 		var failing atomic.Bool
 		flaky := newDedupDepartment(t, func(string, int) fault {
 			if failing.Load() {
@@ -560,10 +441,10 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 
 		first := r.subcases(flakyDept, 3, 9)
 		firstSteady := r.subcases(steadyDept, 3, 9)
-		r.waitFor("the first sub-cases", func() bool { return r.delivered(first) && r.delivered(firstSteady) })
+		r.WaitFor("the first sub-cases", func() bool { return r.delivered(first) && r.delivered(firstSteady) })
 		failing.Store(true)
 		pending := r.subcases(flakyDept, 3, 6)
-		r.waitFor("the connector to be retrying", func() bool { return retrying(flaky, pending) })
+		r.WaitFor("the connector to be retrying", func() bool { return retrying(flaky, pending) })
 
 		if err := broker.Close(); err != nil {
 			t.Fatalf("stop the broker: %v", err)
@@ -577,7 +458,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 			late := publishUntilAccepted(r, flakyDept, 6)
 			published <- [2][]connectortest.Subcase{late, publishUntilAccepted(r, steadyDept, 6)}
 		}()
-		r.waitFor("the connector to notice the broker is gone", func() bool { return flakyRun.restarts.Load() > 0 })
+		r.WaitFor("the connector to notice the broker is gone", func() bool { return flakyRun.restarts.Load() > 0 })
 		openBroker(t, dir, port)
 		upAt := time.Now()
 		downFor := upAt.Sub(downAt)
@@ -585,7 +466,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		select {
 		case p := <-published:
 			late, lateSteady = p[0], p[1]
-		case <-r.ctx.Done():
+		case <-r.Ctx.Done():
 			t.Fatal("the broker did not take the later sub-cases before the deadline")
 		}
 		if late == nil || lateSteady == nil {
@@ -594,7 +475,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 
 		all := slices.Concat(first, pending, late)
 		allSteady := slices.Concat(firstSteady, lateSteady)
-		r.waitFor("every sub-case after the restart", func() bool { return r.delivered(all) && r.delivered(allSteady) })
+		r.WaitFor("every sub-case after the restart", func() bool { return r.delivered(all) && r.delivered(allSteady) })
 		caughtUp := time.Since(upAt)
 		// Stopped before the restarted broker, which closes first at cleanup.
 		flakyRun.stop(t)
@@ -615,7 +496,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		dir := t.TempDir()
 		b, port := openBroker(t, dir, 0)
 		r := newFaultRig(t, b, 50*time.Second)
-		dept := r.department()
+		dept := r.Dept
 		var failing atomic.Bool
 		d := newDedupDepartment(t, func(string, int) fault {
 			if failing.Load() {
@@ -624,36 +505,28 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 			return answer
 		})
 		c := r.connector(fastRetry(dept, d.srv.URL))
-		ctx, cancel := context.WithCancel(r.ctx)
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- c.Run(ctx) }()
+		run := r.Start(c.Run)
 
 		first := r.subcases(dept, 2, 6)
-		r.waitFor("the first sub-cases", func() bool { return r.delivered(first) })
+		r.WaitFor("the first sub-cases", func() bool { return r.delivered(first) })
 		failing.Store(true)
 		pending := r.subcases(dept, 2, 4)
-		r.waitFor("the connector to be retrying", func() bool { return retrying(d, pending) })
+		r.WaitFor("the connector to be retrying", func() bool { return retrying(d, pending) })
 		if err := b.Close(); err != nil {
 			t.Fatalf("close the bus: %v", err)
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v when the bus closed, want nil", err)
-			}
-		case <-r.ctx.Done():
-			t.Fatal("Run did not return when the bus closed")
+		if err := r.Wait(run); err != nil {
+			t.Errorf("Run returned %v when the bus closed, want nil", err)
 		}
 		failing.Store(false)
 
 		b, _ = openBroker(t, dir, port)
-		r.b = b
+		r.Bus = b
 		c = r.connector(fastRetry(dept, d.srv.URL))
 		r.supervise(c)
 		late := r.subcases(dept, 2, 4)
 		all := slices.Concat(first, pending, late)
-		r.waitFor("every sub-case after the restart", func() bool { return r.delivered(all) })
+		r.WaitFor("every sub-case after the restart", func() bool { return r.delivered(all) })
 		d.checkExactlyOnce(t, "department", all)
 	})
 }
@@ -692,19 +565,19 @@ func openBroker(t *testing.T, dir string, port int) (*bus.Bus, int) {
 func publishUntilAccepted(r *faultRig, dept string, n int) []connectortest.Subcase {
 	subs := make([]connectortest.Subcase, n)
 	msgs := make([]bus.Message, n)
-	cs := "cs_" + randomHex(6)
+	cs := "cs_" + hubtest.RandomHex(6)
 	for i := range subs {
 		subs[i] = connectortest.NewSubcase(dept, cs, i+1)
 		msgs[i] = subs[i].Message()
 	}
 	for {
-		ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
-		err := r.b.Publish(ctx, msgs...)
+		ctx, cancel := context.WithTimeout(r.Ctx, 3*time.Second)
+		err := r.Bus.Publish(ctx, msgs...)
 		cancel()
 		if err == nil {
 			return subs
 		}
-		if r.ctx.Err() != nil {
+		if r.Ctx.Err() != nil {
 			return nil
 		}
 	}
@@ -714,7 +587,7 @@ func TestFaultBreakerOpenAndCloseTimes(t *testing.T) {
 	t.Parallel()
 	b, _ := openBroker(t, t.TempDir(), 0)
 	r := newFaultRig(t, b, 50*time.Second)
-	downDept, upDept := r.department(), r.department()
+	downDept, upDept := r.Dept, r.NewDepartment()
 	var down atomic.Bool
 	down.Store(true)
 	d := newDedupDepartment(t, func(string, int) fault {
@@ -733,25 +606,25 @@ func TestFaultBreakerOpenAndCloseTimes(t *testing.T) {
 	r.supervise(r.connector(restpush.Config{Department: upDept, Endpoint: up.srv.URL}))
 
 	held := r.subcases(downDept, 1, 1)
-	r.waitFor("the first attempt", func() bool { return !d.firstAttempt().IsZero() })
+	r.WaitFor("the first attempt", func() bool { return !d.firstAttempt().IsZero() })
 	state := func() string { return c.Stats().BreakerState }
-	r.waitFor("the breaker to open", func() bool { return state() == "open" })
+	r.WaitFor("the breaker to open", func() bool { return state() == "open" })
 	opened := time.Now()
 	toOpen := opened.Sub(d.firstAttempt())
 	attempts := d.attemptsOf(held[0].ID)
 
 	flowing := r.subcases(upDept, 4, 40)
-	r.waitFor("the other department's sub-cases while the breaker is open", func() bool { return r.delivered(flowing) })
+	r.WaitFor("the other department's sub-cases while the breaker is open", func() bool { return r.delivered(flowing) })
 	if state() == "closed" {
 		t.Errorf("the breaker closed while the department was still down")
 	}
 
 	down.Store(false)
 	recovered := time.Now()
-	r.waitFor("the breaker to close", func() bool { return state() == "closed" })
+	r.WaitFor("the breaker to close", func() bool { return state() == "closed" })
 	toClose := time.Since(recovered)
 	openFor := time.Since(opened)
-	r.waitFor("the held sub-case", func() bool { return r.delivered(held) })
+	r.WaitFor("the held sub-case", func() bool { return r.delivered(held) })
 	d.checkExactlyOnce(t, "department that was down", held)
 	up.checkExactlyOnce(t, "department that stayed up", flowing)
 

@@ -3,8 +3,6 @@ package frontdb_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 // the staging table and writes the result table, on the embedded broker with SQLite and
 // PostgreSQL and, when YJSHUB_TEST_KAFKA names one, on Apache Kafka.
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	features := connectortest.Features{
 		Ordered:         true,
 		Restartable:     true,
@@ -32,81 +29,41 @@ func TestConformance(t *testing.T) {
 		// A database that fails is retried (TestStagingWaitsForTheDatabaseAndCommitsOnlyAfterTheRowIsWritten).
 		Retries: false, PermanentFailures: false, Breaker: false,
 	}
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			connectortest.Run(t, features, func(t *testing.T, env connectortest.Env) connectortest.Harness {
-				b := env.Bus
-				if b == nil {
-					b = be.openBus(t)
-				}
-				return newSuiteHarness(t, b, be.openDB(t), env)
-			})
+	connectortest.RunOnEach(t, features, backends(t),
+		func(t *testing.T, env connectortest.Env, b *bus.Bus, be connectortest.Backend) connectortest.Harness {
+			return newSuiteHarness(t, b, openDB(t, be), env)
 		})
-	}
 }
 
 // suiteHarness is a department system on its exchange database: it picks up the staged
 // sub-cases and writes its results into the result table.
 type suiteHarness struct {
-	b      *bus.Bus
-	dept   string
-	db     database
-	side   *sqlx.DB
-	env    connectortest.Env
-	faults connectortest.Faults
-
-	mu  sync.Mutex
-	got []connectortest.Received
+	*connectortest.HarnessBase
+	db   database
+	side *sqlx.DB
+	env  connectortest.Env
 }
 
 func newSuiteHarness(t *testing.T, b *bus.Bus, db database, env connectortest.Env) *suiteHarness {
-	h := &suiteHarness{b: b, dept: "t-" + randomHex(6), db: db, env: env}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: bus.SubcaseTopic(h.dept), Partitions: 3}); err != nil {
-		t.Fatalf("EnsureTopics: %v", err)
-	}
-	dsn := db.dsn
-	if db.driver == frontdb.DriverSQLite {
-		dsn += "?_pragma=busy_timeout(10000)"
-	}
-	side, err := sqlx.Open(db.driver, dsn)
-	if err != nil {
-		t.Fatalf("open the department's connection: %v", err)
-	}
-	side.SetMaxOpenConns(1)
-	h.side = side
-
+	h := &suiteHarness{HarnessBase: connectortest.NewHarnessBase(t, b), db: db, env: env, side: openSide(t, db)}
 	pollCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.pickUp(pollCtx) }()
-	t.Cleanup(func() { stop(); <-done; _ = side.Close() })
+	t.Cleanup(func() { stop(); <-done }) // before the connection closes
 	return h
 }
-
-func (h *suiteHarness) Bus() *bus.Bus      { return h.b }
-func (h *suiteHarness) Department() string { return h.dept }
 
 func (h *suiteHarness) NewConnector(t *testing.T) connector.Connector {
 	results := frontdb.ResultsFunc(func(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (*cases.EventResult, bool, error) {
 		return nil, false, h.env.Events.ApplyEvent(ctx, subcaseID, ev)
 	})
-	c, err := frontdb.New(frontdb.Config{Department: h.dept, Driver: h.db.driver, DSN: h.db.dsn, PollInterval: 5 * time.Millisecond},
-		h.b, h.env.Recorder, results, frontdb.WithLogger(h.env.Logger))
+	c, err := frontdb.New(frontdb.Config{Department: h.Department(), Driver: h.db.driver, DSN: h.db.dsn, PollInterval: 5 * time.Millisecond},
+		h.Bus(), h.env.Recorder, results, frontdb.WithLogger(h.env.Logger))
 	if err != nil {
 		t.Fatalf("frontdb.New: %v", err)
 	}
 	return c
 }
-
-func (h *suiteHarness) Received() []connectortest.Received {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
-
-func (h *suiteHarness) FailNext(mode connectortest.FailMode, n int) { h.faults.FailNext(mode, n) }
 
 // Report writes ev into the result table, as the department's system does; a repeat of a
 // result_id is the department writing the same row again, which the key absorbs.
@@ -176,9 +133,7 @@ func (h *suiteHarness) pickUp(ctx context.Context) {
 				time.Now().UTC().Format(time.RFC3339Nano), r.ID); err != nil {
 				break
 			}
-			h.mu.Lock()
-			h.got = append(h.got, rec)
-			h.mu.Unlock()
+			h.Saw(rec)
 		}
 	}
 }

@@ -3,15 +3,12 @@ package frontdb_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,20 +19,16 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/connectors/connector"
+	"yjshub/connectors/connectortest"
 	"yjshub/connectors/frontdb"
-	"yjshub/hub/bus"
-	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
+	"yjshub/hub/hubtest"
 	"yjshub/hub/store/storetest"
 )
 
 // The case service is what the hub wires in as Results.
 var _ frontdb.Results = (*cases.Service)(nil)
-
-// testTimeout bounds every test: tests wait on conditions, never on sleeps, and fail rather
-// than hang once it has passed.
-const testTimeout = 60 * time.Second
 
 // database is a department's exchange database for one test: the driver and DSN the
 // connector opens.
@@ -52,212 +45,98 @@ func postgresDatabase(t *testing.T) database {
 	return database{driver: frontdb.DriverPostgres, dsn: storetest.PostgresSchemaURL(t)}
 }
 
-type backend struct {
-	name    string
-	openBus func(t *testing.T) *bus.Bus
-	openDB  func(t *testing.T) database
-}
-
-func embeddedBus(t *testing.T) *bus.Bus {
-	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open the embedded broker: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
-}
-
 // backends returns the embedded broker with an SQLite and a PostgreSQL exchange database (the
 // latter skipped without YJSHUB_TEST_DATABASE_URL), and Apache Kafka with PostgreSQL (or
 // SQLite) when YJSHUB_TEST_KAFKA names a broker. With YJSHUB_REQUIRE_REAL set, a missing real
 // service fails the test.
-func backends(t *testing.T) []backend {
+func backends(t *testing.T) []connectortest.Backend {
 	t.Helper()
-	bs := []backend{
-		{name: "embedded-sqlite", openBus: embeddedBus, openDB: sqliteDatabase},
-		{name: "embedded-postgres", openBus: embeddedBus, openDB: postgresDatabase},
+	return connectortest.BackendsWithDatabase(t, "yjshub-frontdb-test")
+}
+
+// openDB returns the backend's exchange database.
+func openDB(t *testing.T, be connectortest.Backend) database {
+	if be.Postgres {
+		return postgresDatabase(t)
 	}
-	brokers := bustest.RealBrokers(t)
-	if brokers == nil {
-		return bs
-	}
-	openDB := sqliteDatabase
-	if os.Getenv(storetest.PostgresURLEnv) != "" {
-		openDB = postgresDatabase
-	}
-	return append(bs, backend{name: "kafka", openDB: openDB, openBus: func(t *testing.T) *bus.Bus {
-		return bustest.OpenReal(t, brokers, "yjshub-frontdb-test")
-	}})
+	return sqliteDatabase(t)
 }
 
 func onEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
 	t.Helper()
-	t.Parallel()
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			d := be.openDB(t)
-			b := be.openBus(t)
-			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-			t.Cleanup(cancel)
-			test(t, newHarness(t, ctx, b, d))
-		})
-	}
+	connectortest.OnEach(t, backends(t), func(t *testing.T, be connectortest.Backend) {
+		d := openDB(t, be)
+		test(t, newHarness(connectortest.NewRig(t, be.Open(t), 0), d))
+	})
 }
 
-// harness is one test's broker, department, exchange database, case service and logs.
+// harness is the shared rig with the department's exchange database and the case service.
 type harness struct {
-	t       *testing.T
-	ctx     context.Context
-	b       *bus.Bus
+	*connectortest.Rig
 	db      database
-	dept    string
-	topic   string
-	rec     *recorder
 	results *fakeCases
-	logs    *syncBuffer
-	log     *slog.Logger
-	runs    []*running
 	side    *sqlx.DB // the department's own connection
 }
 
-func newHarness(t *testing.T, ctx context.Context, b *bus.Bus, db database) *harness {
-	h := &harness{t: t, ctx: ctx, b: b, db: db, dept: "t-" + randomHex(6), rec: &recorder{}, results: newFakeCases(),
-		logs: &syncBuffer{}}
-	h.topic = bus.SubcaseTopic(h.dept)
-	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: h.topic, Partitions: 3}); err != nil {
-		t.Fatalf("EnsureTopics(%s): %v", h.topic, err)
-	}
-	sideDSN := db.dsn
+func newHarness(r *connectortest.Rig, db database) *harness {
+	h := &harness{Rig: r, db: db, results: newFakeCases()}
+	h.side = openSide(h.T, db)
+	return h
+}
+
+// openSide opens the department's own connection to its exchange database, closed when the
+// test ends.
+func openSide(t *testing.T, db database) *sqlx.DB {
+	t.Helper()
+	dsn := db.dsn
 	if db.driver == frontdb.DriverSQLite {
-		sideDSN += "?_pragma=busy_timeout(10000)"
+		dsn += "?_pragma=busy_timeout(10000)"
 	}
-	side, err := sqlx.Open(db.driver, sideDSN)
+	side, err := sqlx.Open(db.driver, dsn)
 	if err != nil {
 		t.Fatalf("open the department's connection: %v", err)
 	}
 	side.SetMaxOpenConns(1)
 	t.Cleanup(func() { _ = side.Close() })
-	h.side = side
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", h.logs.String())
-		}
-	})
-	return h
+	return side
 }
 
 func (h *harness) config() frontdb.Config {
-	return frontdb.Config{Department: h.dept, Driver: h.db.driver, DSN: h.db.dsn, PollInterval: 10 * time.Millisecond}
+	return frontdb.Config{Department: h.Dept, Driver: h.db.driver, DSN: h.db.dsn, PollInterval: 10 * time.Millisecond}
 }
 
 func (h *harness) connector(cfg frontdb.Config) *frontdb.Connector {
-	h.t.Helper()
-	c, err := frontdb.New(cfg, h.b, connector.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed},
-		h.results, frontdb.WithLogger(h.log))
+	h.T.Helper()
+	c, err := frontdb.New(cfg, h.Bus, h.Rec, h.results, frontdb.WithLogger(h.Log))
 	if err != nil {
-		h.t.Fatalf("New: %v", err)
+		h.T.Fatalf("New: %v", err)
 	}
 	return c
 }
 
-type running struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-	ending bool
-}
-
-func (h *harness) start(c *frontdb.Connector) *running {
-	ctx, cancel := context.WithCancel(h.ctx)
-	r := &running{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.err = c.Run(ctx)
-	}()
-	h.runs = append(h.runs, r)
-	h.t.Cleanup(func() { r.cancel(); <-r.done })
-	return r
-}
-
-func (h *harness) wait(r *running) error {
-	h.t.Helper()
-	r.ending = true
-	select {
-	case <-r.done:
-		return r.err
-	case <-h.ctx.Done():
-		h.t.Fatalf("Run did not return before the deadline")
-		return nil
-	}
-}
-
-func (h *harness) stop(r *running) error {
-	r.cancel()
-	return h.wait(r)
-}
-
-func (h *harness) waitFor(what string, cond func() bool) {
-	h.t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		for _, r := range h.runs {
-			select {
-			case <-r.done:
-				if !r.ending {
-					h.t.Fatalf("waiting for %s: Run returned early: %v", what, r.err)
-				}
-			default:
-			}
-		}
-		select {
-		case <-h.ctx.Done():
-			h.t.Fatalf("waiting for %s: not before the deadline", what)
-		case <-tick.C:
-		}
-	}
-}
-
-func (h *harness) publish(key string, values ...[]byte) {
-	h.t.Helper()
-	msgs := make([]bus.Message, len(values))
-	for i, v := range values {
-		msgs[i] = bus.Message{Topic: h.topic, Key: []byte(key), Value: v}
-	}
-	if err := h.b.Publish(h.ctx, msgs...); err != nil {
-		h.t.Fatalf("Publish: %v", err)
-	}
-}
-
 func (h *harness) lag() int64 {
-	h.t.Helper()
-	l, err := h.b.Lag(h.ctx, "yjshub-frontdb-"+h.dept, h.topic)
-	if err != nil {
-		h.t.Fatalf("Lag: %v", err)
-	}
-	return l.Total
+	h.T.Helper()
+	return h.Lag("yjshub-frontdb-" + h.Dept)
 }
 
 // count counts the rows of table matching where (which may be empty).
 func (h *harness) count(table, where string) int {
-	h.t.Helper()
+	h.T.Helper()
 	q := "SELECT COUNT(*) FROM " + table
 	if where != "" {
 		q += " WHERE " + where
 	}
 	var n int
-	if err := h.side.GetContext(h.ctx, &n, q); err != nil {
+	if err := h.side.GetContext(h.Ctx, &n, q); err != nil {
 		return -1 // the table may not exist yet
 	}
 	return n
 }
 
 func (h *harness) exec(q string, args ...any) {
-	h.t.Helper()
-	if _, err := h.side.ExecContext(h.ctx, h.side.Rebind(q), args...); err != nil {
-		h.t.Fatalf("%s: %v", q, err)
+	h.T.Helper()
+	if _, err := h.side.ExecContext(h.Ctx, h.side.Rebind(q), args...); err != nil {
+		h.T.Fatalf("%s: %v", q, err)
 	}
 }
 
@@ -267,7 +146,7 @@ type result struct {
 }
 
 func (h *harness) writeResults(rs ...result) {
-	h.t.Helper()
+	h.T.Helper()
 	null := func(s string) any {
 		if s == "" {
 			return nil
@@ -275,32 +154,32 @@ func (h *harness) writeResults(rs ...result) {
 		return s
 	}
 	// One transaction: a poll sees all of the rows or none.
-	tx, err := h.side.BeginTxx(h.ctx, nil)
+	tx, err := h.side.BeginTxx(h.Ctx, nil)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	for _, r := range rs {
-		if _, err := tx.ExecContext(h.ctx, tx.Rebind(`INSERT INTO yjs_result_out (result_id, subcase_id, type, time, reason, licences_json, missing_json)
+		if _, err := tx.ExecContext(h.Ctx, tx.Rebind(`INSERT INTO yjs_result_out (result_id, subcase_id, type, time, reason, licences_json, missing_json)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`), r.id, r.subcase, r.typ, null(r.time), null(r.reason), null(r.licences), null(r.missing)); err != nil {
-			h.t.Fatalf("insert result %s: %v", r.id, err)
+			h.T.Fatalf("insert result %s: %v", r.id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 }
 
 // processed reads the result rows' processed_at and error, by result_id.
 func (h *harness) processed() map[string]sql.NullString {
-	h.t.Helper()
+	h.T.Helper()
 	var rows []struct {
 		ID          string         `db:"result_id"`
 		ProcessedAt sql.NullString `db:"processed_at"`
 		Error       sql.NullString `db:"error"`
 	}
-	if err := h.side.SelectContext(h.ctx, &rows, "SELECT result_id, processed_at, error FROM yjs_result_out"); err != nil {
-		h.t.Fatalf("read results: %v", err)
+	if err := h.side.SelectContext(h.Ctx, &rows, "SELECT result_id, processed_at, error FROM yjs_result_out"); err != nil {
+		h.T.Fatalf("read results: %v", err)
 	}
 	out := map[string]sql.NullString{}
 	for _, r := range rows {
@@ -311,27 +190,11 @@ func (h *harness) processed() map[string]sql.NullString {
 	return out
 }
 
-// subcase builds a dispatched sub-case envelope for the department.
+// subcase builds a dispatched sub-case envelope for the department, with a material.
 func (h *harness) subcase(caseID string, form map[string]any) (id, subcaseID string, raw []byte) {
-	h.t.Helper()
-	id = "ev-" + randomHex(8)
-	subcaseID = "sc-" + randomHex(6)
-	env, err := event.New(id, event.TypeSubcaseDispatched, subcaseID, time.Now(), event.SubcaseDispatched{
-		CaseID: caseID, SubcaseID: subcaseID, Department: h.dept, ApplicantType: "individual",
-		Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
-		Matter: event.MatterRef{Code: "food-business-licence", Name: "食品经营许可（新设）"},
-		Form:   form, SubmittedAt: time.Now().UTC(),
-		Materials: []event.MaterialRef{{Type: "business-licence", Name: "营业执照", Filename: "yyzz.pdf",
-			SHA256: strings.Repeat("ab", 32), Size: 182044, URI: "https://files.example/yyzz.pdf"}},
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	raw, err = json.Marshal(env)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return id, subcaseID, raw
+	h.T.Helper()
+	return h.Dispatched(caseID, form, event.MaterialRef{Type: "business-licence", Name: "营业执照", Filename: "yyzz.pdf",
+		SHA256: strings.Repeat("ab", 32), Size: 182044, URI: "https://files.example/yyzz.pdf"})
 }
 
 func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
@@ -340,9 +203,9 @@ func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
 		form := map[string]any{"SQRMC": "连云港海韵餐饮管理有限公司", "ZCZB": 100.5}
 		id1, sc1, raw1 := h.subcase("cs-1", form)
 		id2, _, raw2 := h.subcase("cs-1", nil)
-		h.publish("cs-1", raw1, raw2, raw1) // the repeat is a redelivery
-		h.start(c)
-		h.waitFor("both sub-cases staged and every offset committed", func() bool {
+		h.Publish("cs-1", raw1, raw2, raw1) // the repeat is a redelivery
+		h.Start(c.Run)
+		h.WaitFor("both sub-cases staged and every offset committed", func() bool {
 			return h.count("yjs_subcase_in", "") == 2 && h.lag() == 0
 		})
 
@@ -359,7 +222,7 @@ func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
 			CreatedAt  string         `db:"created_at"`
 			PickedUp   sql.NullString `db:"picked_up_at"`
 		}
-		if err := h.side.GetContext(h.ctx, &row, h.side.Rebind("SELECT * FROM yjs_subcase_in WHERE id = ?"), id1); err != nil {
+		if err := h.side.GetContext(h.Ctx, &row, h.side.Rebind("SELECT * FROM yjs_subcase_in WHERE id = ?"), id1); err != nil {
 			t.Fatalf("read the staged row: %v", err)
 		}
 		var gotForm map[string]any
@@ -367,28 +230,28 @@ func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
 		var materials []event.MaterialRef
 		_ = json.Unmarshal([]byte(row.Materials), &materials)
 		created, err := time.Parse(time.RFC3339Nano, row.CreatedAt)
-		if row.CaseID != "cs-1" || row.SubcaseID != sc1 || row.Matter != "food-business-licence" || row.Department != h.dept ||
+		if row.CaseID != "cs-1" || row.SubcaseID != sc1 || row.Matter != "food-business-licence" || row.Department != h.Dept ||
 			fmt.Sprint(gotForm) != fmt.Sprint(form) || len(materials) != 1 || materials[0].Size != 182044 ||
 			row.Envelope != string(raw1) || err != nil || time.Since(created) > time.Minute || row.PickedUp.Valid {
 			t.Errorf("staged row = %+v", row)
 		}
 		var emptyForm string
-		if err := h.side.GetContext(h.ctx, &emptyForm, h.side.Rebind("SELECT form_json FROM yjs_subcase_in WHERE id = ?"), id2); err != nil || emptyForm != "{}" {
+		if err := h.side.GetContext(h.Ctx, &emptyForm, h.side.Rebind("SELECT form_json FROM yjs_subcase_in WHERE id = ?"), id2); err != nil || emptyForm != "{}" {
 			t.Errorf("a sub-case without a form has form_json %q (%v), want {}", emptyForm, err)
 		}
 
-		deliveries, _ := h.rec.snapshot()
+		deliveries := h.Rec.Deliveries()
 		seen := map[string]int{}
 		for _, d := range deliveries {
 			seen[d.EventID]++
-			if d.Connector != "frontdb:"+h.dept || d.Department != h.dept || d.CaseID != "cs-1" {
+			if d.Connector != "frontdb:"+h.Dept || d.Department != h.Dept || d.CaseID != "cs-1" {
 				t.Errorf("delivery %+v", d)
 			}
 		}
 		if seen[id1] != 2 || seen[id2] != 1 {
 			t.Errorf("deliveries recorded %v; want %s twice (its redelivery recorded again) and %s once", seen, id1, id2)
 		}
-		if s := c.Status(); s.Delivered != 3 || s.Kind != "frontdb" || s.Topic != h.topic || s.Detail["subcase_table"] != "yjs_subcase_in" {
+		if s := c.Status(); s.Delivered != 3 || s.Kind != "frontdb" || s.Topic != h.Topic || s.Detail["subcase_table"] != "yjs_subcase_in" {
 			t.Errorf("status = %+v", s)
 		}
 	})
@@ -398,8 +261,8 @@ func TestResultsAreAppliedInOrderAndMarkedProcessed(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		h.results.add("sc-1", "sc-2")
 		c := h.connector(h.config())
-		h.start(c)
-		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		h.Start(c.Run)
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
 
 		licences := `[{"type":"食品经营许可证","number":"JY13207070012345","holder":"连云港海韵餐饮管理有限公司",
 			"holder_id":"91350100M000100Y43","holder_id_type":"uscc","issuer":"赣榆区行政审批局","issued_at":"2026-12-01",
@@ -410,7 +273,7 @@ func TestResultsAreAppliedInOrderAndMarkedProcessed(t *testing.T) {
 			result{id: "r-3", subcase: "sc-1", typ: "approved", licences: licences},
 			result{id: "r-4", subcase: "sc-2", typ: "supplement_requested", missing: `[{"material":"lease-contract","note":"第二页"}]`},
 		)
-		h.waitFor("every result processed", func() bool { return len(h.processed()) == 4 })
+		h.WaitFor("every result processed", func() bool { return len(h.processed()) == 4 })
 
 		for id, errCol := range h.processed() {
 			if errCol.Valid {
@@ -446,7 +309,7 @@ func TestResultsAreAppliedInOrderAndMarkedProcessed(t *testing.T) {
 		if got := h.results.state("sc-1"); got != "approved" {
 			t.Errorf("sc-1 is %s, want approved", got)
 		}
-		h.waitFor("the status to count the results", func() bool { return c.Status().Detail["results_applied"] == int64(4) })
+		h.WaitFor("the status to count the results", func() bool { return c.Status().Detail["results_applied"] == int64(4) })
 		if s := c.Status(); s.LastSuccess == nil || s.Detail["results_refused"] != int64(0) {
 			t.Errorf("status = %+v", s)
 		}
@@ -457,8 +320,8 @@ func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		h.results.add("sc-1", "sc-2")
 		c := h.connector(h.config())
-		h.start(c)
-		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		h.Start(c.Run)
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
 		h.writeResults(
 			result{id: "r-illegal", subcase: "sc-1", typ: "resumed"},                           // not suspended
 			result{id: "r-invalid", subcase: "sc-1", typ: "rejected"},                          // no reason
@@ -468,7 +331,7 @@ func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
 			result{id: "r-ok", subcase: "sc-1", typ: "accepted"},                               // goes through
 			result{id: "r-ok-2", subcase: "sc-2", typ: "rejected", reason: "材料不全 13812345678"}, // goes through
 		)
-		h.waitFor("every result processed", func() bool { return len(h.processed()) == 7 })
+		h.WaitFor("every result processed", func() bool { return len(h.processed()) == 7 })
 
 		want := map[string]string{
 			"r-illegal":  "the hub refused the result: cannot go from dispatched to resumed",
@@ -488,7 +351,7 @@ func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
 				t.Errorf("%s: error %q, want it applied", id, e.String)
 			}
 		}
-		_, failures := h.rec.snapshot()
+		failures := h.Rec.Failures()
 		if len(failures) != len(want) {
 			t.Fatalf("recorded %d failures, want %d", len(failures), len(want))
 		}
@@ -498,8 +361,8 @@ func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
 			if err := json.Unmarshal(f.Payload, &payload); err != nil || payload["result_id"] != f.EventID {
 				t.Errorf("failure %s payload %s, want the row as JSON", f.EventID, f.Payload)
 			}
-			if !strings.HasPrefix(f.Reason, want[f.EventID]) || f.Topic != "frontdb:"+h.dept+":results" ||
-				f.Connector != "frontdb:"+h.dept || f.Department != h.dept || payload["seq"] != float64(f.Offset) {
+			if !strings.HasPrefix(f.Reason, want[f.EventID]) || f.Topic != "frontdb:"+h.Dept+":results" ||
+				f.Connector != "frontdb:"+h.Dept || f.Department != h.Dept || payload["seq"] != float64(f.Offset) {
 				t.Errorf("failure %+v, reason %q, topic %s, offset %d", f.Delivery, f.Reason, f.Topic, f.Offset)
 			}
 			seqs = append(seqs, f.Offset)
@@ -507,7 +370,7 @@ func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
 		if !slices.IsSorted(seqs) || seqs[0] == seqs[len(seqs)-1] {
 			t.Errorf("dead-letter offsets %v, want the rows' distinct seq in order", seqs)
 		}
-		h.waitFor("the status to count the results", func() bool {
+		h.WaitFor("the status to count the results", func() bool {
 			s := c.Status()
 			return s.Detail["results_refused"] == int64(5) && s.Detail["results_applied"] == int64(2)
 		})
@@ -522,14 +385,14 @@ func TestATransientFailureIsRetriedAndKeepsTheSubcasesOrder(t *testing.T) {
 		h.results.add("sc-1", "sc-2")
 		h.results.failOnce("r-1")
 		c := h.connector(h.config())
-		h.start(c)
-		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		h.Start(c.Run)
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
 		h.writeResults(
 			result{id: "r-1", subcase: "sc-1", typ: "accepted"},
 			result{id: "r-2", subcase: "sc-1", typ: "approved"},
 			result{id: "r-3", subcase: "sc-2", typ: "received"},
 		)
-		h.waitFor("every result processed", func() bool { return len(h.processed()) == 3 })
+		h.WaitFor("every result processed", func() bool { return len(h.processed()) == 3 })
 		var order []string
 		for _, cl := range h.results.snapshot() {
 			order = append(order, cl.ev.EventID)
@@ -543,10 +406,10 @@ func TestATransientFailureIsRetriedAndKeepsTheSubcasesOrder(t *testing.T) {
 				t.Errorf("%s processed with error %q", id, e.String)
 			}
 		}
-		if _, failures := h.rec.snapshot(); len(failures) != 0 {
+		if failures := h.Rec.Failures(); len(failures) != 0 {
 			t.Errorf("a transient failure was dead-lettered: %+v", failures)
 		}
-		h.waitFor("the status to count the results", func() bool { return c.Status().Detail["results_applied"] == int64(3) })
+		h.WaitFor("the status to count the results", func() bool { return c.Status().Detail["results_applied"] == int64(3) })
 		if s := c.Status(); s.Retries != 1 || !strings.Contains(s.LastErrorMessage, "applying the result failed") {
 			t.Errorf("status = %+v", s)
 		}
@@ -556,23 +419,23 @@ func TestATransientFailureIsRetriedAndKeepsTheSubcasesOrder(t *testing.T) {
 func TestStagingWaitsForTheDatabaseAndCommitsOnlyAfterTheRowIsWritten(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		c := h.connector(h.config())
-		h.start(c)
-		h.waitFor("the connector polling", func() bool { return c.Status().Detail["last_poll"] != nil })
+		h.Start(c.Run)
+		h.WaitFor("the connector polling", func() bool { return c.Status().Detail["last_poll"] != nil })
 		h.exec("ALTER TABLE yjs_subcase_in RENAME TO yjs_subcase_away")
 		id, _, raw := h.subcase("cs-w", nil)
-		h.publish("cs-w", raw)
-		h.waitFor("two failed attempts", func() bool { return c.Status().Retries >= 2 })
+		h.Publish("cs-w", raw)
+		h.WaitFor("two failed attempts", func() bool { return c.Status().Retries >= 2 })
 		if lag := h.lag(); lag != 1 {
 			t.Fatalf("lag while the table is away = %d, want 1", lag)
 		}
-		if n, _ := h.rec.counts(); n != 0 {
+		if n := len(h.Rec.Deliveries()); n != 0 {
 			t.Fatalf("a delivery was recorded although nothing was written")
 		}
 		h.exec("ALTER TABLE yjs_subcase_away RENAME TO yjs_subcase_in")
-		h.waitFor("the sub-case staged and committed", func() bool {
+		h.WaitFor("the sub-case staged and committed", func() bool {
 			return h.count("yjs_subcase_in", "") == 1 && h.lag() == 0
 		})
-		deliveries, _ := h.rec.snapshot()
+		deliveries := h.Rec.Deliveries()
 		if len(deliveries) != 1 || deliveries[0].EventID != id || deliveries[0].Attempts < 3 {
 			t.Errorf("deliveries = %+v, want %s once after at least 3 attempts", deliveries, id)
 		}
@@ -588,17 +451,17 @@ func TestAPoisonMessageIsDeadLetteredAndDoesNotBlockThePartition(t *testing.T) {
 		poison := []byte(`{"specversion":"1.0","id":`)
 		noCase := []byte(`{"specversion":"1.0","id":"ev-x","type":"cn.yjshub.subcase.dispatched","data":{}}`)
 		id, _, raw := h.subcase("cs-p", nil)
-		h.publish("cs-p", poison, noCase, raw)
-		h.start(c)
-		h.waitFor("the good message staged and all committed", func() bool {
+		h.Publish("cs-p", poison, noCase, raw)
+		h.Start(c.Run)
+		h.WaitFor("the good message staged and all committed", func() bool {
 			return h.count("yjs_subcase_in", "") == 1 && h.lag() == 0
 		})
-		_, failures := h.rec.snapshot()
+		failures := h.Rec.Failures()
 		if len(failures) != 2 {
 			t.Fatalf("recorded %d failures, want 2", len(failures))
 		}
 		for i, want := range [][]byte{poison, noCase} {
-			if f := failures[i]; f.Reason != "undecodable message" || !bytes.Equal(f.Payload, want) || f.Topic != h.topic {
+			if f := failures[i]; f.Reason != "undecodable message" || !bytes.Equal(f.Payload, want) || f.Topic != h.Topic {
 				t.Errorf("failure %d = %+v (payload %q)", i, f.Delivery, f.Payload)
 			}
 		}
@@ -614,7 +477,7 @@ func TestWithoutMigrateTheConnectorRequiresTheDepartmentsTables(t *testing.T) {
 		no := false
 		cfg.Migrate = &no
 		c := h.connector(cfg)
-		err := h.wait(h.start(c))
+		err := h.Wait(h.Start(c.Run))
 		if err == nil || !strings.Contains(err.Error(), "the exchange tables are missing or lack columns (migrate is false") {
 			t.Fatalf("Run without the tables and without migrating returned %v", err)
 		}
@@ -624,21 +487,21 @@ func TestWithoutMigrateTheConnectorRequiresTheDepartmentsTables(t *testing.T) {
 
 		// The department creates them (here by running the migrations once); now it runs.
 		migrating := h.connector(h.config())
-		r := h.start(migrating)
-		h.waitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
-		if err := h.stop(r); err != nil {
+		r := h.Start(migrating.Run)
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		if err := h.Stop(r); err != nil {
 			t.Fatalf("stop: %v", err)
 		}
 		_, _, raw := h.subcase("cs-m", nil)
-		h.publish("cs-m", raw)
-		h.start(c)
-		h.waitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "") == 1 })
+		h.Publish("cs-m", raw)
+		h.Start(c.Run)
+		h.WaitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "") == 1 })
 	})
 }
 
 func TestTablesMayHaveOtherNamesAndLiveInTheirOwnSchema(t *testing.T) {
 	t.Parallel()
-	b := embeddedBus(t)
+	b := connectortest.OpenEmbedded(t)
 	for _, tc := range []struct {
 		name   string
 		db     func(t *testing.T) database
@@ -653,9 +516,7 @@ func TestTablesMayHaveOtherNamesAndLiveInTheirOwnSchema(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-			defer cancel()
-			h := newHarness(t, ctx, b, tc.db(t))
+			h := newHarness(connectortest.NewRig(t, b, 0), tc.db(t))
 			cfg := h.config()
 			cfg.SubcaseTable, cfg.ResultTable = "rsj_in", "rsj_out"
 			sub, res := "rsj_in", "rsj_out"
@@ -669,12 +530,12 @@ func TestTablesMayHaveOtherNamesAndLiveInTheirOwnSchema(t *testing.T) {
 			}
 			h.results.add("sc-1")
 			c := h.connector(cfg)
-			h.start(c)
-			h.waitFor("the tables created", func() bool { return h.count(res, "") == 0 })
+			h.Start(c.Run)
+			h.WaitFor("the tables created", func() bool { return h.count(res, "") == 0 })
 			_, _, raw := h.subcase("cs-n", nil)
-			h.publish("cs-n", raw)
+			h.Publish("cs-n", raw)
 			h.exec(`INSERT INTO ` + res + ` (result_id, subcase_id, type) VALUES ('r-1', 'sc-1', 'accepted')`)
-			h.waitFor("the sub-case staged and the result processed", func() bool {
+			h.WaitFor("the sub-case staged and the result processed", func() bool {
 				return h.count(sub, "") == 1 && h.count(res, "processed_at IS NOT NULL") == 1
 			})
 			if h.count("yjs_subcase_in", "") != -1 {
@@ -691,9 +552,9 @@ func TestMigrationsRunOnceAndAgainChangeNothing(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		for i := range 2 {
 			c := h.connector(h.config())
-			r := h.start(c)
-			h.waitFor("the tables ready", func() bool { return h.count("yjs_result_out", "") == 0 && c.Status().Detail["last_poll"] != nil })
-			if err := h.stop(r); err != nil {
+			r := h.Start(c.Run)
+			h.WaitFor("the tables ready", func() bool { return h.count("yjs_result_out", "") == 0 && c.Status().Detail["last_poll"] != nil })
+			if err := h.Stop(r); err != nil {
 				t.Fatalf("run %d: %v", i, err)
 			}
 		}
@@ -710,9 +571,9 @@ func TestNoSecretOrPersonalDataInLogsErrorsOrStatus(t *testing.T) {
 		idNumber = "11010519491231002X"
 		mobile   = "13812345678"
 	)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), connectortest.RigTimeout)
 	defer cancel()
-	b := embeddedBus(t)
+	b := connectortest.OpenEmbedded(t)
 
 	// Nothing listens on port 1: connecting fails, and the driver's error is what Run returns.
 	for _, dsn := range []string{
@@ -720,7 +581,7 @@ func TestNoSecretOrPersonalDataInLogsErrorsOrStatus(t *testing.T) {
 		"host=127.0.0.1 port=1 user=hub password=" + password + " dbname=qzk sslmode=disable connect_timeout=5",
 		"postgresql://127.0.0.1:1/qzk?sslmode=disable&connect_timeout=5&password=" + password,
 	} {
-		var logs syncBuffer
+		var logs hubtest.SyncBuffer
 		c, err := frontdb.New(frontdb.Config{Department: "rsj", Driver: frontdb.DriverPostgres, DSN: dsn}, b,
 			connector.RecorderFuncs{}, newFakeCases(), frontdb.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		if err != nil {
@@ -731,7 +592,7 @@ func TestNoSecretOrPersonalDataInLogsErrorsOrStatus(t *testing.T) {
 			t.Fatalf("Run against a closed port returned nil")
 		}
 		status, _ := json.Marshal(c.Status())
-		var cfgLog syncBuffer
+		var cfgLog hubtest.SyncBuffer
 		slog.New(slog.NewTextHandler(&cfgLog, nil)).Info("config", "frontdb", frontdb.Config{DSN: dsn})
 		for where, text := range map[string]string{"Run's error": runErr.Error(), "logs": logs.String(),
 			"status": string(status), "config log": cfgLog.String(), "RedactDSN": frontdb.RedactDSN(dsn)} {
@@ -745,19 +606,19 @@ func TestNoSecretOrPersonalDataInLogsErrorsOrStatus(t *testing.T) {
 	}
 
 	// Personal data travels through a working exchange database but reaches no log or reason.
-	h := newHarness(t, ctx, b, sqliteDatabase(t))
+	h := newHarness(connectortest.NewRig(t, b, 0), sqliteDatabase(t))
 	h.results.add("sc-1")
 	h.results.conflictReason = "证件号码 " + idNumber + " 与手机 " + mobile + " 不符"
 	c := h.connector(h.config())
 	_, _, raw := h.subcase("cs-pii", map[string]any{"SQRXM": "张三", "SFZHM": idNumber, "LXDH": mobile})
-	h.publish("cs-pii", raw)
-	h.start(c)
-	h.waitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "form_json LIKE '%"+idNumber+"%'") == 1 })
+	h.Publish("cs-pii", raw)
+	h.Start(c.Run)
+	h.WaitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "form_json LIKE '%"+idNumber+"%'") == 1 })
 	h.writeResults(result{id: "r-pii", subcase: "sc-1", typ: "accepted"})
-	h.waitFor("the result refused", func() bool { return len(h.processed()) == 1 })
-	_, failures := h.rec.snapshot()
+	h.WaitFor("the result refused", func() bool { return len(h.processed()) == 1 })
+	failures := h.Rec.Failures()
 	status, _ := json.Marshal(c.Status())
-	texts := map[string]string{"logs": h.logs.String(), "status": string(status), "error column": h.processed()["r-pii"].String}
+	texts := map[string]string{"logs": h.Logs.String(), "status": string(status), "error column": h.processed()["r-pii"].String}
 	if len(failures) == 1 {
 		texts["failure reason"] = failures[0].Reason
 	}
@@ -903,60 +764,4 @@ func (f *fakeCases) ApplyEvent(_ context.Context, subcaseID string, ev event.Dep
 	f.states[subcaseID] = tr.to
 	f.seen[ev.EventID] = ev.Type
 	return &cases.EventResult{}, false, nil
-}
-
-// recorder keeps what the connector recorded.
-type recorder struct {
-	mu         sync.Mutex
-	deliveries []connector.Delivery
-	failures   []connector.Failure
-}
-
-func (r *recorder) delivered(_ context.Context, d connector.Delivery) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deliveries = append(r.deliveries, d)
-	return nil
-}
-
-func (r *recorder) failed(_ context.Context, f connector.Failure) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failures = append(r.failures, f)
-	return nil
-}
-
-func (r *recorder) snapshot() ([]connector.Delivery, []connector.Failure) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.deliveries), slices.Clone(r.failures)
-}
-
-func (r *recorder) counts() (delivered, failed int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.deliveries), len(r.failures)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,14 +16,12 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
-	"yjshub/hub/store/storetest"
 )
 
 // TestConformance runs the connector conformance suite with a department system that polls the
 // hub's inbox API, on the embedded broker with SQLite and PostgreSQL and, when
 // YJSHUB_TEST_KAFKA names one, on Apache Kafka.
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	features := connectortest.Features{
 		// A department that fails to take an item does not ack it; once the lease runs out the
 		// item is handed out again under the same id.
@@ -37,18 +33,10 @@ func TestConformance(t *testing.T) {
 		// come back through the hub's events API, not through the connector.
 		Breaker: false, PermanentFailures: false, ResultsFlowBack: false,
 	}
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			connectortest.Run(t, features, func(t *testing.T, env connectortest.Env) connectortest.Harness {
-				b := env.Bus
-				if b == nil {
-					b = be.openBus(t)
-				}
-				return newSuiteHarness(t, b, storetest.Migrated(be.openStore)(t), env)
-			})
+	connectortest.RunOnEach(t, features, backends(t),
+		func(t *testing.T, env connectortest.Env, b *bus.Bus, be connectortest.Backend) connectortest.Harness {
+			return newSuiteHarness(t, b, openStore(t, be), env)
 		})
-	}
 }
 
 // fastClock runs suiteSpeed times faster than the wall clock, so that leases of the shortest
@@ -62,24 +50,14 @@ func (c fastClock) now() time.Time { return c.base.Add(time.Since(c.base) * suit
 // suiteHarness is a department system that polls the inbox through the hub's API, takes each
 // item once per id, acknowledges it, and fails (leaves an item unacknowledged) when told to.
 type suiteHarness struct {
-	b      *bus.Bus
-	dept   string
-	env    connectortest.Env
-	inbox  *restpull.Inbox
-	api    *httptest.Server
-	faults connectortest.Faults
-
-	mu  sync.Mutex
-	got []connectortest.Received
+	*connectortest.HarnessBase
+	env   connectortest.Env
+	inbox *restpull.Inbox
+	api   *httptest.Server
 }
 
 func newSuiteHarness(t *testing.T, b *bus.Bus, st *store.Store, env connectortest.Env) *suiteHarness {
-	h := &suiteHarness{b: b, dept: "t-" + randomHex(6), env: env}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: bus.SubcaseTopic(h.dept), Partitions: 3}); err != nil {
-		t.Fatalf("EnsureTopics: %v", err)
-	}
+	h := &suiteHarness{HarnessBase: connectortest.NewHarnessBase(t, b), env: env}
 	in, err := restpull.NewInbox(st, env.Recorder, restpull.WithInboxLogger(env.Logger),
 		restpull.WithClock(fastClock{base: time.Now()}.now))
 	if err != nil {
@@ -96,25 +74,14 @@ func newSuiteHarness(t *testing.T, b *bus.Bus, st *store.Store, env connectortes
 	return h
 }
 
-func (h *suiteHarness) Bus() *bus.Bus      { return h.b }
-func (h *suiteHarness) Department() string { return h.dept }
-
 func (h *suiteHarness) NewConnector(t *testing.T) connector.Connector {
-	c, err := restpull.New(restpull.Config{Department: h.dept, MaxAttempts: 20}, h.b, h.inbox,
+	c, err := restpull.New(restpull.Config{Department: h.Department(), MaxAttempts: 20}, h.Bus(), h.inbox,
 		restpull.WithLogger(h.env.Logger))
 	if err != nil {
 		t.Fatalf("restpull.New: %v", err)
 	}
 	return c
 }
-
-func (h *suiteHarness) Received() []connectortest.Received {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
-
-func (h *suiteHarness) FailNext(mode connectortest.FailMode, n int) { h.faults.FailNext(mode, n) }
 
 func (h *suiteHarness) Report(t *testing.T, _ string, _ event.DepartmentEvent) {
 	t.Fatalf("restpull: department events come back through the hub's API, not the connector")
@@ -133,10 +100,8 @@ func (h *suiteHarness) poll(ctx context.Context) {
 		}
 		for _, it := range h.lease(ctx) {
 			rec := connectortest.ReceivedFrom(it.ID, it.Message)
-			rec.Failed = h.faults.Take()
-			h.mu.Lock()
-			h.got = append(h.got, rec)
-			h.mu.Unlock()
+			rec.Failed = h.Take()
+			h.Saw(rec)
 			if rec.Failed == 0 {
 				h.ack(ctx, it)
 			}
@@ -146,7 +111,7 @@ func (h *suiteHarness) poll(ctx context.Context) {
 
 // lease polls once; the inbox answers 404 until a connector has started for the department.
 func (h *suiteHarness) lease(ctx context.Context) []restpull.Item {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.api.URL+"/api/v1/departments/"+h.dept+"/inbox?max=10&visibility=1s", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.api.URL+"/api/v1/departments/"+h.Department()+"/inbox?max=10&visibility=1s", nil)
 	if err != nil {
 		return nil
 	}
@@ -168,7 +133,7 @@ func (h *suiteHarness) ack(ctx context.Context, it restpull.Item) {
 	defer tick.Stop()
 	for ctx.Err() == nil {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-			h.api.URL+"/api/v1/departments/"+h.dept+"/inbox/"+it.ID+"/ack", strings.NewReader(`{"lease":"`+it.Lease+`"}`))
+			h.api.URL+"/api/v1/departments/"+h.Department()+"/inbox/"+it.ID+"/ack", strings.NewReader(`{"lease":"`+it.Lease+`"}`))
 		if err != nil {
 			return
 		}

@@ -2,16 +2,11 @@ package restpull_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,278 +14,133 @@ import (
 	"time"
 
 	"yjshub/connectors/connector"
+	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpull"
 	"yjshub/hub/api"
 	"yjshub/hub/bus"
-	"yjshub/hub/bus/bustest"
-	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 )
 
-// testTimeout bounds every test: tests wait on conditions, never on sleeps, and fail rather
-// than hang once it has passed.
-const testTimeout = 60 * time.Second
-
-// backend is a broker and a hub store for one test.
-type backend struct {
-	name      string
-	openBus   func(t *testing.T) *bus.Bus
-	openStore storetest.Opener
-}
-
-func embeddedBus(t *testing.T) *bus.Bus {
-	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("open the embedded broker: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
-}
-
 // backends returns the embedded broker on SQLite and on PostgreSQL (skipped without
 // YJSHUB_TEST_DATABASE_URL), and Apache Kafka on PostgreSQL (or SQLite) when YJSHUB_TEST_KAFKA
 // names a broker. With YJSHUB_REQUIRE_REAL set, a missing real service fails the test.
-func backends(t *testing.T) []backend {
+func backends(t *testing.T) []connectortest.Backend {
 	t.Helper()
-	bs := []backend{
-		{name: "embedded-sqlite", openBus: embeddedBus, openStore: storetest.OpenSQLite},
-		{name: "embedded-postgres", openBus: embeddedBus, openStore: storetest.OpenPostgres},
+	return connectortest.BackendsWithDatabase(t, "yjshub-restpull-test")
+}
+
+// openStore opens the backend's hub store, migrated.
+func openStore(t *testing.T, be connectortest.Backend) *store.Store {
+	t.Helper()
+	if be.Postgres {
+		return storetest.Migrated(storetest.OpenPostgres)(t)
 	}
-	brokers := bustest.RealBrokers(t)
-	if brokers == nil {
-		return bs
-	}
-	openStore := storetest.Opener(storetest.OpenSQLite)
-	if os.Getenv(storetest.PostgresURLEnv) != "" {
-		openStore = storetest.OpenPostgres
-	}
-	return append(bs, backend{name: "kafka", openStore: openStore, openBus: func(t *testing.T) *bus.Bus {
-		return bustest.OpenReal(t, brokers, "yjshub-restpull-test")
-	}})
+	return storetest.Migrated(storetest.OpenSQLite)(t)
 }
 
 // onEachBackend runs test once per backend, in parallel subtests.
 func onEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
 	t.Helper()
-	t.Parallel()
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			st := storetest.Migrated(be.openStore)(t)
-			b := be.openBus(t)
-			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-			t.Cleanup(cancel)
-			test(t, newHarness(t, ctx, b, st))
-		})
-	}
+	connectortest.OnEach(t, backends(t), func(t *testing.T, be connectortest.Backend) {
+		st := openStore(t, be)
+		test(t, newHarness(connectortest.NewRig(t, be.Open(t), 0), st))
+	})
 }
 
-// harness is one test's broker, store, department, inbox, API and logs.
+// harness is the shared rig with the hub's store, the department's inbox and the API serving
+// it.
 type harness struct {
-	t     *testing.T
-	ctx   context.Context
-	b     *bus.Bus
+	*connectortest.Rig
 	st    *store.Store
-	dept  string
-	topic string
-	rec   *recorder
 	inbox *restpull.Inbox
 	now   *clock
 	api   *httptest.Server
-	logs  *syncBuffer
-	log   *slog.Logger
-	runs  []*running
 }
 
-func newHarness(t *testing.T, ctx context.Context, b *bus.Bus, st *store.Store) *harness {
-	h := &harness{t: t, ctx: ctx, b: b, st: st, dept: "t-" + randomHex(6), rec: &recorder{}, logs: &syncBuffer{},
-		now: &clock{t: time.Now().Truncate(time.Microsecond)}}
-	h.topic = bus.SubcaseTopic(h.dept)
-	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: h.topic, Partitions: 3}); err != nil {
-		t.Fatalf("EnsureTopics(%s): %v", h.topic, err)
-	}
-	in, err := restpull.NewInbox(st, connector.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed},
-		restpull.WithInboxLogger(h.log), restpull.WithClock(h.now.now))
+func newHarness(r *connectortest.Rig, st *store.Store) *harness {
+	h := &harness{Rig: r, st: st, now: &clock{t: time.Now().Truncate(time.Microsecond)}}
+	in, err := restpull.NewInbox(st, h.Rec, restpull.WithInboxLogger(h.Log), restpull.WithClock(h.now.now))
 	if err != nil {
-		t.Fatalf("NewInbox: %v", err)
+		h.T.Fatalf("NewInbox: %v", err)
 	}
 	h.inbox = in
-	h.api = httptest.NewServer(api.New(api.Config{Inbox: in, Logger: h.log}))
-	t.Cleanup(h.api.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", h.logs.String())
-		}
-	})
+	h.api = httptest.NewServer(api.New(api.Config{Inbox: in, Logger: h.Log}))
+	h.T.Cleanup(h.api.Close)
 	return h
 }
 
 func (h *harness) connector(cfg restpull.Config) *restpull.Connector {
-	h.t.Helper()
-	c, err := restpull.New(cfg, h.b, h.inbox, restpull.WithLogger(h.log))
+	h.T.Helper()
+	c, err := restpull.New(cfg, h.Bus, h.inbox, restpull.WithLogger(h.Log))
 	if err != nil {
-		h.t.Fatalf("New: %v", err)
+		h.T.Fatalf("New: %v", err)
 	}
 	return c
-}
-
-// running is one Run call in the background.
-type running struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error // valid once done is closed
-	ending bool
-}
-
-func (h *harness) start(c *restpull.Connector) *running {
-	ctx, cancel := context.WithCancel(h.ctx)
-	r := &running{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.err = c.Run(ctx)
-	}()
-	h.runs = append(h.runs, r)
-	h.t.Cleanup(func() { r.cancel(); <-r.done })
-	return r
-}
-
-// wait returns what a Run returned, without cancelling it.
-func (h *harness) wait(r *running) error {
-	h.t.Helper()
-	r.ending = true
-	select {
-	case <-r.done:
-		return r.err
-	case <-h.ctx.Done():
-		h.t.Fatalf("Run did not return before the deadline")
-		return nil
-	}
-}
-
-// waitFor waits until cond holds, failing the test at the deadline or when a Run returns that
-// was not expected to.
-func (h *harness) waitFor(what string, cond func() bool) {
-	h.t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		for _, r := range h.runs {
-			select {
-			case <-r.done:
-				if !r.ending {
-					h.t.Fatalf("waiting for %s: Run returned early: %v", what, r.err)
-				}
-			default:
-			}
-		}
-		select {
-		case <-h.ctx.Done():
-			h.t.Fatalf("waiting for %s: not before the deadline", what)
-		case <-tick.C:
-		}
-	}
-}
-
-func (h *harness) publish(key string, values ...[]byte) {
-	h.t.Helper()
-	msgs := make([]bus.Message, len(values))
-	for i, v := range values {
-		msgs[i] = bus.Message{Topic: h.topic, Key: []byte(key), Value: v}
-	}
-	if err := h.b.Publish(h.ctx, msgs...); err != nil {
-		h.t.Fatalf("Publish: %v", err)
-	}
 }
 
 func (h *harness) lag() int64 {
-	h.t.Helper()
-	l, err := h.b.Lag(h.ctx, "yjshub-restpull-"+h.dept, h.topic)
-	if err != nil {
-		h.t.Fatalf("Lag: %v", err)
-	}
-	return l.Total
+	h.T.Helper()
+	return h.Lag("yjshub-restpull-" + h.Dept)
 }
 
 func (h *harness) counts() map[string]int64 {
-	h.t.Helper()
-	c, err := h.inbox.Counts(h.ctx, h.dept)
+	h.T.Helper()
+	c, err := h.inbox.Counts(h.Ctx, h.Dept)
 	if err != nil {
-		h.t.Fatalf("Counts: %v", err)
+		h.T.Fatalf("Counts: %v", err)
 	}
 	return c
-}
-
-// subcase builds a dispatched sub-case envelope for the department.
-func (h *harness) subcase(caseID string, form map[string]any) (id, subcaseID string, raw []byte) {
-	h.t.Helper()
-	id = "ev-" + randomHex(8)
-	subcaseID = "sc-" + randomHex(6)
-	env, err := event.New(id, event.TypeSubcaseDispatched, subcaseID, time.Now(), event.SubcaseDispatched{
-		CaseID: caseID, SubcaseID: subcaseID, Department: h.dept, ApplicantType: "individual",
-		Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
-		Matter: event.MatterRef{Code: "food-business-licence", Name: "食品经营许可（新设）"},
-		Form:   form, SubmittedAt: time.Now().UTC(),
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	raw, err = json.Marshal(env)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return id, subcaseID, raw
 }
 
 // call makes a request to the hub's API and decodes a JSON answer into out (if not nil).
 func (h *harness) call(method, path string, body string, out any) int {
-	h.t.Helper()
-	req, err := http.NewRequestWithContext(h.ctx, method, h.api.URL+path, strings.NewReader(body))
+	h.T.Helper()
+	req, err := http.NewRequestWithContext(h.Ctx, method, h.api.URL+path, strings.NewReader(body))
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
+		h.T.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			h.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+			h.T.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
 		}
 	}
 	return resp.StatusCode
 }
 
 func (h *harness) poll(query string) []restpull.Item {
-	h.t.Helper()
+	h.T.Helper()
 	var items []restpull.Item
-	if code := h.call(http.MethodGet, "/api/v1/departments/"+h.dept+"/inbox"+query, "", &items); code != http.StatusOK {
-		h.t.Fatalf("poll: HTTP %d", code)
+	if code := h.call(http.MethodGet, "/api/v1/departments/"+h.Dept+"/inbox"+query, "", &items); code != http.StatusOK {
+		h.T.Fatalf("poll: HTTP %d", code)
 	}
 	return items
 }
 
 func (h *harness) ack(id, lease string) int {
-	h.t.Helper()
-	return h.call(http.MethodPost, "/api/v1/departments/"+h.dept+"/inbox/"+id+"/ack", `{"lease":"`+lease+`"}`, nil)
+	h.T.Helper()
+	return h.call(http.MethodPost, "/api/v1/departments/"+h.Dept+"/inbox/"+id+"/ack", `{"lease":"`+lease+`"}`, nil)
 }
 
 func TestTheDepartmentLeasesAndAcknowledgesEachSubcaseOnceThroughTheAPI(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
-		c := h.connector(restpull.Config{Department: h.dept})
-		id1, sc1, raw1 := h.subcase("cs-1", map[string]any{"SQRMC": "连云港海韵餐饮管理有限公司"})
-		id2, sc2, raw2 := h.subcase("cs-1", nil)
-		id3, sc3, raw3 := h.subcase("cs-2", nil)
-		h.publish("cs-1", raw1, raw2, raw1) // the repeat of raw1 is a redelivery
-		h.publish("cs-2", raw3)
-		h.start(c)
-		h.waitFor("every message stored and committed", func() bool {
+		c := h.connector(restpull.Config{Department: h.Dept})
+		id1, sc1, raw1 := h.Dispatched("cs-1", map[string]any{"SQRMC": "连云港海韵餐饮管理有限公司"})
+		id2, sc2, raw2 := h.Dispatched("cs-1", nil)
+		id3, sc3, raw3 := h.Dispatched("cs-2", nil)
+		h.Publish("cs-1", raw1, raw2, raw1) // the repeat of raw1 is a redelivery
+		h.Publish("cs-2", raw3)
+		h.Start(c.Run)
+		h.WaitFor("every message stored and committed", func() bool {
 			return h.counts()["pending"] == 3 && h.lag() == 0
 		})
 
@@ -339,20 +189,20 @@ func TestTheDepartmentLeasesAndAcknowledgesEachSubcaseOnceThroughTheAPI(t *testi
 		if code := h.ack(id1, lease1); code != http.StatusOK {
 			t.Errorf("repeated ack: HTTP %d, want 200", code)
 		}
-		deliveries, _ := h.rec.snapshot()
+		deliveries := h.Rec.Deliveries()
 		got := map[string]connector.Delivery{}
 		for _, d := range deliveries {
 			got[d.EventID] = d
 		}
 		for id, sc := range map[string]string{id1: sc1, id2: sc2, id3: sc3} {
 			d, ok := got[id]
-			if !ok || d.SubcaseID != sc || d.Department != h.dept || d.Connector != "restpull:"+h.dept || d.Attempts != 1 {
+			if !ok || d.SubcaseID != sc || d.Department != h.Dept || d.Connector != "restpull:"+h.Dept || d.Attempts != 1 {
 				t.Errorf("delivery of %s = %+v (recorded: %v)", id, d, ok)
 			}
 		}
 		s := c.Status()
-		if s.Name != "restpull:"+h.dept || s.Kind != "restpull" || s.Delivered != 3 || s.Detail["acked"] != int64(3) ||
-			s.Detail["pending"] != int64(0) || s.Detail["leased"] != int64(0) || s.Topic != h.topic || s.LastSuccess == nil {
+		if s.Name != "restpull:"+h.Dept || s.Kind != "restpull" || s.Delivered != 3 || s.Detail["acked"] != int64(3) ||
+			s.Detail["pending"] != int64(0) || s.Detail["leased"] != int64(0) || s.Topic != h.Topic || s.LastSuccess == nil {
 			t.Errorf("status after the acks = %+v", s)
 		}
 	})
@@ -360,16 +210,16 @@ func TestTheDepartmentLeasesAndAcknowledgesEachSubcaseOnceThroughTheAPI(t *testi
 
 func TestTheInboxAPIAnswersMistakesWithTheirStatus(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
-		c := h.connector(restpull.Config{Department: h.dept, MaxVisibility: time.Minute})
-		_, _, raw := h.subcase("cs-e", nil)
-		h.publish("cs-e", raw)
-		h.start(c)
-		h.waitFor("the message stored", func() bool { return h.counts()["pending"] == 1 })
+		c := h.connector(restpull.Config{Department: h.Dept, MaxVisibility: time.Minute})
+		_, _, raw := h.Dispatched("cs-e", nil)
+		h.Publish("cs-e", raw)
+		h.Start(c.Run)
+		h.WaitFor("the message stored", func() bool { return h.counts()["pending"] == 1 })
 		it := h.poll("?max=1&visibility=45")[0]
 		if d := it.LeaseUntil.Sub(h.now.now()); d != 45*time.Second {
 			t.Errorf("visibility=45 leased for %v, want 45 seconds", d)
 		}
-		base := "/api/v1/departments/" + h.dept + "/inbox"
+		base := "/api/v1/departments/" + h.Dept + "/inbox"
 
 		var body api.ErrorBody
 		for _, tc := range []struct {
@@ -404,23 +254,23 @@ func TestTheInboxAPIAnswersMistakesWithTheirStatus(t *testing.T) {
 
 func TestAPoisonMessageIsDeadLetteredAndDoesNotBlockThePartition(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
-		c := h.connector(restpull.Config{Department: h.dept})
+		c := h.connector(restpull.Config{Department: h.Dept})
 		poison := []byte(`{"specversion":"1.0","id":`)
 		noID := []byte(`{"specversion":"1.0","type":"cn.yjshub.subcase.dispatched","data":{}}`)
-		id, _, raw := h.subcase("cs-p", nil)
-		h.publish("cs-p", poison, noID, raw)
-		h.start(c)
-		h.waitFor("the message after the poison stored and all committed", func() bool {
+		id, _, raw := h.Dispatched("cs-p", nil)
+		h.Publish("cs-p", poison, noID, raw)
+		h.Start(c.Run)
+		h.WaitFor("the message after the poison stored and all committed", func() bool {
 			return h.counts()["pending"] == 1 && h.lag() == 0
 		})
-		_, failures := h.rec.snapshot()
+		failures := h.Rec.Failures()
 		if len(failures) != 2 {
 			t.Fatalf("recorded %d failures, want 2", len(failures))
 		}
 		for i, want := range [][]byte{poison, noID} {
 			f := failures[i]
-			if f.Reason != "undecodable message" || f.Connector != "restpull:"+h.dept || !bytes.Equal(f.Payload, want) ||
-				f.Topic != h.topic || string(f.Key) != "cs-p" || f.At.IsZero() {
+			if f.Reason != "undecodable message" || f.Connector != "restpull:"+h.Dept || !bytes.Equal(f.Payload, want) ||
+				f.Topic != h.Topic || string(f.Key) != "cs-p" || f.At.IsZero() {
 				t.Errorf("failure %d = %+v (payload %q)", i, f.Delivery, f.Payload)
 			}
 		}
@@ -435,25 +285,25 @@ func TestAPoisonMessageIsDeadLetteredAndDoesNotBlockThePartition(t *testing.T) {
 
 func TestTheOffsetIsCommittedOnlyAfterTheItemIsStored(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
-		c := h.connector(restpull.Config{Department: h.dept})
-		id, _, raw := h.subcase("cs-s", nil)
+		c := h.connector(restpull.Config{Department: h.Dept})
+		id, _, raw := h.Dispatched("cs-s", nil)
 		exec := func(q string) {
-			if _, err := h.st.DB().ExecContext(h.ctx, q); err != nil {
+			if _, err := h.st.DB().ExecContext(h.Ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
 		exec("ALTER TABLE restpull_inbox RENAME TO restpull_inbox_away")
-		h.publish("cs-s", raw)
-		first := h.start(c)
-		if err := h.wait(first); err == nil || !strings.Contains(err.Error(), "store event "+id+" in the inbox") {
+		h.Publish("cs-s", raw)
+		first := h.Start(c.Run)
+		if err := h.Wait(first); err == nil || !strings.Contains(err.Error(), "store event "+id+" in the inbox") {
 			t.Fatalf("Run with the inbox table gone returned %v, want the store's error", err)
 		}
 		if lag := h.lag(); lag != 1 {
 			t.Fatalf("lag after the failed store = %d, want 1 (not committed)", lag)
 		}
 		exec("ALTER TABLE restpull_inbox_away RENAME TO restpull_inbox")
-		h.start(c)
-		h.waitFor("the message stored and committed", func() bool { return h.counts()["pending"] == 1 && h.lag() == 0 })
+		h.Start(c.Run)
+		h.WaitFor("the message stored and committed", func() bool { return h.counts()["pending"] == 1 && h.lag() == 0 })
 		if items := h.poll(""); len(items) != 1 || items[0].ID != id {
 			t.Errorf("poll = %+v, want %s once", items, id)
 		}
@@ -462,11 +312,11 @@ func TestTheOffsetIsCommittedOnlyAfterTheItemIsStored(t *testing.T) {
 
 func TestUnacknowledgedItemsBecomeDeadLettersWithTheirPayload(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
-		c := h.connector(restpull.Config{Department: h.dept, MaxAttempts: 2})
-		id, sc, raw := h.subcase("cs-d", nil)
-		h.publish("cs-d", raw)
-		h.start(c)
-		h.waitFor("the message stored", func() bool { return h.counts()["pending"] == 1 })
+		c := h.connector(restpull.Config{Department: h.Dept, MaxAttempts: 2})
+		id, sc, raw := h.Dispatched("cs-d", nil)
+		h.Publish("cs-d", raw)
+		h.Start(c.Run)
+		h.WaitFor("the message stored", func() bool { return h.counts()["pending"] == 1 })
 		for range 2 {
 			if items := h.poll("?visibility=1s"); len(items) != 1 {
 				t.Fatalf("poll got %d items, want 1", len(items))
@@ -476,13 +326,13 @@ func TestUnacknowledgedItemsBecomeDeadLettersWithTheirPayload(t *testing.T) {
 		if items := h.poll(""); len(items) != 0 {
 			t.Fatalf("the item was leased a third time: %+v", items)
 		}
-		_, failures := h.rec.snapshot()
+		failures := h.Rec.Failures()
 		if len(failures) != 1 {
 			t.Fatalf("recorded %d failures, want 1", len(failures))
 		}
 		f := failures[0]
 		if f.EventID != id || f.SubcaseID != sc || f.CaseID != "cs-d" || f.Attempts != 2 || !bytes.Equal(f.Payload, raw) ||
-			f.Topic != h.topic || string(f.Key) != "cs-d" || f.Reason != "not acknowledged after 2 leases" {
+			f.Topic != h.Topic || string(f.Key) != "cs-d" || f.Reason != "not acknowledged after 2 leases" {
 			t.Errorf("failure = %+v, reason %q, payload equal %v", f.Delivery, f.Reason, bytes.Equal(f.Payload, raw))
 		}
 		if s := c.Status(); s.Failed != 1 || s.Detail["pending"] != int64(0) || s.Detail["leased"] != int64(0) {
@@ -490,10 +340,10 @@ func TestUnacknowledgedItemsBecomeDeadLettersWithTheirPayload(t *testing.T) {
 		}
 
 		// A replay publishes the dead letter again: it becomes a fresh item.
-		if err := h.b.Publish(h.ctx, bus.Message{Topic: f.Topic, Key: f.Key, Value: f.Payload}); err != nil {
+		if err := h.Bus.Publish(h.Ctx, bus.Message{Topic: f.Topic, Key: f.Key, Value: f.Payload}); err != nil {
 			t.Fatal(err)
 		}
-		h.waitFor("the replayed message stored", func() bool { return h.counts()["pending"] == 1 })
+		h.WaitFor("the replayed message stored", func() bool { return h.counts()["pending"] == 1 })
 		if items := h.poll(""); len(items) != 1 || items[0].ID != id || items[0].Attempts != 1 {
 			t.Errorf("after the replay the poll got %+v, want %s at attempt 1", items, id)
 		}
@@ -503,25 +353,25 @@ func TestUnacknowledgedItemsBecomeDeadLettersWithTheirPayload(t *testing.T) {
 func TestNoPersonalDataInLogsErrorsOrStatus(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		const idNumber, mobile = "11010519491231002X", "13812345678"
-		c := h.connector(restpull.Config{Department: h.dept, MaxAttempts: 1})
+		c := h.connector(restpull.Config{Department: h.Dept, MaxAttempts: 1})
 		form := map[string]any{"SQRXM": "张三", "SFZHM": idNumber, "LXDH": mobile}
-		_, _, raw := h.subcase("cs-pii", form)
+		_, _, raw := h.Dispatched("cs-pii", form)
 		poison := []byte(`{"id":"x","data":{"SFZHM":"` + idNumber + `"`)
-		h.publish("cs-pii", poison, raw)
-		h.start(c)
-		h.waitFor("the message stored", func() bool { return h.counts()["pending"] == 1 })
+		h.Publish("cs-pii", poison, raw)
+		h.Start(c.Run)
+		h.WaitFor("the message stored", func() bool { return h.counts()["pending"] == 1 })
 		items := h.poll("?visibility=1s")
 		if len(items) != 1 || !bytes.Contains(items[0].Message, []byte(idNumber)) {
 			t.Fatalf("the department did not receive the form: %+v", items)
 		}
 		h.now.advance(time.Second)
 		h.poll("") // dead-letters it
-		_, failures := h.rec.snapshot()
+		failures := h.Rec.Failures()
 		if len(failures) != 2 {
 			t.Fatalf("recorded %d failures, want 2", len(failures))
 		}
 		status, _ := json.Marshal(c.Status())
-		logs := h.logs.String()
+		logs := h.Logs.String()
 		if !strings.Contains(logs, "undecodable message") || !strings.Contains(logs, "recorded as failed") {
 			t.Fatalf("the logs lack the failures, so they prove nothing:\n%s", logs)
 		}
@@ -584,54 +434,4 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
-}
-
-// recorder keeps what the inbox and the connector recorded.
-type recorder struct {
-	mu         sync.Mutex
-	deliveries []connector.Delivery
-	failures   []connector.Failure
-}
-
-func (r *recorder) delivered(_ context.Context, d connector.Delivery) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deliveries = append(r.deliveries, d)
-	return nil
-}
-
-func (r *recorder) failed(_ context.Context, f connector.Failure) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failures = append(r.failures, f)
-	return nil
-}
-
-func (r *recorder) snapshot() ([]connector.Delivery, []connector.Failure) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.deliveries), slices.Clone(r.failures)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

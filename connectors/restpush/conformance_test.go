@@ -1,14 +1,11 @@
 package restpush_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +19,6 @@ import (
 // TestConformance runs the connector conformance suite on the embedded broker and, when
 // YJSHUB_TEST_KAFKA names one, on Apache Kafka.
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	features := connectortest.Features{
 		Retries:           true,
 		Breaker:           true,
@@ -32,32 +28,18 @@ func TestConformance(t *testing.T) {
 		// Department events come back through the hub's API, not through the connector.
 		ResultsFlowBack: false,
 	}
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			connectortest.Run(t, features, func(t *testing.T, env connectortest.Env) connectortest.Harness {
-				b := env.Bus
-				if b == nil {
-					b = be.open(t)
-				}
-				return newSuiteHarness(t, b, env)
-			})
+	connectortest.RunOnEach(t, features, connectortest.Backends(t, "yjshub-restpush-test"),
+		func(t *testing.T, env connectortest.Env, b *bus.Bus, _ connectortest.Backend) connectortest.Harness {
+			return newSuiteHarness(t, b, env)
 		})
-	}
 }
 
 // suiteHarness is a REST push department for the conformance suite: an HTTP server that
 // applies each sub-case once per Idempotency-Key and fails as it is told.
 type suiteHarness struct {
-	b      *bus.Bus
-	dept   string
-	env    connectortest.Env
-	srv    *httptest.Server
-	faults connectortest.Faults
-
-	mu      sync.Mutex
-	got     []connectortest.Received
-	applied map[string]bool
+	*connectortest.HarnessBase
+	env connectortest.Env
+	srv *httptest.Server
 }
 
 // suiteTimeout is the connector's attempt timeout in the suite: what a Timeout failure costs,
@@ -65,61 +47,28 @@ type suiteHarness struct {
 const suiteTimeout = time.Second
 
 func newSuiteHarness(t *testing.T, b *bus.Bus, env connectortest.Env) *suiteHarness {
-	h := &suiteHarness{b: b, dept: "t-" + randomHex(6), env: env, applied: map[string]bool{}}
-	ensureTopic(t, b, bus.SubcaseTopic(h.dept))
+	h := &suiteHarness{HarnessBase: connectortest.NewHarnessBase(t, b), env: env}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	t.Cleanup(h.srv.Close)
 	return h
 }
 
-func (h *suiteHarness) Bus() *bus.Bus      { return h.b }
-func (h *suiteHarness) Department() string { return h.dept }
-
 func (h *suiteHarness) NewConnector(t *testing.T) connector.Connector {
 	c, err := restpush.New(restpush.Config{
-		Department: h.dept,
+		Department: h.Department(),
 		Endpoint:   h.srv.URL + "/yjs/subcases",
 		Timeout:    suiteTimeout,
 		Retry:      restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
 		Breaker:    restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: 400 * time.Millisecond},
-	}, h.b, h.env.Recorder, restpush.WithLogger(h.env.Logger))
+	}, h.Bus(), h.env.Recorder, restpush.WithLogger(h.env.Logger))
 	if err != nil {
 		t.Fatalf("restpush.New: %v", err)
 	}
 	return c
 }
 
-func (h *suiteHarness) Received() []connectortest.Received {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
-
-func (h *suiteHarness) FailNext(mode connectortest.FailMode, n int) { h.faults.FailNext(mode, n) }
-
 func (h *suiteHarness) Report(t *testing.T, _ string, _ event.DepartmentEvent) {
 	t.Fatalf("restpush: department events come back through the hub's API, not the connector")
-}
-
-// ensureTopic creates a topic of 3 partitions, trying again while a busy Kafka answers that
-// its controller is not available.
-func ensureTopic(t *testing.T, b *bus.Bus, topic string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for {
-		err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 3})
-		if err == nil {
-			return
-		}
-		pause := time.NewTimer(200 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			pause.Stop()
-			t.Fatalf("EnsureTopics(%s): %v", topic, err)
-		case <-pause.C:
-		}
-	}
 }
 
 // serve is the department's endpoint.
@@ -129,14 +78,8 @@ func (h *suiteHarness) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := connectortest.ReceivedFrom(r.Header.Get(restpush.HeaderIdempotency), body)
-	rec.Failed = h.faults.Take()
-	h.mu.Lock()
-	h.got = append(h.got, rec)
-	repeat := h.applied[rec.Key]
-	if rec.Failed == 0 {
-		h.applied[rec.Key] = true
-	}
-	h.mu.Unlock()
+	rec.Failed = h.Take()
+	repeat := h.Saw(rec)
 
 	switch rec.Failed {
 	case connectortest.Transient5xx:
@@ -147,7 +90,7 @@ func (h *suiteHarness) serve(w http.ResponseWriter, r *http.Request) {
 	case connectortest.Timeout:
 		<-r.Context().Done() // answers only once the connector has given up
 	case connectortest.Reset:
-		resetConnection(w)
+		connectortest.ResetConnection(w)
 	case connectortest.Permanent4xx:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnprocessableEntity)

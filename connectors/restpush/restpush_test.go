@@ -3,14 +3,10 @@ package restpush_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -21,94 +17,38 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
-	"yjshub/hub/bus/bustest"
 	"yjshub/hub/event"
+	"yjshub/hub/hubtest"
 )
-
-// testTimeout bounds every test that uses a broker: tests wait on
-// conditions, never on sleeps, and fail rather than hang once it has passed.
-// Two consumer-group joins on Apache Kafka (3s initial rebalance delay each)
-// fit well inside it.
-const testTimeout = 60 * time.Second
-
-// backend opens a Bus for one test.
-type backend struct {
-	name string
-	open func(t *testing.T) *bus.Bus
-}
-
-// backends returns the brokers to run the Kafka-using tests on: always the
-// embedded one, and Apache Kafka when YJSHUB_TEST_KAFKA names one.
-func backends(t *testing.T) []backend {
-	t.Helper()
-	bs := []backend{{name: "embedded", open: func(t *testing.T) *bus.Bus {
-		b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatalf("open the embedded broker: %v", err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		return b
-	}}}
-	brokers := bustest.RealBrokers(t)
-	if brokers == nil {
-		return bs
-	}
-	return append(bs, backend{name: "kafka", open: func(t *testing.T) *bus.Bus {
-		return bustest.OpenReal(t, brokers, "yjshub-restpush-test")
-	}})
-}
 
 // onEachBackend runs test once per backend, in parallel subtests.
 func onEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
 	t.Helper()
-	t.Parallel()
-	for _, be := range backends(t) {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			b := be.open(t)
-			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-			t.Cleanup(cancel)
-			test(t, newHarness(t, ctx, b))
-		})
-	}
-}
-
-// harness is one test's broker, department code, topic, recorder and logs.
-type harness struct {
-	t     *testing.T
-	ctx   context.Context
-	b     *bus.Bus
-	dept  string
-	topic string
-	rec   *recorder
-	logs  *syncBuffer
-	log   *slog.Logger
-	runs  []*running
-}
-
-func newHarness(t *testing.T, ctx context.Context, b *bus.Bus) *harness {
-	h := &harness{t: t, ctx: ctx, b: b, dept: "t-" + randomHex(6), rec: &recorder{}, logs: &syncBuffer{}}
-	h.topic = bus.SubcaseTopic(h.dept)
-	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: h.topic, Partitions: 3}); err != nil {
-		t.Fatalf("EnsureTopics(%s): %v", h.topic, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("connector logs:\n%s", h.logs.String())
-		}
+	connectortest.OnEach(t, connectortest.Backends(t, "yjshub-restpush-test"), func(t *testing.T, be connectortest.Backend) {
+		test(t, &harness{Rig: connectortest.NewRig(t, be.Open(t), 0)})
 	})
-	return h
+}
+
+// harness is the shared rig, with the order of the recorder's calls and a hook into them.
+type harness struct {
+	*connectortest.Rig
+	// onDelivered, when set (before Start), is called before a delivery is recorded, and its
+	// error returned instead of recording.
+	onDelivered func(d restpush.Delivery) error
+
+	mu    sync.Mutex
+	order []string // "delivered:<id>" and "failed:<id>" in call order
 }
 
 // config is a configuration for the department at endpoint with waits short
 // enough for tests.
 func (h *harness) config(endpoint string) restpush.Config {
 	return restpush.Config{
-		Department: h.dept,
+		Department: h.Dept,
 		Endpoint:   endpoint,
 		Timeout:    5 * time.Second,
 		Retry:      restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
@@ -116,123 +56,56 @@ func (h *harness) config(endpoint string) restpush.Config {
 }
 
 func (h *harness) connector(cfg restpush.Config) *restpush.Connector {
-	h.t.Helper()
-	c, err := restpush.New(cfg, h.b, restpush.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed},
-		restpush.WithLogger(h.log))
+	h.T.Helper()
+	c, err := restpush.New(cfg, h.Bus, h.recorder(), restpush.WithLogger(h.Log))
 	if err != nil {
-		h.t.Fatalf("New: %v", err)
+		h.T.Fatalf("New: %v", err)
 	}
 	return c
 }
 
-// running is one Run call in the background.
-type running struct {
-	cancel   context.CancelFunc
-	done     chan struct{}
-	err      error // valid once done is closed
-	stopping atomic.Bool
-}
-
-// start runs c.Run until the test ends or stop is called.
-func (h *harness) start(c *restpush.Connector) *running {
-	ctx, cancel := context.WithCancel(h.ctx)
-	r := &running{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.err = c.Run(ctx)
-	}()
-	h.runs = append(h.runs, r)
-	h.t.Cleanup(func() { _ = h.stop(r) })
-	return r
-}
-
-// stop cancels a Run and returns what it returned.
-func (h *harness) stop(r *running) error {
-	r.stopping.Store(true)
-	r.cancel()
-	return h.wait(r)
-}
-
-// wait returns what a Run returned, without cancelling it.
-func (h *harness) wait(r *running) error {
-	h.t.Helper()
-	r.stopping.Store(true)
-	select {
-	case <-r.done:
-		return r.err
-	case <-time.After(testTimeout):
-		h.t.Errorf("Run did not return before the deadline")
-		return nil
+// recorder records into the rig's recorder, through onDelivered, keeping the calls' order.
+func (h *harness) recorder() restpush.Recorder {
+	called := func(what string) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.order = append(h.order, what)
 	}
-}
-
-// waitFor waits until cond holds, failing the test at the deadline or when a
-// Run returns that was not expected to.
-func (h *harness) waitFor(what string, cond func() bool) {
-	h.t.Helper()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		for _, r := range h.runs {
-			select {
-			case <-r.done:
-				if !r.stopping.Load() {
-					h.t.Fatalf("waiting for %s: Run returned early: %v", what, r.err)
+	return restpush.RecorderFuncs{
+		DeliveredFunc: func(ctx context.Context, d restpush.Delivery) error {
+			if h.onDelivered != nil {
+				if err := h.onDelivered(d); err != nil {
+					return err
 				}
-			default:
 			}
-		}
-		select {
-		case <-h.ctx.Done():
-			h.t.Fatalf("waiting for %s: not before the deadline", what)
-		case <-tick.C:
-		}
+			called("delivered:" + d.EventID) // first, so that whoever sees the delivery sees it
+			return h.Rec.Delivered(ctx, d)
+		},
+		FailedFunc: func(ctx context.Context, f restpush.Failure) error {
+			called("failed:" + f.EventID)
+			return h.Rec.Failed(ctx, f)
+		},
 	}
 }
 
-func (h *harness) publish(key string, values ...[]byte) {
-	h.t.Helper()
-	msgs := make([]bus.Message, len(values))
-	for i, v := range values {
-		msgs[i] = bus.Message{Topic: h.topic, Key: []byte(key), Value: v}
-	}
-	if err := h.b.Publish(h.ctx, msgs...); err != nil {
-		h.t.Fatalf("Publish: %v", err)
-	}
+func (h *harness) snapshot() (d []restpush.Delivery, f []restpush.Failure, order []string) {
+	h.mu.Lock()
+	order = slices.Clone(h.order)
+	h.mu.Unlock()
+	return h.Rec.Deliveries(), h.Rec.Failures(), order
 }
 
-// lag is how many of the topic's messages the connector's group has not
-// committed.
-func (h *harness) lag(group string) int64 {
-	h.t.Helper()
-	l, err := h.b.Lag(h.ctx, group, h.topic)
-	if err != nil {
-		h.t.Fatalf("Lag: %v", err)
-	}
-	return l.Total
+func (h *harness) counts() (delivered, failed int) {
+	return len(h.Rec.Deliveries()), len(h.Rec.Failures())
 }
 
 // defaultGroup is the group a connector joins when Config.GroupID is empty.
-func (h *harness) defaultGroup() string { return "yjshub-restpush-" + h.dept }
+func (h *harness) defaultGroup() string { return "yjshub-restpush-" + h.Dept }
 
 // subcase builds a dispatched sub-case envelope for the department.
 func (h *harness) subcase(caseID string, form map[string]any) (id string, raw []byte) {
-	h.t.Helper()
-	id = "ev-" + randomHex(8)
-	sc := "sc-" + randomHex(6)
-	env, err := event.New(id, event.TypeSubcaseDispatched, sc, time.Now(), event.SubcaseDispatched{
-		CaseID: caseID, SubcaseID: sc, Department: h.dept, ApplicantType: "individual",
-		Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
-		Matter: event.MatterRef{Code: "food-business-licence", Name: "食品经营许可（新设）"},
-		Form:   form, SubmittedAt: time.Now().UTC(),
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	raw, err = json.Marshal(env)
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	h.T.Helper()
+	id, _, raw = h.Dispatched(caseID, form)
 	return id, raw
 }
 
@@ -298,86 +171,6 @@ func (d *department) keys() []string {
 	return ks
 }
 
-// resetConnection cuts the connection with a TCP RST, as a crashing
-// department or a middlebox does.
-func resetConnection(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		panic(err)
-	}
-	_ = conn.(*net.TCPConn).SetLinger(0)
-	_ = conn.Close()
-}
-
-// recorder keeps what the connector recorded. onDelivered, when set, is
-// called first and its error returned instead of recording.
-type recorder struct {
-	mu          sync.Mutex
-	deliveries  []restpush.Delivery
-	failures    []restpush.Failure
-	order       []string // "delivered:<id>" and "failed:<id>" in call order
-	onDelivered func(d restpush.Delivery) error
-}
-
-func (r *recorder) delivered(_ context.Context, d restpush.Delivery) error {
-	r.mu.Lock()
-	hook := r.onDelivered
-	r.mu.Unlock()
-	if hook != nil {
-		if err := hook(d); err != nil {
-			return err
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deliveries = append(r.deliveries, d)
-	r.order = append(r.order, "delivered:"+d.EventID)
-	return nil
-}
-
-func (r *recorder) failed(_ context.Context, f restpush.Failure) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failures = append(r.failures, f)
-	r.order = append(r.order, "failed:"+f.EventID)
-	return nil
-}
-
-func (r *recorder) snapshot() (d []restpush.Delivery, f []restpush.Failure, order []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.deliveries), slices.Clone(r.failures), slices.Clone(r.order)
-}
-
-func (r *recorder) counts() (delivered, failed int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.deliveries), len(r.failures)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func TestPostsTheEnvelopeBytesWithItsIDAsIdempotencyKey(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		d := newDepartment(t, nil)
@@ -392,9 +185,9 @@ func TestPostsTheEnvelopeBytesWithItsIDAsIdempotencyKey(t *testing.T) {
 			`"source":"yjshub","subject":"sc_01J","time":"2026-11-27T09:30:00.123Z","x-extension":true,` +
 			`"datacontenttype":"application/json","data":{"case_id":"cs_01J","subcase_id":"sc_01J",` +
 			`"form":{"SQRMC":"\u8fde\u4e91\u6e2f","TYSHXYDM":"91350100M000100Y43","amount":1.50}} }` + "\n")
-		h.publish("cs_01J", raw)
-		h.start(c)
-		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Publish("cs_01J", raw)
+		h.Start(c.Run)
+		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		reqs := d.requests()
 		if len(reqs) != 1 {
@@ -416,8 +209,8 @@ func TestPostsTheEnvelopeBytesWithItsIDAsIdempotencyKey(t *testing.T) {
 		if got.url != "/api/subcases" {
 			t.Errorf("posted to %q, want /api/subcases", got.url)
 		}
-		deliveries, failures, _ := h.rec.snapshot()
-		want := restpush.Delivery{Connector: "restpush:" + h.dept, EventID: id, CaseID: "cs_01J", SubcaseID: "sc_01J", Department: h.dept,
+		deliveries, failures, _ := h.snapshot()
+		want := restpush.Delivery{Connector: "restpush:" + h.Dept, EventID: id, CaseID: "cs_01J", SubcaseID: "sc_01J", Department: h.Dept,
 			Status: 200, Attempts: 1}
 		dl := deliveries[0]
 		if dl.At.IsZero() {
@@ -431,11 +224,11 @@ func TestPostsTheEnvelopeBytesWithItsIDAsIdempotencyKey(t *testing.T) {
 			t.Errorf("failures = %+v, want none", failures)
 		}
 		s := c.Stats()
-		if s.Department != h.dept || s.Delivered != 1 || s.Retries != 0 || s.Failed != 0 ||
+		if s.Department != h.Dept || s.Delivered != 1 || s.Retries != 0 || s.Failed != 0 ||
 			s.BreakerState != "closed" || s.LastSuccess.IsZero() || !s.LastError.IsZero() {
 			t.Errorf("Stats = %+v", s)
 		}
-		h.waitFor("the offset committed by the default group", func() bool { return h.lag(h.defaultGroup()) == 0 })
+		h.WaitFor("the offset committed by the default group", func() bool { return h.Lag(h.defaultGroup()) == 0 })
 	})
 }
 
@@ -448,14 +241,14 @@ func TestServerErrorsAreRetriedWithTheSameIdempotencyKey(t *testing.T) {
 		})
 		c := h.connector(h.config(d.srv.URL))
 		id, raw := h.subcase("cs-1", map[string]any{"SQRMC": "海韵餐饮"})
-		h.publish("cs-1", raw)
-		h.start(c)
-		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Publish("cs-1", raw)
+		h.Start(c.Run)
+		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		if keys := d.keys(); !slices.Equal(keys, []string{id, id, id}) {
 			t.Errorf("Idempotency-Keys = %q, want %q three times", keys, id)
 		}
-		deliveries, _, _ := h.rec.snapshot()
+		deliveries, _, _ := h.snapshot()
 		if len(deliveries) != 1 || deliveries[0].Attempts != 3 || deliveries[0].Status != 200 {
 			t.Errorf("deliveries = %+v, want one with 3 attempts and status 200", deliveries)
 		}
@@ -483,22 +276,22 @@ func TestClientErrorIsPermanentAndDoesNotTripTheBreaker(t *testing.T) {
 		for range 3 {
 			id, raw := h.subcase("cs-bad", map[string]any{})
 			ids = append(ids, id)
-			h.publish("cs-bad", raw)
+			h.Publish("cs-bad", raw)
 		}
-		h.start(c)
-		h.waitFor("three failures", func() bool { _, n := h.rec.counts(); return n == 3 })
+		h.Start(c.Run)
+		h.WaitFor("three failures", func() bool { _, n := h.counts(); return n == 3 })
 
 		if got := d.keys(); !slices.Equal(got, ids) {
 			t.Errorf("department saw keys %q, want each message once: %q", got, ids)
 		}
-		_, failures, _ := h.rec.snapshot()
+		_, failures, _ := h.snapshot()
 		for i, f := range failures {
 			if f.EventID != ids[i] || f.Status != 400 || f.Attempts != 1 ||
 				f.Reason != "HTTP 400 Bad Request: form field SQRMC is required" {
 				t.Errorf("failure %d = %+v", i, f.Delivery)
 				t.Errorf("reason %q", f.Reason)
 			}
-			if f.Topic != h.topic || len(f.Payload) == 0 {
+			if f.Topic != h.Topic || len(f.Payload) == 0 {
 				t.Errorf("failure %d does not locate the message: topic %q, %d payload bytes", i, f.Topic, len(f.Payload))
 			}
 		}
@@ -506,7 +299,7 @@ func TestClientErrorIsPermanentAndDoesNotTripTheBreaker(t *testing.T) {
 		if s.BreakerState != "closed" || s.Failed != 3 || s.Retries != 0 || s.Delivered != 0 {
 			t.Errorf("Stats = %+v, want 3 failed, no retries, breaker closed", s)
 		}
-		h.waitFor("the offsets committed", func() bool { return h.lag(h.defaultGroup()) == 0 })
+		h.WaitFor("the offsets committed", func() bool { return h.Lag(h.defaultGroup()) == 0 })
 	})
 }
 
@@ -514,19 +307,19 @@ func TestAConnectionResetIsRetried(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, h *harness) {
 		d := newDepartment(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 			if n == 1 {
-				resetConnection(w)
+				connectortest.ResetConnection(w)
 			}
 		})
 		c := h.connector(h.config(d.srv.URL))
 		id, raw := h.subcase("cs-rst", nil)
-		h.publish("cs-rst", raw)
-		h.start(c)
-		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Publish("cs-rst", raw)
+		h.Start(c.Run)
+		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		if keys := d.keys(); !slices.Equal(keys, []string{id, id}) {
 			t.Errorf("Idempotency-Keys = %q, want %q twice", keys, id)
 		}
-		deliveries, _, _ := h.rec.snapshot()
+		deliveries, _, _ := h.snapshot()
 		if deliveries[0].Attempts != 2 {
 			t.Errorf("Attempts = %d, want 2", deliveries[0].Attempts)
 		}
@@ -548,9 +341,9 @@ func TestATimeoutIsRetried(t *testing.T) {
 		cfg.Timeout = 100 * time.Millisecond
 		c := h.connector(cfg)
 		id, raw := h.subcase("cs-slow", nil)
-		h.publish("cs-slow", raw)
-		h.start(c)
-		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Publish("cs-slow", raw)
+		h.Start(c.Run)
+		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		reqs := d.requests()
 		if len(reqs) != 2 || reqs[0].header.Get("Idempotency-Key") != id || reqs[1].header.Get("Idempotency-Key") != id {
@@ -579,15 +372,15 @@ func TestBreakerOpensOnServerErrorsAndClosesThroughHalfOpen(t *testing.T) {
 		cfg.Breaker = restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: 200 * time.Millisecond, HalfOpenRequests: 1}
 		c := h.connector(cfg)
 		id, raw := h.subcase("cs-down", nil)
-		h.publish("cs-down", raw)
-		h.start(c)
+		h.Publish("cs-down", raw)
+		h.Start(c.Run)
 
-		h.waitFor("the breaker to open", func() bool { return c.Stats().BreakerState == "open" })
+		h.WaitFor("the breaker to open", func() bool { return c.Stats().BreakerState == "open" })
 		opened := time.Now()
 		if n := d.count(); n != 3 {
 			t.Errorf("breaker opened after %d requests, want 3", n)
 		}
-		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 		closed := time.Now()
 		if s := c.Stats().BreakerState; s != "closed" {
 			t.Errorf("breaker %s after the delivery, want closed", s)
@@ -610,14 +403,14 @@ func TestBreakerOpensOnServerErrorsAndClosesThroughHalfOpen(t *testing.T) {
 			}
 		}
 		var changes []string
-		for _, m := range breakerChange.FindAllStringSubmatch(h.logs.String(), -1) {
+		for _, m := range breakerChange.FindAllStringSubmatch(h.Logs.String(), -1) {
 			changes = append(changes, m[1]+"→"+m[2])
 		}
 		want := []string{"closed→open", "open→half-open", "half-open→open", "open→half-open", "half-open→closed"}
 		if !slices.Equal(changes, want) {
 			t.Errorf("breaker went %q, want %q", changes, want)
 		}
-		deliveries, _, _ := h.rec.snapshot()
+		deliveries, _, _ := h.snapshot()
 		if deliveries[0].Attempts != failing+1 {
 			t.Errorf("Attempts = %d, want %d", deliveries[0].Attempts, failing+1)
 		}
@@ -634,18 +427,18 @@ func TestAPoisonMessageIsRecordedAndDoesNotBlockThePartition(t *testing.T) {
 		poison := []byte(`{"specversion":"1.0","id":`)
 		noID := []byte(`{"specversion":"1.0","type":"cn.yjshub.subcase.dispatched","data":{}}`)
 		id, raw := h.subcase("cs-p", nil)
-		h.publish("cs-p", poison, noID, raw) // one key: one partition, in this order
-		h.start(c)
-		h.waitFor("the message after the poison to be delivered", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Publish("cs-p", poison, noID, raw) // one key: one partition, in this order
+		h.Start(c.Run)
+		h.WaitFor("the message after the poison to be delivered", func() bool { n, _ := h.counts(); return n == 1 })
 
-		_, failures, order := h.rec.snapshot()
+		_, failures, order := h.snapshot()
 		if want := []string{"failed:", "failed:", "delivered:" + id}; !slices.Equal(order, want) {
 			t.Errorf("recorded %q, want %q", order, want)
 		}
 		for i, want := range [][]byte{poison, noID} {
 			f := failures[i]
-			if f.Reason != "undecodable message" || f.Status != 0 || f.Department != h.dept ||
-				!bytes.Equal(f.Payload, want) || f.Topic != h.topic || f.At.IsZero() {
+			if f.Reason != "undecodable message" || f.Status != 0 || f.Department != h.Dept ||
+				!bytes.Equal(f.Payload, want) || f.Topic != h.Topic || f.At.IsZero() {
 				t.Errorf("failure %d = %+v (payload %q)", i, f, f.Payload)
 			}
 		}
@@ -655,7 +448,7 @@ func TestAPoisonMessageIsRecordedAndDoesNotBlockThePartition(t *testing.T) {
 		if s := c.Stats(); s.Failed != 2 || s.Delivered != 1 || s.LastErrorMessage != "undecodable message" {
 			t.Errorf("Stats = %+v", s)
 		}
-		h.waitFor("all three offsets committed", func() bool { return h.lag(h.defaultGroup()) == 0 })
+		h.WaitFor("all three offsets committed", func() bool { return h.Lag(h.defaultGroup()) == 0 })
 	})
 }
 
@@ -664,40 +457,40 @@ func TestTheOffsetIsCommittedOnlyAfterTheDeliveryIsRecorded(t *testing.T) {
 		d := newDepartment(t, nil)
 		c := h.connector(h.config(d.srv.URL))
 		id, raw := h.subcase("cs-rec", nil)
-		h.publish("cs-rec", raw)
+		h.Publish("cs-rec", raw)
 
 		errStore := errors.New("store unavailable")
 		var calls atomic.Int32
 		var lagDuring []int64
-		h.rec.onDelivered = func(restpush.Delivery) error {
+		h.onDelivered = func(restpush.Delivery) error {
 			// Called on the handler's goroutine, before the commit.
-			lagDuring = append(lagDuring, h.lag(h.defaultGroup()))
+			lagDuring = append(lagDuring, h.Lag(h.defaultGroup()))
 			if calls.Add(1) == 1 {
 				return errStore
 			}
 			return nil
 		}
-		first := h.start(c)
-		err := h.wait(first)
+		first := h.Start(c.Run)
+		err := h.Wait(first)
 		if !errors.Is(err, errStore) {
 			t.Fatalf("first Run returned %v, want the recorder's error", err)
 		}
-		if n, _ := h.rec.counts(); n != 0 || c.Stats().Delivered != 0 {
+		if n, _ := h.counts(); n != 0 || c.Stats().Delivered != 0 {
 			t.Fatalf("a delivery was counted although recording it failed")
 		}
-		if lag := h.lag(h.defaultGroup()); lag != 1 {
+		if lag := h.Lag(h.defaultGroup()); lag != 1 {
 			t.Fatalf("after the recorder failed the lag is %d, want 1 (not committed)", lag)
 		}
 
-		h.start(c)
-		h.waitFor("the redelivered message to be recorded", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Start(c.Run)
+		h.WaitFor("the redelivered message to be recorded", func() bool { n, _ := h.counts(); return n == 1 })
 		if keys := d.keys(); !slices.Equal(keys, []string{id, id}) {
 			t.Errorf("department saw keys %q, want %q twice (posted again after the redelivery)", keys, id)
 		}
 		if !slices.Equal(lagDuring, []int64{1, 1}) {
 			t.Errorf("lag while recording = %v, want [1 1]: the offset must not be committed before", lagDuring)
 		}
-		h.waitFor("the offset committed after recording", func() bool { return h.lag(h.defaultGroup()) == 0 })
+		h.WaitFor("the offset committed after recording", func() bool { return h.Lag(h.defaultGroup()) == 0 })
 	})
 }
 
@@ -718,11 +511,11 @@ func TestMessagesOfOneCaseArriveInOrder(t *testing.T) {
 				id, raw := h.subcase(caseID, map[string]any{"seq": i})
 				want[caseID] = append(want[caseID], id)
 				caseOf[id] = caseID
-				h.publish(caseID, raw)
+				h.Publish(caseID, raw)
 			}
 		}
-		h.start(c)
-		h.waitFor("every delivery", func() bool { n, _ := h.rec.counts(); return n == cases*perCase })
+		h.Start(c.Run)
+		h.WaitFor("every delivery", func() bool { n, _ := h.counts(); return n == cases*perCase })
 
 		posted := make(map[string][]string) // case -> keys in posting order, repeats collapsed
 		for _, k := range d.keys() {
@@ -731,7 +524,7 @@ func TestMessagesOfOneCaseArriveInOrder(t *testing.T) {
 				posted[cs] = append(posted[cs], k)
 			}
 		}
-		deliveries, _, _ := h.rec.snapshot()
+		deliveries, _, _ := h.snapshot()
 		recorded := make(map[string][]string)
 		for _, dl := range deliveries {
 			recorded[dl.CaseID] = append(recorded[dl.CaseID], dl.EventID)
@@ -771,7 +564,7 @@ func TestNoSecretOrPersonalDataInLogsOrErrors(t *testing.T) {
 				// Reset, then an error page echoing the form, then accepted.
 				switch flakyN.Add(1) {
 				case 1:
-					resetConnection(w)
+					connectortest.ResetConnection(w)
 				case 2:
 					w.WriteHeader(http.StatusInternalServerError)
 					fmt.Fprintf(w, "panic: bad form SFZHM=%s LXDH=%s X-Api-Key=%s", idNumber, mobile, apiKey)
@@ -790,15 +583,15 @@ func TestNoSecretOrPersonalDataInLogsOrErrors(t *testing.T) {
 		flakyID.Store(flaky)
 		errStore := errors.New("store unavailable")
 		var calls atomic.Int32
-		h.rec.onDelivered = func(restpush.Delivery) error {
+		h.onDelivered = func(restpush.Delivery) error {
 			if calls.Add(1) == 1 {
 				return errStore // so that Run returns an error to inspect
 			}
 			return nil
 		}
-		h.publish("cs-pii", rawBad, rawFlaky)
-		run := h.start(c)
-		runErr := h.wait(run)
+		h.Publish("cs-pii", rawBad, rawFlaky)
+		run := h.Start(c.Run)
+		runErr := h.Wait(run)
 		if !errors.Is(runErr, errStore) {
 			t.Fatalf("Run returned %v, want the recorder's error", runErr)
 		}
@@ -813,7 +606,7 @@ func TestNoSecretOrPersonalDataInLogsOrErrors(t *testing.T) {
 			t.Fatalf("department did not receive the credentials and the form: %+v", r)
 		}
 
-		_, failures, _ := h.rec.snapshot()
+		_, failures, _ := h.snapshot()
 		if len(failures) != 1 {
 			t.Fatalf("failures = %d, want 1", len(failures))
 		}
@@ -821,7 +614,7 @@ func TestNoSecretOrPersonalDataInLogsOrErrors(t *testing.T) {
 		if failures[0].Reason != wantReason {
 			t.Errorf("reason = %q\nwant     %q", failures[0].Reason, wantReason)
 		}
-		logs := h.logs.String()
+		logs := h.Logs.String()
 		if !strings.Contains(logs, "attempt failed, will retry") || !strings.Contains(logs, "endpoint="+d.srv.URL+"/intake") {
 			t.Fatalf("the logs lack the retries or the redacted endpoint, so they prove nothing:\n%s", logs)
 		}
@@ -847,16 +640,16 @@ func TestStoppingWhileRetryingLeavesTheMessageUncommitted(t *testing.T) {
 		})
 		c := h.connector(h.config(d.srv.URL))
 		_, raw := h.subcase("cs-stop", nil)
-		h.publish("cs-stop", raw)
-		run := h.start(c)
-		h.waitFor("two attempts", func() bool { return d.count() >= 2 })
-		if err := h.stop(run); err != nil {
+		h.Publish("cs-stop", raw)
+		run := h.Start(c.Run)
+		h.WaitFor("two attempts", func() bool { return d.count() >= 2 })
+		if err := h.Stop(run); err != nil {
 			t.Errorf("Run stopped mid-retry returned %v, want nil", err)
 		}
-		if n, f := h.rec.counts(); n != 0 || f != 0 {
+		if n, f := h.counts(); n != 0 || f != 0 {
 			t.Errorf("recorded %d deliveries and %d failures, want none", n, f)
 		}
-		if lag := h.lag(h.defaultGroup()); lag != 1 {
+		if lag := h.Lag(h.defaultGroup()); lag != 1 {
 			t.Errorf("lag = %d after stopping, want 1: the message must stay uncommitted", lag)
 		}
 		if s := c.Stats(); s.InFlight != 0 {
@@ -874,11 +667,11 @@ func TestAMessageIsGivenUpAfterMaxAttempts(t *testing.T) {
 		cfg.Retry.MaxAttempts = 3
 		c := h.connector(cfg)
 		id, raw := h.subcase("cs-max", nil)
-		h.publish("cs-max", raw)
-		h.start(c)
-		h.waitFor("the message given up", func() bool { _, n := h.rec.counts(); return n == 1 })
+		h.Publish("cs-max", raw)
+		h.Start(c.Run)
+		h.WaitFor("the message given up", func() bool { _, n := h.counts(); return n == 1 })
 
-		_, failures, _ := h.rec.snapshot()
+		_, failures, _ := h.snapshot()
 		f := failures[0]
 		if f.EventID != id || f.Attempts != 3 || f.Status != 503 ||
 			f.Reason != "gave up after 3 attempts: HTTP 503 Service Unavailable" {
@@ -888,7 +681,7 @@ func TestAMessageIsGivenUpAfterMaxAttempts(t *testing.T) {
 		if n := d.count(); n != 3 {
 			t.Errorf("department saw %d requests, want 3", n)
 		}
-		h.waitFor("the offset committed", func() bool { return h.lag(h.defaultGroup()) == 0 })
+		h.WaitFor("the offset committed", func() bool { return h.Lag(h.defaultGroup()) == 0 })
 	})
 }
 
@@ -903,7 +696,7 @@ func BenchmarkPush(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bs.Close()
-	dept := "bench-" + randomHex(4)
+	dept := "bench-" + hubtest.RandomHex(4)
 	topic := bus.SubcaseTopic(dept)
 	if err := bs.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 1}); err != nil {
 		b.Fatal(err)
@@ -982,9 +775,9 @@ func TestWithASigningSecretEveryAttemptIsSigned(t *testing.T) {
 		cfg.SigningSecret = secret
 		c := h.connector(cfg)
 		id, raw := h.subcase("cs-sig", map[string]any{"SQRMC": "海韵餐饮"})
-		h.publish("cs-sig", raw)
-		h.start(c)
-		h.waitFor("one delivery", func() bool { n, _ := h.rec.counts(); return n == 1 })
+		h.Publish("cs-sig", raw)
+		h.Start(c.Run)
+		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		reqs := d.requests()
 		if len(reqs) != 2 {
@@ -1004,14 +797,14 @@ func TestWithASigningSecretEveryAttemptIsSigned(t *testing.T) {
 				t.Errorf("attempt %d: verified a changed body", i+1)
 			}
 		}
-		if strings.Contains(h.logs.String(), secret) {
+		if strings.Contains(h.Logs.String(), secret) {
 			t.Error("the signing secret is in the logs")
 		}
 
 		bad := h.config(d.srv.URL)
 		bad.SigningSecret = "whsec_c2hvcnQ="
 		bad.Headers = map[string]string{"Webhook-Signature": "v1,forged"}
-		_, err := restpush.New(bad, h.b, restpush.RecorderFuncs{DeliveredFunc: h.rec.delivered, FailedFunc: h.rec.failed})
+		_, err := restpush.New(bad, h.Bus, h.Rec)
 		if err == nil || !strings.Contains(err.Error(), "signing_secret: must hold at least 24 bytes") ||
 			!strings.Contains(err.Error(), `headers["Webhook-Signature"]: set by the connector`) || strings.Contains(err.Error(), "c2hvcnQ") {
 			t.Errorf("a short secret and a forged signature header: %v", err)
