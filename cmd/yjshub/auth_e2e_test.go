@@ -87,6 +87,11 @@ func TestServeWithClientsAuthenticates(t *testing.T) {
 			if s := status(t, "GET", hub+"/api/v1/bundles", ""); s != 200 {
 				t.Errorf("the catalogue without a key: %d", s)
 			}
+			for key, want := range map[string]int{"": 401, keys["platform"]: 403, keys["operator"]: 200} {
+				if s := status(t, "GET", hub+"/metrics", key); s != want {
+					t.Errorf("/metrics: %d; want %d", s, want)
+				}
+			}
 
 			// A new file replaces the old keys while the hub runs.
 			next := writeClients(t, o.clientsFile, "platform")

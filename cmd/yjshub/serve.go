@@ -30,6 +30,7 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/deadletter"
+	"yjshub/hub/metrics"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
 )
@@ -358,6 +359,12 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		})
 	}
 
+	// Metrics for operators (GET /metrics), on a registry of this hub's own, read when scraped.
+	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: dlq, Logger: logger})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
 	handler := api.New(api.Config{
 		Catalogue:   cat,
 		Cases:       svc,
@@ -371,6 +378,8 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 			{Name: "store", Ping: st.Ping},
 			{Name: "broker", Ping: b.Ping},
 		},
+		Metrics:    mets.Handler(),
+		Instrument: mets.Middleware,
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)

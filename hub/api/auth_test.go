@@ -16,6 +16,7 @@ import (
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/deadletter"
+	"yjshub/hub/metrics"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"
 )
@@ -53,7 +54,12 @@ func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: storetest.Migrated(open)(t)})
+	st := storetest.Migrated(open)(t)
+	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := metrics.New(metrics.Config{Store: st, Connectors: fakeAdmin{}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +84,8 @@ func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[stri
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(New(Config{Catalogue: cat, Cases: svc, Clients: clients, Inbox: &fakeInbox{},
-		Connectors: fakeAdmin{}, DeadLetters: fakeLetters{}, Logger: slog.New(slog.DiscardHandler)}))
+		Connectors: fakeAdmin{}, DeadLetters: fakeLetters{}, Logger: slog.New(slog.DiscardHandler),
+		Metrics: m.Handler(), Instrument: m.Middleware}))
 	t.Cleanup(srv.Close)
 	return srv, keys
 }
@@ -140,6 +147,7 @@ func TestEveryRouteLetsOnlyItsRolesThrough(t *testing.T) {
 		{"GET", "/api/v1/reports/reuse", []string{"ops"}},
 		{"GET", "/api/v1/audit?kind=prefill", []string{"ops"}},
 		{"GET", "/api/v1/audit/verify", []string{"ops"}},
+		{"GET", "/metrics", []string{"ops"}},
 		{"GET", "/api/v1/licences?holder=91350100M000100Y43", []string{"jiangsu", "ops"}},
 		{"GET", "/api/v1/licences/%E9%A3%9F/JY1", []string{"jiangsu", "ops", "tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/licences/%E9%A3%9F/JY1/events", []string{"tobacco-office", "fire-office"}},

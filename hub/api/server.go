@@ -50,6 +50,12 @@ type Config struct {
 	Logger *slog.Logger
 	// ReadyTimeout bounds each readiness check. Default: 2s.
 	ReadyTimeout time.Duration
+	// Metrics serves GET /metrics, the Prometheus exposition of the hub's metrics (hub/metrics),
+	// for operators. Optional: without it the route is not mounted.
+	Metrics http.Handler
+	// Instrument wraps every request before any other middleware, so that it sees the route
+	// pattern the request matched (hub/metrics' HTTP middleware). Optional.
+	Instrument func(http.Handler) http.Handler
 }
 
 // Server is the hub's HTTP handler.
@@ -68,6 +74,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg}
 	r := chi.NewRouter()
+	if cfg.Instrument != nil {
+		r.Use(cfg.Instrument)
+	}
 	r.Use(s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such path: "+r.URL.Path)
@@ -84,6 +93,9 @@ func New(cfg Config) *Server {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if cfg.Metrics != nil {
+		r.With(s.allow(forOperators...)).Get("/metrics", cfg.Metrics.ServeHTTP)
+	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/bundles", s.listBundles)
 		r.Get("/bundles/{code}", s.getBundle)

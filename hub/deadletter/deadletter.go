@@ -196,6 +196,23 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
+// StateCount is the number of one connector's dead letters in one state.
+type StateCount struct {
+	Connector string `db:"connector"`
+	State     string `db:"state"`
+	N         int64  `db:"n"`
+}
+
+// CountsByState counts the dead letters per connector and state, replayed ones included (for
+// the hub's metrics). It reads only the index on (connector, state).
+func (s *Store) CountsByState(ctx context.Context) ([]StateCount, error) {
+	var out []StateCount
+	if err := s.st.DB().SelectContext(ctx, &out, `SELECT connector, state, COUNT(*) AS n FROM dead_letters GROUP BY connector, state ORDER BY connector, state`); err != nil {
+		return nil, fmt.Errorf("counting dead letters: %w", err)
+	}
+	return out, nil
+}
+
 // Get returns one dead letter.
 func (s *Store) Get(ctx context.Context, id string) (Letter, error) {
 	var r row

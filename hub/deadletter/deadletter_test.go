@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,12 @@ func TestDeadLetters(t *testing.T) {
 				}
 			case <-subCtx.Done():
 				t.Fatal("the replayed message never arrived")
+			}
+			byState, err := dlq.CountsByState(ctx)
+			want := []deadletter.StateCount{{Connector: "restpush:tobacco", State: deadletter.StateDead, N: 1},
+				{Connector: "restpush:tobacco", State: deadletter.StateReplayed, N: 1}}
+			if err != nil || !reflect.DeepEqual(byState, want) {
+				t.Fatalf("counts by state %+v %v; want %+v", byState, err, want)
 			}
 			if _, err := dlq.Replay(ctx, "dl_nope"); !errors.Is(err, deadletter.ErrNotFound) {
 				t.Fatalf("unknown id: %v", err)
