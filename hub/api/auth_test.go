@@ -145,6 +145,7 @@ func TestEveryRouteLetsOnlyItsRolesThrough(t *testing.T) {
 		{"GET", "/api/v1/dlq", []string{"ops"}},
 		{"POST", "/api/v1/dlq/x/replay", []string{"ops"}},
 		{"GET", "/api/v1/reports/reuse", []string{"ops"}},
+		{"GET", "/api/v1/deadlines", []string{"tobacco-office", "fire-office", "ops"}},
 		{"GET", "/api/v1/audit?kind=prefill", []string{"ops"}},
 		{"GET", "/api/v1/audit/verify", []string{"ops"}},
 		{"GET", "/metrics", []string{"ops"}},
@@ -236,6 +237,15 @@ func TestADepartmentActsOnlyOnItsOwnSubcases(t *testing.T) {
 			}
 			if code, resp := send(t, srv, "GET", "/api/v1/departments/tobacco/inbox", keys["tobacco-office"], ""); code != 200 {
 				t.Errorf("tobacco polling its own inbox: %d %s", code, resp)
+			}
+			if code, resp := send(t, srv, "GET", "/api/v1/deadlines?department=fire-rescue", keys["tobacco-office"], ""); code != 403 {
+				t.Errorf("tobacco watching fire-rescue's deadlines: %d %s; want 403", code, resp)
+			}
+			var watch cases.DeadlineWatch
+			code, resp = send(t, srv, "GET", "/api/v1/deadlines?all=true", keys["tobacco-office"], "")
+			decode(t, resp, &watch)
+			if code != 200 || len(watch.Items) != 1 || watch.Items[0].SubcaseID != tobacco {
+				t.Errorf("tobacco's own deadlines: %d %+v; want its one sub-case", code, watch.Items)
 			}
 			revoke := `{"event_id":"r1","type":"revoked","department":"admin-approval","reason":"x"}`
 			if code, resp := send(t, srv, "POST", "/api/v1/licences/%E9%A3%9F/JY1/events", keys["tobacco-office"], revoke); code != 403 ||

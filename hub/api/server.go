@@ -127,6 +127,7 @@ func New(cfg Config) *Server {
 			platforms := r.With(s.allow(forPlatforms...))
 			platforms.Post("/cases", s.submitCase)
 			platforms.Get("/cases/{id}", s.getCase)
+			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/deadlines", s.deadlines)
 			depts.Post("/subcases/{id}/events", s.subcaseEvent)
 			s.mountSharing(r)
 		}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"yjshub/catalogue"
+	"yjshub/hub/api"
+	"yjshub/hub/cases"
+	"yjshub/hub/store/storetest"
+	"yjshub/seeds"
+)
+
+// yjshub deadlines draws the open sub-cases with their standing and exits 1 once any is past
+// its statutory limit.
+func TestDeadlinesShowsStandingsAndFailsPastTheStatutoryLimit(t *testing.T) {
+	cat, err := catalogue.Load(seeds.FS, "seeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 27, 1, 30, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	svc, err := cases.New(cases.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Catalogue: cat, Cases: svc}))
+	t.Cleanup(srv.Close)
+	if status := postJSON(t, srv.URL+"/api/v1/cases", readExample(t, "open-drink-shop-individual"), nil); status != http.StatusCreated {
+		t.Fatalf("submit: %d", status)
+	}
+
+	code, out, stderr := runCLI(t, "deadlines", "--hub", srv.URL, "--all")
+	if code != 0 || !strings.Contains(out, "as of 2026-11-27: 0 past the statutory limit") || !strings.Contains(out, "区市场监管局") ||
+		strings.Count(out, "\n") != 4 { // the summary, the header and the two sub-cases
+		t.Fatalf("on the day: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = runCLI(t, "deadlines", "--hub", srv.URL)
+	if code != 0 || strings.Contains(out, "正常") {
+		t.Fatalf("without --all the on-track ones are not listed: exit %d\n%s", code, out)
+	}
+
+	mu.Lock()
+	now = now.AddDate(0, 2, 0)
+	mu.Unlock()
+	code, out, _ = runCLI(t, "deadlines", "--hub", srv.URL)
+	if code != 1 || !strings.Contains(out, "2 past the statutory limit") || strings.Count(out, "超法定时限") != 2 || !strings.Contains(out, "████") {
+		t.Fatalf("two months on: exit %d\n%s", code, out)
+	}
+	if code, _, stderr := runCLI(t, "deadlines", "--hub", srv.URL, "--within", "0"); code != 1 || !strings.Contains(stderr, "within") {
+		t.Fatalf("--within 0: exit %d %s", code, stderr)
+	}
+}
