@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -23,15 +24,22 @@ func reportCommand() *cobra.Command {
 }
 
 func reportReuseCommand() *cobra.Command {
-	var hub string
+	var hub, from, to string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "reuse",
 		Short: "Fields and materials asked vs. supplied from shared data (免填免交), per bundle and overall",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if from != "" {
+				q.Set("from", from)
+			}
+			if to != "" {
+				q.Set("to", to)
+			}
 			var rep sharing.ReuseReport
-			if _, err := call(cmd.Context(), http.MethodGet, strings.TrimRight(hub, "/")+"/api/v1/reports/reuse", nil, nil, &rep); err != nil {
+			if _, err := call(cmd.Context(), http.MethodGet, strings.TrimRight(hub, "/")+"/api/v1/reports/reuse?"+q.Encode(), nil, nil, &rep); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "report refused:", err)
 				return exitError{code: 1}
 			}
@@ -43,6 +51,8 @@ func reportReuseCommand() *cobra.Command {
 		},
 	}
 	hubFlag(cmd, &hub)
+	cmd.Flags().StringVar(&from, "from", "", "first day of the period, YYYY-MM-DD (China)")
+	cmd.Flags().StringVar(&to, "to", "", "last day of the period, YYYY-MM-DD (China)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -77,6 +87,9 @@ func share(part, whole int, pct float64) string {
 
 // printReuse prints the report as a table, one row per bundle and a total.
 func printReuse(w io.Writer, rep sharing.ReuseReport) {
+	if rep.From != "" || rep.To != "" {
+		fmt.Fprintf(w, "period: %s to %s\n", or(rep.From, "the first case"), or(rep.To, "today"))
+	}
 	if len(rep.Bundles) == 0 {
 		fmt.Fprintln(w, "no applications yet: nothing to report")
 		return
@@ -126,4 +139,12 @@ func auditVerifyCommand() *cobra.Command {
 	}
 	hubFlag(cmd, &hub)
 	return cmd
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -45,6 +45,14 @@ func TestReportReuseReadsTheHubsReport(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Overall.Cases != 1 || rep.Bundles[0].Bundle.Seq != 30 || rep.Bundles[0].FieldsAsked == 0 {
 		t.Fatalf("--json: exit %d: %s", code, out)
 	}
+	code, out, _ = runCLI(t, "report", "reuse", "--hub", srv.URL, "--from", "2026-01-01", "--to", "2026-01-31")
+	if code != 0 || !strings.Contains(out, "period: 2026-01-01 to 2026-01-31") || !strings.Contains(out, "no applications yet") {
+		t.Fatalf("a period without cases: exit %d: %s", code, out)
+	}
+	if code, _, stderr := runCLI(t, "report", "reuse", "--hub", srv.URL, "--from", "2026-13-01", "--to", "soon"); code != 1 ||
+		!strings.Contains(stderr, "from  [date]") || !strings.Contains(stderr, "to  [date]") {
+		t.Fatalf("bad dates: exit %d: %s", code, stderr)
+	}
 	srv.Close()
 	if code, _, stderr := runCLI(t, "report", "reuse", "--hub", srv.URL); code != 1 || !strings.Contains(stderr, "report refused") {
 		t.Fatalf("a hub that is down: exit %d: %s", code, stderr)

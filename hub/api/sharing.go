@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/audit"
+	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
 )
@@ -250,7 +253,23 @@ func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *sharingRoutes) reuseReport(w http.ResponseWriter, r *http.Request) {
-	rep, err := h.svc.ReuseReport(r.Context())
+	var period sharing.Period
+	var problems []Problem
+	for name, dst := range map[string]*time.Time{"from": &period.From, "to": &period.To} {
+		if v := r.URL.Query().Get(name); v != "" {
+			d, err := time.ParseInLocation(time.DateOnly, v, deadline.China)
+			if err != nil {
+				problems = append(problems, Problem{Path: name, Rule: "date", Message: "must be a date, YYYY-MM-DD"})
+			}
+			*dst = d
+		}
+	}
+	if len(problems) > 0 {
+		sort.Slice(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
+		return
+	}
+	rep, err := h.svc.ReuseReport(r.Context(), period)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -8,16 +8,22 @@ import (
 	"time"
 
 	"yjshub/hub/audit"
+	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/mapping"
 )
 
 // ReuseReport counts, per bundle and overall, the fields and materials the applications asked
 // for and those supplied from shared data (prefilled fields, materials given as e-licences).
 type ReuseReport struct {
-	GeneratedAt time.Time     `json:"generated_at"`
-	Bundles     []BundleReuse `json:"bundles"`
-	Overall     ReuseFigures  `json:"overall"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// From and To are the first and last day (China) of the period reported, when one was
+	// asked for: cases submitted and prefills made on those days and between.
+	From    string        `json:"from,omitempty"`
+	To      string        `json:"to,omitempty"`
+	Bundles []BundleReuse `json:"bundles"`
+	Overall ReuseFigures  `json:"overall"`
 }
 
 // BundleReuse is one bundle's figures.
@@ -77,7 +83,34 @@ type grantedPrefill struct {
 }
 
 // ReuseReport computes the report over every case and every prefill in the store.
-func (s *Service) ReuseReport(ctx context.Context) (*ReuseReport, error) {
+// Period is a span of days in China, both included; a zero From or To leaves that side open.
+type Period struct {
+	From, To time.Time
+}
+
+// bounds returns the period as store timestamps [from, to): midnight in China of From and of
+// the day after To; an open side is 1970 or the far future.
+func (p Period) bounds() (store.Timestamp, store.Timestamp) {
+	from, to := time.Unix(0, 0).UTC(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !p.From.IsZero() {
+		from = deadline.Date(p.From)
+	}
+	if !p.To.IsZero() {
+		to = deadline.Date(p.To).AddDate(0, 0, 1)
+	}
+	return store.NewTimestamp(from), store.NewTimestamp(to)
+}
+
+func (p Period) contains(t time.Time) bool {
+	from, to := p.bounds()
+	return !t.Before(from.Time) && t.Before(to.Time)
+}
+
+func (s *Service) ReuseReport(ctx context.Context, p Period) (*ReuseReport, error) {
+	if !p.From.IsZero() && !p.To.IsZero() && p.To.Before(p.From) {
+		return nil, &ValidationError{Problems: []mapping.Problem{{Path: "to", Rule: "range", Message: "must not be before from"}}}
+	}
+	from, to := p.bounds()
 	db := s.st.DB()
 	var cases []struct {
 		ID            string          `db:"id"`
@@ -87,14 +120,16 @@ func (s *Service) ReuseReport(ctx context.Context) (*ReuseReport, error) {
 		Form          string          `db:"form"`
 		SubmittedAt   store.Timestamp `db:"submitted_at"`
 	}
-	if err := db.SelectContext(ctx, &cases, `SELECT id, bundle_code, applicant_type, holder_id, form, submitted_at FROM cases ORDER BY submitted_at, id`); err != nil {
+	if err := db.SelectContext(ctx, &cases, db.Rebind(`SELECT id, bundle_code, applicant_type, holder_id, form, submitted_at FROM cases
+		WHERE submitted_at >= ? AND submitted_at < ? ORDER BY submitted_at, id`), from, to); err != nil {
 		return nil, fmt.Errorf("reading cases: %w", err)
 	}
 	var subs []struct {
 		CaseID     string `db:"case_id"`
 		MatterCode string `db:"matter_code"`
 	}
-	if err := db.SelectContext(ctx, &subs, `SELECT case_id, matter_code FROM subcases ORDER BY case_id, position`); err != nil {
+	if err := db.SelectContext(ctx, &subs, db.Rebind(`SELECT s.case_id, s.matter_code FROM subcases s JOIN cases c ON c.id = s.case_id
+		WHERE c.submitted_at >= ? AND c.submitted_at < ? ORDER BY s.case_id, s.position`), from, to); err != nil {
 		return nil, fmt.Errorf("reading sub-cases: %w", err)
 	}
 	matters := map[string][]string{}
@@ -105,7 +140,8 @@ func (s *Service) ReuseReport(ctx context.Context) (*ReuseReport, error) {
 		CaseID string `db:"case_id"`
 		N      int    `db:"n"`
 	}
-	if err := db.SelectContext(ctx, &fromLicences, `SELECT case_id, COUNT(*) AS n FROM case_materials WHERE licence_number <> '' GROUP BY case_id`); err != nil {
+	if err := db.SelectContext(ctx, &fromLicences, db.Rebind(`SELECT m.case_id, COUNT(*) AS n FROM case_materials m JOIN cases c ON c.id = m.case_id
+		WHERE m.licence_number <> '' AND c.submitted_at >= ? AND c.submitted_at < ? GROUP BY m.case_id`), from, to); err != nil {
 		return nil, fmt.Errorf("reading materials: %w", err)
 	}
 	byLicence := map[string]int{}
@@ -134,15 +170,20 @@ func (s *Service) ReuseReport(ctx context.Context) (*ReuseReport, error) {
 		if _, ok := s.cat.Bundle(d.Bundle); !ok {
 			d.Bundle = "" // refused before the bundle was known
 		}
+		inPeriod := p.contains(e.At)
 		if e.Outcome != audit.Granted {
-			if d.Bundle == "" {
+			switch {
+			case !inPeriod:
+			case d.Bundle == "":
 				refusedElsewhere++
-			} else {
+			default:
 				fig(d.Bundle).PrefillsRefused++
 			}
 			continue
 		}
-		fig(d.Bundle).PrefillsGranted++
+		if inPeriod {
+			fig(d.Bundle).PrefillsGranted++
+		}
 		gp := &grantedPrefill{seq: e.Seq, at: e.At, fields: map[string]bool{}}
 		for _, f := range d.Fields {
 			gp.fields[f] = true
@@ -193,6 +234,12 @@ func (s *Service) ReuseReport(ctx context.Context) (*ReuseReport, error) {
 	}
 
 	rep := &ReuseReport{GeneratedAt: s.cfg.Now().UTC(), Bundles: []BundleReuse{}}
+	if !p.From.IsZero() {
+		rep.From = deadline.Date(p.From).Format(time.DateOnly)
+	}
+	if !p.To.IsZero() {
+		rep.To = deadline.Date(p.To).Format(time.DateOnly)
+	}
 	for code, f := range figures {
 		b, _ := s.cat.Bundle(code)
 		f.percentages()

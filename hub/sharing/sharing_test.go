@@ -299,7 +299,7 @@ func TestTheReuseReportCountsPrefilledFieldsAndLicenceMaterials(t *testing.T) {
 		if _, _, err := e.cases.Submit(ctx, app, hash, ""); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := e.svc.ReuseReport(ctx)
+		rep, err := e.svc.ReuseReport(ctx, sharing.Period{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,9 +322,36 @@ func TestTheReuseReportCountsPrefilledFieldsAndLicenceMaterials(t *testing.T) {
 		if _, _, err := e.cases.Submit(ctx, app2, hash2, ""); err != nil {
 			t.Fatal(err)
 		}
-		rep, _ = e.svc.ReuseReport(ctx)
+		rep, _ = e.svc.ReuseReport(ctx, sharing.Period{})
 		if got := rep.Bundles[1]; got.Cases != 2 || got.CasesPrefilled != 1 || got.FieldsPrefilled != len(p.Fields) {
 			t.Errorf("after a second case: %+v", got.ReuseFigures)
+		}
+
+		// A period counts the cases submitted and the prefills made on its days only.
+		*e.now = time.Date(2026, 12, 10, 2, 0, 0, 0, time.UTC)
+		app3, hash3 := example(t, "open-drink-shop-enterprise")
+		if _, _, err := e.cases.Submit(ctx, app3, hash3, ""); err != nil {
+			t.Fatal(err)
+		}
+		china := time.FixedZone("CST", 8*3600)
+		dec, err := e.svc.ReuseReport(ctx, sharing.Period{From: time.Date(2026, 12, 1, 0, 0, 0, 0, china), To: time.Date(2026, 12, 31, 0, 0, 0, 0, china)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.From != "2026-12-01" || dec.To != "2026-12-31" || len(dec.Bundles) != 1 || dec.Bundles[0].Bundle.Seq != 30 ||
+			dec.Overall.Cases != 1 || dec.Overall.PrefillsGranted != 0 || dec.Overall.PrefillsRefused != 0 {
+			t.Errorf("December: %+v", dec)
+		}
+		nov, err := e.svc.ReuseReport(ctx, sharing.Period{To: time.Date(2026, 11, 30, 0, 0, 0, 0, china)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nov.From != "" || nov.Overall.Cases != 3 || nov.Overall.PrefillsGranted != 1 || nov.Overall.PrefillsRefused != 1 || nov.Overall.CasesPrefilled != 1 {
+			t.Errorf("up to November: %+v", nov.Overall)
+		}
+		var ve *sharing.ValidationError
+		if _, err := e.svc.ReuseReport(ctx, sharing.Period{From: time.Date(2026, 12, 31, 0, 0, 0, 0, china), To: time.Date(2026, 12, 1, 0, 0, 0, 0, china)}); !errors.As(err, &ve) {
+			t.Errorf("a period that ends before it starts: %v", err)
 		}
 	})
 }
