@@ -45,8 +45,9 @@ type Config struct {
 	// sent but never shown.
 	PullURL string `yaml:"pull_url" json:"pull_url"`
 
-	// PushURL receives progress (受理, 办结), results and e-licences (一端出件) and rejections
-	// (退件) as POSTs with an Idempotency-Key. Required; http or https.
+	// PushURL receives progress (受理, 办结), results and e-licences (一端出件), rejections
+	// (退件) and, with outbound.revoked, revocations of those e-licences (撤销) as POSTs with
+	// an Idempotency-Key. Required; http or https.
 	PushURL string `yaml:"push_url" json:"push_url"`
 
 	// LicencesURL is the platform's list of e-licences (electronic licences of other systems it
@@ -188,6 +189,11 @@ type Outbound struct {
 	// OnlyMapped sends only the fields named in Fields (and Const): data minimisation for a
 	// platform that needs less than the hub offers. Default false: everything is sent.
 	OnlyMapped bool `yaml:"only_mapped,omitempty" json:"only_mapped,omitempty"`
+	// Revoked is the revocation document (撤销): the issuing department revoked an e-licence
+	// the platform was sent as a result. Its fields, values and const apply over the ones
+	// above for that document (OnlyMapped as above); `revoked: {}` sends it with the shared
+	// mapping alone. Optional: absent, the platform is not told of revocations.
+	Revoked *OutboundDocument `yaml:"revoked,omitempty" json:"revoked,omitempty"`
 }
 
 // Hub fields a rule may map to.
@@ -377,6 +383,7 @@ func (o Outbound) validate() error {
 			errs = append(errs, errors.New("outbound.const: an empty field name"))
 		}
 	}
+	errs = append(errs, o.Revoked.validate())
 	return errors.Join(errs...)
 }
 

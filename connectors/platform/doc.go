@@ -16,7 +16,9 @@
 // came from its platform, pushes 受理 when the first sub-case is accepted, 出件 with the
 // decision and the e-licences (metadata and file) of each decided sub-case (一端出件), and
 // 办结 with the outcome when the case completes — each once, with an Idempotency-Key per case
-// and step, renamed and recoded by the outbound mapping.
+// and step, renamed and recoded by the outbound mapping. With outbound.revoked it also pushes
+// 撤销 once per e-licence of those results that the issuing department has since revoked
+// (read from the e-licence library, the reason's digit runs masked).
 //
 // With licences_url, the connector also pulls the platform's e-licences page by page the same
 // way (a cursor of its own, platform_licence_cursors), maps each by licence_fields to the hub's

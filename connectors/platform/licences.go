@@ -33,8 +33,9 @@ type LicenceItem struct {
 	Body      json.RawMessage `json:"body"`
 }
 
-// LicenceLibrary is the capability of Cases that a platform with licences_url needs: the
-// e-licence library the connector imports into. *cases.Service has it.
+// LicenceLibrary is the capability of Cases that a platform with licences_url or
+// outbound.revoked needs: the e-licence library the connector imports into and reads
+// revocations from. *cases.Service has it.
 type LicenceLibrary interface {
 	Licences() *licences.Library
 }

@@ -17,9 +17,10 @@ const (
 	stepResult    = "result"    // 出件: a sub-case decided, with its e-licences (一端出件)
 	stepCompleted = "completed" // 办结: every matter decided, with the outcome
 	stepRejected  = "rejected"  // 退件: the application was not taken in
+	stepRevoked   = "revoked"   // 撤销: an e-licence of a result revoked by its issuing department
 )
 
-var statusWords = map[string]string{stepAccepted: "受理", stepResult: "出件", stepCompleted: "办结", stepRejected: "退件"}
+var statusWords = map[string]string{stepAccepted: "受理", stepResult: "出件", stepCompleted: "办结", stepRejected: "退件", stepRevoked: "撤销"}
 
 // acceptedStates are the sub-case states that may come only after, or with, acceptance; the
 // timeline decides (a supplement may be asked for before acceptance).
@@ -33,7 +34,8 @@ func (p planner) key(caseID, step string) string {
 }
 
 // Steps: for a case that came from this platform, 受理 once a sub-case may be accepted, 出件
-// for each decided sub-case, 办结 once the case is completed.
+// for each decided sub-case, 办结 once the case is completed, and (with outbound.revoked) 撤销
+// for each e-licence of its results since revoked.
 func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.Step, error) {
 	_, ok, err := p.c.tables.appOf(ctx, ev.CaseID)
 	if err != nil || !ok {
@@ -54,7 +56,11 @@ func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.St
 	if ev.State == cases.CaseCompleted {
 		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepCompleted), CaseID: ev.CaseID, Name: stepCompleted})
 	}
-	return steps, nil
+	revoked, err := p.revokedSteps(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return append(steps, revoked...), nil
 }
 
 // Build reads the case as it is now and builds each step's document.
@@ -72,11 +78,17 @@ func (p planner) Build(ctx context.Context, ev cases.CaseUpdated, steps []casepu
 	}
 	var pushes []casepush.Push
 	for _, s := range steps {
-		doc := p.document(v, appID, s)
+		doc, out := p.document(v, appID, s), p.c.cfg.Outbound
+		if s.Name == stepRevoked {
+			if doc, err = p.revocation(ctx, v, appID, s); err != nil {
+				return nil, err
+			}
+			out = *p.c.revokedOut
+		}
 		if doc == nil {
 			continue // not due yet
 		}
-		body, err := json.Marshal(p.c.cfg.Outbound.apply(doc))
+		body, err := json.Marshal(out.apply(doc))
 		if err != nil {
 			return nil, err
 		}

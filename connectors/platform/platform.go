@@ -65,6 +65,11 @@ type Connector struct {
 	library    licenceImporter
 	licCounts  licenceCounts
 
+	// revokedOut maps the revocation document and revocations reads the revoked licences;
+	// both nil without outbound.revoked.
+	revokedOut  *Outbound
+	revocations licenceReader
+
 	pulled, submitted, rejected, duplicates, failed atomic.Int64
 
 	mu          sync.Mutex
@@ -74,8 +79,8 @@ type Connector struct {
 
 // New returns the connector of one platform after applying cfg's defaults and validating it
 // (also against the catalogue: mapped fields, bundles, matters, materials and licence types
-// must exist); the error lists every problem at once. With licences_url, svc must also be a
-// LicenceLibrary.
+// must exist); the error lists every problem at once. With licences_url or outbound.revoked,
+// svc must also be a LicenceLibrary.
 func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recorder, opts ...Option) (*Connector, error) {
 	cfg.setDefaults()
 	errs := []error{cfg.Validate()}
@@ -90,9 +95,17 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	var m *mapper
 	var lm *licenceMapper
 	var lib licenceImporter
+	var rev licenceReader
 	if svc != nil {
 		m = newMapper(cfg.Inbound, svc.Catalogue())
-		errs = append(errs, m.check())
+		errs = append(errs, m.check(), cfg.Outbound.Revoked.check(svc.Catalogue()))
+		if cfg.Outbound.Revoked != nil {
+			if ll, ok := svc.(LicenceLibrary); ok && ll.Licences() != nil {
+				rev = ll.Licences()
+			} else {
+				errs = append(errs, errors.New("outbound.revoked: the hub's e-licence library is required to tell of revocations"))
+			}
+		}
 		if cfg.LicencesURL != "" {
 			lm = newLicenceMapper(cfg.LicenceFields, svc.Catalogue())
 			errs = append(errs, lm.check())
@@ -111,7 +124,7 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 		opt(&o)
 	}
 	c := &Connector{cfg: cfg, cases: svc, rec: rec, mapper: m, licMapper: lm, library: lib, tables: tables{st: st, platform: cfg.Name},
-		log: o.log.With("connector", Kind+":"+cfg.Name)}
+		revokedOut: cfg.Outbound.revoked(), revocations: rev, log: o.log.With("connector", Kind+":"+cfg.Name)}
 	c.apps = &feed{what: "applications", url: cfg.PullURL, cursors: appCursors, take: c.intake, afterRound: c.reportRejections}
 	if cfg.LicencesURL != "" {
 		c.lics = &feed{what: "licences", url: cfg.LicencesURL, cursors: licenceCursors, take: c.takeLicence}
@@ -171,7 +184,8 @@ func (c *Connector) Run(parent context.Context) error {
 }
 
 // Status reports the connector: its consumer group on yjs.case.event (the manager fills in
-// the lag), pushes delivered, applications pulled, submitted and rejected, and with
+// the lag), pushes delivered, the documents the platform is sent (Detail["documents"]: revoked
+// only with outbound.revoked), applications pulled, submitted and rejected, and with
 // licences_url the e-licences pulled, imported, already known, rejected and repeated
 // (Detail["licences"]).
 func (c *Connector) Status() connector.Status {
@@ -180,7 +194,7 @@ func (c *Connector) Status() connector.Status {
 	detail := map[string]any{
 		"level": c.cfg.Level, "pull_url": restpush.RedactURL(c.cfg.PullURL), "push_url": c.client.Endpoint(),
 		"cursor": cursor, "pulls": c.apps.pulls.Load(), "pulled": c.pulled.Load(), "submitted": c.submitted.Load(),
-		"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(),
+		"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(), "documents": c.documents(),
 	}
 	if !lastPull.IsZero() {
 		detail["last_pull"] = lastPull
@@ -212,6 +226,15 @@ func (c *Connector) Status() connector.Status {
 		st.LastError, st.LastErrorMessage = connector.TimePtr(rs.LastError), rs.LastErrorMessage
 	}
 	return st
+}
+
+// documents lists the documents the platform is sent, in the order of a case.
+func (c *Connector) documents() []string {
+	docs := []string{stepRejected, stepAccepted, stepResult, stepCompleted}
+	if c.revokedOut != nil {
+		docs = append(docs, stepRevoked)
+	}
+	return docs
 }
 
 func latest(a, b time.Time) time.Time {

@@ -6,12 +6,14 @@
 //
 //	GET  /applications?cursor=…&limit=…   {"items": [{"app_id", "submitted_at", "body"}], "next_cursor"}
 //	GET  /licences?cursor=…&limit=…       {"items": [{"licence_id", "body"}], "next_cursor"}
-//	POST /progress                        progress, results, e-licences, rejections (Idempotency-Key)
+//	POST /progress                        progress, results, e-licences, rejections, revocations (Idempotency-Key)
 //
 // [Format] describes a platform's own application layout as data, and [Format.Encode] writes
 // a hub application in it, so that a test can offer the repository's examples as a platform
 // would send them. [Jiangsu] and [Lianyungang] are two such layouts. [LicenceFormat] does the
-// same for e-licences: [JiangsuLicence] and [LianyungangLicence].
+// same for e-licences: [JiangsuLicence] and [LianyungangLicence]. [RevocationFormat] reads the
+// revocations (撤销) the hub pushes, in [JiangsuRevocation] and [LianyungangRevocation], and
+// [Sim.Revocations] lists those the platform took.
 package platformsim
 
 import (
