@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -81,7 +80,7 @@ func NewClient(cfg ClientConfig, hc *http.Client) (*Client, error) {
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", cfg.Timeout))
 	}
-	errs = append(errs, ValidateHeaders(cfg.Headers), ValidateRetry(cfg.Retry), ValidateSigningSecret(cfg.SigningSecret))
+	errs = append(errs, ValidateHeaders(cfg.Headers), cfg.Retry.Validate(), ValidateSigningSecret(cfg.SigningSecret))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -358,28 +357,4 @@ func ValidateSigningSecret(secret string) error {
 		return fmt.Errorf("signing_secret: %w", err)
 	}
 	return nil
-}
-
-// ValidateRetry checks a retry configuration; zero fields mean their defaults.
-func ValidateRetry(r restpush.RetryConfig) error {
-	var errs []error
-	if r.InitialInterval < 0 {
-		errs = append(errs, fmt.Errorf("retry.initial_interval: %v is negative", r.InitialInterval))
-	}
-	if r.MaxInterval < 0 {
-		errs = append(errs, fmt.Errorf("retry.max_interval: %v is negative", r.MaxInterval))
-	}
-	if r.InitialInterval > 0 && r.MaxInterval > 0 && r.InitialInterval > r.MaxInterval {
-		errs = append(errs, fmt.Errorf("retry.initial_interval: %v is longer than retry.max_interval %v", r.InitialInterval, r.MaxInterval))
-	}
-	if math.IsNaN(r.Multiplier) || math.IsInf(r.Multiplier, 0) || (r.Multiplier != 0 && r.Multiplier < 1) {
-		errs = append(errs, fmt.Errorf("retry.multiplier: %v is not a finite number of at least 1", r.Multiplier))
-	}
-	if math.IsNaN(r.Jitter) || r.Jitter < 0 || r.Jitter >= 1 {
-		errs = append(errs, fmt.Errorf("retry.jitter: %v is not a fraction in [0, 1)", r.Jitter))
-	}
-	if r.MaxAttempts < 0 {
-		errs = append(errs, fmt.Errorf("retry.max_attempts: %d is negative", r.MaxAttempts))
-	}
-	return errors.Join(errs...)
 }

@@ -257,7 +257,7 @@ func (c *Config) Validate() error {
 	if c.Limit < 0 || c.Limit > maxLimit {
 		errs = append(errs, fmt.Errorf("limit: %d is not in 1..%d", c.Limit, maxLimit))
 	}
-	errs = append(errs, casepush.ValidateHeaders(c.Headers), casepush.ValidateRetry(c.Retry), casepush.ValidateSigningSecret(c.SigningSecret))
+	errs = append(errs, casepush.ValidateHeaders(c.Headers), c.Retry.Validate(), casepush.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}

@@ -176,7 +176,7 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", c.Timeout))
 	}
-	if err := c.Retry.validate(); err != nil {
+	if err := c.Retry.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Breaker.validate(); err != nil {
@@ -198,7 +198,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (r *RetryConfig) validate() error {
+// Validate reports every problem of a retry configuration at once; zero fields mean their
+// defaults. The other pushing connectors (casepush) check theirs with it too.
+func (r RetryConfig) Validate() error {
 	var errs []error
 	if r.InitialInterval < 0 {
 		errs = append(errs, fmt.Errorf("retry.initial_interval: %v is negative", r.InitialInterval))

@@ -68,7 +68,7 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", c.Timeout))
 	}
-	errs = append(errs, casepush.ValidateHeaders(c.Headers), casepush.ValidateRetry(c.Retry), casepush.ValidateSigningSecret(c.SigningSecret))
+	errs = append(errs, casepush.ValidateHeaders(c.Headers), c.Retry.Validate(), casepush.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}

@@ -305,8 +305,8 @@ func (s *Service) resultOf(ctx context.Context, tx *sqlx.Tx, sc subcaseRow) (map
 	if sc.DecisionNumber != "" {
 		r["decision_number"] = sc.DecisionNumber
 	}
-	var lics []licenceRow
-	if err := tx.SelectContext(ctx, &lics, tx.Rebind(`SELECT * FROM licences WHERE subcase_id = ? ORDER BY created_at, number`), sc.ID); err != nil {
+	lics, err := s.lib.OfSubcase(ctx, tx, sc.ID)
+	if err != nil {
 		return nil, err
 	}
 	if len(lics) > 0 {

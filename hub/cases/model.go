@@ -100,33 +100,3 @@ type pauseRow struct {
 	StartedAt store.Timestamp `db:"started_at"`
 	EndedAt   store.Timestamp `db:"ended_at"`
 }
-
-type licenceRow struct {
-	ID           string          `db:"id"`
-	CaseID       string          `db:"case_id"`
-	SubcaseID    string          `db:"subcase_id"`
-	MatterCode   string          `db:"matter_code"`
-	Type         string          `db:"type"`
-	TypeCode     string          `db:"type_code"`
-	Number       string          `db:"number"`
-	Holder       string          `db:"holder"`
-	HolderID     string          `db:"holder_id"`
-	HolderIDType string          `db:"holder_id_type"`
-	Issuer       string          `db:"issuer"`
-	IssuerCode   string          `db:"issuer_code"`
-	IssuedAt     string          `db:"issued_at"`
-	ValidFrom    string          `db:"valid_from"`
-	ValidUntil   string          `db:"valid_until"`
-	Status       string          `db:"status"`
-	FileSHA256   string          `db:"file_sha256"`
-	FileURI      string          `db:"file_uri"`
-	FileFormat   string          `db:"file_format"`
-	CreatedAt    store.Timestamp `db:"created_at"`
-	// The library's columns (00006_sharing.sql); hub/licences reads them.
-	FileSize      int64           `db:"file_size"`
-	Source        string          `db:"source"`
-	Origin        string          `db:"origin"`
-	Department    string          `db:"department"`
-	RevokedAt     store.Timestamp `db:"revoked_at"`
-	RevokedReason string          `db:"revoked_reason"`
-}

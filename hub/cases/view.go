@@ -8,9 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"yjshub/hub/deadline"
 	"yjshub/hub/event"
-	"yjshub/hub/licences"
 	"yjshub/hub/store"
 )
 
@@ -203,17 +201,12 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		}
 		v.Materials = append(v.Materials, mv)
 	}
-	var lics []licenceRow
-	if err := tx.SelectContext(ctx, &lics, tx.Rebind(`SELECT * FROM licences WHERE case_id = ? ORDER BY created_at, number`), caseID); err != nil {
+	lics, err := s.lib.OfCase(ctx, tx, caseID)
+	if err != nil {
 		return nil, err
 	}
-	today := deadline.Date(s.now()).Format(time.DateOnly)
 	for _, l := range lics {
-		status := l.Status
-		if status != licences.StatusRevoked && l.ValidUntil != "" && l.ValidUntil < today {
-			status = licences.StatusExpired
-		}
-		v.Licences = append(v.Licences, LicenceView{Licence: l.licence(), SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: status})
+		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
 	}
 	var tl []struct {
 		Seq       int             `db:"seq"`
@@ -229,13 +222,6 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		v.Timeline = append(v.Timeline, TimelineEntry{Seq: e.Seq, At: e.At.Time, SubcaseID: e.SubcaseID, Type: e.Type, Detail: e.Detail})
 	}
 	return v, nil
-}
-
-func (l licenceRow) licence() event.Licence {
-	return event.Licence{Type: l.Type, TypeCode: l.TypeCode, Number: l.Number, Holder: l.Holder, HolderID: l.HolderID,
-		HolderIDType: l.HolderIDType, Issuer: l.Issuer, IssuerCode: l.IssuerCode, IssuedAt: l.IssuedAt,
-		ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil,
-		File: event.LicenceFile{SHA256: l.FileSHA256, URI: l.FileURI, Format: l.FileFormat, Size: l.FileSize}}
 }
 
 // addTimeline appends a step to a case's timeline. Callers hold the case (lockCase) or created

@@ -243,10 +243,25 @@ func (l *Library) Get(ctx context.Context, typ, number string) (*Licence, error)
 // HeldBy returns a holder's licences (holder: USCC or resident ID number), the most recently
 // issued first.
 func (l *Library) HeldBy(ctx context.Context, q Queryer, holderID string) ([]Licence, error) {
+	return l.selectWhere(ctx, q, "a holder's", `holder_id = ? ORDER BY issued_at DESC, created_at DESC, number`, holderID)
+}
+
+// OfCase returns the licences issued in a case, in the order they were recorded.
+func (l *Library) OfCase(ctx context.Context, q Queryer, caseID string) ([]Licence, error) {
+	return l.selectWhere(ctx, q, "a case's", `case_id = ? ORDER BY created_at, number`, caseID)
+}
+
+// OfSubcase returns the licences issued for a sub-case, in the order they were recorded.
+func (l *Library) OfSubcase(ctx context.Context, q Queryer, subcaseID string) ([]Licence, error) {
+	return l.selectWhere(ctx, q, "a sub-case's", `subcase_id = ? ORDER BY created_at, number`, subcaseID)
+}
+
+// selectWhere reads the licences a condition (with its ORDER BY) selects, their status as of
+// today; whose names them in an error.
+func (l *Library) selectWhere(ctx context.Context, q Queryer, whose, where string, arg any) ([]Licence, error) {
 	var rows []row
-	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT `+columns+` FROM licences WHERE holder_id = ?
-		ORDER BY issued_at DESC, created_at DESC, number`), holderID); err != nil {
-		return nil, fmt.Errorf("reading a holder's licences: %w", err)
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT `+columns+` FROM licences WHERE `+where), arg); err != nil {
+		return nil, fmt.Errorf("reading %s licences: %w", whose, err)
 	}
 	today := l.today()
 	out := make([]Licence, 0, len(rows))
