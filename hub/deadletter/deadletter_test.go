@@ -91,12 +91,16 @@ func TestDeadLetters(t *testing.T) {
 			if err != nil || l.State != deadletter.StateReplayed || l.ReplayCount != 1 || l.ReplayedAt == nil {
 				t.Fatalf("replay: %+v %v", l, err)
 			}
+			// The handler cancels subCtx once it has the message: wait on a deadline of our own,
+			// or the two could be ready at once.
+			waitCtx, waitCancel := context.WithTimeout(ctx, 60*time.Second)
+			defer waitCancel()
 			select {
 			case m := <-received:
 				if string(m.Value) != `{"id":"ev_1"}` || string(m.Key) != "cs_1" || m.Headers["dlq_replay_of"] != id {
 					t.Fatalf("replayed message %q key %q headers %v", m.Value, m.Key, m.Headers)
 				}
-			case <-subCtx.Done():
+			case <-waitCtx.Done():
 				t.Fatal("the replayed message never arrived")
 			}
 			byState, err := dlq.CountsByState(ctx)
