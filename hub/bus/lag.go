@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -105,7 +106,33 @@ func topicCommits(r *kafka.OffsetFetchResponse, topic string) []kafka.OffsetFetc
 	return r.Topics[topic]
 }
 
+// listOffsetsAttempts bounds the tries of listOffsets at a partition whose leader is moving (a
+// new topic, a broker restart); the pauses between them (about 4 s in all) outlast the
+// default metadata TTL, so the client has refreshed its view of the leaders by the last.
+const listOffsetsAttempts = 10
+
+// listOffsets asks for the offsets of partitions, trying again, after a short pause, while the
+// broker answers with an error Kafka calls retriable (not the leader, leader not available …).
 func (b *Bus) listOffsets(ctx context.Context, topic string, partitions []int, of func(int) kafka.OffsetRequest) (map[int]kafka.PartitionOffsets, error) {
+	var err error
+	for attempt := 1; ; attempt++ {
+		var out map[int]kafka.PartitionOffsets
+		out, err = b.listOffsetsOnce(ctx, topic, partitions, of)
+		var kerr kafka.Error
+		if err == nil || attempt == listOffsetsAttempts || !errors.As(err, &kerr) || !kerr.Temporary() {
+			return out, err
+		}
+		t := time.NewTimer(min(time.Duration(attempt)*100*time.Millisecond, 500*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Bus) listOffsetsOnce(ctx context.Context, topic string, partitions []int, of func(int) kafka.OffsetRequest) (map[int]kafka.PartitionOffsets, error) {
 	reqs := make([]kafka.OffsetRequest, len(partitions))
 	for i, p := range partitions {
 		reqs[i] = of(p)
