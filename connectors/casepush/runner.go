@@ -74,7 +74,7 @@ type Runner struct {
 	rec     connector.Recorder
 	planner Planner
 	log     *slog.Logger
-	stats   counters
+	stats   connector.Counters
 }
 
 // NewRunner returns a runner; every argument is required but log (nil: nothing is logged).
@@ -104,7 +104,7 @@ func NewRunner(cfg RunnerConfig, b *bus.Bus, client *Client, ledger *Ledger, rec
 }
 
 // Stats returns the runner's counters; safe for concurrent use.
-func (r *Runner) Stats() StatsSnapshot { return r.stats.snapshot() }
+func (r *Runner) Stats() StatsSnapshot { return statsOf(r.stats.Snapshot()) }
 
 // errStopped marks a message left unhandled because Run is stopping.
 var errStopped = errors.New("stopped")
@@ -122,8 +122,8 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // handle is the bus handler; returning nil commits the event.
 func (r *Runner) handle(ctx context.Context, m bus.Received) error {
-	r.stats.inFlight.Add(1)
-	defer r.stats.inFlight.Add(-1)
+	r.stats.InFlight(1)
+	defer r.stats.InFlight(-1)
 	var env event.Envelope
 	if err := json.Unmarshal(m.Value, &env); err != nil || env.ID == "" {
 		return r.fail(ctx, m, env.ID, "", "undecodable message", Result{})
@@ -182,8 +182,8 @@ func (r *Runner) handle(ctx context.Context, m bus.Received) error {
 	var refused []refusal
 	for _, p := range pushes {
 		res := r.client.Deliver(ctx, p.Key, p.Body, func(res Result) {
-			r.stats.retries.Add(1)
-			r.stats.failure(time.Now(), res.Reason)
+			r.stats.Retry()
+			r.stats.Failure(time.Now(), res.Reason)
 			r.log.WarnContext(ctx, "push failed, will retry", "case_id", p.CaseID, "step", p.Name, "key", p.Key,
 				"attempt", res.Attempts, "status", res.Status, "reason", res.Reason)
 		})
@@ -198,7 +198,7 @@ func (r *Runner) handle(ctx context.Context, m bus.Received) error {
 		if err := r.mark(ctx, p.Step, StatePushed, res); err != nil {
 			return err
 		}
-		r.stats.success(time.Now())
+		r.stats.Delivered(time.Now())
 		r.log.DebugContext(ctx, "pushed", "case_id", p.CaseID, "step", p.Name, "key", p.Key, "status", res.Status, "attempts", res.Attempts)
 	}
 	if len(refused) == 0 {
@@ -232,7 +232,7 @@ func (r *Runner) fail(ctx context.Context, m bus.Received, eventID, caseID, reas
 	if eventID == "" {
 		r.log.WarnContext(ctx, "undecodable case event, recording it as failed", "partition", m.Partition, "offset", m.Offset)
 	}
-	r.stats.failure(time.Now(), reason)
+	r.stats.Failure(time.Now(), reason)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	err := r.rec.Failed(rctx, connector.Failure{
@@ -242,6 +242,6 @@ func (r *Runner) fail(ctx context.Context, m bus.Received, eventID, caseID, reas
 	if err != nil {
 		return fmt.Errorf("recording the failure of the event at partition %d offset %d: %w", m.Partition, m.Offset, err)
 	}
-	r.stats.failed.Add(1)
+	r.stats.Failed()
 	return nil
 }

@@ -1,21 +1,10 @@
 package casepush
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"yjshub/connectors/connector"
 )
-
-// counters collects a connector's counters; safe for concurrent use. The zero value is ready.
-type counters struct {
-	delivered, retries, failed atomic.Int64
-	inFlight                   atomic.Int64
-
-	mu          sync.Mutex
-	lastSuccess time.Time
-	lastError   time.Time
-	lastMessage string
-}
 
 // StatsSnapshot is a copy of the counters.
 type StatsSnapshot struct {
@@ -32,23 +21,8 @@ type StatsSnapshot struct {
 	LastErrorMessage string
 }
 
-func (s *counters) success(at time.Time) {
-	s.delivered.Add(1)
-	s.mu.Lock()
-	s.lastSuccess = at
-	s.mu.Unlock()
-}
-
-// failure notes a failed attempt or refusal; msg must be scrubbed.
-func (s *counters) failure(at time.Time, msg string) {
-	s.mu.Lock()
-	s.lastError, s.lastMessage = at, msg
-	s.mu.Unlock()
-}
-
-func (s *counters) snapshot() StatsSnapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return StatsSnapshot{Delivered: s.delivered.Load(), Retries: s.retries.Load(), Failed: s.failed.Load(),
-		InFlight: int(s.inFlight.Load()), LastSuccess: s.lastSuccess, LastError: s.lastError, LastErrorMessage: s.lastMessage}
+// statsOf fills StatsSnapshot from the shared counters.
+func statsOf(s connector.CounterSnapshot) StatsSnapshot {
+	return StatsSnapshot{Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed,
+		InFlight: s.InFlight, LastSuccess: s.LastSuccess, LastError: s.LastError, LastErrorMessage: s.LastErrorMessage}
 }

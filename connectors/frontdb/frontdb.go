@@ -119,7 +119,7 @@ func (c *Connector) Run(ctx context.Context) error {
 			return nil
 		}
 		msg := c.scrub.error(err)
-		c.stats.failure(time.Now(), msg)
+		c.stats.Failure(time.Now(), msg)
 		c.log.WarnContext(ctx, "frontdb: the department's database is not ready", "dsn", RedactDSN(c.cfg.DSN), "error", msg)
 		return fmt.Errorf("frontdb %s: %s", c.cfg.Department, msg)
 	}
@@ -227,8 +227,8 @@ func decode(raw []byte) (m subcase, problem string) {
 
 // handle is the bus handler: decode, stage, record. Returning nil commits.
 func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) error {
-	c.stats.inFlight.Add(1)
-	defer c.stats.inFlight.Add(-1)
+	c.stats.InFlight(1)
+	defer c.stats.InFlight(-1)
 	m, problem := decode(rm.Value)
 	if problem != "" {
 		c.log.WarnContext(ctx, "frontdb: undecodable message, recording it as failed",
@@ -250,9 +250,9 @@ func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) er
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: event %s not staged: %w", errStopped, m.id, context.Cause(ctx))
 		}
-		c.stats.retries.Add(1)
+		c.stats.Retry()
 		reason := "staging failed: " + c.scrub.error(err)
-		c.stats.failure(time.Now(), reason)
+		c.stats.Failure(time.Now(), reason)
 		wait := min(retryInitial<<min(attempts-1, 16), retryMax)
 		c.log.WarnContext(ctx, "frontdb: staging a sub-case failed, will retry", "event_id", m.id, "case_id", m.caseID,
 			"subcase_id", m.subcaseID, "attempt", attempts, "reason", reason, "wait", wait)
@@ -268,8 +268,7 @@ func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) er
 	if err := c.rec.Delivered(rctx, d); err != nil {
 		return fmt.Errorf("frontdb: record delivery of event %s: %w", m.id, err)
 	}
-	c.stats.staged.Add(1)
-	c.stats.success(d.At)
+	c.stats.Delivered(d.At)
 	c.log.DebugContext(ctx, "frontdb: staged", "event_id", m.id, "case_id", m.caseID, "subcase_id", m.subcaseID,
 		"attempts", attempts)
 	return nil
@@ -286,14 +285,14 @@ func (c *Connector) stage(ctx context.Context, db *sqlx.DB, m subcase) error {
 
 // fail records f with the Recorder.
 func (c *Connector) fail(ctx context.Context, f connector.Failure) error {
-	c.stats.failure(f.At, f.Reason)
+	c.stats.Failure(f.At, f.Reason)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := c.rec.Failed(rctx, f); err != nil {
 		return fmt.Errorf("frontdb: record failure of %q at %s partition %d offset %d: %w",
 			f.EventID, f.Topic, f.Partition, f.Offset, err)
 	}
-	c.stats.failed.Add(1)
+	c.stats.Failed()
 	return nil
 }
 

@@ -186,7 +186,7 @@ func (c *Connector) pollOnce(ctx context.Context, db *sqlx.DB) (more bool) {
 	if err != nil {
 		if ctx.Err() == nil {
 			msg := "reading results failed: " + c.scrub.error(err)
-			c.stats.failure(time.Now(), msg)
+			c.stats.Failure(time.Now(), msg)
 			c.log.WarnContext(ctx, "frontdb: reading the result table failed; the next poll tries again", "reason", msg)
 		}
 		return false
@@ -213,7 +213,7 @@ func (c *Connector) pollOnce(ctx context.Context, db *sqlx.DB) (more bool) {
 				}
 				settled++
 				c.stats.applied.Add(1)
-				c.stats.success(time.Now())
+				c.stats.Succeeded(time.Now())
 				c.log.DebugContext(ctx, "frontdb: result applied", "result_id", r.ResultID, "subcase_id", r.SubcaseID,
 					"type", ev.Type, "seq", r.Seq, "replayed", replayed)
 				continue
@@ -239,8 +239,8 @@ func (c *Connector) pollOnce(ctx context.Context, db *sqlx.DB) (more bool) {
 
 // transient notes a result row left for the next poll.
 func (c *Connector) transient(ctx context.Context, r resultRow, reason string) {
-	c.stats.retries.Add(1)
-	c.stats.failure(time.Now(), reason)
+	c.stats.Retry()
+	c.stats.Failure(time.Now(), reason)
 	c.log.WarnContext(ctx, "frontdb: result not applied; the next poll tries again", "result_id", r.ResultID,
 		"subcase_id", r.SubcaseID, "seq", r.Seq, "reason", reason)
 }
@@ -262,8 +262,8 @@ func (c *Connector) refuse(ctx context.Context, db *sqlx.DB, r resultRow, reason
 		return err
 	}
 	c.stats.refused.Add(1)
-	c.stats.failed.Add(1)
-	c.stats.failure(at, reason)
+	c.stats.Failed()
+	c.stats.Failure(at, reason)
 	c.log.WarnContext(ctx, "frontdb: result refused for good, recorded as failed", "result_id", r.ResultID,
 		"subcase_id", r.SubcaseID, "seq", r.Seq, "reason", reason)
 	return nil

@@ -9,31 +9,15 @@ import (
 	"yjshub/hub/bus"
 )
 
-// stats collects the connector's counters; safe for concurrent use.
+// stats collects the connector's counters; safe for concurrent use. Delivered counts the
+// sub-cases staged; the result counters and the last poll are frontdb's own.
 type stats struct {
-	staged, retries, failed atomic.Int64
-	applied, refused        atomic.Int64
-	inFlight                atomic.Int64
+	connector.Counters
+	applied, refused atomic.Int64
 
-	mu          sync.Mutex
-	lastSuccess time.Time
-	lastError   time.Time
-	lastMessage string
-	lastPoll    time.Time
-	waiting     int // unprocessed result rows the last poll read
-}
-
-func (s *stats) success(at time.Time) {
-	s.mu.Lock()
-	s.lastSuccess = at
-	s.mu.Unlock()
-}
-
-// failure notes a failure; msg must be scrubbed.
-func (s *stats) failure(at time.Time, msg string) {
-	s.mu.Lock()
-	s.lastError, s.lastMessage = at, msg
-	s.mu.Unlock()
+	mu       sync.Mutex
+	lastPoll time.Time
+	waiting  int // unprocessed result rows the last poll read
 }
 
 func (s *stats) polled(at time.Time, rows int) {
@@ -49,6 +33,7 @@ func (s *stats) polled(at time.Time, rows int) {
 // the last poll read (at most batch_size).
 func (c *Connector) Status() connector.Status {
 	s := &c.stats
+	cs := s.Snapshot()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	detail := map[string]any{
@@ -63,9 +48,9 @@ func (c *Connector) Status() connector.Status {
 	return connector.Status{
 		Name: c.Name(), Kind: Kind, Department: c.cfg.Department,
 		Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
-		Delivered: s.staged.Load(), Retries: s.retries.Load(), Failed: s.failed.Load(), DeadLetters: s.failed.Load(),
-		InFlight:    int(s.inFlight.Load()),
-		LastSuccess: connector.TimePtr(s.lastSuccess), LastError: connector.TimePtr(s.lastError),
-		LastErrorMessage: s.lastMessage, Detail: detail,
+		Delivered: cs.Delivered, Retries: cs.Retries, Failed: cs.Failed, DeadLetters: cs.Failed,
+		InFlight:    cs.InFlight,
+		LastSuccess: connector.TimePtr(cs.LastSuccess), LastError: connector.TimePtr(cs.LastError),
+		LastErrorMessage: cs.LastErrorMessage, Detail: detail,
 	}
 }

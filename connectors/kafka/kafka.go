@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"yjshub/connectors/connector"
@@ -52,13 +51,10 @@ type Connector struct {
 	log   *slog.Logger
 	topic string
 
-	delivered, inFlight atomic.Int64
+	counters connector.Counters
 
-	mu          sync.Mutex
-	committed   map[int]int64 // the department's committed offset per partition, as last read
-	lastSuccess time.Time
-	lastError   time.Time
-	lastMessage string
+	mu        sync.Mutex
+	committed map[int]int64 // the department's committed offset per partition, as last read
 }
 
 // New returns the connector of a kafka department after applying cfg's defaults and
@@ -98,8 +94,8 @@ func (c *Connector) Run(ctx context.Context) error {
 }
 
 func (c *Connector) track(ctx context.Context, m bus.Received) error {
-	c.inFlight.Add(1)
-	defer c.inFlight.Add(-1)
+	c.counters.InFlight(1)
+	defer c.counters.InFlight(-1)
 	if err := c.waitTaken(ctx, m.Partition, m.Offset); err != nil {
 		return err
 	}
@@ -122,10 +118,7 @@ func (c *Connector) track(ctx context.Context, m bus.Received) error {
 		c.note("recording a delivery failed")
 		return fmt.Errorf("kafka: record delivery of event %s: %w", env.ID, err)
 	}
-	c.delivered.Add(1)
-	c.mu.Lock()
-	c.lastSuccess = d.At
-	c.mu.Unlock()
+	c.counters.Delivered(d.At)
 	c.log.DebugContext(ctx, "kafka: the department took a sub-case", "event_id", env.ID, "case_id", data.CaseID,
 		"subcase_id", data.SubcaseID, "partition", m.Partition, "offset", m.Offset)
 	return nil
@@ -170,21 +163,18 @@ func (c *Connector) waitTaken(ctx context.Context, partition int, offset int64) 
 }
 
 func (c *Connector) note(msg string) {
-	c.mu.Lock()
-	c.lastError, c.lastMessage = time.Now(), msg
-	c.mu.Unlock()
+	c.counters.Failure(time.Now(), msg)
 }
 
 // Status reports the department's consumer group (the manager fills in its lag) and how many
 // sub-cases it has taken since the connector was created.
 func (c *Connector) Status() connector.Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s := c.counters.Snapshot()
 	return connector.Status{
 		Name: c.Name(), Kind: Kind, Department: c.cfg.Department,
 		Topic: c.topic, Group: c.cfg.GroupID,
-		Delivered: c.delivered.Load(), InFlight: int(c.inFlight.Load()),
-		LastSuccess: connector.TimePtr(c.lastSuccess), LastError: connector.TimePtr(c.lastError), LastErrorMessage: c.lastMessage,
+		Delivered: s.Delivered, InFlight: s.InFlight,
+		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"track_group": c.cfg.TrackGroup, "results_group": c.cfg.ResultsGroup, "results_topic": bus.TopicResult},
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"yjshub/connectors/connector"
@@ -69,12 +67,8 @@ type Results struct {
 	rec connector.Recorder
 	log *slog.Logger
 
-	applied, failed, inFlight atomic.Int64
-
-	mu          sync.Mutex
-	lastSuccess time.Time
-	lastError   time.Time
-	lastMessage string
+	// counters: Delivered counts the events applied, Failed the dead letters.
+	counters connector.Counters
 }
 
 // NewResults returns the results consumer.
@@ -123,8 +117,8 @@ type permanent struct {
 
 // handle applies one message; returning nil commits it.
 func (r *Results) handle(ctx context.Context, m bus.Received) error {
-	r.inFlight.Add(1)
-	defer r.inFlight.Add(-1)
+	r.counters.InFlight(1)
+	defer r.counters.InFlight(-1)
 	caseID := string(m.Key)
 	p, subcaseID, source, ev := r.decode(m)
 	if p == nil {
@@ -143,10 +137,7 @@ func (r *Results) handle(ctx context.Context, m bus.Received) error {
 		var ve *cases.ValidationError
 		switch {
 		case err == nil:
-			r.applied.Add(1)
-			r.mu.Lock()
-			r.lastSuccess = time.Now()
-			r.mu.Unlock()
+			r.counters.Delivered(time.Now())
 			r.log.DebugContext(ctx, "kafka: applied a department event", "event_id", ev.EventID, "type", ev.Type,
 				"case_id", caseID, "subcase_id", subcaseID, "partition", m.Partition, "offset", m.Offset)
 			return nil
@@ -192,9 +183,7 @@ func (r *Results) decode(m bus.Received) (p *permanent, subcaseID, dept string, 
 }
 
 func (r *Results) transient(ctx context.Context, m bus.Received, eventID string, err error) error {
-	r.mu.Lock()
-	r.lastError, r.lastMessage = time.Now(), "applying an event failed; it will be applied again"
-	r.mu.Unlock()
+	r.counters.Failure(time.Now(), "applying an event failed; it will be applied again")
 	r.log.WarnContext(ctx, "kafka: applying a department event failed; not committed", "event_id", eventID,
 		"partition", m.Partition, "offset", m.Offset, "error", err)
 	return fmt.Errorf("event %s at partition %d offset %d: %w", eventID, m.Partition, m.Offset, err)
@@ -215,10 +204,8 @@ func (r *Results) fail(ctx context.Context, m bus.Received, caseID string, p *pe
 	if err != nil {
 		return fmt.Errorf("kafka results: record failure at partition %d offset %d: %w", m.Partition, m.Offset, err)
 	}
-	r.failed.Add(1)
-	r.mu.Lock()
-	r.lastError, r.lastMessage = time.Now(), p.reason
-	r.mu.Unlock()
+	r.counters.Failed()
+	r.counters.Failure(time.Now(), p.reason)
 	return nil
 }
 
@@ -233,12 +220,11 @@ func clip(s string) string {
 // Status reports the results consumer: its topic and group (the manager fills in the lag),
 // events applied and dead letters.
 func (r *Results) Status() connector.Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	s := r.counters.Snapshot()
 	return connector.Status{
 		Name: ResultsName, Kind: Kind, Topic: bus.TopicResult, Group: r.cfg.GroupID,
-		Delivered: r.applied.Load(), Failed: r.failed.Load(), DeadLetters: r.failed.Load(), InFlight: int(r.inFlight.Load()),
-		LastSuccess: connector.TimePtr(r.lastSuccess), LastError: connector.TimePtr(r.lastError), LastErrorMessage: r.lastMessage,
+		Delivered: s.Delivered, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments)},
 	}
 }

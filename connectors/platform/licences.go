@@ -386,7 +386,7 @@ func (c *Connector) rejectLicence(ctx context.Context, licenceID string, raw []b
 			return err
 		}
 	}
-	c.failed.Add(1)
+	c.counters.Failed()
 	c.licCounts.rejected.Add(1)
 	c.note(reason)
 	c.log.WarnContext(ctx, "platform: e-licence not imported", "licence_id", licenceID, "problems", len(problems))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,11 +69,9 @@ type Connector struct {
 	revokedOut  *Outbound
 	revocations licenceReader
 
-	pulled, submitted, rejected, duplicates, failed atomic.Int64
-
-	mu          sync.Mutex
-	lastError   time.Time
-	lastMessage string
+	pulled, submitted, rejected, duplicates atomic.Int64
+	// counters holds the pulls' own dead letters and last error; the pushes' are the runner's.
+	counters connector.Counters
 }
 
 // New returns the connector of one platform after applying cfg's defaults and validating it
@@ -212,17 +209,16 @@ func (c *Connector) Status() connector.Status {
 		detail["licences"] = lics
 		lastSuccess = latest(lastSuccess, licLastSuccess)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	cs := c.counters.Snapshot()
 	st := connector.Status{
 		Name: c.Name(), Kind: Kind, Topic: bus.TopicCaseEvent, Group: c.cfg.GroupID,
-		Delivered: rs.Delivered, Retries: rs.Retries, Failed: rs.Failed + c.failed.Load(), DeadLetters: rs.Failed + c.failed.Load(),
+		Delivered: rs.Delivered, Retries: rs.Retries, Failed: rs.Failed + cs.Failed, DeadLetters: rs.Failed + cs.Failed,
 		InFlight:    rs.InFlight,
 		LastSuccess: connector.TimePtr(latest(rs.LastSuccess, lastSuccess)),
 		Detail:      detail,
 	}
-	st.LastError, st.LastErrorMessage = connector.TimePtr(c.lastError), c.lastMessage
-	if rs.LastError.After(c.lastError) {
+	st.LastError, st.LastErrorMessage = connector.TimePtr(cs.LastError), cs.LastErrorMessage
+	if rs.LastError.After(cs.LastError) {
 		st.LastError, st.LastErrorMessage = connector.TimePtr(rs.LastError), rs.LastErrorMessage
 	}
 	return st
@@ -246,7 +242,5 @@ func latest(a, b time.Time) time.Time {
 
 // note records a failure for Status; msg must be scrubbed.
 func (c *Connector) note(msg string) {
-	c.mu.Lock()
-	c.lastError, c.lastMessage = time.Now(), msg
-	c.mu.Unlock()
+	c.counters.Failure(time.Now(), msg)
 }

@@ -112,7 +112,7 @@ func (c *Connector) deadLetter(ctx context.Context, it Item, body []byte, appID,
 	if err != nil {
 		return fmt.Errorf("recording the rejection of application %s: %w", appID, err)
 	}
-	c.failed.Add(1)
+	c.counters.Failed()
 	c.note(reason)
 	return nil
 }

@@ -255,8 +255,8 @@ func (in *Inbox) Lease(ctx context.Context, dept string, max int, visibility tim
 	}
 	if again > 0 {
 		// The department did not acknowledge them in time: a retry, as a REST push's repeated POST.
-		d.stats.retries.Add(int64(again))
-		d.stats.failure(now, "a lease ran out without an ack; the item was handed out again")
+		d.stats.AddRetries(int64(again))
+		d.stats.Failure(now, "a lease ran out without an ack; the item was handed out again")
 	}
 	if len(exhausted) > 0 {
 		in.deadLetter(ctx, dept, d.stats, deadToken, exhausted)
@@ -335,13 +335,13 @@ func (in *Inbox) deadLetter(ctx context.Context, dept string, s *stats, token st
 		}
 		cancel()
 		if err != nil {
-			s.failure(at, "recording a dead letter failed")
+			s.Failure(at, "recording a dead letter failed")
 			in.log.WarnContext(ctx, "restpull: recording an unacknowledged item as failed did not succeed; a later poll tries again",
 				"department", dept, "event_id", r.ID, "error", err)
 			continue
 		}
-		s.failure(at, reason)
-		s.failed.Add(1)
+		s.Failure(at, reason)
+		s.Failed()
 		in.log.WarnContext(ctx, "restpull: item not acknowledged in time, recorded as failed",
 			"department", dept, "event_id", r.ID, "case_id", r.CaseID, "subcase_id", r.SubcaseID, "attempts", r.Attempts)
 	}
@@ -404,7 +404,7 @@ func (in *Inbox) Ack(ctx context.Context, dept, id, lease string) error {
 		return fmt.Errorf("restpull: record the delivery of item %q of %s: %w", id, dept, err)
 	}
 	if first {
-		d.stats.success(r.AckedAt.Time)
+		d.stats.Delivered(r.AckedAt.Time)
 		in.log.DebugContext(ctx, "restpull: acknowledged", "department", dept, "event_id", id,
 			"case_id", r.CaseID, "subcase_id", r.SubcaseID, "attempts", r.Attempts)
 	}

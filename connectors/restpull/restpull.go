@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -123,14 +122,14 @@ func sweepInterval(retention time.Duration) time.Duration {
 
 // handle is the bus handler: decode, store. Returning nil commits.
 func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
-	c.stats.inFlight.Add(1)
-	defer c.stats.inFlight.Add(-1)
+	c.stats.InFlight(1)
+	defer c.stats.InFlight(-1)
 	e, problem := decode(rm)
 	if problem != "" {
 		at := time.Now()
 		c.log.WarnContext(ctx, "restpull: undecodable message, recording it as failed",
 			"partition", rm.Partition, "offset", rm.Offset, "problem", problem)
-		c.stats.failure(at, "undecodable message")
+		c.stats.Failure(at, "undecodable message")
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer cancel()
 		if err := c.inbox.rec.Failed(rctx, connector.Failure{
@@ -140,14 +139,14 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 		}); err != nil {
 			return fmt.Errorf("restpull: record failure at partition %d offset %d: %w", rm.Partition, rm.Offset, err)
 		}
-		c.stats.failed.Add(1)
+		c.stats.Failed()
 		return nil
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	fresh, err := c.inbox.put(sctx, c.cfg.Department, e)
 	if err != nil {
-		c.stats.failure(time.Now(), "storing in the inbox failed")
+		c.stats.Failure(time.Now(), "storing in the inbox failed")
 		return err
 	}
 	if fresh {
@@ -211,29 +210,10 @@ func (c *Connector) Status() connector.Status {
 }
 
 // stats are a department's counters, shared by its connectors and the inbox; safe for
-// concurrent use.
+// concurrent use. stored, what this instance put in the inbox, is restpull's own.
 type stats struct {
-	delivered, failed, stored, retries atomic.Int64
-	inFlight                           atomic.Int64
-
-	mu          sync.Mutex
-	lastSuccess time.Time
-	lastError   time.Time
-	lastMessage string
-}
-
-func (s *stats) success(at time.Time) {
-	s.delivered.Add(1)
-	s.mu.Lock()
-	s.lastSuccess = at
-	s.mu.Unlock()
-}
-
-// failure notes a failure; msg must hold no personal data or secrets.
-func (s *stats) failure(at time.Time, msg string) {
-	s.mu.Lock()
-	s.lastError, s.lastMessage = at, msg
-	s.mu.Unlock()
+	connector.Counters
+	stored atomic.Int64
 }
 
 type snapshot struct {
@@ -244,8 +224,7 @@ type snapshot struct {
 }
 
 func (s *stats) snapshot() snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return snapshot{delivered: s.delivered.Load(), failed: s.failed.Load(), stored: s.stored.Load(), retries: s.retries.Load(),
-		inFlight: int(s.inFlight.Load()), lastSuccess: s.lastSuccess, lastError: s.lastError, lastMessage: s.lastMessage}
+	cs := s.Snapshot()
+	return snapshot{delivered: cs.Delivered, failed: cs.Failed, stored: s.stored.Load(), retries: cs.Retries,
+		inFlight: cs.InFlight, lastSuccess: cs.LastSuccess, lastError: cs.LastError, lastMessage: cs.LastErrorMessage}
 }

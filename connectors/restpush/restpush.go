@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"yjshub/connectors/connector"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 	"yjshub/hub/event"
@@ -50,7 +51,7 @@ type Connector struct {
 	breaker *breaker
 	scrub   scrubber
 	signer  *signing.Signer // nil: requests are not signed
-	stats   stats
+	stats   connector.Counters
 	send    sendFunc // one attempt, through the breaker
 }
 
@@ -160,7 +161,7 @@ func (c *Connector) Run(ctx context.Context) error {
 
 // Stats returns a snapshot of the connector's counters and breaker state.
 func (c *Connector) Stats() Stats {
-	s := c.stats.snapshot()
+	s := statsOf(c.stats.Snapshot())
 	s.Department = c.cfg.Department
 	s.BreakerState = c.breaker.state()
 	return s
@@ -205,8 +206,8 @@ type sendFunc func(ctx context.Context, m *message) result
 
 // handle is the bus handler: decode, deliver, record. Returning nil commits.
 func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
-	c.stats.inFlight.Add(1)
-	defer c.stats.inFlight.Add(-1)
+	c.stats.InFlight(1)
+	defer c.stats.InFlight(-1)
 
 	m, err := decode(rm.Value)
 	if err != nil {
@@ -231,7 +232,7 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 		if err := c.rec.Delivered(rctx, d); err != nil {
 			return fmt.Errorf("restpush: record delivery of event %s: %w", m.id, err)
 		}
-		c.stats.success(d.At)
+		c.stats.Delivered(d.At)
 		c.log.DebugContext(ctx, "restpush: delivered", "event_id", m.id, "case_id", m.caseID,
 			"subcase_id", m.subcaseID, "status", r.status, "attempts", m.attempts)
 		return nil
@@ -245,14 +246,14 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 
 // fail records f with the Recorder.
 func (c *Connector) fail(ctx context.Context, f Failure) error {
-	c.stats.failure(f.At, f.Reason)
+	c.stats.Failure(f.At, f.Reason)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := c.rec.Failed(rctx, f); err != nil {
 		return fmt.Errorf("restpush: record failure of event %q at partition %d offset %d: %w",
 			f.EventID, f.Partition, f.Offset, err)
 	}
-	c.stats.failed.Add(1)
+	c.stats.Failed()
 	return nil
 }
 
@@ -301,7 +302,7 @@ func (c *Connector) deliver(ctx context.Context, m *message) result {
 		}
 
 		failures++
-		c.stats.failure(time.Now(), r.reason)
+		c.stats.Failure(time.Now(), r.reason)
 		if limit := c.cfg.Retry.MaxAttempts; limit > 0 && m.attempts >= limit {
 			r.outcome = Permanent
 			r.reason = fmt.Sprintf("gave up after %d attempts: %s", m.attempts, r.reason)
@@ -320,7 +321,7 @@ func (c *Connector) deliver(ctx context.Context, m *message) result {
 func (c *Connector) post(ctx context.Context, m *message) result {
 	m.attempts++
 	if m.attempts > 1 {
-		c.stats.retries.Add(1)
+		c.stats.Retry()
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

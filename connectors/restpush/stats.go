@@ -1,8 +1,6 @@
 package restpush
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"yjshub/connectors/connector"
@@ -35,42 +33,16 @@ type Stats struct {
 	LastErrorMessage string
 }
 
-// stats collects the counters behind Stats; safe for concurrent use.
-type stats struct {
-	delivered, retries, failed atomic.Int64
-	inFlight                   atomic.Int64
-
-	mu          sync.Mutex
-	lastSuccess time.Time
-	lastError   time.Time
-	lastMessage string
-}
-
-func (s *stats) success(at time.Time) {
-	s.delivered.Add(1)
-	s.mu.Lock()
-	s.lastSuccess = at
-	s.mu.Unlock()
-}
-
-// failure notes a failed attempt or refused message; msg must be scrubbed.
-func (s *stats) failure(at time.Time, msg string) {
-	s.mu.Lock()
-	s.lastError, s.lastMessage = at, msg
-	s.mu.Unlock()
-}
-
-func (s *stats) snapshot() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// statsOf fills Stats from the shared counters.
+func statsOf(s connector.CounterSnapshot) Stats {
 	return Stats{
-		Delivered:        s.delivered.Load(),
-		Retries:          s.retries.Load(),
-		Failed:           s.failed.Load(),
-		InFlight:         int(s.inFlight.Load()),
-		LastSuccess:      s.lastSuccess,
-		LastError:        s.lastError,
-		LastErrorMessage: s.lastMessage,
+		Delivered:        s.Delivered,
+		Retries:          s.Retries,
+		Failed:           s.Failed,
+		InFlight:         s.InFlight,
+		LastSuccess:      s.LastSuccess,
+		LastError:        s.LastError,
+		LastErrorMessage: s.LastErrorMessage,
 	}
 }
 
