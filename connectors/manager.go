@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/frontdb"
 	kafkaconn "yjshub/connectors/kafka"
 	"yjshub/connectors/platform"
@@ -19,6 +18,8 @@ import (
 	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
+	"yjshub/hub/inbox"
 	"yjshub/hub/store"
 )
 
@@ -36,7 +37,7 @@ type Deps struct {
 	Recorder connector.Recorder
 	// Inbox is the queue restpull departments poll through the API; required for restpull
 	// connectors.
-	Inbox *restpull.Inbox
+	Inbox *inbox.Inbox
 	// Store is the hub's SQL store, for kinds that keep state of their own (the platforms'
 	// cursors and applications, what platform and supervision connectors pushed).
 	Store *store.Store
@@ -74,7 +75,7 @@ func Specs(f *File, deps Deps, simulated map[string]restpush.Config) []Spec {
 			case KindRestPull:
 				cfg := *d.RestPull
 				add("restpull:"+code, cfg, func() (connector.Connector, error) {
-					return restpull.New(cfg, deps.Bus, deps.Inbox, restpull.WithLogger(logger))
+					return restpull.New(cfg, deps.Bus, deps.Inbox, deps.Recorder, restpull.WithLogger(logger))
 				})
 			case KindFrontDB:
 				cfg := *d.FrontDB

@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"yjshub/catalogue"
-	"yjshub/mapping/format"
+	"yjshub/format"
 )
 
 // schemaURL names the one form's schema inside its own compiler; every OneForm has a compiler of

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 )
 

@@ -20,8 +20,6 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/connectors"
-	"yjshub/connectors/connector"
-	"yjshub/connectors/restpull"
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/deptsim"
@@ -29,7 +27,9 @@ import (
 	"yjshub/hub/auth"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
+	"yjshub/hub/inbox"
 	"yjshub/hub/metrics"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
@@ -302,12 +302,12 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	dlq := deadletter.New(st, b)
 	rec := hubRecorder(svc, dlq)
-	inbox, err := restpull.NewInbox(st, rec, restpull.WithInboxLogger(logger))
+	polled, err := inbox.New(st, rec, inbox.WithLogger(logger))
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	deps := connectors.Deps{Bus: b, Store: st, Cases: svc, Recorder: rec, Inbox: inbox, DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+	deps := connectors.Deps{Bus: b, Store: st, Cases: svc, Recorder: rec, Inbox: polled, DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
 	manager := connectors.NewManager(deps)
 	if err := manager.Start(runCtx, connectors.Specs(conns, deps, simulated)); err != nil {
 		ln.Close()
@@ -371,7 +371,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		Connectors:  manager,
 		Reload:      reload,
 		DeadLetters: dlq,
-		Inbox:       inbox,
+		Inbox:       polled,
 		Clients:     clients,
 		Logger:      logger,
 		Checks: []api.Check{

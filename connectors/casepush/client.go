@@ -20,7 +20,7 @@ import (
 
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
-	"yjshub/mapping/format"
+	"yjshub/format"
 )
 
 // Headers the client sets on every request.

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

@@ -3,7 +3,7 @@ package casepush
 import (
 	"time"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 )
 
 // StatsSnapshot is a copy of the counters.

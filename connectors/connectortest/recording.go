@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

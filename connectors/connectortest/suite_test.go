@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/connectortest"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 )

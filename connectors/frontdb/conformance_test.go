@@ -8,11 +8,11 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/frontdb"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

@@ -17,8 +17,8 @@ import (
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

@@ -18,10 +18,10 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/frontdb"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/store/storetest"

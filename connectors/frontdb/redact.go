@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"yjshub/mapping/format"
+	"yjshub/format"
 
 	"yjshub/hub/store"
 )

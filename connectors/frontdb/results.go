@@ -10,8 +10,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

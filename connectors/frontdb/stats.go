@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 )
 
 // stats collects the connector's counters; safe for concurrent use. Delivered counts the

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/connectortest"
 	kafkaconn "yjshub/connectors/kafka"
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 )

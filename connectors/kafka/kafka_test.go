@@ -14,10 +14,10 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"yjshub/connectors/connector"
 	kafkaconn "yjshub/connectors/kafka"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/schemas"

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"yjshub/catalogue"
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 )

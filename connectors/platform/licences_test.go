@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/licences"

@@ -11,10 +11,10 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
-	"yjshub/connectors/connector"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/store"
 )
 

@@ -14,13 +14,13 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/hubtest"
 )
 

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 )
 
 // reportBatch bounds the rejections reported per round.

@@ -11,9 +11,9 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
+	"yjshub/format"
 	"yjshub/hub/cases"
 	"yjshub/hub/licences"
-	"yjshub/mapping/format"
 )
 
 // OutboundDocument maps one kind of document on top of the outbound mapping every document

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/licences"
 )

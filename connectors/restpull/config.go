@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"yjshub/hub/bus"
+	"yjshub/hub/inbox"
 )
 
 // Config configures the REST pull connector of one department. Fields left zero take the
@@ -98,4 +99,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}
 	return errors.Join(errs...)
+}
+
+// inboxSettings are how the hub's inbox serves the department under c (defaults applied).
+func (c Config) inboxSettings() inbox.Settings {
+	return inbox.Settings{Department: c.Department, Connector: connectorName(c.Department), MaxAttempts: c.MaxAttempts,
+		DefaultVisibility: c.DefaultVisibility, MaxVisibility: c.MaxVisibility, AckedRetention: c.AckedRetention}
 }

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpull"
 	"yjshub/hub/api"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/inbox"
 	"yjshub/hub/store"
 )
 
@@ -52,14 +53,14 @@ func (c fastClock) now() time.Time { return c.base.Add(time.Since(c.base) * suit
 type suiteHarness struct {
 	*connectortest.HarnessBase
 	env   connectortest.Env
-	inbox *restpull.Inbox
+	inbox *inbox.Inbox
 	api   *httptest.Server
 }
 
 func newSuiteHarness(t *testing.T, b *bus.Bus, st *store.Store, env connectortest.Env) *suiteHarness {
 	h := &suiteHarness{HarnessBase: connectortest.NewHarnessBase(t, b), env: env}
-	in, err := restpull.NewInbox(st, env.Recorder, restpull.WithInboxLogger(env.Logger),
-		restpull.WithClock(fastClock{base: time.Now()}.now))
+	in, err := inbox.New(st, env.Recorder, inbox.WithLogger(env.Logger),
+		inbox.WithClock(fastClock{base: time.Now()}.now))
 	if err != nil {
 		t.Fatalf("NewInbox: %v", err)
 	}
@@ -75,7 +76,7 @@ func newSuiteHarness(t *testing.T, b *bus.Bus, st *store.Store, env connectortes
 }
 
 func (h *suiteHarness) NewConnector(t *testing.T) connector.Connector {
-	c, err := restpull.New(restpull.Config{Department: h.Department(), MaxAttempts: 20}, h.Bus(), h.inbox,
+	c, err := restpull.New(restpull.Config{Department: h.Department(), MaxAttempts: 20}, h.Bus(), h.inbox, h.env.Recorder,
 		restpull.WithLogger(h.env.Logger))
 	if err != nil {
 		t.Fatalf("restpull.New: %v", err)
@@ -110,7 +111,7 @@ func (h *suiteHarness) poll(ctx context.Context) {
 }
 
 // lease polls once; the inbox answers 404 until a connector has started for the department.
-func (h *suiteHarness) lease(ctx context.Context) []restpull.Item {
+func (h *suiteHarness) lease(ctx context.Context) []inbox.Item {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.api.URL+"/api/v1/departments/"+h.Department()+"/inbox?max=10&visibility=1s", nil)
 	if err != nil {
 		return nil
@@ -120,7 +121,7 @@ func (h *suiteHarness) lease(ctx context.Context) []restpull.Item {
 		return nil
 	}
 	defer resp.Body.Close()
-	var items []restpull.Item
+	var items []inbox.Item
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&items) != nil {
 		return nil
 	}
@@ -128,7 +129,7 @@ func (h *suiteHarness) lease(ctx context.Context) []restpull.Item {
 }
 
 // ack acknowledges it, again after a failure of the hub (5xx), until the hub answers.
-func (h *suiteHarness) ack(ctx context.Context, it restpull.Item) {
+func (h *suiteHarness) ack(ctx context.Context, it inbox.Item) {
 	tick := time.NewTicker(3 * time.Millisecond)
 	defer tick.Stop()
 	for ctx.Err() == nil {

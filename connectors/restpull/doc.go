@@ -4,7 +4,7 @@
 // # Flow
 //
 // The [Connector] consumes the department's sub-case topic and stores each CloudEvents
-// envelope, exactly as published, in the [Inbox] (the restpull_inbox table of the hub's store)
+// envelope, exactly as published, in the hub's inbox (hub/inbox: the restpull_inbox table of its store)
 // before it commits the offset; an envelope id already there is ignored, so a redelivery has no
 // second effect. The department system then polls through the hub's API:
 //
@@ -19,7 +19,7 @@
 // poll. The sub-cases of one case come one at a time, in the order they were published: an
 // item waits while an earlier one of its case is not acknowledged, so a re-leased item is
 // never overtaken. The ack marks the item acknowledged and records the delivery through the
-// [connector.Recorder]; acknowledging it again answers 200 again. An item leased
+// connector.Recorder; acknowledging it again answers 200 again. An item leased
 // Config.MaxAttempts times without an ack is recorded as failed — a dead letter with its
 // payload, which operators can replay onto the topic — and removed from the inbox. The
 // department reports its progress and results through the usual events endpoint,

@@ -11,16 +11,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/inbox"
 )
 
 // Kind is the connector kind's name.
 const Kind = "restpull"
 
-// recordTimeout bounds a Recorder call and the inbox writes that go with it; their context
-// outlives the request's or Run's, so that an outcome already reached gets recorded.
+// recordTimeout bounds a Recorder call and the inbox write that goes with it; their context
+// outlives Run's, so that an outcome already reached gets recorded.
 const recordTimeout = 30 * time.Second
 
 // statusTimeout bounds the inbox count behind Status.
@@ -35,9 +36,13 @@ func connectorName(dept string) string { return Kind + ":" + dept }
 type Connector struct {
 	cfg   Config
 	bus   *bus.Bus
-	inbox *Inbox
+	inbox *inbox.Inbox
+	rec   connector.Recorder
 	log   *slog.Logger
-	stats *stats
+	// counters are the department's, shared with the inbox (which counts acknowledgements and
+	// dead letters); stored, what this instance put in the inbox, is the connector's own.
+	counters *connector.Counters
+	stored   atomic.Int64
 }
 
 // Option changes how New builds a Connector.
@@ -52,16 +57,19 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // New returns the connector for cfg, after applying its defaults and validating it; the error
-// lists every problem at once. It consumes from b and stores into inbox, whose Recorder also
-// records the messages that cannot be stored (undecodable ones).
-func New(cfg Config, b *bus.Bus, inbox *Inbox, opts ...Option) (*Connector, error) {
+// lists every problem at once. It consumes from b and stores into in; rec records the
+// messages that cannot be stored (undecodable ones).
+func New(cfg Config, b *bus.Bus, in *inbox.Inbox, rec connector.Recorder, opts ...Option) (*Connector, error) {
 	cfg.setDefaults()
 	errs := []error{cfg.Validate()}
 	if b == nil {
 		errs = append(errs, errors.New("bus: required"))
 	}
-	if inbox == nil {
+	if in == nil {
 		errs = append(errs, errors.New("inbox: required"))
+	}
+	if rec == nil {
+		errs = append(errs, errors.New("recorder: required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("restpull: invalid configuration: %w", err)
@@ -70,7 +78,7 @@ func New(cfg Config, b *bus.Bus, inbox *Inbox, opts ...Option) (*Connector, erro
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Connector{cfg: cfg, bus: b, inbox: inbox, stats: inbox.statsOf(cfg.Department),
+	return &Connector{cfg: cfg, bus: b, inbox: in, rec: rec, counters: in.Counters(cfg.Department),
 		log: o.log.With("connector", Kind, "department", cfg.Department)}, nil
 }
 
@@ -88,7 +96,7 @@ func (c *Connector) Name() string { return connectorName(c.cfg.Department) }
 // Run (re)registers the department with the inbox under this configuration, so that the
 // department's polls are served.
 func (c *Connector) Run(ctx context.Context) error {
-	c.inbox.serve(c.cfg)
+	c.inbox.Serve(c.cfg.inboxSettings())
 	go c.sweep(ctx)
 	topic := bus.SubcaseTopic(c.cfg.Department)
 	c.log.InfoContext(ctx, "restpull: consuming", "topic", topic, "group", c.cfg.GroupID)
@@ -122,44 +130,44 @@ func sweepInterval(retention time.Duration) time.Duration {
 
 // handle is the bus handler: decode, store. Returning nil commits.
 func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
-	c.stats.InFlight(1)
-	defer c.stats.InFlight(-1)
+	c.counters.InFlight(1)
+	defer c.counters.InFlight(-1)
 	e, problem := decode(rm)
 	if problem != "" {
 		at := time.Now()
 		c.log.WarnContext(ctx, "restpull: undecodable message, recording it as failed",
 			"partition", rm.Partition, "offset", rm.Offset, "problem", problem)
-		c.stats.Failure(at, "undecodable message")
+		c.counters.Failure(at, "undecodable message")
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer cancel()
-		if err := c.inbox.rec.Failed(rctx, connector.Failure{
+		if err := c.rec.Failed(rctx, connector.Failure{
 			Delivery: connector.Delivery{Connector: c.Name(), Department: c.cfg.Department, At: at},
 			Reason:   "undecodable message",
 			Topic:    rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Key: rm.Key, Payload: rm.Value,
 		}); err != nil {
 			return fmt.Errorf("restpull: record failure at partition %d offset %d: %w", rm.Partition, rm.Offset, err)
 		}
-		c.stats.Failed()
+		c.counters.Failed()
 		return nil
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	fresh, err := c.inbox.put(sctx, c.cfg.Department, e)
+	fresh, err := c.inbox.Put(sctx, c.cfg.Department, e)
 	if err != nil {
-		c.stats.Failure(time.Now(), "storing in the inbox failed")
+		c.counters.Failure(time.Now(), "storing in the inbox failed")
 		return err
 	}
 	if fresh {
-		c.stats.stored.Add(1)
+		c.stored.Add(1)
 	}
-	c.log.DebugContext(ctx, "restpull: stored in the inbox", "event_id", e.id, "case_id", e.caseID,
-		"subcase_id", e.subcaseID, "duplicate", !fresh)
+	c.log.DebugContext(ctx, "restpull: stored in the inbox", "event_id", e.ID, "case_id", e.CaseID,
+		"subcase_id", e.SubcaseID, "duplicate", !fresh)
 	return nil
 }
 
 // decode reads what the inbox needs from a consumed envelope; problem is non-empty when the
 // message cannot be an inbox item.
-func decode(rm bus.Received) (e entry, problem string) {
+func decode(rm bus.Received) (e inbox.Entry, problem string) {
 	if !utf8.Valid(rm.Value) || strings.ContainsRune(string(rm.Value), 0) {
 		return e, "not UTF-8 text"
 	}
@@ -178,21 +186,21 @@ func decode(rm bus.Received) (e entry, problem string) {
 		SubcaseID string `json:"subcase_id"`
 	}
 	_ = json.Unmarshal(env.Data, &data) // ids are for records and logs only
-	return entry{id: env.ID, caseID: data.CaseID, subcaseID: data.SubcaseID, payload: rm.Value,
-		topic: rm.Topic, partition: rm.Partition, offset: rm.Offset, key: rm.Key}, ""
+	return inbox.Entry{ID: env.ID, CaseID: data.CaseID, SubcaseID: data.SubcaseID, Payload: rm.Value,
+		Topic: rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Key: rm.Key}, ""
 }
 
 // Status reports the connector's health: Delivered counts the acknowledged items of the
 // department (over all hub instances); Detail holds the inbox's pending, leased and acked
 // counts and what this instance stored.
 func (c *Connector) Status() connector.Status {
-	s := c.stats.snapshot()
+	s := c.counters.Snapshot()
 	st := connector.Status{
 		Name: c.Name(), Kind: Kind, Department: c.cfg.Department,
 		Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
-		Delivered: s.delivered, Retries: s.retries, Failed: s.failed, DeadLetters: s.failed, InFlight: s.inFlight,
-		LastSuccess: connector.TimePtr(s.lastSuccess), LastError: connector.TimePtr(s.lastError), LastErrorMessage: s.lastMessage,
-		Detail: map[string]any{"stored": s.stored, "max_attempts": c.cfg.MaxAttempts,
+		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
+		Detail: map[string]any{"stored": c.stored.Load(), "max_attempts": c.cfg.MaxAttempts,
 			"default_visibility": c.cfg.DefaultVisibility.String(), "max_visibility": c.cfg.MaxVisibility.String()},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
@@ -202,29 +210,9 @@ func (c *Connector) Status() connector.Status {
 		st.Detail["counts_error"] = "the inbox could not be counted"
 		return st
 	}
-	st.Delivered = counts[stateAcked]
-	st.Detail["pending"] = counts[statePending]
-	st.Detail["leased"] = counts[stateLeased]
-	st.Detail["acked"] = counts[stateAcked]
+	st.Delivered = counts[inbox.StateAcked]
+	st.Detail["pending"] = counts[inbox.StatePending]
+	st.Detail["leased"] = counts[inbox.StateLeased]
+	st.Detail["acked"] = counts[inbox.StateAcked]
 	return st
-}
-
-// stats are a department's counters, shared by its connectors and the inbox; safe for
-// concurrent use. stored, what this instance put in the inbox, is restpull's own.
-type stats struct {
-	connector.Counters
-	stored atomic.Int64
-}
-
-type snapshot struct {
-	delivered, failed, stored, retries int64
-	inFlight                           int
-	lastSuccess, lastError             time.Time
-	lastMessage                        string
-}
-
-func (s *stats) snapshot() snapshot {
-	cs := s.Snapshot()
-	return snapshot{delivered: cs.Delivered, failed: cs.Failed, stored: s.stored.Load(), retries: cs.Retries,
-		inFlight: cs.InFlight, lastSuccess: cs.LastSuccess, lastError: cs.LastError, lastMessage: cs.LastErrorMessage}
 }

@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpull"
 	"yjshub/hub/api"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
+	"yjshub/hub/inbox"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 )
@@ -53,14 +54,14 @@ func onEachBackend(t *testing.T, test func(t *testing.T, h *harness)) {
 type harness struct {
 	*connectortest.Rig
 	st    *store.Store
-	inbox *restpull.Inbox
+	inbox *inbox.Inbox
 	now   *clock
 	api   *httptest.Server
 }
 
 func newHarness(r *connectortest.Rig, st *store.Store) *harness {
 	h := &harness{Rig: r, st: st, now: &clock{t: time.Now().Truncate(time.Microsecond)}}
-	in, err := restpull.NewInbox(st, h.Rec, restpull.WithInboxLogger(h.Log), restpull.WithClock(h.now.now))
+	in, err := inbox.New(st, h.Rec, inbox.WithLogger(h.Log), inbox.WithClock(h.now.now))
 	if err != nil {
 		h.T.Fatalf("NewInbox: %v", err)
 	}
@@ -72,7 +73,7 @@ func newHarness(r *connectortest.Rig, st *store.Store) *harness {
 
 func (h *harness) connector(cfg restpull.Config) *restpull.Connector {
 	h.T.Helper()
-	c, err := restpull.New(cfg, h.Bus, h.inbox, restpull.WithLogger(h.Log))
+	c, err := restpull.New(cfg, h.Bus, h.inbox, h.Rec, restpull.WithLogger(h.Log))
 	if err != nil {
 		h.T.Fatalf("New: %v", err)
 	}
@@ -117,9 +118,9 @@ func (h *harness) call(method, path string, body string, out any) int {
 	return resp.StatusCode
 }
 
-func (h *harness) poll(query string) []restpull.Item {
+func (h *harness) poll(query string) []inbox.Item {
 	h.T.Helper()
-	var items []restpull.Item
+	var items []inbox.Item
 	if code := h.call(http.MethodGet, "/api/v1/departments/"+h.Dept+"/inbox"+query, "", &items); code != http.StatusOK {
 		h.T.Fatalf("poll: HTTP %d", code)
 	}
@@ -161,7 +162,7 @@ func TestTheDepartmentLeasesAndAcknowledgesEachSubcaseOnceThroughTheAPI(t *testi
 		if s := c.Status(); s.Detail["leased"] != int64(2) || s.Detail["pending"] != int64(1) || s.Delivered != 0 {
 			t.Errorf("status while leased = %+v", s)
 		}
-		lease1 := items[slices.IndexFunc(items, func(it restpull.Item) bool { return it.ID == id1 })].Lease
+		lease1 := items[slices.IndexFunc(items, func(it inbox.Item) bool { return it.ID == id1 })].Lease
 		if code := h.ack(id1, lease1); code != http.StatusOK {
 			t.Fatalf("ack %s: HTTP %d, want 200", id1, code)
 		}
@@ -410,8 +411,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("acked_retention %v: %v, want %q", r, err, want)
 		}
 	}
-	_, err = restpull.New(restpull.Config{}, nil, nil)
-	for _, want := range []string{"department: required", "bus: required", "inbox: required"} {
+	_, err = restpull.New(restpull.Config{}, nil, nil, nil)
+	for _, want := range []string{"department: required", "bus: required", "inbox: required", "recorder: required"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New error %v does not contain %q", err, want)
 		}

@@ -1,7 +1,7 @@
 package restpush
 
 import (
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 )
 
 // Recorder records what became of each message; see [connector.Recorder].

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-	"yjshub/mapping/format"
+	"yjshub/format"
 )
 
 // RedactURL returns raw without its userinfo, query and fragment, the parts

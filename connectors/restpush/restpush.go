@@ -14,9 +14,9 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 )
 

@@ -3,8 +3,8 @@ package restpush
 import (
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 )
 
 // Stats is a snapshot of a connector's health, for status reporting. Counts

@@ -13,9 +13,9 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 )

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/hubtest"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"yjshub/catalogue"
-	"yjshub/connectors/connector"
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/metrics"
 	"yjshub/hub/store/storetest"

@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 )
 

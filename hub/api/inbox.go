@@ -12,20 +12,20 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"yjshub/connectors/restpull"
+	"yjshub/hub/inbox"
 )
 
 // Inbox is what the inbox routes need: the queue that departments which cannot receive calls
-// poll (connectors/restpull.Inbox). Both methods are safe for concurrent use, also from several
+// poll (connectors/hub/inbox.Inbox). Both methods are safe for concurrent use, also from several
 // hub instances sharing one store.
 //
 // Lease leases up to max of dept's waiting items for visibility (0: the department's
 // default) and returns them oldest first; an item leased by one call is returned by no other
 // until its lease runs out. Ack acknowledges dept's item id under lease; acknowledging an
-// acknowledged item succeeds again. Their errors are restpull.ErrUnknownDepartment and
-// restpull.ErrNotFound (404), restpull.ErrStaleLease (409) and *restpull.InvalidError (422).
+// acknowledged item succeeds again. Their errors are inbox.ErrUnknownDepartment and
+// inbox.ErrNotFound (404), inbox.ErrStaleLease (409) and *inbox.InvalidError (422).
 type Inbox interface {
-	Lease(ctx context.Context, dept string, max int, visibility time.Duration) ([]restpull.Item, error)
+	Lease(ctx context.Context, dept string, max int, visibility time.Duration) ([]inbox.Item, error)
 	Ack(ctx context.Context, dept, id, lease string) error
 }
 
@@ -37,14 +37,14 @@ const maxAckBody = 4 << 10
 
 // inboxError maps the inbox's errors to statuses.
 func (s *Server) inboxError(w http.ResponseWriter, r *http.Request, err error) {
-	var ie *restpull.InvalidError
+	var ie *inbox.InvalidError
 	switch {
 	case errors.As(err, &ie):
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query",
 			Problem{Path: ie.Param, Rule: "range", Message: ie.Message})
-	case errors.Is(err, restpull.ErrUnknownDepartment), errors.Is(err, restpull.ErrNotFound):
+	case errors.Is(err, inbox.ErrUnknownDepartment), errors.Is(err, inbox.ErrNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
-	case errors.Is(err, restpull.ErrStaleLease):
+	case errors.Is(err, inbox.ErrStaleLease):
 		writeError(w, http.StatusConflict, CodeConflict, err.Error())
 	default:
 		s.writeCaseError(w, r, err)
@@ -62,9 +62,9 @@ func (s *Server) leaseInbox(w http.ResponseWriter, r *http.Request) {
 	max := defaultLease
 	if v := q.Get("max"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > restpull.MaxLease {
+		if err != nil || n < 1 || n > inbox.MaxLease {
 			problems = append(problems, Problem{Path: "max", Rule: "range",
-				Message: "must be a whole number from 1 to " + strconv.Itoa(restpull.MaxLease)})
+				Message: "must be a whole number from 1 to " + strconv.Itoa(inbox.MaxLease)})
 		}
 		max = n
 	}
@@ -87,7 +87,7 @@ func (s *Server) leaseInbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if items == nil {
-		items = []restpull.Item{}
+		items = []inbox.Item{}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, items)

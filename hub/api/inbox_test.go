@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/restpull"
+	"yjshub/hub/inbox"
 )
 
 // fakeInbox answers as the test tells it and keeps what it was asked.
 type fakeInbox struct {
-	items []restpull.Item
+	items []inbox.Item
 	err   error
 
 	dept, id, lease string
@@ -26,7 +26,7 @@ type fakeInbox struct {
 	visibility      time.Duration
 }
 
-func (f *fakeInbox) Lease(_ context.Context, dept string, max int, visibility time.Duration) ([]restpull.Item, error) {
+func (f *fakeInbox) Lease(_ context.Context, dept string, max int, visibility time.Duration) ([]inbox.Item, error) {
 	f.dept, f.max, f.visibility = dept, max, visibility
 	return f.items, f.err
 }
@@ -58,7 +58,7 @@ func do(t *testing.T, srv *httptest.Server, method, path, body string) (int, str
 func TestInboxPollPassesItsParametersAndReturnsTheItems(t *testing.T) {
 	t.Parallel()
 	until := time.Date(2026, 11, 27, 1, 30, 30, 0, time.UTC)
-	in := &fakeInbox{items: []restpull.Item{{ID: "ev-1", Lease: "ls_1", LeaseUntil: until, Attempts: 1,
+	in := &fakeInbox{items: []inbox.Item{{ID: "ev-1", Lease: "ls_1", LeaseUntil: until, Attempts: 1,
 		Message: json.RawMessage(`{"id":"ev-1","data":{"form":{"<b>":"&"}}}`)}}}
 	srv := inboxServer(t, in)
 	for _, tc := range []struct {
@@ -98,12 +98,12 @@ func TestInboxErrorsMapToStatuses(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{"an unknown department", fmt.Errorf("%w %q", restpull.ErrUnknownDepartment, "x"), http.MethodGet, "/api/v1/departments/x/inbox", "", 404, CodeNotFound},
-		{"a visibility above the maximum", &restpull.InvalidError{Param: "visibility", Message: "must be from 1s to 5m0s"}, http.MethodGet, "/api/v1/departments/rsj/inbox?visibility=6m", "", 422, CodeUnprocessable},
+		{"an unknown department", fmt.Errorf("%w %q", inbox.ErrUnknownDepartment, "x"), http.MethodGet, "/api/v1/departments/x/inbox", "", 404, CodeNotFound},
+		{"a visibility above the maximum", &inbox.InvalidError{Param: "visibility", Message: "must be from 1s to 5m0s"}, http.MethodGet, "/api/v1/departments/rsj/inbox?visibility=6m", "", 422, CodeUnprocessable},
 		{"a negative max", nil, http.MethodGet, "/api/v1/departments/rsj/inbox?max=-1", "", 422, CodeUnprocessable},
 		{"a visibility of zero", nil, http.MethodGet, "/api/v1/departments/rsj/inbox?visibility=0s", "", 422, CodeUnprocessable},
-		{"an unknown item", fmt.Errorf("%w: item", restpull.ErrNotFound), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-9/ack", `{"lease":"ls_1"}`, 404, CodeNotFound},
-		{"a stale lease", fmt.Errorf("%w: item", restpull.ErrStaleLease), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"ls_1"}`, 409, CodeConflict},
+		{"an unknown item", fmt.Errorf("%w: item", inbox.ErrNotFound), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-9/ack", `{"lease":"ls_1"}`, 404, CodeNotFound},
+		{"a stale lease", fmt.Errorf("%w: item", inbox.ErrStaleLease), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"ls_1"}`, 409, CodeConflict},
 		{"an ack that is not JSON", nil, http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `lease=ls_1`, 422, CodeUnprocessable},
 		{"an ack too large", nil, http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"` + strings.Repeat("x", maxAckBody) + `"}`, 413, CodeBadRequest},
 		{"a store failure", errors.New("store: connection refused"), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"ls_1"}`, 500, CodeInternal},

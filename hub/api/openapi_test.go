@@ -23,12 +23,12 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
 
-	"yjshub/connectors/connector"
-	"yjshub/connectors/restpull"
 	"yjshub/hub/audit"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/event"
+	"yjshub/hub/inbox"
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store/storetest"
@@ -337,7 +337,7 @@ func TestTheMainAnswersMatchTheDocument(t *testing.T) {
 			continue
 		}
 		items++
-		matchesSchema(t, doc, "InboxItem", restpull.Item{ID: env.ID, Lease: "ls_1", LeaseUntil: time.Now(), Attempts: 1, Message: m.Payload})
+		matchesSchema(t, doc, "InboxItem", inbox.Item{ID: env.ID, Lease: "ls_1", LeaseUntil: time.Now(), Attempts: 1, Message: m.Payload})
 	}
 	if items != len(barCase.Subcases) {
 		t.Fatalf("%d dispatched envelopes of the case queued; want %d", items, len(barCase.Subcases))
@@ -421,7 +421,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		{"EventResult", result},
 		{"LibraryLicence", library},
 		{"LibraryLicence", library.Masked()},
-		{"InboxItem", restpull.Item{ID: "ev_1", Lease: "ls_1", LeaseUntil: at, Attempts: 2, Message: envelope}},
+		{"InboxItem", inbox.Item{ID: "ev_1", Lease: "ls_1", LeaseUntil: at, Attempts: 2, Message: envelope}},
 		{"DeadLetter", letter},
 		{"DeadLetterWithPayload", DeadLetterView{Letter: letter, Payload: envelope}},
 		{"ConnectorStatus", connector.Status{Name: "restpush:tobacco", Kind: "restpush", Department: "tobacco", State: connector.StatePaused,

@@ -12,11 +12,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/catalogue"
+	"yjshub/format"
 	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
-	"yjshub/mapping/format"
 )
 
 // Errors that steer callers (the API maps them to statuses).

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/store/storetest"
 )

@@ -27,10 +27,10 @@ import (
 	"time"
 
 	"yjshub/catalogue"
-	"yjshub/connectors/connector"
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"

@@ -10,10 +10,10 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/format"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/mapping"
-	"yjshub/mapping/format"
 )
 
 // EventRevoked is the one licence event type: the issuing department revoked the licence.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 )
 
 // StatusReporter reports every connector's status; connectors.Manager is one. It is called at

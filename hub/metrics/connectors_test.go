@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/metrics"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/metrics"
 	"yjshub/hub/store/storetest"

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"yjshub/catalogue"
+	"yjshub/format"
 	"yjshub/hub/audit"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
-	"yjshub/mapping/format"
 )
 
 // PurposePrefill is the consent purpose a prefill requires.

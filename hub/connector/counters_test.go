@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 )
 
 func TestCountersZero(t *testing.T) {

@@ -1,4 +1,4 @@
-package restpull
+package inbox
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 )
@@ -79,7 +79,7 @@ type inboxFixture struct {
 	clock *clock
 	rec   *records
 	dept  string
-	cfg   Config
+	cfg   Settings
 }
 
 func onEachStore(t *testing.T, test func(t *testing.T, f *inboxFixture)) {
@@ -91,9 +91,10 @@ func onEachStore(t *testing.T, test func(t *testing.T, f *inboxFixture)) {
 			st := storetest.Migrated(open)(t)
 			f := &inboxFixture{t: t, st: st, clock: newClock(), rec: &records{}, dept: "rsj"}
 			f.in = f.newInbox(st)
-			f.cfg = Config{Department: f.dept, MaxAttempts: 3}
-			f.cfg.setDefaults()
-			f.in.serve(f.cfg)
+			// The restpull connector's defaults, but for MaxAttempts.
+			f.cfg = Settings{Department: f.dept, Connector: "restpull:" + f.dept, MaxAttempts: 3,
+				DefaultVisibility: 30 * time.Second, MaxVisibility: 5 * time.Minute, AckedRetention: 7 * 24 * time.Hour}
+			f.in.Serve(f.cfg)
 			test(t, f)
 		})
 	}
@@ -101,9 +102,9 @@ func onEachStore(t *testing.T, test func(t *testing.T, f *inboxFixture)) {
 
 func (f *inboxFixture) newInbox(st *store.Store) *Inbox {
 	f.t.Helper()
-	in, err := NewInbox(st, f.rec.recorder(), WithClock(f.clock.now))
+	in, err := New(st, f.rec.recorder(), WithClock(f.clock.now))
 	if err != nil {
-		f.t.Fatalf("NewInbox: %v", err)
+		f.t.Fatalf("New: %v", err)
 	}
 	return in
 }
@@ -123,9 +124,9 @@ func (f *inboxFixture) put(prefix string, n int) []string {
 // putCase stores the item id of case caseID at offset of partition 1, a second after the last.
 func (f *inboxFixture) putCase(caseID, id string, offset int64) {
 	f.t.Helper()
-	fresh, err := f.in.put(f.t.Context(), f.dept, entry{id: id, caseID: caseID, subcaseID: "sc-" + id,
-		payload: []byte(`{"id":"` + id + `","data":{"form":{"SFZHM":"11010519491231002X"}}}`),
-		topic:   "yjs.subcase." + f.dept, partition: 1, offset: offset, key: []byte(caseID)})
+	fresh, err := f.in.Put(f.t.Context(), f.dept, Entry{ID: id, CaseID: caseID, SubcaseID: "sc-" + id,
+		Payload: []byte(`{"id":"` + id + `","data":{"form":{"SFZHM":"11010519491231002X"}}}`),
+		Topic:   "yjs.subcase." + f.dept, Partition: 1, Offset: offset, Key: []byte(caseID)})
 	if err != nil || !fresh {
 		f.t.Fatalf("put %s: fresh %v, err %v", id, fresh, err)
 	}
@@ -247,8 +248,8 @@ func TestAckAcknowledgesOnceAndRecordsTheDelivery(t *testing.T) {
 		if c := f.counts(); c["acked"] != 2 || c["pending"] != 0 || c["leased"] != 0 {
 			t.Errorf("counts = %v, want 2 acked", c)
 		}
-		if s := f.in.statsOf(f.dept).snapshot(); s.delivered != 2 {
-			t.Errorf("stats delivered = %d, want 2 (the repeat not counted)", s.delivered)
+		if s := f.in.Counters(f.dept).Snapshot(); s.Delivered != 2 {
+			t.Errorf("counters delivered = %d, want 2 (the repeat not counted)", s.Delivered)
 		}
 		if got := f.lease(10, 0); len(got) != 0 {
 			t.Errorf("acknowledged items leased again: %q", ids(got))
@@ -300,8 +301,8 @@ func TestPutIgnoresAnIDAlreadyStoredOrAcknowledged(t *testing.T) {
 	onEachStore(t, func(t *testing.T, f *inboxFixture) {
 		ctx := t.Context()
 		f.put("c", 1)
-		e := entry{id: "c-0", payload: []byte(`{"id":"c-0","changed":true}`)}
-		if fresh, err := f.in.put(ctx, f.dept, e); err != nil || fresh {
+		e := Entry{ID: "c-0", Payload: []byte(`{"id":"c-0","changed":true}`)}
+		if fresh, err := f.in.Put(ctx, f.dept, e); err != nil || fresh {
 			t.Fatalf("put of a stored id: fresh %v, err %v; want not fresh", fresh, err)
 		}
 		it := f.lease(1, 0)[0]
@@ -311,14 +312,14 @@ func TestPutIgnoresAnIDAlreadyStoredOrAcknowledged(t *testing.T) {
 		if err := f.in.Ack(ctx, f.dept, it.ID, it.Lease); err != nil {
 			t.Fatal(err)
 		}
-		if fresh, err := f.in.put(ctx, f.dept, e); err != nil || fresh {
+		if fresh, err := f.in.Put(ctx, f.dept, e); err != nil || fresh {
 			t.Fatalf("put of an acknowledged id: fresh %v, err %v; want not fresh", fresh, err)
 		}
 		if got := f.lease(1, 0); len(got) != 0 {
 			t.Errorf("the repeat of an acknowledged item is leased again: %q", ids(got))
 		}
 		// The same id for another department is another item.
-		if fresh, err := f.in.put(ctx, "other", e); err != nil || !fresh {
+		if fresh, err := f.in.Put(ctx, "other", e); err != nil || !fresh {
 			t.Errorf("put for another department: fresh %v, err %v; want fresh", fresh, err)
 		}
 	})
@@ -420,8 +421,8 @@ func TestAnItemLeasedMaxAttemptsTimesWithoutAnAckBecomesADeadLetter(t *testing.T
 		if c := f.counts(); c["pending"]+c["leased"]+c["acked"] != 1 {
 			t.Errorf("counts = %v, want only d-1 left", c)
 		}
-		if s := f.in.statsOf(f.dept).snapshot(); s.failed != 1 || s.lastMessage != "not acknowledged after 3 leases" {
-			t.Errorf("stats = %+v", s)
+		if s := f.in.Counters(f.dept).Snapshot(); s.Failed != 1 || s.LastErrorMessage != "not acknowledged after 3 leases" {
+			t.Errorf("counters = %+v", s)
 		}
 	})
 }
@@ -478,7 +479,7 @@ func TestConcurrentPollersNeverGetTheSameItem(t *testing.T) {
 					}
 				}
 				in := f.newInbox(st)
-				in.serve(Config{Department: f.dept, MaxAttempts: 10, DefaultVisibility: time.Hour, MaxVisibility: time.Hour})
+				in.Serve(Settings{Department: f.dept, Connector: "restpull:" + f.dept, MaxAttempts: 10, DefaultVisibility: time.Hour, MaxVisibility: time.Hour})
 				instances = append(instances, in)
 			}
 			f.in = instances[0]

@@ -1,4 +1,8 @@
-package restpull
+// Package inbox owns the hub-side queue of sub-cases waiting for departments that poll (the
+// REST pull binding, connectors/restpull): the restpull_inbox table of the hub's store. The
+// restpull connector puts items in; the hub's API leases and acknowledges them on the
+// departments' behalf. It lives in the hub, not with the connector, because the API serves it.
+package inbox
 
 import (
 	"context"
@@ -15,9 +19,13 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"yjshub/connectors/connector"
+	"yjshub/hub/connector"
 	"yjshub/hub/store"
 )
+
+// recordTimeout bounds a Recorder call and the inbox writes that go with it; their context
+// outlives the request's, so that an outcome already reached gets recorded.
+const recordTimeout = 30 * time.Second
 
 // Errors of [Inbox.Lease] and [Inbox.Ack] that the API turns into statuses.
 var (
@@ -58,11 +66,11 @@ type Item struct {
 	Message json.RawMessage `json:"message"`
 }
 
-// Item states.
+// Item states, the keys of [Inbox.Counts].
 const (
-	statePending = "pending"
-	stateLeased  = "leased"
-	stateAcked   = "acked"
+	StatePending = "pending"
+	StateLeased  = "leased"
+	StateAcked   = "acked"
 )
 
 var errNoRows = sql.ErrNoRows
@@ -72,7 +80,7 @@ var errNoRows = sql.ErrNoRows
 const deadLetterHold = time.Minute
 
 // Inbox is the hub-side queue of the sub-cases waiting for departments that poll: the
-// restpull_inbox table of the hub's store. The connectors put items in ([Connector.Run]); the
+// restpull_inbox table of the hub's store. The restpull connectors put items in ([Inbox.Put]); the
 // API leases and acknowledges them on the departments' behalf. It is safe for concurrent use,
 // and several hub instances may share one store: a lease is a single transaction that skips
 // rows another instance holds (PostgreSQL's FOR UPDATE SKIP LOCKED; SQLite has one writer).
@@ -86,31 +94,48 @@ type Inbox struct {
 	depts map[string]*department
 }
 
-// department is what the inbox knows of one department served by a connector.
-type department struct {
-	cfg     Config
-	stats   *stats
-	serving bool // a connector runs (or ran) for the department
+// Settings are how the inbox serves one department; the department's restpull connector
+// supplies them (connectors/restpull.Config states their defaults).
+type Settings struct {
+	// Department is the department's code. Required.
+	Department string
+	// Connector names the department's connector in what the inbox records (Status.Name).
+	Connector string
+	// MaxAttempts is how many times an item may be leased without being acknowledged before it
+	// becomes a dead letter.
+	MaxAttempts int
+	// DefaultVisibility is how long a lease lasts when the poll does not say; MaxVisibility
+	// bounds what a poll may ask for.
+	DefaultVisibility, MaxVisibility time.Duration
+	// AckedRetention is how long an acknowledged item's row is kept.
+	AckedRetention time.Duration
 }
 
-// InboxOption changes how NewInbox builds an Inbox.
-type InboxOption func(*Inbox)
+// department is what the inbox knows of one department served by a connector.
+type department struct {
+	cfg      Settings
+	counters *connector.Counters
+	serving  bool // a connector runs (or ran) for the department
+}
 
-// WithInboxLogger sends the inbox's logs to l. Default: nothing is logged. Lines carry ids,
+// Option changes how New builds an Inbox.
+type Option func(*Inbox)
+
+// WithLogger sends the inbox's logs to l. Default: nothing is logged. Lines carry ids,
 // never a payload.
-func WithInboxLogger(l *slog.Logger) InboxOption {
+func WithLogger(l *slog.Logger) Option {
 	return func(in *Inbox) { in.log = l }
 }
 
 // WithClock makes the inbox read the time from now (leases, their expiry, records). Default
 // time.Now.
-func WithClock(now func() time.Time) InboxOption {
+func WithClock(now func() time.Time) Option {
 	return func(in *Inbox) { in.now = now }
 }
 
-// NewInbox returns the inbox kept in st (migrated). rec records what became of the items:
+// New returns the inbox kept in st (migrated). rec records what became of the items:
 // Delivered when a department acknowledges one, Failed when one becomes a dead letter.
-func NewInbox(st *store.Store, rec connector.Recorder, opts ...InboxOption) (*Inbox, error) {
+func New(st *store.Store, rec connector.Recorder, opts ...Option) (*Inbox, error) {
 	var errs []error
 	if st == nil {
 		errs = append(errs, errors.New("store: required"))
@@ -119,7 +144,7 @@ func NewInbox(st *store.Store, rec connector.Recorder, opts ...InboxOption) (*In
 		errs = append(errs, errors.New("recorder: required"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("restpull: inbox: %w", err)
+		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	in := &Inbox{st: st, rec: rec, log: slog.New(slog.DiscardHandler), now: time.Now, depts: map[string]*department{}}
 	for _, o := range opts {
@@ -129,26 +154,28 @@ func NewInbox(st *store.Store, rec connector.Recorder, opts ...InboxOption) (*In
 	return in, nil
 }
 
-// serve makes the inbox answer polls for cfg.Department under cfg; a changed configuration
-// replaces the old one. A connector calls it when it starts to run.
-func (in *Inbox) serve(cfg Config) {
+// Serve makes the inbox answer polls for s.Department under s; changed settings replace the
+// old ones. A connector calls it when it starts to run.
+func (in *Inbox) Serve(s Settings) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.entryLocked(cfg.Department).cfg = cfg
-	in.entryLocked(cfg.Department).serving = true
+	d := in.entryLocked(s.Department)
+	d.cfg = s
+	d.serving = true
 }
 
-// statsOf returns the department's counters, shared by its connectors and the inbox.
-func (in *Inbox) statsOf(dept string) *stats {
+// Counters returns the department's counters, shared by its connectors and the inbox: the
+// inbox counts acknowledgements (delivered), leases run out (retries) and dead letters.
+func (in *Inbox) Counters(dept string) *connector.Counters {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.entryLocked(dept).stats
+	return in.entryLocked(dept).counters
 }
 
 func (in *Inbox) entryLocked(dept string) *department {
 	d, ok := in.depts[dept]
 	if !ok {
-		d = &department{stats: &stats{}}
+		d = &department{counters: &connector.Counters{}}
 		in.depts[dept] = d
 	}
 	return d
@@ -161,33 +188,36 @@ func (in *Inbox) department(dept string) (*department, error) {
 	if !ok || !d.serving {
 		return nil, fmt.Errorf("%w %q", ErrUnknownDepartment, dept)
 	}
-	return &department{cfg: d.cfg, stats: d.stats, serving: true}, nil
+	return &department{cfg: d.cfg, counters: d.counters, serving: true}, nil
 }
 
-// entry is an item to put in the inbox.
-type entry struct {
-	id, caseID, subcaseID string
-	payload               []byte
-	topic                 string
-	partition             int
-	offset                int64
-	key                   []byte
+// Entry is an item to put in the inbox: a consumed sub-case envelope and where it was on the
+// bus (for its dead letter).
+type Entry struct {
+	// ID is the envelope id; CaseID and SubcaseID are for records and logs.
+	ID, CaseID, SubcaseID string
+	// Payload is the envelope exactly as consumed. It holds personal data: never logged.
+	Payload   []byte
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
 }
 
-// put stores e for dept unless an item with its id is there already (or was acknowledged);
+// Put stores e for dept unless an item with its id is there already (or was acknowledged);
 // it reports whether e was new.
-func (in *Inbox) put(ctx context.Context, dept string, e entry) (bool, error) {
+func (in *Inbox) Put(ctx context.Context, dept string, e Entry) (bool, error) {
 	res, err := in.st.DB().ExecContext(ctx, in.st.DB().Rebind(`INSERT INTO restpull_inbox
 		(department, id, case_id, subcase_id, payload, state, topic, partition_no, offset_no, msg_key, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (department, id) DO NOTHING`),
-		dept, e.id, e.caseID, e.subcaseID, string(e.payload), statePending, e.topic, e.partition, e.offset,
-		hex.EncodeToString(e.key), store.NewTimestamp(in.now()))
+		dept, e.ID, e.CaseID, e.SubcaseID, string(e.Payload), StatePending, e.Topic, e.Partition, e.Offset,
+		hex.EncodeToString(e.Key), store.NewTimestamp(in.now()))
 	if err != nil {
-		return false, fmt.Errorf("restpull: store event %s in the inbox: %w", e.id, err)
+		return false, fmt.Errorf("store event %s in the inbox of %s: %w", e.ID, dept, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("restpull: store event %s in the inbox: %w", e.id, err)
+		return false, fmt.Errorf("store event %s in the inbox of %s: %w", e.ID, dept, err)
 	}
 	return n == 1, nil
 }
@@ -242,7 +272,7 @@ func (in *Inbox) Lease(ctx context.Context, dept string, max int, visibility tim
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("restpull: lease from the inbox of %s: %w", dept, err)
+		return nil, fmt.Errorf("inbox: lease from the inbox of %s: %w", dept, err)
 	}
 	sortRows(leased)
 	items := make([]Item, len(leased))
@@ -255,14 +285,14 @@ func (in *Inbox) Lease(ctx context.Context, dept string, max int, visibility tim
 	}
 	if again > 0 {
 		// The department did not acknowledge them in time: a retry, as a REST push's repeated POST.
-		d.stats.AddRetries(int64(again))
-		d.stats.Failure(now, "a lease ran out without an ack; the item was handed out again")
+		d.counters.AddRetries(int64(again))
+		d.counters.Failure(now, "a lease ran out without an ack; the item was handed out again")
 	}
 	if len(exhausted) > 0 {
-		in.deadLetter(ctx, dept, d.stats, deadToken, exhausted)
+		in.deadLetter(ctx, d, deadToken, exhausted)
 	}
 	if len(items) > 0 {
-		in.log.DebugContext(ctx, "restpull: leased", "department", dept, "items", len(items), "visibility", visibility)
+		in.log.DebugContext(ctx, "inbox: leased", "department", dept, "items", len(items), "visibility", visibility)
 	}
 	return items, nil
 }
@@ -283,7 +313,7 @@ func (in *Inbox) claim(ctx context.Context, tx *sqlx.Tx, dept string, now time.T
 	fifo := ""
 	if !exhausted {
 		fifo = ` AND (i.case_id = '' OR NOT EXISTS (SELECT 1 FROM restpull_inbox o
-			WHERE o.department = i.department AND o.case_id = i.case_id AND o.state <> '` + stateAcked + `'
+			WHERE o.department = i.department AND o.case_id = i.case_id AND o.state <> '` + StateAcked + `'
 			AND o.partition_no = i.partition_no AND o.offset_no < i.offset_no))`
 	}
 	pick := `SELECT i.id FROM restpull_inbox i
@@ -291,8 +321,8 @@ func (in *Inbox) claim(ctx context.Context, tx *sqlx.Tx, dept string, now time.T
 		ORDER BY i.created_at, i.partition_no, i.offset_no, i.id LIMIT ?`
 	set := `SET state = ?, lease = ?, lease_until = ?, attempts = attempts + ?`
 	returning := ` RETURNING restpull_inbox.id, case_id, subcase_id, payload, attempts, topic, partition_no, offset_no, msg_key, created_at, lease_until`
-	pickArgs := []any{dept, statePending, stateLeased, store.NewTimestamp(now), maxAttempts, limit}
-	setArgs := []any{stateLeased, token, store.NewTimestamp(until), inc}
+	pickArgs := []any{dept, StatePending, StateLeased, store.NewTimestamp(now), maxAttempts, limit}
+	setArgs := []any{StateLeased, token, store.NewTimestamp(until), inc}
 	var q string
 	var args []any
 	if in.st.Dialect() == store.DialectPostgres {
@@ -315,9 +345,9 @@ func (in *Inbox) claim(ctx context.Context, tx *sqlx.Tx, dept string, now time.T
 
 // deadLetter records each of rows, claimed under token, as failed and removes it. An item
 // whose record fails stays claimed until deadLetterHold has passed; a later poll tries again.
-func (in *Inbox) deadLetter(ctx context.Context, dept string, s *stats, token string, rows []row) {
+func (in *Inbox) deadLetter(ctx context.Context, d *department, token string, rows []row) {
 	sortRows(rows)
-	name := connectorName(dept)
+	dept, name, s := d.cfg.Department, d.cfg.Connector, d.counters
 	for _, r := range rows {
 		key, _ := hex.DecodeString(r.Key)
 		at := in.now()
@@ -336,13 +366,13 @@ func (in *Inbox) deadLetter(ctx context.Context, dept string, s *stats, token st
 		cancel()
 		if err != nil {
 			s.Failure(at, "recording a dead letter failed")
-			in.log.WarnContext(ctx, "restpull: recording an unacknowledged item as failed did not succeed; a later poll tries again",
+			in.log.WarnContext(ctx, "inbox: recording an unacknowledged item as failed did not succeed; a later poll tries again",
 				"department", dept, "event_id", r.ID, "error", err)
 			continue
 		}
 		s.Failure(at, reason)
 		s.Failed()
-		in.log.WarnContext(ctx, "restpull: item not acknowledged in time, recorded as failed",
+		in.log.WarnContext(ctx, "inbox: item not acknowledged in time, recorded as failed",
 			"department", dept, "event_id", r.ID, "case_id", r.CaseID, "subcase_id", r.SubcaseID, "attempts", r.Attempts)
 	}
 }
@@ -379,33 +409,33 @@ func (in *Inbox) Ack(ctx context.Context, dept, id, lease string) error {
 			return err
 		}
 		switch {
-		case r.State == stateAcked:
+		case r.State == StateAcked:
 			return nil
-		case r.State != stateLeased || lease == "" || r.Lease != lease:
+		case r.State != StateLeased || lease == "" || r.Lease != lease:
 			return ErrStaleLease
 		}
 		r.AckedAt = store.NewTimestamp(in.now())
 		first = true
 		_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE restpull_inbox SET state = ?, acked_at = ?, lease_until = NULL, payload = ''
-			WHERE department = ? AND id = ?`), stateAcked, r.AckedAt, dept, id)
+			WHERE department = ? AND id = ?`), StateAcked, r.AckedAt, dept, id)
 		return err
 	})
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrStaleLease):
 		return fmt.Errorf("%w: item %q of %s", err, id, dept)
 	case err != nil:
-		return fmt.Errorf("restpull: acknowledge item %q of %s: %w", id, dept, err)
+		return fmt.Errorf("inbox: acknowledge item %q of %s: %w", id, dept, err)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := in.rec.Delivered(rctx, connector.Delivery{Connector: connectorName(dept), EventID: id, CaseID: r.CaseID,
+	if err := in.rec.Delivered(rctx, connector.Delivery{Connector: d.cfg.Connector, EventID: id, CaseID: r.CaseID,
 		SubcaseID: r.SubcaseID, Department: dept, Attempts: r.Attempts, At: r.AckedAt.Time}); err != nil {
 		// The item stays acknowledged; the department's retry of the ack records it again.
-		return fmt.Errorf("restpull: record the delivery of item %q of %s: %w", id, dept, err)
+		return fmt.Errorf("inbox: record the delivery of item %q of %s: %w", id, dept, err)
 	}
 	if first {
-		d.stats.Delivered(r.AckedAt.Time)
-		in.log.DebugContext(ctx, "restpull: acknowledged", "department", dept, "event_id", id,
+		d.counters.Delivered(r.AckedAt.Time)
+		in.log.DebugContext(ctx, "inbox: acknowledged", "department", dept, "event_id", id,
 			"case_id", r.CaseID, "subcase_id", r.SubcaseID, "attempts", r.Attempts)
 	}
 	return nil
@@ -420,16 +450,16 @@ func (in *Inbox) Sweep(ctx context.Context, dept string) (int64, error) {
 	}
 	cutoff := store.NewTimestamp(in.now().Add(-d.cfg.AckedRetention))
 	res, err := in.st.DB().ExecContext(ctx, in.st.DB().Rebind(`DELETE FROM restpull_inbox
-		WHERE department = ? AND state = ? AND acked_at < ?`), dept, stateAcked, cutoff)
+		WHERE department = ? AND state = ? AND acked_at < ?`), dept, StateAcked, cutoff)
 	if err != nil {
-		return 0, fmt.Errorf("restpull: sweep the inbox of %s: %w", dept, err)
+		return 0, fmt.Errorf("inbox: sweep the inbox of %s: %w", dept, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("restpull: sweep the inbox of %s: %w", dept, err)
+		return 0, fmt.Errorf("inbox: sweep the inbox of %s: %w", dept, err)
 	}
 	if n > 0 {
-		in.log.InfoContext(ctx, "restpull: swept acknowledged items", "department", dept, "deleted", n)
+		in.log.InfoContext(ctx, "inbox: swept acknowledged items", "department", dept, "deleted", n)
 	}
 	return n, nil
 }
@@ -447,12 +477,12 @@ func (in *Inbox) Counts(ctx context.Context, dept string) (map[string]int64, err
 		FROM restpull_inbox WHERE department = ? GROUP BY 1, 2`),
 		store.NewTimestamp(in.now()), dept)
 	if err != nil {
-		return nil, fmt.Errorf("restpull: count the inbox of %s: %w", dept, err)
+		return nil, fmt.Errorf("inbox: count the inbox of %s: %w", dept, err)
 	}
-	out := map[string]int64{statePending: 0, stateLeased: 0, stateAcked: 0}
+	out := map[string]int64{StatePending: 0, StateLeased: 0, StateAcked: 0}
 	for _, r := range rows {
-		if r.State == stateLeased && r.Expired {
-			r.State = statePending
+		if r.State == StateLeased && r.Expired {
+			r.State = StatePending
 		}
 		out[r.State] += r.N
 	}

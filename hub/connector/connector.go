@@ -2,8 +2,9 @@
 // kind implements, the Status it reports, and the Recorder through which it records what became
 // of each message (delivered, or failed for good and dead-lettered).
 //
-// It is a leaf package so that the kinds (connectors/<kind>) and the connectors file
-// (package connectors) can both depend on it.
+// It is a leaf package of the hub so that the hub (its API, metrics and dead letters) and the
+// kinds under connectors/ both depend on it downward: the hub defines the contract, the
+// connectors implement it.
 package connector
 
 import (
