@@ -210,7 +210,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}); err != nil {
 		return err
 	}
-	logger.Info("store ready", "backend", st.Dialect(), "url", store.RedactURL(dbURL))
+	logger.Info("store ready", "backend", st.Dialect(), "url", store.RedactDatabaseURL(dbURL))
 
 	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, Logger: logger})
 	if err != nil {

@@ -4,13 +4,13 @@
 // approval records to the supervision platform (互联网+监管).
 //
 // A [Planner] says what a case event calls for, as steps with an idempotency key each; the
-// [Runner] pushes each step that is not pushed yet with a [Client], records it in the
+// [Runner] pushes each step that is not pushed yet with a delivery.Client, records it in the
 // connector_pushes table, and commits the event's offset only then. A step is pushed once
 // under at-least-once consumption: a redelivered event finds its steps recorded, and a repeat
 // that slips through (a crash between the push and its record) carries the same
 // Idempotency-Key, which the receiver must treat as the same document.
 //
-// The [Client] decides retryability with restpush.Classify, the hub's one table: 2xx and 409
+// The client decides retryability with delivery.Classify, the hub's one table: 2xx and 409
 // are delivered; other 4xx are refused for good — the case event becomes a dead letter (with
 // its topic, partition, offset and key) and the step is recorded refused, so that later events
 // do not push it again, while a replay of the dead letter does; 5xx, 408, 429, timeouts and

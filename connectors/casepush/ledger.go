@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/connectors/delivery"
 	"yjshub/hub/store"
 )
 
@@ -54,7 +55,7 @@ func (l *Ledger) States(ctx context.Context, keys []string) (map[string]string, 
 
 // Mark records what became of a step: state is StatePushed or StateRefused; reason must be
 // free of secrets and personal data.
-func (l *Ledger) Mark(ctx context.Context, s Step, state string, r Result, at time.Time) error {
+func (l *Ledger) Mark(ctx context.Context, s Step, state string, r delivery.Result, at time.Time) error {
 	db := l.st.DB()
 	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO connector_pushes (connector, push_key, case_id, step, state, status, attempts, reason, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (connector, push_key) DO UPDATE SET state = excluded.state, status = excluded.status,

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -69,7 +69,7 @@ type RunnerConfig struct {
 type Runner struct {
 	cfg     RunnerConfig
 	bus     *bus.Bus
-	client  *Client
+	client  *delivery.Client
 	ledger  *Ledger
 	rec     connector.Recorder
 	planner Planner
@@ -78,7 +78,7 @@ type Runner struct {
 }
 
 // NewRunner returns a runner; every argument is required but log (nil: nothing is logged).
-func NewRunner(cfg RunnerConfig, b *bus.Bus, client *Client, ledger *Ledger, rec connector.Recorder, p Planner, log *slog.Logger) (*Runner, error) {
+func NewRunner(cfg RunnerConfig, b *bus.Bus, client *delivery.Client, ledger *Ledger, rec connector.Recorder, p Planner, log *slog.Logger) (*Runner, error) {
 	var errs []error
 	if cfg.Name == "" {
 		errs = append(errs, errors.New("name: required"))
@@ -126,14 +126,14 @@ func (r *Runner) handle(ctx context.Context, m bus.Received) error {
 	defer r.stats.InFlight(-1)
 	var env event.Envelope
 	if err := json.Unmarshal(m.Value, &env); err != nil || env.ID == "" {
-		return r.fail(ctx, m, env.ID, "", "undecodable message", Result{})
+		return r.fail(ctx, m, env.ID, "", "undecodable message", delivery.Result{})
 	}
 	if env.Type != event.TypeCaseUpdated {
 		return nil
 	}
 	var ev cases.CaseUpdated
 	if err := json.Unmarshal(env.Data, &ev); err != nil || ev.CaseID == "" {
-		return r.fail(ctx, m, env.ID, "", "undecodable case event", Result{})
+		return r.fail(ctx, m, env.ID, "", "undecodable case event", delivery.Result{})
 	}
 	steps, err := r.planner.Steps(ctx, ev)
 	if err != nil {
@@ -177,11 +177,11 @@ func (r *Runner) handle(ctx context.Context, m bus.Received) error {
 
 	type refusal struct {
 		step Step
-		res  Result
+		res  delivery.Result
 	}
 	var refused []refusal
 	for _, p := range pushes {
-		res := r.client.Deliver(ctx, p.Key, p.Body, func(res Result) {
+		res := r.client.Deliver(ctx, p.Key, p.Body, func(res delivery.Result) {
 			r.stats.Retry()
 			r.stats.Failure(time.Now(), res.Reason)
 			r.log.WarnContext(ctx, "push failed, will retry", "case_id", p.CaseID, "step", p.Name, "key", p.Key,
@@ -190,7 +190,7 @@ func (r *Runner) handle(ctx context.Context, m bus.Received) error {
 		if res.Stopped {
 			return fmt.Errorf("%w: push %s not settled", errStopped, p.Key)
 		}
-		if res.Outcome != restpush.Delivered {
+		if res.Outcome != delivery.Delivered {
 			r.log.WarnContext(ctx, "push refused", "case_id", p.CaseID, "step", p.Name, "key", p.Key, "status", res.Status, "reason", res.Reason)
 			refused = append(refused, refusal{p.Step, res})
 			continue
@@ -221,14 +221,14 @@ func (r *Runner) handle(ctx context.Context, m bus.Received) error {
 	return nil
 }
 
-func (r *Runner) mark(ctx context.Context, s Step, state string, res Result) error {
+func (r *Runner) mark(ctx context.Context, s Step, state string, res delivery.Result) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	return r.ledger.Mark(rctx, s, state, res, time.Now())
 }
 
 // fail records the message m as a dead letter.
-func (r *Runner) fail(ctx context.Context, m bus.Received, eventID, caseID, reason string, res Result) error {
+func (r *Runner) fail(ctx context.Context, m bus.Received, eventID, caseID, reason string, res delivery.Result) error {
 	if eventID == "" {
 		r.log.WarnContext(ctx, "undecodable case event, recording it as failed", "partition", m.Partition, "offset", m.Offset)
 	}

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
+
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 )
@@ -100,7 +101,7 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Target) == "" {
 		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))
 	} else if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", restpush.RedactURL(c.Target)))
+		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))
 	}
 	if c.Department != "" {
 		if err := bus.ValidateTopic(bus.SubcaseTopic(c.Department)); err != nil {
@@ -127,7 +128,7 @@ func (c *Config) Validate() error {
 	}
 	if c.CallbackURL != "" {
 		if u, err := url.Parse(c.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("callback URL: %q is not an absolute http or https URL", restpush.RedactURL(c.CallbackURL)))
+			errs = append(errs, fmt.Errorf("callback URL: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.CallbackURL)))
 		}
 	}
 	return errors.Join(errs...)

@@ -13,12 +13,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
+
+	"yjshub/connectors/delivery"
 
 	"github.com/google/uuid"
 
-	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/hub/event"
 )
@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
-	k := &kit{cfg: cfg, report: &Report{Kind: cfg.Kind, Target: restpush.RedactURL(cfg.Target), Department: cfg.Department, Started: time.Now()}}
+	k := &kit{cfg: cfg, report: &Report{Kind: cfg.Kind, Target: delivery.RedactEndpoint(cfg.Target), Department: cfg.Department, Started: time.Now()}}
 	hc := &http.Client{}
 	if cfg.Client != nil {
 		copied := *cfg.Client
@@ -119,19 +119,19 @@ type sent struct {
 
 func (k *kit) run(ctx context.Context) {
 	valid := k.subcase("valid")
-	first := k.post(ctx, "the valid sub-case", valid.raw, valid.id, restpush.ContentType)
+	first := k.post(ctx, "the valid sub-case", valid.raw, valid.id, event.ContentType)
 	k.report.add(judgeValid(first))
-	again := k.post(ctx, "the repeated sub-case", valid.raw, valid.id, restpush.ContentType)
+	again := k.post(ctx, "the repeated sub-case", valid.raw, valid.id, event.ContentType)
 	k.report.add(judgeRepeated(again))
 
 	noKey := k.subcase("missing-key")
-	missing := k.postWith(ctx, "the sub-case without Idempotency-Key", noKey.raw, "", restpush.ContentType, k.sign(noKey.id, noKey.raw))
+	missing := k.postWith(ctx, "the sub-case without Idempotency-Key", noKey.raw, "", event.ContentType, k.sign(noKey.id, noKey.raw))
 	k.report.add(judgeRefusal(CheckMissingKey, "a sub-case without Idempotency-Key is refused (4xx)", missing,
 		"without the key the department cannot tell the hub's retry of a sub-case from a new one"))
 
 	broken := k.subcase("invalid-body")
 	body := broken.raw[:len(broken.raw)/2] // cut in the middle: not JSON
-	invalid := k.post(ctx, "the invalid body", body, broken.id, restpush.ContentType)
+	invalid := k.post(ctx, "the invalid body", body, broken.id, event.ContentType)
 	k.report.add(judgeRefusal(CheckInvalidBody, "a body that is not a JSON envelope is refused (4xx, not 5xx)", invalid,
 		"the department took a body it cannot have read"))
 
@@ -230,11 +230,11 @@ func (k *kit) checkSignatures(ctx context.Context) {
 	stranger, _ := signing.New(signing.NewSecret())
 	forged := k.subcase("bad-signature")
 	h, _ := stranger.Sign(forged.id, time.Now(), forged.raw)
-	a := k.postWith(ctx, "the wrongly signed sub-case", forged.raw, forged.id, restpush.ContentType, h)
+	a := k.postWith(ctx, "the wrongly signed sub-case", forged.raw, forged.id, event.ContentType, h)
 	k.report.add(judgeRefusal(CheckBadSignature, signatureChecks()[0].Title, a, "anyone who can reach the endpoint could send the department sub-cases"))
 	old := k.subcase("old-signature")
 	h, _ = k.signer.Sign(old.id, time.Now().Add(-10*time.Minute), old.raw)
-	a = k.postWith(ctx, "the sub-case signed ten minutes ago", old.raw, old.id, restpush.ContentType, h)
+	a = k.postWith(ctx, "the sub-case signed ten minutes ago", old.raw, old.id, event.ContentType, h)
 	k.report.add(judgeRefusal(CheckOldSignature, signatureChecks()[1].Title, a, "a recorded delivery could be replayed"))
 }
 
@@ -270,7 +270,7 @@ func (k *kit) postWith(ctx context.Context, what string, body []byte, key, conte
 	req.Header.Set("User-Agent", "yjshub-conformance")
 	req.Header.Set(HeaderConformance, "true")
 	if key != "" {
-		req.Header.Set(restpush.HeaderIdempotency, key)
+		req.Header.Set(delivery.HeaderIdempotency, key)
 	}
 	start := time.Now()
 	resp, err := k.client.Do(req)
@@ -293,7 +293,7 @@ func judgeValid(a answer) Check {
 	c := Check{ID: CheckValidDelivery, Title: "a well-formed sub-case is accepted (2xx)", Required: true}
 	switch {
 	case a.err != nil:
-		c.Result, c.Reason = Fail, "no answer: "+describeError(a.err)
+		c.Result, c.Reason = Fail, "no answer: "+delivery.ErrorKind(a.err)
 	case a.status >= 200 && a.status <= 299:
 		c.Result, c.Reason = Pass, statusLine(a)
 	case a.status == http.StatusConflict:
@@ -308,8 +308,8 @@ func judgeRepeated(a answer) Check {
 	c := Check{ID: CheckRepeatedKey, Title: "the same Idempotency-Key again is answered 2xx or 409, without a second effect", Required: true}
 	switch {
 	case a.err != nil:
-		c.Result, c.Reason = Fail, "no answer: "+describeError(a.err)
-	case restpush.Classify(a.status, nil) == restpush.Delivered:
+		c.Result, c.Reason = Fail, "no answer: "+delivery.ErrorKind(a.err)
+	case delivery.Classify(a.status, nil) == delivery.Delivered:
 		c.Result, c.Reason = Pass, statusLine(a)
 	default:
 		c.Result, c.Reason = Fail, statusLine(a)+": a retry of a sub-case the department has must be answered as the first delivery was; "+
@@ -323,8 +323,8 @@ func judgeRefusal(id, title string, a answer, why string) Check {
 	c := Check{ID: id, Title: title, Required: true}
 	switch {
 	case a.err != nil:
-		c.Result, c.Reason = Fail, "no answer: "+describeError(a.err)
-	case restpush.Classify(a.status, nil) == restpush.Permanent:
+		c.Result, c.Reason = Fail, "no answer: "+delivery.ErrorKind(a.err)
+	case delivery.Classify(a.status, nil) == delivery.Permanent:
 		c.Result, c.Reason = Pass, statusLine(a)
 	case a.status >= 200 && a.status <= 299:
 		c.Result, c.Reason = Fail, statusLine(a)+": accepted; "+why
@@ -377,7 +377,7 @@ func judgeReasons(answers ...answer) Check {
 			continue
 		}
 		refusals++
-		if reasonIn(a.body) == "" {
+		if delivery.ReceiverMessage(a.body) == "" {
 			c.Result = Fail
 			c.Reason = fmt.Sprintf("%s came without a JSON reason: operators see only the status in the dead letter", statusLine(a))
 			return c
@@ -504,61 +504,10 @@ func took(d time.Duration) string {
 }
 
 func withMessage(a answer) string {
-	if m := reasonIn(a.body); m != "" {
+	if m := delivery.ReceiverMessage(a.body); m != "" {
 		return " (\"" + m + "\")"
 	}
 	return ""
-}
-
-// reasonIn is a JSON body's "message" or "error" (or "error"."message"), shortened.
-func reasonIn(body []byte) string {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(body, &doc) != nil {
-		return ""
-	}
-	for _, key := range []string{"message", "error", "error_description", "msg"} {
-		raw, ok := doc[key]
-		if !ok {
-			continue
-		}
-		var s string
-		if json.Unmarshal(raw, &s) == nil && s != "" {
-			return shorten(s)
-		}
-		var nested struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(raw, &nested) == nil && nested.Message != "" {
-			return shorten(nested.Message)
-		}
-	}
-	return ""
-}
-
-func shorten(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 120 {
-		return string(r[:120]) + "…"
-	}
-	return s
-}
-
-// describeError names a transport failure without the URL (which may carry credentials).
-func describeError(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timed out"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed without an answer"
-	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return "host not found"
-	}
-	return "transport error"
 }
 
 func randomHex(n int) string {

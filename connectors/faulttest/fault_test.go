@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
@@ -62,7 +64,7 @@ func (d *dedupDepartment) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	key := r.Header.Get(restpush.HeaderIdempotency)
+	key := r.Header.Get(delivery.HeaderIdempotency)
 	d.mu.Lock()
 	if d.first.IsZero() {
 		d.first = time.Now()
@@ -270,7 +272,7 @@ func (s *supervised) stop(t *testing.T) {
 
 func fastRetry(dept, endpoint string) restpush.Config {
 	return restpush.Config{Department: dept, Endpoint: endpoint, Timeout: 2 * time.Second,
-		Retry:   restpush.RetryConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond},
+		Retry:   delivery.RetryConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: 100 * time.Millisecond},
 		Breaker: restpush.BreakerConfig{ConsecutiveFailures: 5, OpenTimeout: 300 * time.Millisecond}}
 }
 

@@ -29,7 +29,7 @@ type Config struct {
 
 	// DSN is the data source name the driver opens: a postgres:// URL or key=value string
 	// for pgx, a file path (with optional ?_pragma=… parameters) for sqlite. Required. It is a
-	// secret: logs, errors and the status show it only redacted (store.RedactURL).
+	// secret: logs, errors and the status show it only redacted (store.RedactDatabaseURL).
 	DSN string `yaml:"dsn" json:"dsn"`
 
 	// Schema is the PostgreSQL schema holding the exchange tables. Default: none, the tables

@@ -11,9 +11,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"yjshub/connectors/delivery"
+
 	// Registers the "pgx" database/sql driver.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
+
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
 
@@ -256,7 +259,7 @@ func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) er
 		wait := min(retryInitial<<min(attempts-1, 16), retryMax)
 		c.log.WarnContext(ctx, "frontdb: staging a sub-case failed, will retry", "event_id", m.id, "case_id", m.caseID,
 			"subcase_id", m.subcaseID, "attempt", attempts, "reason", reason, "wait", wait)
-		if !sleep(ctx, wait) {
+		if !delivery.Wait(ctx, wait) {
 			return fmt.Errorf("%w: event %s not staged: %w", errStopped, m.id, context.Cause(ctx))
 		}
 	}
@@ -299,16 +302,4 @@ func (c *Connector) fail(ctx context.Context, f connector.Failure) error {
 // timeText writes t as the exchange tables keep times: RFC 3339 in UTC, to the microsecond.
 func timeText(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
-}
-
-// sleep waits for d unless ctx ends first; it reports whether it waited the whole time.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

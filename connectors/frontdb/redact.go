@@ -16,10 +16,10 @@ const redactMask = "xxxxx"
 var keywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
 
 // RedactDSN returns dsn without its password, for logs and the status: a URL through
-// store.RedactURL, a key=value string with its password value masked.
+// store.RedactDatabaseURL, a key=value string with its password value masked.
 func RedactDSN(dsn string) string {
 	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host != "" {
-		return store.RedactURL(dsn)
+		return store.RedactDatabaseURL(dsn)
 	}
 	return keywordPassword.ReplaceAllString(dsn, "${1}"+redactMask)
 }

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/casepush"
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
 )
 
 // Levels of platform.
@@ -80,7 +79,7 @@ type Config struct {
 
 	// Retry paces the attempts at a push the platform did not take (5xx, timeouts) and at a
 	// pull that failed.
-	Retry restpush.RetryConfig `yaml:"retry,omitempty" json:"retry,omitempty"`
+	Retry delivery.RetryConfig `yaml:"retry,omitempty" json:"retry,omitempty"`
 
 	// GroupID is the hub's consumer group on yjs.case.event for this platform. Default
 	// "yjshub-platform-<name>".
@@ -240,10 +239,10 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("level: %q is not provincial or municipal", c.Level))
 	}
-	if err := casepush.ValidateEndpoint(c.PullURL); err != nil {
+	if err := delivery.ValidateEndpoint(c.PullURL); err != nil {
 		errs = append(errs, fmt.Errorf("pull_url: %w", err))
 	}
-	if err := casepush.ValidateEndpoint(c.PushURL); err != nil {
+	if err := delivery.ValidateEndpoint(c.PushURL); err != nil {
 		errs = append(errs, fmt.Errorf("push_url: %w", err))
 	}
 	for _, d := range []struct {
@@ -257,7 +256,7 @@ func (c *Config) Validate() error {
 	if c.Limit < 0 || c.Limit > maxLimit {
 		errs = append(errs, fmt.Errorf("limit: %d is not in 1..%d", c.Limit, maxLimit))
 	}
-	errs = append(errs, casepush.ValidateHeaders(c.Headers), c.Retry.Validate(), casepush.ValidateSigningSecret(c.SigningSecret))
+	errs = append(errs, delivery.ValidateHeaders(c.Headers), c.Retry.Validate(), delivery.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}
@@ -336,7 +335,7 @@ func (c *Config) validateLicences() error {
 		return nil
 	}
 	var errs []error
-	if err := casepush.ValidateEndpoint(c.LicencesURL); err != nil {
+	if err := delivery.ValidateEndpoint(c.LicencesURL); err != nil {
 		errs = append(errs, fmt.Errorf("licences_url: %w", err))
 	}
 	known := append(slices.Clone(licenceRequired), licenceOptional...)

@@ -14,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"yjshub/connectors/casepush"
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
 )
 
 // maxPage bounds the size of one page.
@@ -96,7 +95,7 @@ func (c *Connector) pullLoop(ctx context.Context, f *feed) error {
 		wait := c.cfg.PollInterval
 		switch {
 		case failures > 0:
-			wait = min(restpush.Backoff(failures, c.cfg.Retry, rand.Float64()), c.cfg.PollInterval)
+			wait = min(delivery.Backoff(failures, c.cfg.Retry, rand.Float64()), c.cfg.PollInterval)
 		case more:
 			continue
 		}
@@ -168,7 +167,7 @@ func (c *Connector) fetch(ctx context.Context, rawURL, cursor string) (*Page[jso
 	req.Header.Set("User-Agent", "yjshub-platform")
 	resp, err := c.pull.Do(req)
 	if err != nil {
-		return nil, &remoteError{casepush.ErrorKind(err)}
+		return nil, &remoteError{delivery.ErrorKind(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPage+1))
@@ -176,7 +175,7 @@ func (c *Connector) fetch(ctx context.Context, rawURL, cursor string) (*Page[jso
 	case resp.StatusCode != http.StatusOK:
 		return nil, &remoteError{fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	case err != nil:
-		return nil, &remoteError{"reading the page: " + casepush.ErrorKind(err)}
+		return nil, &remoteError{"reading the page: " + delivery.ErrorKind(err)}
 	case len(body) > maxPage:
 		return nil, &remoteError{fmt.Sprintf("the page is larger than %d bytes", maxPage)}
 	}

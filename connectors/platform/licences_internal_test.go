@@ -149,7 +149,7 @@ func TestLicenceFieldsAreValidatedWithLicencesURL(t *testing.T) {
 		{"licence fields without a URL", func(c *Config) { c.LicencesURL = "" }, []string{"licence_fields: only with licences_url"}},
 		{"a URL without licence fields", func(c *Config) { c.LicenceFields = nil },
 			[]string{"licence_fields: no rule fills type", "licence_fields: no rule fills file.format"}},
-		{"an http URL", func(c *Config) { c.LicencesURL = "ftp://u:pw-S3cret@x.example/l" }, []string{`licences_url: "ftp://x.example/l" is not an http`}},
+		{"an http URL", func(c *Config) { c.LicencesURL = "ftp://u:pw-S3cret@x.example/l" }, []string{`licences_url: "ftp://x.example/l": scheme "ftp" is not http or https`}},
 		{"fields of the hub's licence only, from a path or a constant", func(c *Config) {
 			c.LicenceFields["colour"] = LicenceRule{From: "ys"}
 			c.LicenceFields["holder"] = LicenceRule{From: "a", Const: "b"}

@@ -178,7 +178,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	}{
 		{"the test configurations are valid", func(*Config) {}, nil},
 		{"URLs are required and must be http", func(c *Config) { c.PullURL, c.PushURL = "", "ftp://user:pw-S3cret@x/y" },
-			[]string{"pull_url: required", `push_url: "ftp://x/y" is not an http`}},
+			[]string{"pull_url: required", `push_url: "ftp://x/y": scheme "ftp" is not http or https`}},
 		{"a rule maps to a known hub field, once, from a path or a constant", func(c *Config) {
 			c.Inbound = append(c.Inbound, Rule{From: "a", To: "form.applicant.name"}, Rule{To: "formx"}, Rule{From: "a..b", Const: "x", To: "matters", Fields: map[string]string{"x": "y"}})
 		}, []string{"form.applicant.name is mapped already", `"formx" is not bundle`, "give either from or const", "fields: only for materials"}},

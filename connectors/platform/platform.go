@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
-	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -54,7 +55,7 @@ type Connector struct {
 	tables tables
 	mapper *mapper
 	pull   *http.Client
-	client *casepush.Client
+	client *delivery.Client
 	runner *casepush.Runner
 
 	// apps is the list of submitted applications; lics the list of e-licences, nil without
@@ -133,7 +134,7 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.pull = hc
-	client, err := casepush.NewClient(casepush.ClientConfig{Endpoint: cfg.PushURL, Timeout: cfg.Timeout, Headers: cfg.Headers, SigningSecret: cfg.SigningSecret,
+	client, err := delivery.NewClient(delivery.ClientConfig{Endpoint: cfg.PushURL, Timeout: cfg.Timeout, Headers: cfg.Headers, SigningSecret: cfg.SigningSecret,
 		Retry: cfg.Retry, UserAgent: "yjshub-platform"}, hc)
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: push_url: %w", cfg.Name, err)
@@ -189,7 +190,7 @@ func (c *Connector) Status() connector.Status {
 	rs := c.runner.Stats()
 	cursor, lastPull, lastSuccess := c.apps.state()
 	detail := map[string]any{
-		"level": c.cfg.Level, "pull_url": restpush.RedactURL(c.cfg.PullURL), "push_url": c.client.Endpoint(),
+		"level": c.cfg.Level, "pull_url": delivery.RedactEndpoint(c.cfg.PullURL), "push_url": c.client.Endpoint(),
 		"cursor": cursor, "pulls": c.apps.pulls.Load(), "pulled": c.pulled.Load(), "submitted": c.submitted.Load(),
 		"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(), "documents": c.documents(),
 	}
@@ -199,7 +200,7 @@ func (c *Connector) Status() connector.Status {
 	if c.lics != nil {
 		licCursor, licLastPull, licLastSuccess := c.lics.state()
 		lics := map[string]any{
-			"url": restpush.RedactURL(c.cfg.LicencesURL), "cursor": licCursor, "pulls": c.lics.pulls.Load(),
+			"url": delivery.RedactEndpoint(c.cfg.LicencesURL), "cursor": licCursor, "pulls": c.lics.pulls.Load(),
 			"pulled": c.licCounts.pulled.Load(), "imported": c.licCounts.imported.Load(), "known": c.licCounts.known.Load(),
 			"rejected": c.licCounts.rejected.Load(), "repeated": c.licCounts.repeated.Load(),
 		}

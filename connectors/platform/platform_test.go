@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"go.yaml.in/yaml/v3"
 
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
-	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
@@ -62,7 +63,7 @@ func newSite(t *testing.T, env *hubtest.Env, name string) *site {
 	s.cfg.PollInterval = 20 * time.Millisecond
 	s.cfg.Limit = 2
 	s.cfg.Timeout = 5 * time.Second
-	s.cfg.Retry = restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond}
+	s.cfg.Retry = delivery.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond}
 	s.cfg.GroupID = env.Group("yjshub-platform-" + name)
 	return s
 }

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
+
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 )
@@ -138,11 +139,11 @@ func (c *Connector) reportRejections(ctx context.Context) error {
 		switch {
 		case res.Stopped || ctx.Err() != nil:
 			return nil
-		case res.Outcome == restpush.Delivered:
+		case res.Outcome == delivery.Delivered:
 			if err := c.tables.markReported(ctx, r.AppID, reportDone); err != nil {
 				return err
 			}
-		case res.Outcome == restpush.Permanent:
+		case res.Outcome == delivery.Permanent:
 			c.note("reporting a rejection: " + res.Reason)
 			c.log.WarnContext(ctx, "platform: the platform refused the report of a rejection", "app_id", r.AppID, "status", res.Status, "reason", res.Reason)
 			if err := c.tables.markReported(ctx, r.AppID, reportRefused); err != nil {

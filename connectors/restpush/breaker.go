@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"yjshub/connectors/delivery"
 )
 
 // Errors an attempt reports to the breaker; only errFailed counts against it.
@@ -30,7 +32,7 @@ type breaker struct {
 func newBreaker(cfg Config, log *slog.Logger) *breaker {
 	b := &breaker{}
 	b.cb = gobreaker.NewCircuitBreaker[result](gobreaker.Settings{
-		Name:        RedactURL(cfg.Endpoint),
+		Name:        delivery.RedactEndpoint(cfg.Endpoint),
 		MaxRequests: uint32(cfg.Breaker.HalfOpenRequests),
 		Interval:    0, // failures are counted in a row, never reset by time
 		Timeout:     cfg.Breaker.OpenTimeout,

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"yjshub/connectors/delivery"
 )
 
 func TestBreaker(t *testing.T) {
@@ -28,14 +30,14 @@ func TestBreaker(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("breaker still %s, want %s", b.state(), want)
 			}
-			wait(ctx, time.Millisecond)
+			delivery.Wait(ctx, time.Millisecond)
 		}
 	}
 
 	t.Run("refusals do not count against it", func(t *testing.T) {
-		answer = result{outcome: Permanent, status: 400}
+		answer = result{Result: delivery.Result{Outcome: delivery.Permanent, Status: 400}}
 		for range 5 {
-			if r := send(ctx, m); r.rejected || r.status != 400 {
+			if r := send(ctx, m); r.rejected || r.Status != 400 {
 				t.Fatalf("send = %+v, want the 400 passed through", r)
 			}
 		}
@@ -44,7 +46,7 @@ func TestBreaker(t *testing.T) {
 		}
 	})
 	t.Run("a stopped attempt does not count against it", func(t *testing.T) {
-		answer = result{stopped: true}
+		answer = result{Result: delivery.Result{Stopped: true}}
 		for range 5 {
 			send(ctx, m)
 		}
@@ -53,7 +55,7 @@ func TestBreaker(t *testing.T) {
 		}
 	})
 	t.Run("consecutive retryable failures open it and it then sends nothing", func(t *testing.T) {
-		answer = result{outcome: Retry, status: 503}
+		answer = result{Result: delivery.Result{Outcome: delivery.Retry, Status: 503}}
 		before := time.Now()
 		send(ctx, m)
 		send(ctx, m)
@@ -77,8 +79,8 @@ func TestBreaker(t *testing.T) {
 	})
 	t.Run("a successful probe closes it", func(t *testing.T) {
 		untilState("half-open")
-		answer = result{outcome: Delivered, status: 200}
-		if r := send(ctx, m); r.rejected || r.outcome != Delivered {
+		answer = result{Result: delivery.Result{Outcome: delivery.Delivered, Status: 200}}
+		if r := send(ctx, m); r.rejected || r.Outcome != delivery.Delivered {
 			t.Fatalf("probe = %+v, want delivered", r)
 		}
 		if s := b.state(); s != "closed" {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"go.yaml.in/yaml/v3"
 
 	"yjshub/connectors/restpush"
@@ -30,7 +32,7 @@ func TestConfigValidate(t *testing.T) {
 			cfg: restpush.Config{
 				Department: "admin-approval", Endpoint: "http://10.0.0.7:8080/intake?key=tok-S3cr3t",
 				Timeout: 5 * time.Second,
-				Retry: restpush.RetryConfig{InitialInterval: time.Second, MaxInterval: time.Minute,
+				Retry: delivery.RetryConfig{InitialInterval: time.Second, MaxInterval: time.Minute,
 					Multiplier: 1.5, Jitter: 0.1, MaxAttempts: 10},
 				Breaker: restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: time.Minute, HalfOpenRequests: 2},
 				Headers: map[string]string{"X-Api-Key": "key-S3cr3t"},
@@ -62,7 +64,7 @@ func TestConfigValidate(t *testing.T) {
 			cfg: restpush.Config{
 				Department: "rsj", Endpoint: "https://rsj.example/",
 				Timeout: -time.Second,
-				Retry: restpush.RetryConfig{InitialInterval: -1, MaxInterval: -time.Second,
+				Retry: delivery.RetryConfig{InitialInterval: -1, MaxInterval: -time.Second,
 					Multiplier: 0.5, Jitter: 1.5, MaxAttempts: -1},
 				Breaker: restpush.BreakerConfig{ConsecutiveFailures: -1, OpenTimeout: -1, HalfOpenRequests: -1},
 				Headers: map[string]string{
@@ -86,7 +88,7 @@ func TestConfigValidate(t *testing.T) {
 		{
 			name: "the first wait may not exceed the cap",
 			cfg: restpush.Config{Department: "rsj", Endpoint: "https://rsj.example/",
-				Retry: restpush.RetryConfig{InitialInterval: time.Minute, MaxInterval: time.Second}},
+				Retry: delivery.RetryConfig{InitialInterval: time.Minute, MaxInterval: time.Second}},
 			want: []string{"retry.initial_interval: 1m0s is longer than retry.max_interval 1s"},
 		},
 	}
@@ -118,7 +120,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestNewReportsEveryProblemIncludingMissingCollaborators(t *testing.T) {
 	_, err := restpush.New(restpush.Config{Endpoint: "https://rsj.example/?token=tok-S3cr3t",
-		Retry: restpush.RetryConfig{InitialInterval: time.Minute}}, nil, nil)
+		Retry: delivery.RetryConfig{InitialInterval: time.Minute}}, nil, nil)
 	if err == nil {
 		t.Fatal("New with an invalid config, no bus and no recorder: nil error")
 	}
@@ -161,7 +163,7 @@ group_id: hub-rsj
 	}
 	want := restpush.Config{
 		Department: "rsj", Endpoint: "https://rsj.example/api/subcases", Timeout: 3 * time.Second,
-		Retry: restpush.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: time.Minute,
+		Retry: delivery.RetryConfig{InitialInterval: 100 * time.Millisecond, MaxInterval: time.Minute,
 			Multiplier: 3, Jitter: 0.1, MaxAttempts: 8},
 		Breaker: restpush.BreakerConfig{ConsecutiveFailures: 4, OpenTimeout: 45 * time.Second, HalfOpenRequests: 2},
 		Headers: map[string]string{"X-Api-Key": "key-S3cr3t"},

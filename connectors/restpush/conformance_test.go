@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
@@ -58,7 +60,7 @@ func (h *suiteHarness) NewConnector(t *testing.T) connector.Connector {
 		Department: h.Department(),
 		Endpoint:   h.srv.URL + "/yjs/subcases",
 		Timeout:    suiteTimeout,
-		Retry:      restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
+		Retry:      delivery.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
 		Breaker:    restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: 400 * time.Millisecond},
 	}, h.Bus(), h.env.Recorder, restpush.WithLogger(h.env.Logger))
 	if err != nil {
@@ -77,7 +79,7 @@ func (h *suiteHarness) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	rec := connectortest.ReceivedFrom(r.Header.Get(restpush.HeaderIdempotency), body)
+	rec := connectortest.ReceivedFrom(r.Header.Get(delivery.HeaderIdempotency), body)
 	rec.Failed = h.Take()
 	repeat := h.Saw(rec)
 

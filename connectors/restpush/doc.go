@@ -10,14 +10,14 @@
 // has it) or failed for good (another 4xx, an undecodable message, or
 // Retry.MaxAttempts used up). Anything else — 5xx, 408, 429, timeouts,
 // connection failures — is retried with capped exponential backoff and jitter
-// ([Backoff]) for as long as the connector runs, so a sub-case is never
+// (delivery.Backoff) for as long as the connector runs, so a sub-case is never
 // skipped, and the sub-cases of one case (one Kafka key, one partition) reach
 // the department in the order they were published. Every attempt carries the
 // envelope id as Idempotency-Key; since delivery is at least once (a restart
 // between the department's answer and the commit repeats the POST), the
 // department must treat a repeated key as the same delivery.
 //
-// [Classify] is the one table that decides which answers are retried.
+// delivery.Classify is the one table that decides which answers are retried.
 //
 // # Breaker
 //
@@ -31,7 +31,7 @@
 //
 // The endpoint may carry credentials in its userinfo or query and
 // Config.Headers may hold API keys: both are sent, but logs, errors, stats and
-// failure reasons show the endpoint only through [RedactURL] and header values
+// failure reasons show the endpoint only through delivery.RedactEndpoint and header values
 // never. Payloads hold applicants' personal data and are never logged; text
 // that comes from outside (a department's error message, a transport error) is
 // scrubbed of those secrets, and runs of 11 or more digits — ID numbers,

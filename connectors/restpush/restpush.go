@@ -5,25 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
-	"yjshub/connectors/signing"
+	"yjshub/connectors/delivery"
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
-)
-
-// Request headers of the REST push binding (connectors/CONTRACT.md).
-const (
-	ContentType       = "application/cloudevents+json; charset=utf-8"
-	HeaderIdempotency = "Idempotency-Key"
 )
 
 const (
@@ -31,11 +22,6 @@ const (
 	// recordTimeout bounds a Recorder call. Its context outlives Run's, so
 	// that a delivery already made is recorded rather than redone.
 	recordTimeout = 30 * time.Second
-	// bodyKeep is how much of an answer's body is read for its reason;
-	// bodyDrain how much more is read and dropped so that the connection can
-	// be reused.
-	bodyKeep  = 4 << 10
-	bodyDrain = 64 << 10
 )
 
 // Connector pushes one department's sub-cases to its back office. It is safe
@@ -47,10 +33,8 @@ type Connector struct {
 	bus     *bus.Bus
 	rec     Recorder
 	log     *slog.Logger
-	client  *resty.Client
+	client  *delivery.Client
 	breaker *breaker
-	scrub   scrubber
-	signer  *signing.Signer // nil: requests are not signed
 	stats   connector.Counters
 	send    sendFunc // one attempt, through the breaker
 }
@@ -72,7 +56,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithHTTPClient makes requests with a copy of hc (its Transport, TLS
 // settings, proxy …). The copy never follows redirects: a 3xx is an answer
-// (see [Classify]). Default: a client with resty's default transport.
+// (see delivery.Classify). Default: a client with resty's default transport.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) { o.http = hc }
 }
@@ -97,28 +81,17 @@ func New(cfg Config, b *bus.Bus, rec Recorder, opts ...Option) (*Connector, erro
 	for _, opt := range opts {
 		opt(&o)
 	}
-	hc := &http.Client{}
-	if o.http != nil {
-		copied := *o.http
-		hc = &copied
+	client, err := delivery.NewClient(delivery.ClientConfig{Endpoint: cfg.Endpoint, Timeout: cfg.Timeout, Headers: cfg.Headers,
+		Retry: cfg.Retry, ContentType: event.ContentType, UserAgent: userAgent, SigningSecret: cfg.SigningSecret}, o.http)
+	if err != nil {
+		return nil, fmt.Errorf("restpush: invalid configuration: %w", err) // checked by Validate already
 	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
 	c := &Connector{
-		cfg:   cfg,
-		bus:   b,
-		rec:   rec,
-		log:   o.log.With("connector", "restpush", "department", cfg.Department),
-		scrub: newScrubber(cfg),
-	}
-	c.client = resty.NewWithClient(hc).
-		SetLogger(discardLogger{}). // resty's own lines could quote the URL
-		SetRetryCount(0).           // the retry loop is ours: it consults the breaker and ctx
-		SetHeaders(cfg.Headers).
-		SetHeader("User-Agent", userAgent).
-		SetHeader("Accept", "application/json")
-	if cfg.SigningSecret != "" {
-		c.signer, _ = signing.New(cfg.SigningSecret) // checked by Validate
+		cfg:    cfg,
+		bus:    b,
+		rec:    rec,
+		log:    o.log.With("connector", "restpush", "department", cfg.Department),
+		client: client,
 	}
 	c.breaker = newBreaker(cfg, c.log)
 	c.send = c.breaker.wrap(c.post)
@@ -141,7 +114,7 @@ func New(cfg Config, b *bus.Bus, rec Recorder, opts ...Option) (*Connector, erro
 //     the envelope id as Idempotency-Key, the same on every attempt;
 //   - Delivered: recorded with Recorder.Delivered, then committed;
 //   - Permanent: recorded with Recorder.Failed, then committed;
-//   - Retry: tried again after [Backoff], for as long as Run runs (or until
+//   - Retry: tried again after delivery.Backoff, for as long as Run runs (or until
 //     Retry.MaxAttempts, after which it is recorded as failed). While the
 //     breaker is open the message waits for it to let a probe through; it is
 //     neither skipped nor committed, and later messages of the partition wait
@@ -149,7 +122,7 @@ func New(cfg Config, b *bus.Bus, rec Recorder, opts ...Option) (*Connector, erro
 func (c *Connector) Run(ctx context.Context) error {
 	topic := bus.SubcaseTopic(c.cfg.Department)
 	c.log.InfoContext(ctx, "restpush: consuming", "topic", topic, "group", c.cfg.GroupID,
-		"endpoint", RedactURL(c.cfg.Endpoint))
+		"endpoint", c.client.Endpoint())
 	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID}, c.handle)
 	switch {
 	case err == nil, errors.Is(err, errStopped):
@@ -176,25 +149,21 @@ type message struct {
 	attempts  int // POSTs made so far
 }
 
-// result is what sending a message came to.
+// result is what sending a message came to: the client's result (its Reason scrubbed, safe
+// for logs, stats and Failure.Reason), or rejected when the breaker let nothing through.
 type result struct {
-	outcome Outcome
-	status  int
-	reason  string // scrubbed: safe for logs, stats and Failure.Reason
-	// stopped: ctx ended before there was an outcome.
-	stopped bool
-	// rejected: the breaker let nothing through.
+	delivery.Result
 	rejected bool
 }
 
 // breakerError is what the breaker is told about the attempt.
 func (r result) breakerError() error {
 	switch {
-	case r.stopped:
+	case r.Stopped:
 		return errStopped
-	case r.outcome == Delivered:
+	case r.Outcome == delivery.Delivered:
 		return nil
-	case r.outcome == Permanent:
+	case r.Outcome == delivery.Permanent:
 		return errSettled
 	default:
 		return errFailed
@@ -221,12 +190,12 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 	}
 
 	r := c.deliver(ctx, m)
-	if r.stopped {
+	if r.Stopped {
 		return fmt.Errorf("%w: event %s not delivered: %w", errStopped, m.id, context.Cause(ctx))
 	}
 	d := Delivery{Connector: c.Name(), EventID: m.id, CaseID: m.caseID, SubcaseID: m.subcaseID, Department: c.cfg.Department,
-		Status: r.status, Attempts: m.attempts, At: time.Now()}
-	if r.outcome == Delivered {
+		Status: r.Status, Attempts: m.attempts, At: time.Now()}
+	if r.Outcome == delivery.Delivered {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		defer cancel()
 		if err := c.rec.Delivered(rctx, d); err != nil {
@@ -234,13 +203,13 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 		}
 		c.stats.Delivered(d.At)
 		c.log.DebugContext(ctx, "restpush: delivered", "event_id", m.id, "case_id", m.caseID,
-			"subcase_id", m.subcaseID, "status", r.status, "attempts", m.attempts)
+			"subcase_id", m.subcaseID, "status", r.Status, "attempts", m.attempts)
 		return nil
 	}
 	c.log.WarnContext(ctx, "restpush: sub-case not delivered, recording it as failed", "event_id", m.id,
-		"case_id", m.caseID, "subcase_id", m.subcaseID, "status", r.status, "attempts", m.attempts,
-		"reason", r.reason)
-	return c.fail(ctx, Failure{Delivery: d, Reason: r.reason,
+		"case_id", m.caseID, "subcase_id", m.subcaseID, "status", r.Status, "attempts", m.attempts,
+		"reason", r.Reason)
+	return c.fail(ctx, Failure{Delivery: d, Reason: r.Reason,
 		Topic: rm.Topic, Partition: rm.Partition, Offset: rm.Offset, Key: rm.Key, Payload: rm.Value})
 }
 
@@ -281,41 +250,43 @@ func decode(raw []byte) (*message, error) {
 }
 
 // deliver sends m until it is settled (delivered or refused), given up, or
-// ctx ends. It waits Backoff after each retryable failure, and while the
-// breaker is open until it lets a probe through.
+// ctx ends. It waits delivery.Backoff after each retryable failure, and while
+// the breaker is open until it lets a probe through.
 func (c *Connector) deliver(ctx context.Context, m *message) result {
 	failures := 0
 	for {
 		r := c.send(ctx, m)
 		switch {
-		case r.stopped:
+		case r.Stopped:
 			return r
 		case r.rejected:
 			d := max(time.Until(c.breaker.reopensAt()), c.cfg.Retry.InitialInterval)
 			c.log.DebugContext(ctx, "restpush: breaker open, holding the message", "event_id", m.id, "wait", d)
-			if !wait(ctx, d) {
-				return result{stopped: true}
+			if !delivery.Wait(ctx, d) {
+				return stopped
 			}
 			continue
-		case r.outcome != Retry:
+		case r.Outcome != delivery.Retry:
 			return r
 		}
 
 		failures++
-		c.stats.Failure(time.Now(), r.reason)
-		if limit := c.cfg.Retry.MaxAttempts; limit > 0 && m.attempts >= limit {
-			r.outcome = Permanent
-			r.reason = fmt.Sprintf("gave up after %d attempts: %s", m.attempts, r.reason)
+		c.stats.Failure(time.Now(), r.Reason)
+		r.Attempts = m.attempts
+		if delivery.GiveUp(&r.Result, c.cfg.Retry.MaxAttempts) {
 			return r
 		}
-		d := Backoff(failures, c.cfg.Retry, rand.Float64())
+		d := delivery.Backoff(failures, c.cfg.Retry, rand.Float64())
 		c.log.WarnContext(ctx, "restpush: attempt failed, will retry", "event_id", m.id, "case_id", m.caseID,
-			"attempt", m.attempts, "status", r.status, "reason", r.reason, "wait", d)
-		if !wait(ctx, d) {
-			return result{stopped: true}
+			"attempt", m.attempts, "status", r.Status, "reason", r.Reason, "wait", d)
+		if !delivery.Wait(ctx, d) {
+			return stopped
 		}
 	}
 }
+
+// stopped is the result of a delivery that ctx ended.
+var stopped = result{Result: delivery.Result{Outcome: delivery.Retry, Stopped: true}}
 
 // post makes one POST of m and classifies the answer.
 func (c *Connector) post(ctx context.Context, m *message) result {
@@ -323,57 +294,7 @@ func (c *Connector) post(ctx context.Context, m *message) result {
 	if m.attempts > 1 {
 		c.stats.Retry()
 	}
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req := c.client.R()
-	if c.signer != nil {
-		h, err := c.signer.Sign(m.id, time.Now(), m.raw)
-		if err != nil {
-			return result{outcome: Permanent, reason: err.Error()}
-		}
-		req.SetHeaders(h)
-	}
-	resp, err := req.
-		SetContext(actx).
-		SetHeader("Content-Type", ContentType).
-		SetHeader(HeaderIdempotency, m.id).
-		SetBody(m.raw).
-		SetDoNotParseResponse(true). // the body is read here, capped
-		Post(c.cfg.Endpoint)
-
-	var status int
-	var body []byte
-	if resp != nil && resp.RawResponse != nil {
-		status = resp.StatusCode()
-		body = readBody(resp.RawResponse.Body)
-	}
-	if status == 0 && ctx.Err() != nil {
-		return result{stopped: true}
-	}
-	r := result{outcome: Classify(status, err), status: status}
-	if status != 0 {
-		r.reason = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
-		if msg := c.scrub.text(bodyMessage(body)); msg != "" && r.outcome != Delivered {
-			r.reason += ": " + msg
-		}
-	} else {
-		r.reason = errorKind(err) + ": " + c.scrub.error(err)
-	}
-	return r
+	r := c.client.Post(ctx, m.id, m.raw)
+	r.Attempts = m.attempts
+	return result{Result: r}
 }
-
-// readBody reads the start of an answer's body and drains a little more, so
-// that the connection can be reused, then closes it.
-func readBody(body io.ReadCloser) []byte {
-	defer body.Close()
-	b, _ := io.ReadAll(io.LimitReader(body, bodyKeep))
-	_, _ = io.CopyN(io.Discard, body, bodyDrain)
-	return b
-}
-
-// discardLogger silences resty.
-type discardLogger struct{}
-
-func (discardLogger) Errorf(string, ...any) {}
-func (discardLogger) Warnf(string, ...any)  {}
-func (discardLogger) Debugf(string, ...any) {}

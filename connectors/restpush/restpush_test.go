@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
@@ -51,7 +53,7 @@ func (h *harness) config(endpoint string) restpush.Config {
 		Department: h.Dept,
 		Endpoint:   endpoint,
 		Timeout:    5 * time.Second,
-		Retry:      restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
+		Retry:      delivery.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 50 * time.Millisecond},
 	}
 }
 
@@ -368,7 +370,7 @@ func TestBreakerOpensOnServerErrorsAndClosesThroughHalfOpen(t *testing.T) {
 			}
 		})
 		cfg := h.config(d.srv.URL)
-		cfg.Retry = restpush.RetryConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond}
+		cfg.Retry = delivery.RetryConfig{InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond}
 		cfg.Breaker = restpush.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: 200 * time.Millisecond, HalfOpenRequests: 1}
 		c := h.connector(cfg)
 		id, raw := h.subcase("cs-down", nil)

@@ -57,6 +57,6 @@ func (c *Connector) Status() connector.Status {
 		Breaker: s.BreakerState, Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
 		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
-		Detail: map[string]any{"endpoint": RedactURL(c.cfg.Endpoint)},
+		Detail: map[string]any{"endpoint": c.client.Endpoint()},
 	}
 }

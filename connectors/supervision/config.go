@@ -6,8 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/casepush"
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
 )
 
 // DefaultGroupID is the connector's consumer group on yjs.case.event.
@@ -40,7 +39,7 @@ type Config struct {
 	SigningSecret string `yaml:"signing_secret,omitempty" json:"signing_secret,omitempty"`
 
 	// Retry paces the attempts at a record the platform did not take.
-	Retry restpush.RetryConfig `yaml:"retry,omitempty" json:"retry,omitempty"`
+	Retry delivery.RetryConfig `yaml:"retry,omitempty" json:"retry,omitempty"`
 
 	// GroupID is the consumer group on yjs.case.event. Default "yjshub-supervision".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
@@ -51,7 +50,7 @@ func (c *Config) setDefaults() {
 		c.GroupID = DefaultGroupID
 	}
 	if c.Timeout == 0 {
-		c.Timeout = casepush.DefaultTimeout
+		c.Timeout = delivery.DefaultTimeout
 	}
 }
 
@@ -62,13 +61,13 @@ func (c *Config) masked() bool { return c.MaskHolderID == nil || *c.MaskHolderID
 // endpoint appears only redacted, header values never.
 func (c *Config) Validate() error {
 	var errs []error
-	if err := casepush.ValidateEndpoint(c.Endpoint); err != nil {
+	if err := delivery.ValidateEndpoint(c.Endpoint); err != nil {
 		errs = append(errs, fmt.Errorf("endpoint: %w", err))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", c.Timeout))
 	}
-	errs = append(errs, casepush.ValidateHeaders(c.Headers), c.Retry.Validate(), casepush.ValidateSigningSecret(c.SigningSecret))
+	errs = append(errs, delivery.ValidateHeaders(c.Headers), c.Retry.Validate(), delivery.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/connectors/delivery"
+
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
 	"yjshub/hub/bus"
@@ -54,7 +56,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.http =
 type Connector struct {
 	cfg    Config
 	cases  Cases
-	client *casepush.Client
+	client *delivery.Client
 	runner *casepush.Runner
 }
 
@@ -89,7 +91,7 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	for _, opt := range opts {
 		opt(&o)
 	}
-	client, err := casepush.NewClient(casepush.ClientConfig{Endpoint: cfg.Endpoint, Timeout: cfg.Timeout, Headers: cfg.Headers,
+	client, err := delivery.NewClient(delivery.ClientConfig{Endpoint: cfg.Endpoint, Timeout: cfg.Timeout, Headers: cfg.Headers,
 		Retry: cfg.Retry, UserAgent: "yjshub-supervision", SigningSecret: cfg.SigningSecret}, o.http)
 	if err != nil {
 		return nil, fmt.Errorf("supervision: %w", err)

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/restpush"
+	"yjshub/connectors/delivery"
+
 	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
@@ -101,7 +102,7 @@ func config(env *hubtest.Env, p *platform) supervision.Config {
 		Endpoint:    p.srv.URL + "/records?token=tok-S3cr3t",
 		Headers:     map[string]string{"X-Api-Key": "key-S3cr3t"},
 		Supervising: map[string]string{"food-business-licence": "market-regulation"},
-		Retry:       restpush.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond},
+		Retry:       delivery.RetryConfig{InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond},
 		GroupID:     env.Group(supervision.DefaultGroupID),
 	}
 	return cfg

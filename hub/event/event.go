@@ -15,6 +15,10 @@ const SpecVersion = "1.0"
 // Source is the CloudEvents source of messages the hub emits.
 const Source = "yjshub"
 
+// ContentType is the media type of an envelope in structured JSON mode, as the HTTP binding
+// of CloudEvents names it: what a REST push delivery carries.
+const ContentType = "application/cloudevents+json; charset=utf-8"
+
 // Event types.
 const (
 	TypeSubcaseDispatched = "cn.yjshub.subcase.dispatched"

@@ -69,7 +69,7 @@ func TestOpenPostgresWithWrongPasswordDoesNotLeakIt(t *testing.T) {
 	t.Parallel()
 	u, err := url.Parse(storetest.PostgresURL(t))
 	if err != nil {
-		t.Fatalf("parse %s: %v", store.RedactURL(storetest.PostgresURL(t)), err)
+		t.Fatalf("parse %s: %v", store.RedactDatabaseURL(storetest.PostgresURL(t)), err)
 	}
 	const wrong = "not-the-Pa55word"
 	user := "yjshub"
@@ -159,7 +159,7 @@ func TestOpenRejectsUnusableURLs(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
+func TestRedactDatabaseURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, in, want string
@@ -174,8 +174,8 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := store.RedactURL(tc.in); got != tc.want {
-				t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+			if got := store.RedactDatabaseURL(tc.in); got != tc.want {
+				t.Errorf("RedactDatabaseURL(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}

@@ -114,7 +114,7 @@ func ensureDir(path string) error {
 	return nil
 }
 
-// redactMask replaces every secret that RedactURL removes.
+// redactMask replaces every secret that RedactDatabaseURL removes.
 const redactMask = "xxxxx"
 
 var (
@@ -122,11 +122,11 @@ var (
 	userinfo      = regexp.MustCompile(`(://[^/?#\s]*?:)[^\s]*@`)
 )
 
-// RedactURL returns the database URL with its password replaced by "xxxxx",
+// RedactDatabaseURL returns the database URL with its password replaced by "xxxxx",
 // both the userinfo password and a password query parameter. A URL that does
 // not parse is redacted by pattern, erring towards hiding too much. Use it
 // wherever a database URL could reach a log line or an error string.
-func RedactURL(raw string) string {
+func RedactDatabaseURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" {
 		return redactByPattern(raw)
@@ -196,7 +196,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 // database by its redacted URL and scrubbing the password from the driver's
 // text too: drivers redact on a best-effort basis only.
 func urlError(op, raw string, err error) error {
-	msg := fmt.Sprintf("store: %s %s: %v", op, RedactURL(raw), err)
+	msg := fmt.Sprintf("store: %s %s: %v", op, RedactDatabaseURL(raw), err)
 	for _, s := range secrets(raw) {
 		msg = strings.ReplaceAll(msg, s, redactMask)
 	}

@@ -98,7 +98,7 @@ func PostgresSchemaURL(t *testing.T) string {
 
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
-		t.Fatalf("open postgres %s: %v", store.RedactURL(base), err)
+		t.Fatalf("open postgres %s: %v", store.RedactDatabaseURL(base), err)
 	}
 	admin.SetMaxOpenConns(1)
 	t.Cleanup(func() {
@@ -112,12 +112,12 @@ func PostgresSchemaURL(t *testing.T) string {
 		}
 	})
 	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema %s in %s: %v", schema, store.RedactURL(base), err)
+		t.Fatalf("create schema %s in %s: %v", schema, store.RedactDatabaseURL(base), err)
 	}
 
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("parse %s: %v", store.RedactURL(base), err)
+		t.Fatalf("parse %s: %v", store.RedactDatabaseURL(base), err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)

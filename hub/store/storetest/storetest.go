@@ -803,14 +803,14 @@ func testOpenErrorRedacted(t *testing.T, _ Opener) {
 		s, err := store.Open(ctx, u)
 		if err == nil {
 			_ = s.Close()
-			t.Errorf("Open(%s): no error", store.RedactURL(u))
+			t.Errorf("Open(%s): no error", store.RedactDatabaseURL(u))
 			continue
 		}
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("Open error contains the password: %v", err)
 		}
-		if got := store.RedactURL(u); strings.Contains(got, secret) {
-			t.Errorf("RedactURL(…) = %q, contains the password", got)
+		if got := store.RedactDatabaseURL(u); strings.Contains(got, secret) {
+			t.Errorf("RedactDatabaseURL(…) = %q, contains the password", got)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package restpush
+package delivery
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestRedactURL(t *testing.T) {
+func TestRedactEndpoint(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"a plain URL is unchanged", "https://rsj.example:8443/api/subcases", "https://rsj.example:8443/api/subcases"},
 		{"userinfo is dropped", "https://hub:pw@rsj.example/in", "https://rsj.example/in"},
@@ -21,14 +21,14 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := RedactURL(tc.in); got != tc.want {
-				t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+			if got := RedactEndpoint(tc.in); got != tc.want {
+				t.Errorf("RedactEndpoint(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}
 }
 
-func TestBodyMessage(t *testing.T) {
+func TestReceiverMessage(t *testing.T) {
 	long := strings.Repeat("错", 100) // 300 bytes
 	tests := []struct{ name, body, want string }{
 		{"a JSON message", `{"message":"form field SQRMC missing"}`, "form field SQRMC missing"},
@@ -47,23 +47,20 @@ func TestBodyMessage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := bodyMessage([]byte(tc.body)); got != tc.want {
-				t.Errorf("bodyMessage(%q) = %q, want %q", tc.body, got, tc.want)
+			if got := ReceiverMessage([]byte(tc.body)); got != tc.want {
+				t.Errorf("ReceiverMessage(%q) = %q, want %q", tc.body, got, tc.want)
 			}
 		})
 	}
 }
 
 func TestScrubberHidesTheConnectorsSecrets(t *testing.T) {
-	cfg := Config{
-		Endpoint: "http://hub:pw-S3cr3t@rsj.example/in?token=tok-S3cr3t",
-		Headers:  map[string]string{"X-Api-Key": "key-S3cr3t", "X-Short": "ab"},
-	}
-	s := newScrubber(cfg)
-	err := &url.Error{Op: "Post", URL: cfg.Endpoint, Err: errors.New("read: connection reset by peer")}
+	endpoint := "http://hub:pw-S3cr3t@rsj.example/in?token=tok-S3cr3t"
+	s := NewScrubber(endpoint, "", map[string]string{"X-Api-Key": "key-S3cr3t", "X-Short": "ab"})
+	err := &url.Error{Op: "Post", URL: endpoint, Err: errors.New("read: connection reset by peer")}
 	wrapped := errors.Join(errors.New("context"), err)
 	for _, e := range []error{err, wrapped} {
-		got := s.error(e)
+		got := s.Error(e)
 		if !strings.Contains(got, `"http://rsj.example/in"`) {
 			t.Errorf("scrubbed error %q does not show the redacted URL", got)
 		}
@@ -73,11 +70,11 @@ func TestScrubberHidesTheConnectorsSecrets(t *testing.T) {
 			}
 		}
 	}
-	got := s.text("department says: key key-S3cr3t unknown, caller 13812345678, ab")
+	got := s.Text("department says: key key-S3cr3t unknown, caller 13812345678, ab")
 	if want := "department says: key xxxxx unknown, caller ***********, ab"; got != want {
-		t.Errorf("text = %q, want %q (header values too short to be secrets stay)", got, want)
+		t.Errorf("Text = %q, want %q (header values too short to be secrets stay)", got, want)
 	}
-	if got := s.error(nil); got != "" {
-		t.Errorf("error(nil) = %q, want empty", got)
+	if got := s.Error(nil); got != "" {
+		t.Errorf("Error(nil) = %q, want empty", got)
 	}
 }

@@ -1,4 +1,4 @@
-package restpush
+package delivery
 
 import (
 	"context"
@@ -127,13 +127,13 @@ func TestErrorKindOfRealTransportFailures(t *testing.T) {
 			if Classify(0, err) != Retry {
 				t.Errorf("Classify(0, %v) = %v, want retry", err, Classify(0, err))
 			}
-			got := errorKind(err)
+			got := ErrorKind(err)
 			for _, w := range tc.want {
 				if got == w {
 					return
 				}
 			}
-			t.Errorf("errorKind(%v) = %q, want one of %q", err, got, tc.want)
+			t.Errorf("ErrorKind(%v) = %q, want one of %q", err, got, tc.want)
 		})
 	}
 }
@@ -177,7 +177,7 @@ func TestBackoff(t *testing.T) {
 // the capped exponential and never above the cap.
 func TestBackoffStaysWithinItsBounds(t *testing.T) {
 	r := RetryConfig{}
-	r.setDefaults()
+	r.SetDefaults()
 	for attempt := 1; attempt <= 40; attempt++ {
 		nominal := math.Min(float64(r.InitialInterval)*math.Pow(r.Multiplier, float64(attempt-1)), float64(r.MaxInterval))
 		for i := range 101 {
@@ -196,7 +196,7 @@ func TestWaitReturnsAtOnceWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	done := make(chan bool, 1)
-	go func() { done <- wait(ctx, time.Hour) }()
+	go func() { done <- Wait(ctx, time.Hour) }()
 	select {
 	case ok := <-done:
 		if ok {
@@ -205,7 +205,7 @@ func TestWaitReturnsAtOnceWhenTheContextEnds(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("wait on a cancelled context did not return")
 	}
-	if !wait(t.Context(), time.Millisecond) {
+	if !Wait(t.Context(), time.Millisecond) {
 		t.Errorf("a 1ms wait on a live context did not complete")
 	}
 }
