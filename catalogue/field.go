@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"yjshub/problem"
+
 	"yjshub/format"
 )
 
@@ -28,24 +30,24 @@ func (f *Field) Check(v any) []Violation {
 	case TypeString, TypeDate, TypeEnum:
 		s, ok := v.(string)
 		if !ok {
-			add("type", "must be a string")
+			add(problem.RuleType, "must be a string")
 			return out
 		}
 		n := utf8.RuneCountInString(s)
 		if !utf8.ValidString(s) {
-			add("type", "must be valid UTF-8 text")
+			add(problem.RuleType, "must be valid UTF-8 text")
 			return out
 		}
 		if f.MinLength != nil && n < *f.MinLength {
-			add("min_length", "must be at least %d characters", *f.MinLength)
+			add(problem.RuleMinLength, "must be at least %d characters", *f.MinLength)
 		}
 		if f.MaxLength != nil && n > *f.MaxLength {
-			add("max_length", "must be at most %d characters", *f.MaxLength)
+			add(problem.RuleMaxLength, "must be at most %d characters", *f.MaxLength)
 		}
 		switch f.Type {
 		case TypeDate:
 			if _, err := time.Parse(time.DateOnly, s); err != nil {
-				add("date", "must be a date written YYYY-MM-DD")
+				add(problem.RuleDate, "must be a date written YYYY-MM-DD")
 			}
 		case TypeEnum:
 			found := false
@@ -56,7 +58,7 @@ func (f *Field) Check(v any) []Violation {
 				}
 			}
 			if !found {
-				add("enum", "must be one of %v", f.Values)
+				add(problem.RuleEnum, "must be one of %v", f.Values)
 			}
 		}
 		if f.Format != "" {
@@ -70,26 +72,26 @@ func (f *Field) Check(v any) []Violation {
 			}
 		}
 		if f.pattern != nil && !f.pattern.MatchString(s) {
-			add("pattern", "must match the pattern %s", f.Pattern)
+			add(problem.RulePattern, "must match the pattern %s", f.Pattern)
 		}
 	case TypeInteger, TypeNumber:
 		x, ok := number(v)
 		if !ok {
-			add("type", "must be a number")
+			add(problem.RuleType, "must be a number")
 			return out
 		}
 		if f.Type == TypeInteger && x != math.Trunc(x) {
-			add("type", "must be a whole number")
+			add(problem.RuleType, "must be a whole number")
 		}
 		if f.Minimum != nil && x < *f.Minimum {
-			add("minimum", "must be at least %v", *f.Minimum)
+			add(problem.RuleMinimum, "must be at least %v", *f.Minimum)
 		}
 		if f.Maximum != nil && x > *f.Maximum {
-			add("maximum", "must be at most %v", *f.Maximum)
+			add(problem.RuleMaximum, "must be at most %v", *f.Maximum)
 		}
 	case TypeBoolean:
 		if _, ok := v.(bool); !ok {
-			add("type", "must be true or false")
+			add(problem.RuleType, "must be true or false")
 		}
 	}
 	return out

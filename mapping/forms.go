@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 )
 
@@ -39,10 +41,10 @@ func NewForms(cat *catalogue.Catalogue) *Forms {
 
 // Get returns the one form of a bundle of the cache's catalogue for an applicant type and a
 // selection of matters (empty: every matter open to the type), building it on first use. An
-// invalid selection is a *SelectionError; errors are not cached.
+// invalid selection is a *problem.Error; errors are not cached.
 func (fs *Forms) Get(bundle *catalogue.Bundle, applicantType string, matters []string) (*OneForm, error) {
 	if bundle == nil {
-		return nil, &SelectionError{Problems: []Problem{{Path: "bundle", Rule: RuleUnknownBundle, Message: "no bundle was given"}}}
+		return nil, problem.New(problem.Problem{Path: "bundle", Rule: RuleUnknownBundle, Message: "no bundle was given"})
 	}
 	key := formsKey{bundle: bundle, rest: applicantType + "\x00" + strings.Join(sortedUnique(matters), "\x00")}
 

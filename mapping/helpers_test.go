@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/seeds"
 )
@@ -53,7 +55,7 @@ func exampleForm(f *OneForm) Form {
 }
 
 // assertNoLeak fails when a problem's text repeats one of the values the applicant gave.
-func assertNoLeak(tb testing.TB, problems []Problem, values ...string) {
+func assertNoLeak(tb testing.TB, problems []problem.Problem, values ...string) {
 	tb.Helper()
 	for _, p := range problems {
 		for _, v := range values {
@@ -68,7 +70,7 @@ func assertNoLeak(tb testing.TB, problems []Problem, values ...string) {
 }
 
 // rulesAt indexes problems by path → rules.
-func rulesAt(problems []Problem) map[string][]string {
+func rulesAt(problems []problem.Problem) map[string][]string {
 	out := map[string][]string{}
 	for _, p := range problems {
 		out[p.Path] = append(out[p.Path], p.Rule)

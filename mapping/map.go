@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"yjshub/problem"
+
 	"github.com/expr-lang/expr/vm"
 
 	"yjshub/catalogue"
@@ -38,9 +40,9 @@ type Results map[string]map[string]any
 //
 // Map is safe for concurrent use; it does not modify form or results. The values it copies
 // are shared with form, not deep-copied.
-func Map(m *catalogue.Matter, applicantType string, form Form, results Results) (map[string]any, []Problem) {
+func Map(m *catalogue.Matter, applicantType string, form Form, results Results) (map[string]any, []problem.Problem) {
 	out := make(map[string]any, len(m.Form))
-	var problems []Problem
+	var problems []problem.Problem
 	var env map[string]any // built on the first expression only
 	var machine vm.VM      // reused by the matter's expressions
 	for i := range m.Form {
@@ -89,9 +91,9 @@ func Map(m *catalogue.Matter, applicantType string, form Form, results Results) 
 // fields the department field reads for this applicant type are absent, that is the cause
 // (rule required, naming them); an expression that fails although its inputs are all there
 // has met a value of the wrong kind (rule expression).
-func missingProblem(m *catalogue.Matter, applicantType string, i int, failed bool, form Form) Problem {
+func missingProblem(m *catalogue.Matter, applicantType string, i int, failed bool, form Form) problem.Problem {
 	ff := &m.Form[i]
-	p := Problem{Path: "/" + pointerEscaper.Replace(ff.Field), Rule: RuleRequired}
+	p := problem.Problem{Path: "/" + pointerEscaper.Replace(ff.Field), Rule: problem.RuleRequired}
 	inputs := analyse(m, applicantType).fields[i].all
 	var missing []string
 	for _, f := range inputs {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"yjshub/problem"
 )
 
 // foodEnterprise is a complete enterprise form for food-business-licence.
@@ -83,8 +85,8 @@ func TestMap(t *testing.T) {
 			form:    Form{"business.name": "快修汽车服务部"},
 			results: Results{"vehicle-repair-business-filing": {"licence_number": "苏交运维备（赣）字2023第0086号"}},
 			want: want{fields: map[string]any{"repair_filing_no": "苏交运维备（赣）字2023第0086号", "operator_name": "快修汽车服务部"},
-				problems: map[string]string{"/credit_code": RuleRequired, "/business_address": RuleRequired, "/labour_rate": RuleRequired,
-					"/fee_schedule": RuleRequired, "/contact_phone": RuleRequired}},
+				problems: map[string]string{"/credit_code": problem.RuleRequired, "/business_address": problem.RuleRequired, "/labour_rate": problem.RuleRequired,
+					"/fee_schedule": problem.RuleRequired, "/contact_phone": problem.RuleRequired}},
 		},
 		{
 			name:   "a required from_result field without a result is left out and is no problem",
@@ -104,7 +106,7 @@ func TestMap(t *testing.T) {
 				return f
 			}(),
 			want: want{absent: []string{"SHXYDM", "LXDH"},
-				problems: map[string]string{"/SHXYDM": RuleRequired, "/LXDH": RuleRequired}},
+				problems: map[string]string{"/SHXYDM": problem.RuleRequired, "/LXDH": problem.RuleRequired}},
 		},
 		{
 			name:   "an optional expression that fails at run time is left out",
@@ -119,8 +121,8 @@ func TestMap(t *testing.T) {
 			matter: "outdoor-advertising-approval", typ: "individual",
 			form: Form{"applicant.name": "张明"},
 			want: want{fields: map[string]any{"SQR": "张明"}, absent: []string{"SFDXSS", "MJ"},
-				problems: map[string]string{"/ZJHM": RuleRequired, "/SZDD": RuleRequired, "/SSLX": RuleRequired, "/SZNR": RuleRequired,
-					"/KD": RuleRequired, "/GD": RuleRequired, "/MJ": RuleRequired, "/QSRQ": RuleRequired, "/JZRQ": RuleRequired, "/LXDH": RuleRequired}},
+				problems: map[string]string{"/ZJHM": problem.RuleRequired, "/SZDD": problem.RuleRequired, "/SSLX": problem.RuleRequired, "/SZNR": problem.RuleRequired,
+					"/KD": problem.RuleRequired, "/GD": problem.RuleRequired, "/MJ": problem.RuleRequired, "/QSRQ": problem.RuleRequired, "/JZRQ": problem.RuleRequired, "/LXDH": problem.RuleRequired}},
 		},
 		{
 			name:   "a json.Number is compared as a number inside an expression",
@@ -142,13 +144,13 @@ func TestMap(t *testing.T) {
 			form: func() Form { f := fireEnterprise(); f["applicant.id_number"] = "11010519491231002X"; return f }(),
 			want: want{fields: map[string]any{"handling_mode": "告知承诺", "credit_code": "11010519491231002X"},
 				absent:   []string{"operator_name", "legal_person"},
-				problems: map[string]string{"/operator_name": RuleRequired, "/legal_person": RuleRequired}},
+				problems: map[string]string{"/operator_name": problem.RuleRequired, "/legal_person": problem.RuleRequired}},
 		},
 		{
 			name:   "a required expression that gives nil although its group exists is a required problem",
 			matter: "public-venue-fire-safety-inspection", typ: "enterprise",
 			form: func() Form { f := fireEnterprise(); delete(f, "enterprise.uscc"); return f }(),
-			want: want{absent: []string{"credit_code"}, problems: map[string]string{"/credit_code": RuleRequired}},
+			want: want{absent: []string{"credit_code"}, problems: map[string]string{"/credit_code": problem.RuleRequired}},
 		},
 		{
 			name:   "keys without a dot and a key that is also a group do not disturb expressions",
@@ -166,7 +168,7 @@ func TestMap(t *testing.T) {
 			name:   "a null value counts as absent",
 			matter: "food-business-licence", typ: "enterprise",
 			form: func() Form { f := foodEnterprise(); f["business.address"] = nil; f["enterprise.name"] = nil; return f }(),
-			want: want{absent: []string{"JYCS", "JYZMC"}, problems: map[string]string{"/JYCS": RuleRequired, "/JYZMC": RuleRequired}},
+			want: want{absent: []string{"JYCS", "JYZMC"}, problems: map[string]string{"/JYCS": problem.RuleRequired, "/JYZMC": problem.RuleRequired}},
 		},
 	}
 	for _, tt := range tests {
@@ -325,7 +327,7 @@ func FuzzMap(f *testing.F) {
 			m, _ := cat.Matter(e.Matter)
 			out, problems := Map(m, typ, form, Results{"x": {"licence_number": 1}})
 			for _, p := range problems {
-				if !strings.HasPrefix(p.Path, "/") || (p.Rule != RuleRequired && p.Rule != RuleExpression) {
+				if !strings.HasPrefix(p.Path, "/") || (p.Rule != problem.RuleRequired && p.Rule != RuleExpression) {
 					t.Errorf("malformed problem %+v", p)
 				}
 				if _, ok := out[strings.TrimPrefix(p.Path, "/")]; ok {

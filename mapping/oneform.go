@@ -5,6 +5,8 @@ import (
 	"sort"
 	"sync"
 
+	"yjshub/problem"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"yjshub/catalogue"
@@ -98,7 +100,7 @@ type fieldRule struct {
 // every matter of the bundle, required or optional, that is open to the applicant type.
 //
 // An unknown applicant type, an unknown matter code, a matter that is not in the bundle or not
-// open to the applicant type are reported together in a *SelectionError, with Path
+// open to the applicant type are reported together in a *problem.Error, with Path
 // "applicant_type" or "matters".
 func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantType string, matters []string) (*OneForm, error) {
 	if cat == nil || bundle == nil {
@@ -204,10 +206,10 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 
 // selectMatters checks a selection and returns the chosen bundle entries in the bundle's order.
 func selectMatters(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantType string, matters []string) ([]catalogue.BundleEntry, error) {
-	var problems []Problem
+	var problems []problem.Problem
 	typeKnown := applicantType == catalogue.Enterprise || applicantType == catalogue.Individual
 	if !typeKnown {
-		problems = append(problems, Problem{Path: "applicant_type", Rule: RuleUnknownApplicantType,
+		problems = append(problems, problem.Problem{Path: "applicant_type", Rule: RuleUnknownApplicantType,
 			Message: fmt.Sprintf("the applicant type must be %q or %q", catalogue.Enterprise, catalogue.Individual)})
 	}
 	inBundle := map[string]bool{}
@@ -223,7 +225,7 @@ func selectMatters(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicant
 			}
 		}
 		if typeKnown && len(chosen) == 0 {
-			problems = append(problems, Problem{Path: "applicant_type", Rule: RuleNoMatters,
+			problems = append(problems, problem.Problem{Path: "applicant_type", Rule: RuleNoMatters,
 				Message: fmt.Sprintf("no matter of bundle %s is open to %s applicants", bundle.Code, applicantType)})
 		}
 	}
@@ -231,22 +233,22 @@ func selectMatters(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicant
 		m, ok := cat.Matter(code)
 		switch {
 		case !ok:
-			problems = append(problems, Problem{Path: "matters", Rule: RuleUnknownMatter,
+			problems = append(problems, problem.Problem{Path: "matters", Rule: RuleUnknownMatter,
 				Message: fmt.Sprintf("there is no matter %q", code)})
 			continue
 		case !inBundle[code]:
-			problems = append(problems, Problem{Path: "matters", Rule: RuleNotInBundle,
+			problems = append(problems, problem.Problem{Path: "matters", Rule: RuleNotInBundle,
 				Message: fmt.Sprintf("matter %s is not part of bundle %s", code, bundle.Code)})
 			continue
 		case typeKnown && !m.Handles(applicantType):
-			problems = append(problems, Problem{Path: "matters", Rule: RuleNotOpen,
+			problems = append(problems, problem.Problem{Path: "matters", Rule: RuleNotOpen,
 				Message: fmt.Sprintf("matter %s is not open to %s applicants", code, applicantType)})
 			continue
 		}
 		chosen[code] = true
 	}
 	if len(problems) > 0 {
-		return nil, &SelectionError{Problems: problems}
+		return nil, problem.New(problems...)
 	}
 	var out []catalogue.BundleEntry
 	for _, e := range bundle.Matters {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 )
 
@@ -233,29 +235,29 @@ func TestBuildOneFormRejectsAnInvalidSelection(t *testing.T) {
 		bundle  string
 		typ     string
 		matters []string
-		want    []Problem // path and rule
+		want    []problem.Problem // path and rule
 	}{
-		{"an unknown matter code is refused", "open-bar", "enterprise", []string{"no-such-matter"}, []Problem{{Path: "matters", Rule: RuleUnknownMatter}}},
-		{"a matter of another bundle is refused", "open-bar", "enterprise", []string{"food-business-licence", "fire-acceptance"}, []Problem{{Path: "matters", Rule: RuleNotInBundle}}},
-		{"a matter not open to the applicant type is refused", "open-optical-shop", "individual", []string{"class3-medical-device-business-licence"}, []Problem{{Path: "matters", Rule: RuleNotOpen}}},
-		{"an unknown applicant type is refused", "open-bar", "person", nil, []Problem{{Path: "applicant_type", Rule: RuleUnknownApplicantType}}},
-		{"a bundle with nothing open to the applicant type is refused", "joint-acceptance", "individual", nil, []Problem{{Path: "applicant_type", Rule: RuleNoMatters}}},
-		{"every problem is reported at once", "open-bar", "person", []string{"fire-acceptance", "nope"}, []Problem{
+		{"an unknown matter code is refused", "open-bar", "enterprise", []string{"no-such-matter"}, []problem.Problem{{Path: "matters", Rule: RuleUnknownMatter}}},
+		{"a matter of another bundle is refused", "open-bar", "enterprise", []string{"food-business-licence", "fire-acceptance"}, []problem.Problem{{Path: "matters", Rule: RuleNotInBundle}}},
+		{"a matter not open to the applicant type is refused", "open-optical-shop", "individual", []string{"class3-medical-device-business-licence"}, []problem.Problem{{Path: "matters", Rule: RuleNotOpen}}},
+		{"an unknown applicant type is refused", "open-bar", "person", nil, []problem.Problem{{Path: "applicant_type", Rule: RuleUnknownApplicantType}}},
+		{"a bundle with nothing open to the applicant type is refused", "joint-acceptance", "individual", nil, []problem.Problem{{Path: "applicant_type", Rule: RuleNoMatters}}},
+		{"every problem is reported at once", "open-bar", "person", []string{"fire-acceptance", "nope"}, []problem.Problem{
 			{Path: "applicant_type", Rule: RuleUnknownApplicantType}, {Path: "matters", Rule: RuleNotInBundle}, {Path: "matters", Rule: RuleUnknownMatter}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := BuildOneForm(cat, mustBundle(t, tt.bundle), tt.typ, tt.matters)
-			var se *SelectionError
+			var se *problem.Error
 			if !errors.As(err, &se) {
-				t.Fatalf("BuildOneForm = %v, %v; want a *SelectionError", f, err)
+				t.Fatalf("BuildOneForm = %v, %v; want a *problem.Error", f, err)
 			}
-			var got []Problem
+			var got []problem.Problem
 			for _, p := range se.Problems {
 				if p.Message == "" {
 					t.Errorf("problem %s %s has no message", p.Path, p.Rule)
 				}
-				got = append(got, Problem{Path: p.Path, Rule: p.Rule})
+				got = append(got, problem.Problem{Path: p.Path, Rule: p.Rule})
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("problems = %v; want %v", got, tt.want)
@@ -361,7 +363,7 @@ func TestFormsCachesOneFormPerSelection(t *testing.T) {
 	})
 	t.Run("an invalid request is an error and is not cached", func(t *testing.T) {
 		fs := NewForms(cat)
-		var se *SelectionError
+		var se *problem.Error
 		if _, err := fs.Get(nil, "enterprise", nil); !errors.As(err, &se) || se.Problems[0].Path != "bundle" {
 			t.Errorf("no bundle: %v", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"yjshub/problem"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
@@ -36,13 +38,13 @@ const schemaURL = "urn:yjshub:one-form"
 //
 // A value rule the schema reports on a field where the dictionary found nothing is kept as
 // well, so a disagreement between the two shows up rather than letting a value through.
-func (f *OneForm) Validate(form Form) []Problem {
+func (f *OneForm) Validate(form Form) []problem.Problem {
 	c := &collected{seen: map[[2]string]bool{}}
 	sch, err := f.schema()
 	if err != nil {
 		// Cannot happen for a form built from a loaded catalogue (the tests compile every
 		// bundle's schema); refuse every submission rather than accept unchecked data.
-		c.add("", "schema", "the one form's schema does not compile; the form cannot be checked")
+		c.add("", RuleSchema, "the one form's schema does not compile; the form cannot be checked")
 		return c.problems
 	}
 	inst := map[string]any(form)
@@ -52,14 +54,14 @@ func (f *OneForm) Validate(form Form) []Problem {
 
 	// Schema first: structure. Value rules are held back until the dictionary has spoken.
 	badType := map[string]bool{}
-	var schemaValueRules []Problem
+	var schemaValueRules []problem.Problem
 	var verr *jsonschema.ValidationError
 	if err := sch.Validate(inst); errors.As(err, &verr) {
 		for _, leaf := range leaves(verr, nil) {
 			f.schemaProblems(leaf, c, badType, &schemaValueRules)
 		}
 	} else if err != nil {
-		c.add("", "schema", "the form could not be checked against the schema")
+		c.add("", RuleSchema, "the form could not be checked against the schema")
 	}
 
 	// Then the field dictionary: value rules of fields of the right type.
@@ -93,7 +95,7 @@ func (f *OneForm) Validate(form Form) []Problem {
 
 // collected gathers problems, each (path, rule) once.
 type collected struct {
-	problems []Problem
+	problems []problem.Problem
 	seen     map[[2]string]bool
 }
 
@@ -103,12 +105,12 @@ func (c *collected) add(path, rule, msg string) {
 		return
 	}
 	c.seen[k] = true
-	c.problems = append(c.problems, Problem{Path: path, Rule: rule, Message: msg})
+	c.problems = append(c.problems, problem.Problem{Path: path, Rule: rule, Message: msg})
 }
 
 // schemaProblems turns one leaf error of the schema into problems. Messages are written here,
 // never taken from the validator, whose texts quote the value.
-func (f *OneForm) schemaProblems(e *jsonschema.ValidationError, c *collected, badType map[string]bool, valueRules *[]Problem) {
+func (f *OneForm) schemaProblems(e *jsonschema.ValidationError, c *collected, badType map[string]bool, valueRules *[]problem.Problem) {
 	loc := e.InstanceLocation
 	code := ""
 	if len(loc) > 0 {
@@ -130,11 +132,11 @@ func (f *OneForm) schemaProblems(e *jsonschema.ValidationError, c *collected, ba
 			if mr := f.rules[missing]; mr != nil {
 				msg = fmt.Sprintf("%s is required (by %s)", mr.field.Name, strings.Join(mr.matters, ", "))
 			}
-			c.add(formPointer(missing), RuleRequired, msg)
+			c.add(formPointer(missing), problem.RuleRequired, msg)
 		}
 	case *kind.AdditionalProperties:
 		for _, extra := range k.Properties {
-			c.add(formPointer(extra), RuleUnknownField, "the one form has no such field for the selected matters")
+			c.add(formPointer(extra), problem.RuleUnknownField, "the one form has no such field for the selected matters")
 		}
 	case *kind.Type, *kind.InvalidJsonValue:
 		badType[code] = true
@@ -142,10 +144,10 @@ func (f *OneForm) schemaProblems(e *jsonschema.ValidationError, c *collected, ba
 		if r != nil {
 			msg = name + " must be " + typeWords(r.field)
 		}
-		c.add(path, RuleType, msg)
+		c.add(path, problem.RuleType, msg)
 	default:
 		rule, what := valueRule(e.ErrorKind)
-		*valueRules = append(*valueRules, Problem{Path: path, Rule: rule, Message: name + ": " + what})
+		*valueRules = append(*valueRules, problem.Problem{Path: path, Rule: rule, Message: name + ": " + what})
 	}
 }
 

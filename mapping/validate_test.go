@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"yjshub/problem"
 )
 
 func openBarForm(t testing.TB, typ string, matters []string) *OneForm {
@@ -40,9 +42,9 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		"/form/enterprise.legal_rep.id_number": {"gb11643"},
 		"/form/enterprise.uscc":                {"gb32100"},
 		"/form/contact.mobile":                 {"mobile"},
-		"/form/favourite.colour":               {RuleUnknownField},
-		"/form/business.address":               {RuleRequired},
-		"/form/business.area_m2":               {RuleType},
+		"/form/favourite.colour":               {problem.RuleUnknownField},
+		"/form/business.address":               {problem.RuleRequired},
+		"/form/business.area_m2":               {problem.RuleType},
 		"/form/fire.venue_type":                {"enum"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -85,32 +87,32 @@ func TestValidateRules(t *testing.T) {
 		{
 			name: "a field of the unselected optional matter is unknown",
 			form: ind, change: func(f Form) { f["ad.location"] = "华中路108号门头" },
-			want: map[string][]string{"/form/ad.location": {RuleUnknownField}}, secret: "华中路108号门头",
+			want: map[string][]string{"/form/ad.location": {problem.RuleUnknownField}}, secret: "华中路108号门头",
 		},
 		{
 			name: "an enterprise field on an individual's form is unknown",
 			form: ind, change: func(f Form) { f["enterprise.uscc"] = "91350100M000100Y43" },
-			want: map[string][]string{"/form/enterprise.uscc": {RuleUnknownField}}, secret: "91350100M000100Y43",
+			want: map[string][]string{"/form/enterprise.uscc": {problem.RuleUnknownField}}, secret: "91350100M000100Y43",
 		},
 		{
 			name: "a missing required field is reported once",
 			form: ind, change: func(f Form) { delete(f, "applicant.id_number") },
-			want: map[string][]string{"/form/applicant.id_number": {RuleRequired}},
+			want: map[string][]string{"/form/applicant.id_number": {problem.RuleRequired}},
 		},
 		{
 			name: "a null counts as the wrong type",
 			form: ind, change: func(f Form) { f["applicant.name"] = nil },
-			want: map[string][]string{"/form/applicant.name": {RuleType}},
+			want: map[string][]string{"/form/applicant.name": {problem.RuleType}},
 		},
 		{
 			name: "a number where a string belongs is a type problem, not also a format problem",
 			form: ind, change: func(f Form) { f["applicant.id_number"] = 110105194912310020.0 },
-			want: map[string][]string{"/form/applicant.id_number": {RuleType}},
+			want: map[string][]string{"/form/applicant.id_number": {problem.RuleType}},
 		},
 		{
 			name: "a fraction where a whole number belongs is a type problem",
 			form: ent, change: func(f Form) { f["fire.capacity"] = 80.5 },
-			want: map[string][]string{"/form/fire.capacity": {RuleType}},
+			want: map[string][]string{"/form/fire.capacity": {problem.RuleType}},
 		},
 		{
 			name: "a json.Number is a number",
@@ -135,7 +137,7 @@ func TestValidateRules(t *testing.T) {
 		{
 			name: "a string where a boolean belongs is a type problem",
 			form: ind, change: func(f Form) { f["food.online_sales"] = "否" },
-			want: map[string][]string{"/form/food.online_sales": {RuleType}},
+			want: map[string][]string{"/form/food.online_sales": {problem.RuleType}},
 		},
 		{
 			name: "an unknown province in a division code breaks gb2260",
@@ -145,7 +147,7 @@ func TestValidateRules(t *testing.T) {
 		{
 			name: "an unknown field's path is escaped as a JSON Pointer",
 			form: ind, change: func(f Form) { f["a/b~c"] = "x" },
-			want: map[string][]string{"/form/a~1b~0c": {RuleUnknownField}},
+			want: map[string][]string{"/form/a~1b~0c": {problem.RuleUnknownField}},
 		},
 		{
 			name: "an empty form misses every required field",
@@ -157,7 +159,7 @@ func TestValidateRules(t *testing.T) {
 			want: func() map[string][]string {
 				out := map[string][]string{}
 				for _, code := range ind.Schema["required"].([]string) {
-					out[formPointer(code)] = []string{RuleRequired}
+					out[formPointer(code)] = []string{problem.RuleRequired}
 				}
 				return out
 			}(),

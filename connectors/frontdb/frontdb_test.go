@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/connectors/connectortest"
@@ -748,7 +750,7 @@ func (f *fakeCases) ApplyEvent(_ context.Context, subcaseID string, ev event.Dep
 		return nil, false, &cases.ConflictError{Reason: f.conflictReason}
 	}
 	if ev.Type == "rejected" && ev.Reason == "" {
-		return nil, false, &cases.ValidationError{Problems: []cases.Problem{{Path: "/reason", Rule: "required", Message: "give the reason"}}}
+		return nil, false, problem.New(problem.Problem{Path: "/reason", Rule: problem.RuleRequired, Message: "give the reason"})
 	}
 	state, ok := f.states[subcaseID]
 	if !ok {

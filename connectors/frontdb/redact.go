@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
 	"yjshub/format"
 
 	"yjshub/hub/store"

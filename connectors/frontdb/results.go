@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/cases"
@@ -19,7 +21,7 @@ import (
 // ApplyEvent must be safe for concurrent use and idempotent on ev.EventID: the same event id
 // with the same type again changes nothing and succeeds (replayed). Its errors decide what
 // becomes of a result row: an illegal transition (errors.Is(err, cases.ErrConflict)), an
-// invalid event (*cases.ValidationError) or an unknown sub-case (cases.ErrNotFound) is
+// invalid event (*problem.Error) or an unknown sub-case (cases.ErrNotFound) is
 // permanent — the row is marked processed with the error and recorded as a dead letter; any
 // other error is transient and the row is tried again at the next poll.
 type Results interface {
@@ -133,7 +135,7 @@ func jsonProblem(err error) string {
 
 // refusal says why ApplyEvent's err refuses a result for good, or "" when err is transient.
 func (c *Connector) refusal(err error) string {
-	var ve *cases.ValidationError
+	var ve *problem.Error
 	var ce *cases.ConflictError
 	switch {
 	case errors.As(err, &ve):

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -26,7 +28,7 @@ const ResultsName = Kind + ":results"
 
 // Hub is what the results consumer needs of the case service; [CaseService] adapts
 // *cases.Service. Errors steer it: cases.ErrNotFound, cases.ErrConflict and
-// *cases.ValidationError are permanent (a dead letter), anything else is retried.
+// *problem.Error are permanent (a dead letter), anything else is retried.
 type Hub interface {
 	// ApplyEvent applies a department's event to its sub-case, idempotently per event id.
 	ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) error
@@ -134,7 +136,7 @@ func (r *Results) handle(ctx context.Context, m bus.Received) error {
 	}
 	if p == nil {
 		err := r.hub.ApplyEvent(ctx, subcaseID, ev)
-		var ve *cases.ValidationError
+		var ve *problem.Error
 		switch {
 		case err == nil:
 			r.counters.Delivered(time.Now())

@@ -13,18 +13,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 )
 
-// Rules of the problems the licence mapping finds, besides RuleMissing, RuleType,
-// RuleValueMap and RuleBody.
-const (
-	RuleDate        = "date"         // not a date in a layout the contract accepts
-	RuleLicenceType = "licence_type" // not a licence type of the catalogue
-)
+// RuleLicenceType is the rule of a licence whose type is not one of the catalogue's; the
+// licence mapping also reports problem.RuleRequired, RuleType, RuleDate (a date in no layout
+// the contract accepts), RuleJSON and RuleValueMap.
+const RuleLicenceType = "licence_type"
 
 // LicenceItem is one e-licence the platform offers (README.md): its id on the platform and the
 // platform's own licence document.
@@ -164,10 +164,10 @@ func (m *licenceMapper) Map(body []byte) (event.Licence, []Problem) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return lic, []Problem{{Rule: RuleBody, Message: "the licence is not JSON"}}
+		return lic, []Problem{{Rule: problem.RuleJSON, Message: "the licence is not JSON"}}
 	}
 	if _, ok := doc.(map[string]any); !ok {
-		return lic, []Problem{{Rule: RuleBody, Message: "the licence is not a JSON object"}}
+		return lic, []Problem{{Rule: problem.RuleJSON, Message: "the licence is not a JSON object"}}
 	}
 	var problems []Problem
 	for _, f := range append(slices.Clone(licenceRequired), licenceOptional...) {
@@ -188,7 +188,7 @@ func (m *licenceMapper) Map(body []byte) (event.Licence, []Problem) {
 		}
 		if !found || v == nil {
 			if required {
-				add(RuleMissing, "is required")
+				add(problem.RuleRequired, "is required")
 			}
 			continue
 		}
@@ -200,7 +200,7 @@ func (m *licenceMapper) Map(body []byte) (event.Licence, []Problem) {
 		if f == licFileSize {
 			n, ok := fileSize(mv)
 			if !ok {
-				add(RuleType, "must be a whole number of bytes")
+				add(problem.RuleType, "must be a whole number of bytes")
 				continue
 			}
 			lic.File.Size = n
@@ -208,7 +208,7 @@ func (m *licenceMapper) Map(body []byte) (event.Licence, []Problem) {
 		}
 		s, ok := text(mv)
 		if !ok {
-			add(RuleType, "must be text")
+			add(problem.RuleType, "must be text")
 			continue
 		}
 		s = strings.TrimSpace(s)
@@ -216,7 +216,7 @@ func (m *licenceMapper) Map(body []byte) (event.Licence, []Problem) {
 		case licIssuedAt, licValidFrom, licValidUntil:
 			d, ok := licenceDate(s)
 			if !ok {
-				add(RuleDate, "must be a date written YYYY-MM-DD, yyyy-MM-dd HH:mm:ss (China Standard Time) or RFC 3339")
+				add(problem.RuleDate, "must be a date written YYYY-MM-DD, yyyy-MM-dd HH:mm:ss (China Standard Time) or RFC 3339")
 				continue
 			}
 			s = d
@@ -336,7 +336,7 @@ func (c *Connector) takeLicence(ctx context.Context, raw json.RawMessage) error 
 		// library then answers with it, unless its holder differs.
 		out, created, err = c.library.Import(ctx, lic, c.Name())
 	}
-	var ve *licences.ValidationError
+	var ve *problem.Error
 	switch {
 	case err == nil:
 		state, count := licKnown, &c.licCounts.known
@@ -356,7 +356,7 @@ func (c *Connector) takeLicence(ctx context.Context, raw json.RawMessage) error 
 		return c.rejectLicence(ctx, it.LicenceID, raw, hash, problems, "e-licence not imported, "+problemSummary(problems))
 	case errors.Is(err, licences.ErrConflict):
 		// The library's reason names the licence number: not repeated here.
-		return c.rejectLicence(ctx, it.LicenceID, raw, hash, []Problem{{HubPath: "/number", Rule: "conflict",
+		return c.rejectLicence(ctx, it.LicenceID, raw, hash, []Problem{{HubPath: "/number", Rule: problem.RuleConflict,
 			Message: "the library holds a licence of this type and number for another holder"}},
 			"e-licence not imported, conflict: the library holds a licence of this type and number for another holder")
 	default:

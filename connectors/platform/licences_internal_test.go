@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
@@ -95,10 +97,10 @@ func TestLicenceMappingProblemsNameThePlatformsFieldsAndNoValues(t *testing.T) {
 	lic, problems := jiangsu.Map(body)
 	want := []Problem{
 		{Path: "zzxx.zzlxdm", HubPath: "/type", Rule: RuleValueMap},
-		{Path: "zzxx.zzbh", HubPath: "/number", Rule: RuleMissing},
-		{Path: "zzxx.bfrq", HubPath: "/issued_at", Rule: RuleDate},
+		{Path: "zzxx.zzbh", HubPath: "/number", Rule: problem.RuleRequired},
+		{Path: "zzxx.bfrq", HubPath: "/issued_at", Rule: problem.RuleDate},
 		{Path: "wj.gs", HubPath: "/file/format", Rule: RuleValueMap},
-		{Path: "wj.dx", HubPath: "/file/size", Rule: RuleType},
+		{Path: "wj.dx", HubPath: "/file/size", Rule: problem.RuleType},
 	}
 	if len(problems) != len(want) {
 		t.Fatalf("problems %+v, want %+v", problems, want)
@@ -134,8 +136,8 @@ func TestLicenceMappingProblemsNameThePlatformsFieldsAndNoValues(t *testing.T) {
 		t.Errorf("an unknown licence type: %+v", ps)
 	}
 	for _, body := range []string{`not json`, `[1]`} {
-		if _, ps := lianyungang.Map([]byte(body)); len(ps) != 1 || ps[0].Rule != RuleBody {
-			t.Errorf("Map(%s) = %+v, want one %s problem", body, ps, RuleBody)
+		if _, ps := lianyungang.Map([]byte(body)); len(ps) != 1 || ps[0].Rule != problem.RuleJSON {
+			t.Errorf("Map(%s) = %+v, want one %s problem", body, ps, problem.RuleJSON)
 		}
 	}
 }
@@ -286,7 +288,7 @@ func FuzzLicenceMapping(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		lic, problems := m.Map(body)
 		for _, p := range problems {
-			if p.Rule == "" || (p.HubPath == "" && p.Rule != RuleBody) {
+			if p.Rule == "" || (p.HubPath == "" && p.Rule != problem.RuleJSON) {
 				t.Fatalf("a problem without a field or a rule: %+v", p)
 			}
 		}

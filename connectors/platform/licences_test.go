@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/problem"
+
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/cases"
@@ -321,7 +323,7 @@ func TestAnImportedLicenceStandsInForAMaterialAtIntake(t *testing.T) {
 
 		// Before the import the library does not have it.
 		_, _, err := env.Cases.Submit(env.Ctx, app, hash, "")
-		var ve *cases.ValidationError
+		var ve *problem.Error
 		if !errors.As(err, &ve) || !hasRule(ve, cases.RuleLicenceUnknown) {
 			t.Fatalf("before the import: %v, want the licence unknown", err)
 		}
@@ -347,7 +349,7 @@ func TestAnImportedLicenceStandsInForAMaterialAtIntake(t *testing.T) {
 	})
 }
 
-func hasRule(ve *cases.ValidationError, rule string) bool {
+func hasRule(ve *problem.Error, rule string) bool {
 	for _, p := range ve.Problems {
 		if p.Rule == rule {
 			return true

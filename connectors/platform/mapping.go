@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
 )
@@ -23,13 +25,10 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
-// Rules of the problems the mapping itself finds.
-const (
-	RuleMissing  = "required"  // the path is not in the application
-	RuleType     = "type"      // the value has the wrong JSON type
-	RuleValueMap = "value_map" // the value is not among the rule's values
-	RuleBody     = "json"      // the body is not a JSON object
-)
+// RuleValueMap is the rule of a value that is not among a mapping rule's values; the mapping
+// also reports problem.RuleRequired (the path is not in the application), RuleType and RuleJSON
+// (the body is not a JSON object).
+const RuleValueMap = "value_map"
 
 // mapper turns a platform's application into the hub's by the rules of Config.Inbound.
 type mapper struct {
@@ -92,10 +91,10 @@ func (m *mapper) Map(body []byte) (cases.Application, []Problem) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return app, []Problem{{Rule: RuleBody, Message: "the application is not JSON"}}
+		return app, []Problem{{Rule: problem.RuleJSON, Message: "the application is not JSON"}}
 	}
 	if _, ok := doc.(map[string]any); !ok {
-		return app, []Problem{{Rule: RuleBody, Message: "the application is not a JSON object"}}
+		return app, []Problem{{Rule: problem.RuleJSON, Message: "the application is not a JSON object"}}
 	}
 	var problems []Problem
 	add := func(path, hubPath, rule, msg string) {
@@ -113,7 +112,7 @@ func (m *mapper) Map(body []byte) (cases.Application, []Problem) {
 		switch {
 		case r.To == ToBundle, r.To == ToApplicantType:
 			if !found || v == nil {
-				add(r.From, hubPath, RuleMissing, "is required")
+				add(r.From, hubPath, problem.RuleRequired, "is required")
 				continue
 			}
 			mv, ok := mapValue(r, v)
@@ -128,7 +127,7 @@ func (m *mapper) Map(body []byte) (cases.Application, []Problem) {
 			}
 			raw, err := json.Marshal(mv)
 			if err != nil {
-				add(r.From, hubPath, RuleType, "must be a bundle code or 序号")
+				add(r.From, hubPath, problem.RuleType, "must be a bundle code or 序号")
 				continue
 			}
 			app.Bundle = raw
@@ -138,7 +137,7 @@ func (m *mapper) Map(body []byte) (cases.Application, []Problem) {
 			}
 			list, ok := v.([]any)
 			if !ok {
-				add(r.From, hubPath, RuleType, "must be an array")
+				add(r.From, hubPath, problem.RuleType, "must be an array")
 				continue
 			}
 			app.Matters = []string{}
@@ -154,7 +153,7 @@ func (m *mapper) Map(body []byte) (cases.Application, []Problem) {
 				case !ok:
 					add(at, fmt.Sprintf("/matters/%d", i), RuleValueMap, "the matter is not one the mapping knows")
 				case !isText || s == "":
-					add(at, fmt.Sprintf("/matters/%d", i), RuleType, "must be a matter code")
+					add(at, fmt.Sprintf("/matters/%d", i), problem.RuleType, "must be a matter code")
 				default:
 					app.Matters = append(app.Matters, s)
 				}
@@ -165,7 +164,7 @@ func (m *mapper) Map(body []byte) (cases.Application, []Problem) {
 			}
 			list, ok := v.([]any)
 			if !ok {
-				add(r.From, hubPath, RuleType, "must be an array")
+				add(r.From, hubPath, problem.RuleType, "must be an array")
 				continue
 			}
 			for i, el := range list {
@@ -214,7 +213,7 @@ func (m *mapper) material(r Rule, el any, i int) (cases.MaterialInput, []Problem
 		if f == "size" {
 			n, err := strconv.ParseInt(strings.TrimSpace(fmt.Sprint(v)), 10, 64)
 			if err != nil {
-				problems = append(problems, Problem{Path: at + "." + path, HubPath: hub + "/size", Rule: RuleType, Message: "must be a whole number of bytes"})
+				problems = append(problems, Problem{Path: at + "." + path, HubPath: hub + "/size", Rule: problem.RuleType, Message: "must be a whole number of bytes"})
 				continue
 			}
 			mi.Size = n
@@ -222,7 +221,7 @@ func (m *mapper) material(r Rule, el any, i int) (cases.MaterialInput, []Problem
 		}
 		s, ok := text(v)
 		if !ok {
-			problems = append(problems, Problem{Path: at + "." + path, HubPath: hub + "/" + f, Rule: RuleType, Message: "must be text"})
+			problems = append(problems, Problem{Path: at + "." + path, HubPath: hub + "/" + f, Rule: problem.RuleType, Message: "must be text"})
 			continue
 		}
 		switch f {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/problem"
+
 	"go.yaml.in/yaml/v3"
 
 	"yjshub/connectors/platform/platformsim"
@@ -102,9 +104,9 @@ func TestMappingProblemsNameThePlatformsFieldsAndNoValues(t *testing.T) {
 	_, problems := m.Map(body)
 	want := []Problem{
 		{Path: "sxxx.yjsbm", HubPath: "/bundle", Rule: RuleValueMap},
-		{Path: "sqrlx", HubPath: "/applicant_type", Rule: RuleMissing},
+		{Path: "sqrlx", HubPath: "/applicant_type", Rule: problem.RuleRequired},
 		{Path: "sxxx.sxlb.1.sxbm", HubPath: "/matters/1", Rule: RuleValueMap},
-		{Path: "clxx.0.wjdx", HubPath: "/materials/0/size", Rule: RuleType},
+		{Path: "clxx.0.wjdx", HubPath: "/materials/0/size", Rule: problem.RuleType},
 	}
 	if len(problems) != len(want) {
 		t.Fatalf("problems %+v, want %+v", problems, want)
@@ -138,8 +140,8 @@ func TestMappingProblemsNameThePlatformsFieldsAndNoValues(t *testing.T) {
 func TestNotJSONIsOneProblem(t *testing.T) {
 	m := newMapper(testConfigs(t)["jiangsu"].Inbound, hubtest.Catalogue(t))
 	for _, body := range []string{`not json`, `[1, 2]`, `"text"`} {
-		if _, ps := m.Map([]byte(body)); len(ps) != 1 || ps[0].Rule != RuleBody {
-			t.Errorf("Map(%s) = %+v, want one %s problem", body, ps, RuleBody)
+		if _, ps := m.Map([]byte(body)); len(ps) != 1 || ps[0].Rule != problem.RuleJSON {
+			t.Errorf("Map(%s) = %+v, want one %s problem", body, ps, problem.RuleJSON)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/connectors/delivery"
 
 	"yjshub/hub/cases"
@@ -61,7 +63,7 @@ func (c *Connector) intake(ctx context.Context, raw json.RawMessage) error {
 	if len(problems) == 0 {
 		key := "platform:" + c.cfg.Name + ":" + it.AppID
 		v, _, err := c.cases.Submit(ctx, app, requestHash(body), key)
-		var ve *cases.ValidationError
+		var ve *problem.Error
 		switch {
 		case err == nil:
 			if err := c.tables.storeApplication(ctx, it.AppID, v.ID, appSubmitted, nil, reportDone, submittedAt); err != nil {

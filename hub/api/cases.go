@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"strings"
 
+	"yjshub/problem"
+
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
-	"yjshub/mapping"
 )
 
 // CodeUnprocessable and CodeConflict are the error codes of refused input and of requests that
@@ -22,22 +23,13 @@ const (
 	CodeConflict      = "conflict"
 )
 
-func problemsOf(ps []mapping.Problem) []Problem {
-	out := make([]Problem, len(ps))
-	for i, p := range ps {
-		out[i] = Problem{Path: p.Path, Rule: p.Rule, Message: p.Message}
-	}
-	return out
-}
-
 // writeCaseError maps the case service's errors to statuses.
 func (s *Server) writeCaseError(w http.ResponseWriter, r *http.Request, err error) {
-	var ve *cases.ValidationError
+	var pe *problem.Error
 	var ce *cases.ConflictError
 	switch {
-	case errors.As(err, &ve):
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
-			"the request has "+plural(len(ve.Problems), "problem")+"; nothing was stored", problemsOf(ve.Problems)...)
+	case errors.As(err, &pe):
+		writeProblems(w, pe)
 	case errors.As(err, &ce):
 		writeError(w, http.StatusConflict, CodeConflict, ce.Reason)
 	case errors.Is(err, cases.ErrNotFound):
@@ -80,9 +72,9 @@ func (s *Server) oneForm(w http.ResponseWriter, r *http.Request) {
 	}
 	of, err := s.cfg.Cases.Forms().Get(b, at, matters)
 	if err != nil {
-		var se *mapping.SelectionError
-		if errors.As(err, &se) {
-			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the selection has problems", problemsOf(se.Problems)...)
+		var pe *problem.Error
+		if errors.As(err, &pe) {
+			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the selection has problems", pe.Problems...)
 			return
 		}
 		s.writeCaseError(w, r, err)
@@ -139,7 +131,7 @@ func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the event is not valid JSON of the event shape",
-			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
+			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: jsonProblem(err)})
 		return
 	}
 	id := chi.URLParam(r, "id")

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"yjshub/problem"
+
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/connector"
@@ -73,7 +75,7 @@ func (s *Server) reloadConnectors(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.cfg.Reload(); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the connectors file was not applied; the running connectors are unchanged",
-			Problem{Path: "connectors", Rule: "invalid", Message: err.Error()})
+			problem.Problem{Path: "connectors", Rule: problem.RuleInvalid, Message: err.Error()})
 		return
 	}
 	s.listConnectors(w, r)
@@ -92,7 +94,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 1000 {
 			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query",
-				Problem{Path: "limit", Rule: "range", Message: "must be a whole number from 1 to 1000"})
+				problem.Problem{Path: "limit", Rule: problem.RuleRange, Message: "must be a whole number from 1 to 1000"})
 			return
 		}
 		f.Limit = n

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"yjshub/problem"
+
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 )
@@ -13,21 +15,21 @@ import (
 // department's (asking for another is 403); operators see any or all.
 func (s *Server) deadlines(w http.ResponseWriter, r *http.Request) {
 	q := cases.DeadlineQuery{Department: r.URL.Query().Get("department")}
-	var problems []Problem
+	var problems []problem.Problem
 	if v := r.URL.Query().Get("within"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			problems = append(problems, Problem{Path: "within", Rule: "integer", Message: "must be a number of working days"})
+			problems = append(problems, problem.Problem{Path: "within", Rule: problem.RuleInteger, Message: "must be a number of working days"})
 		}
 		q.Within = n
 		if err == nil && n == 0 {
-			problems = append(problems, Problem{Path: "within", Rule: "range", Message: "must be 1 to 60 working days"})
+			problems = append(problems, problem.Problem{Path: "within", Rule: problem.RuleRange, Message: "must be 1 to 60 working days"})
 		}
 	}
 	if v := r.URL.Query().Get("all"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			problems = append(problems, Problem{Path: "all", Rule: "boolean", Message: "must be true or false"})
+			problems = append(problems, problem.Problem{Path: "all", Rule: problem.RuleBoolean, Message: "must be true or false"})
 		}
 		q.All = b
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+
+	"yjshub/problem"
 )
 
 // ErrorBody is the one shape of every error the API returns:
@@ -15,17 +17,10 @@ type ErrorBody struct {
 // ErrorDetail describes an error. Code is a stable machine-readable word; Problems lists every
 // problem with a request's input, each with the path of the offending value.
 type ErrorDetail struct {
-	Status   int       `json:"status"`
-	Code     string    `json:"code"`
-	Message  string    `json:"message"`
-	Problems []Problem `json:"problems,omitempty"`
-}
-
-// Problem is one thing wrong with a request's input.
-type Problem struct {
-	Path    string `json:"path"`
-	Rule    string `json:"rule"`
-	Message string `json:"message"`
+	Status   int               `json:"status"`
+	Code     string            `json:"code"`
+	Message  string            `json:"message"`
+	Problems []problem.Problem `json:"problems,omitempty"`
 }
 
 // Stable error codes.
@@ -46,6 +41,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, code, message string, problems ...Problem) {
+func writeError(w http.ResponseWriter, status int, code, message string, problems ...problem.Problem) {
 	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Status: status, Code: code, Message: message, Problems: problems}})
+}
+
+// writeProblems answers 422 with every problem of a request that changed nothing.
+func writeProblems(w http.ResponseWriter, pe *problem.Error) {
+	writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
+		"the request has "+plural(len(pe.Problems), "problem")+"; nothing was stored", pe.Problems...)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/inbox"
@@ -41,7 +43,7 @@ func (s *Server) inboxError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ie):
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query",
-			Problem{Path: ie.Param, Rule: "range", Message: ie.Message})
+			problem.Problem{Path: ie.Param, Rule: problem.RuleRange, Message: ie.Message})
 	case errors.Is(err, inbox.ErrUnknownDepartment), errors.Is(err, inbox.ErrNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
 	case errors.Is(err, inbox.ErrStaleLease):
@@ -58,12 +60,12 @@ func (s *Server) leaseInbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var problems []Problem
+	var problems []problem.Problem
 	max := defaultLease
 	if v := q.Get("max"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > inbox.MaxLease {
-			problems = append(problems, Problem{Path: "max", Rule: "range",
+			problems = append(problems, problem.Problem{Path: "max", Rule: problem.RuleRange,
 				Message: "must be a whole number from 1 to " + strconv.Itoa(inbox.MaxLease)})
 		}
 		max = n
@@ -72,7 +74,7 @@ func (s *Server) leaseInbox(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("visibility"); v != "" {
 		d, err := parseVisibility(v)
 		if err != nil || d <= 0 {
-			problems = append(problems, Problem{Path: "visibility", Rule: "duration",
+			problems = append(problems, problem.Problem{Path: "visibility", Rule: problem.RuleDuration,
 				Message: "must be a positive duration such as 30s or 2m, or a number of seconds"})
 		}
 		visibility = d
@@ -120,12 +122,12 @@ func (s *Server) ackInbox(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ack); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the ack is not valid JSON of the ack shape",
-			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
+			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: jsonProblem(err)})
 		return
 	}
 	if ack.Lease == "" {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the ack names no lease",
-			Problem{Path: "/lease", Rule: "required", Message: "give the lease the item was received under"})
+			problem.Problem{Path: "/lease", Rule: problem.RuleRequired, Message: "give the lease the item was received under"})
 		return
 	}
 	id := chi.URLParam(r, "id")

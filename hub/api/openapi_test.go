@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -441,7 +443,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		{"AuditRecord", audit.Record{Seq: 2, At: at, Kind: "prefill", Outcome: audit.Refused, Subject: strings.Repeat("c", 64),
 			Detail: json.RawMessage(`{"reason":"consent_missing"}`), PrevHash: strings.Repeat("a", 64), Hash: strings.Repeat("b", 64)}},
 		{"AuditVerification", AuditVerification{Intact: false, Rows: 3, BrokenAt: 4, Reason: "hash mismatch"}},
-		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []Problem{{Path: "/a", Rule: "required", Message: "y"}}}}},
+		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []problem.Problem{{Path: "/a", Rule: problem.RuleRequired, Message: "y"}}}}},
 	} {
 		matchesSchema(t, doc, tc.schema, tc.value)
 	}

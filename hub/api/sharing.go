@@ -10,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/audit"
@@ -79,12 +81,12 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the body is not valid JSON of the expected shape; nothing was stored",
-			Problem{Path: "", Rule: "json", Message: jsonProblem(err)})
+			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: jsonProblem(err)})
 		return false
 	}
 	if dec.More() {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the body must be one JSON object; nothing was stored",
-			Problem{Path: "", Rule: "json", Message: "trailing data after the object"})
+			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "trailing data after the object"})
 		return false
 	}
 	return true
@@ -92,21 +94,16 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // writeSharingError maps the library's and the sharing service's errors to statuses.
 func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var lve *licences.ValidationError
-	var sve *sharing.ValidationError
+	var pe *problem.Error
 	var fe *licences.ForbiddenError
 	var re *sharing.RefusedError
 	var ce *licences.ConflictError
 	switch {
-	case errors.As(err, &lve):
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
-			"the request has "+plural(len(lve.Problems), "problem")+"; nothing was stored", problemsOf(lve.Problems)...)
-	case errors.As(err, &sve):
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
-			"the request has "+plural(len(sve.Problems), "problem")+"; nothing was stored", problemsOf(sve.Problems)...)
+	case errors.As(err, &pe):
+		writeProblems(w, pe)
 	case errors.As(err, &re):
 		writeError(w, http.StatusForbidden, CodeForbidden, re.Reason+"; nothing was shared",
-			Problem{Path: "/consent", Rule: re.Rule, Message: re.Reason})
+			problem.Problem{Path: "/consent", Rule: re.Rule, Message: re.Reason})
 	case errors.As(err, &fe):
 		writeError(w, http.StatusForbidden, CodeForbidden, fe.Reason)
 	case errors.As(err, &ce):
@@ -125,7 +122,7 @@ func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err e
 func (h *sharingRoutes) listLicences(w http.ResponseWriter, r *http.Request) {
 	holder := r.URL.Query().Get("holder")
 	if p := sharing.HolderProblem("holder", "", holder); p != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the holder is not valid; name it by USCC or resident ID number", Problem(*p))
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the holder is not valid; name it by USCC or resident ID number", *p)
 		return
 	}
 	list, err := h.lib.List(r.Context(), holder)
@@ -233,12 +230,12 @@ func (h *sharingRoutes) verifyAudit(w http.ResponseWriter, r *http.Request) {
 // kind, oldest first. Rows name holders only by hash.
 func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 	kind, outcome := r.URL.Query().Get("kind"), r.URL.Query().Get("outcome")
-	var problems []Problem
+	var problems []problem.Problem
 	if kind == "" {
-		problems = append(problems, Problem{Path: "kind", Rule: "required", Message: "name the kind of row: prefill or consent"})
+		problems = append(problems, problem.Problem{Path: "kind", Rule: problem.RuleRequired, Message: "name the kind of row: prefill or consent"})
 	}
 	if outcome != "" && outcome != audit.Granted && outcome != audit.Refused {
-		problems = append(problems, Problem{Path: "outcome", Rule: "enum", Message: "must be granted or refused"})
+		problems = append(problems, problem.Problem{Path: "outcome", Rule: problem.RuleEnum, Message: "must be granted or refused"})
 	}
 	if len(problems) > 0 {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
@@ -254,12 +251,12 @@ func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 
 func (h *sharingRoutes) reuseReport(w http.ResponseWriter, r *http.Request) {
 	var period sharing.Period
-	var problems []Problem
+	var problems []problem.Problem
 	for name, dst := range map[string]*time.Time{"from": &period.From, "to": &period.To} {
 		if v := r.URL.Query().Get(name); v != "" {
 			d, err := time.ParseInLocation(time.DateOnly, v, deadline.China)
 			if err != nil {
-				problems = append(problems, Problem{Path: name, Rule: "date", Message: "must be a date, YYYY-MM-DD"})
+				problems = append(problems, problem.Problem{Path: name, Rule: problem.RuleDate, Message: "must be a date, YYYY-MM-DD"})
 			}
 			*dst = d
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
@@ -218,9 +220,9 @@ func TestRefusedApplicationsStoreNothing(t *testing.T) {
 				app, hash := example(t, "open-bar-enterprise")
 				c.edit(&app)
 				_, _, err := svc.Submit(context.Background(), app, hash, "")
-				var ve *cases.ValidationError
+				var ve *problem.Error
 				if !errors.As(err, &ve) {
-					t.Fatalf("err = %v, want a ValidationError", err)
+					t.Fatalf("err = %v, want a *problem.Error", err)
 				}
 				found := false
 				for _, p := range ve.Problems {
@@ -370,7 +372,7 @@ func TestDepartmentEventsFollowTheStateMachine(t *testing.T) {
 			t.Fatalf("the pause did not extend the deadline: %s → %s", before.Promised, res.Subcase.Deadlines.Promised)
 		}
 		_, _, err = svc.ApplyEvent(ctx, sc.ID, event.DepartmentEvent{EventID: "e6", Type: event.Rejected})
-		var ve *cases.ValidationError
+		var ve *problem.Error
 		if !errors.As(err, &ve) || ve.Problems[0].Path != "/reason" {
 			t.Fatalf("a rejection without a reason: %v", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/deadline"
@@ -97,11 +99,11 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 		q.Within = 3
 	}
 	if q.Within < 0 || q.Within > 60 {
-		return nil, &ValidationError{Problems: []Problem{{Path: "within", Rule: "range", Message: "must be 1 to 60 working days"}}}
+		return nil, problem.New(problem.Problem{Path: "within", Rule: problem.RuleRange, Message: "must be 1 to 60 working days"})
 	}
 	if q.Department != "" {
 		if _, ok := s.cat.Department(q.Department); !ok {
-			return nil, &ValidationError{Problems: []Problem{{Path: "department", Rule: "unknown_department", Message: "is not a department of the catalogue"}}}
+			return nil, problem.New(problem.Problem{Path: "department", Rule: RuleUnknownDepartment, Message: "is not a department of the catalogue"})
 		}
 	}
 	query, args, err := sqlx.In(`SELECT s.id, s.case_id, s.matter_code, s.matter_name, s.department, s.state, s.promised_days,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/hub/cases"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
@@ -145,10 +147,10 @@ func TestTheDeadlineWatchRanksOpenSubcasesAsDaysPass(t *testing.T) {
 			if err != nil || len(mine.Items) != 1 || mine.Items[0].Department.Code != "fire-rescue" || mine.Counts[cases.StandingPaused] != 0 {
 				t.Errorf("fire-rescue's watch: %+v %v", mine, err)
 			}
-			var ve *cases.ValidationError
+			var ve *problem.Error
 			for _, q := range []cases.DeadlineQuery{{Department: "police"}, {Within: 61}, {Within: -1}} {
 				if _, err := svc.Deadlines(ctx, q); !errors.As(err, &ve) {
-					t.Errorf("%+v: %v, want a ValidationError", q, err)
+					t.Errorf("%+v: %v, want a *problem.Error", q, err)
 				}
 			}
 		})

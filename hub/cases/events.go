@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/bus"
@@ -32,13 +34,11 @@ type EventResult struct {
 }
 
 // validateEvent checks a department event whole.
-func validateEvent(ev event.DepartmentEvent) []Problem {
-	var problems []Problem
-	add := func(path, rule, msg string, args ...any) {
-		problems = append(problems, Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
-	}
+func validateEvent(ev event.DepartmentEvent) []problem.Problem {
+	var problems problem.List
+	add := problems.Add
 	if ev.EventID == "" || len(ev.EventID) > 128 {
-		add("/event_id", "required", "give the event a unique id of at most 128 characters")
+		add("/event_id", problem.RuleRequired, "give the event a unique id of at most 128 characters")
 	}
 	if _, ok := transitions[ev.Type]; !ok {
 		names := make([]string, 0, len(transitions))
@@ -46,21 +46,21 @@ func validateEvent(ev event.DepartmentEvent) []Problem {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		add("/type", "enum", "must be one of %s", strings.Join(names, ", "))
+		add("/type", problem.RuleEnum, "must be one of %s", strings.Join(names, ", "))
 	}
 	if ev.Type == event.Rejected && ev.Reason == "" {
-		add("/reason", "required", "a rejection must give its reason")
+		add("/reason", problem.RuleRequired, "a rejection must give its reason")
 	}
 	if ev.Type == event.SupplementRequested && len(ev.Missing) == 0 {
-		add("/missing", "required", "a supplement request must name what is missing")
+		add("/missing", problem.RuleRequired, "a supplement request must name what is missing")
 	}
 	for i, m := range ev.Missing {
 		if (m.Material == "") == (m.Field == "") {
-			add(fmt.Sprintf("/missing/%d", i), "one_of", "name either a material or a field")
+			add(fmt.Sprintf("/missing/%d", i), problem.RuleOneOf, "name either a material or a field")
 		}
 	}
 	if len(ev.Licences) > 0 && ev.Type != event.Approved {
-		add("/licences", "not_allowed", "licences come only with an approval")
+		add("/licences", problem.RuleNotAllowed, "licences come only with an approval")
 	}
 	for i, l := range ev.Licences {
 		problems = append(problems, licences.Check(l, fmt.Sprintf("/licences/%d", i))...)
@@ -73,7 +73,7 @@ func validateEvent(ev event.DepartmentEvent) []Problem {
 // effect (replayed = true).
 func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (res *EventResult, replayed bool, err error) {
 	if problems := validateEvent(ev); len(problems) > 0 {
-		return nil, false, &ValidationError{Problems: problems}
+		return nil, false, problem.New(problems...)
 	}
 	now := s.now()
 	at := now
@@ -149,14 +149,14 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 			return err
 		}
-		var problems []Problem
+		var problems []problem.Problem
 		for i, l := range ev.Licences {
 			if c.HolderID != "" && l.HolderID != c.HolderID {
-				problems = append(problems, Problem{Path: fmt.Sprintf("/licences/%d/holder_id", i), Rule: "holder", Message: "the licence's holder is not this case's applicant"})
+				problems = append(problems, problem.Problem{Path: fmt.Sprintf("/licences/%d/holder_id", i), Rule: RuleHolder, Message: "the licence's holder is not this case's applicant"})
 			}
 		}
 		if len(problems) > 0 {
-			return &ValidationError{Problems: problems}
+			return problem.New(problems...)
 		}
 	}
 	body, _ := json.Marshal(ev)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/catalogue"
@@ -75,16 +77,16 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 		return Application{}, "", err
 	}
 	if len(body) > maxBody {
-		return Application{}, "", &ValidationError{Problems: []Problem{{Path: "", Rule: "max_size", Message: fmt.Sprintf("the application is larger than %d bytes", maxBody)}}}
+		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleMaxSize, Message: fmt.Sprintf("the application is larger than %d bytes", maxBody)})
 	}
 	sum := sha256.Sum256(body)
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil || raw == nil {
-		return Application{}, "", &ValidationError{Problems: []Problem{{Path: "", Rule: "json", Message: "the body must be one JSON object"}}}
+		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "the body must be one JSON object"})
 	}
-	var problems []Problem
+	var problems []problem.Problem
 	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
@@ -93,7 +95,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			problems = append(problems, Problem{Path: "/" + k, Rule: "unknown_field", Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
+			problems = append(problems, problem.Problem{Path: "/" + k, Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
 		}
 	}
 	var app Application
@@ -107,7 +109,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 		d.UseNumber()
 		d.DisallowUnknownFields()
 		if err := d.Decode(v); err != nil {
-			problems = append(problems, Problem{Path: "/" + key, Rule: "type", Message: typeMessage(key, err)})
+			problems = append(problems, problem.Problem{Path: "/" + key, Rule: problem.RuleType, Message: typeMessage(key, err)})
 		}
 	}
 	decodeInto("applicant_type", &app.ApplicantType)
@@ -115,7 +117,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	decodeInto("form", &app.Form)
 	decodeInto("materials", &app.Materials)
 	if len(problems) > 0 {
-		return app, "", &ValidationError{Problems: problems}
+		return app, "", problem.New(problems...)
 	}
 	return app, hex.EncodeToString(sum[:]), nil
 }
@@ -168,17 +170,15 @@ var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // validate checks an application whole and returns every problem, or the plan. It reads the
 // e-licence library (not in a transaction: call it before InTx).
-func (s *Service) validate(ctx context.Context, app Application) (*plan, []Problem, error) {
-	var problems []Problem
-	add := func(path, rule, msg string, args ...any) {
-		problems = append(problems, Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
-	}
+func (s *Service) validate(ctx context.Context, app Application) (*plan, []problem.Problem, error) {
+	var problems problem.List
+	add := problems.Add
 	p := &plan{app: app}
 
 	// Bundle: code or seq.
 	var bundleKey string
 	if len(app.Bundle) == 0 || string(app.Bundle) == "null" {
-		add("/bundle", "required", "name the bundle by its code or 序号")
+		add("/bundle", problem.RuleRequired, "name the bundle by its code or 序号")
 	} else {
 		var str string
 		var num json.Number
@@ -187,22 +187,22 @@ func (s *Service) validate(ctx context.Context, app Application) (*plan, []Probl
 		} else if json.Unmarshal(app.Bundle, &num) == nil {
 			bundleKey = num.String()
 		} else {
-			add("/bundle", "type", "must be a bundle code or 序号")
+			add("/bundle", problem.RuleType, "must be a bundle code or 序号")
 		}
 	}
 	if bundleKey != "" {
 		if b, ok := s.cat.Bundle(bundleKey); ok {
 			p.bundle = b
 		} else {
-			add("/bundle", "unknown_bundle", "no bundle has the code or 序号 %s", strconv.Quote(clip(bundleKey)))
+			add("/bundle", mapping.RuleUnknownBundle, "no bundle has the code or 序号 %s", strconv.Quote(clip(bundleKey)))
 		}
 	}
 	switch app.ApplicantType {
 	case catalogue.Enterprise, catalogue.Individual:
 	case "":
-		add("/applicant_type", "required", "must be enterprise or individual")
+		add("/applicant_type", problem.RuleRequired, "must be enterprise or individual")
 	default:
-		add("/applicant_type", "enum", "must be enterprise or individual")
+		add("/applicant_type", problem.RuleEnum, "must be enterprise or individual")
 	}
 	if p.bundle == nil || (app.ApplicantType != catalogue.Enterprise && app.ApplicantType != catalogue.Individual) {
 		// Without a bundle and an applicant type there is no form to check the rest against.
@@ -216,15 +216,15 @@ func (s *Service) validate(ctx context.Context, app Application) (*plan, []Probl
 		entry, ok := bundleEntry(p.bundle, code)
 		switch {
 		case !ok:
-			add(path, "unknown_matter", "%s is not a matter of bundle %d %s", strconv.Quote(clip(code)), p.bundle.Seq, p.bundle.Name)
+			add(path, mapping.RuleUnknownMatter, "%s is not a matter of bundle %d %s", strconv.Quote(clip(code)), p.bundle.Seq, p.bundle.Name)
 			continue
 		case chosen[code]:
-			add(path, "duplicate", "%s is chosen twice", code)
+			add(path, problem.RuleDuplicate, "%s is chosen twice", code)
 			continue
 		}
 		m, _ := s.cat.Matter(entry.Matter)
 		if !m.Handles(app.ApplicantType) {
-			add(path, "applicant_type", "%s (%s) is not open to %s applicants", entry.Name, code, app.ApplicantType)
+			add(path, RuleNotOpenToApplicant, "%s (%s) is not open to %s applicants", entry.Name, code, app.ApplicantType)
 			continue
 		}
 		chosen[code] = true
@@ -244,22 +244,22 @@ func (s *Service) validate(ctx context.Context, app Application) (*plan, []Probl
 		if chosen[e.Matter] {
 			selected = append(selected, e.Matter)
 		} else if !e.Optional {
-			add("/matters", "required_matter", "the required matter %s (%s) cannot be dropped", e.Name, e.Matter)
+			add("/matters", RuleRequiredMatter, "the required matter %s (%s) cannot be dropped", e.Name, e.Matter)
 		}
 	}
 	if len(selected) == 0 && len(problems) == 0 {
-		add("/matters", "required", "choose at least one matter")
+		add("/matters", problem.RuleRequired, "choose at least one matter")
 	}
 	if len(problems) > 0 {
 		return nil, problems, nil
 	}
 	of, err := s.forms.Get(p.bundle, app.ApplicantType, selected)
 	if err != nil {
-		var se *mapping.SelectionError
-		if errors.As(err, &se) {
-			return nil, se.Problems, nil
+		var pe *problem.Error
+		if errors.As(err, &pe) {
+			return nil, pe.Problems, nil
 		}
-		return nil, []Problem{{Path: "/matters", Rule: "selection", Message: err.Error()}}, nil
+		return nil, nil, err
 	}
 	p.oneForm = of
 	form := mapping.Form(app.Form)
@@ -379,11 +379,9 @@ func (s *Service) outsideResults(ctx context.Context, q licences.Queryer, m *cat
 
 // validateMaterials checks the supplied materials: each a file, or an e-licence of the library
 // that satisfies the material, is valid and is held by the applicant.
-func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.OneForm) ([]Problem, error) {
-	var problems []Problem
-	add := func(path, rule, msg string, args ...any) {
-		problems = append(problems, Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
-	}
+func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.OneForm) ([]problem.Problem, error) {
+	var problems problem.List
+	add := problems.Add
 	wanted := map[string]mapping.MaterialItem{}
 	for _, mi := range of.Materials {
 		wanted[mi.Code] = mi
@@ -394,53 +392,65 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 		mi, ok := wanted[in.Type]
 		switch {
 		case in.Type == "":
-			add(path+"/type", "required", "name the material type")
+			add(path+"/type", problem.RuleRequired, "name the material type")
 			continue
 		case !ok:
 			if _, known := s.cat.Material(in.Type); known {
-				add(path+"/type", "not_needed", "no chosen matter asks for %s", in.Type)
+				add(path+"/type", RuleNotNeeded, "no chosen matter asks for %s", in.Type)
 			} else {
-				add(path+"/type", "unknown_material", "%s is not in the material catalogue", strconv.Quote(clip(in.Type)))
+				add(path+"/type", RuleUnknownMaterial, "%s is not in the material catalogue", strconv.Quote(clip(in.Type)))
 			}
 			continue
 		case seen[in.Type]:
-			add(path+"/type", "duplicate", "%s is supplied twice: supply each material once", in.Type)
+			add(path+"/type", problem.RuleDuplicate, "%s is supplied twice: supply each material once", in.Type)
 			continue
 		}
 		seen[in.Type] = true
 		if in.Licence != nil {
-			pm, problem, err := s.licenceMaterial(ctx, path, in, mi, p.holder.ID)
+			pm, refused, err := s.licenceMaterial(ctx, path, in, mi, p.holder.ID)
 			if err != nil {
 				return nil, err
 			}
-			if problem != nil {
-				problems = append(problems, *problem)
+			if refused != nil {
+				problems = append(problems, *refused)
 				continue
 			}
 			p.materials = append(p.materials, pm)
 			continue
 		}
 		if in.Filename == "" || len(in.Filename) > 255 || strings.ContainsAny(in.Filename, "/\\\x00") {
-			add(path+"/filename", "filename", "must be a file name (1-255 bytes, no path separators)")
+			add(path+"/filename", problem.RuleFilename, "must be a file name (1-255 bytes, no path separators)")
 		}
 		if !sha256RE.MatchString(in.SHA256) {
-			add(path+"/sha256", "sha256", "must be the file's SHA-256 as 64 lower-case hex digits")
+			add(path+"/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
 		}
 		if in.Size <= 0 {
-			add(path+"/size", "minimum", "must be the file's size in bytes, at least 1")
+			add(path+"/size", problem.RuleMinimum, "must be the file's size in bytes, at least 1")
 		}
 		if u, err := url.Parse(in.URI); err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
-			add(path+"/uri", "uri", "must be an absolute URI where the file can be fetched")
+			add(path+"/uri", problem.RuleURI, "must be an absolute URI where the file can be fetched")
 		}
 		p.materials = append(p.materials, &plannedMaterial{id: newID("mt_"), input: in, name: mi.Name})
 	}
 	for _, mi := range of.Materials {
 		if mi.Required && !seen[mi.Code] {
-			add("/materials", "required_material", "%s (%s) is required by %s", mi.Name, mi.Code, strings.Join(mi.Matters, ", "))
+			add("/materials", RuleRequiredMaterial, "%s (%s) is required by %s", mi.Name, mi.Code, strings.Join(mi.Matters, ", "))
 		}
 	}
 	return problems, nil
 }
+
+// Rules of the problems intake reports besides the shared ones (package problem) and the one
+// form's (package mapping).
+const (
+	RuleNotOpenToApplicant = "applicant_type"    // a chosen matter is not open to the applicant type
+	RuleRequiredMatter     = "required_matter"   // a required matter of the bundle was dropped
+	RuleNotNeeded          = "not_needed"        // no chosen matter asks for the material
+	RuleUnknownMaterial    = "unknown_material"  // the material catalogue has no such material
+	RuleRequiredMaterial   = "required_material" // a required material is missing
+	RuleHolder             = "holder"            // an issued licence's holder is not the case's applicant
+	RuleUnknownDepartment  = "unknown_department"
+)
 
 // Rules of the problems with a material given as an e-licence (at /materials/i/licence).
 const (
@@ -453,44 +463,44 @@ const (
 
 // licenceMaterial checks a material given as an e-licence and plans it with the licence's file.
 // Messages never contain the applicant's or the holder's identifiers.
-func (s *Service) licenceMaterial(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, *Problem, error) {
+func (s *Service) licenceMaterial(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, *problem.Problem, error) {
 	lp := path + "/licence"
-	problem := func(rule, msg string, args ...any) (*plannedMaterial, *Problem, error) {
-		return nil, &Problem{Path: lp, Rule: rule, Message: fmt.Sprintf(msg, args...)}, nil
+	refuse := func(rule, msg string, args ...any) (*plannedMaterial, *problem.Problem, error) {
+		return nil, &problem.Problem{Path: lp, Rule: rule, Message: fmt.Sprintf(msg, args...)}, nil
 	}
 	if in.Filename != "" || in.SHA256 != "" || in.Size != 0 || in.URI != "" {
-		return nil, &Problem{Path: path, Rule: "one_of", Message: "give the material either as a file (filename, sha256, size, uri) or as an e-licence, not both"}, nil
+		return nil, &problem.Problem{Path: path, Rule: problem.RuleOneOf, Message: "give the material either as a file (filename, sha256, size, uri) or as an e-licence, not both"}, nil
 	}
 	ref := in.Licence
 	if ref.Type == "" || ref.Number == "" {
-		return problem("required", "name the e-licence by its type and number")
+		return refuse(problem.RuleRequired, "name the e-licence by its type and number")
 	}
 	mat, _ := s.cat.Material(in.Type)
 	if !mat.SatisfiedByLicence(ref.Type) {
 		if len(mat.SatisfiedBy) == 0 {
-			return problem(RuleLicenceType, "%s (%s) cannot be given as an e-licence: supply the file", mi.Name, in.Type)
+			return refuse(RuleLicenceType, "%s (%s) cannot be given as an e-licence: supply the file", mi.Name, in.Type)
 		}
-		return problem(RuleLicenceType, "%s (%s) can be given as an e-licence of type %s only", mi.Name, in.Type, strings.Join(mat.SatisfiedBy, ", "))
+		return refuse(RuleLicenceType, "%s (%s) can be given as an e-licence of type %s only", mi.Name, in.Type, strings.Join(mat.SatisfiedBy, ", "))
 	}
 	lic, err := s.lib.Get(ctx, ref.Type, ref.Number)
 	if errors.Is(err, licences.ErrNotFound) {
-		return problem(RuleLicenceUnknown, "the e-licence library has no %s with that number", clip(ref.Type))
+		return refuse(RuleLicenceUnknown, "the e-licence library has no %s with that number", clip(ref.Type))
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if holderID != "" && lic.HolderID != holderID {
-		return problem(RuleLicenceHolder, "the %s is not held by the applicant: only the applicant's own e-licences can replace a material", lic.Type)
+		return refuse(RuleLicenceHolder, "the %s is not held by the applicant: only the applicant's own e-licences can replace a material", lic.Type)
 	}
 	switch lic.Status {
 	case licences.StatusExpired:
-		return problem(RuleLicenceExpired, "the %s expired on %s: supply a valid one", lic.Type, lic.ValidUntil)
+		return refuse(RuleLicenceExpired, "the %s expired on %s: supply a valid one", lic.Type, lic.ValidUntil)
 	case licences.StatusRevoked:
 		when := ""
 		if lic.RevokedAt != nil {
 			when = " on " + lic.RevokedAt.In(deadline.China).Format(time.DateOnly)
 		}
-		return problem(RuleLicenceRevoked, "the %s was revoked by its issuer%s: %s", lic.Type, when, lic.RevokedReason)
+		return refuse(RuleLicenceRevoked, "the %s was revoked by its issuer%s: %s", lic.Type, when, lic.RevokedReason)
 	}
 	file := in
 	file.Filename = licenceFilename(lic)
@@ -536,7 +546,7 @@ func (s *Service) Submit(ctx context.Context, app Application, requestHash, idem
 		return nil, false, err
 	}
 	if len(problems) > 0 {
-		return nil, false, &ValidationError{Problems: problems}
+		return nil, false, problem.New(problems...)
 	}
 	caseID := newID("cs_")
 	now := s.now()

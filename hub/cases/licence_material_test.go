@@ -12,6 +12,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"yjshub/catalogue"
@@ -259,9 +261,9 @@ func TestALicenceGivenAsAMaterialMustBeTheApplicantsValidOneOfTheRightType(t *te
 				}
 				tc.edit(&app)
 				_, _, err := svc.Submit(ctx, app, hash, "")
-				var ve *cases.ValidationError
+				var ve *problem.Error
 				if !errors.As(err, &ve) {
-					t.Fatalf("err = %v, want a ValidationError", err)
+					t.Fatalf("err = %v, want a *problem.Error", err)
 				}
 				found := false
 				for _, p := range ve.Problems {

@@ -28,23 +28,6 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
-// Problem is one thing wrong with a request, at a JSON Pointer path. Messages never contain
-// the submitted values.
-type Problem = mapping.Problem
-
-// ValidationError lists every problem with a request; nothing was stored.
-type ValidationError struct {
-	Problems []Problem
-}
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Path + ": " + p.Rule
-	}
-	return "invalid request: " + strings.Join(parts, "; ")
-}
-
 // ConflictError says why a request conflicts with the state; it wraps ErrConflict.
 type ConflictError struct{ Reason string }
 

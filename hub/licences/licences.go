@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
@@ -16,7 +18,6 @@ import (
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
-	"yjshub/mapping"
 )
 
 // Statuses of a licence, as of the day it is read.
@@ -41,19 +42,6 @@ var (
 	// ErrConflict: the request conflicts with the licence's state.
 	ErrConflict = errors.New("conflict")
 )
-
-// ValidationError lists every problem with a request; nothing was stored.
-type ValidationError struct {
-	Problems []mapping.Problem
-}
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Path + ": " + p.Rule
-	}
-	return "invalid request: " + strings.Join(parts, "; ")
-}
 
 // ConflictError says why a request conflicts with a licence's state; it wraps ErrConflict.
 type ConflictError struct{ Reason string }
@@ -343,21 +331,19 @@ func (l *Library) Record(ctx context.Context, tx *sqlx.Tx, in Issued) (*Licence,
 
 // Check returns every problem with a licence's metadata, at paths under prefix (a JSON
 // Pointer, e.g. "/licences/0"). Messages never contain the values.
-func Check(l event.Licence, prefix string) []mapping.Problem {
-	var problems []mapping.Problem
-	add := func(path, rule, msg string, args ...any) {
-		problems = append(problems, mapping.Problem{Path: prefix + path, Rule: rule, Message: fmt.Sprintf(msg, args...)})
-	}
+func Check(l event.Licence, prefix string) []problem.Problem {
+	var problems problem.List
+	add := func(path, rule, msg string, args ...any) { problems.Add(prefix+path, rule, msg, args...) }
 	for _, f := range []struct{ name, v string }{{"type", l.Type}, {"number", l.Number}, {"holder", l.Holder}, {"holder_id", l.HolderID}, {"issuer", l.Issuer}} {
 		if f.v == "" {
-			add("/"+f.name, "required", "is required")
+			add("/"+f.name, problem.RuleRequired, "is required")
 		}
 	}
 	if len(l.Type) > 200 || len(l.Number) > 100 {
-		add("/number", "max_length", "type and number are at most 200 and 100 bytes")
+		add("/number", problem.RuleMaxLength, "type and number are at most 200 and 100 bytes")
 	}
 	if l.HolderIDType != "uscc" && l.HolderIDType != "resident_id" {
-		add("/holder_id_type", "enum", "must be uscc or resident_id")
+		add("/holder_id_type", problem.RuleEnum, "must be uscc or resident_id")
 	}
 	for _, f := range []struct {
 		name, v  string
@@ -367,23 +353,23 @@ func Check(l event.Licence, prefix string) []mapping.Problem {
 			continue
 		}
 		if _, err := time.Parse(time.DateOnly, f.v); err != nil {
-			add("/"+f.name, "date", "must be a date written YYYY-MM-DD")
+			add("/"+f.name, problem.RuleDate, "must be a date written YYYY-MM-DD")
 		}
 	}
 	if l.ValidUntil != "" && l.ValidFrom != "" && l.ValidUntil < l.ValidFrom {
-		add("/valid_until", "order", "must not be before valid_from")
+		add("/valid_until", problem.RuleOrder, "must not be before valid_from")
 	}
 	if !isSHA256(l.File.SHA256) {
-		add("/file/sha256", "sha256", "must be the file's SHA-256 as 64 lower-case hex digits")
+		add("/file/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
 	}
 	if l.File.URI == "" {
-		add("/file/uri", "required", "is required")
+		add("/file/uri", problem.RuleRequired, "is required")
 	}
 	if l.File.Format != "ofd" && l.File.Format != "pdf" {
-		add("/file/format", "enum", "must be ofd or pdf")
+		add("/file/format", problem.RuleEnum, "must be ofd or pdf")
 	}
 	if l.File.Size < 0 {
-		add("/file/size", "minimum", "must be the file's size in bytes")
+		add("/file/size", problem.RuleMinimum, "must be the file's size in bytes")
 	}
 	return problems
 }

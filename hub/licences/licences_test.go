@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
@@ -83,7 +85,7 @@ func TestImportRefusesAMalformedLicenceWithoutRepeatingIt(t *testing.T) {
 		bad := foodLicence("JY1", "110105194912310021", "resident_id", "2020-01-01")
 		bad.File.Format = "docx"
 		_, _, err := lib.Import(context.Background(), bad, "")
-		var ve *licences.ValidationError
+		var ve *problem.Error
 		if !errors.As(err, &ve) {
 			t.Fatalf("err = %v", err)
 		}
@@ -167,7 +169,7 @@ func TestOnlyTheIssuingDepartmentRevokesAndOnlyOnce(t *testing.T) {
 			t.Fatalf("revoking a revoked licence: %v", err)
 		}
 		_, _, err = lib.Revoke(ctx, "食品经营许可证", "JY13207070000012", licences.Event{EventID: "r3", Type: "suspended"})
-		var ve *licences.ValidationError
+		var ve *problem.Error
 		if !errors.As(err, &ve) || len(ve.Problems) != 3 {
 			t.Fatalf("an event of another type, without reason or department: %v", err)
 		}

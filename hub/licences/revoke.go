@@ -8,12 +8,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/format"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
-	"yjshub/mapping"
 )
 
 // EventRevoked is the one licence event type: the issuing department revoked the licence.
@@ -36,22 +37,20 @@ type Event struct {
 	Time time.Time `json:"time,omitzero"`
 }
 
-func (ev Event) problems() []mapping.Problem {
-	var problems []mapping.Problem
-	add := func(path, rule, msg string) {
-		problems = append(problems, mapping.Problem{Path: path, Rule: rule, Message: msg})
-	}
+func (ev Event) problems() []problem.Problem {
+	var problems problem.List
+	add := problems.Add
 	if ev.EventID == "" || len(ev.EventID) > 128 {
-		add("/event_id", "required", "give the event a unique id of at most 128 characters")
+		add("/event_id", problem.RuleRequired, "give the event a unique id of at most 128 characters")
 	}
 	if ev.Type != EventRevoked {
-		add("/type", "enum", "must be revoked")
+		add("/type", problem.RuleEnum, "must be revoked")
 	}
 	if ev.Reason == "" || utf8.RuneCountInString(ev.Reason) > 500 || !utf8.ValidString(ev.Reason) {
-		add("/reason", "required", "a revocation must give its reason, in at most 500 characters")
+		add("/reason", problem.RuleRequired, "a revocation must give its reason, in at most 500 characters")
 	}
 	if ev.Department == "" {
-		add("/department", "required", "name the department that revokes the licence by its code")
+		add("/department", problem.RuleRequired, "name the department that revokes the licence by its code")
 	}
 	return problems
 }
@@ -61,7 +60,7 @@ func (ev Event) problems() []mapping.Problem {
 // event id sent again returns the licence without a second effect (replayed = true).
 func (l *Library) Revoke(ctx context.Context, typ, number string, ev Event) (lic *Licence, replayed bool, err error) {
 	if problems := ev.problems(); len(problems) > 0 {
-		return nil, false, &ValidationError{Problems: problems}
+		return nil, false, problem.New(problems...)
 	}
 	now := l.cfg.Now().UTC()
 	at := now
@@ -142,20 +141,20 @@ func (l *Library) OnRevoked(fn RevokedFunc) {
 func (l *Library) Import(ctx context.Context, lic event.Licence, origin string) (out *Licence, created bool, err error) {
 	problems := Check(lic, "")
 	if origin == "" {
-		problems = append(problems, mapping.Problem{Path: "/origin", Rule: "required", Message: "name the connector that imports the licence"})
+		problems = append(problems, problem.Problem{Path: "/origin", Rule: problem.RuleRequired, Message: "name the connector that imports the licence"})
 	}
 	switch lic.HolderIDType {
 	case "uscc":
 		if lic.HolderID != "" && format.CheckUSCC(lic.HolderID) != nil {
-			problems = append(problems, mapping.Problem{Path: "/holder_id", Rule: format.GB32100, Message: "is not a valid unified social credit code"})
+			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB32100, Message: "is not a valid unified social credit code"})
 		}
 	case "resident_id":
 		if lic.HolderID != "" && format.CheckResidentID(lic.HolderID) != nil {
-			problems = append(problems, mapping.Problem{Path: "/holder_id", Rule: format.GB11643, Message: "is not a valid resident ID number"})
+			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB11643, Message: "is not a valid resident ID number"})
 		}
 	}
 	if len(problems) > 0 {
-		return nil, false, &ValidationError{Problems: problems}
+		return nil, false, problem.New(problems...)
 	}
 	dept := l.departmentNamed(lic.Issuer)
 	err = l.st.InTx(ctx, func(tx *sqlx.Tx) error {

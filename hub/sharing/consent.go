@@ -13,13 +13,14 @@ import (
 	"regexp"
 	"time"
 
+	"yjshub/problem"
+
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
-	"yjshub/mapping"
 )
 
 // ConsentRequest is what the platform posts once the applicant agreed to share their data
@@ -63,12 +64,12 @@ func tokenHash(token string) string {
 // GrantConsent records an applicant's consent and returns its token. Only the token's SHA-256
 // and the holder's SHA-256 are stored; the consent is written to the audit log.
 func (s *Service) GrantConsent(ctx context.Context, req ConsentRequest) (*Consent, error) {
-	var problems []mapping.Problem
+	var problems []problem.Problem
 	if p := HolderProblem("/holder", "", req.Holder); p != nil {
 		problems = append(problems, *p)
 	}
 	if !purposeRE.MatchString(req.Purpose) {
-		problems = append(problems, mapping.Problem{Path: "/purpose", Rule: "pattern", Message: "name the purpose by a code such as " + PurposePrefill})
+		problems = append(problems, problem.Problem{Path: "/purpose", Rule: problem.RulePattern, Message: "name the purpose by a code such as " + PurposePrefill})
 	}
 	b, bp := s.bundleOf(req.Bundle)
 	if bp != nil {
@@ -79,7 +80,7 @@ func (s *Service) GrantConsent(ctx context.Context, req ConsentRequest) (*Consen
 		problems = append(problems, *tp)
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		return nil, problem.New(problems...)
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {

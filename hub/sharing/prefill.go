@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/auth"
@@ -125,13 +127,13 @@ func clientOf(ctx context.Context) string {
 // covers a RefusedError; both are written to the audit log as refused, and nothing else is
 // stored. A granted prefill is written to the audit log with the codes of what it returned.
 func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, error) {
-	var problems []mapping.Problem
+	var problems []problem.Problem
 	b, bp := s.bundleOf(req.Bundle)
 	if bp != nil {
 		problems = append(problems, *bp)
 	}
 	if req.ApplicantType != catalogue.Enterprise && req.ApplicantType != catalogue.Individual {
-		problems = append(problems, mapping.Problem{Path: "/applicant_type", Rule: mapping.RuleUnknownApplicantType, Message: "must be enterprise or individual"})
+		problems = append(problems, problem.Problem{Path: "/applicant_type", Rule: mapping.RuleUnknownApplicantType, Message: "must be enterprise or individual"})
 	}
 	hp := HolderProblem("/holder", req.ApplicantType, req.Holder)
 	if hp != nil {
@@ -141,10 +143,10 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 	if len(problems) == 0 {
 		var err error
 		of, err = s.cfg.Forms.Get(b, req.ApplicantType, nil)
-		var se *mapping.SelectionError
+		var pe *problem.Error
 		switch {
-		case errors.As(err, &se):
-			problems = append(problems, se.Problems...)
+		case errors.As(err, &pe):
+			problems = append(problems, pe.Problems...)
 		case err != nil:
 			return nil, err
 		}
@@ -165,7 +167,7 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 		if _, err := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Refused, Subject: subject, Detail: detail}); err != nil {
 			return nil, err
 		}
-		return nil, &ValidationError{Problems: problems}
+		return nil, problem.New(problems...)
 	}
 	consent, err := s.checkConsent(ctx, req.Consent, PurposePrefill, req.Holder, b)
 	detail.Consent = consent

@@ -7,11 +7,12 @@ import (
 	"sort"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/hub/audit"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
-	"yjshub/mapping"
 )
 
 // ReuseReport counts, per bundle and overall, the fields and materials the applications asked
@@ -108,7 +109,7 @@ func (p Period) contains(t time.Time) bool {
 
 func (s *Service) ReuseReport(ctx context.Context, p Period) (*ReuseReport, error) {
 	if !p.From.IsZero() && !p.To.IsZero() && p.To.Before(p.From) {
-		return nil, &ValidationError{Problems: []mapping.Problem{{Path: "to", Rule: "range", Message: "must not be before from"}}}
+		return nil, problem.New(problem.Problem{Path: "to", Rule: problem.RuleRange, Message: "must not be before from"})
 	}
 	from, to := p.bounds()
 	db := s.st.DB()

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
+
+	"yjshub/problem"
 
 	"yjshub/catalogue"
 	"yjshub/format"
@@ -26,6 +27,9 @@ const (
 	RuleConsentPurpose = "consent_purpose" // given for another purpose, or the request names another
 	RuleConsentHolder  = "consent_holder"  // given by another holder
 	RuleConsentBundle  = "consent_bundle"  // given for another bundle
+
+	// RuleHolder: a holder named by neither a valid USCC nor a valid resident ID number.
+	RuleHolder = "holder"
 )
 
 // Errors that steer callers (the API maps them to statuses).
@@ -33,20 +37,6 @@ var (
 	// ErrRefused: the request is not covered by a valid consent (403).
 	ErrRefused = errors.New("refused")
 )
-
-// ValidationError lists every problem with a request; nothing was stored but, for a prefill,
-// the audit row of its refusal.
-type ValidationError struct {
-	Problems []mapping.Problem
-}
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Path + ": " + p.Rule
-	}
-	return "invalid request: " + strings.Join(parts, "; ")
-}
 
 // RefusedError says why a consent does not cover a request; it wraps ErrRefused.
 type RefusedError struct {
@@ -129,21 +119,21 @@ func (s *Service) Licences() *licences.Library { return s.lib }
 func (s *Service) Audit() *audit.Log { return s.log }
 
 // bundleOf resolves a bundle given as a code or a 序号 (JSON string or number).
-func (s *Service) bundleOf(raw json.RawMessage) (*catalogue.Bundle, *mapping.Problem) {
+func (s *Service) bundleOf(raw json.RawMessage) (*catalogue.Bundle, *problem.Problem) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, &mapping.Problem{Path: "/bundle", Rule: "required", Message: "name the bundle by its code or 序号"}
+		return nil, &problem.Problem{Path: "/bundle", Rule: problem.RuleRequired, Message: "name the bundle by its code or 序号"}
 	}
 	var key string
 	var num json.Number
 	if err := json.Unmarshal(raw, &key); err != nil {
 		if err := json.Unmarshal(raw, &num); err != nil {
-			return nil, &mapping.Problem{Path: "/bundle", Rule: "type", Message: "must be a bundle code or 序号"}
+			return nil, &problem.Problem{Path: "/bundle", Rule: problem.RuleType, Message: "must be a bundle code or 序号"}
 		}
 		key = num.String()
 	}
 	b, ok := s.cat.Bundle(key)
 	if !ok {
-		return nil, &mapping.Problem{Path: "/bundle", Rule: mapping.RuleUnknownBundle, Message: "no bundle has that code or 序号"}
+		return nil, &problem.Problem{Path: "/bundle", Rule: mapping.RuleUnknownBundle, Message: "no bundle has that code or 序号"}
 	}
 	return b, nil
 }
@@ -151,29 +141,29 @@ func (s *Service) bundleOf(raw json.RawMessage) (*catalogue.Bundle, *mapping.Pro
 // HolderProblem checks a holder identifier: a USCC (GB 32100) for an enterprise, a resident ID
 // number (GB 11643) for an individual, either when applicantType is empty. The problem never
 // repeats the value.
-func HolderProblem(path, applicantType, holder string) *mapping.Problem {
+func HolderProblem(path, applicantType, holder string) *problem.Problem {
 	if holder == "" {
-		return &mapping.Problem{Path: path, Rule: "required", Message: "name the holder by USCC or resident ID number"}
+		return &problem.Problem{Path: path, Rule: problem.RuleRequired, Message: "name the holder by USCC or resident ID number"}
 	}
 	switch applicantType {
 	case catalogue.Enterprise:
 		if format.CheckUSCC(holder) != nil {
-			return &mapping.Problem{Path: path, Rule: format.GB32100, Message: "an enterprise holder must be a valid unified social credit code (GB 32100)"}
+			return &problem.Problem{Path: path, Rule: format.GB32100, Message: "an enterprise holder must be a valid unified social credit code (GB 32100)"}
 		}
 	case catalogue.Individual:
 		if format.CheckResidentID(holder) != nil {
-			return &mapping.Problem{Path: path, Rule: format.GB11643, Message: "an individual holder must be a valid resident ID number (GB 11643)"}
+			return &problem.Problem{Path: path, Rule: format.GB11643, Message: "an individual holder must be a valid resident ID number (GB 11643)"}
 		}
 	default:
 		if format.CheckUSCC(holder) != nil && format.CheckResidentID(holder) != nil {
-			return &mapping.Problem{Path: path, Rule: "holder", Message: "must be a valid unified social credit code (GB 32100) or resident ID number (GB 11643)"}
+			return &problem.Problem{Path: path, Rule: RuleHolder, Message: "must be a valid unified social credit code (GB 32100) or resident ID number (GB 11643)"}
 		}
 	}
 	return nil
 }
 
 // ttlOf reads a ttl given as seconds (a number) or a Go duration ("30m").
-func ttlOf(raw json.RawMessage, def, limit time.Duration) (time.Duration, *mapping.Problem) {
+func ttlOf(raw json.RawMessage, def, limit time.Duration) (time.Duration, *problem.Problem) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return def, nil
 	}
@@ -184,20 +174,20 @@ func ttlOf(raw json.RawMessage, def, limit time.Duration) (time.Duration, *mappi
 	case json.Unmarshal(raw, &str) == nil:
 		v, err := time.ParseDuration(str)
 		if err != nil {
-			return 0, &mapping.Problem{Path: "/ttl", Rule: "type", Message: "must be seconds or a duration such as 30m"}
+			return 0, &problem.Problem{Path: "/ttl", Rule: problem.RuleType, Message: "must be seconds or a duration such as 30m"}
 		}
 		d = v
 	case json.Unmarshal(raw, &num) == nil:
 		secs, err := strconv.ParseInt(num.String(), 10, 64)
 		if err != nil || secs > int64(limit/time.Second) {
-			return 0, &mapping.Problem{Path: "/ttl", Rule: "maximum", Message: "must be a whole number of seconds, at most " + limit.String()}
+			return 0, &problem.Problem{Path: "/ttl", Rule: problem.RuleMaximum, Message: "must be a whole number of seconds, at most " + limit.String()}
 		}
 		d = time.Duration(secs) * time.Second
 	default:
-		return 0, &mapping.Problem{Path: "/ttl", Rule: "type", Message: "must be seconds or a duration such as 30m"}
+		return 0, &problem.Problem{Path: "/ttl", Rule: problem.RuleType, Message: "must be seconds or a duration such as 30m"}
 	}
 	if d <= 0 || d > limit {
-		return 0, &mapping.Problem{Path: "/ttl", Rule: "range", Message: "must be more than 0 and at most " + limit.String()}
+		return 0, &problem.Problem{Path: "/ttl", Rule: problem.RuleRange, Message: "must be more than 0 and at most " + limit.String()}
 	}
 	return d, nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/problem"
+
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/cases"
@@ -248,7 +250,7 @@ func TestAMalformedPrefillOrConsentIsRefusedWithoutRepeatingTheHolder(t *testing
 		ctx := context.Background()
 		const bad = "91350100M000100Y44"
 		_, err := e.svc.Prefill(ctx, sharing.PrefillRequest{Bundle: json.RawMessage(`99`), ApplicantType: "robot", Holder: bad})
-		var ve *sharing.ValidationError
+		var ve *problem.Error
 		if !errors.As(err, &ve) || len(ve.Problems) != 3 {
 			t.Fatalf("err = %v", err)
 		}
@@ -349,7 +351,7 @@ func TestTheReuseReportCountsPrefilledFieldsAndLicenceMaterials(t *testing.T) {
 		if nov.From != "" || nov.Overall.Cases != 3 || nov.Overall.PrefillsGranted != 1 || nov.Overall.PrefillsRefused != 1 || nov.Overall.CasesPrefilled != 1 {
 			t.Errorf("up to November: %+v", nov.Overall)
 		}
-		var ve *sharing.ValidationError
+		var ve *problem.Error
 		if _, err := e.svc.ReuseReport(ctx, sharing.Period{From: time.Date(2026, 12, 31, 0, 0, 0, 0, china), To: time.Date(2026, 12, 1, 0, 0, 0, 0, china)}); !errors.As(err, &ve) {
 			t.Errorf("a period that ends before it starts: %v", err)
 		}
