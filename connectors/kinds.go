@@ -26,8 +26,9 @@ const (
 // departmentKinds is every kind of department connector, in the order their problems are
 // reported. Parse and Specs know the kinds only through this table. Adding a kind is its
 // package (connectors/<kind>), a field of Department keyed by the kind's name, an entry here,
-// and its settings in schemas/connectors/connectors.schema.json; schema_test.go holds the four
-// together (README.md has the checklist).
+// its settings in schemas/connectors/connectors.schema.json and its name among the status
+// API's kinds (schemas/openapi.yaml); schema_test.go fails until they agree. README.md has the
+// checklist.
 var departmentKinds = []departmentKind{
 	kindEntry[restpush.Config]{
 		kind:          KindRestPush,

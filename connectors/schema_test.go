@@ -578,3 +578,27 @@ func TestTheSchemaTakesOnlyDurationsParseTakes(t *testing.T) {
 		}
 	}
 }
+
+func TestTheStatusAPIKnowsEveryKindOfTheTable(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				ConnectorStatus struct {
+					Properties struct {
+						Kind struct {
+							Enum []string `yaml:"enum"`
+						} `yaml:"kind"`
+					} `yaml:"properties"`
+				} `yaml:"ConnectorStatus"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(schemas.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := doc.Components.Schemas.ConnectorStatus.Properties.Kind.Enum
+	if d := difference(kindNames(), enum); d != nil {
+		t.Errorf("kinds of the table missing from ConnectorStatus.kind in schemas/openapi.yaml %q: %q", enum, d)
+	}
+}
