@@ -2,7 +2,8 @@
 // which says for each department (and each platform, and the supervision platform) how the hub
 // reaches it, the manager that runs, pauses, resumes and reloads the connectors, and the
 // department contract (CONTRACT.md). Each kind lives in its own folder with its config, its
-// code and its tests, and is wired here, in one place (build in manager.go).
+// code and its tests, and is wired here, in one place: the table of department kinds and
+// Specs, in kinds.go.
 package connectors
 
 import (
@@ -23,17 +24,6 @@ import (
 	"yjshub/connectors/supervision"
 )
 
-// Kinds of department connector.
-const (
-	KindRestPush = "restpush"
-	KindRestPull = "restpull"
-	KindFrontDB  = "frontdb"
-	KindKafka    = "kafka"
-)
-
-// departmentKinds lists the kinds a department may use, for error messages.
-var departmentKinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindKafka}
-
 // File is a deployment's connectors file:
 //
 //	departments:
@@ -45,6 +35,8 @@ var departmentKinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindKafk
 //	      headers: {Authorization: "Bearer …"}
 //	      retry: {initial_interval: 200ms, max_interval: 30s}
 //	      breaker: {consecutive_failures: 5, open_timeout: 30s}
+//
+// Its JSON Schema, for editors and tools, is schemas/connectors/connectors.schema.json.
 type File struct {
 	Departments map[string]Department `yaml:"departments"`
 	// Platforms are the integrated platforms applications come from and results go back to
@@ -56,7 +48,8 @@ type File struct {
 }
 
 // Department is how the hub reaches one department's back office: Kind names the connector
-// kind, and the key of that kind holds its settings.
+// kind, and the key of that kind holds its settings. It has one field per entry of
+// departmentKinds (kinds.go), keyed by the kind's name.
 type Department struct {
 	Kind     string            `yaml:"kind"`
 	RestPush *restpush.Config  `yaml:"restpush,omitempty"`
@@ -95,52 +88,20 @@ func Parse(b []byte, name string, known func(dept string) bool) (*File, error) {
 		if known != nil && !known(code) {
 			errs = append(errs, fmt.Errorf("%s: not a department of the catalogue", at))
 		}
-		set := map[string]bool{KindRestPush: d.RestPush != nil, KindRestPull: d.RestPull != nil, KindFrontDB: d.FrontDB != nil, KindKafka: d.Kafka != nil}
-		for k, present := range set {
-			if present && k != d.Kind {
-				errs = append(errs, fmt.Errorf("%s.%s: settings for another kind than %q", at, k, d.Kind))
+		for _, k := range departmentKinds {
+			if k.name() != d.Kind && k.present(&d) {
+				errs = append(errs, fmt.Errorf("%s.%s: settings for another kind than %q", at, k.name(), d.Kind))
 			}
 		}
-		switch d.Kind {
-		case KindRestPush:
-			if d.RestPush == nil {
-				errs = append(errs, fmt.Errorf("%s.restpush: required for kind restpush", at))
-				break
+		switch k := kindNamed(d.Kind); {
+		case k != nil:
+			if err := k.check(&d, code, at); err != nil {
+				errs = append(errs, err)
 			}
-			d.RestPush.Department = code
-			if err := d.RestPush.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s.restpush: %w", at, err))
-			}
-		case KindRestPull:
-			if d.RestPull == nil {
-				d.RestPull = &restpull.Config{} // every setting has a default
-			}
-			d.RestPull.Department = code
-			if err := d.RestPull.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s.restpull: %w", at, err))
-			}
-		case KindFrontDB:
-			if d.FrontDB == nil {
-				errs = append(errs, fmt.Errorf("%s.frontdb: required for kind frontdb", at))
-				break
-			}
-			d.FrontDB.Department = code
-			if err := d.FrontDB.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s.frontdb: %w", at, err))
-			}
-		case KindKafka:
-			if d.Kafka == nil {
-				errs = append(errs, fmt.Errorf("%s.kafka: required for kind kafka (group_id names the department's consumer group)", at))
-				break
-			}
-			d.Kafka.Department = code
-			if err := d.Kafka.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("%s.kafka: %w", at, err))
-			}
-		case "":
-			errs = append(errs, fmt.Errorf("%s.kind: required (one of %v)", at, departmentKinds))
+		case d.Kind == "":
+			errs = append(errs, fmt.Errorf("%s.kind: required (one of %v)", at, kindNames()))
 		default:
-			errs = append(errs, fmt.Errorf("%s.kind: unknown kind %q (one of %v)", at, d.Kind, departmentKinds))
+			errs = append(errs, fmt.Errorf("%s.kind: unknown kind %q (one of %v)", at, d.Kind, kindNames()))
 		}
 		f.Departments[code] = d
 	}

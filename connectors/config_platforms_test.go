@@ -9,12 +9,9 @@ import (
 	"yjshub/hub/hubtest"
 )
 
-func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
-	platforms, err := os.ReadFile("platform/testdata/platforms.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(platforms) + `
+// kafkaAndSupervisionFile follows platform/testdata/platforms.yaml to make a connectors file of
+// kafka departments, platforms and supervision (the schema test checks it too).
+const kafkaAndSupervisionFile = `
 departments:
   market-regulation:
     kind: kafka
@@ -27,6 +24,13 @@ supervision:
   mask_holder_id: true
   supervising: {food-business-licence: market-regulation}
 `
+
+func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
+	platforms, err := os.ReadFile("platform/testdata/platforms.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(platforms) + kafkaAndSupervisionFile
 	f, err := Parse([]byte(doc), "connectors.yaml", nil)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-func TestTheConnectorsFileConfiguresRestPullAndFrontDB(t *testing.T) {
-	t.Parallel()
-	const doc = `
+// restPullAndFrontDBFile is a connectors file of restpull and frontdb departments (the schema
+// test checks it too).
+const restPullAndFrontDBFile = `
 departments:
   rsj:
     kind: restpull
@@ -26,7 +26,10 @@ departments:
       migrate: false
       poll_interval: 5s
 `
-	f, err := Parse([]byte(doc), "connectors.yaml", nil)
+
+func TestTheConnectorsFileConfiguresRestPullAndFrontDB(t *testing.T) {
+	t.Parallel()
+	f, err := Parse([]byte(restPullAndFrontDBFile), "connectors.yaml", nil)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

@@ -10,12 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"yjshub/connectors/frontdb"
-	kafkaconn "yjshub/connectors/kafka"
-	"yjshub/connectors/platform"
-	"yjshub/connectors/restpull"
-	"yjshub/connectors/restpush"
-	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -50,93 +44,6 @@ type Deps struct {
 	// creates it when it starts the connector. Optional.
 	DeadLetterTopic func(name string) string
 	Logger          *slog.Logger
-}
-
-// Specs turns a connectors file (and the departments to simulate, each with the restpush
-// configuration that reaches the simulator) into the connectors to run. This is the one place
-// where connector kinds are wired.
-func Specs(f *File, deps Deps, simulated map[string]restpush.Config) []Spec {
-	var specs []Spec
-	add := func(name string, cfg any, build func() (connector.Connector, error)) {
-		specs = append(specs, Spec{Name: name, Config: cfg, Build: build})
-	}
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	if f != nil {
-		for code, d := range f.Departments {
-			switch d.Kind {
-			case KindRestPush:
-				cfg := *d.RestPush
-				add("restpush:"+code, cfg, func() (connector.Connector, error) {
-					return restpush.New(cfg, deps.Bus, deps.Recorder, restpush.WithLogger(logger))
-				})
-			case KindRestPull:
-				cfg := *d.RestPull
-				add("restpull:"+code, cfg, func() (connector.Connector, error) {
-					return restpull.New(cfg, deps.Bus, deps.Inbox, deps.Recorder, restpull.WithLogger(logger))
-				})
-			case KindFrontDB:
-				cfg := *d.FrontDB
-				add("frontdb:"+code, cfg, func() (connector.Connector, error) {
-					if deps.Cases == nil {
-						return nil, errors.New("frontdb: the case service is required to apply results")
-					}
-					return frontdb.New(cfg, deps.Bus, deps.Recorder, deps.Cases, frontdb.WithLogger(logger))
-				})
-			}
-		}
-	}
-	if f != nil {
-		// kafka: each department's own consumer group followed, and one consumer of yjs.result
-		// applying the events of them all.
-		kafkaDepts := kafkaDepartments(f)
-		for _, cfg := range kafkaDepts {
-			add(kafkaconn.Kind+":"+cfg.Department, cfg, func() (connector.Connector, error) {
-				return kafkaconn.New(cfg, deps.Bus, deps.Recorder, kafkaconn.WithLogger(logger))
-			})
-		}
-		if rc, ok := kafkaconn.ResultsConfigOf(kafkaDepts); ok {
-			add(kafkaconn.ResultsName, rc, func() (connector.Connector, error) {
-				if deps.Cases == nil {
-					return nil, errors.New("kafka results: the case service is required to apply results")
-				}
-				return kafkaconn.NewResults(rc, deps.Bus, kafkaconn.CaseService(deps.Cases), deps.Recorder, kafkaconn.WithLogger(logger))
-			})
-		}
-		for name, p := range f.Platforms {
-			cfg := p
-			add(platform.Kind+":"+name, cfg, func() (connector.Connector, error) {
-				if deps.Cases == nil || deps.Store == nil {
-					return nil, errors.New("platform: the case service and the store are required")
-				}
-				return platform.New(cfg, deps.Bus, deps.Store, deps.Cases, deps.Recorder, platform.WithLogger(logger))
-			})
-		}
-		if f.Supervision != nil {
-			cfg := *f.Supervision
-			add(supervision.Name, cfg, func() (connector.Connector, error) {
-				if deps.Cases == nil || deps.Store == nil {
-					return nil, errors.New("supervision: the case service and the store are required")
-				}
-				return supervision.New(cfg, deps.Bus, deps.Store, deps.Cases, deps.Recorder, supervision.WithLogger(logger))
-			})
-		}
-	}
-	for code, cfg := range simulated {
-		if f != nil {
-			if _, configured := f.Departments[code]; configured {
-				continue
-			}
-		}
-		cfg := cfg
-		add("restpush:"+code, cfg, func() (connector.Connector, error) {
-			return restpush.New(cfg, deps.Bus, deps.Recorder, restpush.WithLogger(logger))
-		})
-	}
-	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
-	return specs
 }
 
 // Manager runs connectors, restarts those that fail, pauses and resumes them, applies a new
