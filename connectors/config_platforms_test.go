@@ -58,7 +58,7 @@ func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
 
 	// With the hub's dependencies every one of them builds.
 	hubtest.Each(t, func(t *testing.T, env *hubtest.Env) {
-		deps := Deps{Bus: env.Bus, Store: env.Store, Cases: env.Cases, Recorder: env.Rec}
+		deps := Deps{Bus: env.Bus, Store: env.Store, Catalogue: env.Services.Catalogue, Cases: env.Cases, Licences: env.Services.Licences, Recorder: env.Rec}
 		for _, s := range Specs(f, deps, nil) {
 			c, err := s.Build()
 			if err != nil {

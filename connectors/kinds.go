@@ -198,19 +198,24 @@ func Specs(f *File, deps Deps, simulated map[string]restpush.Config) []Spec {
 		for name, p := range f.Platforms {
 			cfg := p
 			add(platform.Kind+":"+name, cfg, func() (connector.Connector, error) {
-				if deps.Cases == nil || deps.Store == nil {
-					return nil, errors.New("platform: the case service and the store are required")
+				pd := platform.Deps{Bus: deps.Bus, Store: deps.Store, Catalogue: deps.Catalogue, Recorder: deps.Recorder}
+				if deps.Cases != nil { // a nil *cases.Service is not a nil interface
+					pd.Cases = deps.Cases
 				}
-				return platform.New(cfg, deps.Bus, deps.Store, deps.Cases, deps.Recorder, platform.WithLogger(logger))
+				if deps.Licences != nil {
+					pd.Licences = deps.Licences
+				}
+				return platform.New(cfg, pd, platform.WithLogger(logger))
 			})
 		}
 		if f.Supervision != nil {
 			cfg := *f.Supervision
 			add(supervision.Name, cfg, func() (connector.Connector, error) {
-				if deps.Cases == nil || deps.Store == nil {
-					return nil, errors.New("supervision: the case service and the store are required")
+				sd := supervision.Deps{Bus: deps.Bus, Store: deps.Store, Catalogue: deps.Catalogue, Recorder: deps.Recorder}
+				if deps.Cases != nil {
+					sd.Cases = deps.Cases
 				}
-				return supervision.New(cfg, deps.Bus, deps.Store, deps.Cases, deps.Recorder, supervision.WithLogger(logger))
+				return supervision.New(cfg, sd, supervision.WithLogger(logger))
 			})
 		}
 	}

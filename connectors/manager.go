@@ -10,10 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"yjshub/catalogue"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/inbox"
+	"yjshub/hub/licences"
 	"yjshub/hub/store"
 )
 
@@ -38,6 +40,12 @@ type Deps struct {
 	// Cases is the case service, for kinds that submit applications or report department
 	// events (platform, kafka, restpull, frontdb).
 	Cases *cases.Service
+	// Catalogue is the loaded catalogue, for kinds that check their configuration against it
+	// (platform, supervision).
+	Catalogue *catalogue.Catalogue
+	// Licences is the e-licence library, for platforms that import licences or tell of
+	// revocations.
+	Licences *licences.Library
 	// DeadLetters counts waiting dead letters per connector name. Optional.
 	DeadLetters func(ctx context.Context) (map[string]int64, error)
 	// DeadLetterTopic names the Kafka topic mirroring a connector's dead letters; the manager

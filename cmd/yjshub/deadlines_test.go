@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub"
+
 	"yjshub/catalogue"
-	"yjshub/hub/api"
-	"yjshub/hub/cases"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"
 )
@@ -25,11 +25,11 @@ func TestDeadlinesShowsStandingsAndFailsPastTheStatutoryLimit(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 27, 1, 30, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t), Now: clock})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t), Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{Catalogue: cat, Cases: svc}))
+	srv := httptest.NewServer(apiServer(t, hs))
 	t.Cleanup(srv.Close)
 	if status := postJSON(t, srv.URL+"/api/v1/cases", readExample(t, "open-drink-shop-individual"), nil); status != http.StatusCreated {
 		t.Fatalf("submit: %d", status)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"yjshub/deptsim"
+	"yjshub/hub"
+	"yjshub/hub/api"
 	"yjshub/hub/cases"
 )
 
@@ -246,4 +248,15 @@ func TestSubmitAndWatch(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "422") {
 		t.Fatalf("a bad file: exit %d: %s", code, stderr)
 	}
+}
+
+// apiServer is the HTTP API on the hub's services as serve wires it, without connectors.
+func apiServer(t *testing.T, hs *hub.Services) *api.Server {
+	t.Helper()
+	s, err := api.New(api.Config{Catalogue: hs.Catalogue, Cases: hs.Cases, Forms: hs.Forms, Sharing: hs.Sharing,
+		Licences: hs.Licences, Audit: hs.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/hub"
+
 	"yjshub/catalogue"
 	"yjshub/hub/api"
-	"yjshub/hub/cases"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"
@@ -20,11 +21,11 @@ func TestReportReuseReadsTheHubsReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t)})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{Catalogue: cat, Cases: svc}))
+	srv := httptest.NewServer(apiServer(t, hs))
 	t.Cleanup(srv.Close)
 
 	code, out, _ := runCLI(t, "report", "reuse", "--hub", srv.URL)
@@ -85,11 +86,11 @@ func TestAuditVerifyFindsAChangedRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := storetest.Migrated(storetest.OpenSQLite)(t)
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{Catalogue: cat, Cases: svc}))
+	srv := httptest.NewServer(apiServer(t, hs))
 	t.Cleanup(srv.Close)
 	consent := []byte(`{"holder":"91350100M000100Y43","purpose":"prefill","bundle":"open-bar","ttl":"1h"}`)
 	if status := postJSON(t, srv.URL+"/api/v1/consents", consent, nil); status != http.StatusCreated {

@@ -23,15 +23,12 @@ import (
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/deptsim"
+	"yjshub/hub"
 	"yjshub/hub/api"
 	"yjshub/hub/auth"
 	"yjshub/hub/bus"
-	"yjshub/hub/cases"
-	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
-	"yjshub/hub/inbox"
 	"yjshub/hub/metrics"
-	"yjshub/hub/outbox"
 	"yjshub/hub/store"
 )
 
@@ -107,36 +104,6 @@ func splitList(s string) []string {
 	return out
 }
 
-// hubTopics lists the topics the hub needs: one per department, results and case events.
-func hubTopics(cat *catalogue.Catalogue) []bus.TopicSpec {
-	specs := []bus.TopicSpec{{Name: bus.TopicResult}, {Name: bus.TopicCaseEvent}}
-	for _, d := range cat.Departments {
-		specs = append(specs, bus.TopicSpec{Name: bus.SubcaseTopic(d.Code)})
-	}
-	return specs
-}
-
-// hubRecorder records connector outcomes: deliveries in the case flow, failures there too and
-// as dead letters.
-func hubRecorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
-	conv := func(d connector.Delivery) cases.Delivery {
-		return cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID, Department: d.Department,
-			Status: d.Status, Attempts: d.Attempts, At: d.At}
-	}
-	return connector.RecorderFuncs{
-		DeliveredFunc: func(ctx context.Context, d connector.Delivery) error { return svc.RecordDelivered(ctx, conv(d)) },
-		FailedFunc: func(ctx context.Context, f connector.Failure) error {
-			if _, err := dlq.Add(ctx, f); err != nil {
-				return err
-			}
-			if f.SubcaseID == "" {
-				return nil
-			}
-			return svc.RecordFailed(ctx, conv(f.Delivery), f.Reason)
-		},
-	}
-}
-
 // supervise runs fn until ctx ends, starting it again (after a pause) when it fails.
 func supervise(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, name string, fn func(context.Context) error) {
 	wg.Add(1)
@@ -159,39 +126,107 @@ func supervise(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, nam
 	}()
 }
 
-// serve runs the hub until ctx ends, then shuts down gracefully.
+// serve runs the hub until ctx ends, then shuts down gracefully. The steps read top to bottom:
+// the files it runs on, the store and the bus, the listener, the services, what runs in the
+// background (the outbox relay, the simulated departments, the connectors, the file watchers),
+// and the HTTP server. What a step starts is stopped, in reverse order, when serve returns.
 func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
-	cat, err := loadCatalogue(o.seeds)
-	if err != nil {
-		return fmt.Errorf("loading the catalogue: %w", err)
-	}
-	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
-	var conns *connectors.File
-	if o.connectorsFile != "" {
-		conns, err = connectors.Load(o.connectorsFile, func(d string) bool { _, ok := cat.Department(d); return ok })
-		if err != nil {
-			return err
-		}
-	}
-	clients, err := loadClients(o, cat, logger)
+	in, err := loadInputs(o, logger)
 	if err != nil {
 		return err
 	}
-	var simCfg deptsim.Config
+	st, err := openStore(ctx, o, in.cat, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := openBus(ctx, o, in.cat, logger)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.addr, err)
+	}
+	defer ln.Close() // once served, the server has closed it already; closing again is harmless
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+
+	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger})
+	if err != nil {
+		return err
+	}
+	bg := &background{logger: logger}
+	bg.ctx, bg.cancel = context.WithCancel(context.Background())
+	defer bg.stop()
+	supervise(bg.ctx, &bg.wg, logger, "outbox relay", svc.Relay.Run)
+
+	simulated, err := startSimulator(o, in, bg)
+	if err != nil {
+		return err
+	}
+	deps := connectors.Deps{Bus: b, Store: st, Catalogue: in.cat, Cases: svc.Cases, Licences: svc.Licences, Recorder: svc.Recorder,
+		Inbox: svc.Inbox, DeadLetters: svc.DeadLetters.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+	manager, reload, err := startConnectors(o, in, deps, simulated, bg)
+	if err != nil {
+		return err
+	}
+	watchClients(o, in, bg)
+
+	handler, err := httpHandler(in, svc, manager, reload, st, b, logger)
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, ln, handler, o, publicURL, logger)
+}
+
+// inputs are the files serve runs on, read and checked before anything starts.
+type inputs struct {
+	cat     *catalogue.Catalogue
+	conns   *connectors.File // nil without --connectors
+	clients *auth.Clients    // nil: the API does not authenticate
+	simCfg  deptsim.Config
+}
+
+// loadInputs reads the catalogue, the connectors file, the clients file and the simulator's
+// configuration; the first that has problems stops the start with all of them.
+func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
+	cat, err := loadCatalogue(o.seeds)
+	if err != nil {
+		return nil, fmt.Errorf("loading the catalogue: %w", err)
+	}
+	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
+	in := &inputs{cat: cat}
+	if o.connectorsFile != "" {
+		if in.conns, err = connectors.Load(o.connectorsFile, in.knownDepartment); err != nil {
+			return nil, err
+		}
+	}
+	if in.clients, err = loadClients(o, cat, logger); err != nil {
+		return nil, err
+	}
 	if o.simConfig != "" {
 		b, err := os.ReadFile(o.simConfig)
 		if err != nil {
-			return fmt.Errorf("simulator config: %w", err)
+			return nil, fmt.Errorf("simulator config: %w", err)
 		}
-		c, err := deptsim.ParseConfig(b)
-		if err != nil {
-			return fmt.Errorf("simulator config %s: %w", o.simConfig, err)
+		if in.simCfg, err = deptsim.ParseConfig(b); err != nil {
+			return nil, fmt.Errorf("simulator config %s: %w", o.simConfig, err)
 		}
-		simCfg = c
 	}
+	return in, nil
+}
 
+func (in *inputs) knownDepartment(code string) bool { _, ok := in.cat.Department(code); return ok }
+
+// openStore opens the database (SQLite under --data-dir unless YJSHUB_DATABASE_URL is set),
+// migrates it and records the catalogue version it runs on.
+func openStore(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*store.Store, error) {
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	dbURL := o.databaseURL
 	if dbURL == "" {
@@ -199,188 +234,204 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
+	err = st.Migrate(ctx)
+	if err == nil {
+		err = st.RecordCatalogueVersion(ctx, store.CatalogueVersion{
+			Version: cat.Version, Bundles: len(cat.Bundles), Matters: len(cat.Matters), Departments: len(cat.Departments)})
 	}
-	if err := st.RecordCatalogueVersion(ctx, store.CatalogueVersion{
-		Version: cat.Version, Bundles: len(cat.Bundles), Matters: len(cat.Matters), Departments: len(cat.Departments),
-	}); err != nil {
-		return err
+	if err != nil {
+		st.Close()
+		return nil, err
 	}
 	logger.Info("store ready", "backend", st.Dialect(), "url", store.RedactDatabaseURL(dbURL))
+	return st, nil
+}
 
+// openBus connects to Kafka (the embedded broker under --data-dir unless YJSHUB_KAFKA_BROKERS
+// is set) and creates the topics the hub needs.
+func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*bus.Bus, error) {
 	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, Logger: logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer b.Close()
-	if err := b.EnsureTopics(ctx, hubTopics(cat)...); err != nil {
-		return err
+	if err := b.EnsureTopics(ctx, hub.Topics(cat)...); err != nil {
+		b.Close()
+		return nil, err
 	}
 	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","))
+	return b, nil
+}
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
+// background is what serve runs besides the HTTP server: it ends when stop cancels ctx, and
+// stop returns once every part has ended, in the reverse order of their start.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	logger *slog.Logger
+	// closers run after ctx is cancelled, last first.
+	closers []func()
+}
+
+func (bg *background) onStop(f func()) { bg.closers = append(bg.closers, f) }
+
+func (bg *background) stop() {
+	bg.cancel()
+	for i := len(bg.closers) - 1; i >= 0; i-- {
+		bg.closers[i]()
 	}
-	publicURL := o.publicURL
-	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
-	}
+	bg.wg.Wait()
+}
 
-	relay := outbox.New(st, b, outbox.Config{Logger: logger})
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st, CallbackBase: publicURL, Notify: relay.Notify, Logger: logger})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancelRun(); wg.Wait() }()
-	supervise(runCtx, &wg, logger, "outbox relay", relay.Run)
-
-	// Department connectors: those of the connectors file, and simulated back offices for the
-	// rest when --simulate is set.
+// startSimulator starts, with --simulate, a simulated back office for every department the
+// connectors file does not configure, and returns the restpush configuration that reaches each.
+// With authentication each simulated department gets an API key of its own, and every
+// delivery to it is signed with a secret of its own; both are made for this run and never
+// written anywhere.
+func startSimulator(o serveOptions, in *inputs, bg *background) (map[string]restpush.Config, error) {
 	simulated := map[string]restpush.Config{}
-	if o.simulate {
-		names := map[string]string{}
-		for _, d := range cat.Departments {
-			names[d.Code] = d.Name
-		}
-		// With authentication, each simulated department gets a key of its own, made for this
-		// run and never written anywhere.
-		var hubKeys map[string]string
-		if clients != nil {
-			hubKeys = map[string]string{}
-			for _, d := range cat.Departments {
-				key, hash := auth.NewKey()
-				clients.Add(auth.Client{Name: "simulated-" + d.Code, Role: auth.RoleDepartment, Department: d.Code}, hash)
-				hubKeys[d.Code] = key
-			}
-		}
-		// Deliveries to the simulator are signed, as a real department should ask: a secret
-		// per department, for this run.
-		secrets := map[string]string{}
-		for _, d := range cat.Departments {
-			secrets[d.Code] = signing.NewSecret()
-		}
-		sim, err := deptsim.New(simCfg, deptsim.WithLogger(logger.With("component", "simulator")), deptsim.WithDepartmentNames(names),
-			deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets))
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		simLn, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("simulator listener: %w", err)
-		}
-		simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = simSrv.Serve(simLn) }()
-		defer func() { _ = sim.Close(); _ = simSrv.Close() }()
-		var simulatedCodes []string
-		for _, d := range cat.Departments {
-			if conns != nil {
-				if _, ok := conns.Departments[d.Code]; ok {
-					continue
-				}
-			}
-			simulated[d.Code] = restpush.Config{Department: d.Code, Endpoint: "http://" + simLn.Addr().String() + "/departments/" + d.Code + "/subcases",
-				Breaker: restpush.BreakerConfig{OpenTimeout: 2 * time.Second}, SigningSecret: secrets[d.Code]}
-			simulatedCodes = append(simulatedCodes, d.Code)
-		}
-		sort.Strings(simulatedCodes)
-		logger.Warn("SIMULATED department back offices: cases for these departments are decided by the simulator, not by a real system",
-			"departments", strings.Join(simulatedCodes, ","), "simulator", "http://"+simLn.Addr().String())
-		if o.simulator != nil {
-			o.simulator <- sim
+	if !o.simulate {
+		return simulated, nil
+	}
+	names := map[string]string{}
+	secrets := map[string]string{}
+	var hubKeys map[string]string
+	if in.clients != nil {
+		hubKeys = map[string]string{}
+	}
+	for _, d := range in.cat.Departments {
+		names[d.Code] = d.Name
+		secrets[d.Code] = signing.NewSecret()
+		if hubKeys != nil {
+			key, hash := auth.NewKey()
+			in.clients.Add(auth.Client{Name: "simulated-" + d.Code, Role: auth.RoleDepartment, Department: d.Code}, hash)
+			hubKeys[d.Code] = key
 		}
 	}
-	dlq := deadletter.New(st, b)
-	rec := hubRecorder(svc, dlq)
-	polled, err := inbox.New(st, rec, inbox.WithLogger(logger))
+	sim, err := deptsim.New(in.simCfg, deptsim.WithLogger(bg.logger.With("component", "simulator")), deptsim.WithDepartmentNames(names),
+		deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets))
 	if err != nil {
-		ln.Close()
-		return err
+		return nil, err
 	}
-	deps := connectors.Deps{Bus: b, Store: st, Cases: svc, Recorder: rec, Inbox: polled, DeadLetters: dlq.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = sim.Close()
+		return nil, fmt.Errorf("simulator listener: %w", err)
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	bg.onStop(func() { _ = sim.Close(); _ = simSrv.Close() })
+	var codes []string
+	for _, d := range in.cat.Departments {
+		if in.conns != nil {
+			if _, ok := in.conns.Departments[d.Code]; ok {
+				continue
+			}
+		}
+		simulated[d.Code] = restpush.Config{Department: d.Code, Endpoint: "http://" + simLn.Addr().String() + "/departments/" + d.Code + "/subcases",
+			Breaker: restpush.BreakerConfig{OpenTimeout: 2 * time.Second}, SigningSecret: secrets[d.Code]}
+		codes = append(codes, d.Code)
+	}
+	sort.Strings(codes)
+	bg.logger.Warn("SIMULATED department back offices: cases for these departments are decided by the simulator, not by a real system",
+		"departments", strings.Join(codes, ","), "simulator", "http://"+simLn.Addr().String())
+	if o.simulator != nil {
+		o.simulator <- sim
+	}
+	return simulated, nil
+}
+
+// startConnectors runs the connectors of the connectors file and of the simulated departments,
+// warns of departments that have none, and, with a connectors file, watches it: reload applies
+// it again (nil without one).
+func startConnectors(o serveOptions, in *inputs, deps connectors.Deps, simulated map[string]restpush.Config, bg *background) (*connectors.Manager, func() error, error) {
 	manager := connectors.NewManager(deps)
-	if err := manager.Start(runCtx, connectors.Specs(conns, deps, simulated)); err != nil {
-		ln.Close()
-		return err
+	if err := manager.Start(bg.ctx, connectors.Specs(in.conns, deps, simulated)); err != nil {
+		return nil, nil, err
 	}
-	defer func() { cancelRun(); manager.Wait() }()
-	var unconnected []string
+	bg.onStop(manager.Wait)
 	running := map[string]bool{}
 	for _, n := range manager.Names() {
 		if _, target, ok := strings.Cut(n, ":"); ok {
 			running[target] = true
 		}
 	}
-	for _, d := range cat.Departments {
+	var unconnected []string
+	for _, d := range in.cat.Departments {
 		if !running[d.Code] {
 			unconnected = append(unconnected, d.Code)
 		}
 	}
 	if len(unconnected) > 0 {
-		logger.Warn("departments without a connector: their sub-cases wait on Kafka until one is configured",
+		bg.logger.Warn("departments without a connector: their sub-cases wait on Kafka until one is configured",
 			"departments", strings.Join(unconnected, ","))
 	}
-	var reload func() error
-	if o.connectorsFile != "" {
-		reload = func() error {
-			f, err := connectors.Load(o.connectorsFile, func(d string) bool { _, ok := cat.Department(d); return ok })
-			if err != nil {
-				logger.Warn("connectors file not applied", "file", o.connectorsFile, "error", err)
-				return err
-			}
-			if err := manager.Apply(connectors.Specs(f, deps, simulated)); err != nil {
-				return err
-			}
-			logger.Info("connectors file applied", "file", o.connectorsFile)
-			return nil
+	if o.connectorsFile == "" {
+		return manager, nil, nil
+	}
+	reload := func() error {
+		f, err := connectors.Load(o.connectorsFile, in.knownDepartment)
+		if err != nil {
+			bg.logger.Warn("connectors file not applied", "file", o.connectorsFile, "error", err)
+			return err
 		}
-		watchFile(runCtx, &wg, o.connectorsFile, logger, reload)
+		if err := manager.Apply(connectors.Specs(f, deps, simulated)); err != nil {
+			return err
+		}
+		bg.logger.Info("connectors file applied", "file", o.connectorsFile)
+		return nil
 	}
-	if o.clientsFile != "" {
-		watchFile(runCtx, &wg, o.clientsFile, logger, func() error {
-			f, err := auth.Load(o.clientsFile, departmentCodes(cat))
-			if err != nil {
-				logger.Warn("clients file not applied", "file", o.clientsFile, "error", err)
-				return err
-			}
-			clients.Replace(f)
-			logger.Info("clients file applied", "file", o.clientsFile, "clients", f.Len())
-			return nil
-		})
-	}
+	watchFile(bg.ctx, &bg.wg, o.connectorsFile, bg.logger, reload)
+	return manager, reload, nil
+}
 
-	// Metrics for operators (GET /metrics), on a registry of this hub's own, read when scraped.
-	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: dlq, Logger: logger})
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("metrics: %w", err)
+// watchClients applies the clients file again when it changes.
+func watchClients(o serveOptions, in *inputs, bg *background) {
+	if o.clientsFile == "" {
+		return
 	}
-	handler := api.New(api.Config{
-		Catalogue:   cat,
-		Cases:       svc,
+	watchFile(bg.ctx, &bg.wg, o.clientsFile, bg.logger, func() error {
+		f, err := auth.Load(o.clientsFile, departmentCodes(in.cat))
+		if err != nil {
+			bg.logger.Warn("clients file not applied", "file", o.clientsFile, "error", err)
+			return err
+		}
+		in.clients.Replace(f)
+		bg.logger.Info("clients file applied", "file", o.clientsFile, "clients", f.Len())
+		return nil
+	})
+}
+
+// httpHandler is the HTTP API on the services, with the operators' metrics (GET /metrics, on a
+// registry of this hub's own, read when scraped) and readiness checks of the store and broker.
+func httpHandler(in *inputs, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
+	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: svc.DeadLetters, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return api.New(api.Config{
+		Catalogue:   in.cat,
+		Cases:       svc.Cases,
+		Forms:       svc.Forms,
+		Sharing:     svc.Sharing,
+		Licences:    svc.Licences,
+		Audit:       svc.Audit,
 		Connectors:  manager,
 		Reload:      reload,
-		DeadLetters: dlq,
-		Inbox:       polled,
-		Clients:     clients,
+		DeadLetters: svc.DeadLetters,
+		Inbox:       svc.Inbox,
+		Clients:     in.clients,
 		Logger:      logger,
-		Checks: []api.Check{
-			{Name: "store", Ping: st.Ping},
-			{Name: "broker", Ping: b.Ping},
-		},
-		Metrics:    mets.Handler(),
-		Instrument: mets.Middleware,
+		Checks:      []api.Check{{Name: "store", Ping: st.Ping}, {Name: "broker", Ping: b.Ping}},
+		Metrics:     mets.Handler(),
+		Instrument:  mets.Middleware,
 	})
+}
+
+// serveHTTP serves handler on ln until ctx ends, then shuts the server down gracefully.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, o serveOptions, publicURL string, logger *slog.Logger) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -388,7 +439,6 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if o.ready != nil {
 		o.ready <- ln.Addr().String()
 	}
-
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

@@ -47,17 +47,16 @@ func (c caseService) ApplyEvent(ctx context.Context, subcaseID string, ev event.
 	return err
 }
 
+// Department reads the sub-case's row alone, not the whole case.
 func (c caseService) Department(ctx context.Context, caseID, subcaseID string) (string, error) {
-	v, err := c.svc.Get(ctx, caseID)
+	owner, dept, err := c.svc.SubcaseOwner(ctx, subcaseID)
 	if err != nil {
 		return "", err
 	}
-	for _, sc := range v.Subcases {
-		if sc.ID == subcaseID {
-			return sc.Department.Code, nil
-		}
+	if owner != caseID {
+		return "", fmt.Errorf("sub-case of the case: %w", cases.ErrNotFound)
 	}
-	return "", fmt.Errorf("sub-case of the case: %w", cases.ErrNotFound)
+	return dept, nil
 }
 
 // Results applies the events departments publish to yjs.result. It is safe for concurrent

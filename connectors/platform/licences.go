@@ -33,13 +33,6 @@ type LicenceItem struct {
 	Body      json.RawMessage `json:"body"`
 }
 
-// LicenceLibrary is the capability of Cases that a platform with licences_url or
-// outbound.revoked needs: the e-licence library the connector imports into and reads
-// revocations from. *cases.Service has it.
-type LicenceLibrary interface {
-	Licences() *licences.Library
-}
-
 // licenceImporter is what the connector needs of the e-licence library; *licences.Library has
 // it. Import is idempotent: the same licence again returns it with created false.
 type licenceImporter interface {

@@ -244,11 +244,11 @@ func TestAnImportThatFailsLeavesTheCursorAndRecordsNothing(t *testing.T) {
 		cfg := testConfigs(t)["jiangsu"]
 		cfg.PullURL, cfg.PushURL, cfg.LicencesURL = srv.URL+"/applications", srv.URL+"/progress", srv.URL+"/licences"
 		cfg.GroupID, cfg.Timeout = env.Group("platform-jiangsu"), 5*time.Second
-		c, err := New(cfg, env.Bus, env.Store, env.Cases, env.Rec)
+		c, err := New(cfg, deps(env))
 		if err != nil {
 			t.Fatal(err)
 		}
-		imp := &failingImporter{lib: env.Cases.Licences()}
+		imp := &failingImporter{lib: env.Services.Licences}
 		imp.fail.Store(true)
 		c.library = imp
 
@@ -319,7 +319,7 @@ func TestAMalformedItemIsADeadLetterAndDoesNotHoldUpThePage(t *testing.T) {
 		cfg := testConfigs(t)["jiangsu"]
 		cfg.PullURL, cfg.PushURL, cfg.LicencesURL = srv.URL+"/applications", srv.URL+"/progress", srv.URL+"/licences"
 		cfg.GroupID, cfg.Timeout = env.Group("platform-jiangsu"), 5*time.Second
-		c, err := New(cfg, env.Bus, env.Store, env.Cases, env.Rec)
+		c, err := New(cfg, deps(env))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,4 +342,10 @@ func TestAMalformedItemIsADeadLetterAndDoesNotHoldUpThePage(t *testing.T) {
 			t.Errorf("dead letters by topic %v, %d licences rejected; want one application and two licences", topics, c.licCounts.rejected.Load())
 		}
 	})
+}
+
+// deps are the connector's dependencies on env's hub.
+func deps(env *hubtest.Env) Deps {
+	return Deps{Bus: env.Bus, Store: env.Store, Catalogue: env.Services.Catalogue, Cases: env.Cases,
+		Licences: env.Services.Licences, Recorder: env.Rec}
 }

@@ -70,7 +70,7 @@ func licenceCursor(t *testing.T, env *hubtest.Env, platformName string) string {
 
 func TestTheLicencesEitherPlatformOffersEndUpInTheLibrary(t *testing.T) {
 	hubtest.Each(t, func(t *testing.T, env *hubtest.Env) {
-		lib := env.Cases.Licences()
+		lib := env.Services.Licences
 		for _, name := range []string{"jiangsu", "lianyungang"} {
 			s := newSite(t, env, name)
 			offered := []event.Licence{
@@ -190,7 +190,7 @@ func TestALicencePulledAgainIsNotImportedTwice(t *testing.T) {
 		if err := row.Scan(&state, &libraryID); err != nil || state != "rejected" || libraryID == "" {
 			t.Errorf("LYG-L2 recorded as %q with library id %q (%v), want rejected, still linked to the licence imported first", state, libraryID, err)
 		}
-		got, err := env.Cases.Licences().Get(env.Ctx, foodLicence, "JY13207070000012")
+		got, err := env.Services.Licences.Get(env.Ctx, foodLicence, "JY13207070000012")
 		if err != nil || got.HolderID != enterpriseUSCC {
 			t.Errorf("the library's licence changed holder: %v", err)
 		}
@@ -223,7 +223,7 @@ func TestALicenceThatCannotBeImportedIsRejectedAndTheNextAreImported(t *testing.
 		})
 		env.WaitFor("the cursor past the rejected ones", func() bool { return licenceCursor(t, env, "jiangsu") == "p4" })
 
-		lib := env.Cases.Licences()
+		lib := env.Services.Licences
 		if _, err := lib.Get(env.Ctx, businessLic, "B3207070000024"); err != nil {
 			t.Errorf("the licence after the rejected ones: %v", err)
 		}

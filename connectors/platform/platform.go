@@ -26,7 +26,27 @@ const Kind = "platform"
 type Cases interface {
 	Submit(ctx context.Context, app cases.Application, requestHash, idempotencyKey string) (*cases.CaseView, bool, error)
 	Get(ctx context.Context, caseID string) (*cases.CaseView, error)
-	Catalogue() *catalogue.Catalogue
+}
+
+// Licences is what the connector needs of the e-licence library: it imports the platform's
+// licences (licences_url) and reads revocations (outbound.revoked). *licences.Library has it.
+type Licences interface {
+	licenceImporter
+	licenceReader
+}
+
+// Deps are what the connector needs of the hub, each passed in explicitly.
+type Deps struct {
+	// Bus, Store, Catalogue, Cases and Recorder are required: the connector follows the case
+	// events on the bus, keeps its cursors, applications and pushes in the store, checks its
+	// mapping against the catalogue, submits applications and records dead letters.
+	Bus       *bus.Bus
+	Store     *store.Store
+	Catalogue *catalogue.Catalogue
+	Cases     Cases
+	Recorder  connector.Recorder
+	// Licences is the e-licence library; required with licences_url or outbound.revoked.
+	Licences Licences
 }
 
 // Option changes how New builds a Connector.
@@ -78,14 +98,15 @@ type Connector struct {
 // New returns the connector of one platform after applying cfg's defaults and validating it
 // (also against the catalogue: mapped fields, bundles, matters, materials and licence types
 // must exist); the error lists every problem at once. With licences_url or outbound.revoked,
-// svc must also be a LicenceLibrary.
-func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recorder, opts ...Option) (*Connector, error) {
+// deps.Licences is required.
+func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 	cfg.setDefaults()
 	errs := []error{cfg.Validate()}
+	b, st, svc, rec, cat := deps.Bus, deps.Store, deps.Cases, deps.Recorder, deps.Catalogue
 	for _, dep := range []struct {
 		name    string
 		missing bool
-	}{{"bus", b == nil}, {"store", st == nil}, {"cases", svc == nil}, {"recorder", rec == nil}} {
+	}{{"bus", b == nil}, {"store", st == nil}, {"catalogue", cat == nil}, {"cases", svc == nil}, {"recorder", rec == nil}} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
 		}
@@ -94,24 +115,26 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	var lm *licenceMapper
 	var lib licenceImporter
 	var rev licenceReader
-	if svc != nil {
-		m = newMapper(cfg.Inbound, svc.Catalogue())
-		errs = append(errs, m.check(), cfg.Outbound.Revoked.check(svc.Catalogue()))
-		if cfg.Outbound.Revoked != nil {
-			if ll, ok := svc.(LicenceLibrary); ok && ll.Licences() != nil {
-				rev = ll.Licences()
-			} else {
-				errs = append(errs, errors.New("outbound.revoked: the hub's e-licence library is required to tell of revocations"))
-			}
-		}
+	if cat != nil {
+		m = newMapper(cfg.Inbound, cat)
+		errs = append(errs, m.check(), cfg.Outbound.Revoked.check(cat))
 		if cfg.LicencesURL != "" {
-			lm = newLicenceMapper(cfg.LicenceFields, svc.Catalogue())
+			lm = newLicenceMapper(cfg.LicenceFields, cat)
 			errs = append(errs, lm.check())
-			if ll, ok := svc.(LicenceLibrary); ok && ll.Licences() != nil {
-				lib = ll.Licences()
-			} else {
-				errs = append(errs, errors.New("licences_url: the hub's e-licence library is required to import licences"))
-			}
+		}
+	}
+	if cfg.Outbound.Revoked != nil {
+		if deps.Licences != nil {
+			rev = deps.Licences
+		} else {
+			errs = append(errs, errors.New("outbound.revoked: the hub's e-licence library is required to tell of revocations"))
+		}
+	}
+	if cfg.LicencesURL != "" {
+		if deps.Licences != nil {
+			lib = deps.Licences
+		} else {
+			errs = append(errs, errors.New("licences_url: the hub's e-licence library is required to import licences"))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

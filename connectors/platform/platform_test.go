@@ -70,7 +70,8 @@ func newSite(t *testing.T, env *hubtest.Env, name string) *site {
 
 func (s *site) connector(t *testing.T, env *hubtest.Env) *platform.Connector {
 	t.Helper()
-	c, err := platform.New(s.cfg, env.Bus, env.Store, env.Cases, env.Rec, platform.WithLogger(env.Log))
+	c, err := platform.New(s.cfg, platform.Deps{Bus: env.Bus, Store: env.Store, Catalogue: env.Services.Catalogue, Cases: env.Cases,
+		Licences: env.Services.Licences, Recorder: env.Rec}, platform.WithLogger(env.Log))
 	if err != nil {
 		t.Fatal(err)
 	}

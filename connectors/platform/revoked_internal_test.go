@@ -1,14 +1,10 @@
 package platform
 
 import (
-	"context"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
-	"yjshub/catalogue"
-	"yjshub/hub/cases"
 	"yjshub/hub/hubtest"
 )
 
@@ -60,17 +56,6 @@ func TestTheRevocationDocumentIsValidated(t *testing.T) {
 	}
 }
 
-// catalogueOnly is a case service that has a catalogue and nothing else: no e-licence library.
-type catalogueOnly struct{ cat *catalogue.Catalogue }
-
-func (c catalogueOnly) Submit(context.Context, cases.Application, string, string) (*cases.CaseView, bool, error) {
-	return nil, false, errors.New("not here")
-}
-func (c catalogueOnly) Get(context.Context, string) (*cases.CaseView, error) {
-	return nil, cases.ErrNotFound
-}
-func (c catalogueOnly) Catalogue() *catalogue.Catalogue { return c.cat }
-
 func TestTheRevocationDocumentIsCheckedAgainstTheCatalogueAtStart(t *testing.T) {
 	cfg := testConfigs(t)["jiangsu"]
 	cfg.Outbound.Revoked.Values = map[string]map[string]any{
@@ -78,7 +63,7 @@ func TestTheRevocationDocumentIsCheckedAgainstTheCatalogueAtStart(t *testing.T) 
 		"licence.matter_code": {"food-business-licence": "01", "casino-licence": "99"},
 		"bundle.code":         {"open-casino": "X"},
 	}
-	_, err := New(cfg, nil, nil, catalogueOnly{hubtest.Catalogue(t)}, nil)
+	_, err := New(cfg, Deps{Catalogue: hubtest.Catalogue(t)})
 	if err == nil {
 		t.Fatal("New: nil")
 	}
@@ -97,7 +82,7 @@ func TestTheRevocationDocumentIsCheckedAgainstTheCatalogueAtStart(t *testing.T) 
 	}
 	// Without outbound.revoked nothing of it is checked, and no library is needed for it.
 	cfg.Outbound.Revoked = nil
-	if _, err := New(cfg, nil, nil, catalogueOnly{hubtest.Catalogue(t)}, nil); err == nil || strings.Contains(err.Error(), "outbound.revoked") {
+	if _, err := New(cfg, Deps{Catalogue: hubtest.Catalogue(t)}); err == nil || strings.Contains(err.Error(), "outbound.revoked") {
 		t.Errorf("New without outbound.revoked: %v, want only the missing bus, store, recorder and library for licences_url", err)
 	}
 }

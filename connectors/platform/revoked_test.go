@@ -53,7 +53,7 @@ func completed(t *testing.T, env *hubtest.Env, s *site, appID string) (string, c
 // POST /api/v1/licences/{type}/{number}/events does.
 func revoke(t *testing.T, env *hubtest.Env, lic cases.LicenceView, eventID string, at time.Time) (replayed bool) {
 	t.Helper()
-	lib := env.Cases.Licences()
+	lib := env.Services.Licences
 	cur, err := lib.Get(env.Ctx, lic.Type, lic.Number)
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,11 @@ func newSuiteHarness(t *testing.T, b *bus.Bus, st *store.Store, env connectortes
 		t.Fatalf("NewInbox: %v", err)
 	}
 	h.inbox = in
-	h.api = httptest.NewServer(api.New(api.Config{Inbox: in, Logger: env.Logger}))
+	handler, err := api.New(api.Config{Inbox: in, Logger: env.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.api = httptest.NewServer(handler)
 	t.Cleanup(h.api.Close)
 
 	pollCtx, stop := context.WithCancel(context.Background())

@@ -66,7 +66,11 @@ func newHarness(r *connectortest.Rig, st *store.Store) *harness {
 		h.T.Fatalf("NewInbox: %v", err)
 	}
 	h.inbox = in
-	h.api = httptest.NewServer(api.New(api.Config{Inbox: in, Logger: h.Log}))
+	handler, err := api.New(api.Config{Inbox: in, Logger: h.Log})
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	h.api = httptest.NewServer(handler)
 	h.T.Cleanup(h.api.Close)
 	return h
 }

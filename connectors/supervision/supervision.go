@@ -35,7 +35,18 @@ var cst = time.FixedZone("CST", 8*3600)
 type Cases interface {
 	Get(ctx context.Context, caseID string) (*cases.CaseView, error)
 	Holder(ctx context.Context, caseID string) (event.ApplicantRef, error)
-	Catalogue() *catalogue.Catalogue
+}
+
+// Deps are what the connector needs of the hub, each passed in explicitly; all are required.
+type Deps struct {
+	// Bus carries the case events the connector follows; Store keeps its pushes; Catalogue
+	// names the supervising departments and matters; Cases gives each case and its holder;
+	// Recorder keeps its dead letters.
+	Bus       *bus.Bus
+	Store     *store.Store
+	Catalogue *catalogue.Catalogue
+	Cases     Cases
+	Recorder  connector.Recorder
 }
 
 // Option changes how New builds a Connector.
@@ -56,25 +67,26 @@ func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.http =
 type Connector struct {
 	cfg    Config
 	cases  Cases
+	cat    *catalogue.Catalogue
 	client *delivery.Client
 	runner *casepush.Runner
 }
 
 // New returns the supervision connector after applying cfg's defaults and validating it (the
 // supervising departments and matters must be the catalogue's); the error lists every problem.
-func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recorder, opts ...Option) (*Connector, error) {
+func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 	cfg.setDefaults()
 	errs := []error{cfg.Validate()}
+	b, st, svc, rec, cat := deps.Bus, deps.Store, deps.Cases, deps.Recorder, deps.Catalogue
 	for _, dep := range []struct {
 		name    string
 		missing bool
-	}{{"bus", b == nil}, {"store", st == nil}, {"cases", svc == nil}, {"recorder", rec == nil}} {
+	}{{"bus", b == nil}, {"store", st == nil}, {"catalogue", cat == nil}, {"cases", svc == nil}, {"recorder", rec == nil}} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
 		}
 	}
-	if svc != nil {
-		cat := svc.Catalogue()
+	if cat != nil {
 		for _, matter := range sortedKeys(cfg.Supervising) {
 			if _, ok := cat.Matter(matter); !ok {
 				errs = append(errs, fmt.Errorf("supervising: %s is not a matter of the catalogue", matter))
@@ -96,7 +108,7 @@ func New(cfg Config, b *bus.Bus, st *store.Store, svc Cases, rec connector.Recor
 	if err != nil {
 		return nil, fmt.Errorf("supervision: %w", err)
 	}
-	c := &Connector{cfg: cfg, cases: svc, client: client}
+	c := &Connector{cfg: cfg, cases: svc, cat: cat, client: client}
 	c.runner, err = casepush.NewRunner(casepush.RunnerConfig{Name: Name, GroupID: cfg.GroupID}, b, client,
 		casepush.NewLedger(st, Name), rec, planner{c}, o.log.With("connector", Name))
 	if err != nil {
@@ -149,7 +161,7 @@ func (p planner) Build(ctx context.Context, ev cases.CaseUpdated, steps []casepu
 	if err != nil {
 		return nil, err
 	}
-	cat := p.c.cases.Catalogue()
+	cat := p.c.cat
 	var pushes []casepush.Push
 	for _, s := range steps {
 		i := slices.IndexFunc(v.Subcases, func(sc cases.SubcaseView) bool { return sc.ID == s.Subject })

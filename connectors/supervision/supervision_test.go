@@ -110,7 +110,8 @@ func config(env *hubtest.Env, p *platform) supervision.Config {
 
 func start(t *testing.T, env *hubtest.Env, cfg supervision.Config) *supervision.Connector {
 	t.Helper()
-	c, err := supervision.New(cfg, env.Bus, env.Store, env.Cases, env.Rec, supervision.WithLogger(env.Log))
+	c, err := supervision.New(cfg, supervision.Deps{Bus: env.Bus, Store: env.Store, Catalogue: env.Services.Catalogue, Cases: env.Cases,
+		Recorder: env.Rec}, supervision.WithLogger(env.Log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func newTestServer(t *testing.T, checks ...Check) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Catalogue: cat, Checks: checks}))
+	srv := httptest.NewServer(newServer(t, Config{Catalogue: cat, Checks: checks}))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/hub"
+
 	"yjshub/catalogue"
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
@@ -55,7 +57,7 @@ func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[stri
 		t.Fatal(err)
 	}
 	st := storetest.Migrated(open)(t)
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +85,9 @@ func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Catalogue: cat, Cases: svc, Clients: clients, Inbox: &fakeInbox{},
+	srv := httptest.NewServer(newServer(t, withServices(hs, Config{Clients: clients, Inbox: &fakeInbox{},
 		Connectors: fakeAdmin{}, DeadLetters: fakeLetters{}, Logger: slog.New(slog.DiscardHandler),
-		Metrics: m.Handler(), Instrument: m.Middleware}))
+		Metrics: m.Handler(), Instrument: m.Middleware})))
 	t.Cleanup(srv.Close)
 	return srv, keys
 }

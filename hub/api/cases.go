@@ -70,7 +70,7 @@ func (s *Server) oneForm(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	of, err := s.cfg.Cases.Forms().Get(b, at, matters)
+	of, err := s.cfg.Forms.Get(b, at, matters)
 	if err != nil {
 		var pe *problem.Error
 		if errors.As(err, &pe) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/hub"
+
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
 	"yjshub/hub/store/storetest"
@@ -22,11 +24,11 @@ func newCaseServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t)})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: storetest.Migrated(storetest.OpenSQLite)(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Catalogue: cat, Cases: svc}))
+	srv := httptest.NewServer(newServer(t, servicesConfig(hs)))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -38,7 +38,7 @@ func (f *fakeInbox) Ack(_ context.Context, dept, id, lease string) error {
 
 func inboxServer(t *testing.T, in Inbox) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(New(Config{Inbox: in, Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(newServer(t, Config{Inbox: in, Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -127,7 +127,7 @@ func TestInboxErrorsMapToStatuses(t *testing.T) {
 
 func TestInboxRoutesAreMountedOnlyWithAnInbox(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(New(Config{Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(newServer(t, Config{Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	if code, _ := do(t, srv, http.MethodGet, "/api/v1/departments/rsj/inbox", ""); code != http.StatusNotFound {
 		t.Errorf("without an inbox: HTTP %d, want 404", code)

@@ -61,7 +61,7 @@ func TestMetricsAreOpenWithoutClientsAndAbsentWithoutAHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := httptest.NewServer(New(Config{Catalogue: cat, Metrics: m.Handler(), Instrument: m.Middleware}))
+	open := httptest.NewServer(newServer(t, Config{Catalogue: cat, Metrics: m.Handler(), Instrument: m.Middleware}))
 	t.Cleanup(open.Close)
 	if code, body := send(t, open, "GET", "/healthz", "", ""); code != 200 {
 		t.Fatalf("healthz: %d %s", code, body)

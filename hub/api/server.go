@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -12,9 +13,12 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/catalogue"
+	"yjshub/hub/audit"
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
+	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
+	"yjshub/mapping"
 )
 
 // Check is a readiness check: a named dependency (the store, the broker) and how to reach it.
@@ -25,11 +29,14 @@ type Check struct {
 
 // Config wires the API to the hub's parts.
 type Config struct {
-	// Catalogue is the loaded catalogue the read API serves. Required.
+	// Catalogue is the loaded catalogue the read API serves. Optional: without it the
+	// catalogue routes are not mounted. Required with Cases or Sharing.
 	Catalogue *catalogue.Catalogue
-	// Cases runs the case flow: one form, intake, case state, department events. Required for
-	// those routes; without it they are not mounted.
+	// Cases runs the case flow: intake, case state, department events, the deadline watch.
+	// Optional: without it those routes are not mounted. With it, Forms is required.
 	Cases *cases.Service
+	// Forms caches the one forms (GET /bundles/{code}/form): the case service's own.
+	Forms *mapping.Forms
 	// Connectors runs the connectors: the status, pause and resume routes. Optional.
 	Connectors ConnectorAdmin
 	// Reload applies the connectors file again. Optional.
@@ -38,9 +45,13 @@ type Config struct {
 	DeadLetters DeadLetters
 	// Inbox serves the inbox that restpull departments poll (lease and ack). Optional.
 	Inbox Inbox
-	// Sharing serves the e-licence library, consents, prefill and the reuse report (mounted
-	// with the case routes). Default: one built on Cases.
+	// Sharing serves consents, prefill and the reuse report. Optional: without it the
+	// shared-data routes are not mounted. With it, Licences and Audit are required.
 	Sharing *sharing.Service
+	// Licences is the e-licence library the licence routes list, verify and revoke in.
+	Licences *licences.Library
+	// Audit is the audit log the audit routes list and verify.
+	Audit *audit.Log
 	// Clients are the API clients and their roles (hub/auth). Nil: the API does not
 	// authenticate, and every route is open (for a hub on a loopback address).
 	Clients *auth.Clients
@@ -64,8 +75,11 @@ type Server struct {
 	router chi.Router
 }
 
-// New returns the HTTP handler of the hub.
-func New(cfg Config) *Server {
+// New returns the HTTP handler of the hub; the error names every part cfg lacks.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -97,12 +111,14 @@ func New(cfg Config) *Server {
 		r.With(s.allow(forOperators...)).Get("/metrics", cfg.Metrics.ServeHTTP)
 	}
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/bundles", s.listBundles)
-		r.Get("/bundles/{code}", s.getBundle)
-		r.Get("/matters", s.listMatters)
-		r.Get("/matters/{code}", s.getMatter)
-		r.Get("/departments", s.listDepartments)
-		r.Get("/catalogue", s.catalogueInfo)
+		if cfg.Catalogue != nil {
+			r.Get("/bundles", s.listBundles)
+			r.Get("/bundles/{code}", s.getBundle)
+			r.Get("/matters", s.listMatters)
+			r.Get("/matters/{code}", s.getMatter)
+			r.Get("/departments", s.listDepartments)
+			r.Get("/catalogue", s.catalogueInfo)
+		}
 		r.Get("/openapi.json", s.openAPIDocument())
 		ops := r.With(s.allow(forOperators...))
 		if cfg.Connectors != nil {
@@ -129,11 +145,32 @@ func New(cfg Config) *Server {
 			platforms.Get("/cases/{id}", s.getCase)
 			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/deadlines", s.deadlines)
 			depts.Post("/subcases/{id}/events", s.subcaseEvent)
+		}
+		if cfg.Sharing != nil {
 			s.mountSharing(r)
 		}
 	})
 	s.router = r
-	return s
+	return s, nil
+}
+
+// check reports every part a route group needs and cfg lacks, so that a wiring mistake stops
+// the start instead of showing up as 404s.
+func (cfg Config) check() error {
+	var errs []error
+	if cfg.Catalogue == nil && (cfg.Cases != nil || cfg.Sharing != nil) {
+		errs = append(errs, errors.New("api: Catalogue is required with Cases or Sharing"))
+	}
+	if cfg.Cases != nil && cfg.Forms == nil {
+		errs = append(errs, errors.New("api: Forms is required with Cases"))
+	}
+	if cfg.Sharing != nil && cfg.Licences == nil {
+		errs = append(errs, errors.New("api: Licences is required with Sharing"))
+	}
+	if cfg.Sharing != nil && cfg.Audit == nil {
+		errs = append(errs, errors.New("api: Audit is required with Sharing"))
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }

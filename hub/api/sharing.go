@@ -27,27 +27,18 @@ const CodeForbidden = "forbidden"
 // maxSharingBody bounds the bodies of the sharing routes.
 const maxSharingBody = 64 << 10
 
-// sharingRoutes serves the e-licence library, consents, prefill and the reuse report.
+// sharingRoutes serves the e-licence library, consents, prefill, the reuse report and the
+// audit log.
 type sharingRoutes struct {
-	srv *Server
-	svc *sharing.Service
-	lib *licences.Library
+	srv   *Server
+	svc   *sharing.Service
+	lib   *licences.Library
+	audit *audit.Log
 }
 
-// mountSharing adds the shared-data routes, on the configured sharing service or on one built
-// over the case service's store, catalogue, one forms and licence library.
+// mountSharing adds the shared-data routes.
 func (s *Server) mountSharing(r chi.Router) {
-	svc := s.cfg.Sharing
-	if svc == nil {
-		var err error
-		svc, err = sharing.New(sharing.Config{Catalogue: s.cfg.Catalogue, Store: s.cfg.Cases.Store(),
-			Licences: s.cfg.Cases.Licences(), Forms: s.cfg.Cases.Forms()})
-		if err != nil {
-			s.cfg.Logger.Error("the shared-data routes are not served", "error", err)
-			return
-		}
-	}
-	h := &sharingRoutes{srv: s, svc: svc, lib: svc.Licences()}
+	h := &sharingRoutes{srv: s, svc: s.cfg.Sharing, lib: s.cfg.Licences, audit: s.cfg.Audit}
 	r.With(s.allow(forPlatforms...)).Get("/licences", h.listLicences)
 	r.With(s.allow(forVerifiers...)).Get("/licences/{type}/{number}", h.verifyLicence)
 	r.With(s.allow(forDepartments...)).Post("/licences/{type}/{number}/events", h.licenceEvent)
@@ -214,7 +205,7 @@ type AuditVerification struct {
 
 // verifyAudit answers GET /api/v1/audit/verify: the audit chain checked end to end.
 func (h *sharingRoutes) verifyAudit(w http.ResponseWriter, r *http.Request) {
-	n, err := h.svc.Audit().Verify(r.Context())
+	n, err := h.audit.Verify(r.Context())
 	var te *audit.TamperError
 	switch {
 	case errors.As(err, &te):
@@ -241,7 +232,7 @@ func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
 		return
 	}
-	rows, err := h.svc.Audit().Entries(r.Context(), kind, outcome)
+	rows, err := h.audit.Entries(r.Context(), kind, outcome)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/hub"
+
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
@@ -36,11 +38,11 @@ func sharingServer(t *testing.T, open storetest.Opener) (*httptest.Server, *stor
 		t.Fatal(err)
 	}
 	st := storetest.Migrated(open)(t)
-	svc, err := cases.New(cases.Config{Catalogue: cat, Store: st})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Catalogue: cat, Cases: svc}))
+	srv := httptest.NewServer(newServer(t, servicesConfig(hs)))
 	t.Cleanup(srv.Close)
 	return srv, st
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"yjshub/hub"
+
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
@@ -113,10 +115,11 @@ func benchSetup(b *testing.B, name string, open storetest.Opener) (*store.Store,
 			b.Fatal(err)
 		}
 		relay := outbox.New(st, bs, outbox.Config{Batch: 500})
-		svc, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st})
+		hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st})
 		if err != nil {
 			b.Fatal(err)
 		}
+		svc := hs.Cases
 		f, err := os.Open(filepath.Join("..", "..", "examples", "open-bar-enterprise.json"))
 		if err != nil {
 			b.Fatal(err)

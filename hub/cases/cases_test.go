@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub"
+
 	"yjshub/problem"
 
 	"yjshub/catalogue"
@@ -29,17 +31,20 @@ var testCatalogue = func() *catalogue.Catalogue {
 	return cat
 }()
 
+// testNow is the clock of the services each and eachWith build.
+var testNow = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+
 // each runs a test on every store backend (SQLite always, PostgreSQL when configured).
 func each(t *testing.T, fn func(t *testing.T, st *store.Store, svc *cases.Service)) {
 	for name, open := range storetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			st := storetest.Migrated(open)(t)
-			now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-			svc, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, CallbackBase: "http://hub.test",
-				Now: func() time.Time { return now }})
+			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, CallbackBase: "http://hub.test",
+				Now: func() time.Time { return testNow }})
 			if err != nil {
 				t.Fatal(err)
 			}
+			svc := hs.Cases
 			fn(t, st, svc)
 		})
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub"
+
 	"yjshub/problem"
 
 	"yjshub/hub/cases"
@@ -41,10 +43,11 @@ func TestTheDeadlineWatchRanksOpenSubcasesAsDaysPass(t *testing.T) {
 			ctx := context.Background()
 			st := storetest.Migrated(open)(t)
 			clock := &movableClock{t: time.Date(2026, 11, 27, 1, 30, 0, 0, time.UTC)} // Friday 09:30 in China
-			svc, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, Now: clock.now})
+			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Now: clock.now})
 			if err != nil {
 				t.Fatal(err)
 			}
+			svc := hs.Cases
 			app, hash := example(t, "open-bar-enterprise")
 			v, _, err := svc.Submit(ctx, app, hash, "")
 			if err != nil {

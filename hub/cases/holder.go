@@ -29,10 +29,20 @@ func (s *Service) Holder(ctx context.Context, caseID string) (event.ApplicantRef
 
 // SubcaseDepartment returns the code of the department a sub-case is for.
 func (s *Service) SubcaseDepartment(ctx context.Context, subcaseID string) (string, error) {
-	var dept string
-	err := s.st.DB().GetContext(ctx, &dept, s.st.DB().Rebind(`SELECT department FROM subcases WHERE id = ?`), subcaseID)
-	if err != nil {
-		return "", notFound(err, "sub-case")
+	_, dept, err := s.SubcaseOwner(ctx, subcaseID)
+	return dept, err
+}
+
+// SubcaseOwner returns the case a sub-case belongs to and the code of the department it is
+// for, from the sub-case's row alone; ErrNotFound when there is no such sub-case.
+func (s *Service) SubcaseOwner(ctx context.Context, subcaseID string) (caseID, department string, err error) {
+	var row struct {
+		CaseID     string `db:"case_id"`
+		Department string `db:"department"`
 	}
-	return dept, nil
+	err = s.st.DB().GetContext(ctx, &row, s.st.DB().Rebind(`SELECT case_id, department FROM subcases WHERE id = ?`), subcaseID)
+	if err != nil {
+		return "", "", notFound(err, "sub-case")
+	}
+	return row.CaseID, row.Department, nil
 }

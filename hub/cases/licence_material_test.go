@@ -12,6 +12,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"yjshub/hub"
+	"yjshub/mapping"
+
 	"yjshub/problem"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -48,11 +51,11 @@ func eachWith(t *testing.T, cat *catalogue.Catalogue, fn func(t *testing.T, st *
 	for name, open := range storetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			st := storetest.Migrated(open)(t)
-			now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-			svc, err := cases.New(cases.Config{Catalogue: cat, Store: st, CallbackBase: "http://hub.test", Now: func() time.Time { return now }})
+			hs, err := hub.New(hub.Config{Catalogue: cat, Store: st, CallbackBase: "http://hub.test", Now: func() time.Time { return testNow }})
 			if err != nil {
 				t.Fatal(err)
 			}
+			svc := hs.Cases
 			fn(t, st, svc)
 		})
 	}
@@ -204,7 +207,11 @@ func TestALicenceGivenAsAMaterialMustBeTheApplicantsValidOneOfTheRightType(t *te
 	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
 		ctx := context.Background()
 		lic := issueFoodLicence(t, svc)
-		lib := svc.Licences()
+		// The library the service reads, on the same store and clock (all its state is there).
+		lib, err := licences.New(licences.Config{Store: st, Catalogue: testCatalogue, Now: func() time.Time { return testNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
 		importFood := func(number, validUntil string) {
 			t.Helper()
 			_, _, err := lib.Import(ctx, event.Licence{Type: foodLicence, Number: number, Holder: "连云港海韵餐饮管理有限公司", HolderID: enterpriseUSCC,
@@ -320,11 +327,11 @@ func catalogueWithFoodPrerequisite(t *testing.T) *catalogue.Catalogue {
 }
 
 // tobaccoShop is 开烟酒店 for the example enterprise, built from the 开酒吧 example.
-func tobaccoShop(t *testing.T, svc *cases.Service) (cases.Application, string) {
+func tobaccoShop(t *testing.T, cat *catalogue.Catalogue) (cases.Application, string) {
 	t.Helper()
 	bar, _ := example(t, "open-bar-enterprise")
-	b, _ := svc.Catalogue().Bundle("open-tobacco-liquor-shop")
-	of, err := svc.Forms().Get(b, catalogue.Enterprise, []string{"tobacco-retail-licence"})
+	b, _ := cat.Bundle("open-tobacco-liquor-shop")
+	of, err := mapping.BuildOneForm(cat, b, catalogue.Enterprise, []string{"tobacco-retail-licence"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +362,7 @@ func TestAPrerequisiteOutsideTheCaseIsFedFromTheHoldersLicences(t *testing.T) {
 			}
 			return dispatchedOf(t, st, v.Subcases[0].ID).Form
 		}
-		app, hash := tobaccoShop(t, svc)
+		app, hash := tobaccoShop(t, cat)
 		before, _, err := svc.Submit(ctx, app, hash, "")
 		if err != nil {
 			t.Fatal(err)
@@ -365,7 +372,7 @@ func TestAPrerequisiteOutsideTheCaseIsFedFromTheHoldersLicences(t *testing.T) {
 		}
 
 		lic := issueFoodLicence(t, svc)
-		app, hash = tobaccoShop(t, svc)
+		app, hash = tobaccoShop(t, cat)
 		after, _, err := svc.Submit(ctx, app, hash, "")
 		if err != nil {
 			t.Fatal(err)

@@ -57,8 +57,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Licences is the e-licence library: approvals record their licences in it, intake checks
 	// materials given as licences against it, and mapping takes the results of prerequisites
-	// outside the case from it. Default: a library on Store, Catalogue and Now.
+	// outside the case from it. Required. The service follows its revocations (OnRevoked).
 	Licences *licences.Library
+	// Forms caches the one forms applications are checked against. Required.
+	Forms *mapping.Forms
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.
@@ -80,6 +82,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("cases: Store is required"))
 	}
+	if cfg.Licences == nil {
+		errs = append(errs, errors.New("cases: Licences is required"))
+	}
+	if cfg.Forms == nil {
+		errs = append(errs, errors.New("cases: Forms is required"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -95,15 +103,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Licences == nil {
-		lib, err := licences.New(licences.Config{Store: cfg.Store, Catalogue: cfg.Catalogue, Now: cfg.Now})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Licences = lib
-	}
 	cfg.CallbackBase = strings.TrimRight(cfg.CallbackBase, "/")
-	s := &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: mapping.NewForms(cfg.Catalogue), cal: cfg.Calendar, lib: cfg.Licences}
+	s := &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: cfg.Forms, cal: cfg.Calendar, lib: cfg.Licences}
 	s.lib.OnRevoked(s.licenceRevoked)
 	return s, nil
 }
@@ -127,18 +128,6 @@ func (s *Service) licenceRevoked(ctx context.Context, tx *sqlx.Tx, lic *licences
 	}
 	return s.emitCaseEvent(ctx, tx, v, s.now())
 }
-
-// Licences returns the e-licence library the service records approvals in.
-func (s *Service) Licences() *licences.Library { return s.lib }
-
-// Store returns the store the service keeps cases in.
-func (s *Service) Store() *store.Store { return s.st }
-
-// Forms returns the one-form cache the service validates against.
-func (s *Service) Forms() *mapping.Forms { return s.forms }
-
-// Catalogue returns the catalogue the service runs on.
-func (s *Service) Catalogue() *catalogue.Catalogue { return s.cat }
 
 func newID(prefix string) string {
 	return prefix + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")

@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub"
+
 	"yjshub/catalogue"
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
@@ -72,6 +74,8 @@ type Env struct {
 	Bus   *bus.Bus
 	Store *store.Store
 	Cases *cases.Service
+	// Services are the hub's services on Store and Bus, Cases among them.
+	Services *hub.Services
 	// Rec records what connectors record; Log writes to Logs (read them for leaks).
 	Rec  *Recorder
 	Logs *SyncBuffer
@@ -145,23 +149,19 @@ func newEnv(t *testing.T, name string, brokers []string, open storetest.Opener) 
 		t.Fatalf("the broker does not answer: %v", err)
 	}
 	env.Bus = b
-	topics := []bus.TopicSpec{{Name: bus.TopicResult}, {Name: bus.TopicCaseEvent}}
-	for _, d := range Catalogue(t).Departments {
-		topics = append(topics, bus.TopicSpec{Name: bus.SubcaseTopic(d.Code)})
-	}
-	if err := b.EnsureTopics(ctx, topics...); err != nil {
+	if err := b.EnsureTopics(ctx, hub.Topics(Catalogue(t))...); err != nil {
 		t.Fatalf("EnsureTopics: %v", err)
 	}
 
-	relay := outbox.New(env.Store, b, outbox.Config{Interval: 20 * time.Millisecond, RetryBackoff: 50 * time.Millisecond, Logger: env.Log})
-	svc, err := cases.New(cases.Config{Catalogue: Catalogue(t), Store: env.Store, Notify: relay.Notify, Logger: env.Log})
+	svc, err := hub.New(hub.Config{Catalogue: Catalogue(t), Store: env.Store, Bus: b, Logger: env.Log,
+		Relay: outbox.Config{Interval: 20 * time.Millisecond, RetryBackoff: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.Cases = svc
+	env.Services, env.Cases = svc, svc.Cases
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = relay.Run(rctx) }()
+	go func() { defer close(done); _ = svc.Relay.Run(rctx) }()
 	t.Cleanup(func() { stop(); <-done })
 	return env
 }

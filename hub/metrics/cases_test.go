@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"yjshub/catalogue"
@@ -78,10 +80,11 @@ func TestTheCaseCollectorCountsCasesAndOverdueSubcases(t *testing.T) {
 			t.Parallel()
 			st := storetest.Migrated(open)(t)
 			submitted := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-			svc, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, Now: func() time.Time { return submitted }})
+			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Now: func() time.Time { return submitted }})
 			if err != nil {
 				t.Fatal(err)
 			}
+			svc := hs.Cases
 			for _, id := range submitBar(t, svc) {
 				report(t, svc, id, event.Received, event.Approved)
 			}

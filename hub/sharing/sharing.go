@@ -57,9 +57,9 @@ type Config struct {
 	Store *store.Store
 	// Licences is the e-licence library. Required.
 	Licences *licences.Library
-	// Forms caches one forms. Default: a new cache over Catalogue.
+	// Forms caches one forms (the case service's). Required.
 	Forms *mapping.Forms
-	// Audit is the audit log. Default: audit.New(Store, Now).
+	// Audit is the audit log every consent and prefill is written to. Required.
 	Audit *audit.Log
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -91,17 +91,17 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Licences == nil {
 		errs = append(errs, errors.New("sharing: Licences is required"))
 	}
+	if cfg.Forms == nil {
+		errs = append(errs, errors.New("sharing: Forms is required"))
+	}
+	if cfg.Audit == nil {
+		errs = append(errs, errors.New("sharing: Audit is required"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Forms == nil {
-		cfg.Forms = mapping.NewForms(cfg.Catalogue)
-	}
-	if cfg.Audit == nil {
-		cfg.Audit = audit.New(cfg.Store, cfg.Now)
 	}
 	if cfg.DefaultConsentTTL <= 0 {
 		cfg.DefaultConsentTTL = 30 * time.Minute
@@ -111,12 +111,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, lib: cfg.Licences, log: cfg.Audit}, nil
 }
-
-// Licences returns the e-licence library the service reads.
-func (s *Service) Licences() *licences.Library { return s.lib }
-
-// Audit returns the audit log the service writes.
-func (s *Service) Audit() *audit.Log { return s.log }
 
 // bundleOf resolves a bundle given as a code or a 序号 (JSON string or number).
 func (s *Service) bundleOf(raw json.RawMessage) (*catalogue.Bundle, *problem.Problem) {

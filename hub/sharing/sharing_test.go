@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub"
+
 	"yjshub/problem"
 
 	"yjshub/catalogue"
@@ -39,6 +41,7 @@ type env struct {
 	st    *store.Store
 	cases *cases.Service
 	svc   *sharing.Service
+	audit *audit.Log
 	now   *time.Time
 }
 
@@ -50,15 +53,13 @@ func each(t *testing.T, fn func(t *testing.T, e env)) {
 			st := storetest.Migrated(open)(t)
 			now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 			clock := func() time.Time { return now }
-			cs, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, Now: clock})
+			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Now: clock})
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc, err := sharing.New(sharing.Config{Catalogue: testCatalogue, Store: st, Licences: cs.Licences(), Forms: cs.Forms(), Now: clock})
-			if err != nil {
-				t.Fatal(err)
-			}
-			fn(t, env{st: st, cases: cs, svc: svc, now: &now})
+			cs := hs.Cases
+			svc := hs.Sharing
+			fn(t, env{st: st, cases: cs, svc: svc, audit: hs.Audit, now: &now})
 		})
 	}
 }
@@ -162,7 +163,7 @@ func TestAfterTheDrinkShopTheBarIsPrefilledFromItsCaseAndLicence(t *testing.T) {
 		}
 
 		// The audit row names the fields and sources, never a value.
-		rows, err := e.svc.Audit().Entries(ctx, "prefill", audit.Granted)
+		rows, err := e.audit.Entries(ctx, "prefill", audit.Granted)
 		if err != nil || len(rows) != 1 || rows[0].Seq != p.AuditSeq {
 			t.Fatalf("audit rows: %+v %v", rows, err)
 		}
@@ -175,7 +176,7 @@ func TestAfterTheDrinkShopTheBarIsPrefilledFromItsCaseAndLicence(t *testing.T) {
 				t.Errorf("the audit row holds a value it must not: %s", detail)
 			}
 		}
-		if n, err := e.svc.Audit().Verify(ctx); err != nil || n != 2 { // the consent and the prefill
+		if n, err := e.audit.Verify(ctx); err != nil || n != 2 { // the consent and the prefill
 			t.Fatalf("audit chain: %d rows, %v", n, err)
 		}
 	})
@@ -215,7 +216,7 @@ func TestAPrefillWithoutAValidConsentIsRefusedAndOnlyAudited(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				before, _ := e.svc.Audit().Entries(ctx, "prefill", "")
+				before, _ := e.audit.Entries(ctx, "prefill", "")
 				p, err := e.svc.Prefill(ctx, sharing.PrefillRequest{Bundle: json.RawMessage(`"open-bar"`), ApplicantType: "enterprise", Holder: uscc, Consent: tc.consent})
 				var re *sharing.RefusedError
 				if !errors.As(err, &re) || !errors.Is(err, sharing.ErrRefused) || re.Rule != tc.rule || p != nil {
@@ -224,7 +225,7 @@ func TestAPrefillWithoutAValidConsentIsRefusedAndOnlyAudited(t *testing.T) {
 				if strings.Contains(re.Reason, uscc) {
 					t.Errorf("the refusal repeats the holder: %s", re.Reason)
 				}
-				after, _ := e.svc.Audit().Entries(ctx, "prefill", "")
+				after, _ := e.audit.Entries(ctx, "prefill", "")
 				if len(after) != len(before)+1 || after[len(after)-1].Outcome != audit.Refused || !strings.Contains(string(after[len(after)-1].Detail), tc.rule) {
 					t.Fatalf("the refusal is not the one new audit row: %d → %d", len(before), len(after))
 				}
@@ -239,7 +240,7 @@ func TestAPrefillWithoutAValidConsentIsRefusedAndOnlyAudited(t *testing.T) {
 		if consentsAfter != consentsBefore || casesAfter != casesBefore {
 			t.Fatalf("refused prefills stored something: consents %d → %d, cases %d → %d", consentsBefore, consentsAfter, casesBefore, casesAfter)
 		}
-		if _, err := e.svc.Audit().Verify(ctx); err != nil {
+		if _, err := e.audit.Verify(ctx); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -267,7 +268,7 @@ func TestAMalformedPrefillOrConsentIsRefusedWithoutRepeatingTheHolder(t *testing
 				t.Errorf("a problem repeats the holder: %+v", p)
 			}
 		}
-		refused, _ := e.svc.Audit().Entries(ctx, "prefill", audit.Refused)
+		refused, _ := e.audit.Entries(ctx, "prefill", audit.Refused)
 		if len(refused) != 2 {
 			t.Fatalf("%d refused prefills audited, want 2", len(refused))
 		}

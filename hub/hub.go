@@ -1,0 +1,164 @@
+// Package hub builds the hub's services on its store, bus and catalogue, each with its
+// collaborators passed in explicitly: the one place where they are wired to one another.
+// `yjshub serve` calls it, and so do the tests that need the services as they run in
+// production. It builds; it starts nothing (the outbox relay runs when its owner runs it).
+//
+// The connectors are wired by the caller (cmd/yjshub, through package connectors): they
+// depend on the hub, never the other way round.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"yjshub/catalogue"
+	"yjshub/hub/audit"
+	"yjshub/hub/bus"
+	"yjshub/hub/cases"
+	"yjshub/hub/connector"
+	"yjshub/hub/deadletter"
+	"yjshub/hub/deadline"
+	"yjshub/hub/inbox"
+	"yjshub/hub/licences"
+	"yjshub/hub/outbox"
+	"yjshub/hub/sharing"
+	"yjshub/hub/store"
+	"yjshub/mapping"
+)
+
+// Config is what the services are built on.
+type Config struct {
+	// Catalogue is the loaded catalogue. Required.
+	Catalogue *catalogue.Catalogue
+	// Store is the SQL store, migrated. Required.
+	Store *store.Store
+	// Bus is the Kafka bus. Optional: without it there is no outbox relay (sub-cases wait in
+	// the outbox) and no dead-letter store, so no inbox and no connector recorder either —
+	// enough for the case flow and the API on SQL alone.
+	Bus *bus.Bus
+	// CallbackBase is the hub's public base URL, put in dispatched sub-cases for departments'
+	// callbacks. Optional.
+	CallbackBase string
+	// Relay configures the outbox relay; its Logger defaults to Logger.
+	Relay outbox.Config
+	// Now is the clock of every service. Default time.Now.
+	Now func() time.Time
+	// Calendar computes working days. Default deadline.New().
+	Calendar *deadline.Calendar
+	// Logger receives the services' logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Services are the hub's services, wired.
+type Services struct {
+	Catalogue *catalogue.Catalogue
+	Store     *store.Store
+	// Forms caches the one forms intake and prefill check against.
+	Forms *mapping.Forms
+	// Licences is the e-licence library: approvals record their licences in it, intake and
+	// prefill read it, platforms import into it.
+	Licences *licences.Library
+	// Audit is the hash-chained log of shared personal data.
+	Audit *audit.Log
+	// Cases runs the case flow.
+	Cases *cases.Service
+	// Sharing runs consents, prefill and the reuse report.
+	Sharing *sharing.Service
+	// Relay moves the outbox to Kafka (nil without a bus); run it with Relay.Run.
+	Relay *outbox.Relay
+	// DeadLetters keeps and replays the connectors' dead letters (nil without a bus).
+	DeadLetters *deadletter.Store
+	// Recorder records what became of each message a connector handled: deliveries in the
+	// case flow, failures there too and as dead letters (nil without a bus).
+	Recorder connector.Recorder
+	// Inbox is the queue restpull departments poll (nil without a bus).
+	Inbox *inbox.Inbox
+}
+
+// New builds the services; the error names every missing part at once, or the service that
+// could not be built.
+func New(cfg Config) (*Services, error) {
+	var errs []error
+	if cfg.Catalogue == nil {
+		errs = append(errs, errors.New("hub: Catalogue is required"))
+	}
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("hub: Store is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Calendar == nil {
+		cfg.Calendar = deadline.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Relay.Logger == nil {
+		cfg.Relay.Logger = cfg.Logger
+	}
+
+	s := &Services{Catalogue: cfg.Catalogue, Store: cfg.Store, Forms: mapping.NewForms(cfg.Catalogue),
+		Audit: audit.New(cfg.Store, cfg.Now)}
+	notify := func() {}
+	if cfg.Bus != nil {
+		s.Relay = outbox.New(cfg.Store, cfg.Bus, cfg.Relay)
+		s.DeadLetters = deadletter.New(cfg.Store, cfg.Bus)
+		notify = s.Relay.Notify
+	}
+	var err error
+	if s.Licences, err = licences.New(licences.Config{Store: cfg.Store, Catalogue: cfg.Catalogue, Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("hub: the e-licence library: %w", err)
+	}
+	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
+		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("hub: the case service: %w", err)
+	}
+	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,
+		Forms: s.Forms, Audit: s.Audit, Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("hub: the sharing service: %w", err)
+	}
+	if cfg.Bus != nil {
+		s.Recorder = Recorder(s.Cases, s.DeadLetters)
+		if s.Inbox, err = inbox.New(cfg.Store, s.Recorder, inbox.WithLogger(cfg.Logger), inbox.WithClock(cfg.Now)); err != nil {
+			return nil, fmt.Errorf("hub: the restpull inbox: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Recorder records connector outcomes: a delivery in the case flow; a failure as a dead letter
+// and, when it concerns a sub-case, in the case flow too.
+func Recorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
+	conv := func(d connector.Delivery) cases.Delivery {
+		return cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID, Department: d.Department,
+			Status: d.Status, Attempts: d.Attempts, At: d.At}
+	}
+	return connector.RecorderFuncs{
+		DeliveredFunc: func(ctx context.Context, d connector.Delivery) error { return svc.RecordDelivered(ctx, conv(d)) },
+		FailedFunc: func(ctx context.Context, f connector.Failure) error {
+			if _, err := dlq.Add(ctx, f); err != nil {
+				return err
+			}
+			if f.SubcaseID == "" {
+				return nil
+			}
+			return svc.RecordFailed(ctx, conv(f.Delivery), f.Reason)
+		},
+	}
+}
+
+// Topics lists the topics the hub needs: one per department, the results and the case events.
+func Topics(cat *catalogue.Catalogue) []bus.TopicSpec {
+	specs := []bus.TopicSpec{{Name: bus.TopicResult}, {Name: bus.TopicCaseEvent}}
+	for _, d := range cat.Departments {
+		specs = append(specs, bus.TopicSpec{Name: bus.SubcaseTopic(d.Code)})
+	}
+	return specs
+}
