@@ -8,9 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"yjshub/problem"
-
 	"yjshub/format"
+	"yjshub/problem"
 )
 
 // Violation is one rule a value breaks. Message never contains the value itself.

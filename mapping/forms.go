@@ -4,9 +4,8 @@ import (
 	"strings"
 	"sync"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
+	"yjshub/problem"
 )
 
 // DefaultFormsLimit is how many one forms a Forms keeps unless told otherwise. The largest

@@ -5,9 +5,8 @@ import (
 	"sync"
 	"testing"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
+	"yjshub/problem"
 	"yjshub/seeds"
 )
 

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"yjshub/problem"
-
 	"github.com/expr-lang/expr/vm"
 
 	"yjshub/catalogue"
+	"yjshub/problem"
 )
 
 // Form is the applicant's one form: canonical field code (a flat key with dots, e.g.

@@ -5,11 +5,10 @@ import (
 	"sort"
 	"sync"
 
-	"yjshub/problem"
-
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"yjshub/catalogue"
+	"yjshub/problem"
 )
 
 // SchemaDraft is the JSON Schema dialect of the one form's schema.

@@ -10,9 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
+	"yjshub/problem"
 )
 
 var openBarWithoutAds = []string{"food-business-licence", "prepackaged-food-sales-filing", "tobacco-retail-licence", "public-venue-fire-safety-inspection"}

@@ -8,13 +8,12 @@ import (
 	"sort"
 	"strings"
 
-	"yjshub/problem"
-
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"yjshub/catalogue"
 	"yjshub/format"
+	"yjshub/problem"
 )
 
 // schemaURL names the one form's schema inside its own compiler; every OneForm has a compiler of

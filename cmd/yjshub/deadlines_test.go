@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/hub"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"
 )

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/hub"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/api"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store/storetest"

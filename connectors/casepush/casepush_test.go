@@ -4,9 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"yjshub/connectors/casepush"
+	"yjshub/connectors/delivery"
 	"yjshub/hub/store/storetest"
 )
 

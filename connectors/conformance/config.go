@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"yjshub/connectors/delivery"
-
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
 )

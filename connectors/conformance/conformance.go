@@ -15,10 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"github.com/google/uuid"
 
+	"yjshub/connectors/delivery"
 	"yjshub/connectors/signing"
 	"yjshub/hub/event"
 )

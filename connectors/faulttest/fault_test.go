@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"yjshub/connectors/connectortest"
+	"yjshub/connectors/delivery"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
 	"yjshub/hub/hubtest"

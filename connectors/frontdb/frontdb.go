@@ -23,6 +23,7 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/store"
 )
 
 // Kind is the connector kind's name.
@@ -193,7 +194,9 @@ func (c *Connector) open(ctx context.Context) (*sqlx.DB, error) {
 // subcase is a consumed sub-case on its way into the staging table.
 type subcase struct {
 	id, caseID, subcaseID, matterCode, department string
-	form, materials, envelope                     string
+	form                                          store.JSON[map[string]any]
+	materials                                     store.JSON[[]event.MaterialRef]
+	envelope                                      string
 }
 
 // decode reads a consumed envelope; problem is non-empty when it is not a dispatched
@@ -216,16 +219,8 @@ func decode(raw []byte) (m subcase, problem string) {
 	if data.SubcaseID == "" || data.CaseID == "" {
 		return m, "data names no case or sub-case"
 	}
-	form := []byte("{}")
-	if data.Form != nil {
-		form, _ = json.Marshal(data.Form) // decoded from JSON: encodes again
-	}
-	materials := []byte("[]")
-	if data.Materials != nil {
-		materials, _ = json.Marshal(data.Materials)
-	}
 	return subcase{id: env.ID, caseID: data.CaseID, subcaseID: data.SubcaseID, matterCode: data.Matter.Code,
-		department: data.Department, form: string(form), materials: string(materials), envelope: string(raw)}, ""
+		department: data.Department, form: store.JSONOf(data.Form), materials: store.JSONOf(data.Materials), envelope: string(raw)}, ""
 }
 
 // handle is the bus handler: decode, stage, record. Returning nil commits.

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/connectors/connectortest"
@@ -27,6 +25,7 @@ import (
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/store/storetest"
+	"yjshub/problem"
 )
 
 // The case service is what the hub wires in as Results.

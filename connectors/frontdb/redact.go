@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"yjshub/format"
-
 	"yjshub/hub/store"
 )
 

@@ -8,13 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/problem"
 )
 
 // Results applies what a department reports about a sub-case; *cases.Service implements it.

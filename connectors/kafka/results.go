@@ -11,12 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/problem"
 )
 
 // SourcePrefix starts the CloudEvents source of an event a department publishes:

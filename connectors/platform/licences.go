@@ -13,12 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
+	"yjshub/problem"
 )
 
 // RuleLicenceType is the rule of a licence whose type is not one of the catalogue's; the

@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/licences"
+	"yjshub/problem"
 )
 
 func testLicence() event.Licence {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/problem"
-
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/cases"
@@ -15,6 +13,7 @@ import (
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/licences"
+	"yjshub/problem"
 )
 
 // The holders of the licences the platforms offer: the enterprise of the examples, and a

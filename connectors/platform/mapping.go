@@ -8,10 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
+	"yjshub/problem"
 )
 
 // Problem is one thing wrong with a platform's application, as reported back to it (退件):

@@ -9,13 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/problem"
-
 	"go.yaml.in/yaml/v3"
 
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/hub/cases"
 	"yjshub/hub/hubtest"
+	"yjshub/problem"
 )
 
 // testConfigs reads testdata/platforms.yaml strictly, as the connectors file is read.

@@ -9,10 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
+	"yjshub/connectors/delivery"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"

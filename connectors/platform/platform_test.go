@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"go.yaml.in/yaml/v3"
 
+	"yjshub/connectors/delivery"
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
 	"yjshub/connectors/signing"

@@ -12,12 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/connectors/delivery"
-
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
+	"yjshub/problem"
 )
 
 // reportBatch bounds the rejections reported per round.
@@ -128,10 +126,8 @@ func (c *Connector) reportRejections(ctx context.Context) error {
 		return err
 	}
 	for _, r := range rows {
-		var problems []Problem
-		_ = json.Unmarshal([]byte(r.Problems), &problems)
 		doc := c.document(r.AppID, "", stepRejected, r.At.Time)
-		doc["problems"] = problemDocs(problems)
+		doc["problems"] = problemDocs(r.Problems.V)
 		body, err := json.Marshal(c.cfg.Outbound.apply(doc))
 		if err != nil {
 			return err

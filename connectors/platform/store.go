@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -79,14 +78,10 @@ func (t tables) application(ctx context.Context, appID string) (string, error) {
 // storeApplication records what became of a platform application; a second record of the
 // same application keeps the first.
 func (t tables) storeApplication(ctx context.Context, appID, caseID, state string, problems []Problem, reported int, submittedAt time.Time) error {
-	if problems == nil {
-		problems = []Problem{}
-	}
-	ps, _ := json.Marshal(problems)
 	db := t.st.DB()
 	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_applications (platform, app_id, case_id, state, problems, reported, submitted_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, app_id) DO NOTHING`),
-		t.platform, appID, caseID, state, string(ps), reported, store.NewTimestamp(submittedAt), store.NewTimestamp(time.Now()))
+		t.platform, appID, caseID, state, store.JSONOf(problems), reported, store.NewTimestamp(submittedAt), store.NewTimestamp(time.Now()))
 	if err != nil {
 		return fmt.Errorf("storing application %s of %s: %w", appID, t.platform, err)
 	}
@@ -109,9 +104,9 @@ func (t tables) appOf(ctx context.Context, caseID string) (string, bool, error) 
 
 // rejection is a rejected application still to be reported to the platform.
 type rejection struct {
-	AppID    string          `db:"app_id"`
-	Problems string          `db:"problems"`
-	At       store.Timestamp `db:"created_at"`
+	AppID    string                `db:"app_id"`
+	Problems store.JSON[[]Problem] `db:"problems"`
+	At       store.Timestamp       `db:"created_at"`
 }
 
 func (t tables) unreported(ctx context.Context, limit int) ([]rejection, error) {
@@ -163,17 +158,13 @@ func (t tables) licence(ctx context.Context, licenceID string) (item licenceItem
 // storeLicence records what became of a licence the platform offered, replacing the record
 // of an earlier version of its document (but not the library id an earlier version got).
 func (t tables) storeLicence(ctx context.Context, licenceID, bodySHA256, state, libraryID string, problems []Problem) error {
-	if problems == nil {
-		problems = []Problem{}
-	}
-	ps, _ := json.Marshal(problems)
 	now := store.NewTimestamp(time.Now())
 	db := t.st.DB()
 	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_licences (platform, licence_id, body_sha256, state, library_id, problems, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, licence_id) DO UPDATE SET body_sha256 = excluded.body_sha256,
 		state = excluded.state, problems = excluded.problems, updated_at = excluded.updated_at,
 		library_id = CASE WHEN excluded.library_id = '' THEN platform_licences.library_id ELSE excluded.library_id END`),
-		t.platform, licenceID, bodySHA256, state, libraryID, string(ps), now, now)
+		t.platform, licenceID, bodySHA256, state, libraryID, store.JSONOf(problems), now, now)
 	if err != nil {
 		return fmt.Errorf("storing licence %s of %s: %w", licenceID, t.platform, err)
 	}

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"go.yaml.in/yaml/v3"
 
+	"yjshub/connectors/delivery"
 	"yjshub/connectors/restpush"
 )
 

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"yjshub/connectors/connectortest"
+	"yjshub/connectors/delivery"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"

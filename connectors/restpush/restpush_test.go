@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"yjshub/connectors/connectortest"
+	"yjshub/connectors/delivery"
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/connectors/delivery"
-
 	"yjshub/catalogue"
 	"yjshub/connectors/casepush"
+	"yjshub/connectors/delivery"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"

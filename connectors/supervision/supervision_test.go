@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"yjshub/connectors/delivery"
-
 	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/hub"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"

@@ -7,13 +7,12 @@ import (
 	"net/http"
 	"strings"
 
-	"yjshub/problem"
-
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
+	"yjshub/problem"
 )
 
 // CodeUnprocessable and CodeConflict are the error codes of refused input and of requests that

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/hub"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"

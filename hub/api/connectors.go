@@ -7,12 +7,11 @@ import (
 	"net/http"
 	"strconv"
 
-	"yjshub/problem"
-
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
+	"yjshub/problem"
 )
 
 // ConnectorAdmin is what the connector routes need: the connector manager.

@@ -4,10 +4,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"yjshub/problem"
-
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
+	"yjshub/problem"
 )
 
 // deadlines answers GET /api/v1/deadlines?department=&within=3&all=true: the open sub-cases by

@@ -10,11 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/inbox"
+	"yjshub/problem"
 )
 
 // Inbox is what the inbox routes need: the queue that departments which cannot receive calls

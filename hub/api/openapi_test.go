@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -34,6 +32,7 @@ import (
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store/storetest"
+	"yjshub/problem"
 	"yjshub/schemas"
 )
 

@@ -10,14 +10,13 @@ import (
 	"sort"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/audit"
 	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
+	"yjshub/problem"
 )
 
 // CodeForbidden is the error code of a request its caller may not make: a department acting on

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"yjshub/hub"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"yjshub/hub"
-
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"

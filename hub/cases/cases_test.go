@@ -11,15 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/hub"
-
-	"yjshub/problem"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
+	"yjshub/problem"
 	"yjshub/seeds"
 )
 

@@ -7,12 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
+	"yjshub/problem"
 )
 
 // Deadline standings of an open sub-case, worst first.

@@ -8,13 +8,11 @@ import (
 	"time"
 
 	"yjshub/hub"
-
-	"yjshub/problem"
-
 	"yjshub/hub/cases"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store/storetest"
+	"yjshub/problem"
 )
 
 // movableClock is a clock the test sets.

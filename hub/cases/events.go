@@ -2,23 +2,19 @@ package cases
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/bus"
-	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
-	"yjshub/mapping"
+	"yjshub/problem"
 )
 
 var topicCaseEvent = bus.TopicCaseEvent
@@ -159,19 +155,14 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 			return problem.New(problems...)
 		}
 	}
-	body, _ := json.Marshal(ev)
 	ts := store.NewTimestamp(at)
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO department_events (subcase_id, event_id, type, at, body) VALUES (?, ?, ?, ?, ?)`),
-		subcaseID, ev.EventID, ev.Type, ts, string(body)); err != nil {
+		subcaseID, ev.EventID, ev.Type, ts, store.JSONOf(ev)); err != nil {
 		return err
-	}
-	missing, _ := json.Marshal(ev.Missing)
-	if ev.Missing == nil {
-		missing = []byte("[]")
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, decision_number = CASE WHEN ? <> '' THEN ? ELSE decision_number END,
 		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, updated_at = ? WHERE id = ?`),
-		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, string(missing), store.NewTimestamp(now), subcaseID); err != nil {
+		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, store.JSONOf(ev.Missing), store.NewTimestamp(now), subcaseID); err != nil {
 		return err
 	}
 	// The clock stands still while suspended or waiting for the applicant's supplement.
@@ -229,96 +220,6 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 	return s.complete(ctx, tx, caseID, now)
 }
 
-// release dispatches every waiting sub-case whose prerequisites in the case are all approved,
-// with the prerequisites' results mapped into its form.
-func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
-	var subs []subcaseRow
-	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
-		return err
-	}
-	byMatter := map[string]subcaseRow{}
-	for _, sc := range subs {
-		byMatter[sc.MatterCode] = sc
-	}
-	var c caseRow
-	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-		return err
-	}
-	var released []string
-	for _, sc := range subs {
-		if sc.State != StateWaiting {
-			continue
-		}
-		var pre []string
-		_ = json.Unmarshal([]byte(sc.Prerequisites), &pre)
-		ready := true
-		for _, p := range pre {
-			if byMatter[p].State != StateApproved {
-				ready = false
-			}
-		}
-		if !ready {
-			continue
-		}
-		results := mapping.Results{}
-		for _, p := range pre {
-			r, err := s.resultOf(ctx, tx, byMatter[p])
-			if err != nil {
-				return err
-			}
-			results[p] = r
-		}
-		var form mapping.Form
-		if err := json.Unmarshal([]byte(c.Form), &form); err != nil {
-			return err
-		}
-		m, _ := s.cat.Matter(sc.MatterCode)
-		inCase := map[string]bool{}
-		for code := range byMatter {
-			inCase[code] = true
-		}
-		outside, err := s.outsideResults(ctx, tx, m, inCase, c.HolderID)
-		if err != nil {
-			return err
-		}
-		for code, r := range outside {
-			results[code] = r
-		}
-		out, problems := mapping.Map(m, c.ApplicantType, form, results)
-		if len(problems) > 0 {
-			// The form was valid at intake; a mapping that now fails is the catalogue's
-			// problem, not the applicant's: record it and send what maps.
-			s.cfg.Logger.Warn("mapping a released sub-case left problems", "case", caseID, "subcase", sc.ID, "matter", sc.MatterCode, "problems", len(problems))
-		}
-		b, _ := json.Marshal(nonNilMap(out))
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET form = ? WHERE id = ?`), string(b), sc.ID); err != nil {
-			return err
-		}
-		released = append(released, sc.ID)
-	}
-	return s.dispatch(ctx, tx, caseID, released, now)
-}
-
-// resultOf returns what a decided sub-case issued, as mapping result fields.
-func (s *Service) resultOf(ctx context.Context, tx *sqlx.Tx, sc subcaseRow) (map[string]any, error) {
-	r := map[string]any{}
-	if sc.DecisionNumber != "" {
-		r["decision_number"] = sc.DecisionNumber
-	}
-	lics, err := s.lib.OfSubcase(ctx, tx, sc.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(lics) > 0 {
-		l := lics[0]
-		r["licence_number"], r["licence_name"], r["issued_at"], r["issuer"] = l.Number, l.Type, l.IssuedAt, l.Issuer
-		if l.ValidUntil != "" {
-			r["valid_until"] = l.ValidUntil
-		}
-	}
-	return r, nil
-}
-
 // cancelDependents cancels the waiting sub-cases that depend, directly or not, on a rejected
 // matter: they can no longer be decided.
 func (s *Service) cancelDependents(ctx context.Context, tx *sqlx.Tx, caseID, rejected string, now time.Time) error {
@@ -333,9 +234,7 @@ func (s *Service) cancelDependents(ctx context.Context, tx *sqlx.Tx, caseID, rej
 			if sc.State != StateWaiting || gone[sc.MatterCode] {
 				continue
 			}
-			var pre []string
-			_ = json.Unmarshal([]byte(sc.Prerequisites), &pre)
-			for _, p := range pre {
+			for _, p := range sc.Prerequisites.V {
 				if gone[p] {
 					gone[sc.MatterCode] = true
 					changed = true
@@ -383,89 +282,4 @@ func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now 
 		return err
 	}
 	return s.addTimeline(ctx, tx, caseID, "", CaseCompleted, outcome, now)
-}
-
-// refreshDeadlines recomputes every sub-case's deadlines (clock start, limit, pauses) and the
-// case's: a waiting sub-case is projected after its prerequisites, so the case deadline follows
-// the prerequisite critical path.
-func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
-	var c caseRow
-	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-		return err
-	}
-	var subs []subcaseRow
-	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
-		return err
-	}
-	var pauses []pauseRow
-	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
-		return err
-	}
-	byID := map[string][]deadline.Pause{}
-	for _, p := range pauses {
-		byID[p.SubcaseID] = append(byID[p.SubcaseID], deadline.Pause{Start: p.StartedAt.Time, End: p.EndedAt.Time})
-	}
-	type due struct{ promised, statutory time.Time }
-	dues := map[string]due{}
-	var resolve func(sc subcaseRow, depth int) due
-	byMatter := map[string]subcaseRow{}
-	for _, sc := range subs {
-		byMatter[sc.MatterCode] = sc
-	}
-	resolve = func(sc subcaseRow, depth int) due {
-		if d, ok := dues[sc.MatterCode]; ok {
-			return d
-		}
-		var d due
-		if sc.State == StateWaiting && depth < len(subs) {
-			var pre []string
-			_ = json.Unmarshal([]byte(sc.Prerequisites), &pre)
-			start := due{promised: c.SubmittedAt.Time, statutory: c.SubmittedAt.Time}
-			for _, p := range pre {
-				if ps, ok := byMatter[p]; ok {
-					pd := resolve(ps, depth+1)
-					if pd.promised.After(start.promised) {
-						start.promised = pd.promised
-					}
-					if pd.statutory.After(start.statutory) {
-						start.statutory = pd.statutory
-					}
-				}
-			}
-			d = due{s.cal.AddWorkingDays(start.promised, sc.PromisedDays), s.cal.AddWorkingDays(start.statutory, sc.StatutoryDays)}
-		} else {
-			start := sc.ClockStart.Time
-			if start.IsZero() {
-				start = c.SubmittedAt.Time
-			}
-			d = due{s.cal.Due(start, sc.PromisedDays, byID[sc.ID], now), s.cal.Due(start, sc.StatutoryDays, byID[sc.ID], now)}
-		}
-		dues[sc.MatterCode] = d
-		return d
-	}
-	var caseDue due
-	for _, sc := range subs {
-		d := resolve(sc, 0)
-		if sc.State != StateCancelled {
-			if d.promised.After(caseDue.promised) {
-				caseDue.promised = d.promised
-			}
-			if d.statutory.After(caseDue.statutory) {
-				caseDue.statutory = d.statutory
-			}
-		}
-		if terminal(sc.State) && sc.DuePromised != "" {
-			continue // decided: its deadlines stay as they were
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = ?, due_statutory = ? WHERE id = ?`),
-			d.promised.Format(time.DateOnly), d.statutory.Format(time.DateOnly), sc.ID); err != nil {
-			return err
-		}
-	}
-	if caseDue.promised.IsZero() {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`),
-		caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly), caseID)
-	return err
 }

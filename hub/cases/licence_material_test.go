@@ -12,19 +12,17 @@ import (
 	"testing/fstest"
 	"time"
 
-	"yjshub/hub"
-	"yjshub/mapping"
-
-	"yjshub/problem"
-
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
+	"yjshub/mapping"
+	"yjshub/problem"
 	"yjshub/schemas"
 	"yjshub/seeds"
 )

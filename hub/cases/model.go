@@ -1,7 +1,9 @@
 package cases
 
 import (
+	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/mapping"
 )
 
 // Sub-case states.
@@ -52,46 +54,46 @@ var transitions = map[string]struct {
 }
 
 type caseRow struct {
-	ID               string          `db:"id"`
-	BundleCode       string          `db:"bundle_code"`
-	BundleSeq        int             `db:"bundle_seq"`
-	ApplicantType    string          `db:"applicant_type"`
-	HolderID         string          `db:"holder_id"`
-	HolderName       string          `db:"holder_name"`
-	State            string          `db:"state"`
-	Outcome          string          `db:"outcome"`
-	Form             string          `db:"form"`
-	CatalogueVersion string          `db:"catalogue_version"`
-	SubmittedAt      store.Timestamp `db:"submitted_at"`
-	CompletedAt      store.Timestamp `db:"completed_at"`
-	DuePromised      string          `db:"due_promised"`
-	DueStatutory     string          `db:"due_statutory"`
-	UpdatedAt        store.Timestamp `db:"updated_at"`
+	ID               string                   `db:"id"`
+	BundleCode       string                   `db:"bundle_code"`
+	BundleSeq        int                      `db:"bundle_seq"`
+	ApplicantType    string                   `db:"applicant_type"`
+	HolderID         string                   `db:"holder_id"`
+	HolderName       string                   `db:"holder_name"`
+	State            string                   `db:"state"`
+	Outcome          string                   `db:"outcome"`
+	Form             store.JSON[mapping.Form] `db:"form"`
+	CatalogueVersion string                   `db:"catalogue_version"`
+	SubmittedAt      store.Timestamp          `db:"submitted_at"`
+	CompletedAt      store.Timestamp          `db:"completed_at"`
+	DuePromised      string                   `db:"due_promised"`
+	DueStatutory     string                   `db:"due_statutory"`
+	UpdatedAt        store.Timestamp          `db:"updated_at"`
 }
 
 type subcaseRow struct {
-	ID             string          `db:"id"`
-	CaseID         string          `db:"case_id"`
-	Position       int             `db:"position"`
-	MatterCode     string          `db:"matter_code"`
-	MatterName     string          `db:"matter_name"`
-	Department     string          `db:"department"`
-	Optional       bool            `db:"optional"`
-	State          string          `db:"state"`
-	Form           string          `db:"form"`
-	Prerequisites  string          `db:"prerequisites"`
-	PromisedDays   int             `db:"promised_days"`
-	StatutoryDays  int             `db:"statutory_days"`
-	ClockStart     store.Timestamp `db:"clock_start"`
-	DuePromised    string          `db:"due_promised"`
-	DueStatutory   string          `db:"due_statutory"`
-	DispatchedAt   store.Timestamp `db:"dispatched_at"`
-	DeliveredAt    store.Timestamp `db:"delivered_at"`
-	DeliveryError  string          `db:"delivery_error"`
-	DecisionNumber string          `db:"decision_number"`
-	Reason         string          `db:"reason"`
-	Missing        string          `db:"missing"`
-	UpdatedAt      store.Timestamp `db:"updated_at"`
+	ID             string                      `db:"id"`
+	CaseID         string                      `db:"case_id"`
+	Position       int                         `db:"position"`
+	MatterCode     string                      `db:"matter_code"`
+	MatterName     string                      `db:"matter_name"`
+	Department     string                      `db:"department"`
+	Optional       bool                        `db:"optional"`
+	State          string                      `db:"state"`
+	Form           store.JSON[map[string]any]  `db:"form"`
+	Prerequisites  store.JSON[[]string]        `db:"prerequisites"`
+	PromisedDays   int                         `db:"promised_days"`
+	StatutoryDays  int                         `db:"statutory_days"`
+	ClockStart     store.Timestamp             `db:"clock_start"`
+	DuePromised    string                      `db:"due_promised"`
+	DueStatutory   string                      `db:"due_statutory"`
+	DispatchedAt   store.Timestamp             `db:"dispatched_at"`
+	DeliveredAt    store.Timestamp             `db:"delivered_at"`
+	DeliveryError  string                      `db:"delivery_error"`
+	DecisionNumber string                      `db:"decision_number"`
+	Reason         string                      `db:"reason"`
+	Missing        store.JSON[[]event.Missing] `db:"missing"`
+	UpdatedAt      store.Timestamp             `db:"updated_at"`
 }
 
 type pauseRow struct {

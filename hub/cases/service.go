@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -162,3 +163,5 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+var errNoRows = sql.ErrNoRows

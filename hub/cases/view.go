@@ -2,8 +2,6 @@ package cases
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -169,10 +167,10 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 			Paused:     open[sc.ID], DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
 			DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(bySub[sc.ID])}
 		if sc.State == StateWaiting {
-			_ = json.Unmarshal([]byte(sc.Prerequisites), &sv.WaitingFor)
+			sv.WaitingFor = sc.Prerequisites.V
 		}
 		if sc.State == StateSupplementRequested {
-			_ = json.Unmarshal([]byte(sc.Missing), &sv.Missing)
+			sv.Missing = sc.Missing.V
 		}
 		v.Subcases = append(v.Subcases, sv)
 	}
@@ -222,72 +220,4 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		v.Timeline = append(v.Timeline, TimelineEntry{Seq: e.Seq, At: e.At.Time, SubcaseID: e.SubcaseID, Type: e.Type, Detail: e.Detail})
 	}
 	return v, nil
-}
-
-// addTimeline appends a step to a case's timeline. Callers hold the case (lockCase) or created
-// it in this transaction, so the next sequence number is theirs.
-func (s *Service) addTimeline(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID, typ, detail string, at time.Time) error {
-	return s.addTimelineSteps(ctx, tx, caseID, at, timelineStep{subcaseID: subcaseID, typ: typ, detail: detail})
-}
-
-// timelineStep is one entry addTimelineSteps appends.
-type timelineStep struct{ subcaseID, typ, detail string }
-
-// addTimelineSteps appends steps, in order and all at one time, to a case's timeline: one
-// read of the last sequence number and one INSERT.
-func (s *Service) addTimelineSteps(ctx context.Context, tx *sqlx.Tx, caseID string, at time.Time, steps ...timelineStep) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	var last int
-	if err := tx.GetContext(ctx, &last, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE case_id = ?`), caseID); err != nil {
-		return err
-	}
-	ts := store.NewTimestamp(at)
-	rows := make([][]any, len(steps))
-	for i, st := range steps {
-		rows[i] = []any{caseID, last + 1 + i, ts, st.subcaseID, st.typ, st.detail}
-	}
-	if err := store.InsertRows(ctx, tx, "case_events", []string{"case_id", "seq", "at", "subcase_id", "type", "detail"}, rows); err != nil {
-		return fmt.Errorf("recording the timeline: %w", err)
-	}
-	return nil
-}
-
-// CaseUpdated is the data of a case.updated event on yjs.case.event: what platforms follow.
-type CaseUpdated struct {
-	CaseID   string           `json:"case_id"`
-	State    string           `json:"state"`
-	Outcome  string           `json:"outcome,omitempty"`
-	Bundle   event.BundleRef  `json:"bundle"`
-	Deadline event.Deadlines  `json:"deadline"`
-	Subcases []SubcaseSummary `json:"subcases"`
-}
-
-// SubcaseSummary is a sub-case in a case.updated event.
-type SubcaseSummary struct {
-	ID         string `json:"id"`
-	MatterCode string `json:"matter_code"`
-	Department string `json:"department"`
-	State      string `json:"state"`
-}
-
-// emitCaseEvent enqueues the case's current state on yjs.case.event.
-func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, v *CaseView, now time.Time) error {
-	caseID := v.ID
-	data := CaseUpdated{CaseID: v.ID, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
-	for _, sc := range v.Subcases {
-		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State})
-	}
-	id := newID("ev_")
-	env, err := event.New(id, event.TypeCaseUpdated, caseID, now, data)
-	if err != nil {
-		return err
-	}
-	payload, err := json.Marshal(env)
-	if err != nil {
-		return err
-	}
-	return s.st.EnqueueOutbox(ctx, tx, store.OutboxMessage{EventID: id, Topic: topicCaseEvent, Key: caseID, Payload: payload,
-		Headers: map[string]string{"ce_type": event.TypeCaseUpdated, "ce_id": id}})
 }

@@ -26,9 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/hub"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"

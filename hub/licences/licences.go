@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
@@ -18,6 +16,7 @@ import (
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/problem"
 )
 
 // Statuses of a licence, as of the day it is read.

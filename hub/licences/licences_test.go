@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
+	"yjshub/problem"
 	"yjshub/seeds"
 )
 

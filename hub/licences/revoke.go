@@ -8,13 +8,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"yjshub/problem"
-
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/format"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/problem"
 )
 
 // EventRevoked is the one licence event type: the issuing department revoked the licence.

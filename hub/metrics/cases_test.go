@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/hub"
-
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/metrics"

@@ -13,14 +13,13 @@ import (
 	"regexp"
 	"time"
 
-	"yjshub/problem"
-
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/problem"
 )
 
 // ConsentRequest is what the platform posts once the applicant agreed to share their data

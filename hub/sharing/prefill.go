@@ -9,8 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/auth"
@@ -19,6 +17,7 @@ import (
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
+	"yjshub/problem"
 )
 
 // PrefillRequest asks what the hub already knows for a holder and a bundle

@@ -7,12 +7,12 @@ import (
 	"sort"
 	"time"
 
-	"yjshub/problem"
-
+	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/problem"
 )
 
 // ReuseReport counts, per bundle and overall, the fields and materials the applications asked
@@ -76,14 +76,6 @@ func (f *ReuseFigures) percentages() {
 	f.MaterialsFromLicencesPercent = pct(f.MaterialsFromLicences, f.MaterialsAsked)
 }
 
-type grantedPrefill struct {
-	seq    int64
-	at     time.Time
-	fields map[string]bool
-	used   bool
-}
-
-// ReuseReport computes the report over every case and every prefill in the store.
 // Period is a span of days in China, both included; a zero From or To leaves that side open.
 type Period struct {
 	From, To time.Time
@@ -107,23 +99,56 @@ func (p Period) contains(t time.Time) bool {
 	return !t.Before(from.Time) && t.Before(to.Time)
 }
 
+// ReuseReport measures how much less the applications of period p asked for (every case and
+// every prefill when p is zero): per bundle and overall, the fields and materials each case's
+// one form asked for, the fields a prefill supplied and the materials given as e-licences, and
+// the prefills granted and refused. A case counts the latest prefill granted for its holder and
+// bundle before it was submitted that no earlier case counted; a prefill counts for one case. A
+// period that ends before it starts is a *problem.Error.
 func (s *Service) ReuseReport(ctx context.Context, p Period) (*ReuseReport, error) {
 	if !p.From.IsZero() && !p.To.IsZero() && p.To.Before(p.From) {
-		return nil, problem.New(problem.Problem{Path: "to", Rule: problem.RuleRange, Message: "must not be before from"})
+		return nil, problem.One("to", problem.RuleRange, "must not be before from")
 	}
+	cases, err := s.periodCases(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	t := &reuseTally{figures: map[string]*ReuseFigures{}}
+	granted, err := s.tallyPrefills(ctx, p, t)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cases {
+		s.tallyCase(c, granted, t)
+	}
+	return t.report(s.cat, p, s.cfg.Now()), nil
+}
+
+// periodCase is a case of the period with what the report needs of it.
+type periodCase struct {
+	ID            string                     `db:"id"`
+	BundleCode    string                     `db:"bundle_code"`
+	ApplicantType string                     `db:"applicant_type"`
+	HolderID      string                     `db:"holder_id"`
+	Form          store.JSON[map[string]any] `db:"form"`
+	SubmittedAt   store.Timestamp            `db:"submitted_at"`
+	matters       []string                   // its matters, in order
+	fromLicences  int                        // materials given as e-licences
+}
+
+// periodCases reads the cases submitted in p, oldest first, with their matters and how many
+// materials each gave as e-licences.
+func (s *Service) periodCases(ctx context.Context, p Period) ([]*periodCase, error) {
 	from, to := p.bounds()
 	db := s.st.DB()
-	var cases []struct {
-		ID            string          `db:"id"`
-		BundleCode    string          `db:"bundle_code"`
-		ApplicantType string          `db:"applicant_type"`
-		HolderID      string          `db:"holder_id"`
-		Form          string          `db:"form"`
-		SubmittedAt   store.Timestamp `db:"submitted_at"`
-	}
+	var cases []*periodCase
 	if err := db.SelectContext(ctx, &cases, db.Rebind(`SELECT id, bundle_code, applicant_type, holder_id, form, submitted_at FROM cases
 		WHERE submitted_at >= ? AND submitted_at < ? ORDER BY submitted_at, id`), from, to); err != nil {
 		return nil, fmt.Errorf("reading cases: %w", err)
+	}
+	byID := make(map[string]*periodCase, len(cases))
+	for _, c := range cases {
+		byID[c.ID] = c
 	}
 	var subs []struct {
 		CaseID     string `db:"case_id"`
@@ -133,9 +158,10 @@ func (s *Service) ReuseReport(ctx context.Context, p Period) (*ReuseReport, erro
 		WHERE c.submitted_at >= ? AND c.submitted_at < ? ORDER BY s.case_id, s.position`), from, to); err != nil {
 		return nil, fmt.Errorf("reading sub-cases: %w", err)
 	}
-	matters := map[string][]string{}
 	for _, sc := range subs {
-		matters[sc.CaseID] = append(matters[sc.CaseID], sc.MatterCode)
+		if c := byID[sc.CaseID]; c != nil {
+			c.matters = append(c.matters, sc.MatterCode)
+		}
 	}
 	var fromLicences []struct {
 		CaseID string `db:"case_id"`
@@ -145,24 +171,44 @@ func (s *Service) ReuseReport(ctx context.Context, p Period) (*ReuseReport, erro
 		WHERE m.licence_number <> '' AND c.submitted_at >= ? AND c.submitted_at < ? GROUP BY m.case_id`), from, to); err != nil {
 		return nil, fmt.Errorf("reading materials: %w", err)
 	}
-	byLicence := map[string]int{}
 	for _, r := range fromLicences {
-		byLicence[r.CaseID] = r.N
-	}
-
-	figures := map[string]*ReuseFigures{}
-	fig := func(bundle string) *ReuseFigures {
-		if figures[bundle] == nil {
-			figures[bundle] = &ReuseFigures{}
+		if c := byID[r.CaseID]; c != nil {
+			c.fromLicences = r.N
 		}
-		return figures[bundle]
 	}
+	return cases, nil
+}
+
+// grantedPrefill is a prefill granted, waiting for the case it fed.
+type grantedPrefill struct {
+	at     time.Time
+	fields map[string]bool
+	used   bool
+}
+
+// reuseTally is the report being counted: figures per bundle code, and the refusals of
+// prefills whose bundle was never known (counted in the overall figures only).
+type reuseTally struct {
+	figures          map[string]*ReuseFigures
+	refusedElsewhere int
+}
+
+func (t *reuseTally) bundle(code string) *ReuseFigures {
+	if t.figures[code] == nil {
+		t.figures[code] = &ReuseFigures{}
+	}
+	return t.figures[code]
+}
+
+// tallyPrefills counts the prefills of p granted and refused, from the audit log, and returns
+// every granted prefill (of any time: one made before the period may feed a case in it) by
+// holder reference and bundle, oldest first.
+func (s *Service) tallyPrefills(ctx context.Context, p Period, t *reuseTally) (map[[2]string][]*grantedPrefill, error) {
 	prefills, err := s.log.Entries(ctx, "prefill", "")
 	if err != nil {
 		return nil, err
 	}
-	granted := map[[2]string][]*grantedPrefill{} // by holder reference and bundle, in order
-	refusedElsewhere := 0                        // refused before a bundle was known
+	granted := map[[2]string][]*grantedPrefill{}
 	for _, e := range prefills {
 		var d prefillDetail
 		if err := json.Unmarshal(e.Detail, &d); err != nil {
@@ -172,83 +218,84 @@ func (s *Service) ReuseReport(ctx context.Context, p Period) (*ReuseReport, erro
 			d.Bundle = "" // refused before the bundle was known
 		}
 		inPeriod := p.contains(e.At)
-		if e.Outcome != audit.Granted {
-			switch {
-			case !inPeriod:
-			case d.Bundle == "":
-				refusedElsewhere++
-			default:
-				fig(d.Bundle).PrefillsRefused++
+		switch {
+		case e.Outcome == audit.Granted:
+			if inPeriod {
+				t.bundle(d.Bundle).PrefillsGranted++
 			}
-			continue
-		}
-		if inPeriod {
-			fig(d.Bundle).PrefillsGranted++
-		}
-		gp := &grantedPrefill{seq: e.Seq, at: e.At, fields: map[string]bool{}}
-		for _, f := range d.Fields {
-			gp.fields[f] = true
-		}
-		key := [2]string{e.Subject, d.Bundle}
-		granted[key] = append(granted[key], gp)
-	}
-
-	for _, c := range cases {
-		b, ok := s.cat.Bundle(c.BundleCode)
-		if !ok {
-			continue // a bundle the catalogue no longer has
-		}
-		f := fig(b.Code)
-		f.Cases++
-		of, err := s.cfg.Forms.Get(b, c.ApplicantType, matters[c.ID])
-		if err != nil {
-			continue // a selection the catalogue no longer allows: nothing to count it against
-		}
-		f.FieldsAsked += len(of.Fields)
-		f.MaterialsAsked += len(of.Materials)
-		f.MaterialsFromLicences += byLicence[c.ID]
-		// The latest unused prefill for this holder and bundle made before the case.
-		var pick *grantedPrefill
-		for _, gp := range granted[[2]string{audit.SubjectRef(c.HolderID), b.Code}] {
-			if !gp.used && !gp.at.After(c.SubmittedAt.Time) {
-				pick = gp
+			gp := &grantedPrefill{at: e.At, fields: map[string]bool{}}
+			for _, f := range d.Fields {
+				gp.fields[f] = true
 			}
-		}
-		if pick == nil {
-			continue
-		}
-		pick.used = true
-		var form map[string]any
-		if err := json.Unmarshal([]byte(c.Form), &form); err != nil {
-			return nil, fmt.Errorf("reading case %s: %w", c.ID, err)
-		}
-		n := 0
-		for code, v := range form {
-			if v != nil && pick.fields[code] {
-				n++
-			}
-		}
-		f.FieldsPrefilled += n
-		if n > 0 {
-			f.CasesPrefilled++
+			key := [2]string{e.Subject, d.Bundle}
+			granted[key] = append(granted[key], gp)
+		case !inPeriod:
+		case d.Bundle == "":
+			t.refusedElsewhere++
+		default:
+			t.bundle(d.Bundle).PrefillsRefused++
 		}
 	}
+	return granted, nil
+}
 
-	rep := &ReuseReport{GeneratedAt: s.cfg.Now().UTC(), Bundles: []BundleReuse{}}
+// tallyCase counts what case c's one form asked for and what shared data supplied: its
+// materials given as e-licences, and the fields of the prefill it used, if any. A case whose
+// bundle or selection the catalogue no longer has is not counted.
+func (s *Service) tallyCase(c *periodCase, granted map[[2]string][]*grantedPrefill, t *reuseTally) {
+	b, ok := s.cat.Bundle(c.BundleCode)
+	if !ok {
+		return
+	}
+	f := t.bundle(b.Code)
+	f.Cases++
+	of, err := s.cfg.Forms.Get(b, c.ApplicantType, c.matters)
+	if err != nil {
+		return // a selection the catalogue no longer allows: nothing to count it against
+	}
+	f.FieldsAsked += len(of.Fields)
+	f.MaterialsAsked += len(of.Materials)
+	f.MaterialsFromLicences += c.fromLicences
+	var pick *grantedPrefill
+	for _, gp := range granted[[2]string{audit.SubjectRef(c.HolderID), b.Code}] {
+		if !gp.used && !gp.at.After(c.SubmittedAt.Time) {
+			pick = gp
+		}
+	}
+	if pick == nil {
+		return
+	}
+	pick.used = true
+	n := 0
+	for code, v := range c.Form.V {
+		if v != nil && pick.fields[code] {
+			n++
+		}
+	}
+	f.FieldsPrefilled += n
+	if n > 0 {
+		f.CasesPrefilled++
+	}
+}
+
+// report is the tally as a report of p made at now: bundles in 序号 order, and the overall
+// figures.
+func (t *reuseTally) report(cat *catalogue.Catalogue, p Period, now time.Time) *ReuseReport {
+	rep := &ReuseReport{GeneratedAt: now.UTC(), Bundles: []BundleReuse{}}
 	if !p.From.IsZero() {
 		rep.From = deadline.Date(p.From).Format(time.DateOnly)
 	}
 	if !p.To.IsZero() {
 		rep.To = deadline.Date(p.To).Format(time.DateOnly)
 	}
-	for code, f := range figures {
-		b, _ := s.cat.Bundle(code)
+	for code, f := range t.figures {
+		b, _ := cat.Bundle(code)
 		f.percentages()
 		rep.Bundles = append(rep.Bundles, BundleReuse{Bundle: event.BundleRef{Seq: b.Seq, Code: b.Code, Name: b.Name}, ReuseFigures: *f})
 		rep.Overall.add(*f)
 	}
 	sort.Slice(rep.Bundles, func(i, j int) bool { return rep.Bundles[i].Bundle.Seq < rep.Bundles[j].Bundle.Seq })
-	rep.Overall.PrefillsRefused += refusedElsewhere
+	rep.Overall.PrefillsRefused += t.refusedElsewhere
 	rep.Overall.percentages()
-	return rep, nil
+	return rep
 }

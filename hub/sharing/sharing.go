@@ -6,14 +6,13 @@ import (
 	"strconv"
 	"time"
 
-	"yjshub/problem"
-
 	"yjshub/catalogue"
 	"yjshub/format"
 	"yjshub/hub/audit"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
 	"yjshub/mapping"
+	"yjshub/problem"
 )
 
 // PurposePrefill is the consent purpose a prefill requires.

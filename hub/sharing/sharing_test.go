@@ -10,17 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/hub"
-
-	"yjshub/problem"
-
 	"yjshub/catalogue"
+	"yjshub/hub"
 	"yjshub/hub/audit"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
+	"yjshub/problem"
 	"yjshub/seeds"
 )
 

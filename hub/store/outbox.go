@@ -1,10 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -83,19 +81,19 @@ func isStorableText(s string) bool {
 
 // outboxRow is an outbox row as the database holds it.
 type outboxRow struct {
-	ID          int64          `db:"id"`
-	EventID     string         `db:"event_id"`
-	Topic       string         `db:"topic"`
-	Key         string         `db:"msg_key"`
-	Payload     string         `db:"payload"`
-	Headers     string         `db:"headers"`
-	CreatedAt   Timestamp      `db:"created_at"`
-	PublishedAt Timestamp      `db:"published_at"`
-	Attempts    int            `db:"attempts"`
-	LastError   sql.NullString `db:"last_error"`
+	ID          int64                   `db:"id"`
+	EventID     string                  `db:"event_id"`
+	Topic       string                  `db:"topic"`
+	Key         string                  `db:"msg_key"`
+	Payload     string                  `db:"payload"`
+	Headers     JSON[map[string]string] `db:"headers"`
+	CreatedAt   Timestamp               `db:"created_at"`
+	PublishedAt Timestamp               `db:"published_at"`
+	Attempts    int                     `db:"attempts"`
+	LastError   sql.NullString          `db:"last_error"`
 }
 
-func (r outboxRow) message() (OutboxMessage, error) {
+func (r outboxRow) message() OutboxMessage {
 	m := OutboxMessage{
 		ID:          r.ID,
 		EventID:     r.EventID,
@@ -106,14 +104,12 @@ func (r outboxRow) message() (OutboxMessage, error) {
 		PublishedAt: r.PublishedAt.Time,
 		Attempts:    r.Attempts,
 		LastError:   r.LastError.String,
-	}
-	if err := json.Unmarshal([]byte(r.Headers), &m.Headers); err != nil {
-		return OutboxMessage{}, fmt.Errorf("outbox message %d: decode headers: %w", r.ID, err)
+		Headers:     r.Headers.V,
 	}
 	if len(m.Headers) == 0 {
 		m.Headers = nil
 	}
-	return m, nil
+	return m
 }
 
 // EnqueueOutbox writes msgs to the outbox inside the caller's transaction, so
@@ -137,7 +133,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 		VALUES (?, ?, ?, ?, ?, ?, 0)`)
 	enqueuedAt := now()
 	for _, m := range msgs {
-		headers, err := encodeHeaders(m.Headers)
+		headers, err := JSONOf(m.Headers).Value()
 		if err != nil {
 			return fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err)
 		}
@@ -151,19 +147,6 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 		}
 	}
 	return nil
-}
-
-func encodeHeaders(h map[string]string) (string, error) {
-	if len(h) == 0 {
-		return "{}", nil
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(h); err != nil {
-		return "", fmt.Errorf("encode headers: %w", err)
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // PendingOutbox returns up to limit unpublished messages, oldest first —
@@ -185,11 +168,7 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, 
 	}
 	msgs := make([]OutboxMessage, 0, len(rows))
 	for _, r := range rows {
-		m, err := r.message()
-		if err != nil {
-			return nil, fmt.Errorf("store: pending outbox: %w", err)
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, r.message())
 	}
 	return msgs, nil
 }

@@ -10,6 +10,7 @@ import (
 	// Registers the "pgx" database/sql driver.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
+
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
 )

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"Timestamps round-trip in UTC to the microsecond", testTimestamps},
 		{"InsertRows inserts many rows in statements under the placeholder limit, all or none", testInsertRows},
 		{"Open errors never contain the URL's password", testOpenErrorRedacted},
+		{"A JSON column reads back what was written, nil lists and maps as empty ones, and refuses what is not JSON", testJSONColumn},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -857,5 +858,69 @@ func testInsertRows(t *testing.T, open Opener) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "row 0 has 2 values for 3 columns") {
 		t.Fatalf("a short row: %v", err)
+	}
+}
+
+func testJSONColumn(t *testing.T, open Opener) {
+	ctx := t.Context()
+	s := migrated(t, open)
+	table := "storetest_json" // each store of the suite is fresh
+	if _, err := s.DB().ExecContext(ctx, "CREATE TABLE "+table+" (id INTEGER PRIMARY KEY, doc TEXT)"); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	type doc struct {
+		Name  string         `json:"name"`
+		Tags  []string       `json:"tags"`
+		Attrs map[string]any `json:"attrs"`
+	}
+	insert := func(id int, v any) {
+		t.Helper()
+		if _, err := s.DB().ExecContext(ctx, s.DB().Rebind("INSERT INTO "+table+" (id, doc) VALUES (?, ?)"), id, v); err != nil {
+			t.Fatalf("insert %d: %v", id, err)
+		}
+	}
+	text := func(id int) string {
+		t.Helper()
+		var raw *string
+		if err := s.DB().GetContext(ctx, &raw, s.DB().Rebind("SELECT doc FROM "+table+" WHERE id = ?"), id); err != nil {
+			t.Fatalf("select %d: %v", id, err)
+		}
+		if raw == nil {
+			return "NULL"
+		}
+		return *raw
+	}
+	want := doc{Name: "开酒吧", Tags: []string{"a", "b"}, Attrs: map[string]any{"n": 1.5, "ok": true}}
+	insert(1, store.JSONOf(want))
+	insert(2, store.JSONOf([]string(nil)))
+	insert(3, store.JSONOf(map[string]any(nil)))
+	insert(4, nil)
+	insert(5, "{not json")
+	insert(6, `{"name": 42}`)
+
+	var got store.JSON[doc]
+	if err := s.DB().GetContext(ctx, &got, s.DB().Rebind("SELECT doc FROM "+table+" WHERE id = ?"), 1); err != nil {
+		t.Fatalf("scan a document: %v", err)
+	}
+	if got.V.Name != want.Name || !slices.Equal(got.V.Tags, want.Tags) || got.V.Attrs["n"] != 1.5 || got.V.Attrs["ok"] != true {
+		t.Errorf("read back %+v, want %+v", got.V, want)
+	}
+	if a, b := text(2), text(3); a != "[]" || b != "{}" {
+		t.Errorf("a nil slice was written as %s and a nil map as %s, want [] and {}", a, b)
+	}
+	var list store.JSON[[]string]
+	list.V = []string{"left over"}
+	if err := s.DB().GetContext(ctx, &list, s.DB().Rebind("SELECT doc FROM "+table+" WHERE id = ?"), 4); err != nil || list.V != nil {
+		t.Errorf("NULL read as %v (err %v), want the zero value", list.V, err)
+	}
+	for id, wantErr := range map[int]string{5: "not JSON", 6: "a number where string belongs"} {
+		var bad store.JSON[doc]
+		err := s.DB().GetContext(ctx, &bad, s.DB().Rebind("SELECT doc FROM "+table+" WHERE id = ?"), id)
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("row %d: err = %v, want one saying %q", id, err, wantErr)
+		}
+		if err != nil && (strings.Contains(err.Error(), "not json") || strings.Contains(err.Error(), "42")) {
+			t.Errorf("row %d: the error quotes the column: %v", id, err)
+		}
 	}
 }

@@ -1,0 +1,122 @@
+package cases
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"yjshub/problem"
+)
+
+// Application is one application for a bundle: what an applicant submits once.
+type Application struct {
+	// Bundle is the bundle's code or its 序号 (a JSON string or number).
+	Bundle json.RawMessage `json:"bundle"`
+	// ApplicantType is "enterprise" or "individual".
+	ApplicantType string `json:"applicant_type"`
+	// Matters are the chosen matter codes. Every required matter of the bundle must be among
+	// them; omitted, the bundle's required matters are applied for and no optional one.
+	Matters []string `json:"matters,omitempty"`
+	// Form holds the canonical fields (field code → value).
+	Form map[string]any `json:"form"`
+	// Materials are the supplied documents, one per material type.
+	Materials []MaterialInput `json:"materials"`
+}
+
+// MaterialInput is a supplied document, referenced by hash and location, or given as an
+// e-licence of the hub's library (Licence, and no file fields) where the material's catalogue
+// entry says which licence types satisfy it (免交).
+type MaterialInput struct {
+	Type     string      `json:"type"`
+	Filename string      `json:"filename,omitempty"`
+	SHA256   string      `json:"sha256,omitempty"`
+	Size     int64       `json:"size,omitempty"`
+	URI      string      `json:"uri,omitempty"`
+	Licence  *LicenceRef `json:"licence,omitempty"`
+}
+
+// LicenceRef names an e-licence of the library by its type (licence name) and number.
+type LicenceRef struct {
+	Type   string `json:"type"`
+	Number string `json:"number"`
+}
+
+// maxBody bounds an application's size.
+const maxBody = 1 << 20
+
+// DecodeApplication reads an application strictly: malformed JSON is an error, unknown keys
+// are problems. It also returns the SHA-256 of the body, which identifies the request for
+// idempotency.
+func DecodeApplication(r io.Reader) (Application, string, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return Application{}, "", err
+	}
+	if len(body) > maxBody {
+		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleMaxSize, Message: fmt.Sprintf("the application is larger than %d bytes", maxBody)})
+	}
+	sum := sha256.Sum256(body)
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil || raw == nil {
+		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "the body must be one JSON object"})
+	}
+	var problems []problem.Problem
+	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !known[k] {
+			problems = append(problems, problem.Problem{Path: "/" + k, Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
+		}
+	}
+	var app Application
+	app.Bundle = raw["bundle"]
+	decodeInto := func(key string, v any) {
+		b, ok := raw[key]
+		if !ok || string(b) == "null" {
+			return
+		}
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		d.DisallowUnknownFields()
+		if err := d.Decode(v); err != nil {
+			problems = append(problems, problem.Problem{Path: "/" + key, Rule: problem.RuleType, Message: typeMessage(key, err)})
+		}
+	}
+	decodeInto("applicant_type", &app.ApplicantType)
+	decodeInto("matters", &app.Matters)
+	decodeInto("form", &app.Form)
+	decodeInto("materials", &app.Materials)
+	if len(problems) > 0 {
+		return app, "", problem.New(problems...)
+	}
+	return app, hex.EncodeToString(sum[:]), nil
+}
+
+func typeMessage(key string, err error) string {
+	want := map[string]string{
+		"applicant_type": "a string",
+		"matters":        "an array of matter codes",
+		"form":           "an object of canonical fields",
+		"materials":      "an array of {type, filename, sha256, size, uri} or {type, licence: {type, number}}",
+	}[key]
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) && ute.Field != "" {
+		return fmt.Sprintf("must be %s (%s has the wrong type)", want, ute.Field)
+	}
+	if strings.Contains(err.Error(), "unknown field") {
+		return fmt.Sprintf("must be %s: %s", want, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return "must be " + want
+}

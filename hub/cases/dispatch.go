@@ -1,0 +1,212 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"yjshub/hub/bus"
+	"yjshub/hub/event"
+	"yjshub/hub/licences"
+	"yjshub/hub/store"
+	"yjshub/mapping"
+)
+
+// dispatch starts the clocks of sub-cases and enqueues their messages to their departments'
+// topics, all at once: one deadline computation and one read of the case for the lot.
+func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subcaseIDs []string, now time.Time) error {
+	if len(subcaseIDs) == 0 {
+		return nil
+	}
+	ts := store.NewTimestamp(now)
+	q, args, err := sqlx.In(`UPDATE subcases SET state = ?, clock_start = ?, dispatched_at = ?, updated_at = ? WHERE id IN (?)`,
+		StateDispatched, ts, ts, ts, subcaseIDs)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+		return err
+	}
+	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
+		return err
+	}
+	var c caseRow
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		return err
+	}
+	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
+	steps := make([]timelineStep, 0, len(subcaseIDs))
+	for _, id := range subcaseIDs {
+		msg, dept, err := s.dispatchMessage(ctx, tx, c, id, now)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, msg)
+		steps = append(steps, timelineStep{subcaseID: id, typ: StateDispatched, detail: "sent to " + s.deptName(dept)})
+	}
+	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
+		return err
+	}
+	return s.st.EnqueueOutbox(ctx, tx, msgs...)
+}
+
+func (s *Service) deptName(code string) string {
+	if d, ok := s.cat.Department(code); ok {
+		return d.Name
+	}
+	return code
+}
+
+// dispatchMessage builds the outbox message that carries a sub-case to its department.
+func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, subcaseID string, now time.Time) (store.OutboxMessage, string, error) {
+	caseID := c.ID
+	var sc subcaseRow
+	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
+		return store.OutboxMessage{}, "", err
+	}
+	var rows []struct {
+		event.MaterialRef
+		LicenceType   string `db:"licence_type"`
+		LicenceNumber string `db:"licence_number"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
+		m.licence_type AS licence_type, m.licence_number AS licence_number
+		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id = ? ORDER BY m.type`), subcaseID); err != nil {
+		return store.OutboxMessage{}, "", err
+	}
+	mats := make([]event.MaterialRef, 0, len(rows))
+	for _, r := range rows {
+		ref := r.MaterialRef
+		if m, ok := s.cat.Material(ref.Type); ok {
+			ref.Name = m.Name
+		}
+		if r.LicenceNumber != "" {
+			// Verified again as it leaves: a sub-case released later may find it revoked since.
+			status := licences.StatusRevoked
+			lic, err := s.lib.Find(ctx, tx, r.LicenceType, r.LicenceNumber)
+			switch {
+			case err == nil:
+				status = lic.Status
+			case !errors.Is(err, licences.ErrNotFound):
+				return store.OutboxMessage{}, "", err
+			}
+			ref.Licence = &event.LicenceMaterial{Type: r.LicenceType, Number: r.LicenceNumber, Status: status, VerifiedAt: now}
+		}
+		mats = append(mats, ref)
+	}
+	m, _ := s.cat.Matter(sc.MatterCode)
+	b, _ := s.cat.Bundle(c.BundleCode)
+	holder := holderOf(c.ApplicantType, c.Form.V)
+	data := event.SubcaseDispatched{
+		CaseID: caseID, SubcaseID: subcaseID,
+		Bundle:        event.BundleRef{Seq: b.Seq, Code: b.Code, Name: b.Name},
+		Matter:        event.MatterRef{Code: m.Code, Name: sc.MatterName, Result: event.ResultRef{Kind: m.Result.Kind, Name: m.Result.Name}},
+		Department:    sc.Department,
+		ApplicantType: c.ApplicantType,
+		Applicant:     &holder,
+		Form:          sc.Form.V,
+		Materials:     mats,
+		Deadlines:     event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
+		SubmittedAt:   c.SubmittedAt.Time,
+		Callback:      s.callback(subcaseID),
+	}
+	id := newID("ev_")
+	env, err := event.New(id, event.TypeSubcaseDispatched, subcaseID, now, data)
+	if err != nil {
+		return store.OutboxMessage{}, "", err
+	}
+	payload, err := json.Marshal(env)
+	if err != nil {
+		return store.OutboxMessage{}, "", err
+	}
+	return store.OutboxMessage{EventID: id, Topic: bus.SubcaseTopic(sc.Department), Key: caseID, Payload: payload,
+		Headers: map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}}, sc.Department, nil
+}
+
+// release dispatches every waiting sub-case whose prerequisites in the case are all approved,
+// with the prerequisites' results mapped into its form.
+func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
+	var subs []subcaseRow
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		return err
+	}
+	byMatter := map[string]subcaseRow{}
+	for _, sc := range subs {
+		byMatter[sc.MatterCode] = sc
+	}
+	var c caseRow
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		return err
+	}
+	var released []string
+	for _, sc := range subs {
+		if sc.State != StateWaiting {
+			continue
+		}
+		pre := sc.Prerequisites.V
+		ready := true
+		for _, p := range pre {
+			if byMatter[p].State != StateApproved {
+				ready = false
+			}
+		}
+		if !ready {
+			continue
+		}
+		results := mapping.Results{}
+		for _, p := range pre {
+			r, err := s.resultOf(ctx, tx, byMatter[p])
+			if err != nil {
+				return err
+			}
+			results[p] = r
+		}
+		form := c.Form.V
+		m, _ := s.cat.Matter(sc.MatterCode)
+		inCase := map[string]bool{}
+		for code := range byMatter {
+			inCase[code] = true
+		}
+		outside, err := s.outsideResults(ctx, tx, m, inCase, c.HolderID)
+		if err != nil {
+			return err
+		}
+		for code, r := range outside {
+			results[code] = r
+		}
+		out, problems := mapping.Map(m, c.ApplicantType, form, results)
+		if len(problems) > 0 {
+			// The form was valid at intake; a mapping that now fails is the catalogue's
+			// problem, not the applicant's: record it and send what maps.
+			s.cfg.Logger.Warn("mapping a released sub-case left problems", "case", caseID, "subcase", sc.ID, "matter", sc.MatterCode, "problems", len(problems))
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET form = ? WHERE id = ?`), store.JSONOf(out), sc.ID); err != nil {
+			return err
+		}
+		released = append(released, sc.ID)
+	}
+	return s.dispatch(ctx, tx, caseID, released, now)
+}
+
+// resultOf returns what a decided sub-case issued, as mapping result fields.
+func (s *Service) resultOf(ctx context.Context, tx *sqlx.Tx, sc subcaseRow) (map[string]any, error) {
+	r := map[string]any{}
+	if sc.DecisionNumber != "" {
+		r["decision_number"] = sc.DecisionNumber
+	}
+	lics, err := s.lib.OfSubcase(ctx, tx, sc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(lics) > 0 {
+		l := lics[0]
+		r["licence_number"], r["licence_name"], r["issued_at"], r["issuer"] = l.Number, l.Type, l.IssuedAt, l.Issuer
+		if l.ValidUntil != "" {
+			r["valid_until"] = l.ValidUntil
+		}
+	}
+	return r, nil
+}

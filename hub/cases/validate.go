@@ -1,0 +1,421 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"yjshub/catalogue"
+	"yjshub/hub/deadline"
+	"yjshub/hub/event"
+	"yjshub/hub/licences"
+	"yjshub/mapping"
+	"yjshub/problem"
+)
+
+// plan is a validated application, ready to store.
+type plan struct {
+	app       Application
+	bundle    *catalogue.Bundle
+	oneForm   *mapping.OneForm
+	subcases  []*plannedSubcase
+	materials []*plannedMaterial
+	holder    event.ApplicantRef
+}
+
+type plannedSubcase struct {
+	id       string
+	entry    mapping.SelectedMatter
+	matter   *catalogue.Matter
+	position int
+	waitFor  []string // prerequisite matter codes within this case
+	form     map[string]any
+}
+
+type plannedMaterial struct {
+	id      string
+	input   MaterialInput
+	name    string
+	users   []string          // sub-case ids
+	licence *licences.Licence // the e-licence it was given as, verified valid; nil for an upload
+}
+
+var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// validate checks an application whole and returns every problem, or the plan. It reads the
+// e-licence library (not in a transaction: call it before InTx). The stages run in order, each
+// on what the one before established: the selection (bundle, applicant type, matters), then
+// the form and the materials against the one form of that selection, then each department's
+// form mapped from them. A stage with problems ends the check: the next would only report
+// consequences of them.
+func (s *Service) validate(ctx context.Context, app Application) (*plan, []problem.Problem, error) {
+	p := &plan{app: app}
+	selected, problems := s.validateSelection(p)
+	if len(problems) > 0 {
+		return nil, problems, nil
+	}
+	of, err := s.forms.Get(p.bundle, app.ApplicantType, selected)
+	if err != nil {
+		var pe *problem.Error
+		if errors.As(err, &pe) {
+			return nil, pe.Problems, nil
+		}
+		return nil, nil, err
+	}
+	p.oneForm = of
+	form := mapping.Form(app.Form)
+	if form == nil {
+		form = mapping.Form{}
+	}
+	problems = of.Validate(form)
+	p.holder = holderOf(app.ApplicantType, form)
+	mp, err := s.validateMaterials(ctx, p, of)
+	if err != nil {
+		return nil, nil, err
+	}
+	if problems = append(problems, mp...); len(problems) > 0 {
+		return nil, problems, nil
+	}
+	if problems, err = s.planSubcases(ctx, p, form); err != nil || len(problems) > 0 {
+		return nil, problems, err
+	}
+	for _, pm := range p.materials {
+		for _, ps := range p.subcases {
+			if needs(ps.matter, pm.input.Type, app.ApplicantType) {
+				pm.users = append(pm.users, ps.id)
+			}
+		}
+	}
+	return p, nil, nil
+}
+
+// validateSelection checks the bundle (a code or a 序号), the applicant type and the chosen
+// matters, and returns the matter codes to apply for: the chosen ones, or without a choice the
+// bundle's required matters open to the applicant type. Required matters cannot be dropped.
+func (s *Service) validateSelection(p *plan) (selected []string, problems problem.List) {
+	app := p.app
+	add := problems.Add
+	var bundleKey string
+	if len(app.Bundle) == 0 || string(app.Bundle) == "null" {
+		add("/bundle", problem.RuleRequired, "name the bundle by its code or 序号")
+	} else {
+		var str string
+		var num json.Number
+		if json.Unmarshal(app.Bundle, &str) == nil {
+			bundleKey = str
+		} else if json.Unmarshal(app.Bundle, &num) == nil {
+			bundleKey = num.String()
+		} else {
+			add("/bundle", problem.RuleType, "must be a bundle code or 序号")
+		}
+	}
+	if bundleKey != "" {
+		if b, ok := s.cat.Bundle(bundleKey); ok {
+			p.bundle = b
+		} else {
+			add("/bundle", mapping.RuleUnknownBundle, "no bundle has the code or 序号 %s", strconv.Quote(clip(bundleKey)))
+		}
+	}
+	switch app.ApplicantType {
+	case catalogue.Enterprise, catalogue.Individual:
+	case "":
+		add("/applicant_type", problem.RuleRequired, "must be enterprise or individual")
+	default:
+		add("/applicant_type", problem.RuleEnum, "must be enterprise or individual")
+	}
+	if p.bundle == nil || (app.ApplicantType != catalogue.Enterprise && app.ApplicantType != catalogue.Individual) {
+		// Without a bundle and an applicant type there is no form to check the rest against.
+		return nil, problems
+	}
+
+	chosen := map[string]bool{}
+	for i, code := range app.Matters {
+		path := fmt.Sprintf("/matters/%d", i)
+		entry, ok := bundleEntry(p.bundle, code)
+		switch {
+		case !ok:
+			add(path, mapping.RuleUnknownMatter, "%s is not a matter of bundle %d %s", strconv.Quote(clip(code)), p.bundle.Seq, p.bundle.Name)
+			continue
+		case chosen[code]:
+			add(path, problem.RuleDuplicate, "%s is chosen twice", code)
+			continue
+		}
+		m, _ := s.cat.Matter(entry.Matter)
+		if !m.Handles(app.ApplicantType) {
+			add(path, RuleNotOpenToApplicant, "%s (%s) is not open to %s applicants", entry.Name, code, app.ApplicantType)
+			continue
+		}
+		chosen[code] = true
+	}
+	for _, e := range p.bundle.Matters {
+		m, _ := s.cat.Matter(e.Matter)
+		switch {
+		case !m.Handles(app.ApplicantType):
+		case app.Matters == nil:
+			if !e.Optional {
+				selected = append(selected, e.Matter)
+			}
+		case chosen[e.Matter]:
+			selected = append(selected, e.Matter)
+		case !e.Optional:
+			add("/matters", RuleRequiredMatter, "the required matter %s (%s) cannot be dropped", e.Name, e.Matter)
+		}
+	}
+	if len(selected) == 0 && len(problems) == 0 {
+		add("/matters", problem.RuleRequired, "choose at least one matter")
+	}
+	return selected, problems
+}
+
+// planSubcases plans one sub-case per matter of the one form, each department's form mapped
+// now from form, except those waiting for a prerequisite decided in this same case (their form
+// takes the prerequisite's result). Prerequisites outside the case feed the form from the
+// holder's e-licences. A form that does not map is a problem at /form, naming the matter.
+func (s *Service) planSubcases(ctx context.Context, p *plan, form mapping.Form) ([]problem.Problem, error) {
+	var problems []problem.Problem
+	inCase := map[string]bool{}
+	for _, sm := range p.oneForm.Matters {
+		inCase[sm.Code] = true
+	}
+	for i, sm := range p.oneForm.Matters {
+		m, _ := s.cat.Matter(sm.Code)
+		ps := &plannedSubcase{id: newID("sc_"), entry: sm, matter: m, position: i}
+		for _, pre := range m.Prerequisites {
+			if inCase[pre] {
+				ps.waitFor = append(ps.waitFor, pre)
+			}
+		}
+		if len(ps.waitFor) == 0 {
+			results, err := s.outsideResults(ctx, s.st.DB(), m, inCase, p.holder.ID)
+			if err != nil {
+				return nil, err
+			}
+			out, mp := mapping.Map(m, p.app.ApplicantType, form, results)
+			for _, pr := range mp {
+				pr.Path = "/form" + " (" + sm.Code + ": " + pr.Path + ")"
+				problems = append(problems, pr)
+			}
+			ps.form = out
+		}
+		p.subcases = append(p.subcases, ps)
+	}
+	return problems, nil
+}
+
+func clip(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return string(r[:64]) + "…"
+	}
+	return s
+}
+
+func bundleEntry(b *catalogue.Bundle, code string) (catalogue.BundleEntry, bool) {
+	for _, e := range b.Matters {
+		if e.Matter == code {
+			return e, true
+		}
+	}
+	return catalogue.BundleEntry{}, false
+}
+
+// needs reports whether a matter requires (or accepts) a material for an applicant type.
+func needs(m *catalogue.Matter, material, applicantType string) bool {
+	for _, n := range m.Materials {
+		if n.Material != material {
+			continue
+		}
+		if len(n.ApplicantTypes) == 0 {
+			return true
+		}
+		for _, t := range n.ApplicantTypes {
+			if t == applicantType {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// outsideResults returns the results of a matter's prerequisites that are not in the case, from
+// the holder's valid e-licences of the type each prerequisite issues: a licence issued in an
+// earlier case (or imported) feeds the form as a prerequisite decided in this case would.
+func (s *Service) outsideResults(ctx context.Context, q licences.Queryer, m *catalogue.Matter, inCase map[string]bool, holderID string) (mapping.Results, error) {
+	var results mapping.Results
+	for _, pre := range m.Prerequisites {
+		pm, ok := s.cat.Matter(pre)
+		if inCase[pre] || !ok || pm.Result.Kind != "licence" {
+			continue
+		}
+		lic, err := s.lib.LatestValid(ctx, q, holderID, pm.Result.Name)
+		if err != nil {
+			return nil, err
+		}
+		if lic != nil {
+			if results == nil {
+				results = mapping.Results{}
+			}
+			results[pre] = lic.Result()
+		}
+	}
+	return results, nil
+}
+
+// validateMaterials checks the supplied materials: each a file, or an e-licence of the library
+// that satisfies the material, is valid and is held by the applicant.
+func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.OneForm) ([]problem.Problem, error) {
+	var problems problem.List
+	add := problems.Add
+	wanted := map[string]mapping.MaterialItem{}
+	for _, mi := range of.Materials {
+		wanted[mi.Code] = mi
+	}
+	seen := map[string]bool{}
+	for i, in := range p.app.Materials {
+		path := fmt.Sprintf("/materials/%d", i)
+		mi, ok := wanted[in.Type]
+		switch {
+		case in.Type == "":
+			add(path+"/type", problem.RuleRequired, "name the material type")
+			continue
+		case !ok:
+			if _, known := s.cat.Material(in.Type); known {
+				add(path+"/type", RuleNotNeeded, "no chosen matter asks for %s", in.Type)
+			} else {
+				add(path+"/type", RuleUnknownMaterial, "%s is not in the material catalogue", strconv.Quote(clip(in.Type)))
+			}
+			continue
+		case seen[in.Type]:
+			add(path+"/type", problem.RuleDuplicate, "%s is supplied twice: supply each material once", in.Type)
+			continue
+		}
+		seen[in.Type] = true
+		if in.Licence != nil {
+			pm, refused, err := s.licenceMaterial(ctx, path, in, mi, p.holder.ID)
+			if err != nil {
+				return nil, err
+			}
+			if refused != nil {
+				problems = append(problems, *refused)
+				continue
+			}
+			p.materials = append(p.materials, pm)
+			continue
+		}
+		if in.Filename == "" || len(in.Filename) > 255 || strings.ContainsAny(in.Filename, "/\\\x00") {
+			add(path+"/filename", problem.RuleFilename, "must be a file name (1-255 bytes, no path separators)")
+		}
+		if !sha256RE.MatchString(in.SHA256) {
+			add(path+"/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
+		}
+		if in.Size <= 0 {
+			add(path+"/size", problem.RuleMinimum, "must be the file's size in bytes, at least 1")
+		}
+		if u, err := url.Parse(in.URI); err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
+			add(path+"/uri", problem.RuleURI, "must be an absolute URI where the file can be fetched")
+		}
+		p.materials = append(p.materials, &plannedMaterial{id: newID("mt_"), input: in, name: mi.Name})
+	}
+	for _, mi := range of.Materials {
+		if mi.Required && !seen[mi.Code] {
+			add("/materials", RuleRequiredMaterial, "%s (%s) is required by %s", mi.Name, mi.Code, strings.Join(mi.Matters, ", "))
+		}
+	}
+	return problems, nil
+}
+
+// Rules of the problems intake reports besides the shared ones (package problem) and the one
+// form's (package mapping).
+const (
+	RuleNotOpenToApplicant = "applicant_type"    // a chosen matter is not open to the applicant type
+	RuleRequiredMatter     = "required_matter"   // a required matter of the bundle was dropped
+	RuleNotNeeded          = "not_needed"        // no chosen matter asks for the material
+	RuleUnknownMaterial    = "unknown_material"  // the material catalogue has no such material
+	RuleRequiredMaterial   = "required_material" // a required material is missing
+	RuleHolder             = "holder"            // an issued licence's holder is not the case's applicant
+	RuleUnknownDepartment  = "unknown_department"
+)
+
+// Rules of the problems with a material given as an e-licence (at /materials/i/licence).
+const (
+	RuleLicenceType    = "licence_type"    // the material cannot be given as a licence of that type
+	RuleLicenceUnknown = "licence_unknown" // the library has no such licence
+	RuleLicenceHolder  = "licence_holder"  // the licence is not the applicant's
+	RuleLicenceExpired = "licence_expired"
+	RuleLicenceRevoked = "licence_revoked"
+)
+
+// licenceMaterial checks a material given as an e-licence and plans it with the licence's file.
+// Messages never contain the applicant's or the holder's identifiers.
+func (s *Service) licenceMaterial(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, *problem.Problem, error) {
+	lp := path + "/licence"
+	refuse := func(rule, msg string, args ...any) (*plannedMaterial, *problem.Problem, error) {
+		return nil, &problem.Problem{Path: lp, Rule: rule, Message: fmt.Sprintf(msg, args...)}, nil
+	}
+	if in.Filename != "" || in.SHA256 != "" || in.Size != 0 || in.URI != "" {
+		return nil, &problem.Problem{Path: path, Rule: problem.RuleOneOf, Message: "give the material either as a file (filename, sha256, size, uri) or as an e-licence, not both"}, nil
+	}
+	ref := in.Licence
+	if ref.Type == "" || ref.Number == "" {
+		return refuse(problem.RuleRequired, "name the e-licence by its type and number")
+	}
+	mat, _ := s.cat.Material(in.Type)
+	if !mat.SatisfiedByLicence(ref.Type) {
+		if len(mat.SatisfiedBy) == 0 {
+			return refuse(RuleLicenceType, "%s (%s) cannot be given as an e-licence: supply the file", mi.Name, in.Type)
+		}
+		return refuse(RuleLicenceType, "%s (%s) can be given as an e-licence of type %s only", mi.Name, in.Type, strings.Join(mat.SatisfiedBy, ", "))
+	}
+	lic, err := s.lib.Get(ctx, ref.Type, ref.Number)
+	if errors.Is(err, licences.ErrNotFound) {
+		return refuse(RuleLicenceUnknown, "the e-licence library has no %s with that number", clip(ref.Type))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if holderID != "" && lic.HolderID != holderID {
+		return refuse(RuleLicenceHolder, "the %s is not held by the applicant: only the applicant's own e-licences can replace a material", lic.Type)
+	}
+	switch lic.Status {
+	case licences.StatusExpired:
+		return refuse(RuleLicenceExpired, "the %s expired on %s: supply a valid one", lic.Type, lic.ValidUntil)
+	case licences.StatusRevoked:
+		when := ""
+		if lic.RevokedAt != nil {
+			when = " on " + lic.RevokedAt.In(deadline.China).Format(time.DateOnly)
+		}
+		return refuse(RuleLicenceRevoked, "the %s was revoked by its issuer%s: %s", lic.Type, when, lic.RevokedReason)
+	}
+	file := in
+	file.Filename = licenceFilename(lic)
+	file.SHA256, file.Size, file.URI = lic.File.SHA256, lic.File.Size, lic.File.URI
+	return &plannedMaterial{id: newID("mt_"), input: file, name: mi.Name, licence: lic}, nil, nil
+}
+
+// licenceFilename names a licence's file: its number and format, without path separators.
+func licenceFilename(l *licences.Licence) string {
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, l.Number)
+	if l.File.Format != "" {
+		name += "." + l.File.Format
+	}
+	return name
+}
+
+// holderOf names the applicant a licence will be issued to.
+func holderOf(applicantType string, form mapping.Form) event.ApplicantRef {
+	str := func(k string) string { v, _ := form[k].(string); return v }
+	if applicantType == catalogue.Enterprise {
+		return event.ApplicantRef{Name: str("enterprise.name"), ID: str("enterprise.uscc"), IDType: "uscc"}
+	}
+	return event.ApplicantRef{Name: str("applicant.name"), ID: str("applicant.id_number"), IDType: "resident_id"}
+}
