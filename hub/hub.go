@@ -136,12 +136,8 @@ func New(cfg Config) (*Services, error) {
 // Recorder records connector outcomes: a delivery in the case flow; a failure as a dead letter
 // and, when it concerns a sub-case, in the case flow too.
 func Recorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
-	conv := func(d connector.Delivery) cases.Delivery {
-		return cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID, Department: d.Department,
-			Status: d.Status, Attempts: d.Attempts, At: d.At}
-	}
 	return connector.RecorderFuncs{
-		DeliveredFunc: func(ctx context.Context, d connector.Delivery) error { return svc.RecordDelivered(ctx, conv(d)) },
+		DeliveredFunc: svc.RecordDelivered,
 		FailedFunc: func(ctx context.Context, f connector.Failure) error {
 			if _, err := dlq.Add(ctx, f); err != nil {
 				return err
@@ -149,7 +145,7 @@ func Recorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
 			if f.SubcaseID == "" {
 				return nil
 			}
-			return svc.RecordFailed(ctx, conv(f.Delivery), f.Reason)
+			return svc.RecordFailed(ctx, f.Delivery, f.Reason)
 		},
 	}
 }

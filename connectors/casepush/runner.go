@@ -104,7 +104,7 @@ func NewRunner(cfg RunnerConfig, b *bus.Bus, client *delivery.Client, ledger *Le
 }
 
 // Stats returns the runner's counters; safe for concurrent use.
-func (r *Runner) Stats() StatsSnapshot { return statsOf(r.stats.Snapshot()) }
+func (r *Runner) Stats() connector.CounterSnapshot { return r.stats.Snapshot() }
 
 // errStopped marks a message left unhandled because Run is stopping.
 var errStopped = errors.New("stopped")

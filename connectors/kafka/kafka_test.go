@@ -221,7 +221,7 @@ func TestASubcaseCountsAsDeliveredOnlyOnceTheDepartmentCommitsIt(t *testing.T) {
 		cfg := kafkaconn.Config{Department: dept, GroupID: env.Group("slow-dept"), TrackGroup: env.Group("track"), PollInterval: 10 * time.Millisecond}
 		// The hub's recorder records the delivery in the case flow.
 		rec := connector.RecorderFuncs{DeliveredFunc: func(ctx context.Context, d connector.Delivery) error {
-			if err := env.Cases.RecordDelivered(ctx, cases.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID,
+			if err := env.Cases.RecordDelivered(ctx, connector.Delivery{EventID: d.EventID, CaseID: d.CaseID, SubcaseID: d.SubcaseID,
 				Department: d.Department, Status: d.Status, Attempts: d.Attempts, At: d.At}); err != nil {
 				return err
 			}

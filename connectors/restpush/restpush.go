@@ -134,10 +134,7 @@ func (c *Connector) Run(ctx context.Context) error {
 
 // Stats returns a snapshot of the connector's counters and breaker state.
 func (c *Connector) Stats() Stats {
-	s := statsOf(c.stats.Snapshot())
-	s.Department = c.cfg.Department
-	s.BreakerState = c.breaker.state()
-	return s
+	return Stats{Department: c.cfg.Department, BreakerState: c.breaker.state(), CounterSnapshot: c.stats.Snapshot()}
 }
 
 // message is one consumed sub-case on its way to the department.

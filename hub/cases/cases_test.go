@@ -14,6 +14,7 @@ import (
 	"yjshub/catalogue"
 	"yjshub/hub"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
@@ -440,7 +441,7 @@ func TestAPrerequisiteHoldsAMatterBackAndFeedsItsForm(t *testing.T) {
 
 func TestADeliveryOfAnUnknownSubcaseIsRecordedAndDoesNotStall(t *testing.T) {
 	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
-		err := svc.RecordDelivered(context.Background(), cases.Delivery{EventID: "ev_x", SubcaseID: "sc_from_elsewhere", Department: "tobacco", Status: 202, Attempts: 1})
+		err := svc.RecordDelivered(context.Background(), connector.Delivery{EventID: "ev_x", SubcaseID: "sc_from_elsewhere", Department: "tobacco", Status: 202, Attempts: 1})
 		if err != nil {
 			t.Fatalf("an unknown sub-case's delivery must not fail (it would block the partition): %v", err)
 		}
@@ -458,7 +459,7 @@ func TestADeliveryThatFailedAndThenGotThroughIsRecordedAsDelivered(t *testing.T)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := cases.Delivery{EventID: "ev_1", SubcaseID: v.Subcases[0].ID, Department: v.Subcases[0].Department.Code, Status: 400, Attempts: 1}
+		d := connector.Delivery{EventID: "ev_1", SubcaseID: v.Subcases[0].ID, Department: v.Subcases[0].Department.Code, Status: 400, Attempts: 1}
 		if err := svc.RecordFailed(ctx, d, "HTTP 400"); err != nil {
 			t.Fatal(err)
 		}

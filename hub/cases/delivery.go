@@ -4,37 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/hub/connector"
 	"yjshub/hub/store"
 )
 
-// Delivery is a dispatched message a connector handed to a department system.
-type Delivery struct {
-	EventID    string
-	CaseID     string
-	SubcaseID  string
-	Department string
-	Status     int
-	Attempts   int
-	At         time.Time
-}
-
 // RecordDelivered records that a department system took a sub-case. A repeat of the same
 // message id changes nothing.
-func (s *Service) RecordDelivered(ctx context.Context, d Delivery) error {
+func (s *Service) RecordDelivered(ctx context.Context, d connector.Delivery) error {
 	return s.recordDelivery(ctx, d, "delivered", "")
 }
 
 // RecordFailed records that a department system refused a sub-case for good (a 4xx answer or
 // an undecodable message); reason must not contain personal data.
-func (s *Service) RecordFailed(ctx context.Context, d Delivery, reason string) error {
+func (s *Service) RecordFailed(ctx context.Context, d connector.Delivery, reason string) error {
 	return s.recordDelivery(ctx, d, "failed", reason)
 }
 
-func (s *Service) recordDelivery(ctx context.Context, d Delivery, outcome, reason string) error {
+func (s *Service) recordDelivery(ctx context.Context, d connector.Delivery, outcome, reason string) error {
 	at := d.At
 	if at.IsZero() {
 		at = s.now()
