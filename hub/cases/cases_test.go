@@ -27,14 +27,16 @@ var testCatalogue = func() *catalogue.Catalogue {
 	return cat
 }()
 
+// submittedAt is the time of each's clock, which stands still: every case is submitted then.
+var submittedAt = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
+
 // each runs a test on every store backend (SQLite always, PostgreSQL when configured).
 func each(t *testing.T, fn func(t *testing.T, st *store.Store, svc *cases.Service)) {
 	for name, open := range storetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			st := storetest.Migrated(open)(t)
-			now := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 			svc, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, CallbackBase: "http://hub.test",
-				Now: func() time.Time { return now }})
+				Now: func() time.Time { return submittedAt }})
 			if err != nil {
 				t.Fatal(err)
 			}
