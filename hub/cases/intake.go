@@ -37,8 +37,10 @@ type Application struct {
 	// ApplicantType is "enterprise" or "individual".
 	ApplicantType string `json:"applicant_type"`
 	// Matters are the chosen matter codes. Every required matter of the bundle must be among
-	// them; omitted, the bundle's required matters are applied for and no optional one.
-	Matters []string `json:"matters,omitempty"`
+	// them; omitted, the bundle's required matters are applied for and no optional one. An
+	// empty list is not omitted (it chooses nothing), so it encodes as [] and only nil is left
+	// out.
+	Matters []string `json:"matters,omitzero"`
 	// Form holds the canonical fields (field code → value).
 	Form map[string]any `json:"form"`
 	// Materials are the supplied documents, one per material type.
