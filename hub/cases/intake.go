@@ -65,6 +65,10 @@ type LicenceRef struct {
 	Number string `json:"number"`
 }
 
+// pointerToken escapes a key as a JSON Pointer reference token (RFC 6901): a key with "/" or
+// "~" would otherwise name another place.
+var pointerToken = strings.NewReplacer("~", "~0", "/", "~1")
+
 // maxBody bounds an application's size.
 const maxBody = 1 << 20
 
@@ -95,7 +99,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			problems = append(problems, Problem{Path: "/" + k, Rule: "unknown_field", Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
+			problems = append(problems, Problem{Path: "/" + pointerToken.Replace(k), Rule: "unknown_field", Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
 		}
 	}
 	var app Application
