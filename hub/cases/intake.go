@@ -90,6 +90,9 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	if err := dec.Decode(&raw); err != nil || raw == nil {
 		return Application{}, "", &ValidationError{Problems: []Problem{{Path: "", Rule: "json", Message: "the body must be one JSON object"}}}
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Application{}, "", &ValidationError{Problems: []Problem{{Path: "", Rule: "json", Message: "the body must be one JSON object, with nothing after it"}}}
+	}
 	var problems []Problem
 	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true}
 	keys := make([]string, 0, len(raw))
