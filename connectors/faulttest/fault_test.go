@@ -452,7 +452,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		r.WaitFor("the first sub-cases", func() bool { return r.delivered(first) && r.delivered(firstSteady) })
 		failing.Store(true)
 		pending := r.subcases(flakyDept, 3, 6)
-		r.WaitFor("the connector to be retrying", func() bool { return retrying(flaky, pending) })
+		r.WaitWithin(connectortest.RetryWithin, "the connector to be retrying", func() bool { return retrying(flaky, pending) })
 
 		if err := broker.Close(); err != nil {
 			t.Fatalf("stop the broker: %v", err)
@@ -508,7 +508,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		r.WaitFor("the first sub-cases", func() bool { return r.delivered(first) })
 		failing.Store(true)
 		pending := r.subcases(dept, 2, 4)
-		r.WaitFor("the connector to be retrying", func() bool { return retrying(d, pending) })
+		r.WaitWithin(connectortest.RetryWithin, "the connector to be retrying", func() bool { return retrying(d, pending) })
 		if err := b.Close(); err != nil {
 			t.Fatalf("close the bus: %v", err)
 		}
