@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -94,7 +95,7 @@ type invalidCase struct {
 	data  []byte
 }
 
-func readCase(t *testing.T, path string) invalidCase {
+func readCase(t testing.TB, path string) invalidCase {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -181,26 +182,73 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	}
 }
 
+// fuzzFiles are the files FuzzLoad puts its input in: each file of the base catalogue, a
+// file joining them in each folder, and one where no catalogue file belongs.
+var fuzzFiles = []string{
+	"departments.yaml", "bundles/core.yaml", "fields/core.yaml", "materials/core.yaml", "matters/core.yaml",
+	"bundles/extra.yaml", "fields/extra.yaml", "materials/extra.yaml", "matters/extra.yaml", "extras/notes.yaml",
+}
+
+// FuzzLoad loads the base catalogue with one of its files replaced, or joined, by the input:
+// Load never panics, and returns either a catalogue, whose matters every bundle's entries
+// name, or only a Problems error listing problems in order, each in a file of the catalogue
+// with a message; loading the same files again gives the same answer. Seeds are the base
+// catalogue's files and every invalid case of testdata/invalid, each in its file.
 func FuzzLoad(f *testing.F) {
 	base := baseFS(f)
-	f.Add(base["matters/core.yaml"].Data)
-	f.Add(base["bundles/core.yaml"].Data)
-	f.Add([]byte("matters: [{code: a, form: [{expr: '1 +'}]}]"))
-	f.Add([]byte("a: &a [*a, *a]"))
-	f.Add([]byte("matters:\n  - !!binary aGVsbG8=\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	for i, name := range fuzzFiles {
+		if mf, ok := base[name]; ok {
+			f.Add(uint8(i), mf.Data)
+		}
+	}
+	paths, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
+	for _, p := range paths {
+		c := readCase(f, p)
+		i := slices.Index(fuzzFiles, c.file)
+		if i < 0 {
+			f.Fatalf("%s: its file %s is not one FuzzLoad fills", p, c.file)
+		}
+		f.Add(uint8(i), c.data)
+	}
+	f.Add(uint8(4), []byte("matters: [{code: a, form: [{expr: '1 +'}]}]"))
+	f.Add(uint8(4), []byte("a: &a [*a, *a]"))
+	f.Add(uint8(4), []byte("matters:\n  - !!binary aGVsbG8=\n"))
+	f.Fuzz(func(t *testing.T, file uint8, data []byte) {
+		name := fuzzFiles[int(file)%len(fuzzFiles)]
 		fsys := baseFS(t)
-		fsys["matters/core.yaml"] = &fstest.MapFile{Data: data}
+		fsys[name] = &fstest.MapFile{Data: data}
 		cat, err := Load(fsys, "cat")
+		again, errAgain := Load(fsys, "cat")
 		if err == nil {
-			if cat == nil || len(cat.Matters) == 0 && len(cat.Bundles) > 0 {
+			if cat == nil || len(cat.Matters) == 0 || len(cat.Bundles) == 0 || len(cat.Departments) == 0 {
 				t.Fatal("no error and no complete catalogue")
+			}
+			for _, b := range cat.Bundles {
+				for _, e := range b.Matters {
+					if _, ok := cat.Matter(e.Matter); !ok {
+						t.Fatalf("bundle %s names matter %s, which the catalogue lacks", b.Code, e.Matter)
+					}
+				}
+			}
+			if errAgain != nil || again.Version != cat.Version {
+				t.Fatalf("loaded again: version %q, %v; first %q", again.Version, errAgain, cat.Version)
 			}
 			return
 		}
 		var probs Problems
 		if !errors.As(err, &probs) || len(probs) == 0 || cat != nil {
 			t.Fatalf("a failed load must return only a non-empty Problems: %v", err)
+		}
+		for i, p := range probs {
+			if p.Message == "" || p.File != "cat" && !strings.HasPrefix(p.File, "cat/") {
+				t.Errorf("problem %+v has no message or is not in the catalogue", p)
+			}
+			if i > 0 && (probs[i-1].File > p.File || probs[i-1].File == p.File && probs[i-1].Line > p.Line) {
+				t.Errorf("problems out of file and line order: %v before %v", probs[i-1], p)
+			}
+		}
+		if errAgain == nil || errAgain.Error() != err.Error() {
+			t.Fatalf("loaded again, other problems:\n%v\nfirst:\n%v", errAgain, err)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -145,9 +146,11 @@ func schemaMessage(e *jsonschema.ValidationError) string {
 	return e.ErrorKind.LocalizedString(printer)
 }
 
+// quoteAll quotes ss in sorted order: the schema validator lists keys in map order, and the
+// same catalogue must give the same message every time.
 func quoteAll(ss []string) string {
 	q := make([]string, len(ss))
-	for i, s := range ss {
+	for i, s := range slices.Sorted(slices.Values(ss)) {
 		q[i] = fmt.Sprintf("%q", s)
 	}
 	return strings.Join(q, ", ")

@@ -2,6 +2,7 @@ package format
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,15 +84,52 @@ func TestResidentIDBirthDateUsesClock(t *testing.T) {
 	}
 }
 
+// gb32100Alphabet is the standard's code character set, values 0-30 in order (no I, O, S, V,
+// Z), written out here rather than taken from the checker.
+const gb32100Alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+// gb32100Weights is the standard's table of weights W_i for the 17 characters before the
+// check character.
+var gb32100Weights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+
 // withUSCCCheck appends the GB 32100 check character, computed from the standard's
-// definition: weights 3^i mod 31.
+// definition: weights 3^i mod 31 (the table above), C18 = 31 - (Σ C_i·W_i mod 31), where 31
+// is written as 0.
 func withUSCCCheck(body string) string {
 	sum, w := 0, 1
 	for i := 0; i < 17; i++ {
-		sum += strings.IndexByte(usccAlphabet, body[i]) * w
+		sum += strings.IndexByte(gb32100Alphabet, body[i]) * w
 		w = w * 3 % 31
 	}
-	return body + string(usccAlphabet[(31-sum%31)%31])
+	c := 31 - sum%31
+	if c == 31 {
+		c = 0
+	}
+	return body + string(gb32100Alphabet[c])
+}
+
+// usccEndingIn returns a valid code whose check character is c, found by varying the 17th
+// character, which the check character follows one to one (its weight, 28, is prime to 31).
+func usccEndingIn(t testing.TB, c byte) string {
+	t.Helper()
+	for i := 0; i < len(gb32100Alphabet); i++ {
+		if code := withUSCCCheck("91320707MA1XYW12" + gb32100Alphabet[i:i+1]); code[17] == c {
+			return code
+		}
+	}
+	t.Fatalf("no 17th character gives the check character %c", c)
+	return ""
+}
+
+// The weights are 3^i mod 31: the definition withUSCCCheck uses gives the standard's table.
+func TestUSCCWeightsAreTheStandardsTable(t *testing.T) {
+	w := 1
+	for i, want := range gb32100Weights {
+		if w != want {
+			t.Errorf("W_%d = %d by 3^i mod 31, the standard's table has %d", i+1, w, want)
+		}
+		w = w * 3 % 31
+	}
 }
 
 func TestUSCC(t *testing.T) {
@@ -100,14 +138,19 @@ func TestUSCC(t *testing.T) {
 		withUSCCCheck("91320707MA1XYW123"),
 		withUSCCCheck("92320707MA1ABCDE5"), // 个体工商户
 		withUSCCCheck("52320707509876543"), // 民办非企业单位
+		usccEndingIn(t, 'Y'),               // the sum is 1 mod 31: C18 = 30, the alphabet's last
+		usccEndingIn(t, '0'),               // the sum is 0 mod 31: C18 = 31, written as 0
 	}
 	for _, v := range valid {
 		if err := CheckUSCC(v); err != nil {
-			t.Errorf("a valid code was refused: %v", err)
+			t.Errorf("a valid code %s was refused: %v", v, err)
 		}
 	}
+	endsInY, endsIn0 := usccEndingIn(t, 'Y'), usccEndingIn(t, '0')
 	cases := []struct{ name, value, reason string }{
 		{"a wrong check character is refused", "91350100M000100Y44", "check character"},
+		{"0 where the check character is Y is refused", endsInY[:17] + "0", "check character"},
+		{"1 where the check character is 0 is refused", endsIn0[:17] + "1", "check character"},
 		{"a letter outside the alphabet is refused", "91350100M000100O43", "alphabet"},
 		{"lower case is refused", "91350100m000100Y43", "alphabet"},
 		{"a short code is refused", "91350100M000100Y4", "18 characters"},
@@ -235,29 +278,99 @@ func TestMaskDigits(t *testing.T) {
 }
 
 func FuzzResidentID(f *testing.F) {
-	f.Add("11010519491231002X")
-	f.Add("320707199003070016")
-	f.Add("")
+	for _, seed := range []string{
+		"11010519491231002X", // the standard's example
+		"320707199003070016",
+		withResidentIDCheck("32070719900307001"),
+		withResidentIDCheck("32072420000229123"), // a leap day
+		withResidentIDCheck("32072419000101002"), // the first year allowed
+		withResidentIDCheck("32072418991231002"), // the year before
+		withResidentIDCheck("32070719000229001"), // 1900 was no leap year
+		withResidentIDCheck("32070721990101001"), // born in the future
+		withResidentIDCheck("99070719900307001"), // no such province
+		"11010519491231002x",                     // lower-case x
+		"11010519491231002",                      // 17 characters
+		"",
+	} {
+		f.Add(seed)
+	}
+	// Check characters 0 and X (values 0 and 10, the ends of the MOD 11-2 range).
+	for body := 32070719900307000; body < 32070719900307100; body++ {
+		id := withResidentIDCheck(strconv.Itoa(body))
+		if id[17] == 'X' || id[17] == '0' {
+			f.Add(id)
+		}
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		err := CheckResidentID(s)
-		if err == nil {
-			if len(s) != 18 || withResidentIDCheck(s[:17]) != s {
-				t.Fatalf("accepted %q whose check character is wrong", s)
+		if err == nil && (len(s) != 18 || withResidentIDCheck(s[:17]) != s) {
+			t.Fatalf("accepted %q whose check character is wrong", s)
+		}
+		if err != nil && len(s) >= 6 && strings.Contains(err.Error(), s) {
+			t.Fatalf("error repeats the value: %v", err)
+		}
+		// The first 17 characters given the check character the standard computes: never
+		// refused for it, and every other check character refused.
+		if len(s) < 17 || strings.Trim(s[:17], "0123456789") != "" {
+			return
+		}
+		id := withResidentIDCheck(s[:17])
+		err = CheckResidentID(id)
+		if err != nil {
+			if strings.Contains(err.Error(), "check character") {
+				t.Fatalf("%s, whose check character follows the standard, was refused for it: %v", id, err)
 			}
 			return
 		}
-		if len(s) >= 6 && strings.Contains(err.Error(), s) {
-			t.Fatalf("error repeats the value: %v", err)
+		for _, c := range "0123456789X" {
+			if c != rune(id[17]) && CheckResidentID(id[:17]+string(c)) == nil {
+				t.Fatalf("%s was accepted with check character %c besides %c", id[:17], c, id[17])
+			}
 		}
 	})
 }
 
 func FuzzUSCC(f *testing.F) {
-	f.Add("91350100M000100Y43")
-	f.Add("")
+	for _, seed := range []string{
+		"91350100M000100Y43", // the standard's example
+		usccEndingIn(f, 'Y'),
+		usccEndingIn(f, '0'),
+		withUSCCCheck("92320707MA1ABCDE5"),
+		withUSCCCheck("52320707509876543"),
+		withUSCCCheck("Y1320707MA1XYW123"), // registration authority Y
+		withUSCCCheck("N5320707MA1XYW123"), // a category authority N lacks
+		"91350100M000100Y4",                // 17 characters
+		"91350100M000100O43",               // O is not in the alphabet
+		"91350100m000100Y43",               // lower case
+		"",
+	} {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if CheckUSCC(s) == nil && withUSCCCheck(s[:17]) != s {
+		err := CheckUSCC(s)
+		if err == nil && withUSCCCheck(s[:17]) != s {
 			t.Fatalf("accepted %q whose check character is wrong", s)
+		}
+		if err != nil && len(s) >= 6 && strings.Contains(err.Error(), s) {
+			t.Fatalf("error repeats the value: %v", err)
+		}
+		// The first 17 characters given the check character the standard computes: never
+		// refused for it, and every other check character refused.
+		if len(s) < 17 || strings.Trim(s[:17], gb32100Alphabet) != "" {
+			return
+		}
+		code := withUSCCCheck(s[:17])
+		err = CheckUSCC(code)
+		if err != nil {
+			if strings.Contains(err.Error(), "check character") {
+				t.Fatalf("%s, whose check character follows the standard, was refused for it: %v", code, err)
+			}
+			return
+		}
+		for i := 0; i < len(gb32100Alphabet); i++ {
+			if c := gb32100Alphabet[i]; c != code[17] && CheckUSCC(code[:17]+string(c)) == nil {
+				t.Fatalf("%s was accepted with check character %c besides %c", code[:17], c, code[17])
+			}
 		}
 	})
 }

@@ -29,6 +29,13 @@ import (
 // joins on Apache Kafka (3s initial rebalance delay each) fit well inside it.
 const RigTimeout = 60 * time.Second
 
+// RetryWithin bounds a wait for what retries bring about (a retried delivery, a breaker that
+// opens after failures in a row), counted from an attempt the test has already seen: with a
+// kind's waits as short as a [Harness] keeps them (retries within about 50ms, an attempt
+// timeout of at most a second) a few retries take well under a second. A broken retry loop
+// then fails the test in seconds, not at the rig's or the check's deadline.
+const RetryWithin = 10 * time.Second
+
 // waitTick is how often a wait looks at its condition again.
 const waitTick = 2 * time.Millisecond
 
@@ -253,6 +260,21 @@ func (r *Rig) Wait(rn *Running) error {
 // returns that was not expected to.
 func (r *Rig) WaitFor(what string, cond func() bool) {
 	r.T.Helper()
+	r.wait(r.Ctx, what, cond)
+}
+
+// WaitWithin is WaitFor with a deadline of its own, d from now, when that comes before the
+// rig's: for what must follow soon after something the test has seen, as a retried delivery
+// follows the first attempt ([RetryWithin]).
+func (r *Rig) WaitWithin(d time.Duration, what string, cond func() bool) {
+	r.T.Helper()
+	ctx, cancel := context.WithTimeout(r.Ctx, d)
+	defer cancel()
+	r.wait(ctx, what+" (within "+d.String()+")", cond)
+}
+
+func (r *Rig) wait(ctx context.Context, what string, cond func() bool) {
+	r.T.Helper()
 	tick := time.NewTicker(waitTick)
 	defer tick.Stop()
 	for !cond() {
@@ -266,7 +288,7 @@ func (r *Rig) WaitFor(what string, cond func() bool) {
 			}
 		}
 		select {
-		case <-r.Ctx.Done():
+		case <-ctx.Done():
 			r.T.Fatalf("waiting for %s: not before the deadline", what)
 		case <-tick.C:
 		}

@@ -300,7 +300,14 @@ func (d *department) checkKeys() {
 // delivery comes with a key that can never match.
 func (d *department) waitEffects(what string, subs ...Subcase) {
 	d.s.t.Helper()
-	d.s.waitFor(what, func() bool {
+	d.waitEffectsWithin(d.s.f.Timeout, what, subs...)
+}
+
+// waitEffectsWithin is waitEffects failing after limit (or at the check's deadline, when that
+// comes first).
+func (d *department) waitEffectsWithin(limit time.Duration, what string, subs ...Subcase) {
+	d.s.t.Helper()
+	d.s.waitWithin(limit, what, func() bool {
 		if why, bad := d.badKey(); bad {
 			d.s.t.Fatal(why)
 		}
@@ -308,15 +315,31 @@ func (d *department) waitEffects(what string, subs ...Subcase) {
 	})
 }
 
+// waitAttempted waits until the department has seen an attempt at sc: what a wait for
+// retries ([RetryWithin]) counts from, once the connector has joined its group.
+func (d *department) waitAttempted(sc Subcase) {
+	d.s.t.Helper()
+	d.s.waitFor("the first attempt at sub-case "+sc.ID, func() bool { return len(d.attempts(sc.ID)) > 0 })
+}
+
 // waitFor waits until cond holds, failing the check at its deadline.
 func (s *suite) waitFor(what string, cond func() bool) {
 	s.t.Helper()
+	s.waitWithin(s.f.Timeout, what, cond)
+}
+
+// waitWithin waits until cond holds, failing the check after limit, or at its deadline when
+// that comes first.
+func (s *suite) waitWithin(limit time.Duration, what string, cond func() bool) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, limit)
+	defer cancel()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		select {
-		case <-s.ctx.Done():
-			s.t.Fatalf("waiting for %s: not within %v", what, s.f.Timeout)
+		case <-ctx.Done():
+			s.t.Fatalf("waiting for %s: not within %v", what, min(limit, s.f.Timeout))
 		case <-tick.C:
 		}
 	}
@@ -469,7 +492,8 @@ func checkRetries(s *suite) {
 		sc := NewSubcase(d.code, cs, tried)
 		published = append(published, sc)
 		d.publish(sc)
-		d.waitEffects(fmt.Sprintf("the sub-case to get through after %v twice", mode), sc)
+		d.waitAttempted(sc)
+		d.waitEffectsWithin(RetryWithin, fmt.Sprintf("the sub-case to get through after %v twice", mode), sc)
 		s.waitRecorded(sc)
 		var failed []FailMode
 		for _, r := range d.attempts(sc.ID) {
@@ -637,7 +661,8 @@ func checkBreaker(s *suite) {
 	good.start()
 	watch := s.watchBreaker(bad.run.conn)
 
-	s.waitFor("the failing department's breaker to open", func() bool { _, ok := watch.since("open", began); return ok })
+	bad.waitAttempted(stuck)
+	s.waitWithin(RetryWithin, "the failing department's breaker to open", func() bool { _, ok := watch.since("open", began); return ok })
 	opened, _ := watch.since("open", began)
 
 	// While it is open, the healthy department's sub-cases keep flowing.
@@ -662,11 +687,11 @@ func checkBreaker(s *suite) {
 
 	// It recovers through half-open.
 	if mode == Timeout {
-		s.waitFor("a half-open probe of the failing department", func() bool { _, ok := watch.since("half-open", opened); return ok })
+		s.waitWithin(RetryWithin, "a half-open probe of the failing department", func() bool { _, ok := watch.since("half-open", opened); return ok })
 	}
 	healed := time.Now()
 	bad.h.FailNext(0, 0)
-	bad.waitEffects("the held sub-case to get through once the department recovered", stuck)
+	bad.waitEffectsWithin(RetryWithin, "the held sub-case to get through once the department recovered", stuck)
 	s.waitFor("the breaker to close", func() bool { _, ok := watch.since("closed", healed); return ok })
 	closed, _ := watch.since("closed", healed)
 	s.waitRecorded(stuck)
@@ -718,13 +743,18 @@ func checkOrder(s *suite) {
 	first, second := half(0, perCase/2), half(perCase/2, perCase)
 	d.publish(first...)
 	d.start()
-	s.waitFor("some sub-cases to get through", func() bool { return len(d.effects()) >= 2 })
+	within := s.f.Timeout
+	if retrying {
+		s.waitFor("the first attempt", func() bool { return len(d.h.Received()) > 0 })
+		within = RetryWithin
+	}
+	s.waitWithin(within, "some sub-cases to get through", func() bool { return len(d.effects()) >= 2 })
 	if retrying {
 		d.h.FailNext(Transient5xx, 2)
 	}
 	d.publish(second...)
 	all := slices.Concat(first, second)
-	d.waitEffects("every sub-case to get through", all...)
+	d.waitEffectsWithin(within, "every sub-case to get through", all...)
 
 	caseOf := map[string]int{}
 	for i := range cases {
@@ -839,16 +869,19 @@ func checkNoLeak(s *suite) {
 
 	// Every way an attempt can fail, each answer quoting the applicant, then success; and the
 	// store fails once at recording it.
+	within := s.f.Timeout
 	for _, m := range []FailMode{Reset, Timeout, Transient5xx} {
 		if s.f.Retries && s.f.supports(m) {
 			d.h.FailNext(m, 1)
+			within = RetryWithin
 		}
 	}
 	s.rec.RefuseNext(errors.New("store unavailable"))
 	cs := caseID()
 	sc := NewSubcase(d.code, cs, 1)
 	d.publish(sc)
-	d.waitEffects("the sub-case to get through", sc)
+	d.waitAttempted(sc)
+	d.waitEffectsWithin(within, "the sub-case to get through", sc)
 	s.waitRecorded(sc)
 	snapshot()
 	if s.f.PermanentFailures {

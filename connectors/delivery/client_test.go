@@ -42,6 +42,18 @@ func (r *receiver) seen() []string {
 	return append([]string(nil), r.keys...)
 }
 
+// retryWithin bounds a Deliver that retries: with the waits of these clients (at most 5ms
+// apart, attempts of at most 300ms) it settles in well under a second, and a broken retry loop
+// fails the test in seconds instead of holding it until the test binary's timeout.
+const retryWithin = 10 * time.Second
+
+// deliverCtx is the context of a Deliver call that may retry.
+func deliverCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), retryWithin)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func client(t *testing.T, endpoint string, maxAttempts int) *delivery.Client {
 	t.Helper()
 	c, err := delivery.NewClient(delivery.ClientConfig{Endpoint: endpoint, Timeout: 300 * time.Millisecond,
@@ -84,7 +96,7 @@ func TestDeliverClassifiesEachAnswerAsTheContractSays(t *testing.T) {
 				}
 			})
 			retried := 0
-			res := client(t, r.srv.URL, tc.max).Deliver(t.Context(), "k-1", []byte(`{}`), func(delivery.Result) { retried++ })
+			res := client(t, r.srv.URL, tc.max).Deliver(deliverCtx(t), "k-1", []byte(`{}`), func(delivery.Result) { retried++ })
 			if res.Outcome != tc.outcome || res.Attempts != tc.attempts || res.Reason != tc.reason && tc.reason != "" {
 				t.Errorf("Deliver = %+v, want %v after %d attempts, reason %q", res, tc.outcome, tc.attempts, tc.reason)
 			}
@@ -109,7 +121,7 @@ func TestTransportFailuresAreRetriedAndNamedWithoutSecrets(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens: connection refused
 	c := client(t, "http://hub:pw-S3cr3t@"+addr+"/x?token=tok-S3cr3t", 2)
-	res := c.Deliver(t.Context(), "k", []byte(`{}`), nil)
+	res := c.Deliver(deliverCtx(t), "k", []byte(`{}`), nil)
 	if res.Outcome != delivery.Permanent || res.Attempts != 2 || !strings.HasPrefix(res.Reason, "gave up after 2 attempts: connection refused: ") {
 		t.Errorf("Deliver = %+v", res)
 	}
@@ -181,7 +193,7 @@ func TestWithASigningSecretEveryAttemptIsSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := c.Deliver(t.Context(), "key-1", []byte(`{"record":1}`), nil); res.Outcome != delivery.Delivered || res.Attempts != 2 {
+	if res := c.Deliver(deliverCtx(t), "key-1", []byte(`{"record":1}`), nil); res.Outcome != delivery.Delivered || res.Attempts != 2 {
 		t.Fatalf("Deliver = %+v", res)
 	}
 	mu.Lock()

@@ -14,11 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/delivery"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
 	"yjshub/hub/hubtest"
+	"yjshub/hub/outbox"
+	"yjshub/hub/store"
+	"yjshub/hub/store/storetest"
 )
 
 // fault is what a department does with one attempt.
@@ -429,6 +434,9 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		t.Cleanup(func() { _ = client.Close() })
 		r := newFaultRig(t, client, 50*time.Second)
 		flakyDept, steadyDept := r.Dept, r.NewDepartment()
+		// The hub publishes through its outbox: the relay on the same client retries while the
+		// broker is away.
+		hub := newHubOutbox(r)
 		var failing atomic.Bool
 		flaky := newDedupDepartment(t, func(string, int) fault {
 			if failing.Load() {
@@ -445,34 +453,23 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		r.WaitFor("the first sub-cases", func() bool { return r.delivered(first) && r.delivered(firstSteady) })
 		failing.Store(true)
 		pending := r.subcases(flakyDept, 3, 6)
-		r.WaitFor("the connector to be retrying", func() bool { return retrying(flaky, pending) })
+		r.WaitWithin(connectortest.RetryWithin, "the connector to be retrying", func() bool { return retrying(flaky, pending) })
 
 		if err := broker.Close(); err != nil {
 			t.Fatalf("stop the broker: %v", err)
 		}
 		downAt := time.Now()
 		// While the broker is down the department recovers and takes the sub-case being
-		// retried, whose offset cannot be committed; and the hub goes on publishing.
+		// retried, whose offset cannot be committed; and the hub goes on taking applications,
+		// whose sub-cases wait in its outbox.
 		failing.Store(false)
-		published := make(chan [2][]connectortest.Subcase, 1)
-		go func() {
-			late := publishUntilAccepted(r, flakyDept, 6)
-			published <- [2][]connectortest.Subcase{late, publishUntilAccepted(r, steadyDept, 6)}
-		}()
+		late := hub.enqueue(flakyDept, 6)
+		lateSteady := hub.enqueue(steadyDept, 6)
 		r.WaitFor("the connector to notice the broker is gone", func() bool { return flakyRun.restarts.Load() > 0 })
 		openBroker(t, dir, port)
 		upAt := time.Now()
 		downFor := upAt.Sub(downAt)
-		var late, lateSteady []connectortest.Subcase
-		select {
-		case p := <-published:
-			late, lateSteady = p[0], p[1]
-		case <-r.Ctx.Done():
-			t.Fatal("the broker did not take the later sub-cases before the deadline")
-		}
-		if late == nil || lateSteady == nil {
-			t.Fatal("the broker did not take the later sub-cases before the deadline")
-		}
+		r.WaitFor("the relay to publish the later sub-cases", hub.drained)
 
 		all := slices.Concat(first, pending, late)
 		allSteady := slices.Concat(firstSteady, lateSteady)
@@ -512,7 +509,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		r.WaitFor("the first sub-cases", func() bool { return r.delivered(first) })
 		failing.Store(true)
 		pending := r.subcases(dept, 2, 4)
-		r.WaitFor("the connector to be retrying", func() bool { return retrying(d, pending) })
+		r.WaitWithin(connectortest.RetryWithin, "the connector to be retrying", func() bool { return retrying(d, pending) })
 		if err := b.Close(); err != nil {
 			t.Fatalf("close the bus: %v", err)
 		}
@@ -561,27 +558,44 @@ func openBroker(t *testing.T, dir string, port int) (*bus.Bus, int) {
 	return b, port
 }
 
-// publishUntilAccepted publishes n sub-cases, repeating the call until the broker takes it, as
-// the hub's outbox relay does; nil if it did not before the rig's deadline.
-func publishUntilAccepted(r *faultRig, dept string, n int) []connectortest.Subcase {
+// hubOutbox is the hub's side of publishing: sub-cases enqueued in its store's outbox and
+// published by the outbox relay (hub/outbox), running on the rig's bus.
+type hubOutbox struct {
+	r     *faultRig
+	st    *store.Store
+	relay *outbox.Relay
+}
+
+func newHubOutbox(r *faultRig) *hubOutbox {
+	st := storetest.Migrated(storetest.OpenSQLite)(r.T)
+	h := &hubOutbox{r: r, st: st,
+		relay: outbox.New(st, r.Bus, outbox.Config{Interval: 20 * time.Millisecond, RetryBackoff: 100 * time.Millisecond, Logger: r.Log})}
+	r.Start(h.relay.Run)
+	return h
+}
+
+// enqueue commits n sub-cases of one case for dept to the outbox and wakes the relay.
+func (h *hubOutbox) enqueue(dept string, n int) []connectortest.Subcase {
+	h.r.T.Helper()
 	subs := make([]connectortest.Subcase, n)
-	msgs := make([]bus.Message, n)
+	msgs := make([]store.OutboxMessage, n)
 	cs := "cs_" + hubtest.RandomHex(6)
 	for i := range subs {
 		subs[i] = connectortest.NewSubcase(dept, cs, i+1)
-		msgs[i] = subs[i].Message()
+		m := subs[i].Message()
+		msgs[i] = store.OutboxMessage{EventID: subs[i].ID, Topic: m.Topic, Key: string(m.Key), Payload: m.Value}
 	}
-	for {
-		ctx, cancel := context.WithTimeout(r.Ctx, 3*time.Second)
-		err := r.Bus.Publish(ctx, msgs...)
-		cancel()
-		if err == nil {
-			return subs
-		}
-		if r.Ctx.Err() != nil {
-			return nil
-		}
+	if err := h.st.InTx(h.r.Ctx, func(tx *sqlx.Tx) error { return h.st.EnqueueOutbox(h.r.Ctx, tx, msgs...) }); err != nil {
+		h.r.T.Fatalf("EnqueueOutbox: %v", err)
 	}
+	h.relay.Notify()
+	return subs
+}
+
+// drained reports whether the relay has published everything enqueued.
+func (h *hubOutbox) drained() bool {
+	p, err := h.st.PendingOutbox(h.r.Ctx, 1)
+	return err == nil && len(p) == 0
 }
 
 func TestFaultBreakerOpenAndCloseTimes(t *testing.T) {

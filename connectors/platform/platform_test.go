@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"yjshub/connectors/connectortest"
 	"yjshub/connectors/delivery"
 	"yjshub/connectors/platform"
 	"yjshub/connectors/platform/platformsim"
@@ -373,7 +374,8 @@ func TestPushesAreRetriedOn5xxAndARefusalIsADeadLetterUntilReplayed(t *testing.T
 		caseID := caseOf(env, "jiangsu", "JS-R")
 		v := env.Case(caseID)
 		env.Approve(v, v.Subcases[0])
-		env.WaitFor("the result and 办结 to get through", func() bool { return len(taken(s, caseID)) == 2 })
+		env.WaitFor("the first push", func() bool { return len(s.sim.Pushes()) > 0 })
+		env.WaitWithin(connectortest.RetryWithin, "the result and 办结 to get through", func() bool { return len(taken(s, caseID)) == 2 })
 
 		keys := map[string]int{}
 		for _, p := range s.sim.Pushes() {

@@ -100,6 +100,15 @@ func (h *harness) counts() (delivered, failed int) {
 	return len(h.Rec.Deliveries()), len(h.Rec.Failures())
 }
 
+// waitRetried waits for what retries bring about: the department's first attempt by the rig's
+// deadline (the connector joins its group first), then cond within connectortest.RetryWithin,
+// so that a broken retry loop fails the test in seconds.
+func (h *harness) waitRetried(d *department, what string, cond func() bool) {
+	h.T.Helper()
+	h.WaitFor("the first attempt", func() bool { return d.count() > 0 })
+	h.WaitWithin(connectortest.RetryWithin, what, cond)
+}
+
 // defaultGroup is the group a connector joins when Config.GroupID is empty.
 func (h *harness) defaultGroup() string { return "yjshub-restpush-" + h.Dept }
 
@@ -244,7 +253,7 @@ func TestServerErrorsAreRetriedWithTheSameIdempotencyKey(t *testing.T) {
 		id, raw := h.subcase("cs-1", map[string]any{"SQRMC": "海韵餐饮"})
 		h.Publish("cs-1", raw)
 		h.Start(c.Run)
-		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
+		h.waitRetried(d, "one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		if keys := d.keys(); !slices.Equal(keys, []string{id, id, id}) {
 			t.Errorf("Idempotency-Keys = %q, want %q three times", keys, id)
@@ -315,7 +324,7 @@ func TestAConnectionResetIsRetried(t *testing.T) {
 		id, raw := h.subcase("cs-rst", nil)
 		h.Publish("cs-rst", raw)
 		h.Start(c.Run)
-		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
+		h.waitRetried(d, "one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		if keys := d.keys(); !slices.Equal(keys, []string{id, id}) {
 			t.Errorf("Idempotency-Keys = %q, want %q twice", keys, id)
@@ -344,7 +353,7 @@ func TestATimeoutIsRetried(t *testing.T) {
 		id, raw := h.subcase("cs-slow", nil)
 		h.Publish("cs-slow", raw)
 		h.Start(c.Run)
-		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
+		h.waitRetried(d, "one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		reqs := d.requests()
 		if len(reqs) != 2 || reqs[0].header.Get("Idempotency-Key") != id || reqs[1].header.Get("Idempotency-Key") != id {
@@ -376,12 +385,12 @@ func TestBreakerOpensOnServerErrorsAndClosesThroughHalfOpen(t *testing.T) {
 		h.Publish("cs-down", raw)
 		h.Start(c.Run)
 
-		h.WaitFor("the breaker to open", func() bool { return c.Stats().BreakerState == "open" })
+		h.waitRetried(d, "the breaker to open", func() bool { return c.Stats().BreakerState == "open" })
 		opened := time.Now()
 		if n := d.count(); n != 3 {
 			t.Errorf("breaker opened after %d requests, want 3", n)
 		}
-		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
+		h.WaitWithin(connectortest.RetryWithin, "one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 		closed := time.Now()
 		if s := c.Stats().BreakerState; s != "closed" {
 			t.Errorf("breaker %s after the delivery, want closed", s)
@@ -516,7 +525,7 @@ func TestMessagesOfOneCaseArriveInOrder(t *testing.T) {
 			}
 		}
 		h.Start(c.Run)
-		h.WaitFor("every delivery", func() bool { n, _ := h.counts(); return n == cases*perCase })
+		h.waitRetried(d, "every delivery", func() bool { n, _ := h.counts(); return n == cases*perCase })
 
 		posted := make(map[string][]string) // case -> keys in posting order, repeats collapsed
 		for _, k := range d.keys() {
@@ -592,6 +601,7 @@ func TestNoSecretOrPersonalDataInLogsOrErrors(t *testing.T) {
 		}
 		h.Publish("cs-pii", rawBad, rawFlaky)
 		run := h.Start(c.Run)
+		h.waitRetried(d, "the flaky sub-case's delivery to be recorded", func() bool { return calls.Load() > 0 })
 		runErr := h.Wait(run)
 		if !errors.Is(runErr, errStore) {
 			t.Fatalf("Run returned %v, want the recorder's error", runErr)
@@ -643,7 +653,7 @@ func TestStoppingWhileRetryingLeavesTheMessageUncommitted(t *testing.T) {
 		_, raw := h.subcase("cs-stop", nil)
 		h.Publish("cs-stop", raw)
 		run := h.Start(c.Run)
-		h.WaitFor("two attempts", func() bool { return d.count() >= 2 })
+		h.waitRetried(d, "two attempts", func() bool { return d.count() >= 2 })
 		if err := h.Stop(run); err != nil {
 			t.Errorf("Run stopped mid-retry returned %v, want nil", err)
 		}
@@ -670,7 +680,7 @@ func TestAMessageIsGivenUpAfterMaxAttempts(t *testing.T) {
 		id, raw := h.subcase("cs-max", nil)
 		h.Publish("cs-max", raw)
 		h.Start(c.Run)
-		h.WaitFor("the message given up", func() bool { _, n := h.counts(); return n == 1 })
+		h.waitRetried(d, "the message given up", func() bool { _, n := h.counts(); return n == 1 })
 
 		_, failures, _ := h.snapshot()
 		f := failures[0]
@@ -778,7 +788,7 @@ func TestWithASigningSecretEveryAttemptIsSigned(t *testing.T) {
 		id, raw := h.subcase("cs-sig", map[string]any{"SQRMC": "海韵餐饮"})
 		h.Publish("cs-sig", raw)
 		h.Start(c.Run)
-		h.WaitFor("one delivery", func() bool { n, _ := h.counts(); return n == 1 })
+		h.waitRetried(d, "one delivery", func() bool { n, _ := h.counts(); return n == 1 })
 
 		reqs := d.requests()
 		if len(reqs) != 2 {

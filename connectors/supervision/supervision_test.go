@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/connectors/connectortest"
 	"yjshub/connectors/delivery"
 	"yjshub/connectors/supervision"
 	"yjshub/hub/bus"
@@ -249,7 +250,10 @@ func TestRecordsAreRetriedOn5xxAndARefusedOneWaitsForItsReplay(t *testing.T) {
 		env.Approve(v, v.Subcases[0])
 		env.Approve(v, v.Subcases[1])
 		ours := func(f connector.Failure) bool { return f.CaseID == v.ID && f.Connector == supervision.Name }
-		env.WaitFor("the first record and the refusal", func() bool { return len(p.taken(v.ID)) == 1 && len(env.Rec.Failures(ours)) == 1 })
+		env.WaitFor("the first attempt", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.posts) > 0 })
+		env.WaitWithin(connectortest.RetryWithin, "the first record and the refusal", func() bool {
+			return len(p.taken(v.ID)) == 1 && len(env.Rec.Failures(ours)) == 1
+		})
 		f := env.Rec.Failures(ours)[0]
 		if f.Topic != bus.TopicCaseEvent || f.Status != 422 || !strings.Contains(f.Reason, "HTTP 422 Unprocessable Entity: 记录不完整") || len(f.Payload) == 0 {
 			t.Errorf("dead letter %+v %q", f.Delivery, f.Reason)

@@ -2,6 +2,9 @@ package audit_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -122,4 +125,73 @@ func TestEntriesReturnsTheRowsOfAKindInOrder(t *testing.T) {
 			t.Fatal("an entry with an unknown outcome was appended")
 		}
 	})
+}
+
+// forge rewrites the row seq with subject as its new subject and gives it the hash the
+// package doc defines, SHA-256(prev_hash || content), content being the JSON array
+// [seq, at in microseconds, kind, outcome, subject, detail]: its own hash then checks out,
+// and only its link to the next row can give the forgery away.
+func forge(t *testing.T, st *store.Store, seq int64, subject string) {
+	t.Helper()
+	ctx := context.Background()
+	db := st.DB()
+	var r struct {
+		Seq      int64  `db:"seq"`
+		At       int64  `db:"at"` // microseconds since the epoch, as the store keeps times
+		Kind     string `db:"kind"`
+		Outcome  string `db:"outcome"`
+		Subject  string `db:"subject"`
+		Detail   string `db:"detail"`
+		PrevHash string `db:"prev_hash"`
+		Hash     string `db:"hash"`
+	}
+	if err := db.GetContext(ctx, &r, db.Rebind(`SELECT seq, at, kind, outcome, subject, detail, prev_hash, hash FROM audit_log WHERE seq = ?`), seq); err != nil {
+		t.Fatal(err)
+	}
+	hash := func(subject string) string {
+		content, err := json.Marshal([]any{r.Seq, r.At, r.Kind, r.Outcome, subject, r.Detail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(append([]byte(r.PrevHash), content...))
+		return hex.EncodeToString(sum[:])
+	}
+	// The test's hash must be the log's own, or the forgery below proves nothing.
+	if got := hash(r.Subject); got != r.Hash {
+		t.Fatalf("the documented algorithm gives %s for row %d, the log stored %s", got, seq, r.Hash)
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE audit_log SET subject = ?, hash = ? WHERE seq = ?`), subject, hash(subject), seq); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A forger who rewrites a row and recomputes its hash passes the row's own check; the chain
+// gives it away at the next row, whose prev_hash no longer names the row before it.
+func TestARowRewrittenWithItsHashRecomputedBreaksTheChainAtTheNextRow(t *testing.T) {
+	cases := []struct {
+		name    string
+		forged  int64
+		wantSeq int64
+	}{
+		{"the first row", 1, 2},
+		{"a middle row", 2, 3},
+		{"the row before the last", 3, 4},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			each(t, func(t *testing.T, st *store.Store, log *audit.Log) {
+				ctx := context.Background()
+				appendN(t, log, 4)
+				forge(t, st, c.forged, audit.SubjectRef("someone else"))
+				_, err := log.Verify(ctx)
+				var te *audit.TamperError
+				if !errors.As(err, &te) || !errors.Is(err, audit.ErrTampered) {
+					t.Fatalf("a rewritten row with a recomputed hash was not detected: %v", err)
+				}
+				if te.Seq != c.wantSeq {
+					t.Fatalf("broken at seq %d, want %d, the row after the forged one: %v", te.Seq, c.wantSeq, err)
+				}
+			})
+		})
+	}
 }

@@ -21,8 +21,10 @@ type Application struct {
 	// ApplicantType is "enterprise" or "individual".
 	ApplicantType string `json:"applicant_type"`
 	// Matters are the chosen matter codes. Every required matter of the bundle must be among
-	// them; omitted, the bundle's required matters are applied for and no optional one.
-	Matters []string `json:"matters,omitempty"`
+	// them; omitted, the bundle's required matters are applied for and no optional one. An
+	// empty list is not omitted (it chooses nothing), so it encodes as [] and only nil is left
+	// out.
+	Matters []string `json:"matters,omitzero"`
 	// Form holds the canonical fields (field code → value).
 	Form map[string]any `json:"form"`
 	// Materials are the supplied documents, one per material type.
@@ -47,6 +49,10 @@ type LicenceRef struct {
 	Number string `json:"number"`
 }
 
+// pointerToken escapes a key as a JSON Pointer reference token (RFC 6901): a key with "/" or
+// "~" would otherwise name another place.
+var pointerToken = strings.NewReplacer("~", "~0", "/", "~1")
+
 // maxBody bounds an application's size.
 const maxBody = 1 << 20
 
@@ -68,6 +74,9 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	if err := dec.Decode(&raw); err != nil || raw == nil {
 		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "the body must be one JSON object"})
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "the body must be one JSON object, with nothing after it"})
+	}
 	var problems []problem.Problem
 	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true}
 	keys := make([]string, 0, len(raw))
@@ -77,7 +86,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			problems = append(problems, problem.Problem{Path: "/" + k, Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
+			problems = append(problems, problem.Problem{Path: "/" + pointerToken.Replace(k), Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
 		}
 	}
 	var app Application

@@ -489,3 +489,59 @@ func TestADeliveryThatFailedAndThenGotThroughIsRecordedAsDelivered(t *testing.T)
 		}
 	})
 }
+
+// An application that does not say which matters it applies for gets the bundle's required
+// matters, and none of its optional ones (Application.Matters).
+func TestAnApplicationWithoutMattersGetsOnlyTheRequiredMatters(t *testing.T) {
+	b, ok := testCatalogue.Bundle("open-bar")
+	if !ok {
+		t.Fatal("no bundle open-bar in the catalogue")
+	}
+	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "open-bar-individual.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "matters")
+	body, _ = json.Marshal(doc)
+	app, hash, err := cases.DecodeApplication(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bundle's required matters open to individuals, from the catalogue. The example
+	// applies for exactly these, with the fields and materials they need and no more: had the
+	// optional matter been selected too, its fields would be missing.
+	var want []string
+	optional := ""
+	for _, e := range b.Matters {
+		m, _ := testCatalogue.Matter(e.Matter)
+		switch {
+		case !m.Handles(app.ApplicantType):
+		case e.Optional:
+			optional = e.Matter
+		default:
+			want = append(want, e.Matter)
+		}
+	}
+	if optional == "" || len(want) == 0 {
+		t.Fatalf("open-bar needs a required and an optional matter open to individuals for this test: %+v", b.Matters)
+	}
+	sort.Strings(want)
+	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
+		v, _, err := svc.Submit(context.Background(), app, hash, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sc := range v.Subcases {
+			got = append(got, sc.MatterCode)
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("applied for %v, want the required matters %v (and not the optional %s)", got, want, optional)
+		}
+	})
+}

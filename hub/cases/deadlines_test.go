@@ -3,6 +3,7 @@ package cases_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -155,5 +156,172 @@ func TestTheDeadlineWatchRanksOpenSubcasesAsDaysPass(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// chinaDay is a time of day on a date in China.
+func chinaDay(y int, m time.Month, d, hour, min int) time.Time {
+	return time.Date(y, m, d, hour, min, 0, 0, deadline.China)
+}
+
+// workingDaysBack lists due, if it is a working day, and the working days before it, latest
+// first, n in all.
+func workingDaysBack(cal *deadline.Calendar, due time.Time, n int) []time.Time {
+	var out []time.Time
+	for d := deadline.Date(due); len(out) < n; d = d.AddDate(0, 0, -1) {
+		if cal.IsWorkday(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// submitEndingOn submits open-drink-shop-individual on the day whose limit of days working days
+// ends on due (limits count from the next day), at 09:30 in China, and returns the service, its
+// clock and the food business licence's sub-case id.
+func submitEndingOn(t *testing.T, open storetest.Opener, due time.Time, days int) (*cases.Service, *movableClock, string) {
+	t.Helper()
+	cal := deadline.New()
+	day := workingDaysBack(cal, due, days)[days-1].AddDate(0, 0, -1)
+	clock := &movableClock{t: chinaDay(day.Year(), day.Month(), day.Day(), 9, 30)}
+	hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: storetest.Migrated(open)(t), Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := hs.Cases
+	app, hash := example(t, "open-drink-shop-individual")
+	v, _, err := svc.Submit(context.Background(), app, hash, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, clock, subcaseOf(t, v, "food-business-licence").ID
+}
+
+// watched returns the sub-case's item on the deadline watch as of the clock's time.
+func watched(t *testing.T, svc *cases.Service, q cases.DeadlineQuery, subcaseID string) cases.DeadlineItem {
+	t.Helper()
+	q.All = true
+	w, err := svc.Deadlines(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range w.Items {
+		if it.SubcaseID == subcaseID {
+			return it
+		}
+	}
+	t.Fatalf("sub-case %s is not on the watch as of %s", subcaseID, w.AsOf)
+	return cases.DeadlineItem{}
+}
+
+// A limit's last working day is still within it: the sub-case is overdue only from the next
+// working day, here one after a holiday or a weekend.
+func TestASubcaseIsOverdueOnlyFromTheWorkingDayAfterItsLastLegalDay(t *testing.T) {
+	m, ok := testCatalogue.Matter("food-business-licence")
+	if !ok || m.PromisedLimit.WorkingDays >= m.StatutoryLimit.WorkingDays {
+		t.Fatalf("food-business-licence: want a promised limit shorter than the statutory one, got %+v", m)
+	}
+	cal := deadline.New()
+	tests := []struct {
+		name    string
+		days    int
+		lastDay time.Time
+		// nextWorkingDay is the first working day after lastDay, from the official calendar.
+		nextWorkingDay time.Time
+		// statutory: the statutory limit is the one ending (the promised one has passed).
+		statutory bool
+	}{
+		{"the promised limit, ending on the eve of National Day", m.PromisedLimit.WorkingDays,
+			chinaDay(2026, 9, 30, 0, 0), chinaDay(2026, 10, 8, 0, 0), false},
+		{"the statutory limit, ending on the eve of the Mid-Autumn Festival and a weekend", m.StatutoryLimit.WorkingDays,
+			chinaDay(2026, 9, 24, 0, 0), chinaDay(2026, 9, 28, 0, 0), true},
+	}
+	for _, tc := range tests {
+		for d := tc.lastDay.AddDate(0, 0, 1); d.Before(tc.nextWorkingDay); d = d.AddDate(0, 0, 1) {
+			if cal.IsWorkday(d) {
+				t.Fatalf("%s: %s is a working day; the case is meant to cross days off", tc.name, d.Format(time.DateOnly))
+			}
+		}
+		if !cal.IsWorkday(tc.lastDay) || !cal.IsWorkday(tc.nextWorkingDay) {
+			t.Fatalf("%s: %s and %s must be working days", tc.name, tc.lastDay.Format(time.DateOnly), tc.nextWorkingDay.Format(time.DateOnly))
+		}
+		for name, open := range storetest.Backends() {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				svc, clock, id := submitEndingOn(t, open, tc.lastDay, tc.days)
+
+				// Late on the last day.
+				clock.set(tc.lastDay.Add(17*time.Hour + 30*time.Minute))
+				it := watched(t, svc, cases.DeadlineQuery{}, id)
+				due := it.Deadlines.Promised
+				want := cases.StandingDueSoon
+				if tc.statutory {
+					due, want = it.Deadlines.Statutory, cases.StandingOverduePromised
+				}
+				if due != tc.lastDay.Format(time.DateOnly) {
+					t.Fatalf("the limit of %d working days ends on %s, want %s", tc.days, due, tc.lastDay.Format(time.DateOnly))
+				}
+				if it.Standing != want {
+					t.Errorf("on its last day, %s: %s, want %s", due, it.Standing, want)
+				}
+				if !tc.statutory && it.DaysLeft != 0 {
+					t.Errorf("on its last day: %d days left, want 0", it.DaysLeft)
+				}
+
+				// Early on the next working day.
+				clock.set(tc.nextWorkingDay.Add(8*time.Hour + 30*time.Minute))
+				it = watched(t, svc, cases.DeadlineQuery{}, id)
+				want = cases.StandingOverduePromised
+				if tc.statutory {
+					want = cases.StandingOverdueStatutory
+				}
+				if it.Standing != want {
+					t.Errorf("on the next working day, %s: %s, want %s", tc.nextWorkingDay.Format(time.DateOnly), it.Standing, want)
+				}
+				if !tc.statutory && it.DaysLeft != -1 {
+					t.Errorf("one working day past: %d days left, want -1", it.DaysLeft)
+				}
+			})
+		}
+	}
+}
+
+// The due-soon window takes in its last day: a promised limit that ends exactly `within`
+// working days from today is due soon, one that ends a working day later is on track.
+func TestASubcaseWhosePromisedLimitEndsExactlyAtTheWindowsEdgeIsDueSoon(t *testing.T) {
+	m, _ := testCatalogue.Matter("food-business-licence")
+	cal := deadline.New()
+	due := chinaDay(2026, 9, 30, 0, 0) // the eve of National Day; the window crosses the Mid-Autumn Festival
+	for _, within := range []int{0, 2, 5} {
+		window, name := within, fmt.Sprintf("a window of %d working days", within)
+		if within == 0 {
+			window, name = 3, "the default window of 3 working days"
+		}
+		days := workingDaysBack(cal, due, window+2)
+		// days[window] has `window` working days after it up to the due date; days[window+1],
+		// one more.
+		atEdge, outside := days[window], days[window+1]
+		for backend, open := range storetest.Backends() {
+			t.Run(name+"/"+backend, func(t *testing.T) {
+				svc, clock, id := submitEndingOn(t, open, due, m.PromisedLimit.WorkingDays)
+				q := cases.DeadlineQuery{Within: within}
+
+				clock.set(atEdge.Add(12 * time.Hour))
+				it := watched(t, svc, q, id)
+				if it.Deadlines.Promised != due.Format(time.DateOnly) {
+					t.Fatalf("promised limit ends on %s, want %s", it.Deadlines.Promised, due.Format(time.DateOnly))
+				}
+				if it.DaysLeft != window || it.Standing != cases.StandingDueSoon {
+					t.Errorf("on %s, %d working days before the limit ends: %d days left, %s; want %d, %s",
+						atEdge.Format(time.DateOnly), window, it.DaysLeft, it.Standing, window, cases.StandingDueSoon)
+				}
+
+				clock.set(outside.Add(12 * time.Hour))
+				it = watched(t, svc, q, id)
+				if it.DaysLeft != window+1 || it.Standing != cases.StandingOnTrack {
+					t.Errorf("on %s, %d working days before the limit ends: %d days left, %s; want %d, %s",
+						outside.Format(time.DateOnly), window+1, it.DaysLeft, it.Standing, window+1, cases.StandingOnTrack)
+				}
+			})
+		}
 	}
 }

@@ -230,12 +230,22 @@ func (e *Env) Approve(v *cases.CaseView, sc cases.SubcaseView) {
 // WaitFor waits until cond holds, failing the test at the deadline.
 func (e *Env) WaitFor(what string, cond func() bool) {
 	e.t.Helper()
+	e.WaitWithin(Timeout, what, cond)
+}
+
+// WaitWithin is WaitFor with a deadline of its own, d from now, when that comes before the
+// test's: for what must follow soon after something the test has seen, as a retried push
+// follows the first attempt.
+func (e *Env) WaitWithin(d time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.Ctx, d)
+	defer cancel()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		select {
-		case <-e.Ctx.Done():
-			e.t.Fatalf("waiting for %s: not within %v", what, Timeout)
+		case <-ctx.Done():
+			e.t.Fatalf("waiting for %s: not within %v", what, min(d, Timeout))
 		case <-tick.C:
 		}
 	}

@@ -122,7 +122,7 @@ func clientOf(ctx context.Context) string {
 }
 
 // Prefill returns what the hub knows for a holder and a bundle, given the holder's consent for
-// the purpose prefill. A malformed request is a ValidationError, a request no valid consent
+// the purpose prefill. A malformed request is a *problem.Error, a request no valid consent
 // covers a RefusedError; both are written to the audit log as refused, and nothing else is
 // stored. A granted prefill is written to the audit log with the codes of what it returned.
 func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, error) {
