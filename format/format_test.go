@@ -52,22 +52,27 @@ func TestResidentID(t *testing.T) {
 		{"an unknown province is refused", withResidentIDCheck("99070719900307001"), "division"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := CheckResidentID(c.value)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), c.reason) {
-				t.Fatalf("error %q does not say %q", err, c.reason)
-			}
-			if strings.Contains(err.Error(), c.value) {
-				t.Fatalf("error %q repeats the value", err)
-			}
-			var fe *Error
-			if !errors.As(err, &fe) || fe.Rule != GB11643 {
-				t.Fatalf("error is not a *Error with rule %s: %#v", GB11643, err)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { assertRefused(t, CheckResidentID, GB11643, c.value, c.reason) })
+	}
+}
+
+// assertRefused checks that check refuses value with a *Error of rule whose message says
+// reason and does not repeat the value.
+func assertRefused(t *testing.T, check func(string) error, rule, value, reason string) {
+	t.Helper()
+	err := check(value)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if !strings.Contains(err.Error(), reason) {
+		t.Fatalf("error %q does not say %q", err, reason)
+	}
+	if strings.Contains(err.Error(), value) {
+		t.Fatalf("error %q repeats the value", err)
+	}
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Rule != rule {
+		t.Fatalf("error is not a *Error with rule %s: %#v", rule, err)
 	}
 }
 
@@ -159,18 +164,7 @@ func TestUSCC(t *testing.T) {
 		{"a non-numeric division is refused", withUSCCCheck("913207A7MA1XYW123"), "division"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := CheckUSCC(c.value)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), c.reason) {
-				t.Fatalf("error %q does not say %q", err, c.reason)
-			}
-			if strings.Contains(err.Error(), c.value) {
-				t.Fatalf("error %q repeats the value", err)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { assertRefused(t, CheckUSCC, GB32100, c.value, c.reason) })
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"yjshub/connectors/delivery"
 	"yjshub/connectors/restpush"
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
@@ -425,7 +424,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 	t.Run("under a running connector", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		broker, port := openBroker(t, dir, 0)
+		broker, port := bustest.OpenEmbeddedAt(t, dir, 0)
 		client, err := bus.Open(t.Context(), bus.Config{Brokers: broker.Brokers(), ClientID: "yjshub-fault-test",
 			WriteTimeout: 2 * time.Second, DialTimeout: time.Second})
 		if err != nil {
@@ -466,7 +465,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		late := hub.enqueue(flakyDept, 6)
 		lateSteady := hub.enqueue(steadyDept, 6)
 		r.WaitFor("the connector to notice the broker is gone", func() bool { return flakyRun.restarts.Load() > 0 })
-		openBroker(t, dir, port)
+		bustest.OpenEmbeddedAt(t, dir, port)
 		upAt := time.Now()
 		downFor := upAt.Sub(downAt)
 		r.WaitFor("the relay to publish the later sub-cases", hub.drained)
@@ -492,7 +491,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 	t.Run("with the hub's embedded broker", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		b, port := openBroker(t, dir, 0)
+		b, port := bustest.OpenEmbeddedAt(t, dir, 0)
 		r := newFaultRig(t, b, 50*time.Second)
 		dept := r.Dept
 		var failing atomic.Bool
@@ -518,7 +517,7 @@ func TestFaultTheBrokerRestartsMidFlow(t *testing.T) {
 		}
 		failing.Store(false)
 
-		b, _ = openBroker(t, dir, port)
+		b, _ = bustest.OpenEmbeddedAt(t, dir, port)
 		r.Bus = b
 		c = r.connector(fastRetry(dept, d.srv.URL))
 		r.supervise(c)
@@ -537,25 +536,6 @@ func retrying(d *dedupDepartment, subs []connectortest.Subcase) bool {
 		}
 	}
 	return false
-}
-
-// openBroker starts the embedded broker on dir and port (0: a free one) and returns its port.
-func openBroker(t *testing.T, dir string, port int) (*bus.Bus, int) {
-	t.Helper()
-	b, err := bus.Open(t.Context(), bus.Config{DataDir: dir, EmbeddedPort: port})
-	if err != nil {
-		t.Fatalf("open the embedded broker: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	_, p, err := net.SplitHostPort(b.Brokers()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err = strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, port
 }
 
 // hubOutbox is the hub's side of publishing: sub-cases enqueued in its store's outbox and
@@ -600,7 +580,7 @@ func (h *hubOutbox) drained() bool {
 
 func TestFaultBreakerOpenAndCloseTimes(t *testing.T) {
 	t.Parallel()
-	b, _ := openBroker(t, t.TempDir(), 0)
+	b, _ := bustest.OpenEmbeddedAt(t, t.TempDir(), 0)
 	r := newFaultRig(t, b, 50*time.Second)
 	downDept, upDept := r.Dept, r.NewDepartment()
 	var down atomic.Bool

@@ -3,8 +3,6 @@ package outbox_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/bus"
+	"yjshub/hub/bus/bustest"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
@@ -21,26 +20,6 @@ import (
 // testTimeout bounds each test: waits are on conditions, and fail rather than hang once it
 // has passed.
 const testTimeout = 60 * time.Second
-
-// openBroker starts the embedded broker on dir and port (0: a free one) and returns it with
-// its port. The broker stops with the bus, which the test may do early to take it away.
-func openBroker(t *testing.T, dir string, port int) (*bus.Bus, int) {
-	t.Helper()
-	b, err := bus.Open(t.Context(), bus.Config{DataDir: dir, EmbeddedPort: port})
-	if err != nil {
-		t.Fatalf("open the embedded broker: %v", err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	_, p, err := net.SplitHostPort(b.Brokers()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err = strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, port
-}
 
 // enqueue writes n messages for topic to the outbox in one transaction, as the hub does with
 // the state change they announce, and returns their payloads.
@@ -95,7 +74,7 @@ func TestWithTheBrokerDownMessagesStayPendingAndArePublishedOnceWhenItReturns(t 
 
 			// The relay's client outlives the broker, as the hub's does when Kafka restarts.
 			dir := t.TempDir()
-			broker, port := openBroker(t, dir, 0)
+			broker, port := bustest.OpenEmbeddedAt(t, dir, 0)
 			client, err := bus.Open(ctx, bus.Config{Brokers: broker.Brokers(), ClientID: "yjshub-outbox-test",
 				WriteTimeout: 2 * time.Second, DialTimeout: 500 * time.Millisecond})
 			if err != nil {
@@ -132,7 +111,7 @@ func TestWithTheBrokerDownMessagesStayPendingAndArePublishedOnceWhenItReturns(t 
 				t.Errorf("%d messages have one failed attempt and its error recorded, want the batch of 3", failed)
 			}
 
-			openBroker(t, dir, port)
+			bustest.OpenEmbeddedAt(t, dir, port)
 			runCtx, stop := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			wg.Add(1)

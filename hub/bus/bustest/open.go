@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +90,26 @@ func TidyNamespace(t testing.TB, brokers []string, ns string) {
 			t.Errorf("delete the test's topics: %v", err)
 		}
 	})
+}
+
+// OpenEmbeddedAt starts the embedded broker on dir and port (0: a free one) and returns it with
+// its port, so that a test can close it and start it again on the same data and address, as a
+// broker that goes away and comes back. The broker stops with the bus, at the latest when the
+// test ends.
+func OpenEmbeddedAt(t testing.TB, dir string, port int) (*bus.Bus, int) {
+	t.Helper()
+	b, err := bus.Open(t.Context(), bus.Config{DataDir: dir, EmbeddedPort: port})
+	if err != nil {
+		t.Fatalf("open the embedded broker: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	_, p, err := net.SplitHostPort(b.Brokers()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, port
 }
