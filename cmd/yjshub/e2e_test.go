@@ -58,12 +58,6 @@ func readExample(t *testing.T, name string) []byte {
 	return b
 }
 
-// waitCompleted polls the case until it is completed or the deadline passes.
-func waitCompleted(t *testing.T, hub, id string) cases.CaseView {
-	t.Helper()
-	return waitCase(t, hub, id, "completed", func(v cases.CaseView) bool { return v.State == cases.CaseCompleted })
-}
-
 // waitCompletedAndDelivered waits, beyond completion, until every sub-case's delivery is
 // recorded: a department may call back, and so complete the case, before the connector has
 // recorded the 2xx that answered its push.

@@ -480,7 +480,6 @@ func checkRetries(s *suite) {
 	d.start()
 	cs := caseID()
 	tried := 0
-	var published []Subcase
 	for _, mode := range []FailMode{Transient5xx, Timeout, Reset} {
 		if !s.f.supports(mode) {
 			s.t.Logf("%v: not expressible by the kind (Features.Unsupported)", mode)
@@ -490,7 +489,6 @@ func checkRetries(s *suite) {
 		before := d.status().Retries
 		d.h.FailNext(mode, 2)
 		sc := NewSubcase(d.code, cs, tried)
-		published = append(published, sc)
 		d.publish(sc)
 		d.waitAttempted(sc)
 		d.waitEffectsWithin(RetryWithin, fmt.Sprintf("the sub-case to get through after %v twice", mode), sc)

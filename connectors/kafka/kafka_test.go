@@ -77,12 +77,6 @@ func startDepartment(t *testing.T, env *hubtest.Env, code, group string, cases [
 	return d
 }
 
-func (d *department) received() []event.SubcaseDispatched {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.got)
-}
-
 func subcaseAt(t *testing.T, v *cases.CaseView, dept string) cases.SubcaseView {
 	t.Helper()
 	for _, sc := range v.Subcases {
