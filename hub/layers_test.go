@@ -10,21 +10,22 @@ import (
 	"testing"
 )
 
-// The packages form layers and every import points down: format and problem are leaves,
-// catalogue and mapping sit on them, the hub on those, the connectors on the hub, and only the
-// binary sees everything. A test file counts too: a test that imports a layer above ties the
+// The packages form layers and every import points down: format and problem are leaves (and
+// jsonstrict sits on problem), catalogue and mapping sit on them, the hub on those, the
+// connectors on the hub, and only the binary sees everything. A test file counts too: a test that imports a layer above ties the
 // layers together as much as code does.
 func TestEveryImportPointsDown(t *testing.T) {
 	root := filepath.Join("..")
 	may := map[string][]string{ // a layer → the layers of this module it may import
 		"format":     nil,
 		"problem":    nil,
+		"jsonstrict": {"problem"},
 		"schemas":    nil,
 		"seeds":      nil,
 		"catalogue":  {"format", "problem", "schemas"},
 		"mapping":    {"format", "problem", "schemas", "seeds", "catalogue"},
-		"hub":        {"format", "problem", "schemas", "seeds", "catalogue", "mapping", "hub"},
-		"connectors": {"format", "problem", "schemas", "seeds", "catalogue", "mapping", "hub", "connectors"},
+		"hub":        {"format", "problem", "jsonstrict", "schemas", "seeds", "catalogue", "mapping", "hub"},
+		"connectors": {"format", "problem", "jsonstrict", "schemas", "seeds", "catalogue", "mapping", "hub", "connectors"},
 		"deptsim":    {"format", "problem", "hub", "connectors/signing"},
 	}
 	// Tests may also use what checks the layer from outside: the catalogue checks the seed data,

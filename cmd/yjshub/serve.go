@@ -46,6 +46,8 @@ type serveOptions struct {
 	databaseURL    string
 	brokers        []string
 	namespace      string
+	serverLimits   api.ServerLimits
+	limits         api.Limits
 	// ready, when set, receives the listener's address once the hub serves.
 	ready chan<- string
 	// simulator, when set, receives the in-process simulator (tests read its stats).
@@ -88,6 +90,10 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&o.connectorsFile, "connectors", os.Getenv("YJSHUB_CONNECTORS"), "connectors file (env YJSHUB_CONNECTORS)")
 	cmd.Flags().StringVar(&o.clientsFile, "clients", os.Getenv("YJSHUB_CLIENTS"), "API clients file (env YJSHUB_CLIENTS)")
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
+	cmd.Flags().IntVar(&o.serverLimits.MaxConns, "max-conns", 1024, "connections served at once; beyond, 503 (health probes still answered)")
+	cmd.Flags().IntVar(&o.limits.MaxInFlight, "max-in-flight", 256, "requests handled at once; beyond, 503 with Retry-After")
+	cmd.Flags().Float64Var(&o.limits.RatePerSecond, "client-rate", 100, "requests a second each client may make (a clients file entry may set its own); beyond, 429")
+	cmd.Flags().IntVar(&o.limits.Burst, "client-burst", 200, "requests each client may make at once")
 	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
 	seedsFlag(cmd, &o.seeds)
@@ -176,7 +182,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	watchClients(o, in, bg)
 
-	handler, err := httpHandler(in, svc, manager, reload, st, b, logger)
+	handler, err := httpHandler(in, o.limits, svc, manager, reload, st, b, logger)
 	if err != nil {
 		return err
 	}
@@ -406,7 +412,7 @@ func watchClients(o serveOptions, in *inputs, bg *background) {
 
 // httpHandler is the HTTP API on the services, with the operators' metrics (GET /metrics, on a
 // registry of this hub's own, read when scraped) and readiness checks of the store and broker.
-func httpHandler(in *inputs, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
+func httpHandler(in *inputs, limits api.Limits, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
 	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: svc.DeadLetters, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -427,14 +433,16 @@ func httpHandler(in *inputs, svc *hub.Services, manager *connectors.Manager, rel
 		Checks:      []api.Check{{Name: "store", Ping: st.Ping}, {Name: "broker", Ping: b.Ping}},
 		Metrics:     mets.Handler(),
 		Instrument:  mets.Middleware,
+		Limits:      limits,
 	})
 }
 
 // serveHTTP serves handler on ln until ctx ends, then shuts the server down gracefully.
 func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, o serveOptions, publicURL string, logger *slog.Logger) error {
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := api.NewHTTPServer(handler, o.serverLimits, logger)
+	lln := api.LimitListener(ln, srv, o.serverLimits)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(lln) }()
 	logger.Info("yjshub serving", "url", "http://"+ln.Addr().String(), "public_url", publicURL)
 	if o.ready != nil {
 		o.ready <- ln.Addr().String()
@@ -447,6 +455,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, o ser
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	defer lln.Close()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http shutdown: %w", err)
 	}

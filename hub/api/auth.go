@@ -24,9 +24,9 @@ var (
 	forApplicants  = []auth.Role{auth.RolePlatform}
 )
 
-// allow lets a request through when the API runs without authentication, or when its bearer
-// key belongs to a client of one of the roles; the client is then in the request's context.
-// No key or an unknown one is 401, a client of another role 403.
+// allow lets a request through when the API runs without authentication, or when the client
+// the guard authenticated is of one of the roles. No key is 401 (an unknown one the guard
+// refused already), a client of another role 403.
 func (s *Server) allow(roles ...auth.Role) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,16 +34,10 @@ func (s *Server) allow(roles ...auth.Role) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			key, ok := bearer(r)
+			c, ok := auth.FromContext(r.Context()) // the guard authenticated the key
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="yjshub"`)
 				writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "this route needs an API key: Authorization: Bearer <key>")
-				return
-			}
-			c, ok := s.cfg.Clients.Authenticate(key)
-			if !ok {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="yjshub", error="invalid_token"`)
-				writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "the API key is not one the hub knows")
 				return
 			}
 			if !roleIn(c.Role, roles) {
@@ -51,7 +45,7 @@ func (s *Server) allow(roles ...auth.Role) func(http.Handler) http.Handler {
 					"this route is for "+roleList(roles)+" clients; "+c.Name+" is a "+string(c.Role)+" client")
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), c)))
+			next.ServeHTTP(w, r)
 		})
 	}
 }

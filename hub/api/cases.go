@@ -1,9 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -84,7 +84,11 @@ func (s *Server) oneForm(w http.ResponseWriter, r *http.Request) {
 
 // submitCase answers POST /api/v1/cases.
 func (s *Server) submitCase(w http.ResponseWriter, r *http.Request) {
-	app, hash, err := cases.DecodeApplication(r.Body)
+	body, ok := readBody(w, r, cases.MaxApplication)
+	if !ok {
+		return
+	}
+	app, hash, err := cases.DecodeApplication(bytes.NewReader(body))
 	if err != nil {
 		s.writeCaseError(w, r, err)
 		return
@@ -120,17 +124,8 @@ const maxEventBody = 1 << 20
 
 // subcaseEvent answers POST /api/v1/subcases/{id}/events.
 func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxEventBody+1))
-	if err != nil || len(body) > maxEventBody {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the event is too large or could not be read")
-		return
-	}
 	var ev event.DepartmentEvent
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the event is not valid JSON of the event shape",
-			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: jsonProblem(err)})
+	if !decodeBody(w, r, maxEventBody, &ev) {
 		return
 	}
 	id := chi.URLParam(r, "id")

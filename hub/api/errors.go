@@ -21,7 +21,13 @@ type ErrorDetail struct {
 	Code     string            `json:"code"`
 	Message  string            `json:"message"`
 	Problems []problem.Problem `json:"problems,omitempty"`
+	// ProblemsOmitted is how many problems beyond the first MaxProblems the answer leaves out.
+	ProblemsOmitted int `json:"problems_omitted,omitempty"`
 }
+
+// MaxProblems bounds the problems an answer lists, so that no answer grows faster than its
+// request; the rest are counted in problems_omitted.
+const MaxProblems = 100
 
 // Stable error codes.
 const (
@@ -42,11 +48,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string, problems ...problem.Problem) {
-	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Status: status, Code: code, Message: message, Problems: problems}})
+	d := ErrorDetail{Status: status, Code: code, Message: message, Problems: problems}
+	if len(problems) > MaxProblems {
+		d.Problems, d.ProblemsOmitted = problems[:MaxProblems], len(problems)-MaxProblems
+	}
+	writeJSON(w, status, ErrorBody{Error: d})
 }
 
 // writeProblems answers 422 with every problem of a request that changed nothing.
 func writeProblems(w http.ResponseWriter, pe *problem.Error) {
 	writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable,
-		"the request has "+plural(len(pe.Problems), "problem")+"; nothing was stored", pe.Problems...)
+		"the request has "+plural(len(pe.Problems), "problem")+listed(len(pe.Problems))+"; nothing was stored", pe.Problems...)
+}
+
+// listed says how many of n problems an answer lists, when it cannot list them all.
+func listed(n int) string {
+	if n <= MaxProblems {
+		return ""
+	}
+	return " (the first " + itoa(MaxProblems) + " are listed)"
 }

@@ -2,12 +2,9 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -109,19 +106,10 @@ func (s *Server) ackInbox(w http.ResponseWriter, r *http.Request) {
 	if !s.ownDepartment(w, r, chi.URLParam(r, "dept"), "the inbox of "+chi.URLParam(r, "dept")) {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxAckBody+1))
-	if err != nil || len(body) > maxAckBody {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the ack is too large or could not be read")
-		return
-	}
 	var ack struct {
 		Lease string `json:"lease"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ack); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the ack is not valid JSON of the ack shape",
-			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: jsonProblem(err)})
+	if !decodeBody(w, r, maxAckBody, &ack) {
 		return
 	}
 	if ack.Lease == "" {

@@ -105,7 +105,7 @@ func TestInboxErrorsMapToStatuses(t *testing.T) {
 		{"an unknown item", fmt.Errorf("%w: item", inbox.ErrNotFound), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-9/ack", `{"lease":"ls_1"}`, 404, CodeNotFound},
 		{"a stale lease", fmt.Errorf("%w: item", inbox.ErrStaleLease), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"ls_1"}`, 409, CodeConflict},
 		{"an ack that is not JSON", nil, http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `lease=ls_1`, 422, CodeUnprocessable},
-		{"an ack too large", nil, http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"` + strings.Repeat("x", maxAckBody) + `"}`, 413, CodeBadRequest},
+		{"an ack too large", nil, http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"` + strings.Repeat("x", maxAckBody) + `"}`, 413, CodeTooLarge},
 		{"a store failure", errors.New("store: connection refused"), http.MethodPost, "/api/v1/departments/rsj/inbox/ev-1/ack", `{"lease":"ls_1"}`, 500, CodeInternal},
 	} {
 		in.err = tc.err

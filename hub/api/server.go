@@ -67,12 +67,17 @@ type Config struct {
 	// Instrument wraps every request before any other middleware, so that it sees the route
 	// pattern the request matched (hub/metrics' HTTP middleware). Optional.
 	Instrument func(http.Handler) http.Handler
+	// Limits bound requests in flight and each client's rate. The zero value takes the defaults.
+	Limits Limits
 }
 
 // Server is the hub's HTTP handler.
 type Server struct {
-	cfg    Config
-	router chi.Router
+	cfg      Config
+	router   chi.Router
+	limits   Limits
+	inFlight chan struct{}
+	buckets  *buckets
 }
 
 // New returns the HTTP handler of the hub; the error names every part cfg lacks.
@@ -86,12 +91,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, limits: cfg.Limits.withDefaults(), buckets: newBuckets(time.Now)}
+	s.inFlight = make(chan struct{}, s.limits.MaxInFlight)
 	r := chi.NewRouter()
 	if cfg.Instrument != nil {
 		r.Use(cfg.Instrument)
 	}
-	r.Use(s.recoverer)
+	r.Use(s.recoverer, s.guard)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such path: "+r.URL.Path)
 	})

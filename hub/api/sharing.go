@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -58,28 +55,6 @@ func pathParam(r *http.Request, name string) string {
 		}
 	}
 	return v
-}
-
-// decodeStrict reads one JSON object into v: unknown keys and trailing data are problems.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSharingBody+1))
-	if err != nil || len(body) > maxSharingBody {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, "the body is too large or could not be read")
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the body is not valid JSON of the expected shape; nothing was stored",
-			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: jsonProblem(err)})
-		return false
-	}
-	if dec.More() {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the body must be one JSON object; nothing was stored",
-			problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "trailing data after the object"})
-		return false
-	}
-	return true
 }
 
 // writeSharingError maps the library's and the sharing service's errors to statuses.

@@ -51,6 +51,14 @@ type Client struct {
 	// Department is the code of the department a RoleDepartment client acts for; empty for
 	// the other roles.
 	Department string
+	// RatePerSecond and Burst bound how fast the client may call (a token bucket: Burst
+	// requests at once, refilled at RatePerSecond); zero takes the server's default.
+	RatePerSecond float64
+	Burst         int
+	// PersonalData lets an operator client read personal data (ID numbers, names) unmasked;
+	// every such read is audited. Only operators may hold it: platforms and departments see
+	// what is theirs in full and nothing else.
+	PersonalData bool
 }
 
 // KeyPrefix starts every key NewKey makes, so that a key is recognisable in a secret scanner.
@@ -153,6 +161,11 @@ type FileClient struct {
 	Role       Role   `yaml:"role"`
 	Department string `yaml:"department,omitempty"`
 	KeySHA256  string `yaml:"key_sha256"`
+	// RatePerSecond and Burst override the server's per-client rate limit.
+	RatePerSecond float64 `yaml:"rate_per_second,omitempty"`
+	Burst         int     `yaml:"burst,omitempty"`
+	// PersonalData (operators only) shows personal data unmasked, audited.
+	PersonalData bool `yaml:"personal_data,omitempty"`
 }
 
 var (
@@ -218,6 +231,15 @@ func Parse(b []byte, departments []string) (*Clients, error) {
 		case c.Role != RoleDepartment && c.Department != "":
 			errs = append(errs, fmt.Errorf("%s.department: only a department client names a department", at))
 		}
+		if c.RatePerSecond < 0 || c.RatePerSecond > 100000 {
+			errs = append(errs, fmt.Errorf("%s.rate_per_second: must be between 0 (the server's default) and 100000", at))
+		}
+		if c.Burst < 0 || c.Burst > 100000 {
+			errs = append(errs, fmt.Errorf("%s.burst: must be between 0 (the server's default) and 100000", at))
+		}
+		if c.PersonalData && c.Role != RoleOperator {
+			errs = append(errs, fmt.Errorf("%s.personal_data: only an operator client may be granted unmasked personal data", at))
+		}
 		switch {
 		case c.KeySHA256 == "":
 			errs = append(errs, fmt.Errorf("%s.key_sha256: required (yjshub clients new prints a key and its hash)", at))
@@ -229,7 +251,8 @@ func Parse(b []byte, departments []string) (*Clients, error) {
 			}
 			hashes[c.KeySHA256] = i
 		}
-		cs.byHash[c.KeySHA256] = entry{Client: Client{Name: c.Name, Role: c.Role, Department: c.Department}, fromFile: true}
+		cs.byHash[c.KeySHA256] = entry{Client: Client{Name: c.Name, Role: c.Role, Department: c.Department,
+			RatePerSecond: c.RatePerSecond, Burst: c.Burst, PersonalData: c.PersonalData}, fromFile: true}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"yjshub/jsonstrict"
 	"yjshub/problem"
 )
 
@@ -53,19 +54,22 @@ type LicenceRef struct {
 // "~" would otherwise name another place.
 var pointerToken = strings.NewReplacer("~", "~0", "/", "~1")
 
-// maxBody bounds an application's size.
-const maxBody = 1 << 20
+// MaxApplication bounds an application's size in bytes.
+const MaxApplication = 1 << 20
 
 // DecodeApplication reads an application strictly: malformed JSON is an error, unknown keys
 // are problems. It also returns the SHA-256 of the body, which identifies the request for
 // idempotency.
 func DecodeApplication(r io.Reader) (Application, string, error) {
-	body, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r, MaxApplication+1))
 	if err != nil {
 		return Application{}, "", err
 	}
-	if len(body) > maxBody {
-		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleMaxSize, Message: fmt.Sprintf("the application is larger than %d bytes", maxBody)})
+	if len(body) > MaxApplication {
+		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleMaxSize, Message: fmt.Sprintf("the application is larger than %d bytes", MaxApplication)})
+	}
+	if ps := jsonstrict.Check(body, jsonstrict.Limits{}); len(ps) > 0 {
+		return Application{}, "", problem.New(ps...)
 	}
 	sum := sha256.Sum256(body)
 	var raw map[string]json.RawMessage
