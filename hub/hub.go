@@ -50,6 +50,8 @@ type Config struct {
 	Calendar *deadline.Calendar
 	// Logger receives the services' logs. Default slog.Default().
 	Logger *slog.Logger
+	// MaterialHosts are the hosts materials' files may be fetched from (cases.MaterialHosts).
+	MaterialHosts []string
 }
 
 // Services are the hub's services, wired.
@@ -117,7 +119,8 @@ func New(cfg Config) (*Services, error) {
 		return nil, fmt.Errorf("hub: the e-licence library: %w", err)
 	}
 	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
-		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger}); err != nil {
+		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger,
+		MaterialHosts: cfg.MaterialHosts}); err != nil {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,

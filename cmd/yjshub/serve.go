@@ -46,6 +46,7 @@ type serveOptions struct {
 	databaseURL    string
 	brokers        []string
 	namespace      string
+	materialHosts  []string
 	serverLimits   api.ServerLimits
 	limits         api.Limits
 	// ready, when set, receives the listener's address once the hub serves.
@@ -56,6 +57,7 @@ type serveOptions struct {
 
 func serveCommand() *cobra.Command {
 	var o serveOptions
+	var materialHosts string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: the HTTP API, the store, the Kafka bus and the department connectors",
@@ -78,6 +80,7 @@ connectors file does not configure, so cases complete without real department sy
 			o.databaseURL = os.Getenv("YJSHUB_DATABASE_URL")
 			o.brokers = splitList(os.Getenv("YJSHUB_KAFKA_BROKERS"))
 			o.namespace = os.Getenv("YJSHUB_KAFKA_NAMESPACE")
+			o.materialHosts = splitList(materialHosts)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -90,6 +93,8 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&o.connectorsFile, "connectors", os.Getenv("YJSHUB_CONNECTORS"), "connectors file (env YJSHUB_CONNECTORS)")
 	cmd.Flags().StringVar(&o.clientsFile, "clients", os.Getenv("YJSHUB_CLIENTS"), "API clients file (env YJSHUB_CLIENTS)")
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
+	cmd.Flags().StringVar(&materialHosts, "material-hosts", os.Getenv("YJSHUB_MATERIAL_HOSTS"),
+		"hosts materials' files may be on, comma-separated: host or *.domain (env YJSHUB_MATERIAL_HOSTS; default: any public DNS name, https only)")
 	cmd.Flags().IntVar(&o.serverLimits.MaxConns, "max-conns", 1024, "connections served at once; beyond, 503 (health probes still answered)")
 	cmd.Flags().IntVar(&o.limits.MaxInFlight, "max-in-flight", 256, "requests handled at once; beyond, 503 with Retry-After")
 	cmd.Flags().Float64Var(&o.limits.RatePerSecond, "client-rate", 100, "requests a second each client may make (a clients file entry may set its own); beyond, 429")
@@ -161,7 +166,10 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		publicURL = "http://" + ln.Addr().String()
 	}
 
-	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger})
+	if len(o.materialHosts) == 0 {
+		logger.Warn("material URIs are held only to https and public host names: name the hosts they may be on with --material-hosts")
+	}
+	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger, MaterialHosts: o.materialHosts})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"yjshub/connectors/delivery"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
+	"yjshub/jsonstrict"
 	"yjshub/problem"
 )
 
@@ -57,7 +58,14 @@ func (c *Connector) intake(ctx context.Context, raw json.RawMessage) error {
 		return nil // pulled again: never submitted twice
 	}
 	submittedAt := parseTime(it.SubmittedAt)
-	app, problems := c.mapper.Map(body)
+	var problems []Problem
+	for _, p := range jsonstrict.Check(body, jsonstrict.Limits{}) { // before mapping reads it
+		problems = append(problems, Problem{Path: p.Path, Rule: p.Rule, Message: p.Message})
+	}
+	var app cases.Application
+	if len(problems) == 0 {
+		app, problems = c.mapper.Map(body)
+	}
 	if len(problems) == 0 {
 		key := "platform:" + c.cfg.Name + ":" + it.AppID
 		v, _, err := c.cases.Submit(ctx, app, requestHash(body), key)

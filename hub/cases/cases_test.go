@@ -216,6 +216,8 @@ func TestRefusedApplicationsStoreNothing(t *testing.T) {
 			{"a bad unified social credit code", func(a *cases.Application) { a.Form["enterprise.uscc"] = "91350100M000100Y44" }, "/form/enterprise.uscc", "gb32100"},
 			{"a dropped required matter", func(a *cases.Application) { a.Matters = a.Matters[1:] }, "/matters", "required_matter"},
 			{"an unknown bundle", func(a *cases.Application) { a.Bundle = json.RawMessage(`"open-casino"`) }, "/bundle", "unknown_bundle"},
+			{"an empty bundle code", func(a *cases.Application) { a.Bundle = json.RawMessage(`""`) }, "/bundle", "required"},
+			{"a blank bundle code", func(a *cases.Application) { a.Bundle = json.RawMessage(`" "`) }, "/bundle", "required"},
 			{"a missing required material", func(a *cases.Application) { a.Materials = a.Materials[1:] }, "/materials", "required_material"},
 			{"a material with a bad hash", func(a *cases.Application) { a.Materials[0].SHA256 = "abc" }, "/materials/0/sha256", "sha256"},
 		}

@@ -62,6 +62,9 @@ type Config struct {
 	Licences *licences.Library
 	// Forms caches the one forms applications are checked against. Required.
 	Forms *mapping.Forms
+	// MaterialHosts are the hosts materials' files may be fetched from. Default: any public
+	// DNS name (see MaterialHosts).
+	MaterialHosts MaterialHosts
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.
@@ -77,6 +80,9 @@ type Service struct {
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
 	var errs []error
+	if bad := cfg.MaterialHosts.Check(); len(bad) > 0 {
+		errs = append(errs, fmt.Errorf("cases: MaterialHosts: not a host name nor *.domain: %s", strings.Join(bad, ", ")))
+	}
 	if cfg.Catalogue == nil {
 		errs = append(errs, errors.New("cases: Catalogue is required"))
 	}

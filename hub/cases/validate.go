@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -108,7 +107,10 @@ func (s *Service) validateSelection(p *plan) (selected []string, problems proble
 		var str string
 		var num json.Number
 		if json.Unmarshal(app.Bundle, &str) == nil {
-			bundleKey = str
+			bundleKey = strings.TrimSpace(str)
+			if bundleKey == "" {
+				add("/bundle", problem.RuleRequired, "name the bundle by its code or 序号: the code given is empty")
+			}
 		} else if json.Unmarshal(app.Bundle, &num) == nil {
 			bundleKey = num.String()
 		} else {
@@ -131,6 +133,9 @@ func (s *Service) validateSelection(p *plan) (selected []string, problems proble
 	}
 	if p.bundle == nil || (app.ApplicantType != catalogue.Enterprise && app.ApplicantType != catalogue.Individual) {
 		// Without a bundle and an applicant type there is no form to check the rest against.
+		if len(problems) == 0 { // never go on without a bundle, whatever let it through
+			add("/bundle", problem.RuleRequired, "name the bundle by its code or 序号")
+		}
 		return nil, problems
 	}
 
@@ -316,8 +321,8 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 		if in.Size <= 0 {
 			add(path+"/size", problem.RuleMinimum, "must be the file's size in bytes, at least 1")
 		}
-		if u, err := url.Parse(in.URI); err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Path == "") {
-			add(path+"/uri", problem.RuleURI, "must be an absolute URI where the file can be fetched")
+		if up := s.cfg.MaterialHosts.problem(path+"/uri", in.URI); up != nil {
+			problems = append(problems, *up)
 		}
 		p.materials = append(p.materials, &plannedMaterial{id: newID("mt_"), input: in, name: mi.Name})
 	}
