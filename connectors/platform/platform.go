@@ -23,7 +23,7 @@ const Kind = "platform"
 
 // Cases is what the connector needs of the case service; *cases.Service has it.
 type Cases interface {
-	Submit(ctx context.Context, app cases.Application, requestHash, idempotencyKey string) (*cases.CaseView, bool, error)
+	SubmitAs(ctx context.Context, owner string, app cases.Application, requestHash, idempotencyKey string) (*cases.CaseView, bool, error)
 	Get(ctx context.Context, caseID string) (*cases.CaseView, error)
 }
 

@@ -67,8 +67,9 @@ func (c *Connector) intake(ctx context.Context, raw json.RawMessage) error {
 		app, problems = c.mapper.Map(body)
 	}
 	if len(problems) == 0 {
+		// The case belongs to the platform: to the API client of the connector's name.
 		key := "platform:" + c.cfg.Name + ":" + it.AppID
-		v, _, err := c.cases.Submit(ctx, app, requestHash(body), key)
+		v, _, err := c.cases.SubmitAs(ctx, c.cfg.Name, app, requestHash(body), key)
 		var ve *problem.Error
 		switch {
 		case err == nil:

@@ -13,9 +13,9 @@ const CodeUnauthenticated = "unauthenticated"
 // Who may call which routes when the API authenticates (Config.Clients set):
 //
 //	public      /healthz, /readyz, the catalogue (bundles, matters, departments, one forms) and openapi.json
-//	platform    cases (submit, follow), consents, prefill, a holder's licences, verification
+//	platform    cases (submit, follow its own), consents, prefill, a holder's licences, verification
 //	department  its own sub-cases' events, its own inbox and deadlines, verification, revoking its own licences
-//	operator    cases, connectors, dead letters, deadlines, reports, the audit log, a holder's licences, verification, /metrics
+//	operator    cases (read, personal data masked unless granted), connectors, dead letters, deadlines, reports, the audit log, a holder's licences, verification, /metrics
 var (
 	forPlatforms   = []auth.Role{auth.RolePlatform, auth.RoleOperator}
 	forDepartments = []auth.Role{auth.RoleDepartment}

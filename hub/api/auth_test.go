@@ -17,6 +17,7 @@ import (
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
+	"yjshub/hub/event"
 	"yjshub/hub/metrics"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"
@@ -51,6 +52,13 @@ func (fakeLetters) Replay(context.Context, string) (deadletter.Letter, error) {
 // platform, operator, and department clients of tobacco and fire-rescue.
 func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[string]string) {
 	t.Helper()
+	srv, keys, _ := authServices(t, open)
+	return srv, keys
+}
+
+// authServices is authServer with the hub's services behind it.
+func authServices(t *testing.T, open storetest.Opener) (*httptest.Server, map[string]string, *hub.Services) {
+	t.Helper()
 	cat, err := catalogue.Load(seeds.FS, "seeds")
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +77,13 @@ func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[stri
 	file.WriteString("clients:\n")
 	for _, c := range []auth.FileClient{
 		{Name: "jiangsu", Role: auth.RolePlatform}, {Name: "ops", Role: auth.RoleOperator},
+		{Name: "lianyungang", Role: auth.RolePlatform}, {Name: "ops-pd", Role: auth.RoleOperator, PersonalData: true},
 		{Name: "tobacco-office", Role: auth.RoleDepartment, Department: "tobacco"},
 		{Name: "fire-office", Role: auth.RoleDepartment, Department: "fire-rescue"},
 	} {
 		key, hash := auth.NewKey()
 		keys[c.Name] = key
-		fmt.Fprintf(&file, "  - {name: %s, role: %s, department: %q, key_sha256: %s}\n", c.Name, c.Role, c.Department, hash)
+		fmt.Fprintf(&file, "  - {name: %s, role: %s, department: %q, key_sha256: %s, personal_data: %v}\n", c.Name, c.Role, c.Department, hash, c.PersonalData)
 	}
 	var codes []string
 	for _, d := range cat.Departments {
@@ -88,7 +97,7 @@ func authServer(t *testing.T, open storetest.Opener) (*httptest.Server, map[stri
 		Connectors: fakeAdmin{}, DeadLetters: fakeLetters{}, Logger: slog.New(slog.DiscardHandler),
 		Metrics: m.Handler(), Instrument: m.Middleware})))
 	t.Cleanup(srv.Close)
-	return srv, keys
+	return srv, keys, hs
 }
 
 func send(t *testing.T, srv *httptest.Server, method, path, key, body string) (int, string) {
@@ -136,25 +145,25 @@ func TestEveryRouteLetsOnlyItsRolesThrough(t *testing.T) {
 		{"GET", "/api/v1/bundles", nil},
 		{"GET", "/api/v1/bundles/open-bar/form?applicant_type=enterprise", nil},
 		{"GET", "/api/v1/departments", nil},
-		{"POST", "/api/v1/cases", []string{"jiangsu", "ops"}},
-		{"GET", "/api/v1/cases/cs_unknown", []string{"jiangsu", "ops"}},
+		{"POST", "/api/v1/cases", []string{"jiangsu", "lianyungang"}},
+		{"GET", "/api/v1/cases/cs_unknown", []string{"jiangsu", "lianyungang", "ops", "ops-pd"}},
 		{"POST", "/api/v1/subcases/sc_unknown/events", []string{"tobacco-office", "fire-office"}},
 		{"GET", "/api/v1/departments/tobacco/inbox", []string{"tobacco-office"}},
 		{"POST", "/api/v1/departments/tobacco/inbox/x/ack", []string{"tobacco-office"}},
-		{"GET", "/api/v1/connectors", []string{"ops"}},
-		{"POST", "/api/v1/connectors/restpush:tobacco/pause", []string{"ops"}},
-		{"GET", "/api/v1/dlq", []string{"ops"}},
-		{"POST", "/api/v1/dlq/x/replay", []string{"ops"}},
-		{"GET", "/api/v1/reports/reuse", []string{"ops"}},
-		{"GET", "/api/v1/deadlines", []string{"tobacco-office", "fire-office", "ops"}},
-		{"GET", "/api/v1/audit?kind=prefill", []string{"ops"}},
-		{"GET", "/api/v1/audit/verify", []string{"ops"}},
-		{"GET", "/metrics", []string{"ops"}},
-		{"GET", "/api/v1/licences?holder=91350100M000100Y43", []string{"jiangsu", "ops"}},
-		{"GET", "/api/v1/licences/%E9%A3%9F/JY1", []string{"jiangsu", "ops", "tobacco-office", "fire-office"}},
+		{"GET", "/api/v1/connectors", []string{"ops", "ops-pd"}},
+		{"POST", "/api/v1/connectors/restpush:tobacco/pause", []string{"ops", "ops-pd"}},
+		{"GET", "/api/v1/dlq", []string{"ops", "ops-pd"}},
+		{"POST", "/api/v1/dlq/x/replay", []string{"ops", "ops-pd"}},
+		{"GET", "/api/v1/reports/reuse", []string{"ops", "ops-pd"}},
+		{"GET", "/api/v1/deadlines", []string{"tobacco-office", "fire-office", "ops", "ops-pd"}},
+		{"GET", "/api/v1/audit?kind=prefill", []string{"ops", "ops-pd"}},
+		{"GET", "/api/v1/audit/verify", []string{"ops", "ops-pd"}},
+		{"GET", "/metrics", []string{"ops", "ops-pd"}},
+		{"GET", "/api/v1/licences?holder=91350100M000100Y43", []string{"jiangsu", "lianyungang", "ops", "ops-pd"}},
+		{"GET", "/api/v1/licences/%E9%A3%9F/JY1", []string{"jiangsu", "lianyungang", "ops", "ops-pd", "tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/licences/%E9%A3%9F/JY1/events", []string{"tobacco-office", "fire-office"}},
-		{"POST", "/api/v1/consents", []string{"jiangsu"}},
-		{"POST", "/api/v1/prefill", []string{"jiangsu"}},
+		{"POST", "/api/v1/consents", []string{"jiangsu", "lianyungang"}},
+		{"POST", "/api/v1/prefill", []string{"jiangsu", "lianyungang"}},
 	}
 	for _, rt := range routes {
 		if rt.roles == nil {
@@ -214,9 +223,9 @@ func TestADepartmentActsOnlyOnItsOwnSubcases(t *testing.T) {
 				t.Fatalf("开酒吧 has no tobacco or fire-rescue sub-case: %+v", view.Subcases)
 			}
 			ev := `{"event_id":"e1","type":"received"}`
-			if code, resp := send(t, srv, "POST", "/api/v1/subcases/"+fire+"/events", keys["tobacco-office"], ev); code != 403 ||
-				!strings.Contains(resp, "belongs to another department") {
-				t.Errorf("tobacco reporting on fire-rescue's sub-case: %d %s; want 403", code, resp)
+			_, unknown := send(t, srv, "POST", "/api/v1/subcases/sc_unknown/events", keys["tobacco-office"], ev)
+			if code, resp := send(t, srv, "POST", "/api/v1/subcases/"+fire+"/events", keys["tobacco-office"], ev); code != 404 || resp != unknown {
+				t.Errorf("tobacco reporting on fire-rescue's sub-case: %d %s; want the 404 of a sub-case that does not exist: %s", code, resp, unknown)
 			}
 			if code, resp := send(t, srv, "POST", "/api/v1/subcases/"+tobacco+"/events", keys["tobacco-office"], ev); code != 200 {
 				t.Errorf("tobacco reporting on its own sub-case: %d %s", code, resp)
@@ -254,5 +263,90 @@ func TestADepartmentActsOnlyOnItsOwnSubcases(t *testing.T) {
 				t.Errorf("tobacco revoking as admin-approval: %d %s; want 403", code, resp)
 			}
 		})
+	}
+}
+
+// A case is its submitting platform's: another platform gets the 404 of a case that does not
+// exist; an operator reads it, and one granted personal data is audited for each read.
+func TestACaseIsReadOnlyByItsPlatformAndOperators(t *testing.T) {
+	t.Parallel()
+	for name, open := range storetest.Backends() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv, keys, hs := authServices(t, open)
+			body := mustJSON(t, exampleApp(t, "open-bar-enterprise"))
+			code, resp := send(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body)
+			if code != 201 {
+				t.Fatalf("submit as jiangsu: %d %s", code, resp)
+			}
+			var view cases.CaseView
+			decode(t, resp, &view)
+			_, unknown := send(t, srv, "GET", "/api/v1/cases/cs_unknown", keys["lianyungang"], "")
+			for _, c := range []struct {
+				client string
+				status int
+			}{{"jiangsu", 200}, {"lianyungang", 404}, {"ops", 200}, {"ops-pd", 200}, {"tobacco-office", 403}} {
+				code, resp := send(t, srv, "GET", "/api/v1/cases/"+view.ID, keys[c.client], "")
+				if code != c.status {
+					t.Errorf("%s reading jiangsu's case: %d %s; want %d", c.client, code, resp, c.status)
+				}
+				if c.status == 404 && resp != strings.Replace(unknown, "cs_unknown", view.ID, 1) {
+					t.Errorf("%s: %s; want the answer for a case that does not exist: %s", c.client, resp, unknown)
+				}
+			}
+			reads, err := hs.Audit.Entries(context.Background(), AuditCaseRead, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(reads) != 1 || !strings.Contains(string(reads[0].Detail), `"client":"ops-pd"`) || reads[0].Subject == "" {
+				t.Errorf("audit rows of case reads: %+v; want one, of ops-pd, with the holder's reference", reads)
+			}
+			// Idempotency keys are each platform's own: lianyungang's equal key is another key.
+			a := sendWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1")
+			b := sendWith(t, srv, "POST", "/api/v1/cases", keys["lianyungang"], body, "Idempotency-Key", "k-1")
+			if a.id == "" || b.id == "" || a.id == b.id || b.replayed {
+				t.Errorf("one Idempotency-Key from two platforms: %+v and %+v; want two cases", a, b)
+			}
+			if again := sendWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1"); again.id != a.id || !again.replayed {
+				t.Errorf("jiangsu's key again: %+v; want its first answer replayed", again)
+			}
+		})
+	}
+}
+
+type submitted struct {
+	status   int
+	id       string
+	replayed bool
+}
+
+func sendWith(t *testing.T, srv *httptest.Server, method, path, key, body, header, value string) submitted {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set(header, value)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&v)
+	return submitted{status: res.StatusCode, id: v.ID, replayed: res.Header.Get("Idempotent-Replayed") == "true"}
+}
+
+func TestOperatorsSeeIndividualsMasked(t *testing.T) {
+	v := &cases.CaseView{Licences: []cases.LicenceView{
+		{Licence: event.Licence{Holder: "张小明", HolderID: "110105194912310029", HolderIDType: "resident_id"}},
+		{Licence: event.Licence{Holder: "连云港某某餐饮有限公司", HolderID: "91320700MA1XXXXX1X", HolderIDType: "uscc"}},
+	}}
+	maskPersonalData(v)
+	if l := v.Licences[0]; l.HolderID != "110*************29" || l.Holder != "张**" {
+		t.Errorf("an individual's licence: %q %q", l.HolderID, l.Holder)
+	}
+	if l := v.Licences[1]; l.HolderID != "91320700MA1XXXXX1X" || l.Holder != "连云港某某餐饮有限公司" {
+		t.Errorf("a company's licence changed: %q %q (a USCC and a company name are public)", l.HolderID, l.Holder)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"yjshub/hub/audit"
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
@@ -98,7 +99,7 @@ func (s *Server) submitCase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "the Idempotency-Key header is longer than 200 characters")
 		return
 	}
-	view, replayed, err := s.cfg.Cases.Submit(r.Context(), app, hash, key)
+	view, replayed, err := s.cfg.Cases.SubmitAs(r.Context(), owner(r), app, hash, key)
 	if err != nil {
 		s.writeCaseError(w, r, err)
 		return
@@ -110,14 +111,70 @@ func (s *Server) submitCase(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, view)
 }
 
-// getCase answers GET /api/v1/cases/{id}.
+// getCase answers GET /api/v1/cases/{id}. A platform reads only the cases it submitted (another
+// platform's case is 404, as one that does not exist); an operator reads every case, with its
+// holders' ID numbers and names masked unless its client entry grants personal data, and then
+// every read is audited.
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 	v, err := s.cfg.Cases.Get(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		s.writeCaseError(w, r, err)
 		return
 	}
+	c, authed := auth.FromContext(r.Context())
+	switch {
+	case !authed: // the API does not authenticate
+	case c.Role == auth.RoleOperator && c.PersonalData && s.cfg.Audit != nil:
+		_, err := s.cfg.Audit.AppendAlone(r.Context(), audit.Entry{Kind: AuditCaseRead, Outcome: audit.Granted,
+			Subject: audit.SubjectRef(v.HolderID()), Detail: map[string]any{"case": v.ID, "client": c.Name}})
+		if err != nil {
+			s.writeCaseError(w, r, err) // nothing shown that was not audited
+			return
+		}
+	case c.Role == auth.RoleOperator:
+		maskPersonalData(v)
+	case c.Name != v.Owner:
+		s.writeCaseError(w, r, cases.NotFound("case"))
+		return
+	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// AuditCaseRead is the audit kind of an operator's read of a case's personal data.
+const AuditCaseRead = "case_read"
+
+// maskPersonalData masks the resident ID numbers and the names of individual holders in v.
+func maskPersonalData(v *cases.CaseView) {
+	for i := range v.Licences {
+		l := &v.Licences[i]
+		if l.HolderIDType == "resident_id" {
+			l.HolderID, l.Holder = maskID(l.HolderID), maskName(l.Holder)
+		}
+	}
+}
+
+// maskID keeps the first three and last two characters of an ID number.
+func maskID(id string) string {
+	if len(id) <= 5 {
+		return strings.Repeat("*", len(id))
+	}
+	return id[:3] + strings.Repeat("*", len(id)-5) + id[len(id)-2:]
+}
+
+// maskName keeps a name's first character.
+func maskName(name string) string {
+	rs := []rune(name)
+	if len(rs) == 0 {
+		return name
+	}
+	return string(rs[0]) + strings.Repeat("*", len(rs)-1)
+}
+
+// owner is the name of the client a request comes from, which owns what it submits; empty when
+// the API does not authenticate.
+func owner(r *http.Request) string {
+	c, _ := auth.FromContext(r.Context())
+	return c.Name
 }
 
 const maxEventBody = 1 << 20
@@ -135,7 +192,8 @@ func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
 			s.writeCaseError(w, r, err)
 			return
 		}
-		if !s.ownDepartment(w, r, dept, "sub-case "+id) {
+		if c, _ := auth.FromContext(r.Context()); c.Role == auth.RoleDepartment && c.Department != dept {
+			s.writeCaseError(w, r, cases.NotFound("sub-case")) // as for one that does not exist
 			return
 		}
 	}

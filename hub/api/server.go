@@ -146,9 +146,8 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.Cases != nil {
 			r.Get("/bundles/{code}/form", s.oneForm)
-			platforms := r.With(s.allow(forPlatforms...))
-			platforms.Post("/cases", s.submitCase)
-			platforms.Get("/cases/{id}", s.getCase)
+			r.With(s.allow(forApplicants...)).Post("/cases", s.submitCase)
+			r.With(s.allow(forPlatforms...)).Get("/cases/{id}", s.getCase)
 			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/deadlines", s.deadlines)
 			depts.Post("/subcases/{id}/events", s.subcaseEvent)
 		}

@@ -18,6 +18,16 @@ import (
 // with the same body returns the first answer (replayed=true) and a repeat with another body
 // is a conflict. A refused application stores nothing.
 func (s *Service) Submit(ctx context.Context, app Application, requestHash, idempotencyKey string) (view *CaseView, replayed bool, err error) {
+	return s.SubmitAs(ctx, "", app, requestHash, idempotencyKey)
+}
+
+// SubmitAs is Submit for a client: the case belongs to owner (an API client's name, or a
+// platform connector's), and idempotency keys are owner's own — another client's equal key
+// is another key.
+func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, requestHash, idempotencyKey string) (view *CaseView, replayed bool, err error) {
+	if idempotencyKey != "" && owner != "" {
+		idempotencyKey = owner + "\x1f" + idempotencyKey // a name holds no control character
+	}
 	if idempotencyKey != "" {
 		if v, ok, err := s.replay(ctx, idempotencyKey, requestHash); err != nil || ok {
 			return v, ok, err
@@ -33,7 +43,7 @@ func (s *Service) Submit(ctx context.Context, app Application, requestHash, idem
 	caseID := newID("cs_")
 	now := s.now()
 	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.insertCase(ctx, tx, caseID, p, now); err != nil {
+		if err := s.insertCase(ctx, tx, caseID, owner, p, now); err != nil {
 			return err
 		}
 		v, err := s.loadCase(ctx, tx, caseID)
@@ -87,11 +97,11 @@ func (s *Service) replay(ctx context.Context, key, hash string) (*CaseView, bool
 	return &row.Response.V, true, nil
 }
 
-func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID string, p *plan, now time.Time) error {
+func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner string, p *plan, now time.Time) error {
 	ts := store.NewTimestamp(now)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version, submitted_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, store.JSONOf(p.app.Form), s.cat.Version, ts, ts); err != nil {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version, submitted_at, updated_at, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, store.JSONOf(p.app.Form), s.cat.Version, ts, ts, owner); err != nil {
 		return fmt.Errorf("storing the case: %w", err)
 	}
 	// One multi-row INSERT per table: the materials, the sub-cases and their links.

@@ -69,6 +69,7 @@ type caseRow struct {
 	DuePromised      string                   `db:"due_promised"`
 	DueStatutory     string                   `db:"due_statutory"`
 	UpdatedAt        store.Timestamp          `db:"updated_at"`
+	Owner            string                   `db:"owner"`
 }
 
 type subcaseRow struct {

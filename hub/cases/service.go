@@ -165,9 +165,13 @@ func (s *Service) lockCase(ctx context.Context, tx *sqlx.Tx, caseID string) erro
 
 func notFound(err error, what string) error {
 	if errors.Is(err, errNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return NotFound(what)
 	}
 	return err
 }
+
+// NotFound is the error of a what (case, sub-case) that does not exist: also the error of one
+// the caller may not see, so that the answer does not tell the two apart.
+func NotFound(what string) error { return fmt.Errorf("%s: %w", what, ErrNotFound) }
 
 var errNoRows = sql.ErrNoRows

@@ -25,7 +25,16 @@ type CaseView struct {
 	Materials        []MaterialView  `json:"materials"`
 	Licences         []LicenceView   `json:"licences"`
 	Timeline         []TimelineEntry `json:"timeline"`
+	// Owner is the client that submitted the case (an API client's name, or the platform
+	// connector's); empty when the hub did not know. Not part of the answer.
+	Owner string `json:"-"`
+	// holderID is the holder's USCC or resident ID number, for audit references only.
+	holderID string
 }
+
+// HolderID returns the case's holder's USCC or resident ID number: personal data, for keyed
+// references (an audit row's subject) and never for an answer or a log.
+func (v *CaseView) HolderID() string { return v.holderID }
 
 // DepartmentRef names a department.
 type DepartmentRef struct {
@@ -125,7 +134,8 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	v := &CaseView{ID: c.ID, State: c.State, Outcome: c.Outcome, ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
 		SubmittedAt: c.SubmittedAt.Time, CompletedAt: ptime(c.CompletedAt),
 		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
-		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{}}
+		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{},
+		Owner: c.Owner, holderID: c.HolderID}
 	v.Bundle = event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode}
 	if b, ok := s.cat.Bundle(c.BundleCode); ok {
 		v.Bundle.Name = b.Name
