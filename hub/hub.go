@@ -24,6 +24,7 @@ import (
 	"yjshub/hub/inbox"
 	"yjshub/hub/licences"
 	"yjshub/hub/outbox"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
 	"yjshub/mapping"
@@ -50,6 +51,11 @@ type Config struct {
 	Calendar *deadline.Calendar
 	// Logger receives the services' logs. Default slog.Default().
 	Logger *slog.Logger
+	// Pseudonyms makes the keyed pseudonyms that stand for holders in consents and the audit
+	// log. Default: one key made in memory for this process (pseudonym.Ephemeral), whose
+	// pseudonyms nothing matches after a restart — serve passes the keyring of its data
+	// directory.
+	Pseudonyms *pseudonym.Keyring
 }
 
 // Services are the hub's services, wired.
@@ -103,6 +109,9 @@ func New(cfg Config) (*Services, error) {
 	if cfg.Relay.Logger == nil {
 		cfg.Relay.Logger = cfg.Logger
 	}
+	if cfg.Pseudonyms == nil {
+		cfg.Pseudonyms = pseudonym.Ephemeral()
+	}
 
 	s := &Services{Catalogue: cfg.Catalogue, Store: cfg.Store, Forms: mapping.NewForms(cfg.Catalogue),
 		Audit: audit.New(cfg.Store, cfg.Now)}
@@ -121,7 +130,7 @@ func New(cfg Config) (*Services, error) {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,
-		Forms: s.Forms, Audit: s.Audit, Now: cfg.Now}); err != nil {
+		Forms: s.Forms, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the sharing service: %w", err)
 	}
 	if cfg.Bus != nil {

@@ -29,6 +29,7 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/metrics"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 )
 
@@ -40,6 +41,7 @@ type serveOptions struct {
 	seeds          string
 	connectorsFile string
 	clientsFile    string
+	pseudonymKeys  string
 	noAuth         bool
 	simulate       bool
 	simConfig      string
@@ -87,6 +89,8 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "./data", "where the embedded database and broker keep their data")
 	cmd.Flags().StringVar(&o.connectorsFile, "connectors", os.Getenv("YJSHUB_CONNECTORS"), "connectors file (env YJSHUB_CONNECTORS)")
 	cmd.Flags().StringVar(&o.clientsFile, "clients", os.Getenv("YJSHUB_CLIENTS"), "API clients file (env YJSHUB_CLIENTS)")
+	cmd.Flags().StringVar(&o.pseudonymKeys, "pseudonym-keys", os.Getenv("YJSHUB_PSEUDONYM_KEYS"),
+		"the keyring of holder pseudonyms, made on first start (default --data-dir/"+pseudonym.FileName+"; env YJSHUB_PSEUDONYM_KEYS)")
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
 	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
@@ -155,7 +159,11 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		publicURL = "http://" + ln.Addr().String()
 	}
 
-	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger})
+	keys, err := openPseudonyms(o, logger)
+	if err != nil {
+		return err
+	}
+	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger, Pseudonyms: keys})
 	if err != nil {
 		return err
 	}

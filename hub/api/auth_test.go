@@ -154,6 +154,7 @@ func TestEveryRouteLetsOnlyItsRolesThrough(t *testing.T) {
 		{"GET", "/api/v1/licences/%E9%A3%9F/JY1", []string{"jiangsu", "ops", "tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/licences/%E9%A3%9F/JY1/events", []string{"tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/consents", []string{"jiangsu"}},
+		{"DELETE", "/api/v1/consents/0000000000000000", []string{"jiangsu"}},
 		{"POST", "/api/v1/prefill", []string{"jiangsu"}},
 	}
 	for _, rt := range routes {
