@@ -70,6 +70,7 @@ func (l *loader) crossCheck(cat *Catalogue) {
 		}
 	}
 	matterKnown := func(code string) bool { _, ok := matters[code]; return l.known(kindMatters, code, ok) }
+	l.checkLicenceTypeCodes(cat.Matters, matters)
 
 	env := exprEnv(cat.Fields)
 	for _, m := range cat.Matters {
@@ -211,6 +212,30 @@ func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, mat
 		m.inputs = append(m.inputs, f)
 	}
 	sort.Strings(m.inputs)
+}
+
+// checkLicenceTypeCodes reports a licence type given two codes: each e-licence type has one
+// code, wherever it is issued, so that an approval's licence is checked against the same code
+// whichever matter issues it.
+func (l *loader) checkLicenceTypeCodes(list []*Matter, matters map[string]*Matter) {
+	first := map[string]*Matter{} // licence type → the first matter that gives it a code
+	for _, m := range list {
+		if matters[m.Code] != m {
+			continue
+		}
+		for _, lt := range m.LicenceTypes() {
+			if lt.Code == "" {
+				continue
+			}
+			if o, ok := first[lt.Name]; ok && o.Result.LicenceTypeCode != lt.Code {
+				l.c.at(l.locs[m], "/result/licence_type_code", "licence type %q has code %q in matter %q: one type, one code", lt.Name, o.Result.LicenceTypeCode, o.Code)
+				continue
+			}
+			if _, ok := first[lt.Name]; !ok {
+				first[lt.Name] = m
+			}
+		}
+	}
 }
 
 // checkCycles reports prerequisite cycles, each once, with the path.

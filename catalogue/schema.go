@@ -142,6 +142,10 @@ func schemaMessage(e *jsonschema.ValidationError) string {
 			return "needs exactly one of the alternatives (for a form field: from, const, expr or from_result)"
 		}
 		return "matches more than one alternative (for a form field: give only one of from, const, expr, from_result)"
+	case *kind.FalseSchema:
+		// The schemas say "false" for a key that a sibling's value rules out (a
+		// licence_type_code of a result that is not an e-licence).
+		return "is not allowed here"
 	}
 	return e.ErrorKind.LocalizedString(printer)
 }

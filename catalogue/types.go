@@ -21,6 +21,11 @@ type Department struct {
 	Aliases  []string `json:"aliases,omitempty"`
 }
 
+// Named reports whether name is the department's name, full name or one of its aliases.
+func (d *Department) Named(name string) bool {
+	return name != "" && (d.Name == name || d.FullName == name || contains(d.Aliases, name))
+}
+
 // Field is a canonical field of the data dictionary (数据元): something an applicant may be
 // asked, with its type and checks.
 type Field struct {
@@ -132,9 +137,32 @@ type Limit struct {
 // Result is what a matter issues: an e-licence, a filing record, a decision, a payment or a
 // record.
 type Result struct {
-	Kind            string `json:"kind"`
-	Name            string `json:"name"`
+	Kind string `json:"kind"`
+	// Name is the e-licence's type (licence name, e.g. 食品经营许可证) when Kind is licence,
+	// else the name of the document issued.
+	Name string `json:"name"`
+	// LicenceTypeCode is the e-licence type's code where known; only with Kind licence.
 	LicenceTypeCode string `json:"licence_type_code,omitempty"`
+}
+
+// ResultLicence is the result kind of a matter that issues an e-licence (电子证照).
+const ResultLicence = "licence"
+
+// LicenceType is an e-licence type as the catalogue knows it: the licence's name, which is the
+// type licences and materials' satisfied_by write, and its code where known.
+type LicenceType struct {
+	Name string `json:"name"`
+	Code string `json:"code,omitempty"`
+}
+
+// LicenceTypes returns the e-licence types an approval of the matter issues: its result's when
+// the result is an e-licence, none otherwise. A department may attach to its approval of the
+// matter e-licences of these types only.
+func (m *Matter) LicenceTypes() []LicenceType {
+	if m.Result.Kind != ResultLicence {
+		return nil
+	}
+	return []LicenceType{{Name: m.Result.Name, Code: m.Result.LicenceTypeCode}}
 }
 
 // MaterialNeed is a material a matter requires.

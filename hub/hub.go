@@ -24,6 +24,7 @@ import (
 	"yjshub/hub/inbox"
 	"yjshub/hub/licences"
 	"yjshub/hub/outbox"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
 	"yjshub/mapping"
@@ -52,6 +53,11 @@ type Config struct {
 	Logger *slog.Logger
 	// MaterialHosts are the hosts materials' files may be fetched from (cases.MaterialHosts).
 	MaterialHosts []string
+	// Pseudonyms makes the keyed pseudonyms that stand for holders in consents and the audit
+	// log. Default: one key made in memory for this process (pseudonym.Ephemeral), whose
+	// pseudonyms nothing matches after a restart — serve passes the keyring of its data
+	// directory.
+	Pseudonyms *pseudonym.Keyring
 }
 
 // Services are the hub's services, wired.
@@ -65,6 +71,8 @@ type Services struct {
 	Licences *licences.Library
 	// Audit is the hash-chained log of shared personal data.
 	Audit *audit.Log
+	// Pseudonyms makes the keyed pseudonyms that stand for holders in audit rows.
+	Pseudonyms *pseudonym.Keyring
 	// Cases runs the case flow.
 	Cases *cases.Service
 	// Sharing runs consents, prefill and the reuse report.
@@ -105,8 +113,11 @@ func New(cfg Config) (*Services, error) {
 	if cfg.Relay.Logger == nil {
 		cfg.Relay.Logger = cfg.Logger
 	}
+	if cfg.Pseudonyms == nil {
+		cfg.Pseudonyms = pseudonym.Ephemeral()
+	}
 
-	s := &Services{Catalogue: cfg.Catalogue, Store: cfg.Store, Forms: mapping.NewForms(cfg.Catalogue),
+	s := &Services{Catalogue: cfg.Catalogue, Store: cfg.Store, Pseudonyms: cfg.Pseudonyms, Forms: mapping.NewForms(cfg.Catalogue),
 		Audit: audit.New(cfg.Store, cfg.Now)}
 	notify := func() {}
 	if cfg.Bus != nil {
@@ -124,7 +135,7 @@ func New(cfg Config) (*Services, error) {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,
-		Forms: s.Forms, Audit: s.Audit, Now: cfg.Now}); err != nil {
+		Forms: s.Forms, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the sharing service: %w", err)
 	}
 	if cfg.Bus != nil {

@@ -29,6 +29,7 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/metrics"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 )
 
@@ -40,6 +41,7 @@ type serveOptions struct {
 	seeds          string
 	connectorsFile string
 	clientsFile    string
+	pseudonymKeys  string
 	noAuth         bool
 	simulate       bool
 	simConfig      string
@@ -92,6 +94,8 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "./data", "where the embedded database and broker keep their data")
 	cmd.Flags().StringVar(&o.connectorsFile, "connectors", os.Getenv("YJSHUB_CONNECTORS"), "connectors file (env YJSHUB_CONNECTORS)")
 	cmd.Flags().StringVar(&o.clientsFile, "clients", os.Getenv("YJSHUB_CLIENTS"), "API clients file (env YJSHUB_CLIENTS)")
+	cmd.Flags().StringVar(&o.pseudonymKeys, "pseudonym-keys", os.Getenv("YJSHUB_PSEUDONYM_KEYS"),
+		"the keyring of holder pseudonyms, made on first start (default --data-dir/"+pseudonym.FileName+"; env YJSHUB_PSEUDONYM_KEYS)")
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
 	cmd.Flags().StringVar(&materialHosts, "material-hosts", os.Getenv("YJSHUB_MATERIAL_HOSTS"),
 		"hosts materials' files may be on, comma-separated: host or *.domain (env YJSHUB_MATERIAL_HOSTS; default: any public DNS name, https only)")
@@ -169,7 +173,12 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if len(o.materialHosts) == 0 {
 		logger.Warn("material URIs are held only to https and public host names: name the hosts they may be on with --material-hosts")
 	}
-	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger, MaterialHosts: o.materialHosts})
+	keys, err := openPseudonyms(o, logger)
+	if err != nil {
+		return err
+	}
+	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
+		MaterialHosts: o.materialHosts, Pseudonyms: keys})
 	if err != nil {
 		return err
 	}
@@ -432,6 +441,7 @@ func httpHandler(in *inputs, limits api.Limits, svc *hub.Services, manager *conn
 		Sharing:     svc.Sharing,
 		Licences:    svc.Licences,
 		Audit:       svc.Audit,
+		Pseudonyms:  svc.Pseudonyms,
 		Connectors:  manager,
 		Reload:      reload,
 		DeadLetters: svc.DeadLetters,

@@ -163,6 +163,7 @@ func TestEveryRouteLetsOnlyItsRolesThrough(t *testing.T) {
 		{"GET", "/api/v1/licences/%E9%A3%9F/JY1", []string{"jiangsu", "lianyungang", "ops", "ops-pd", "tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/licences/%E9%A3%9F/JY1/events", []string{"tobacco-office", "fire-office"}},
 		{"POST", "/api/v1/consents", []string{"jiangsu", "lianyungang"}},
+		{"DELETE", "/api/v1/consents/0000000000000000", []string{"jiangsu", "lianyungang"}},
 		{"POST", "/api/v1/prefill", []string{"jiangsu", "lianyungang"}},
 	}
 	for _, rt := range routes {
@@ -302,12 +303,12 @@ func TestACaseIsReadOnlyByItsPlatformAndOperators(t *testing.T) {
 				t.Errorf("audit rows of case reads: %+v; want one, of ops-pd, with the holder's reference", reads)
 			}
 			// Idempotency keys are each platform's own: lianyungang's equal key is another key.
-			a := sendWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1")
-			b := sendWith(t, srv, "POST", "/api/v1/cases", keys["lianyungang"], body, "Idempotency-Key", "k-1")
+			a := submitWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1")
+			b := submitWith(t, srv, "POST", "/api/v1/cases", keys["lianyungang"], body, "Idempotency-Key", "k-1")
 			if a.id == "" || b.id == "" || a.id == b.id || b.replayed {
 				t.Errorf("one Idempotency-Key from two platforms: %+v and %+v; want two cases", a, b)
 			}
-			if again := sendWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1"); again.id != a.id || !again.replayed {
+			if again := submitWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1"); again.id != a.id || !again.replayed {
 				t.Errorf("jiangsu's key again: %+v; want its first answer replayed", again)
 			}
 		})
@@ -320,7 +321,7 @@ type submitted struct {
 	replayed bool
 }
 
-func sendWith(t *testing.T, srv *httptest.Server, method, path, key, body, header, value string) submitted {
+func submitWith(t *testing.T, srv *httptest.Server, method, path, key, body, header, value string) submitted {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)

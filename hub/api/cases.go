@@ -124,9 +124,9 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 	c, authed := auth.FromContext(r.Context())
 	switch {
 	case !authed: // the API does not authenticate
-	case c.Role == auth.RoleOperator && c.PersonalData && s.cfg.Audit != nil:
+	case c.Role == auth.RoleOperator && c.PersonalData && s.cfg.Audit != nil && s.cfg.Pseudonyms != nil:
 		_, err := s.cfg.Audit.AppendAlone(r.Context(), audit.Entry{Kind: AuditCaseRead, Outcome: audit.Granted,
-			Subject: audit.SubjectRef(v.HolderID()), Detail: map[string]any{"case": v.ID, "client": c.Name}})
+			Subject: s.cfg.Pseudonyms.Of(v.HolderID()), Detail: map[string]any{"case": v.ID, "client": c.Name}})
 		if err != nil {
 			s.writeCaseError(w, r, err) // nothing shown that was not audited
 			return

@@ -26,7 +26,7 @@ func servicesConfig(hs *hub.Services) Config { return withServices(hs, Config{})
 // withServices adds the hub's services to cfg.
 func withServices(hs *hub.Services, cfg Config) Config {
 	cfg.Catalogue, cfg.Cases, cfg.Forms = hs.Catalogue, hs.Cases, hs.Forms
-	cfg.Sharing, cfg.Licences, cfg.Audit = hs.Sharing, hs.Licences, hs.Audit
+	cfg.Sharing, cfg.Licences, cfg.Audit, cfg.Pseudonyms = hs.Sharing, hs.Licences, hs.Audit, hs.Pseudonyms
 	return cfg
 }
 

@@ -304,7 +304,12 @@ func TestTheMainAnswersMatchTheDocument(t *testing.T) {
 	}
 	answer("GET", "/api/v1/cases/{id}", "/api/v1/cases/"+drink.ID, nil, nil, 200)
 	answer("GET", "/api/v1/cases/{id}", "/api/v1/cases/cs_unknown", nil, nil, 404)
-	answer("GET", "/api/v1/licences", "/api/v1/licences?holder="+testUSCC, nil, nil, 200)
+	var listing sharing.Consent
+	decode(t, string(answer("POST", "/api/v1/consents", "/api/v1/consents",
+		[]byte(`{"holder": "`+testUSCC+`", "purpose": "licences", "bundle": "open-bar", "uses": 1}`), nil, 201)), &listing)
+	answer("GET", "/api/v1/licences", "/api/v1/licences?holder="+testUSCC, nil, nil, 403)
+	answer("GET", "/api/v1/licences", "/api/v1/licences?holder="+testUSCC, nil, map[string]string{"X-Consent-Token": listing.Token}, 200)
+	answer("GET", "/api/v1/licences", "/api/v1/licences?holder="+testUSCC, nil, map[string]string{"X-Consent-Token": listing.Token}, 403)
 	answer("GET", "/api/v1/licences", "/api/v1/licences?holder=91350100M000100Y44", nil, nil, 422)
 	answer("GET", "/api/v1/licences/{type}/{number}", licencePath(number), nil, nil, 200)
 
@@ -312,6 +317,8 @@ func TestTheMainAnswersMatchTheDocument(t *testing.T) {
 	var consent sharing.Consent
 	decode(t, string(answer("POST", "/api/v1/consents", "/api/v1/consents",
 		[]byte(`{"holder": "`+testUSCC+`", "purpose": "prefill", "bundle": "open-bar", "ttl": "15m"}`), nil, 201)), &consent)
+	answer("DELETE", "/api/v1/consents/{id}", "/api/v1/consents/"+listing.ID, nil, nil, 204)
+	answer("DELETE", "/api/v1/consents/{id}", "/api/v1/consents/0000000000000000", nil, nil, 404)
 	answer("POST", "/api/v1/prefill", "/api/v1/prefill", []byte(`{"bundle": 34, "applicant_type": "enterprise", "holder": "`+testUSCC+`"}`), nil, 403)
 	var pre sharing.Prefill
 	decode(t, string(answer("POST", "/api/v1/prefill", "/api/v1/prefill", []byte(mustJSON(t, map[string]any{"bundle": 34,
@@ -428,7 +435,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		{"ConnectorStatus", connector.Status{Name: "restpush:tobacco", Kind: "restpush", Department: "tobacco", State: connector.StatePaused,
 			Breaker: "half-open", Topic: "yjs.subcase.tobacco", Group: "yjshub-restpush-tobacco", Lag: 3, Delivered: 10, Retries: 2, Failed: 1,
 			DeadLetters: 1, InFlight: 1, LastSuccess: &at, LastError: &at, LastErrorMessage: "503", Detail: map[string]any{"inbox": 2}}},
-		{"Consent", sharing.Consent{Token: "yjc_x", ExpiresAt: at, Purpose: "prefill", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}}},
+		{"Consent", sharing.Consent{ID: "3f9a1c0e5b7d2468", Token: "yjc_x", ExpiresAt: at, Purpose: "prefill", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Uses: 2}},
 		{"Prefill", sharing.Prefill{Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, ApplicantType: "enterprise",
 			Fields: map[string]sharing.PrefilledField{"enterprise.name": {Title: "企业名称", Value: "连云港海韵餐饮管理有限公司",
 				Source: sharing.Source{Kind: sharing.SourceLicence, ID: "lic_1", Date: "2026-12-01"}}},
@@ -439,7 +446,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 			AuditSeq: 7}},
 		{"ReuseReport", sharing.ReuseReport{GeneratedAt: at, Overall: figures,
 			Bundles: []sharing.BundleReuse{{Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, ReuseFigures: figures}}}},
-		{"AuditRecord", audit.Record{Seq: 2, At: at, Kind: "prefill", Outcome: audit.Refused, Subject: strings.Repeat("c", 64),
+		{"AuditRecord", audit.Record{Seq: 2, At: at, Kind: "prefill", Outcome: audit.Refused, Subject: "k1:" + strings.Repeat("c", 64),
 			Detail: json.RawMessage(`{"reason":"consent_missing"}`), PrevHash: strings.Repeat("a", 64), Hash: strings.Repeat("b", 64)}},
 		{"AuditVerification", AuditVerification{Intact: false, Rows: 3, BrokenAt: 4, Reason: "hash mismatch"}},
 		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []problem.Problem{{Path: "/a", Rule: problem.RuleRequired, Message: "y"}}}}},

@@ -17,6 +17,7 @@ import (
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/licences"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/sharing"
 	"yjshub/mapping"
 )
@@ -50,8 +51,12 @@ type Config struct {
 	Sharing *sharing.Service
 	// Licences is the e-licence library the licence routes list, verify and revoke in.
 	Licences *licences.Library
-	// Audit is the audit log the audit routes list and verify.
+	// Audit is the audit log the audit routes list and verify, and operators' reads of
+	// personal data are written to.
 	Audit *audit.Log
+	// Pseudonyms makes the holder references of audit rows. Without it (or Audit), operators
+	// see personal data masked whatever their grant.
+	Pseudonyms *pseudonym.Keyring
 	// Clients are the API clients and their roles (hub/auth). Nil: the API does not
 	// authenticate, and every route is open (for a hub on a loopback address).
 	Clients *auth.Clients

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -39,6 +40,7 @@ func (s *Server) mountSharing(r chi.Router) {
 	r.With(s.allow(forVerifiers...)).Get("/licences/{type}/{number}", h.verifyLicence)
 	r.With(s.allow(forDepartments...)).Post("/licences/{type}/{number}/events", h.licenceEvent)
 	r.With(s.allow(forApplicants...)).Post("/consents", h.grantConsent)
+	r.With(s.allow(forApplicants...)).Delete("/consents/{id}", h.withdrawConsent)
 	r.With(s.allow(forApplicants...)).Post("/prefill", h.prefill)
 	r.With(s.allow(forOperators...)).Get("/reports/reuse", h.reuseReport)
 	r.With(s.allow(forOperators...)).Get("/audit", h.listAudit)
@@ -67,14 +69,22 @@ func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err e
 	case errors.As(err, &pe):
 		writeProblems(w, pe)
 	case errors.As(err, &re):
+		path := re.Path
+		if path == "" {
+			path = "/consent"
+		}
 		writeError(w, http.StatusForbidden, CodeForbidden, re.Reason+"; nothing was shared",
-			problem.Problem{Path: "/consent", Rule: re.Rule, Message: re.Reason})
+			problem.Problem{Path: path, Rule: re.Rule, Message: re.Reason})
+	case errors.As(err, &fe) && fe.Rule != "":
+		writeError(w, http.StatusForbidden, CodeForbidden, fe.Reason, problem.Problem{Path: fe.Path, Rule: fe.Rule, Message: fe.Reason})
 	case errors.As(err, &fe):
 		writeError(w, http.StatusForbidden, CodeForbidden, fe.Reason)
 	case errors.As(err, &ce):
 		writeError(w, http.StatusConflict, CodeConflict, ce.Reason)
 	case errors.Is(err, licences.ErrNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, "the e-licence library has no licence of that type and number")
+	case errors.Is(err, sharing.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no consent with that id was obtained by this client")
 	case r.Context().Err() != nil:
 		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled")
 	default:
@@ -83,14 +93,16 @@ func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err e
 	}
 }
 
-// listLicences answers GET /api/v1/licences?holder=USCC-or-resident-ID.
+// listLicences answers GET /api/v1/licences?holder=USCC-or-resident-ID: with the holder's
+// consent for the purpose licences in the header X-Consent-Token, or to an operator; audited
+// either way.
 func (h *sharingRoutes) listLicences(w http.ResponseWriter, r *http.Request) {
-	holder := r.URL.Query().Get("holder")
-	if p := sharing.HolderProblem("holder", "", holder); p != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the holder is not valid; name it by USCC or resident ID number", *p)
+	list, err := h.svc.HolderLicences(r.Context(), r.URL.Query().Get("holder"), r.Header.Get(sharing.ConsentHeader))
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the holder is not valid; name it by USCC or resident ID number", pe.Problems...)
 		return
 	}
-	list, err := h.lib.List(r.Context(), holder)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -146,6 +158,16 @@ func (h *sharingRoutes) grantConsent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, c)
 }
 
+// withdrawConsent answers DELETE /api/v1/consents/{id}: the platform that obtained the consent
+// withdraws it (204, again 204); for any other client it does not exist (404).
+func (h *sharingRoutes) withdrawConsent(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.WithdrawConsent(r.Context(), chi.URLParam(r, "id")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // prefill answers POST /api/v1/prefill.
 func (h *sharingRoutes) prefill(w http.ResponseWriter, r *http.Request) {
 	var req sharing.PrefillRequest
@@ -192,12 +214,12 @@ func (h *sharingRoutes) verifyAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 // listAudit answers GET /api/v1/audit?kind=prefill&outcome=granted|refused: the rows of one
-// kind, oldest first. Rows name holders only by hash.
+// kind, oldest first. Rows name holders only by their keyed pseudonym.
 func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 	kind, outcome := r.URL.Query().Get("kind"), r.URL.Query().Get("outcome")
 	var problems []problem.Problem
 	if kind == "" {
-		problems = append(problems, problem.Problem{Path: "kind", Rule: problem.RuleRequired, Message: "name the kind of row: prefill or consent"})
+		problems = append(problems, problem.Problem{Path: "kind", Rule: problem.RuleRequired, Message: "name the kind of row: " + strings.Join([]string{sharing.KindPrefill, sharing.KindLicences, sharing.KindConsent, sharing.KindConsentWithdrawn}, ", ")})
 	}
 	if outcome != "" && outcome != audit.Granted && outcome != audit.Refused {
 		problems = append(problems, problem.Problem{Path: "outcome", Rule: problem.RuleEnum, Message: "must be granted or refused"})

@@ -49,6 +49,12 @@ func sharingServer(t *testing.T, open storetest.Opener) (*httptest.Server, *stor
 // call sends a request and decodes the answer into out; it returns the response and its body.
 func call(t *testing.T, srv *httptest.Server, method, path string, body any, out any) (*http.Response, string) {
 	t.Helper()
+	return callWith(t, srv, method, path, nil, body, out)
+}
+
+// callWith is call with request headers.
+func callWith(t *testing.T, srv *httptest.Server, method, path string, headers map[string]string, body any, out any) (*http.Response, string) {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -59,6 +65,9 @@ func call(t *testing.T, srv *httptest.Server, method, path string, body any, out
 		r = strings.NewReader(string(enc))
 	}
 	req, _ := http.NewRequest(method, srv.URL+path, r)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +136,12 @@ func TestSharedDataOverHTTP(t *testing.T) {
 				Count    int                `json:"count"`
 				Licences []licences.Licence `json:"licences"`
 			}
-			if resp, _ := call(t, srv, "GET", "/api/v1/licences?holder="+testUSCC, nil, &list); resp.StatusCode != 200 || list.Count != 1 || list.Licences[0].Number != number || list.Licences[0].Source != "hub" {
+			var listing sharing.Consent
+			if resp, body := call(t, srv, "POST", "/api/v1/consents", map[string]any{"holder": testUSCC, "purpose": sharing.PurposeLicences, "bundle": "open-bar"}, &listing); resp.StatusCode != 201 {
+				t.Fatalf("a consent to list: %d %s", resp.StatusCode, body)
+			}
+			if resp, _ := callWith(t, srv, "GET", "/api/v1/licences?holder="+testUSCC, map[string]string{sharing.ConsentHeader: listing.Token}, nil, &list); resp.StatusCode != 200 ||
+				list.Count != 1 || list.Licences[0].Number != number || list.Licences[0].Source != "hub" {
 				t.Fatalf("the holder's licences: %d %+v", resp.StatusCode, list)
 			}
 			if resp, body := call(t, srv, "GET", "/api/v1/licences?holder=91350100M000100Y44", nil, nil); resp.StatusCode != 422 || strings.Contains(body, "91350100M000100Y44") {

@@ -3,8 +3,10 @@
 // hash = SHA-256(previous row's hash || its own content), so changing, removing or reordering
 // a row breaks the chain from there on, and Verify finds it.
 //
-// Rows hold references and names, never the data shared: the subject is the SHA-256 of the
-// holder's identifier, and details list field codes, material codes and sources, not values.
+// Rows hold references and names, never the data shared: the subject is the holder's keyed
+// pseudonym (package pseudonym: HMAC-SHA256 under the hub's key, naming its key, never a bare
+// hash, which an ID number's few possible values would give away), and details list field
+// codes, material codes and sources, not values.
 package audit
 
 import (
@@ -14,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -33,7 +36,8 @@ type Entry struct {
 	Kind string
 	// Outcome is Granted or Refused.
 	Outcome string
-	// Subject is whose data it concerns, as a reference (see SubjectRef); empty when unknown.
+	// Subject is whose data it concerns, as the holder's keyed pseudonym (pseudonym.Keyring.Of);
+	// empty when unknown. Never an identifier, never a bare hash of one.
 	Subject string
 	// Detail says what was shared or why it was refused; it is stored as JSON and must hold
 	// no personal data.
@@ -52,16 +56,6 @@ type Record struct {
 	Hash     string          `json:"hash"`
 }
 
-// SubjectRef turns an identifier (a USCC or resident ID number) into the reference the log
-// keeps: its SHA-256, hex.
-func SubjectRef(id string) string {
-	if id == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
-}
-
 // Log is the audit log. It is safe for concurrent use and across hub instances: appends take
 // the chain's head row in turn.
 type Log struct {
@@ -76,6 +70,10 @@ func New(st *store.Store, now func() time.Time) *Log {
 	}
 	return &Log{st: st, now: now}
 }
+
+// subjectRE is the shape of a keyed pseudonym: what a subject must be, so that neither an
+// identifier nor a bare hash of one is ever written to the log.
+var subjectRE = regexp.MustCompile(`^k[1-9][0-9]*:[0-9a-f]{64}$`)
 
 // chainHash is SHA-256(prev || content), the content being the row's fields as a JSON array
 // (unambiguous: strings are quoted and escaped) with the time in microseconds.
@@ -92,6 +90,9 @@ func chainHash(prev string, seq int64, at store.Timestamp, kind, outcome, subjec
 func (l *Log) Append(ctx context.Context, tx *sqlx.Tx, e Entry) (Record, error) {
 	if e.Kind == "" || (e.Outcome != Granted && e.Outcome != Refused) {
 		return Record{}, fmt.Errorf("audit: an entry needs a kind and an outcome of %s or %s", Granted, Refused)
+	}
+	if e.Subject != "" && !subjectRE.MatchString(e.Subject) {
+		return Record{}, errors.New("audit: an entry's subject must be a keyed pseudonym (k<n>:<64 hex digits>)")
 	}
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"yjshub/hub/audit"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 )
@@ -24,11 +26,14 @@ func each(t *testing.T, fn func(t *testing.T, st *store.Store, log *audit.Log)) 
 	}
 }
 
+// keys makes the tests' pseudonyms.
+var keys = pseudonym.Ephemeral()
+
 func appendN(t *testing.T, log *audit.Log, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		if _, err := log.AppendAlone(context.Background(), audit.Entry{Kind: "prefill", Outcome: audit.Granted,
-			Subject: audit.SubjectRef("91350100M000100Y43"), Detail: map[string]any{"fields": []string{"enterprise.name"}, "n": i}}); err != nil {
+			Subject: keys.Of("91350100M000100Y43"), Detail: map[string]any{"fields": []string{"enterprise.name"}, "n": i}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,6 +129,15 @@ func TestEntriesReturnsTheRowsOfAKindInOrder(t *testing.T) {
 		if _, err := log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: "maybe"}); err == nil {
 			t.Fatal("an entry with an unknown outcome was appended")
 		}
+		sum := sha256.Sum256([]byte("91350100M000100Y43"))
+		for _, subject := range []string{"91350100M000100Y43", hex.EncodeToString(sum[:]), "k1:" + hex.EncodeToString(sum[:8])} {
+			if _, err := log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Granted, Subject: subject}); err == nil || strings.Contains(err.Error(), subject) {
+				t.Errorf("an entry whose subject is not a keyed pseudonym: %v", err)
+			}
+		}
+		if all, _ := log.Entries(ctx, "prefill", ""); len(all) != 3 {
+			t.Errorf("%d prefill rows after the refused appends, want 3", len(all))
+		}
 	})
 }
 
@@ -182,7 +196,7 @@ func TestARowRewrittenWithItsHashRecomputedBreaksTheChainAtTheNextRow(t *testing
 			each(t, func(t *testing.T, st *store.Store, log *audit.Log) {
 				ctx := context.Background()
 				appendN(t, log, 4)
-				forge(t, st, c.forged, audit.SubjectRef("someone else"))
+				forge(t, st, c.forged, keys.Of("someone else"))
 				_, err := log.Verify(ctx)
 				var te *audit.TamperError
 				if !errors.As(err, &te) || !errors.Is(err, audit.ErrTampered) {

@@ -140,15 +140,21 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 	if !allowed {
 		return &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
 	}
+	matter, _ := s.cat.Matter(sc.MatterCode)
 	if ev.Type == event.Approved {
 		var c caseRow
 		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 			return err
 		}
+		// A department issues only what its matter's result is, in its own name, to this
+		// case's applicant; else nothing of the event is applied.
+		dept, _ := s.cat.Department(sc.Department)
 		var problems []problem.Problem
 		for i, l := range ev.Licences {
+			at := fmt.Sprintf("/licences/%d", i)
+			problems = append(problems, licences.CheckIssue(matter, dept, l, at)...)
 			if c.HolderID != "" && l.HolderID != c.HolderID {
-				problems = append(problems, problem.Problem{Path: fmt.Sprintf("/licences/%d/holder_id", i), Rule: RuleHolder, Message: "the licence's holder is not this case's applicant"})
+				problems = append(problems, problem.Problem{Path: at + "/holder_id", Rule: RuleHolder, Message: "the licence's holder is not this case's applicant"})
 			}
 		}
 		if len(problems) > 0 {
@@ -185,7 +191,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		}
 	}
 	for _, l := range ev.Licences {
-		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: l, Source: licences.SourceHub, Department: sc.Department,
+		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: licences.WithCatalogueCode(matter, l), Source: licences.SourceHub, Department: sc.Department,
 			CaseID: caseID, SubcaseID: subcaseID, MatterCode: sc.MatterCode}); err != nil {
 			var ce *licences.ConflictError
 			if errors.As(err, &ce) {

@@ -51,7 +51,11 @@ func (e *ConflictError) Error() string { return e.Reason }
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // ForbiddenError says why a department may not act on a licence; it wraps ErrForbidden.
-type ForbiddenError struct{ Reason string }
+type ForbiddenError struct {
+	Reason string
+	// Rule and Path name the rule broken and where, when a request's field broke it.
+	Rule, Path string
+}
 
 func (e *ForbiddenError) Error() string { return e.Reason }
 

@@ -153,8 +153,10 @@ func TestOnlyTheIssuingDepartmentRevokesAndOnlyOnce(t *testing.T) {
 		revoke := func(id, dept string) (*licences.Licence, bool, error) {
 			return lib.Revoke(ctx, "食品经营许可证", "JY13207070000012", licences.Event{EventID: id, Type: licences.EventRevoked, Reason: "以欺骗手段取得许可，依法撤销", Department: dept})
 		}
-		if _, _, err := revoke("r1", "market-regulation"); !errors.Is(err, licences.ErrForbidden) {
-			t.Fatalf("another department: %v", err)
+		var fe *licences.ForbiddenError
+		if _, _, err := revoke("r1", "market-regulation"); !errors.Is(err, licences.ErrForbidden) || !errors.As(err, &fe) ||
+			fe.Rule != licences.RuleIssuer || fe.Path != "/department" {
+			t.Fatalf("another department: %v, want a refusal with rule issuer at /department", err)
 		}
 		lic, replayed, err := revoke("r1", "admin-approval")
 		if err != nil || replayed || lic.Status != licences.StatusRevoked || lic.RevokedReason == "" || lic.RevokedAt == nil {

@@ -83,7 +83,7 @@ func (l *Library) Revoke(ctx context.Context, typ, number string, ev Event) (lic
 			return err
 		}
 		if cur.Department == "" || cur.Department != ev.Department {
-			return &ForbiddenError{Reason: "only the department that issued this licence may revoke it"}
+			return &ForbiddenError{Rule: RuleIssuer, Path: "/department", Reason: "only the department that issued this licence may revoke it"}
 		}
 		var prior string
 		err = tx.GetContext(ctx, &prior, tx.Rebind(`SELECT type FROM licence_events WHERE licence_id = ? AND event_id = ?`), id, ev.EventID)
@@ -180,13 +180,8 @@ func (l *Library) Import(ctx context.Context, lic event.Licence, origin string) 
 // departmentNamed returns the code of the catalogue department a licence's issuer names.
 func (l *Library) departmentNamed(issuer string) string {
 	for _, d := range l.cfg.Catalogue.Departments {
-		if d.Name == issuer || d.FullName == issuer {
+		if d.Named(issuer) {
 			return d.Code
-		}
-		for _, a := range d.Aliases {
-			if a == issuer {
-				return d.Code
-			}
 		}
 	}
 	return ""

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/auth"
@@ -156,24 +158,48 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 	}
 	subject := ""
 	if hp == nil {
-		subject = audit.SubjectRef(req.Holder)
+		subject = s.keys.Of(req.Holder)
 	}
 	if req.Consent != nil {
 		detail.Purpose = req.Consent.Purpose
 	}
 	if len(problems) > 0 {
 		detail.Reason = "invalid_request"
-		if _, err := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Refused, Subject: subject, Detail: detail}); err != nil {
+		if _, err := s.log.AppendAlone(ctx, audit.Entry{Kind: KindPrefill, Outcome: audit.Refused, Subject: subject, Detail: detail}); err != nil {
 			return nil, err
 		}
 		return nil, problem.New(problems...)
 	}
-	consent, err := s.checkConsent(ctx, req.Consent, PurposePrefill, req.Holder, b)
-	detail.Consent = consent
+	// The consent's use, what is shared and the audit row commit together, or none of them.
+	var out *Prefill
+	err := s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		consent, err := s.useConsent(ctx, tx, req.Consent, "/consent", PurposePrefill, req.Holder, b)
+		detail.Consent = consent
+		if err != nil {
+			return err
+		}
+		if out, err = s.collect(ctx, tx, b, req.ApplicantType, req.Holder, of); err != nil {
+			return err
+		}
+		sources := map[string]map[string]bool{SourceCase: {}, SourceLicence: {}}
+		for code, f := range out.Fields {
+			detail.Fields = append(detail.Fields, code)
+			sources[f.Source.Kind][f.Source.ID] = true
+		}
+		for _, m := range out.Materials {
+			detail.Materials = append(detail.Materials, m.Code)
+			sources[SourceLicence][m.Licence.ID] = true
+		}
+		sort.Strings(detail.Fields)
+		detail.Cases, detail.Licences = sortedKeys(sources[SourceCase]), sortedKeys(sources[SourceLicence])
+		rec, err := s.log.Append(ctx, tx, audit.Entry{Kind: KindPrefill, Outcome: audit.Granted, Subject: subject, Detail: detail})
+		out.AuditSeq = rec.Seq
+		return err
+	})
 	var refused *RefusedError
 	if errors.As(err, &refused) {
 		detail.Reason = refused.Rule
-		if _, aerr := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Refused, Subject: subject, Detail: detail}); aerr != nil {
+		if _, aerr := s.log.AppendAlone(ctx, audit.Entry{Kind: KindPrefill, Outcome: audit.Refused, Subject: subject, Detail: detail}); aerr != nil {
 			return nil, aerr
 		}
 		return nil, err
@@ -181,32 +207,12 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 	if err != nil {
 		return nil, err
 	}
-
-	out, err := s.collect(ctx, b, req.ApplicantType, req.Holder, of)
-	if err != nil {
-		return nil, err
-	}
-	sources := map[string]map[string]bool{SourceCase: {}, SourceLicence: {}}
-	for code, f := range out.Fields {
-		detail.Fields = append(detail.Fields, code)
-		sources[f.Source.Kind][f.Source.ID] = true
-	}
-	for _, m := range out.Materials {
-		detail.Materials = append(detail.Materials, m.Code)
-		sources[SourceLicence][m.Licence.ID] = true
-	}
-	sort.Strings(detail.Fields)
-	detail.Cases, detail.Licences = sortedKeys(sources[SourceCase]), sortedKeys(sources[SourceLicence])
-	rec, err := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Granted, Subject: subject, Detail: detail})
-	if err != nil {
-		return nil, err
-	}
-	out.AuditSeq = rec.Seq
 	return out, nil
 }
 
 // collect gathers the fields and materials known for a holder that the one form asks.
-func (s *Service) collect(ctx context.Context, b *catalogue.Bundle, applicantType, holder string, of *mapping.OneForm) (*Prefill, error) {
+// q is the transaction the prefill runs in.
+func (s *Service) collect(ctx context.Context, q licences.Queryer, b *catalogue.Bundle, applicantType, holder string, of *mapping.OneForm) (*Prefill, error) {
 	out := &Prefill{Bundle: event.BundleRef{Seq: b.Seq, Code: b.Code, Name: b.Name}, ApplicantType: applicantType,
 		Fields: map[string]PrefilledField{}, Materials: []SatisfiedMaterial{}}
 	asked := map[string]*catalogue.Field{}
@@ -224,13 +230,12 @@ func (s *Service) collect(ctx context.Context, b *catalogue.Bundle, applicantTyp
 	}
 
 	// Earlier cases, most recent first: the latest value of each field wins.
-	db := s.st.DB()
 	var cases []struct {
 		ID          string          `db:"id"`
 		Form        string          `db:"form"`
 		SubmittedAt store.Timestamp `db:"submitted_at"`
 	}
-	if err := db.SelectContext(ctx, &cases, db.Rebind(`SELECT id, form, submitted_at FROM cases WHERE holder_id = ? AND applicant_type = ?
+	if err := sqlx.SelectContext(ctx, q, &cases, q.Rebind(`SELECT id, form, submitted_at FROM cases WHERE holder_id = ? AND applicant_type = ?
 		ORDER BY submitted_at DESC, id DESC`), holder, applicantType); err != nil {
 		return nil, fmt.Errorf("reading the holder's cases: %w", err)
 	}
@@ -250,7 +255,7 @@ func (s *Service) collect(ctx context.Context, b *catalogue.Bundle, applicantTyp
 	}
 
 	// E-licences: what their issuers say beats what an applicant once typed.
-	held, err := s.lib.List(ctx, holder)
+	held, err := s.lib.HeldBy(ctx, q, holder)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +311,6 @@ func sortedKeys(m map[string]bool) []string {
 // RefuseMalformedPrefill writes the audit row of a prefill request whose body could not be
 // read at all: every prefill, even one refused before it was understood, is in the log.
 func (s *Service) RefuseMalformedPrefill(ctx context.Context) error {
-	_, err := s.log.AppendAlone(ctx, audit.Entry{Kind: "prefill", Outcome: audit.Refused, Detail: prefillDetail{Reason: "malformed_request", Client: clientOf(ctx)}})
+	_, err := s.log.AppendAlone(ctx, audit.Entry{Kind: KindPrefill, Outcome: audit.Refused, Detail: prefillDetail{Reason: "malformed_request", Client: clientOf(ctx)}})
 	return err
 }

@@ -204,7 +204,7 @@ func (t *reuseTally) bundle(code string) *ReuseFigures {
 // every granted prefill (of any time: one made before the period may feed a case in it) by
 // holder reference and bundle, oldest first.
 func (s *Service) tallyPrefills(ctx context.Context, p Period, t *reuseTally) (map[[2]string][]*grantedPrefill, error) {
-	prefills, err := s.log.Entries(ctx, "prefill", "")
+	prefills, err := s.log.Entries(ctx, KindPrefill, "")
 	if err != nil {
 		return nil, err
 	}
@@ -256,10 +256,13 @@ func (s *Service) tallyCase(c *periodCase, granted map[[2]string][]*grantedPrefi
 	f.FieldsAsked += len(of.Fields)
 	f.MaterialsAsked += len(of.Materials)
 	f.MaterialsFromLicences += c.fromLicences
+	// The holder's prefills were pseudonymised under whichever key was current then.
 	var pick *grantedPrefill
-	for _, gp := range granted[[2]string{audit.SubjectRef(c.HolderID), b.Code}] {
-		if !gp.used && !gp.at.After(c.SubmittedAt.Time) {
-			pick = gp
+	for _, ref := range s.keys.All(c.HolderID) {
+		for _, gp := range granted[[2]string{ref, b.Code}] {
+			if !gp.used && !gp.at.After(c.SubmittedAt.Time) && (pick == nil || !gp.at.Before(pick.at)) {
+				pick = gp
+			}
 		}
 	}
 	if pick == nil {

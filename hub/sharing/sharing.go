@@ -10,13 +10,28 @@ import (
 	"yjshub/format"
 	"yjshub/hub/audit"
 	"yjshub/hub/licences"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 	"yjshub/mapping"
 	"yjshub/problem"
 )
 
-// PurposePrefill is the consent purpose a prefill requires.
-const PurposePrefill = "prefill"
+// Consent purposes the hub itself checks for.
+const (
+	// PurposePrefill is the consent purpose a prefill requires.
+	PurposePrefill = "prefill"
+	// PurposeLicences is the consent purpose listing a holder's e-licences requires (for any
+	// bundle).
+	PurposeLicences = "licences"
+)
+
+// Kinds of the audit rows the service writes.
+const (
+	KindConsent          = "consent"           // a consent given
+	KindConsentWithdrawn = "consent_withdrawn" // a consent withdrawn by its platform
+	KindPrefill          = "prefill"           // a prefill, granted or refused
+	KindLicences         = "licences"          // a holder's e-licences listed, or the listing refused
+)
 
 // Rules of a refusal (403): why a consent does not allow the request.
 const (
@@ -26,6 +41,13 @@ const (
 	RuleConsentPurpose = "consent_purpose" // given for another purpose, or the request names another
 	RuleConsentHolder  = "consent_holder"  // given by another holder
 	RuleConsentBundle  = "consent_bundle"  // given for another bundle
+	// RuleConsentPlatform: the consent was obtained by another API client (platform) than the
+	// one presenting it.
+	RuleConsentPlatform = "consent_platform"
+	// RuleConsentUsed: the consent already served as many requests as it allows.
+	RuleConsentUsed = "consent_used"
+	// RuleConsentWithdrawn: the platform that obtained the consent withdrew it.
+	RuleConsentWithdrawn = "consent_withdrawn"
 
 	// RuleHolder: a holder named by neither a valid USCC nor a valid resident ID number.
 	RuleHolder = "holder"
@@ -35,12 +57,17 @@ const (
 var (
 	// ErrRefused: the request is not covered by a valid consent (403).
 	ErrRefused = errors.New("refused")
+	// ErrNotFound: no consent with that id that the client obtained (404).
+	ErrNotFound = errors.New("consent not found")
 )
 
 // RefusedError says why a consent does not cover a request; it wraps ErrRefused.
 type RefusedError struct {
 	Rule   string
 	Reason string
+	// Path is where the request presents the consent: "/consent" in a prefill's body, the
+	// header X-Consent-Token for a listing.
+	Path string
 }
 
 func (e *RefusedError) Error() string { return e.Reason }
@@ -58,24 +85,32 @@ type Config struct {
 	Licences *licences.Library
 	// Forms caches one forms (the case service's). Required.
 	Forms *mapping.Forms
-	// Audit is the audit log every consent and prefill is written to. Required.
+	// Audit is the audit log every consent, prefill and listing is written to. Required.
 	Audit *audit.Log
+	// Pseudonyms makes the keyed pseudonyms that stand for holders in consents and the audit
+	// log, and recognises those of its older keys. Required.
+	Pseudonyms *pseudonym.Keyring
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// DefaultConsentTTL is how long a consent lasts when the request gives no ttl. Default 30m.
 	DefaultConsentTTL time.Duration
 	// MaxConsentTTL bounds a consent's ttl. Default 24h.
 	MaxConsentTTL time.Duration
+	// MaxConsentUses bounds how many requests one consent may cover. Default 20: enough for
+	// an applicant's session (a prefill, a listing, a retry), few enough that a token that
+	// leaks is soon spent.
+	MaxConsentUses int
 }
 
 // Service runs consents, prefill and the reuse report. It is safe for concurrent use; all
 // state is in the store.
 type Service struct {
-	cfg Config
-	cat *catalogue.Catalogue
-	st  *store.Store
-	lib *licences.Library
-	log *audit.Log
+	cfg  Config
+	cat  *catalogue.Catalogue
+	st   *store.Store
+	lib  *licences.Library
+	log  *audit.Log
+	keys *pseudonym.Keyring
 }
 
 // New returns a Service.
@@ -96,6 +131,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Audit == nil {
 		errs = append(errs, errors.New("sharing: Audit is required"))
 	}
+	if cfg.Pseudonyms == nil {
+		errs = append(errs, errors.New("sharing: Pseudonyms is required"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -108,7 +146,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxConsentTTL <= 0 {
 		cfg.MaxConsentTTL = 24 * time.Hour
 	}
-	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, lib: cfg.Licences, log: cfg.Audit}, nil
+	if cfg.MaxConsentUses <= 0 {
+		cfg.MaxConsentUses = 20
+	}
+	return &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, lib: cfg.Licences, log: cfg.Audit, keys: cfg.Pseudonyms}, nil
 }
 
 // bundleOf resolves a bundle given as a code or a 序号 (JSON string or number).
