@@ -19,6 +19,7 @@ import (
 	"yjshub/hub/deadletter"
 	"yjshub/hub/event"
 	"yjshub/hub/metrics"
+	"yjshub/hub/sharing"
 	"yjshub/hub/store/storetest"
 	"yjshub/seeds"
 )
@@ -301,6 +302,21 @@ func TestACaseIsReadOnlyByItsPlatformAndOperators(t *testing.T) {
 			}
 			if len(reads) != 1 || !strings.Contains(string(reads[0].Detail), `"client":"ops-pd"`) || reads[0].Subject == "" {
 				t.Errorf("audit rows of case reads: %+v; want one, of ops-pd, with the holder's reference", reads)
+			}
+			// A platform lists the licences of the holder of its own case without a consent token.
+			holder := "91350100M000100Y43" // the example's enterprise.uscc
+			list := "/api/v1/licences?holder=" + holder + "&case=" + view.ID
+			if code, resp := send(t, srv, "GET", list, keys["jiangsu"], ""); code != 200 {
+				t.Errorf("jiangsu listing the licences of its case's holder: %d %s", code, resp)
+			}
+			for _, c := range []struct{ client, path string }{
+				{"lianyungang", list},
+				{"jiangsu", "/api/v1/licences?holder=11010519491231002X&case=" + view.ID}, // another holder
+				{"jiangsu", "/api/v1/licences?holder=" + holder + "&case=cs_unknown"},
+			} {
+				if code, resp := send(t, srv, "GET", c.path, keys[c.client], ""); code != 403 || !strings.Contains(resp, sharing.RuleConsentCase) {
+					t.Errorf("%s GET %s: %d %s; want 403 %s", c.client, c.path, code, resp, sharing.RuleConsentCase)
+				}
 			}
 			// Idempotency keys are each platform's own: lianyungang's equal key is another key.
 			a := submitWith(t, srv, "POST", "/api/v1/cases", keys["jiangsu"], body, "Idempotency-Key", "k-1")

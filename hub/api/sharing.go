@@ -94,10 +94,10 @@ func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err e
 }
 
 // listLicences answers GET /api/v1/licences?holder=USCC-or-resident-ID: with the holder's
-// consent for the purpose licences in the header X-Consent-Token, or to an operator; audited
-// either way.
+// consent for the purpose licences in the header X-Consent-Token, with ?case= naming the
+// holder's case the platform submitted, or to an operator; audited either way.
 func (h *sharingRoutes) listLicences(w http.ResponseWriter, r *http.Request) {
-	list, err := h.svc.HolderLicences(r.Context(), r.URL.Query().Get("holder"), r.Header.Get(sharing.ConsentHeader))
+	list, err := h.svc.HolderLicences(r.Context(), r.URL.Query().Get("holder"), r.Header.Get(sharing.ConsentHeader), r.URL.Query().Get("case"))
 	var pe *problem.Error
 	if errors.As(err, &pe) {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the holder is not valid; name it by USCC or resident ID number", pe.Problems...)

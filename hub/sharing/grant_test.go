@@ -62,15 +62,15 @@ func TestAConsentServesOnlyThePlatformThatObtainedItAsOftenAsItSays(t *testing.T
 		if len(c.ID) != 16 || strings.Contains(c.Token, c.ID) || c.Uses != 2 {
 			t.Fatalf("consent id %q uses %d: want 16 hex digits, not part of the token, and 2 uses", c.ID, c.Uses)
 		}
-		if _, err := e.svc.HolderLicences(as(lianyungang), uscc, c.Token); refusedRule(t, err) != sharing.RuleConsentPlatform {
+		if _, err := e.svc.HolderLicences(as(lianyungang), uscc, c.Token, ""); refusedRule(t, err) != sharing.RuleConsentPlatform {
 			t.Fatalf("another platform: %v", err)
 		}
 		for i := range 2 {
-			if list, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token); err != nil || len(list) != 1 {
+			if list, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token, ""); err != nil || len(list) != 1 {
 				t.Fatalf("use %d: %d licences, %v", i+1, len(list), err)
 			}
 		}
-		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token); refusedRule(t, err) != sharing.RuleConsentUsed {
+		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token, ""); refusedRule(t, err) != sharing.RuleConsentUsed {
 			t.Fatalf("a third use of a consent for two: %v", err)
 		}
 		// The refusal by another platform did not count: two uses were made, and no more.
@@ -124,7 +124,7 @@ func TestConcurrentUsesNeverExceedTheConsent(t *testing.T) {
 		for i := range requests {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = e.svc.HolderLicences(as(jiangsu), uscc, c.Token)
+				_, errs[i] = e.svc.HolderLicences(as(jiangsu), uscc, c.Token, "")
 			})
 		}
 		close(start)
@@ -168,7 +168,7 @@ func TestAWithdrawnConsentIsRefusedAndOnlyItsPlatformWithdrawsIt(t *testing.T) {
 				t.Errorf("%s withdraws: %v, want ErrNotFound", name, err)
 			}
 		}
-		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token); err != nil {
+		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token, ""); err != nil {
 			t.Fatalf("before the withdrawal: %v", err)
 		}
 		if err := e.svc.WithdrawConsent(as(jiangsu), c.ID); err != nil {
@@ -177,7 +177,7 @@ func TestAWithdrawnConsentIsRefusedAndOnlyItsPlatformWithdrawsIt(t *testing.T) {
 		if err := e.svc.WithdrawConsent(as(jiangsu), c.ID); err != nil {
 			t.Fatalf("withdrawing again: %v", err)
 		}
-		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token); refusedRule(t, err) != sharing.RuleConsentWithdrawn {
+		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token, ""); refusedRule(t, err) != sharing.RuleConsentWithdrawn {
 			t.Fatalf("after the withdrawal: %v", err)
 		}
 		rows, err := e.audit.Entries(ctx, sharing.KindConsentWithdrawn, "")
@@ -200,7 +200,7 @@ func TestListingAHoldersLicencesNeedsAConsentAndIsAudited(t *testing.T) {
 			"a token the hub never gave": {"yjc_forged", sharing.RuleConsentUnknown},
 			"a consent for prefill only": {prefillOnly.Token, sharing.RuleConsentPurpose},
 		} {
-			_, err := e.svc.HolderLicences(as(jiangsu), uscc, tc.token)
+			_, err := e.svc.HolderLicences(as(jiangsu), uscc, tc.token, "")
 			var re *sharing.RefusedError
 			if !errors.As(err, &re) || re.Rule != tc.rule || re.Path != sharing.ConsentHeader {
 				t.Errorf("%s: %v, want %s at %s", name, err, tc.rule, sharing.ConsentHeader)
@@ -210,20 +210,20 @@ func TestListingAHoldersLicencesNeedsAConsentAndIsAudited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, otherHolder.Token); refusedRule(t, err) != sharing.RuleConsentHolder {
+		if _, err := e.svc.HolderLicences(as(jiangsu), uscc, otherHolder.Token, ""); refusedRule(t, err) != sharing.RuleConsentHolder {
 			t.Errorf("another holder's consent: %v", err)
 		}
 		// Any bundle: a consent for 开饮品店 lists too.
 		c := grant(t, e, jiangsu, sharing.PurposeLicences, "open-drink-shop", 0)
-		list, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token)
+		list, err := e.svc.HolderLicences(as(jiangsu), uscc, c.Token, "")
 		if err != nil || len(list) != 1 || list[0].Number != number {
 			t.Fatalf("with a consent: %+v %v", list, err)
 		}
-		if list, err := e.svc.HolderLicences(as(operator), uscc, ""); err != nil || len(list) != 1 {
+		if list, err := e.svc.HolderLicences(as(operator), uscc, "", ""); err != nil || len(list) != 1 {
 			t.Fatalf("an operator: %+v %v", list, err)
 		}
 		var pe *problem.Error
-		if _, err := e.svc.HolderLicences(as(jiangsu), "91350100M000100Y44", c.Token); !errors.As(err, &pe) || strings.Contains(err.Error(), "91350100M000100Y44") {
+		if _, err := e.svc.HolderLicences(as(jiangsu), "91350100M000100Y44", c.Token, ""); !errors.As(err, &pe) || strings.Contains(err.Error(), "91350100M000100Y44") {
 			t.Errorf("a malformed holder: %v", err)
 		}
 
