@@ -74,8 +74,8 @@ func isProbe(r *http.Request) bool {
 
 // guard runs before routing, on every request but the health probes, in the order that spends
 // the least on a request the hub will refuse: a body larger than any route takes (by its
-// Content-Length) is 413; beyond MaxInFlight 503; an unknown key 401; a client over its rate
-// 429; a query with a control character 422; all before a byte of the body is read. A request
+// Content-Length) is 413; beyond MaxInFlight 503; a client (or, anonymous or with an unknown
+// key, an address) over its rate 429; an unknown key 401; a query with a control character 422; all before a byte of the body is read. A request
 // refused while its body is unread closes its connection, so that a slow body cannot hold it.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,11 +98,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the hub is handling as many requests as it takes at once; try again shortly")
 			return
 		}
-		c, known, ok := s.identify(w, r)
-		if !ok {
+		c, known, badKey := s.identify(r)
+		if !s.underRate(w, r, c, known) { // a wrong key spends its address's tokens, so guessing is slow
 			return
 		}
-		if !s.underRate(w, r, c, known) {
+		if badKey {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="yjshub", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "the API key is not one the hub knows")
 			return
 		}
 		if ps := queryProblems(r); len(ps) > 0 {
@@ -117,22 +119,16 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// identify authenticates a request that carries a key: a key the hub does not know is 401
-// whatever the route. Without Clients, or without a key, the request is anonymous.
-func (s *Server) identify(w http.ResponseWriter, r *http.Request) (c auth.Client, known, ok bool) {
+// identify authenticates a request that carries a key; a key the hub does not know (badKey) is
+// refused whatever the route. Without Clients, or without a key, the request is anonymous.
+func (s *Server) identify(r *http.Request) (c auth.Client, known, badKey bool) {
 	if s.cfg.Clients == nil || r.Header.Get("Authorization") == "" {
-		return auth.Client{}, false, true
-	}
-	key, hasKey := bearer(r)
-	if hasKey {
-		c, known = s.cfg.Clients.Authenticate(key)
-	}
-	if !known {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="yjshub", error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "the API key is not one the hub knows")
 		return auth.Client{}, false, false
 	}
-	return c, true, true
+	if key, ok := bearer(r); ok {
+		c, known = s.cfg.Clients.Authenticate(key)
+	}
+	return c, known, !known
 }
 
 // underRate takes a token from the request's bucket: the client's, or its address's when

@@ -257,7 +257,7 @@ func TestAnAnswerListsAtMostMaxProblemsAndCountsTheRest(t *testing.T) {
 }
 
 // The listener serves MaxConns connections; beyond, it answers health probes and tells the rest
-// 503; beyond that too, it closes connections as it accepts them.
+// 503; with that full too, it closes the oldest waiting connection for the newest.
 func TestTheListenerBoundsConnectionsAndStillAnswersProbes(t *testing.T) {
 	s := newServer(t, Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -304,10 +304,14 @@ func TestTheListenerBoundsConnectionsAndStillAnswersProbes(t *testing.T) {
 	waitFor("the overflow place free again", func(st ListenerStats) bool { return st.Overflow == 0 })
 	quiet := dial() // takes the one overflow place, sending nothing
 	waitFor("one overflow connection", func(st ListenerStats) bool { return st.Overflow == 1 })
-	extra := dial()
-	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := extra.Read(make([]byte, 1)); err == nil || n != 0 {
-		t.Errorf("a connection beyond both bounds was not closed at once: read %d, %v", n, err)
+	// A newer connection takes the place of the oldest: the silent one is closed, the probe read.
+	res, _ = rawRequest(t, addr, "GET /readyz HTTP/1.1\r\nHost: hub", "")
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("/readyz with the overflow full: %d, want 200", res.StatusCode)
+	}
+	_ = quiet.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := quiet.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Errorf("the oldest overflow connection was not closed for the newer one: read %d, %v", n, err)
 	}
 	if st := lln.Stats(); st.Refused != 1 {
 		t.Errorf("refused %d, want 1", st.Refused)

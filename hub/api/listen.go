@@ -1,6 +1,7 @@
 package api
 
 import (
+	"container/list"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -77,9 +78,10 @@ func NewHTTPServer(handler http.Handler, lim ServerLimits, logger *slog.Logger) 
 // server. Beyond, up to MaxOverflow more go to a small server of its own that reads each request
 // for at most a second: a health probe (/healthz, /readyz) is answered by the real handler, so
 // that an orchestrator still sees the hub alive and ready, and anything else is told 503 with
-// Retry-After and the connection closed. Beyond both, a connection is closed as it is accepted.
-// Every descriptor and goroutine the listener lets in is therefore bounded, whatever a flood of
-// connections does.
+// Retry-After and the connection closed. When the overflow is full too, its oldest connection
+// is closed to make room for the newest: a flood of silent connections then only ever holds
+// each for moments, and a probe, which speaks at once, is still read. Every descriptor and
+// goroutine the listener lets in is therefore bounded, whatever a flood of connections does.
 type Listener struct {
 	net.Listener
 	lim      ServerLimits
@@ -89,13 +91,15 @@ type Listener struct {
 	over     *chanListener
 	overSrv  *http.Server
 	wg       sync.WaitGroup
+	mu       sync.Mutex
+	queue    list.List // the overflow's connections, oldest first
 }
 
 // ListenerStats are what a Listener counts.
 type ListenerStats struct {
 	Active   int64 // connections the server holds now
 	Overflow int64 // connections being told 503 now
-	Refused  int64 // connections closed as accepted, since the start
+	Refused  int64 // overflow connections closed to make room for newer ones, since the start
 }
 
 // LimitListener bounds the connections srv serves from ln. srv's handler answers health probes
@@ -145,12 +149,41 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return &countedConn{Conn: c, n: &l.active}, nil
 		}
 		l.active.Add(-1)
-		if l.overflow.Add(1) <= int64(l.lim.MaxOverflow) && l.over.put(&countedConn{Conn: c, n: &l.overflow}) {
-			continue
+		if l.overflow.Add(1) > int64(l.lim.MaxOverflow) {
+			l.evictOldest()
 		}
-		l.overflow.Add(-1)
+		oc := &countedConn{Conn: c, n: &l.overflow}
+		l.track(oc)
+		if !l.over.put(oc) {
+			_ = oc.Close()
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+// track keeps oc in the overflow's queue, oldest first, until it is closed.
+func (l *Listener) track(oc *countedConn) {
+	oc.onClose = func() {
+		l.mu.Lock()
+		if oc.elem != nil {
+			l.queue.Remove(oc.elem)
+			oc.elem = nil
+		}
+		l.mu.Unlock()
+	}
+	l.mu.Lock()
+	oc.elem = l.queue.PushBack(oc)
+	l.mu.Unlock()
+}
+
+// evictOldest closes the overflow's oldest connection.
+func (l *Listener) evictOldest() {
+	l.mu.Lock()
+	front := l.queue.Front()
+	l.mu.Unlock()
+	if front != nil {
 		l.refused.Add(1)
-		_ = c.Close()
+		_ = front.Value.(*countedConn).Close()
 	}
 }
 
@@ -171,12 +204,19 @@ func (l *Listener) Stats() ListenerStats {
 // countedConn gives its place back when closed, once.
 type countedConn struct {
 	net.Conn
-	n    *atomic.Int64
-	once sync.Once
+	n       *atomic.Int64
+	once    sync.Once
+	onClose func()
+	elem    *list.Element // in the overflow's queue; guarded by Listener.mu
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.n.Add(-1) })
+	c.once.Do(func() {
+		c.n.Add(-1)
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
 	return c.Conn.Close()
 }
 
