@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/jsonstrict"
 	"yjshub/problem"
 )
 
@@ -106,6 +108,9 @@ func (r resultRow) event() (ev event.DepartmentEvent, problem string) {
 }
 
 func strictJSON(s string, v any) error {
+	if ps := jsonstrict.Check([]byte(s), jsonstrict.Limits{}); len(ps) > 0 {
+		return strictError(ps[0].Rule + " at " + strconv.Quote(ps[0].Path))
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -118,10 +123,18 @@ func strictJSON(s string, v any) error {
 }
 
 // jsonProblem describes a decoding error without quoting the input.
+// strictError is JSON that jsonstrict refuses: its rule and path.
+type strictError string
+
+func (e strictError) Error() string { return string(e) }
+
 func jsonProblem(err error) string {
 	var ute *json.UnmarshalTypeError
 	var se *json.SyntaxError
+	var st strictError
 	switch {
+	case errors.As(err, &st):
+		return string(st)
 	case errors.As(err, &ute):
 		return "field " + ute.Field + " has the wrong type"
 	case errors.As(err, &se):

@@ -273,6 +273,10 @@ func TestResultsThatCanNeverBeAppliedAreDeadLetteredWithoutBlockingThePartition(
 		wrongType.Value = bytes.Replace(wrongType.Value, []byte(event.TypeSubcaseEvent), []byte(event.TypeCaseUpdated), 1)
 		unknownField := msg(sc.ID, dept, event.DepartmentEvent{EventID: id("u"), Type: event.Received})
 		unknownField.Value = bytes.Replace(unknownField.Value, []byte(`"type":"received"`), []byte(`"type":"received","licence":[]`), 1)
+		dupKey := msg(sc.ID, dept, event.DepartmentEvent{EventID: id("d"), Type: event.Received})
+		dupKey.Value = bytes.Replace(dupKey.Value, []byte(`"type":"received"`), []byte(`"type":"received","type":"rejected"`), 1)
+		nul := msg(sc.ID, dept, event.DepartmentEvent{EventID: id("z"), Type: event.Received})
+		nul.Value = bytes.Replace(nul.Value, []byte(`"type":"received"`), []byte(`"type":"received","note":"a\u0000b"`), 1)
 		badSource := msg(sc.ID, dept, event.DepartmentEvent{EventID: id("s"), Type: event.Received})
 		badSource.Value = bytes.Replace(badSource.Value, []byte(kafkaconn.SourcePrefix+dept), []byte("scjg-system"), 1)
 		cases_ := []struct {
@@ -283,6 +287,8 @@ func TestResultsThatCanNeverBeAppliedAreDeadLetteredWithoutBlockingThePartition(
 			{"not JSON", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`{"specversion":"1.0","id":`)}, "undecodable message: not a JSON event envelope"},
 			{"another type", wrongType, "undecodable message: type"},
 			{"data that is not a department event", unknownField, "undecodable message: the data is not a department event"},
+			{"a key given twice", dupKey, `undecodable message: duplicate at "/data/type"`},
+			{"a control character", nul, `undecodable message: control_character at "/data/note"`},
 			{"a source that names no department", badSource, "undecodable message: the source is not /departments/"},
 			{"a department that does not report through Kafka", msg(sc.ID, "tobacco", event.DepartmentEvent{EventID: id("k"), Type: event.Received}), `department "tobacco" does not report through Kafka`},
 			{"an unknown sub-case", msg("sc_unknown", dept, event.DepartmentEvent{EventID: id("n"), Type: event.Received}), "unknown sub-case"},

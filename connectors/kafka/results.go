@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/jsonstrict"
 	"yjshub/problem"
 )
 
@@ -162,6 +164,9 @@ func (r *Results) decode(m bus.Received) (p *permanent, subcaseID, dept string, 
 	var env event.Envelope
 	if err := json.Unmarshal(m.Value, &env); err != nil || env.ID == "" {
 		return &permanent{reason: "undecodable message: not a JSON event envelope with an id"}, "", "", ev
+	}
+	if ps := jsonstrict.Check(m.Value, jsonstrict.Limits{}); len(ps) > 0 { // a duplicate key, a control character
+		return &permanent{reason: "undecodable message: " + ps[0].Rule + " at " + strconv.Quote(ps[0].Path), eventID: env.ID}, "", "", ev
 	}
 	dept, hasDept := strings.CutPrefix(env.Source, SourcePrefix)
 	switch {
