@@ -15,7 +15,10 @@ const CodeUnauthenticated = "unauthenticated"
 //	public      /healthz, /readyz, the catalogue (bundles, matters, departments, one forms) and openapi.json
 //	platform    cases (submit, follow), consents, prefill, a holder's licences, verification
 //	department  its own sub-cases' events, its own inbox and deadlines, verification, revoking its own licences
-//	operator    cases, connectors, dead letters, deadlines, reports, the audit log, a holder's licences, verification, /metrics
+//	operator    following cases, connectors, dead letters, deadlines, reports, the audit log, a holder's licences, verification, /metrics
+//
+// Only a platform submits an application (forApplicants): an operator follows cases but does
+// not apply on anyone's behalf.
 var (
 	forPlatforms   = []auth.Role{auth.RolePlatform, auth.RoleOperator}
 	forDepartments = []auth.Role{auth.RoleDepartment}

@@ -73,6 +73,8 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	router chi.Router
+	// concrete holds the methods of each route without parameters (methods.go).
+	concrete map[string][]string
 }
 
 // New returns the HTTP handler of the hub; the error names every part cfg lacks.
@@ -95,16 +97,8 @@ func New(cfg Config) (*Server, error) {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such path: "+r.URL.Path)
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		var allowed []string
-		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
-				allowed = append(allowed, m)
-			}
-		}
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, req.Method+" is not allowed on "+req.URL.Path+"; allowed: "+strings.Join(allowed, ", "))
-	})
+	r.Use(s.concretePathsFirst)
+	r.MethodNotAllowed(s.methodNotAllowed)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if cfg.Metrics != nil {
@@ -140,9 +134,8 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.Cases != nil {
 			r.Get("/bundles/{code}/form", s.oneForm)
-			platforms := r.With(s.allow(forPlatforms...))
-			platforms.Post("/cases", s.submitCase)
-			platforms.Get("/cases/{id}", s.getCase)
+			r.With(s.allow(forApplicants...)).Post("/cases", s.submitCase)
+			r.With(s.allow(forPlatforms...)).Get("/cases/{id}", s.getCase)
 			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/deadlines", s.deadlines)
 			depts.Post("/subcases/{id}/events", s.subcaseEvent)
 		}
@@ -151,6 +144,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	})
 	s.router = r
+	concrete, err := concreteRoutes(r)
+	if err != nil {
+		return nil, err
+	}
+	s.concrete = concrete
 	return s, nil
 }
 
