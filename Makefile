@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-short test-real services services-down lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-short test-real services services-down schemathesis contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -25,9 +25,18 @@ services:
 services-down:
 	bash scripts/services.sh down
 
-## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here
-test: services
+## schemathesis: install (first run only) schemathesis from PyPI into $(YJSHUB_CACHE)/schemathesis
+schemathesis:
+	bash scripts/schemathesis.sh up
+
+## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here,
+## the contract test (schemathesis against the served OpenAPI document) included
+test: services schemathesis
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
+
+## contract: only the contract test: the hub against its OpenAPI document, by schemathesis, with each role's key
+contract: schemathesis
+	YJSHUB_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 20m -v -run '^TestContract' ./cmd/yjshub
 
 ## test-short: no external services (embedded SQLite and broker only)
 test-short:

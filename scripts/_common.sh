@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for the test-service scripts (kafka.sh, postgres.sh, services.sh).
+# Shared helpers for the test-service scripts (kafka.sh, postgres.sh, services.sh, schemathesis.sh).
 # Sourced, not executed.
 
 YJSHUB_CACHE="${YJSHUB_CACHE:-$HOME/.cache/yjshub}"

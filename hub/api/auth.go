@@ -16,6 +16,9 @@ const CodeUnauthenticated = "unauthenticated"
 //	platform    cases (submit, follow its own), consents, prefill, a holder's licences, verification
 //	department  its own sub-cases' events, its own inbox and deadlines, verification, revoking its own licences
 //	operator    cases (read, personal data masked unless granted), connectors, dead letters, deadlines, reports, the audit log, a holder's licences, verification, /metrics
+//
+// Only a platform submits an application (forApplicants): an operator follows cases but does
+// not apply on anyone's behalf.
 var (
 	forPlatforms   = []auth.Role{auth.RolePlatform, auth.RoleOperator}
 	forDepartments = []auth.Role{auth.RoleDepartment}

@@ -94,7 +94,7 @@ func authServices(t *testing.T, open storetest.Opener) (*httptest.Server, map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newServer(t, withServices(hs, Config{Clients: clients, Inbox: &fakeInbox{},
+	srv := httptest.NewServer(newServer(t, withServices(hs, Config{Clients: clients, Inbox: &fakeInbox{}, Limits: Limits{Unlimited: true},
 		Connectors: fakeAdmin{}, DeadLetters: fakeLetters{}, Logger: slog.New(slog.DiscardHandler),
 		Metrics: m.Handler(), Instrument: m.Middleware})))
 	t.Cleanup(srv.Close)

@@ -89,14 +89,21 @@ type DeadLetterView struct {
 func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := deadletter.Filter{Connector: q.Get("connector"), State: q.Get("state")}
+	var problems []problem.Problem
+	if f.State != "" && f.State != deadletter.StateDead && f.State != deadletter.StateReplayed {
+		// A misspelt state would otherwise list nothing, as if there were no such letters.
+		problems = append(problems, problem.Problem{Path: "state", Rule: problem.RuleEnum, Message: "must be dead or replayed"})
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query",
-				problem.Problem{Path: "limit", Rule: problem.RuleRange, Message: "must be a whole number from 1 to 1000"})
-			return
+			problems = append(problems, problem.Problem{Path: "limit", Rule: problem.RuleRange, Message: "must be a whole number from 1 to 1000"})
 		}
 		f.Limit = n
+	}
+	if len(problems) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "bad query", problems...)
+		return
 	}
 	letters, err := s.cfg.DeadLetters.List(r.Context(), f)
 	if err != nil {

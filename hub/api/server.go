@@ -83,6 +83,8 @@ type Server struct {
 	limits   Limits
 	inFlight chan struct{}
 	buckets  *buckets
+	// concrete holds the methods of each route without parameters (methods.go).
+	concrete map[string][]string
 }
 
 // New returns the HTTP handler of the hub; the error names every part cfg lacks.
@@ -106,16 +108,8 @@ func New(cfg Config) (*Server, error) {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such path: "+r.URL.Path)
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		var allowed []string
-		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
-				allowed = append(allowed, m)
-			}
-		}
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, req.Method+" is not allowed on "+req.URL.Path+"; allowed: "+strings.Join(allowed, ", "))
-	})
+	r.Use(s.concretePathsFirst)
+	r.MethodNotAllowed(s.methodNotAllowed)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if cfg.Metrics != nil {
@@ -161,6 +155,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	})
 	s.router = r
+	concrete, err := concreteRoutes(r)
+	if err != nil {
+		return nil, err
+	}
+	s.concrete = concrete
 	return s, nil
 }
 
