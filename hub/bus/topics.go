@@ -186,17 +186,21 @@ const topicReadyPoll = 50 * time.Millisecond
 func (b *Bus) waitTopics(ctx context.Context, specs []TopicSpec) error {
 	tick := time.NewTicker(topicReadyPoll)
 	defer tick.Stop()
+	// found is what the last answered poll found wanting. It is kept when a later poll fails:
+	// the poll that the deadline cuts short fails too, and the error must still say what
+	// was wrong with the topics.
+	var found []error
 	for {
 		pending, err := b.topicsNotReady(ctx, specs)
 		if err == nil && len(pending) == 0 {
 			return nil
 		}
-		if err != nil {
-			pending = append(pending, err)
+		if err == nil {
+			found = pending
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("bus: topics not ready: %w", errors.Join(append(pending, ctx.Err())...))
+			return fmt.Errorf("bus: topics not ready: %w", errors.Join(append(found, err, ctx.Err())...))
 		case <-tick.C:
 		}
 	}
