@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,9 @@ type serveOptions struct {
 	databaseURL    string
 	brokers        []string
 	namespace      string
+	kafkaTLS       *bus.TLSConfig  // nil: plaintext
+	kafkaSASL      *bus.SASLConfig // nil: no authentication
+	tls            tlsOptions
 	// ready, when set, receives the listener's address once the hub serves.
 	ready chan<- string
 	// simulator, when set, receives the in-process simulator (tests read its stats).
@@ -63,7 +67,14 @@ With YJSHUB_DATABASE_URL and YJSHUB_KAFKA_BROKERS unset the hub is self-containe
 embedded Kafka-protocol broker keep their data under --data-dir. Set YJSHUB_DATABASE_URL
 (postgres://…) and YJSHUB_KAFKA_BROKERS (host:port,host:port) to use PostgreSQL and Apache Kafka;
 YJSHUB_KAFKA_NAMESPACE prefixes every topic and consumer group, so that several hubs can share a
-Kafka cluster.
+Kafka cluster. YJSHUB_KAFKA_TLS_CA (or YJSHUB_KAFKA_TLS=1 for the system's CAs),
+YJSHUB_KAFKA_TLS_CERT and YJSHUB_KAFKA_TLS_KEY make the bus speak TLS to the brokers;
+YJSHUB_KAFKA_SASL_MECHANISM (SCRAM-SHA-512, the default, or SCRAM-SHA-256),
+YJSHUB_KAFKA_SASL_USER and YJSHUB_KAFKA_SASL_PASSWORD authenticate it.
+
+--tls-cert and --tls-key serve HTTPS (TLS 1.2 or later); --tls-client-ca also requires every
+client to present a certificate that CA signed. Plain HTTP is served on a loopback address only,
+unless --behind-proxy says that a proxy in front of the hub terminates TLS.
 
 --connectors names the deployment's connectors file (how each department is reached).
 --clients names the API clients file (platforms, departments, operators and the SHA-256 of their
@@ -76,6 +87,7 @@ connectors file does not configure, so cases complete without real department sy
 			o.databaseURL = os.Getenv("YJSHUB_DATABASE_URL")
 			o.brokers = splitList(os.Getenv("YJSHUB_KAFKA_BROKERS"))
 			o.namespace = os.Getenv("YJSHUB_KAFKA_NAMESPACE")
+			o.kafkaTLS, o.kafkaSASL = kafkaSecurityFromEnv()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -90,6 +102,7 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
 	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
+	tlsFlags(cmd, &o.tls)
 	seedsFlag(cmd, &o.seeds)
 	return cmd
 }
@@ -145,14 +158,14 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := listen(o.addr, in.tls)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
+		return err
 	}
 	defer ln.Close() // once served, the server has closed it already; closing again is harmless
 	publicURL := o.publicURL
 	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
+		publicURL = listenURL(o.tls, ln)
 	}
 
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger})
@@ -185,21 +198,27 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 
 // inputs are the files serve runs on, read and checked before anything starts.
 type inputs struct {
+	tls     *tls.Config // nil: plain HTTP
 	cat     *catalogue.Catalogue
 	conns   *connectors.File // nil without --connectors
 	clients *auth.Clients    // nil: the API does not authenticate
 	simCfg  deptsim.Config
 }
 
-// loadInputs reads the catalogue, the connectors file, the clients file and the simulator's
-// configuration; the first that has problems stops the start with all of them.
+// loadInputs reads the TLS certificate, the catalogue, the connectors file, the clients file
+// and the simulator's configuration; the first that has problems stops the start with all of
+// them.
 func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
+	srvTLS, err := serverTLS(o.addr, o.tls)
+	if err != nil {
+		return nil, err
+	}
 	cat, err := loadCatalogue(o.seeds)
 	if err != nil {
 		return nil, fmt.Errorf("loading the catalogue: %w", err)
 	}
 	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
-	in := &inputs{cat: cat}
+	in := &inputs{tls: srvTLS, cat: cat}
 	if o.connectorsFile != "" {
 		if in.conns, err = connectors.Load(o.connectorsFile, in.knownDepartment); err != nil {
 			return nil, err
@@ -252,7 +271,7 @@ func openStore(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, lo
 // openBus connects to Kafka (the embedded broker under --data-dir unless YJSHUB_KAFKA_BROKERS
 // is set) and creates the topics the hub needs.
 func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*bus.Bus, error) {
-	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, Logger: logger})
+	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, TLS: o.kafkaTLS, SASL: o.kafkaSASL, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +279,7 @@ func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logg
 		b.Close()
 		return nil, err
 	}
-	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","))
+	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","), "tls", o.kafkaTLS != nil, "sasl", o.kafkaSASL != nil)
 	return b, nil
 }
 
@@ -310,8 +329,12 @@ func startSimulator(o serveOptions, in *inputs, bg *background) (map[string]rest
 			hubKeys[d.Code] = key
 		}
 	}
+	callbacks, err := simulatorClient(in.tls)
+	if err != nil {
+		return nil, err
+	}
 	sim, err := deptsim.New(in.simCfg, deptsim.WithLogger(bg.logger.With("component", "simulator")), deptsim.WithDepartmentNames(names),
-		deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets))
+		deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets), deptsim.WithHTTPClient(callbacks))
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +458,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, o ser
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("yjshub serving", "url", "http://"+ln.Addr().String(), "public_url", publicURL)
+	logger.Info("yjshub serving", "url", listenURL(o.tls, ln), "public_url", publicURL)
 	if o.ready != nil {
 		o.ready <- ln.Addr().String()
 	}
