@@ -205,26 +205,25 @@ type inputs struct {
 	simCfg  deptsim.Config
 }
 
-// loadInputs reads the TLS certificate, the catalogue, the connectors file, the clients file
+// loadInputs reads the catalogue, the connectors file, the clients file, the TLS certificate
 // and the simulator's configuration; the first that has problems stops the start with all of
 // them.
 func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
-	srvTLS, err := serverTLS(o.addr, o.tls)
-	if err != nil {
-		return nil, err
-	}
 	cat, err := loadCatalogue(o.seeds)
 	if err != nil {
 		return nil, fmt.Errorf("loading the catalogue: %w", err)
 	}
 	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
-	in := &inputs{tls: srvTLS, cat: cat}
+	in := &inputs{cat: cat}
 	if o.connectorsFile != "" {
 		if in.conns, err = connectors.Load(o.connectorsFile, in.knownDepartment); err != nil {
 			return nil, err
 		}
 	}
 	if in.clients, err = loadClients(o, cat, logger); err != nil {
+		return nil, err
+	}
+	if in.tls, err = serverTLS(o.addr, o.tls); err != nil {
 		return nil, err
 	}
 	if o.simConfig != "" {
