@@ -177,10 +177,10 @@ func hubTLSFlags(cmd *cobra.Command, o *hubTLSOptions) {
 	}
 }
 
-// client is the HTTP client the command calls the hub with.
+// client is the HTTP client the command calls the hub with; nil when no option asks for one.
 func (o hubTLSOptions) client() (*http.Client, error) {
 	if o.caFile == "" && o.certFile == "" && o.keyFile == "" {
-		return defaultHTTPClient, nil
+		return nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	var errs []error
@@ -213,8 +213,14 @@ type httpClientKey struct{}
 
 // httpClientFrom returns the client hubTLSFlags put in ctx, or the default one.
 func httpClientFrom(ctx context.Context) *http.Client {
-	if c, ok := ctx.Value(httpClientKey{}).(*http.Client); ok {
+	if c := tlsHTTPClient(ctx); c != nil {
 		return c
 	}
 	return defaultHTTPClient
+}
+
+// tlsHTTPClient returns the client that --ca, --cert or --key asked for, or nil.
+func tlsHTTPClient(ctx context.Context) *http.Client {
+	c, _ := ctx.Value(httpClientKey{}).(*http.Client)
+	return c
 }

@@ -261,6 +261,18 @@ func TestCommandsPresentAClientCertificate(t *testing.T) {
 	}
 }
 
+// deptsim calls the hub back with the same options; a CA file that is not one stops it at once.
+func TestDeptsimTakesTheHubTLSOptions(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "deptsim", "--addr", "127.0.0.1:0", "--ca", notPEM)
+	if code != 1 || !strings.Contains(stderr, "--ca") || !strings.Contains(stderr, "holds no PEM certificate") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
 func TestKafkaSecurityFromEnv(t *testing.T) {
 	for _, k := range []string{"YJSHUB_KAFKA_TLS", "YJSHUB_KAFKA_TLS_CA", "YJSHUB_KAFKA_TLS_CERT", "YJSHUB_KAFKA_TLS_KEY", "YJSHUB_KAFKA_TLS_SERVER_NAME",
 		"YJSHUB_KAFKA_SASL_MECHANISM", "YJSHUB_KAFKA_SASL_USER", "YJSHUB_KAFKA_SASL_PASSWORD"} {
