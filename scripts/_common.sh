@@ -68,3 +68,55 @@ close_inherited_fds() {
 		fi
 	done
 }
+
+# ---------------------------------------------------------------------------
+# The test services' certificate authority: one CA under $YJSHUB_CACHE/tls that signs the
+# certificates of Kafka's SASL_SSL listener and of PostgreSQL's TLS, so that tests trust
+# both through one file (ca.pem). Made once; a certificate is made again only when missing,
+# within a day of expiry, or not signed by the current CA. Concurrent callers (services.sh
+# starts both services at once) take turns on a lock.
+
+TLS_DIR="$YJSHUB_CACHE/tls"
+
+# tls_cert NAME : ensure $TLS_DIR/ca.pem and a server certificate NAME.pem (key NAME-key.pem,
+# PKCS#8, unencrypted) for 127.0.0.1 and localhost, signed by it.
+tls_cert() {
+	local name="$1" who="tls"
+	command -v openssl >/dev/null 2>&1 || apt_install openssl || die "$who" "openssl is required to make the test certificates"
+	mkdir -p "$TLS_DIR"
+	chmod 755 "$TLS_DIR"
+	(
+		exec 8>"$TLS_DIR/.lock"
+		flock -w 120 8 || die "$who" "another script holds $TLS_DIR/.lock"
+		local ca="$TLS_DIR/ca.pem" cakey="$TLS_DIR/ca-key.pem" crt="$TLS_DIR/$name.pem" key="$TLS_DIR/$name-key.pem"
+		if [[ ! -s "$ca" || ! -s "$cakey" ]] || ! openssl x509 -in "$ca" -noout -checkend 86400 >/dev/null 2>&1; then
+			say "$who" "making the test CA in $TLS_DIR"
+			openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-keyout "$cakey.tmp" -out "$ca.tmp" -days 3650 -subj "/O=yjshub tests/CN=yjshub test CA" \
+				-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+				>/dev/null 2>"$TLS_DIR/openssl.log" || { cat "$TLS_DIR/openssl.log" >&2; die "$who" "openssl could not make the CA"; }
+			chmod 600 "$cakey.tmp"
+			chmod 644 "$ca.tmp"
+			mv -f "$cakey.tmp" "$cakey"
+			mv -f "$ca.tmp" "$ca"
+		fi
+		if [[ -s "$crt" && -s "$key" ]] && openssl x509 -in "$crt" -noout -checkend 86400 >/dev/null 2>&1 &&
+			openssl verify -CAfile "$ca" "$crt" >/dev/null 2>&1; then
+			exit 0
+		fi
+		say "$who" "making the certificate of $name (127.0.0.1, localhost)"
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$key.tmp" -out "$TLS_DIR/$name.csr" -subj "/O=yjshub tests/CN=$name" \
+			>/dev/null 2>"$TLS_DIR/openssl.log" || { cat "$TLS_DIR/openssl.log" >&2; die "$who" "openssl could not make the key of $name"; }
+		printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+			"keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >"$TLS_DIR/$name.ext"
+		openssl x509 -req -in "$TLS_DIR/$name.csr" -CA "$ca" -CAkey "$cakey" -set_serial "0x$(openssl rand -hex 16)" \
+			-days 825 -extfile "$TLS_DIR/$name.ext" -out "$crt.tmp" \
+			>/dev/null 2>"$TLS_DIR/openssl.log" || { cat "$TLS_DIR/openssl.log" >&2; die "$who" "openssl could not sign the certificate of $name"; }
+		rm -f "$TLS_DIR/$name.csr" "$TLS_DIR/$name.ext"
+		chmod 600 "$key.tmp"
+		chmod 644 "$crt.tmp"
+		mv -f "$key.tmp" "$key"
+		mv -f "$crt.tmp" "$crt"
+	)
+}

@@ -5,20 +5,24 @@
 #   scripts/postgres.sh up      install the server if missing, initdb (first run), start, create role+db
 #   scripts/postgres.sh down    stop the cluster (data is kept)
 #   scripts/postgres.sh status  print whether it runs; exit 0 when it accepts connections, 3 when not
-#   scripts/postgres.sh env     print the export line for the tests
+#   scripts/postgres.sh env     print the export lines for the tests
 #   scripts/postgres.sh reset   stop and delete the cluster
 #   scripts/postgres.sh psql ARGS...  psql as the superuser over the unix socket
 #
 # Listens on 127.0.0.1:15432 only; user yjshub / password yjshub (CREATEDB), database
 # yjshub_test owned by it; password (scram-sha-256) auth over TCP, trust on the unix
-# socket, which lives in the cluster folder (not /var/run/postgresql).
+# socket, which lives in the cluster folder (not /var/run/postgresql). TLS is on too (TLS 1.2
+# or later), with a certificate for 127.0.0.1 and localhost signed by the test CA
+# (scripts/_common.sh tls_cert; ${YJSHUB_CACHE:-$HOME/.cache/yjshub}/tls/ca.pem): clients
+# choose with sslmode, and the tests' URL says sslmode=disable.
 #
 # Where the cluster lives: ${YJSHUB_CACHE:-$HOME/.cache/yjshub}/postgres when the
 # server's OS user can reach that folder. As root, $HOME is usually /root (mode 700),
 # which the `postgres` user cannot enter (initdb refuses to run as root, and the server
 # must own its data dir), so the cluster goes to /var/tmp/yjshub-postgres instead and
 # $YJSHUB_CACHE/postgres is made a symlink to it. Set YJSHUB_PG_DIR to choose the
-# folder yourself. Inside it: data/ (PGDATA), run/ (socket), postgres.log.
+# folder yourself. Inside it: data/ (PGDATA), run/ (socket), tls/ (the server's certificate
+# and key, copied from the CA's folder so that the server's OS user owns them), postgres.log.
 #
 # The cluster runs with fsync=off and synchronous_commit=off: it is a throwaway test
 # database, fast beats crash-safe (a stop, or a killed server, loses nothing; only a
@@ -38,6 +42,10 @@ DB_NAME=yjshub_test
 
 env_line() {
 	echo "export YJSHUB_TEST_DATABASE_URL=postgres://$DB_USER:$DB_PASS@$HOST:$PORT/$DB_NAME?sslmode=disable"
+	# The CA that signs the server's certificate, once an 'up' has made it.
+	if [[ -s "$TLS_DIR/ca.pem" && -s "$TLS_DIR/postgres.pem" ]]; then
+		echo "export YJSHUB_TEST_DATABASE_CA=$TLS_DIR/ca.pem"
+	fi
 }
 
 # ---------------------------------------------------------------------------
@@ -119,6 +127,21 @@ set_paths() {
 	DATA="$PG_DIR/data"
 	SOCK="$PG_DIR/run"
 	LOG="$PG_DIR/postgres.log"
+	PG_TLS="$PG_DIR/tls"
+}
+
+# ensure_tls : the server's certificate and key from the test CA, where the server's OS user
+# owns them (the server refuses a key that others can read).
+ensure_tls() {
+	tls_cert postgres
+	mkdir -p "$PG_TLS"
+	install -m 644 "$TLS_DIR/postgres.pem" "$PG_TLS/server.crt.tmp"
+	install -m 600 "$TLS_DIR/postgres-key.pem" "$PG_TLS/server.key.tmp"
+	if [[ "$(id -u)" == 0 ]]; then
+		chown "$RUN_AS:" "$PG_TLS" "$PG_TLS/server.crt.tmp" "$PG_TLS/server.key.tmp"
+	fi
+	mv -f "$PG_TLS/server.crt.tmp" "$PG_TLS/server.crt"
+	mv -f "$PG_TLS/server.key.tmp" "$PG_TLS/server.key"
 }
 
 ensure_cluster() {
@@ -130,6 +153,7 @@ ensure_cluster() {
 		[[ -f "$LOG" ]] && chown "$RUN_AS:" "$LOG"
 	fi
 	chmod 700 "$SOCK"
+	ensure_tls
 	if [[ ! -f "$DATA/PG_VERSION" ]]; then
 		say "$WHO" "initdb in $DATA (first run only)"
 		rm -rf "$DATA"
@@ -161,6 +185,10 @@ logging_collector = off
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 timezone = 'UTC'
+ssl = on
+ssl_cert_file = '$PG_TLS/server.crt'
+ssl_key_file = '$PG_TLS/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
 EOF
 	as_pg mv -f "$conf.tmp" "$conf"
 	if ! grep -q "^include_if_exists = 'yjshub.conf'" "$DATA/postgresql.conf"; then
@@ -195,6 +223,26 @@ server_pid() {
 
 superuser_psql() {
 	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres
+}
+
+# ensure_ssl_on : a running server started by an older postgres.sh serves without TLS: give it
+# the certificate and the settings, and reload it (ssl takes effect on reload, no restart).
+ensure_ssl_on() {
+	local on
+	on="$("$PG_BIN/psql" -X -tA -h "$SOCK" -p "$PORT" -U postgres -d postgres -c 'SHOW ssl' 2>/dev/null || true)"
+	[[ "$on" == on ]] && return 0
+	say "$WHO" "the running server has TLS off: turning it on (reload)"
+	ensure_tls
+	write_conf
+	as_pg "$PG_BIN/pg_ctl" -D "$DATA" -s reload || die "$WHO" "pg_ctl reload failed (log: $LOG)"
+	local i
+	for ((i = 0; i < 40; i++)); do
+		on="$("$PG_BIN/psql" -X -tA -h "$SOCK" -p "$PORT" -U postgres -d postgres -c 'SHOW ssl' 2>/dev/null || true)"
+		[[ "$on" == on ]] && return 0
+		sleep 0.25
+	done
+	tail -n 20 "$LOG" >&2 || true
+	die "$WHO" "the server did not turn TLS on after a reload (log above, full log: $LOG)"
 }
 
 ensure_role_and_db() {
@@ -268,6 +316,7 @@ cmd_up() {
 	find_bin || true
 	if [[ -n "$PG_BIN" && -n "$(server_pid)" ]] && server_ready; then
 		ensure_role_and_db
+		ensure_ssl_on
 		say "$WHO" "already running on $HOST:$PORT (pid $(server_pid))"
 		return 0
 	fi

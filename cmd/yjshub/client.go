@@ -22,6 +22,7 @@ func hubFlag(cmd *cobra.Command, url *string) {
 		def = "http://127.0.0.1:8080"
 	}
 	cmd.Flags().StringVar(url, "hub", def, "the hub's base URL (env YJSHUB_URL); the API key, when the hub asks for one, is read from YJSHUB_API_KEY")
+	hubTLSFlags(cmd, new(hubTLSOptions))
 }
 
 // apiError is the hub's JSON error shape.
@@ -51,7 +52,8 @@ func (e apiError) String() string {
 // the process list).
 const apiKeyEnv = "YJSHUB_API_KEY"
 
-var httpClient = &http.Client{Timeout: 30 * time.Second}
+// defaultHTTPClient calls the hub unless --ca, --cert or --key ask for a client of their own.
+var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
 
 // call sends a request to the hub and decodes a 2xx answer into out; other answers become an
 // error carrying the hub's message and problems.
@@ -69,7 +71,7 @@ func call(ctx context.Context, method, url string, body []byte, headers map[stri
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := httpClientFrom(ctx).Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("reaching the hub: %w", err)
 	}

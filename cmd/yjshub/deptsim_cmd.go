@@ -65,7 +65,8 @@ department's API key (a department client of the hub's clients file): {tobacco: 
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			sim, err := deptsim.New(cfg, deptsim.WithLogger(logger), deptsim.WithDepartmentNames(names), deptsim.WithHubKeys(keys))
+			sim, err := deptsim.New(cfg, deptsim.WithLogger(logger), deptsim.WithDepartmentNames(names), deptsim.WithHubKeys(keys),
+				deptsim.WithHTTPClient(tlsHTTPClient(cmd.Context())))
 			if err != nil {
 				return err
 			}
@@ -96,6 +97,7 @@ department's API key (a department client of the hub's clients file): {tobacco: 
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML: decisions, delays and failure rates per department")
 	cmd.Flags().StringVar(&hubKeysFile, "hub-keys", os.Getenv("YJSHUB_DEPTSIM_HUB_KEYS"), "YAML file: department code → the API key it calls the hub back with (env YJSHUB_DEPTSIM_HUB_KEYS)")
+	hubTLSFlags(cmd, new(hubTLSOptions))
 	seedsFlag(cmd, &seedsDir)
 	return cmd
 }

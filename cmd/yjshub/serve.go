@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,9 @@ type serveOptions struct {
 	materialHosts  []string
 	serverLimits   api.ServerLimits
 	limits         api.Limits
+	kafkaTLS       *bus.TLSConfig  // nil: plaintext
+	kafkaSASL      *bus.SASLConfig // nil: no authentication
+	tls            tlsOptions
 	// ready, when set, receives the listener's address once the hub serves.
 	ready chan<- string
 	// simulator, when set, receives the in-process simulator (tests read its stats).
@@ -69,7 +73,14 @@ With YJSHUB_DATABASE_URL and YJSHUB_KAFKA_BROKERS unset the hub is self-containe
 embedded Kafka-protocol broker keep their data under --data-dir. Set YJSHUB_DATABASE_URL
 (postgres://…) and YJSHUB_KAFKA_BROKERS (host:port,host:port) to use PostgreSQL and Apache Kafka;
 YJSHUB_KAFKA_NAMESPACE prefixes every topic and consumer group, so that several hubs can share a
-Kafka cluster.
+Kafka cluster. YJSHUB_KAFKA_TLS_CA (or YJSHUB_KAFKA_TLS=1 for the system's CAs),
+YJSHUB_KAFKA_TLS_CERT and YJSHUB_KAFKA_TLS_KEY make the bus speak TLS to the brokers;
+YJSHUB_KAFKA_SASL_MECHANISM (SCRAM-SHA-512, the default, or SCRAM-SHA-256),
+YJSHUB_KAFKA_SASL_USER and YJSHUB_KAFKA_SASL_PASSWORD authenticate it.
+
+--tls-cert and --tls-key serve HTTPS (TLS 1.2 or later); --tls-client-ca also requires every
+client to present a certificate that CA signed. Plain HTTP is served on a loopback address only,
+unless --behind-proxy says that a proxy in front of the hub terminates TLS.
 
 --connectors names the deployment's connectors file (how each department is reached).
 --clients names the API clients file (platforms, departments, operators and the SHA-256 of their
@@ -83,6 +94,7 @@ connectors file does not configure, so cases complete without real department sy
 			o.brokers = splitList(os.Getenv("YJSHUB_KAFKA_BROKERS"))
 			o.namespace = os.Getenv("YJSHUB_KAFKA_NAMESPACE")
 			o.materialHosts = splitList(materialHosts)
+			o.kafkaTLS, o.kafkaSASL = kafkaSecurityFromEnv()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -105,6 +117,7 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().IntVar(&o.limits.Burst, "client-burst", 200, "requests each client may make at once")
 	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
+	tlsFlags(cmd, &o.tls)
 	seedsFlag(cmd, &o.seeds)
 	return cmd
 }
@@ -160,14 +173,14 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := listen(o.addr, in.tls)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.addr, err)
+		return err
 	}
 	defer ln.Close() // once served, the server has closed it already; closing again is harmless
 	publicURL := o.publicURL
 	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
+		publicURL = listenURL(o.tls, ln)
 	}
 
 	if len(o.materialHosts) == 0 {
@@ -208,14 +221,16 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 
 // inputs are the files serve runs on, read and checked before anything starts.
 type inputs struct {
+	tls     *tls.Config // nil: plain HTTP
 	cat     *catalogue.Catalogue
 	conns   *connectors.File // nil without --connectors
 	clients *auth.Clients    // nil: the API does not authenticate
 	simCfg  deptsim.Config
 }
 
-// loadInputs reads the catalogue, the connectors file, the clients file and the simulator's
-// configuration; the first that has problems stops the start with all of them.
+// loadInputs reads the catalogue, the connectors file, the clients file, the TLS certificate
+// and the simulator's configuration; the first that has problems stops the start with all of
+// them.
 func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
 	cat, err := loadCatalogue(o.seeds)
 	if err != nil {
@@ -229,6 +244,9 @@ func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
 		}
 	}
 	if in.clients, err = loadClients(o, cat, logger); err != nil {
+		return nil, err
+	}
+	if in.tls, err = serverTLS(o.addr, o.tls); err != nil {
 		return nil, err
 	}
 	if o.simConfig != "" {
@@ -275,7 +293,7 @@ func openStore(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, lo
 // openBus connects to Kafka (the embedded broker under --data-dir unless YJSHUB_KAFKA_BROKERS
 // is set) and creates the topics the hub needs.
 func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*bus.Bus, error) {
-	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, Logger: logger})
+	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, TLS: o.kafkaTLS, SASL: o.kafkaSASL, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +301,7 @@ func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logg
 		b.Close()
 		return nil, err
 	}
-	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","))
+	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","), "tls", o.kafkaTLS != nil, "sasl", o.kafkaSASL != nil)
 	return b, nil
 }
 
@@ -333,8 +351,12 @@ func startSimulator(o serveOptions, in *inputs, bg *background) (map[string]rest
 			hubKeys[d.Code] = key
 		}
 	}
+	callbacks, err := simulatorClient(in.tls)
+	if err != nil {
+		return nil, err
+	}
 	sim, err := deptsim.New(in.simCfg, deptsim.WithLogger(bg.logger.With("component", "simulator")), deptsim.WithDepartmentNames(names),
-		deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets))
+		deptsim.WithHubKeys(hubKeys), deptsim.WithSigningSecrets(secrets), deptsim.WithHTTPClient(callbacks))
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +483,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, o ser
 	lln := api.LimitListener(ln, srv, o.serverLimits)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lln) }()
-	logger.Info("yjshub serving", "url", "http://"+ln.Addr().String(), "public_url", publicURL)
+	logger.Info("yjshub serving", "url", listenURL(o.tls, ln), "public_url", publicURL)
 	if o.ready != nil {
 		o.ready <- ln.Addr().String()
 	}

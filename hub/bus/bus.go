@@ -66,14 +66,24 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.brokers = slices.Clone(cfg.Brokers)
 	}
 
+	tlsConfig, mechanism, err := security(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
 	b.addr = kafka.TCP(b.brokers...)
+	// Every connection the bus makes goes through one of these two, and both carry TLS and
+	// SASL: the transport serves the writer and the admin calls (topics, lag, metadata), the
+	// dialer the consumer groups and Ping.
 	b.transport = &kafka.Transport{
 		DialTimeout: cfg.DialTimeout,
 		MetadataTTL: cfg.MetadataTTL,
 		ClientID:    cfg.ClientID,
+		TLS:         tlsConfig,
+		SASL:        mechanism,
 	}
 	b.client = &kafka.Client{Addr: b.addr, Transport: b.transport}
-	b.dialer = &kafka.Dialer{ClientID: cfg.ClientID, Timeout: cfg.DialTimeout, DualStack: true}
+	b.dialer = &kafka.Dialer{ClientID: cfg.ClientID, Timeout: cfg.DialTimeout, DualStack: true,
+		TLS: tlsConfig, SASLMechanism: mechanism}
 	b.writer = &kafka.Writer{
 		Addr: b.addr,
 		// The key is the case id: hashing it keeps one case on one

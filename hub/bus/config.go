@@ -62,6 +62,18 @@ type Config struct {
 	// process becomes writable here after at most this long. Default 2s.
 	MetadataTTL time.Duration
 
+	// TLS, when set, encrypts every connection the bus makes to the brokers
+	// (the writer, the consumer groups, topic creation, lag and ping alike)
+	// and checks the brokers' certificates. External brokers only. Default
+	// nil: plaintext, as on a loopback or otherwise protected network.
+	TLS *TLSConfig
+
+	// SASL, when set, authenticates every connection the bus makes to the
+	// brokers with SCRAM. External brokers only. Default nil: no
+	// authentication. Use it with TLS: SCRAM keeps the password off the wire
+	// but not the messages.
+	SASL *SASLConfig
+
 	// Logger receives the warnings and errors of the Kafka client and of the
 	// embedded broker. Default: nothing is logged.
 	Logger *slog.Logger
@@ -117,6 +129,15 @@ func (c *Config) Validate() error {
 		if c.EmbeddedPort < 0 || c.EmbeddedPort > 65535 {
 			errs = append(errs, fmt.Errorf("embedded_port: %d is not a TCP port (0-65535)", c.EmbeddedPort))
 		}
+		if c.TLS != nil || c.SASL != nil {
+			errs = append(errs, errors.New("tls, sasl: the embedded broker speaks plaintext on 127.0.0.1 only; they need brokers"))
+		}
+	}
+	if c.TLS != nil {
+		errs = append(errs, c.TLS.validate()...)
+	}
+	if c.SASL != nil {
+		errs = append(errs, c.SASL.validate()...)
 	}
 	for i, b := range c.Brokers {
 		if err := validateHostPort(b); err != nil {

@@ -11,6 +11,13 @@
 // single-node hub needs no Kafka installation and loses nothing on restart.
 // Both speak the Kafka protocol; the rest of the hub cannot tell them apart.
 //
+// # Security
+//
+// [Config.TLS] and [Config.SASL] (SCRAM-SHA-512 or SCRAM-SHA-256) secure every
+// connection the bus makes to external brokers — the writer's, the consumer
+// groups', the admin calls' — as Kafka's SASL_SSL listeners ask. The embedded
+// broker listens on 127.0.0.1 in plaintext only.
+//
 // # Delivery guarantees
 //
 // [Bus.Publish] waits until every in-sync replica has the messages

@@ -146,7 +146,7 @@ func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	// metadata cache the writer reads, so Publish sees the topic at once.
 	resp, err := b.client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("bus: create topics %v: %w", topicNames(specs), err)
+		return fmt.Errorf("bus: create topics %v: %w", topicNames(specs), b.withCause(ctx, err))
 	}
 	for _, s := range specs {
 		err, ok := resp.Errors[s.Name]
@@ -161,6 +161,20 @@ func (b *Bus) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 		return fmt.Errorf("bus: create topics: %w", err)
 	}
 	return b.waitTopics(ctx, specs)
+}
+
+// withCause adds to err, when kafka-go reports a request it routes to one broker (the
+// controller) as BrokerNotAvailable, why the brokers cannot be reached — a refused TLS
+// handshake, a failed SASL authentication, a refused connection — as a fresh connection (Ping)
+// finds it: kafka-go's shared transport does not keep the reason.
+func (b *Bus) withCause(ctx context.Context, err error) error {
+	if !errors.Is(err, kafka.BrokerNotAvailable) {
+		return err
+	}
+	if perr := b.Ping(ctx); perr != nil {
+		return fmt.Errorf("%w: %w", err, perr)
+	}
+	return err
 }
 
 func orBrokerDefault(n int) int {
@@ -186,17 +200,21 @@ const topicReadyPoll = 50 * time.Millisecond
 func (b *Bus) waitTopics(ctx context.Context, specs []TopicSpec) error {
 	tick := time.NewTicker(topicReadyPoll)
 	defer tick.Stop()
+	// found is what the last answered poll found wanting. It is kept when a later poll fails:
+	// the poll that the deadline cuts short fails too, and the error must still say what
+	// was wrong with the topics.
+	var found []error
 	for {
 		pending, err := b.topicsNotReady(ctx, specs)
 		if err == nil && len(pending) == 0 {
 			return nil
 		}
-		if err != nil {
-			pending = append(pending, err)
+		if err == nil {
+			found = pending
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("bus: topics not ready: %w", errors.Join(append(pending, ctx.Err())...))
+			return fmt.Errorf("bus: topics not ready: %w", errors.Join(append(found, err, ctx.Err())...))
 		case <-tick.C:
 		}
 	}

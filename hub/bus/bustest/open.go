@@ -77,10 +77,18 @@ func Tidy(t testing.TB, b *bus.Bus) {
 // for tests whose bus lives in another process, such as a hub started with --namespace.
 func TidyNamespace(t testing.TB, brokers []string, ns string) {
 	t.Helper()
+	TidyConfig(t, bus.Config{Brokers: brokers, Namespace: ns})
+}
+
+// TidyConfig deletes the topics of cfg's namespace when the test ends, reaching the brokers as
+// cfg does (with its TLS and SASL).
+func TidyConfig(t testing.TB, cfg bus.Config) {
+	t.Helper()
+	cfg.ClientID = "yjshub-test-tidy"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		admin, err := bus.Open(ctx, bus.Config{Brokers: brokers, ClientID: "yjshub-test-tidy", Namespace: ns})
+		admin, err := bus.Open(ctx, cfg)
 		if err != nil {
 			t.Errorf("delete the test's topics: %v", err)
 			return

@@ -143,6 +143,24 @@ func PostgresURL(t *testing.T) string {
 	return u
 }
 
+// PostgresCAEnv names the environment variable holding the PEM file of the CA that signs the
+// test PostgreSQL server's certificate (scripts/postgres.sh turns TLS on with one).
+const PostgresCAEnv = "YJSHUB_TEST_DATABASE_CA"
+
+// PostgresCA returns the file named by [PostgresCAEnv], skipping the test when it is unset
+// (failing it when [RequireRealEnv] is set).
+func PostgresCA(t *testing.T) string {
+	t.Helper()
+	ca := os.Getenv(PostgresCAEnv)
+	if ca == "" && os.Getenv(RequireRealEnv) != "" {
+		t.Fatalf("%s is set but %s is not: this run must cover PostgreSQL over TLS", RequireRealEnv, PostgresCAEnv)
+	}
+	if ca == "" {
+		t.Skipf("PostgreSQL TLS tests skipped: set %s to the PEM file of the CA that signs the server's certificate", PostgresCAEnv)
+	}
+	return ca
+}
+
 func randomHex(t *testing.T, n int) string {
 	t.Helper()
 	b := make([]byte, n)
