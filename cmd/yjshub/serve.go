@@ -212,7 +212,9 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	watchClients(o, in, bg)
 
-	handler, err := httpHandler(in, o.limits, svc, manager, reload, st, b, logger)
+	limits := o.limits
+	limits.TrustForwarded = o.tls.behindProxy // the proxy's X-Forwarded-For names the client's address
+	handler, err := httpHandler(in, limits, svc, manager, reload, st, b, logger)
 	if err != nil {
 		return err
 	}

@@ -326,3 +326,28 @@ func TestTheListenerBoundsConnectionsAndStillAnswersProbes(t *testing.T) {
 		t.Errorf("after the connections went: %d, want 200", res.StatusCode)
 	}
 }
+
+// Behind a proxy the anonymous bucket is the address the proxy appended to X-Forwarded-For;
+// otherwise the header is the client's to write and is ignored.
+func TestAnonymousRatesFollowTheProxysForwardedAddressOnlyWhenTrusted(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		srv, _ := guardedServer(t, Limits{AnonymousRatePerSecond: 0.001, AnonymousBurst: 1, TrustForwarded: trust}, nil)
+		status := func(forwarded string) int {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/openapi.json", nil)
+			req.Header.Set("X-Forwarded-For", forwarded)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		first, second := status("203.0.113.7, 198.51.100.1"), status("203.0.113.7, 198.51.100.2")
+		if trust && (first != http.StatusOK || second != http.StatusOK) {
+			t.Errorf("trusted: two forwarded addresses answered %d and %d; want a bucket each (200, 200)", first, second)
+		}
+		if !trust && (first != http.StatusOK || second != http.StatusTooManyRequests) {
+			t.Errorf("not trusted: %d and %d; want one bucket for the connection's address (200, 429)", first, second)
+		}
+	}
+}
