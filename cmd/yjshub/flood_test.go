@@ -224,4 +224,14 @@ func TestAFloodOfSlowConnectionsDoesNotTakeTheHubDown(t *testing.T) {
 	if _, err := healthy(); err != nil {
 		t.Errorf("/healthz after the flood: %v", err)
 	}
+	// The embedded broker and the store came through it: the hub is ready.
+	res, err := probe.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatalf("/readyz after the flood: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("/readyz after the flood: %d %s; want the store and the broker reachable", res.StatusCode, body)
+	}
 }
