@@ -64,6 +64,7 @@ func TestAFloodOfSlowConnectionsDoesNotTakeTheHubDown(t *testing.T) {
 		n, _ := strconv.Atoi(v)
 		slowBodies, silent = n/2, n/2
 	}
+	const maxConns = 512
 	dir := t.TempDir()
 	_, hash := auth.NewKey()
 	clients := filepath.Join(dir, "clients.yaml")
@@ -77,7 +78,7 @@ func TestAFloodOfSlowConnectionsDoesNotTakeTheHubDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(buildHub(t), "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--clients", clients,
-		"--max-conns", "512")
+		"--max-conns", strconv.Itoa(maxConns))
 	cmd.Env = append(os.Environ(), "YJSHUB_DATABASE_URL=", "YJSHUB_KAFKA_BROKERS=")
 	logs, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
@@ -193,6 +194,15 @@ func TestAFloodOfSlowConnectionsDoesNotTakeTheHubDown(t *testing.T) {
 			closed++ // EOF, or a reset: the hub closed it with the body's byte unread
 		}
 	}
+	// The silent connections the hub still holds: at most its connections and as many again.
+	held := 0
+	for _, c := range conns[min(slowBodies, len(conns)):] {
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		var ne net.Error
+		if _, err := c.Read(make([]byte, 1)); errors.As(err, &ne) && ne.Timeout() {
+			held++
+		}
+	}
 	during := rssKiB(t, cmd.Process.Pid)
 	for _, c := range conns {
 		c.Close()
@@ -209,6 +219,7 @@ func TestAFloodOfSlowConnectionsDoesNotTakeTheHubDown(t *testing.T) {
 	}
 	t.Logf("flood: %d connections opened (%d failed to connect): %d slow bodies, %d silent", len(conns), dialFailures, slowBodies, silent)
 	t.Logf("slow bodies answered at once: %d (401, 429 or 503), closed by the hub: %d", answered, closed)
+	t.Logf("silent connections the hub still held at the end: %d (bound %d)", held, 2*maxConns)
 	t.Logf("/healthz: %d probes, %d failed, slowest %v", probes.Load(), failures.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
 	t.Logf("RSS: before %d KiB, at the flood's peak %d KiB, while held %d KiB, after %d KiB", before, peak, during, after)
 
@@ -217,6 +228,9 @@ func TestAFloodOfSlowConnectionsDoesNotTakeTheHubDown(t *testing.T) {
 	}
 	if answered < slowBodies*9/10 || closed < slowBodies*9/10 {
 		t.Errorf("of %d slow bodies with an unknown key, %d were answered and %d closed by the hub; want (nearly) all", slowBodies, answered, closed)
+	}
+	if held > 2*maxConns {
+		t.Errorf("the hub held %d silent connections, beyond its bound of %d", held, 2*maxConns)
 	}
 	if after > limit {
 		t.Errorf("RSS after the flood %d KiB, want back near the %d KiB before (at most %d)", after, before, limit)
