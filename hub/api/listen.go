@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,7 @@ type Listener struct {
 	active   atomic.Int64
 	overflow atomic.Int64
 	refused  atomic.Int64
+	flooded  atomic.Bool // the connections held reached MaxConns since memory was last returned
 	over     *chanListener
 	overSrv  *http.Server
 	wg       sync.WaitGroup
@@ -146,13 +148,15 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if l.active.Add(1) <= int64(l.lim.MaxConns) {
-			return &countedConn{Conn: c, n: &l.active}, nil
+			l.afterFlood()
+			return &countedConn{Conn: c, n: &l.active, closed: l.afterFlood}, nil
 		}
 		l.active.Add(-1)
 		if l.overflow.Add(1) > int64(l.lim.MaxOverflow) {
 			l.evictOldest()
 		}
-		oc := &countedConn{Conn: c, n: &l.overflow}
+		l.afterFlood()
+		oc := &countedConn{Conn: c, n: &l.overflow, closed: l.afterFlood}
 		l.track(oc)
 		if !l.over.put(oc) {
 			_ = oc.Close()
@@ -201,12 +205,28 @@ func (l *Listener) Stats() ListenerStats {
 	return ListenerStats{Active: l.active.Load(), Overflow: l.overflow.Load(), Refused: l.refused.Load()}
 }
 
+// afterFlood returns the memory a flood of connections made the process take to the operating
+// system once it has passed: when the connections held fall back under an eighth of MaxConns
+// after they reached it. The runtime would keep it for a while, and a hub that has weathered a
+// flood should not look, to its operators and to the kernel, as if it were still under one.
+func (l *Listener) afterFlood() {
+	held := l.active.Load() + l.overflow.Load()
+	if held >= int64(l.lim.MaxConns) {
+		l.flooded.Store(true)
+		return
+	}
+	if held <= int64(l.lim.MaxConns/8) && l.flooded.CompareAndSwap(true, false) {
+		go debug.FreeOSMemory()
+	}
+}
+
 // countedConn gives its place back when closed, once.
 type countedConn struct {
 	net.Conn
 	n       *atomic.Int64
 	once    sync.Once
 	onClose func()
+	closed  func()        // the listener's count changed
 	elem    *list.Element // in the overflow's queue; guarded by Listener.mu
 }
 
@@ -215,6 +235,9 @@ func (c *countedConn) Close() error {
 		c.n.Add(-1)
 		if c.onClose != nil {
 			c.onClose()
+		}
+		if c.closed != nil {
+			c.closed()
 		}
 	})
 	return c.Conn.Close()
