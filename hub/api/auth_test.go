@@ -42,7 +42,11 @@ type fakeLetters struct{}
 func (fakeLetters) List(context.Context, deadletter.Filter) ([]deadletter.Letter, error) {
 	return nil, nil
 }
-func (fakeLetters) Get(context.Context, string) (deadletter.Letter, error) {
+func (fakeLetters) Get(_ context.Context, id string) (deadletter.Letter, error) {
+	if id == "dl_with_payload" { // an application a platform sent that could not be mapped
+		return deadletter.Letter{ID: id, Connector: "platform:jiangsu", CaseID: "cs_1", State: deadletter.StateDead,
+			Payload: `{"form":{"applicant.id_number":"11010519491231002X"}}`}, nil
+	}
 	return deadletter.Letter{}, deadletter.ErrNotFound
 }
 func (fakeLetters) Replay(context.Context, string) (deadletter.Letter, error) {
@@ -295,6 +299,17 @@ func TestACaseIsReadOnlyByItsPlatformAndOperators(t *testing.T) {
 				if c.status == 404 && resp != strings.Replace(unknown, "cs_unknown", view.ID, 1) {
 					t.Errorf("%s: %s; want the answer for a case that does not exist: %s", c.client, resp, unknown)
 				}
+			}
+			// A dead letter's payload is personal data: withheld from ops, shown to ops-pd, audited.
+			for client, withheld := range map[string]bool{"ops": true, "ops-pd": false} {
+				code, resp := send(t, srv, "GET", "/api/v1/dlq/dl_with_payload", keys[client], "")
+				if code != 200 || strings.Contains(resp, "11010519491231002X") != !withheld || strings.Contains(resp, `"payload_withheld":true`) != withheld {
+					t.Errorf("%s reading a dead letter: %d %s; want the payload withheld %v", client, code, resp, withheld)
+				}
+			}
+			if rows, err := hs.Audit.Entries(context.Background(), AuditDeadLetterRead, ""); err != nil || len(rows) != 1 ||
+				!strings.Contains(string(rows[0].Detail), `"client":"ops-pd"`) {
+				t.Errorf("audit rows of dead-letter reads: %+v %v; want one, of ops-pd", rows, err)
 			}
 			reads, err := hs.Audit.Entries(context.Background(), AuditCaseRead, "")
 			if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"yjshub/hub/audit"
+	"yjshub/hub/auth"
 	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
 	"yjshub/problem"
@@ -84,7 +86,13 @@ func (s *Server) reloadConnectors(w http.ResponseWriter, r *http.Request) {
 type DeadLetterView struct {
 	deadletter.Letter
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// PayloadWithheld says the payload (personal data: an application, a department's answer)
+	// was left out for an operator whose client entry does not grant personal data.
+	PayloadWithheld bool `json:"payload_withheld,omitempty"`
 }
+
+// AuditDeadLetterRead is the audit kind of an operator's read of a dead letter's payload.
+const AuditDeadLetterRead = "dead_letter_read"
 
 func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -127,9 +135,26 @@ func (s *Server) getDeadLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := DeadLetterView{Letter: l}
-	if p := l.PayloadBytes(); json.Valid(p) {
-		v.Payload = p
+	p := l.PayloadBytes()
+	if !json.Valid(p) {
+		writeJSON(w, http.StatusOK, v)
+		return
 	}
+	c, authed := auth.FromContext(r.Context())
+	switch {
+	case !authed: // the API does not authenticate
+	case !c.PersonalData || s.cfg.Audit == nil:
+		v.PayloadWithheld = true
+		writeJSON(w, http.StatusOK, v)
+		return
+	default:
+		if _, err := s.cfg.Audit.AppendAlone(r.Context(), audit.Entry{Kind: AuditDeadLetterRead, Outcome: audit.Granted,
+			Detail: map[string]any{"dead_letter": l.ID, "case": l.CaseID, "client": c.Name}}); err != nil {
+			s.writeCaseError(w, r, err) // nothing shown that was not audited
+			return
+		}
+	}
+	v.Payload = p
 	writeJSON(w, http.StatusOK, v)
 }
 
