@@ -121,7 +121,7 @@ func (w *walker) value(path string) error {
 			if err := w.add(path, RuleDepth, fmt.Sprintf("values may nest at most %d deep", w.lim.MaxDepth)); err != nil {
 				return err
 			}
-			return w.skip(t)
+			return w.skip()
 		}
 		if t == '{' {
 			return w.object(path)
@@ -166,7 +166,7 @@ func (w *walker) array(path string) error {
 			if err := w.add(path, RuleItems, fmt.Sprintf("an array may hold at most %d items", w.lim.MaxItems)); err != nil {
 				return err
 			}
-			return w.skip('[')
+			return w.skip()
 		}
 		if err := w.value(path + "/" + strconv.Itoa(n)); err != nil {
 			return err
@@ -178,7 +178,7 @@ func (w *walker) array(path string) error {
 }
 
 // skip reads to the end of the object or array whose opening delimiter was read.
-func (w *walker) skip(open json.Delim) error {
+func (w *walker) skip() error {
 	level := 1
 	for level > 0 {
 		tok, err := w.dec.Token()
@@ -193,7 +193,6 @@ func (w *walker) skip(open json.Delim) error {
 			}
 		}
 	}
-	_ = open
 	return nil
 }
 

@@ -133,14 +133,23 @@ const RequireRealEnv = "YJSHUB_REQUIRE_REAL"
 // [PostgresURLEnv] is unset (failing it when [RequireRealEnv] is set).
 func PostgresURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv(PostgresURLEnv)
-	if u == "" && os.Getenv(RequireRealEnv) != "" {
-		t.Fatalf("%s is set but %s is not: this run must cover PostgreSQL", RequireRealEnv, PostgresURLEnv)
+	return RealEnv(t, PostgresURLEnv, "PostgreSQL",
+		"PostgreSQL tests skipped: set "+PostgresURLEnv+" to a PostgreSQL URL (e.g. postgres://user:pass@127.0.0.1:5432/db?sslmode=disable) to run them")
+}
+
+// RealEnv returns the value of the environment variable name, which names a real service for
+// the test; unset, the test is skipped with skip, or fails when [RequireRealEnv] is set, as a
+// run that must cover what (the service) would otherwise pass without it.
+func RealEnv(t *testing.T, name, what, skip string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" && os.Getenv(RequireRealEnv) != "" {
+		t.Fatalf("%s is set but %s is not: this run must cover %s", RequireRealEnv, name, what)
 	}
-	if u == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s to a PostgreSQL URL (e.g. postgres://user:pass@127.0.0.1:5432/db?sslmode=disable) to run them", PostgresURLEnv)
+	if v == "" {
+		t.Skip(skip)
 	}
-	return u
+	return v
 }
 
 // PostgresCAEnv names the environment variable holding the PEM file of the CA that signs the
@@ -151,14 +160,8 @@ const PostgresCAEnv = "YJSHUB_TEST_DATABASE_CA"
 // (failing it when [RequireRealEnv] is set).
 func PostgresCA(t *testing.T) string {
 	t.Helper()
-	ca := os.Getenv(PostgresCAEnv)
-	if ca == "" && os.Getenv(RequireRealEnv) != "" {
-		t.Fatalf("%s is set but %s is not: this run must cover PostgreSQL over TLS", RequireRealEnv, PostgresCAEnv)
-	}
-	if ca == "" {
-		t.Skipf("PostgreSQL TLS tests skipped: set %s to the PEM file of the CA that signs the server's certificate", PostgresCAEnv)
-	}
-	return ca
+	return RealEnv(t, PostgresCAEnv, "PostgreSQL over TLS",
+		"PostgreSQL TLS tests skipped: set "+PostgresCAEnv+" to the PEM file of the CA that signs the server's certificate")
 }
 
 func randomHex(t *testing.T, n int) string {
