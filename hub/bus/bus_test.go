@@ -194,21 +194,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate: nil, want errors %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wantValidate(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }
@@ -237,21 +223,7 @@ func TestSubscribeConfigValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v, want nil", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate: nil, want errors %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wantValidate(t, tc.cfg.Validate(), tc.want)
 		})
 	}
 }
@@ -418,5 +390,24 @@ func TestNamespacesKeepBusesApart(t *testing.T) {
 				t.Fatalf("DropNamespace without a namespace: %v, want ErrNoNamespace", err)
 			}
 		})
+	}
+}
+
+// wantValidate checks a Validate error: nil when want is empty, else naming each of want.
+func wantValidate(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Validate: %v, want nil", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("Validate: nil, want errors %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
 	}
 }
