@@ -14,11 +14,17 @@ import (
 
 // Problem is one thing wrong with a request. Path locates it (a JSON Pointer into the submitted
 // document, or the name of a query parameter), Rule names the rule broken, and Message says
-// what is wrong in words that never repeat the value given.
+// what is wrong in words that never repeat the value given. Material or Field names the
+// catalogue material or canonical field the problem is about, where there is one, so that a
+// platform can point the applicant at it without parsing the path; MessageZH says it in Chinese
+// for the applicant (keyed by Rule, see zh.go).
 type Problem struct {
-	Path    string `json:"path"`
-	Rule    string `json:"rule"`
-	Message string `json:"message"`
+	Path      string `json:"path"`
+	Rule      string `json:"rule"`
+	Message   string `json:"message"`
+	Material  string `json:"material,omitempty"`
+	Field     string `json:"field,omitempty"`
+	MessageZH string `json:"message_zh,omitempty"`
 }
 
 // Error lists every problem with a request; nothing was changed because of it.

@@ -18,12 +18,14 @@ const (
 	StateApproved            = "approved"
 	StateRejected            = "rejected"
 	StateCancelled           = "cancelled" // never dispatched: its prerequisite was rejected
+	StateWithdrawn           = "withdrawn" // 撤件: the applicant withdrew it before its decision
 )
 
 // Case states.
 const (
 	CaseInProgress = "in_progress"
 	CaseCompleted  = "completed"
+	CaseWithdrawn  = "withdrawn" // 撤件: the applicant withdrew the whole case before any decision
 )
 
 // Case outcomes, once completed.
@@ -35,7 +37,7 @@ const (
 
 // terminal reports whether a sub-case state is final.
 func terminal(state string) bool {
-	return state == StateApproved || state == StateRejected || state == StateCancelled
+	return state == StateApproved || state == StateRejected || state == StateCancelled || state == StateWithdrawn
 }
 
 // transitions lists, per department event, the states it may follow and the state it leads to.

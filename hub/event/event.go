@@ -27,6 +27,13 @@ const (
 	// TypeSubcaseEvent carries a DepartmentEvent that a department publishes to the results
 	// topic (yjs.result) instead of posting it; the subject is the sub-case id.
 	TypeSubcaseEvent = "cn.yjshub.subcase.event"
+	// TypeSubcaseResubmitted carries to a department what the applicant sent in answer to its
+	// supplement request (补正): the new materials and the corrected fields, for the items it
+	// asked for only.
+	TypeSubcaseResubmitted = "cn.yjshub.subcase.resubmitted"
+	// TypeSubcaseWithdrawn tells a department that the applicant withdrew the sub-case (撤件)
+	// before its decision: it is to stop handling it.
+	TypeSubcaseWithdrawn = "cn.yjshub.subcase.withdrawn"
 )
 
 // Envelope is a CloudEvents 1.0 message in structured JSON mode.
@@ -145,6 +152,9 @@ type DepartmentEvent struct {
 	Comment        string    `json:"comment,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
 	Missing        []Missing `json:"missing,omitempty"`
+	// Deadline is the last day (YYYY-MM-DD, China) by which the applicant is to supplement;
+	// only with a supplement request, and optional.
+	Deadline       string    `json:"deadline,omitempty"`
 	DecisionNumber string    `json:"decision_number,omitempty"`
 	Licences       []Licence `json:"licences,omitempty"`
 }
