@@ -146,12 +146,12 @@ const (
 
 // DepartmentEvent is what a department posts to /api/v1/subcases/{id}/events.
 type DepartmentEvent struct {
-	EventID        string    `json:"event_id"`
-	Type           string    `json:"type"`
-	Time           time.Time `json:"time,omitempty"`
-	Comment        string    `json:"comment,omitempty"`
-	Reason         string    `json:"reason,omitempty"`
-	Missing        []Missing `json:"missing,omitempty"`
+	EventID string    `json:"event_id"`
+	Type    string    `json:"type"`
+	Time    time.Time `json:"time,omitempty"`
+	Comment string    `json:"comment,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Missing []Missing `json:"missing,omitempty"`
 	// Deadline is the last day (YYYY-MM-DD, China) by which the applicant is to supplement;
 	// only with a supplement request, and optional.
 	Deadline       string    `json:"deadline,omitempty"`
