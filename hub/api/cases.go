@@ -136,6 +136,8 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 	case c.Name != v.Owner:
 		s.writeCaseError(w, r, cases.NotFound("case"))
 		return
+	default: // the platform that submitted it: what the applicant is shown
+		v.ForApplicant()
 	}
 	writeJSON(w, http.StatusOK, v)
 }

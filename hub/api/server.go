@@ -146,7 +146,11 @@ func New(cfg Config) (*Server, error) {
 		if cfg.Cases != nil {
 			r.Get("/bundles/{code}/form", s.oneForm)
 			r.With(s.allow(forApplicants...)).Post("/cases", s.submitCase)
+			r.With(s.allow(forPlatforms...)).Get("/cases", s.listCases)
 			r.With(s.allow(forPlatforms...)).Get("/cases/{id}", s.getCase)
+			r.With(s.allow(forApplicants...)).Post("/cases/{id}/supplements", s.supplement)
+			r.With(s.allow(forApplicants...)).Post("/cases/{id}/withdrawal", s.withdraw)
+			r.With(s.allow(forPlatforms...)).Get("/events", s.events)
 			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/deadlines", s.deadlines)
 			depts.Post("/subcases/{id}/events", s.subcaseEvent)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -30,6 +31,9 @@ type Application struct {
 	Form map[string]any `json:"form"`
 	// Materials are the supplied documents, one per material type.
 	Materials []MaterialInput `json:"materials"`
+	// ExternalRef is the platform's own number for the application (申报流水号), optional:
+	// unique among the platform's cases, it finds the case (GET /api/v1/cases?external_ref=).
+	ExternalRef string `json:"external_ref,omitempty"`
 }
 
 // MaterialInput is a supplied document, referenced by hash and location, or given as an
@@ -53,6 +57,12 @@ type LicenceRef struct {
 // pointerToken escapes a key as a JSON Pointer reference token (RFC 6901): a key with "/" or
 // "~" would otherwise name another place.
 var pointerToken = strings.NewReplacer("~", "~0", "/", "~1")
+
+// externalRefRE is what an external reference may be: 1 to 64 visible characters, no space.
+var externalRefRE = regexp.MustCompile(`^[^\s\p{Cc}]{1,64}$`)
+
+// RuleExternalRef is the rule of an external reference that is not 1-64 visible characters.
+const RuleExternalRef = "external_ref"
 
 // MaxApplication bounds an application's size in bytes.
 const MaxApplication = 1 << 20
@@ -82,7 +92,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "the body must be one JSON object, with nothing after it"})
 	}
 	var problems []problem.Problem
-	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true}
+	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true, "external_ref": true}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
@@ -90,7 +100,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			problems = append(problems, problem.Problem{Path: "/" + pointerToken.Replace(k), Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials)"})
+			problems = append(problems, problem.Problem{Path: "/" + pointerToken.Replace(k), Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials, external_ref)"})
 		}
 	}
 	var app Application
@@ -111,6 +121,10 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	decodeInto("matters", &app.Matters)
 	decodeInto("form", &app.Form)
 	decodeInto("materials", &app.Materials)
+	decodeInto("external_ref", &app.ExternalRef)
+	if raw["external_ref"] != nil && app.ExternalRef != "" && !externalRefRE.MatchString(app.ExternalRef) {
+		problems = append(problems, problem.Problem{Path: "/external_ref", Rule: RuleExternalRef, Message: "must be 1 to 64 visible characters, without spaces"})
+	}
 	if len(problems) > 0 {
 		return app, "", problem.New(problems...)
 	}
@@ -123,6 +137,7 @@ func typeMessage(key string, err error) string {
 		"matters":        "an array of matter codes",
 		"form":           "an object of canonical fields",
 		"materials":      "an array of {type, filename, sha256, size, uri} or {type, licence: {type, number}}",
+		"external_ref":   "a string",
 	}[key]
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) && ute.Field != "" {

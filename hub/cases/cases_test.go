@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,17 +35,34 @@ var testCatalogue = func() *catalogue.Catalogue {
 // testNow is the clock of the services each and eachWith build.
 var testNow = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 
+// clocks hold the clock of each service each builds, which starts at testNow; setClock moves it.
+var clocks sync.Map // *cases.Service → *atomic.Int64 (Unix microseconds)
+
+// setClock sets the clock of a service each built.
+func setClock(t *testing.T, svc *cases.Service, at time.Time) {
+	t.Helper()
+	c, ok := clocks.Load(svc)
+	if !ok {
+		t.Fatal("setClock: the service was not built by each")
+	}
+	c.(*atomic.Int64).Store(at.UnixMicro())
+}
+
 // each runs a test on every store backend (SQLite always, PostgreSQL when configured).
 func each(t *testing.T, fn func(t *testing.T, st *store.Store, svc *cases.Service)) {
 	for name, open := range storetest.Backends() {
 		t.Run(name, func(t *testing.T) {
 			st := storetest.Migrated(open)(t)
+			clock := &atomic.Int64{}
+			clock.Store(testNow.UnixMicro())
 			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, CallbackBase: "http://hub.test",
-				Now: func() time.Time { return testNow }})
+				Now: func() time.Time { return time.UnixMicro(clock.Load()).UTC() }})
 			if err != nil {
 				t.Fatal(err)
 			}
 			svc := hs.Cases
+			clocks.Store(svc, clock)
+			t.Cleanup(func() { clocks.Delete(svc) })
 			fn(t, st, svc)
 		})
 	}
@@ -370,6 +389,7 @@ func TestDepartmentEventsFollowTheStateMachine(t *testing.T) {
 		}
 		// The supplement came back five working days later: the deadline moves by five.
 		later := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+		setClock(t, svc, later)
 		res, _, err = svc.ApplyEvent(ctx, sc.ID, event.DepartmentEvent{EventID: "e5", Type: event.Resubmitted, Time: later})
 		if err != nil {
 			t.Fatal(err)

@@ -156,32 +156,9 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now t
 		if !ready {
 			continue
 		}
-		results := mapping.Results{}
-		for _, p := range pre {
-			r, err := s.resultOf(ctx, tx, byMatter[p])
-			if err != nil {
-				return err
-			}
-			results[p] = r
-		}
-		form := c.Form.V
-		m, _ := s.cat.Matter(sc.MatterCode)
-		inCase := map[string]bool{}
-		for code := range byMatter {
-			inCase[code] = true
-		}
-		outside, err := s.outsideResults(ctx, tx, m, inCase, c.HolderID)
+		out, err := s.mapSubcase(ctx, tx, c, byMatter, sc, c.Form.V)
 		if err != nil {
 			return err
-		}
-		for code, r := range outside {
-			results[code] = r
-		}
-		out, problems := mapping.Map(m, c.ApplicantType, form, results)
-		if len(problems) > 0 {
-			// The form was valid at intake; a mapping that now fails is the catalogue's
-			// problem, not the applicant's: record it and send what maps.
-			s.cfg.Logger.Warn("mapping a released sub-case left problems", "case", caseID, "subcase", sc.ID, "matter", sc.MatterCode, "problems", len(problems))
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET form = ? WHERE id = ?`), store.JSONOf(out), sc.ID); err != nil {
 			return err
@@ -189,6 +166,39 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, caseID string, now t
 		released = append(released, sc.ID)
 	}
 	return s.dispatch(ctx, tx, caseID, released, now)
+}
+
+// mapSubcase maps a sub-case's department form from the case's canonical form and the results
+// of its matter's prerequisites: those in the case (approved) and the holder's e-licences for
+// those outside it.
+func (s *Service) mapSubcase(ctx context.Context, tx *sqlx.Tx, c caseRow, byMatter map[string]subcaseRow, sc subcaseRow, form mapping.Form) (map[string]any, error) {
+	results := mapping.Results{}
+	for _, p := range sc.Prerequisites.V {
+		r, err := s.resultOf(ctx, tx, byMatter[p])
+		if err != nil {
+			return nil, err
+		}
+		results[p] = r
+	}
+	m, _ := s.cat.Matter(sc.MatterCode)
+	inCase := map[string]bool{}
+	for code := range byMatter {
+		inCase[code] = true
+	}
+	outside, err := s.outsideResults(ctx, tx, m, inCase, c.HolderID)
+	if err != nil {
+		return nil, err
+	}
+	for code, r := range outside {
+		results[code] = r
+	}
+	out, problems := mapping.Map(m, c.ApplicantType, form, results)
+	if len(problems) > 0 {
+		// The form was valid when the applicant gave it; a mapping that now fails is the
+		// catalogue's problem, not the applicant's: record it and send what maps.
+		s.cfg.Logger.Warn("mapping a sub-case's form left problems", "case", c.ID, "subcase", sc.ID, "matter", sc.MatterCode, "problems", len(problems))
+	}
+	return out, nil
 }
 
 // resultOf returns what a decided sub-case issued, as mapping result fields.

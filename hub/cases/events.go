@@ -10,7 +10,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/format"
 	"yjshub/hub/bus"
+	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
@@ -19,10 +21,20 @@ import (
 
 var topicCaseEvent = bus.TopicCaseEvent
 
+// clockSkew is how far ahead of the hub's clock a department's event time may be and still be
+// taken as given (as the hub's time): clocks a few seconds apart are not a fault.
+const clockSkew = 2 * time.Minute
+
+// RuleDeadlinePast is the rule of a supplement deadline before the request itself.
+const RuleDeadlinePast = "deadline_past"
+
 // EventResult is the answer to a department event: the sub-case and case after it.
 type EventResult struct {
-	Subcase SubcaseView `json:"subcase"`
-	Case    struct {
+	// TimeClamped says that the event's time was later than the hub's clock: the hub recorded
+	// it at its own time instead.
+	TimeClamped bool        `json:"time_clamped,omitempty"`
+	Subcase     SubcaseView `json:"subcase"`
+	Case        struct {
 		ID      string `json:"id"`
 		State   string `json:"state"`
 		Outcome string `json:"outcome,omitempty"`
@@ -55,6 +67,13 @@ func validateEvent(ev event.DepartmentEvent) []problem.Problem {
 			add(fmt.Sprintf("/missing/%d", i), problem.RuleOneOf, "name either a material or a field")
 		}
 	}
+	if ev.Deadline != "" {
+		if ev.Type != event.SupplementRequested {
+			add("/deadline", problem.RuleNotAllowed, "a deadline comes only with a supplement request")
+		} else if _, err := time.ParseInLocation(time.DateOnly, ev.Deadline, deadline.China); err != nil {
+			add("/deadline", problem.RuleDate, "must be a date YYYY-MM-DD")
+		}
+	}
 	if len(ev.Licences) > 0 && ev.Type != event.Approved {
 		add("/licences", problem.RuleNotAllowed, "licences come only with an approval")
 	}
@@ -73,7 +92,14 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 	}
 	now := s.now()
 	at := now
-	if !ev.Time.IsZero() {
+	clamped := false
+	switch {
+	case ev.Time.IsZero():
+	case ev.Time.After(now.Add(clockSkew)):
+		// A department's clock ahead of the hub's would put the step in the future and move
+		// deadlines: the step is taken at the hub's time, and the timeline says so.
+		clamped = true
+	default:
 		at = ev.Time.UTC()
 	}
 	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -94,7 +120,7 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 		case !errors.Is(err, errNoRows):
 			return err
 		default:
-			if err := s.applyEvent(ctx, tx, caseID, subcaseID, ev, at, now); err != nil {
+			if err := s.applyEvent(ctx, tx, caseID, subcaseID, ev, at, now, clamped); err != nil {
 				return err
 			}
 		}
@@ -107,7 +133,7 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 				return err
 			}
 		}
-		res = &EventResult{}
+		res = &EventResult{TimeClamped: clamped && !replayed}
 		res.Case.ID, res.Case.State, res.Case.Outcome = v.ID, v.State, v.Outcome
 		for _, sc := range v.Subcases {
 			if sc.ID == subcaseID {
@@ -120,12 +146,12 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 		return nil, false, err
 	}
 	if !replayed {
-		s.cfg.Notify()
+		s.committed()
 	}
 	return res, replayed, nil
 }
 
-func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, ev event.DepartmentEvent, at, now time.Time) error {
+func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, ev event.DepartmentEvent, at, now time.Time, clamped bool) error {
 	var sc subcaseRow
 	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
 		return err
@@ -141,6 +167,20 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		return &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
 	}
 	matter, _ := s.cat.Matter(sc.MatterCode)
+	if ev.Type == event.SupplementRequested {
+		var applicantType string
+		if err := tx.GetContext(ctx, &applicantType, tx.Rebind(`SELECT applicant_type FROM cases WHERE id = ?`), caseID); err != nil {
+			return err
+		}
+		missing, problems := s.requestProblems(sc, applicantType, ev.Missing)
+		if ev.Deadline != "" && ev.Deadline < at.In(deadline.China).Format(time.DateOnly) {
+			problems = append(problems, problem.Problem{Path: "/deadline", Rule: RuleDeadlinePast, Message: "the deadline is before the request"})
+		}
+		if len(problems) > 0 {
+			return problem.New(problems...)
+		}
+		ev.Missing = missing
+	}
 	if ev.Type == event.Approved {
 		var c caseRow
 		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
@@ -167,8 +207,8 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, decision_number = CASE WHEN ? <> '' THEN ? ELSE decision_number END,
-		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, updated_at = ? WHERE id = ?`),
-		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, store.JSONOf(ev.Missing), store.NewTimestamp(now), subcaseID); err != nil {
+		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, supplement_deadline = ?, updated_at = ? WHERE id = ?`),
+		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, store.JSONOf(ev.Missing), ev.Deadline, store.NewTimestamp(now), subcaseID); err != nil {
 		return err
 	}
 	// The clock stands still while suspended or waiting for the applicant's supplement.
@@ -178,7 +218,17 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		if ev.Type == event.SupplementRequested {
 			kind = "supplement"
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO subcase_pauses (subcase_id, kind, started_at) VALUES (?, ?, ?)`), subcaseID, kind, ts); err != nil {
+		// A pause starts after the last one did: two steps at one instant (a clamped time,
+		// a coarse department clock) are still two pauses.
+		var lastStart store.Timestamp
+		if err := tx.GetContext(ctx, &lastStart, tx.Rebind(`SELECT MAX(started_at) FROM subcase_pauses WHERE subcase_id = ?`), subcaseID); err != nil {
+			return err
+		}
+		start := ts
+		if !lastStart.IsZero() && !lastStart.Before(start.Time) {
+			start = store.NewTimestamp(lastStart.Add(time.Microsecond))
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO subcase_pauses (subcase_id, kind, started_at) VALUES (?, ?, ?)`), subcaseID, kind, start); err != nil {
 			return err
 		}
 	case event.Resumed, event.Resubmitted:
@@ -200,14 +250,11 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 			return err
 		}
 	}
-	detail := s.deptName(sc.Department) + ": " + sc.MatterName
-	switch {
-	case ev.Reason != "":
-		detail += " — " + ev.Reason
-	case len(ev.Licences) > 0:
-		detail += fmt.Sprintf(" — %d e-licence(s)", len(ev.Licences))
+	step, err := s.eventStep(ctx, tx, caseID, sc, ev, at, clamped)
+	if err != nil {
+		return err
 	}
-	if err := s.addTimeline(ctx, tx, caseID, subcaseID, ev.Type, detail, at); err != nil {
+	if err := s.addTimelineSteps(ctx, tx, caseID, at, step); err != nil {
 		return err
 	}
 	switch ev.Type {
@@ -229,11 +276,16 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 // cancelDependents cancels the waiting sub-cases that depend, directly or not, on a rejected
 // matter: they can no longer be decided.
 func (s *Service) cancelDependents(ctx context.Context, tx *sqlx.Tx, caseID, rejected string, now time.Time) error {
+	return s.cancelDependentsOf(ctx, tx, caseID, map[string]bool{rejected: true}, now)
+}
+
+// cancelDependentsOf cancels the waiting sub-cases that depend, directly or not, on matters
+// gone (rejected or withdrawn).
+func (s *Service) cancelDependentsOf(ctx context.Context, tx *sqlx.Tx, caseID string, gone map[string]bool, now time.Time) error {
 	var subs []subcaseRow
 	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
 		return err
 	}
-	gone := map[string]bool{rejected: true}
 	for changed := true; changed; {
 		changed = false
 		for _, sc := range subs {
@@ -244,7 +296,7 @@ func (s *Service) cancelDependents(ctx context.Context, tx *sqlx.Tx, caseID, rej
 				if gone[p] {
 					gone[sc.MatterCode] = true
 					changed = true
-					reason := "prerequisite " + p + " was not approved"
+					reason := "prerequisite " + p + " was not approved (rejected or withdrawn)"
 					if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, reason = ?, updated_at = ? WHERE id = ?`),
 						StateCancelled, reason, store.NewTimestamp(now), sc.ID); err != nil {
 						return err
@@ -260,32 +312,140 @@ func (s *Service) cancelDependents(ctx context.Context, tx *sqlx.Tx, caseID, rej
 	return nil
 }
 
-// complete closes the case when every sub-case is decided.
+// complete closes the case when every sub-case is decided: completed with the outcome of its
+// matters that were not withdrawn, or withdrawn when the applicant withdrew all of them.
 func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
 	var states []string
 	if err := tx.SelectContext(ctx, &states, tx.Rebind(`SELECT state FROM subcases WHERE case_id = ?`), caseID); err != nil {
 		return err
 	}
-	approved := 0
+	approved, decided, withdrawn := 0, 0, 0
 	for _, st := range states {
-		if !terminal(st) {
+		switch {
+		case !terminal(st):
 			return nil
-		}
-		if st == StateApproved {
+		case st == StateWithdrawn:
+			withdrawn++
+		case st == StateApproved:
 			approved++
+			decided++
+		case st == StateRejected:
+			decided++
 		}
-	}
-	outcome := OutcomePartial
-	switch approved {
-	case len(states):
-		outcome = OutcomeApproved
-	case 0:
-		outcome = OutcomeRejected
 	}
 	ts := store.NewTimestamp(now)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET state = ?, outcome = ?, completed_at = ?, updated_at = ? WHERE id = ? AND state <> ?`),
-		CaseCompleted, outcome, ts, ts, caseID, CaseCompleted); err != nil {
+	if decided == 0 && withdrawn > 0 {
+		if ok, err := closeCase(ctx, tx, caseID, CaseWithdrawn, "", ts); err != nil || !ok {
+			return err
+		}
+		return s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseWithdrawn, detail: "withdrawn by the applicant", text: "申请已撤回"})
+	}
+	outcome := OutcomePartial
+	switch {
+	case approved == len(states)-withdrawn:
+		outcome = OutcomeApproved
+	case approved == 0:
+		outcome = OutcomeRejected
+	}
+	if ok, err := closeCase(ctx, tx, caseID, CaseCompleted, outcome, ts); err != nil || !ok {
 		return err
 	}
-	return s.addTimeline(ctx, tx, caseID, "", CaseCompleted, outcome, now)
+	return s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseCompleted, detail: outcome, text: "办结：" + OutcomeLabels[outcome],
+		data: map[string]any{"outcome": outcome}})
+}
+
+// closeCase ends a case in progress; ok is false when it had ended already.
+func closeCase(ctx context.Context, tx *sqlx.Tx, caseID, state, outcome string, ts store.Timestamp) (ok bool, err error) {
+	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET state = ?, outcome = ?, completed_at = ?, updated_at = ? WHERE id = ? AND state = ?`),
+		state, outcome, ts, ts, caseID, CaseInProgress)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// eventStep is the timeline step of a department event: the operators' detail as before, and
+// for the applicant the step in words with its facts — 受理时间, 受理部门 and 承诺办结日期 with an
+// acceptance, the items and deadline of a supplement request, the licences of an approval.
+func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc subcaseRow, ev event.DepartmentEvent, at time.Time, clamped bool) (timelineStep, error) {
+	dept := s.deptName(sc.Department)
+	detail := dept + ": " + sc.MatterName
+	switch {
+	case ev.Reason != "":
+		detail += " — " + ev.Reason
+	case len(ev.Licences) > 0:
+		detail += fmt.Sprintf(" — %d e-licence(s)", len(ev.Licences))
+	}
+	if clamped {
+		detail += " (the event's time was ahead of the hub's clock: taken at the hub's time)"
+	}
+	st := timelineStep{subcaseID: sc.ID, typ: ev.Type, detail: detail, data: map[string]any{}}
+	deptRef := map[string]any{"code": sc.Department, "name": dept}
+	switch ev.Type {
+	case event.Accepted:
+		var due struct {
+			Promised  string `db:"due_promised"`
+			Statutory string `db:"due_statutory"`
+		}
+		if err := tx.GetContext(ctx, &due, tx.Rebind(`SELECT due_promised, due_statutory FROM subcases WHERE id = ?`), sc.ID); err != nil {
+			return st, err
+		}
+		st.data = map[string]any{"accepted_at": at.In(deadline.China).Format(time.RFC3339), "department": deptRef,
+			"promised_date": due.Promised, "statutory_date": due.Statutory}
+		if due.Promised != "" {
+			st.extra = "承诺办结日期" + due.Promised
+		}
+	case event.SupplementRequested:
+		items := make([]map[string]any, 0, len(ev.Missing))
+		names := make([]string, 0, len(ev.Missing))
+		for _, m := range ev.Missing {
+			item := map[string]any{}
+			name := ""
+			if m.Material != "" {
+				item["material"] = m.Material
+				if cm, ok := s.cat.Material(m.Material); ok {
+					name = cm.Name
+				}
+			}
+			if m.Field != "" {
+				item["field"] = m.Field
+				if f, ok := s.cat.Field(m.Field); ok {
+					name = f.Name
+				}
+			}
+			item["name"] = name
+			if m.Note != "" {
+				item["note"] = format.MaskDigits(m.Note)
+			}
+			items = append(items, item)
+			names = append(names, name)
+		}
+		st.data = map[string]any{"department": deptRef, "missing": items, "deadline": ev.Deadline,
+			"reply_to": "/api/v1/cases/" + caseID + "/supplements"}
+		st.extra = strings.Join(names, "、")
+		if ev.Deadline != "" {
+			st.extra += "（请于" + ev.Deadline + "前提交）"
+		}
+	case event.Rejected:
+		st.data = map[string]any{"department": deptRef, "reason": format.MaskDigits(ev.Reason), "decision_number": ev.DecisionNumber}
+		st.extra = format.MaskDigits(ev.Reason)
+	case event.Approved:
+		lics := make([]map[string]any, 0, len(ev.Licences))
+		var types []string
+		for _, l := range ev.Licences {
+			lics = append(lics, map[string]any{"type": l.Type, "number": l.Number, "valid_until": l.ValidUntil})
+			types = append(types, l.Type)
+		}
+		st.data = map[string]any{"department": deptRef, "decision_number": ev.DecisionNumber, "licences": lics}
+		if len(types) > 0 {
+			st.extra = "发放" + strings.Join(types, "、")
+		}
+	default:
+		st.data = map[string]any{"department": deptRef}
+	}
+	if clamped {
+		st.data["time_clamped"] = true
+	}
+	return st, nil
 }

@@ -33,6 +33,14 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 			return v, ok, err
 		}
 	}
+	if app.ExternalRef != "" {
+		if id, err := s.caseByRef(ctx, s.st.DB(), owner, app.ExternalRef); err != nil || id != "" {
+			if err == nil {
+				err = &ConflictError{Reason: "external_ref " + app.ExternalRef + " is case " + id + " already: a new application needs a number of its own"}
+			}
+			return nil, false, err
+		}
+	}
 	p, problems, err := s.validate(ctx, app)
 	if err != nil {
 		return nil, false, err
@@ -44,6 +52,12 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	now := s.now()
 	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.insertCase(ctx, tx, caseID, owner, p, now); err != nil {
+			if app.ExternalRef != "" {
+				// Two submissions of one number at once: the unique index let one in.
+				if id, _ := s.caseByRef(ctx, s.st.DB(), owner, app.ExternalRef); id != "" {
+					return &ConflictError{Reason: "external_ref " + app.ExternalRef + " is case " + id + " already: a new application needs a number of its own"}
+				}
+			}
 			return err
 		}
 		v, err := s.loadCase(ctx, tx, caseID)
@@ -73,7 +87,7 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	if err != nil {
 		return nil, false, err
 	}
-	s.cfg.Notify()
+	s.committed()
 	return view, false, nil
 }
 
@@ -99,9 +113,9 @@ func (s *Service) replay(ctx context.Context, key, hash string) (*CaseView, bool
 
 func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner string, p *plan, now time.Time) error {
 	ts := store.NewTimestamp(now)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version, submitted_at, updated_at, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, store.JSONOf(p.app.Form), s.cat.Version, ts, ts, owner); err != nil {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version, submitted_at, updated_at, owner, external_ref)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, store.JSONOf(p.app.Form), s.cat.Version, ts, ts, owner, p.app.ExternalRef); err != nil {
 		return fmt.Errorf("storing the case: %w", err)
 	}
 	// One multi-row INSERT per table: the materials, the sub-cases and their links.

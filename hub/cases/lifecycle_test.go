@@ -68,7 +68,7 @@ var allEvents = []string{event.Received, event.Accepted, event.SupplementRequest
 // sub-case (its time n minutes after the case's submission): what the type requires comes
 // with it.
 func departmentEvent(id, typ string, n int) event.DepartmentEvent {
-	ev := event.DepartmentEvent{EventID: id, Type: typ, Comment: "测试", Time: testNow.Add(time.Duration(n) * time.Minute)}
+	ev := event.DepartmentEvent{EventID: id, Type: typ, Comment: "测试", Time: testNow.Add(time.Duration(n) * time.Second)}
 	switch typ {
 	case event.Rejected:
 		ev.Reason = "经营场所不符合要求"

@@ -72,6 +72,7 @@ type caseRow struct {
 	DueStatutory     string                   `db:"due_statutory"`
 	UpdatedAt        store.Timestamp          `db:"updated_at"`
 	Owner            string                   `db:"owner"`
+	ExternalRef      string                   `db:"external_ref"`
 }
 
 type subcaseRow struct {
@@ -97,6 +98,8 @@ type subcaseRow struct {
 	Reason         string                      `db:"reason"`
 	Missing        store.JSON[[]event.Missing] `db:"missing"`
 	UpdatedAt      store.Timestamp             `db:"updated_at"`
+	// SupplementDeadline is the last day to answer the open supplement request (YYYY-MM-DD).
+	SupplementDeadline string `db:"supplement_deadline"`
 }
 
 type pauseRow struct {

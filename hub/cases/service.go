@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,6 +76,9 @@ type Service struct {
 	forms *mapping.Forms
 	cal   *deadline.Calendar
 	lib   *licences.Library
+
+	feedMu sync.Mutex
+	feedCh chan struct{} // closed at the next commit (feed.go)
 }
 
 // New returns a Service.

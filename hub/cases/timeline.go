@@ -16,11 +16,19 @@ func (s *Service) addTimeline(ctx context.Context, tx *sqlx.Tx, caseID, subcaseI
 	return s.addTimelineSteps(ctx, tx, caseID, at, timelineStep{subcaseID: subcaseID, typ: typ, detail: detail})
 }
 
-// timelineStep is one entry addTimelineSteps appends.
-type timelineStep struct{ subcaseID, typ, detail string }
+// timelineStep is one entry addTimelineSteps appends: detail is for operators, text for the
+// applicant (composed from the step, its department and matter when empty; see applicantText),
+// data the step's facts that the change feed carries (受理时间, what a supplement asks for …).
+type timelineStep struct {
+	subcaseID, typ, detail string
+	text                   string
+	extra                  string // appended to the composed text
+	data                   map[string]any
+}
 
 // addTimelineSteps appends steps, in order and all at one time, to a case's timeline: one
-// read of the last sequence number and one INSERT.
+// read of the last sequence number and one INSERT. Each step is also an entry of the change
+// feed (GET /api/v1/events), numbered there once its transaction has committed (feed.go).
 func (s *Service) addTimelineSteps(ctx context.Context, tx *sqlx.Tx, caseID string, at time.Time, steps ...timelineStep) error {
 	if len(steps) == 0 {
 		return nil
@@ -29,13 +37,52 @@ func (s *Service) addTimelineSteps(ctx context.Context, tx *sqlx.Tx, caseID stri
 	if err := tx.GetContext(ctx, &last, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE case_id = ?`), caseID); err != nil {
 		return err
 	}
+	names, err := s.subcaseNames(ctx, tx, caseID, steps)
+	if err != nil {
+		return err
+	}
 	ts := store.NewTimestamp(at)
 	rows := make([][]any, len(steps))
 	for i, st := range steps {
-		rows[i] = []any{caseID, last + 1 + i, ts, st.subcaseID, st.typ, st.detail}
+		text := st.text
+		if text == "" && !operatorOnly[st.typ] {
+			n := names[st.subcaseID]
+			text = applicantText(st.typ, n.dept, n.matter, st.extra)
+		}
+		data := st.data
+		if data == nil {
+			data = map[string]any{}
+		}
+		rows[i] = []any{caseID, last + 1 + i, ts, st.subcaseID, st.typ, st.detail, text, store.JSONOf(data)}
 	}
-	if err := store.InsertRows(ctx, tx, "case_events", []string{"case_id", "seq", "at", "subcase_id", "type", "detail"}, rows); err != nil {
+	if err := store.InsertRows(ctx, tx, "case_events", []string{"case_id", "seq", "at", "subcase_id", "type", "detail", "text", "data"}, rows); err != nil {
 		return fmt.Errorf("recording the timeline: %w", err)
 	}
 	return nil
+}
+
+type subcaseName struct{ dept, matter string }
+
+// subcaseNames returns the department and matter names of the sub-cases steps name.
+func (s *Service) subcaseNames(ctx context.Context, tx *sqlx.Tx, caseID string, steps []timelineStep) (map[string]subcaseName, error) {
+	need := false
+	for _, st := range steps {
+		need = need || (st.subcaseID != "" && st.text == "")
+	}
+	out := map[string]subcaseName{}
+	if !need {
+		return out, nil
+	}
+	var rows []struct {
+		ID         string `db:"id"`
+		MatterName string `db:"matter_name"`
+		Department string `db:"department"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT id, matter_name, department FROM subcases WHERE case_id = ?`), caseID); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.ID] = subcaseName{dept: s.deptName(r.Department), matter: r.MatterName}
+	}
+	return out, nil
 }

@@ -6,15 +6,20 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 )
 
 // CaseView is a case as the API shows it.
 type CaseView struct {
-	ID               string          `json:"id"`
+	ID string `json:"id"`
+	// ExternalRef is the platform's own application number, when it gave one.
+	ExternalRef      string          `json:"external_ref,omitempty"`
 	State            string          `json:"state"`
+	StateLabel       string          `json:"state_label"`
 	Outcome          string          `json:"outcome,omitempty"`
+	OutcomeLabel     string          `json:"outcome_label,omitempty"`
 	Bundle           event.BundleRef `json:"bundle"`
 	ApplicantType    string          `json:"applicant_type"`
 	CatalogueVersion string          `json:"catalogue_version"`
@@ -25,6 +30,8 @@ type CaseView struct {
 	Materials        []MaterialView  `json:"materials"`
 	Licences         []LicenceView   `json:"licences"`
 	Timeline         []TimelineEntry `json:"timeline"`
+	// Supplements are what the applicant sent in answer to supplement requests, in order.
+	Supplements []SupplementView `json:"supplements"`
 	// Owner is the client that submitted the case (an API client's name, or the platform
 	// connector's); empty when the hub did not know. Not part of the answer.
 	Owner string `json:"-"`
@@ -44,23 +51,25 @@ type DepartmentRef struct {
 
 // SubcaseView is one matter of a case at its department.
 type SubcaseView struct {
-	ID             string          `json:"id"`
-	MatterCode     string          `json:"matter_code"`
-	MatterName     string          `json:"matter_name"`
-	Optional       bool            `json:"optional"`
-	Department     DepartmentRef   `json:"department"`
-	State          string          `json:"state"`
-	WaitingFor     []string        `json:"waiting_for,omitempty"`
-	Deadlines      event.Deadlines `json:"deadlines"`
-	LimitsDays     LimitDays       `json:"limits_working_days"`
-	Paused         bool            `json:"paused,omitempty"`
-	DispatchedAt   *time.Time      `json:"dispatched_at,omitempty"`
-	DeliveredAt    *time.Time      `json:"delivered_at,omitempty"`
-	DeliveryError  string          `json:"delivery_error,omitempty"`
-	DecisionNumber string          `json:"decision_number,omitempty"`
-	Reason         string          `json:"reason,omitempty"`
-	Missing        []event.Missing `json:"missing,omitempty"`
-	Materials      []string        `json:"materials"`
+	ID                 string          `json:"id"`
+	MatterCode         string          `json:"matter_code"`
+	MatterName         string          `json:"matter_name"`
+	Optional           bool            `json:"optional"`
+	Department         DepartmentRef   `json:"department"`
+	State              string          `json:"state"`
+	StateLabel         string          `json:"state_label"`
+	WaitingFor         []string        `json:"waiting_for,omitempty"`
+	Deadlines          event.Deadlines `json:"deadlines"`
+	LimitsDays         LimitDays       `json:"limits_working_days"`
+	Paused             bool            `json:"paused,omitempty"`
+	DispatchedAt       *time.Time      `json:"dispatched_at,omitempty"`
+	DeliveredAt        *time.Time      `json:"delivered_at,omitempty"`
+	DeliveryError      string          `json:"delivery_error,omitempty"`
+	DecisionNumber     string          `json:"decision_number,omitempty"`
+	Reason             string          `json:"reason,omitempty"`
+	Missing            []event.Missing `json:"missing,omitempty"`
+	SupplementDeadline string          `json:"supplement_deadline,omitempty"`
+	Materials          []string        `json:"materials"`
 }
 
 // LimitDays are a matter's limits in working days.
@@ -98,20 +107,39 @@ type LicenceView struct {
 	Status     string `json:"status"`
 }
 
-// TimelineEntry is one step of a case.
+// TimelineEntry is one step of a case. Label and Text are the applicant's (Chinese); Detail is
+// for operators and departments, and the API leaves it out for platforms. Steps with no Text
+// (how messages travelled) are operators' only.
 type TimelineEntry struct {
-	Seq       int       `json:"seq"`
-	At        time.Time `json:"at"`
-	SubcaseID string    `json:"subcase_id,omitempty"`
-	Type      string    `json:"type"`
-	Detail    string    `json:"detail,omitempty"`
+	Seq       int            `json:"seq"`
+	At        time.Time      `json:"at"`
+	SubcaseID string         `json:"subcase_id,omitempty"`
+	Type      string         `json:"type"`
+	Label     string         `json:"label"`
+	Text      string         `json:"text,omitempty"`
+	Detail    string         `json:"detail,omitempty"`
+	Data      map[string]any `json:"data,omitempty"`
+}
+
+// ForApplicant returns the view as a platform shows it to the applicant: the timeline without
+// the operators' steps and details.
+func (v *CaseView) ForApplicant() {
+	tl := v.Timeline[:0]
+	for _, e := range v.Timeline {
+		if e.Text == "" {
+			continue
+		}
+		e.Detail = ""
+		tl = append(tl, e)
+	}
+	v.Timeline = tl
 }
 
 func ptime(t store.Timestamp) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	v := t.Time
+	v := t.In(deadline.China)
 	return &v
 }
 
@@ -131,8 +159,9 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 		return nil, notFound(err, "case")
 	}
-	v := &CaseView{ID: c.ID, State: c.State, Outcome: c.Outcome, ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
-		SubmittedAt: c.SubmittedAt.Time, CompletedAt: ptime(c.CompletedAt),
+	v := &CaseView{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
+		Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
+		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
 		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
 		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{},
 		Owner: c.Owner, holderID: c.HolderID}
@@ -171,7 +200,7 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	}
 	for _, sc := range subs {
 		sv := SubcaseView{ID: sc.ID, MatterCode: sc.MatterCode, MatterName: sc.MatterName, Optional: sc.Optional,
-			Department: DepartmentRef{Code: sc.Department, Name: s.deptName(sc.Department)}, State: sc.State,
+			Department: DepartmentRef{Code: sc.Department, Name: s.deptName(sc.Department)}, State: sc.State, StateLabel: label(StateLabels, sc.State),
 			Deadlines:  event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
 			LimitsDays: LimitDays{Promised: sc.PromisedDays, Statutory: sc.StatutoryDays},
 			Paused:     open[sc.ID], DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
@@ -180,7 +209,7 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 			sv.WaitingFor = sc.Prerequisites.V
 		}
 		if sc.State == StateSupplementRequested {
-			sv.Missing = sc.Missing.V
+			sv.Missing, sv.SupplementDeadline = sc.Missing.V, sc.SupplementDeadline
 		}
 		v.Subcases = append(v.Subcases, sv)
 	}
@@ -202,7 +231,7 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	for _, m := range mats {
 		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID])}
 		if m.LicenceNumber != "" {
-			mv.Licence = &MaterialLicence{Type: m.LicenceType, Number: m.LicenceNumber, VerifiedAt: m.LicenceVerifiedAt.Time}
+			mv.Licence = &MaterialLicence{Type: m.LicenceType, Number: m.LicenceNumber, VerifiedAt: m.LicenceVerifiedAt.In(deadline.China)}
 		}
 		if cm, ok := s.cat.Material(m.Type); ok {
 			mv.Name = cm.Name
@@ -217,17 +246,29 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
 	}
 	var tl []struct {
-		Seq       int             `db:"seq"`
-		At        store.Timestamp `db:"at"`
-		SubcaseID string          `db:"subcase_id"`
-		Type      string          `db:"type"`
-		Detail    string          `db:"detail"`
+		Seq       int                        `db:"seq"`
+		At        store.Timestamp            `db:"at"`
+		SubcaseID string                     `db:"subcase_id"`
+		Type      string                     `db:"type"`
+		Detail    string                     `db:"detail"`
+		Text      string                     `db:"text"`
+		Data      store.JSON[map[string]any] `db:"data"`
 	}
-	if err := tx.SelectContext(ctx, &tl, tx.Rebind(`SELECT seq, at, subcase_id, type, detail FROM case_events WHERE case_id = ? ORDER BY seq`), caseID); err != nil {
+	if err := tx.SelectContext(ctx, &tl, tx.Rebind(`SELECT seq, at, subcase_id, type, detail, text, data FROM case_events WHERE case_id = ? ORDER BY seq`), caseID); err != nil {
 		return nil, err
 	}
 	for _, e := range tl {
-		v.Timeline = append(v.Timeline, TimelineEntry{Seq: e.Seq, At: e.At.Time, SubcaseID: e.SubcaseID, Type: e.Type, Detail: e.Detail})
+		te := TimelineEntry{Seq: e.Seq, At: e.At.In(deadline.China), SubcaseID: e.SubcaseID, Type: e.Type, Label: label(StepLabels, e.Type),
+			Text: e.Text, Detail: e.Detail}
+		if len(e.Data.V) > 0 {
+			te.Data = e.Data.V
+		}
+		v.Timeline = append(v.Timeline, te)
 	}
+	sups, err := s.loadSupplements(ctx, tx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	v.Supplements = sups
 	return v, nil
 }

@@ -124,6 +124,33 @@ type SubcaseDispatched struct {
 	Callback      string         `json:"callback,omitempty"`
 }
 
+// SubcaseResubmitted is the data of a TypeSubcaseResubmitted envelope: the applicant's answer
+// to the department's supplement request (补正). Asked repeats the request; Materials are the
+// new files of the materials it asked for, Fields the corrected canonical fields it asked for,
+// and Form the department's form mapped again with the corrections.
+type SubcaseResubmitted struct {
+	CaseID       string         `json:"case_id"`
+	SubcaseID    string         `json:"subcase_id"`
+	SupplementID string         `json:"supplement_id"`
+	Department   string         `json:"department"`
+	Asked        []Missing      `json:"asked"`
+	Materials    []MaterialRef  `json:"materials"`
+	Fields       map[string]any `json:"fields"`
+	Form         map[string]any `json:"form"`
+	Note         string         `json:"note,omitempty"`
+	Callback     string         `json:"callback,omitempty"`
+}
+
+// SubcaseWithdrawn is the data of a TypeSubcaseWithdrawn envelope: the applicant withdrew the
+// sub-case (撤件) before its decision, for Reason.
+type SubcaseWithdrawn struct {
+	CaseID      string    `json:"case_id"`
+	SubcaseID   string    `json:"subcase_id"`
+	Department  string    `json:"department"`
+	Reason      string    `json:"reason"`
+	WithdrawnAt time.Time `json:"withdrawn_at"`
+}
+
 // ApplicantRef identifies the applicant (the holder of any licence issued): the enterprise by
 // its unified social credit code, or the person by resident ID number.
 type ApplicantRef struct {

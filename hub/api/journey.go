@@ -1,0 +1,176 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"yjshub/hub/auth"
+	"yjshub/hub/cases"
+	"yjshub/problem"
+)
+
+// The applicant's journey on a platform after intake: its cases found by its own number, their
+// steps followed through the change feed, supplements (补正) sent back and withdrawals (撤件).
+
+// listCases answers GET /api/v1/cases?external_ref=&state=&after=&limit=: a platform's own
+// cases (an operator's: every case), in the order they were submitted.
+func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	q := cases.CaseQuery{ExternalRef: qs.Get("external_ref"), State: qs.Get("state"), After: qs.Get("after")}
+	var problems []problem.Problem
+	q.Limit, problems = intParam(r, "limit", problems)
+	if len(problems) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
+		return
+	}
+	q.Owner, q.AllOwners = s.scope(r)
+	list, err := s.cfg.Cases.List(r.Context(), q)
+	if err != nil {
+		s.writeQueryError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// events answers GET /api/v1/events?after=CURSOR&limit=&wait=30s: the applicant-facing steps of
+// a platform's cases (an operator's: of every case) after a cursor, waiting up to wait for the
+// next when there is none yet (long poll).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	q := cases.FeedQuery{After: qs.Get("after")}
+	var problems []problem.Problem
+	q.Limit, problems = intParam(r, "limit", problems)
+	if v := qs.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			if n, nerr := strconv.Atoi(v); nerr == nil {
+				d, err = time.Duration(n)*time.Second, nil
+			}
+		}
+		if err != nil {
+			problems = append(problems, problem.Problem{Path: "wait", Rule: problem.RuleInvalid, Message: "must be a duration (30s) or a number of seconds"})
+		}
+		q.Wait = d
+	}
+	if len(problems) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
+		return
+	}
+	q.Owner, q.AllOwners = s.scope(r)
+	feed, err := s.cfg.Cases.Events(r.Context(), q)
+	if err != nil {
+		s.writeQueryError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, feed)
+}
+
+// supplement answers POST /api/v1/cases/{id}/supplements: the applicant's answer to the case's
+// supplement requests. Only the platform that submitted the case may send it.
+func (s *Server) supplement(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, cases.MaxSupplement)
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if !s.ownCase(w, r, id) {
+		return
+	}
+	sup, hash, err := cases.DecodeSupplement(bytes.NewReader(body))
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the Idempotency-Key header is longer than 200 characters")
+		return
+	}
+	v, replayed, err := s.cfg.Cases.Supplement(r.Context(), owner(r), id, sup, hash, key)
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	v.ForApplicant()
+	writeJSON(w, http.StatusOK, v)
+}
+
+// withdraw answers POST /api/v1/cases/{id}/withdrawal: the applicant withdraws the case, or
+// some of its optional matters, before their decision.
+func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) {
+	var wd cases.Withdrawal
+	if !decodeBody(w, r, maxEventBody, &wd) {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if !s.ownCase(w, r, id) {
+		return
+	}
+	v, replayed, err := s.cfg.Cases.Withdraw(r.Context(), id, wd)
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	v.ForApplicant()
+	writeJSON(w, http.StatusOK, v)
+}
+
+// ownCase answers 404 (as for a case that does not exist) unless the case is the requesting
+// client's; true when it is, or when the API does not authenticate.
+func (s *Server) ownCase(w http.ResponseWriter, r *http.Request, id string) bool {
+	c, authed := auth.FromContext(r.Context())
+	if !authed {
+		return true
+	}
+	caseOwner, err := s.cfg.Cases.Owner(r.Context(), id)
+	if err == nil && caseOwner != c.Name {
+		err = cases.NotFound("case")
+	}
+	if err != nil {
+		s.writeCaseError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// scope is whose cases a request sees: its own client's, or every client's for an operator and
+// when the API does not authenticate.
+func (s *Server) scope(r *http.Request) (owner string, all bool) {
+	c, authed := auth.FromContext(r.Context())
+	if !authed || c.Role == auth.RoleOperator {
+		return "", true
+	}
+	return c.Name, false
+}
+
+// writeQueryError answers a query's problems with the query's own message.
+func (s *Server) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {
+	if pe, ok := err.(*problem.Error); ok {
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", pe.Problems...)
+		return
+	}
+	s.writeCaseError(w, r, err)
+}
+
+// intParam reads an optional whole-number query parameter; 0 when absent.
+func intParam(r *http.Request, name string, problems []problem.Problem) (int, []problem.Problem) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, problems
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, append(problems, problem.Problem{Path: name, Rule: problem.RuleInteger, Message: "must be a whole number, at least 1"})
+	}
+	return n, problems
+}
