@@ -449,7 +449,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		{"AuditRecord", audit.Record{Seq: 2, At: at, Kind: "prefill", Outcome: audit.Refused, Subject: "k1:" + strings.Repeat("c", 64),
 			Detail: json.RawMessage(`{"reason":"consent_missing"}`), PrevHash: strings.Repeat("a", 64), Hash: strings.Repeat("b", 64)}},
 		{"AuditVerification", AuditVerification{Intact: false, Rows: 3, BrokenAt: 4, Reason: "hash mismatch"}},
-		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []problem.Problem{{Path: "/a", Rule: problem.RuleRequired, Message: "y"}}}}},
+		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []problem.Problem{{Path: "/a", Rule: problem.RuleRequired, Message: "y", MessageZH: "请填写该项"}}}}},
 	} {
 		matchesSchema(t, doc, tc.schema, tc.value)
 	}
