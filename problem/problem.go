@@ -2,7 +2,9 @@
 // every problem at once, each with the path of the offending value, the rule it breaks and a
 // message. The case flow, the one form and its mapping, the e-licence library, the sharing
 // service and the HTTP API all report through it, so that a client reads one shape
-// ({"path", "rule", "message"}) whatever it called.
+// ({"path", "rule", "message"}) whatever it called. Localise (zh.go) adds the message in
+// Chinese for the applicant, worded by the rule and naming the catalogue's field, material or
+// matter.
 //
 // Messages never repeat a submitted value: values are applicants' personal data.
 package problem

@@ -243,7 +243,7 @@ func TestAnAnswerListsAtMostMaxProblemsAndCountsTheRest(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil {
 		t.Fatal(err)
 	}
-	if len(eb.Error.Problems) != MaxProblems || eb.Error.ProblemsOmitted != 240 || eb.Error.Problems[0] != ps[0] {
+	if len(eb.Error.Problems) != MaxProblems || eb.Error.ProblemsOmitted != 240 || eb.Error.Problems[0].Path != ps[0].Path || eb.Error.Problems[0].MessageZH == "" {
 		t.Errorf("%d problems listed, %d omitted; want %d and 240", len(eb.Error.Problems), eb.Error.ProblemsOmitted, MaxProblems)
 	}
 	if !strings.Contains(eb.Error.Message, "340 problems (the first 100 are listed)") {

@@ -442,14 +442,17 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 			Materials: []sharing.SatisfiedMaterial{{Code: "food-business-licence-copy", Name: "食品经营许可证", Required: true, Matters: []string{"tobacco-retail-licence"},
 				Licence: sharing.LicenceSummary{ID: "lic_1", Type: foodLicence, Number: "JY1", Issuer: "连云港市赣榆区行政审批局", ValidUntil: "2031-11-30"},
 				Supply:  map[string]any{"type": "food-business-licence-copy"}}},
-			Licences: []licences.Licence{library}, Reuse: sharing.PrefillReuse{FieldsAsked: 41, FieldsPrefilled: 8, MaterialsAsked: 15, MaterialsSatisfied: 1},
+			Licences: []licences.Licence{library},
+			AlreadyHeld: []sharing.HeldLicence{{Matter: "food-business-licence", MatterName: "食品经营许可", Status: licences.StatusValid,
+				Licence: sharing.LicenceSummary{ID: "lic_1", Type: foodLicence, Number: "JY1", Issuer: "连云港市赣榆区行政审批局", ValidUntil: "2031-11-30"}}},
+			Reuse:    sharing.PrefillReuse{FieldsAsked: 41, FieldsPrefilled: 8, MaterialsAsked: 15, MaterialsSatisfied: 1},
 			AuditSeq: 7}},
 		{"ReuseReport", sharing.ReuseReport{GeneratedAt: at, Overall: figures,
 			Bundles: []sharing.BundleReuse{{Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, ReuseFigures: figures}}}},
 		{"AuditRecord", audit.Record{Seq: 2, At: at, Kind: "prefill", Outcome: audit.Refused, Subject: "k1:" + strings.Repeat("c", 64),
 			Detail: json.RawMessage(`{"reason":"consent_missing"}`), PrevHash: strings.Repeat("a", 64), Hash: strings.Repeat("b", 64)}},
 		{"AuditVerification", AuditVerification{Intact: false, Rows: 3, BrokenAt: 4, Reason: "hash mismatch"}},
-		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []problem.Problem{{Path: "/a", Rule: problem.RuleRequired, Message: "y"}}}}},
+		{"ErrorBody", ErrorBody{Error: ErrorDetail{Status: 422, Code: CodeUnprocessable, Message: "x", Problems: []problem.Problem{{Path: "/a", Rule: problem.RuleRequired, Message: "y", MessageZH: "请填写该项"}}}}},
 	} {
 		matchesSchema(t, doc, tc.schema, tc.value)
 	}

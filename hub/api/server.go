@@ -104,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Instrument != nil {
 		r.Use(cfg.Instrument)
 	}
-	r.Use(s.recoverer, s.guard)
+	r.Use(s.labelProblems, s.recoverer, s.guard)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such path: "+r.URL.Path)
 	})

@@ -183,6 +183,9 @@ func TestSharedDataOverHTTP(t *testing.T) {
 			if len(pre.Materials) != 1 || pre.Materials[0].Code != "food-business-licence-copy" {
 				t.Fatalf("materials: %+v", pre.Materials)
 			}
+			if len(pre.AlreadyHeld) == 0 || pre.AlreadyHeld[0].Matter != "food-business-licence" || pre.AlreadyHeld[0].Licence.Number != number {
+				t.Fatalf("already held: %+v", pre.AlreadyHeld)
+			}
 			prefillReq["consent"] = map[string]string{"token": consent.Token, "purpose": "marketing"}
 			if resp, _ := call(t, srv, "POST", "/api/v1/prefill", prefillReq, &refused); resp.StatusCode != 403 || refused.Error.Problems[0].Rule != "consent_purpose" {
 				t.Fatalf("another purpose: %d %+v", resp.StatusCode, refused)

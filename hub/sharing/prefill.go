@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -31,6 +32,9 @@ type PrefillRequest struct {
 	ApplicantType string `json:"applicant_type"`
 	// Holder is the enterprise's USCC or the individual's resident ID number.
 	Holder string `json:"holder"`
+	// Matters are the applicant's selection of the bundle's matters, by code, as the one form
+	// takes it. Empty: every matter of the bundle open to the applicant type.
+	Matters []string `json:"matters,omitempty"`
 	// Consent is the applicant's consent, for the purpose prefill.
 	Consent *ConsentRef `json:"consent"`
 }
@@ -47,6 +51,9 @@ type Prefill struct {
 	Materials []SatisfiedMaterial `json:"materials"`
 	// Licences are the holder's e-licences in the library, with their status.
 	Licences []licences.Licence `json:"licences"`
+	// AlreadyHeld are the valid e-licences the holder already holds of a type a selected matter
+	// would issue: applying for that matter again would issue the holder a second one.
+	AlreadyHeld []HeldLicence `json:"already_held"`
 	// Reuse counts what the form asks and what shared data supplies.
 	Reuse PrefillReuse `json:"reuse"`
 	// AuditSeq is the audit log row that records this prefill.
@@ -94,6 +101,17 @@ type LicenceSummary struct {
 	ValidUntil string `json:"valid_until,omitempty"`
 }
 
+// HeldLicence is a valid e-licence the holder already holds of the type a selected matter of
+// the bundle issues.
+type HeldLicence struct {
+	// Matter is the matter's code, MatterName its name as the bundle lists it.
+	Matter     string         `json:"matter"`
+	MatterName string         `json:"matter_name"`
+	Licence    LicenceSummary `json:"licence"`
+	// Status is the licence's status today: valid (only valid licences are listed).
+	Status string `json:"status"`
+}
+
 // PrefillReuse counts the fields and materials the one form asks and those shared data supplies.
 type PrefillReuse struct {
 	FieldsAsked        int `json:"fields_asked"`
@@ -113,6 +131,8 @@ type prefillDetail struct {
 	Cases         []string `json:"cases,omitempty"`
 	Licences      []string `json:"licences,omitempty"`
 	Materials     []string `json:"materials,omitempty"`
+	// AlreadyHeld are the selected matters whose licence type the holder already holds.
+	AlreadyHeld []string `json:"already_held,omitempty"`
 	// Client is the API client that asked (hub/auth); empty when the API does not authenticate.
 	Client string `json:"client,omitempty"`
 }
@@ -143,11 +163,16 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 	var of *mapping.OneForm
 	if len(problems) == 0 {
 		var err error
-		of, err = s.cfg.Forms.Get(b, req.ApplicantType, nil)
+		of, err = s.cfg.Forms.Get(b, req.ApplicantType, req.Matters)
 		var pe *problem.Error
 		switch {
 		case errors.As(err, &pe):
-			problems = append(problems, pe.Problems...)
+			for _, p := range pe.Problems {
+				if !strings.HasPrefix(p.Path, "/") { // the one form names its query parameters
+					p.Path = "/" + p.Path
+				}
+				problems = append(problems, p)
+			}
 		case err != nil:
 			return nil, err
 		}
@@ -189,6 +214,12 @@ func (s *Service) Prefill(ctx context.Context, req PrefillRequest) (*Prefill, er
 		for _, m := range out.Materials {
 			detail.Materials = append(detail.Materials, m.Code)
 			sources[SourceLicence][m.Licence.ID] = true
+		}
+		for _, h := range out.AlreadyHeld {
+			if n := len(detail.AlreadyHeld); n == 0 || detail.AlreadyHeld[n-1] != h.Matter {
+				detail.AlreadyHeld = append(detail.AlreadyHeld, h.Matter)
+			}
+			sources[SourceLicence][h.Licence.ID] = true
 		}
 		sort.Strings(detail.Fields)
 		detail.Cases, detail.Licences = sortedKeys(sources[SourceCase]), sortedKeys(sources[SourceLicence])
@@ -294,9 +325,32 @@ func (s *Service) collect(ctx context.Context, q licences.Queryer, b *catalogue.
 			Licence: LicenceSummary{ID: l.ID, Type: l.Type, Number: l.Number, Issuer: l.Issuer, ValidUntil: l.ValidUntil},
 			Supply:  map[string]any{"type": mi.Code, "licence": map[string]string{"type": l.Type, "number": l.Number}}})
 	}
+	out.AlreadyHeld = alreadyHeld(s.cat, of.Matters, held)
 	out.Reuse = PrefillReuse{FieldsAsked: len(of.Fields), FieldsPrefilled: len(out.Fields),
 		MaterialsAsked: len(of.Materials), MaterialsSatisfied: len(out.Materials)}
 	return out, nil
+}
+
+// alreadyHeld lists, for each selected matter in the bundle's order, the valid licences of held
+// (most recently issued first) of a type the matter issues.
+func alreadyHeld(cat *catalogue.Catalogue, selected []mapping.SelectedMatter, held []licences.Licence) []HeldLicence {
+	out := []HeldLicence{}
+	for _, sm := range selected {
+		m, ok := cat.Matter(sm.Code)
+		if !ok {
+			continue
+		}
+		for _, lt := range m.LicenceTypes() {
+			for _, l := range held {
+				if l.Status != licences.StatusValid || l.Type != lt.Name {
+					continue
+				}
+				out = append(out, HeldLicence{Matter: sm.Code, MatterName: sm.Name, Status: l.Status,
+					Licence: LicenceSummary{ID: l.ID, Type: l.Type, Number: l.Number, Issuer: l.Issuer, ValidUntil: l.ValidUntil}})
+			}
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -356,3 +356,80 @@ func TestTheReuseReportCountsPrefilledFieldsAndLicenceMaterials(t *testing.T) {
 		}
 	})
 }
+
+func TestPrefillSaysWhichLicencesTheBundleWouldIssueTheHolderAlreadyHolds(t *testing.T) {
+	each(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		_, number := openDrinkShop(t, e)
+		prefill := func(matters ...string) *sharing.Prefill {
+			t.Helper()
+			token := consent(t, e, uscc, sharing.PurposePrefill, "open-bar")
+			p, err := e.svc.Prefill(ctx, sharing.PrefillRequest{Bundle: json.RawMessage(`"open-bar"`), ApplicantType: "enterprise", Holder: uscc, Matters: matters,
+				Consent: &sharing.ConsentRef{Token: token, Purpose: sharing.PurposePrefill}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		heldFor := func(p *sharing.Prefill) map[string]sharing.HeldLicence {
+			out := map[string]sharing.HeldLicence{}
+			for _, h := range p.AlreadyHeld {
+				if _, twice := out[h.Matter]; twice {
+					t.Errorf("%s listed twice: %+v", h.Matter, p.AlreadyHeld)
+				}
+				out[h.Matter] = h
+			}
+			return out
+		}
+
+		// Every matter of 开酒吧 open to an enterprise: the drink shop's food licence (and its
+		// outdoor sign approval, where that is an e-licence) are held already.
+		all := prefill()
+		held := heldFor(all)
+		food, ok := held["food-business-licence"]
+		if !ok || food.MatterName == "" || food.Status != "valid" || food.Licence.Type != foodLicence || food.Licence.Number != number ||
+			food.Licence.Issuer == "" || food.Licence.ValidUntil != "2031-11-30" || food.Licence.ID == "" {
+			t.Fatalf("already held: %+v", all.AlreadyHeld)
+		}
+		for _, h := range all.AlreadyHeld {
+			m, _ := testCatalogue.Matter(h.Matter)
+			if len(m.LicenceTypes()) != 1 || m.LicenceTypes()[0].Name != h.Licence.Type {
+				t.Errorf("%s issues %v, listed with a %s", h.Matter, m.LicenceTypes(), h.Licence.Type)
+			}
+		}
+		if _, ok := held["tobacco-retail-licence"]; ok {
+			t.Error("the tobacco licence was never issued: it is not held")
+		}
+
+		// Only the selected matters count.
+		if got := heldFor(prefill("tobacco-retail-licence", "public-venue-fire-safety-inspection")); len(got) != 0 {
+			t.Errorf("without the food licence matter: %+v", got)
+		}
+		if got := heldFor(prefill("food-business-licence", "prepackaged-food-sales-filing", "tobacco-retail-licence", "public-venue-fire-safety-inspection")); len(got) != 1 || got["food-business-licence"].Licence.Number != number {
+			t.Errorf("with the food licence matter: %+v", got)
+		}
+		var pe *problem.Error
+		_, err := e.svc.Prefill(ctx, sharing.PrefillRequest{Bundle: json.RawMessage(`"open-bar"`), ApplicantType: "enterprise", Holder: uscc, Matters: []string{"marriage-registration"},
+			Consent: &sharing.ConsentRef{Token: consent(t, e, uscc, sharing.PurposePrefill, "open-bar"), Purpose: sharing.PurposePrefill}})
+		if !errors.As(err, &pe) || len(pe.Problems) == 0 || pe.Problems[0].Path != "/matters" {
+			t.Errorf("a matter not of the bundle: %v", err)
+		}
+
+		// The audit row names the matters, never the licence's number.
+		rows, err := e.audit.Entries(ctx, "prefill", audit.Granted)
+		if err != nil || len(rows) != 3 {
+			t.Fatalf("audit rows: %d %v", len(rows), err)
+		}
+		detail := string(rows[0].Detail)
+		if !strings.Contains(detail, `"already_held":["food-business-licence"`) || !strings.Contains(detail, food.Licence.ID) || strings.Contains(detail, number) {
+			t.Errorf("audit detail: %s", detail)
+		}
+
+		// An expired licence is no longer held.
+		*e.now = time.Date(2031, 12, 1, 9, 0, 0, 0, time.UTC)
+		later := prefill()
+		if len(later.AlreadyHeld) != 0 || len(later.Licences) == 0 || later.Licences[0].Status != "expired" {
+			t.Errorf("after the licences expired: already held %+v, licences %+v", later.AlreadyHeld, later.Licences)
+		}
+	})
+}
