@@ -35,6 +35,8 @@ type sequence struct {
 	delay    time.Duration
 	number   int // of the decision and licence, per department; approvals only
 	data     dispatched
+	// afterSupplement: the applicant answered a supplement request; only the decision is left.
+	afterSupplement bool
 }
 
 // plan fixes the callbacks of an accepted sub-case. s.mu is held.
@@ -66,8 +68,12 @@ func (s *Simulator) run(seq sequence) {
 		DecisionReject:     event.Rejected,
 		DecisionSupplement: event.SupplementRequested,
 	}[seq.decision]
-	for _, typ := range []string{event.Received, event.Accepted, final} {
-		if !s.wait(seq.delay) {
+	steps := []string{event.Received, event.Accepted, final}
+	if seq.afterSupplement {
+		steps = []string{final}
+	}
+	for _, typ := range steps {
+		if !s.wait(seq.delay) || s.withdrawn(seq.data.SubcaseID) {
 			return
 		}
 		ev := s.buildEvent(seq, typ)

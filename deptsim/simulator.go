@@ -63,6 +63,9 @@ type subcaseState struct {
 	deliveries int
 	eventsSent []string
 	accepted   bool
+	data       dispatched // as dispatched, for the decision after a supplement
+	withdrawn  bool       // the applicant withdrew it: no more callbacks
+	followUps  map[string]bool
 }
 
 // Option configures a [Simulator].
@@ -296,6 +299,10 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	key := r.Header.Get("Idempotency-Key")
+	var head struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(body, &head)
 	data, problems := decodePush(code, key, body)
 	if len(problems) > 0 {
 		s.log.Warn("push refused", "department", code, "status", http.StatusBadRequest, "problems", len(problems), "first", problems[0].Path)
@@ -303,6 +310,10 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc := data.SubcaseID
+	if head.Type == event.TypeSubcaseResubmitted || head.Type == event.TypeSubcaseWithdrawn {
+		s.followUp(w, code, key, head.Type, sc)
+		return
+	}
 
 	s.mu.Lock()
 	if s.closed {
@@ -345,6 +356,7 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 	}
 	s.keys[key] = sc
 	st.accepted = true
+	st.data = data
 	d.stats.Received++
 	seq := s.plan(code, d, data)
 	s.inflight++
@@ -380,8 +392,10 @@ func decodePush(dept, key string, body []byte) (dispatched, []problem) {
 	} else if key != "" && key != env.ID {
 		add("header:Idempotency-Key", "equals_id", "the Idempotency-Key must be the envelope id")
 	}
-	if env.Type != event.TypeSubcaseDispatched {
-		add("type", "const", "type must be "+event.TypeSubcaseDispatched)
+	switch env.Type {
+	case event.TypeSubcaseDispatched, event.TypeSubcaseResubmitted, event.TypeSubcaseWithdrawn:
+	default:
+		add("type", "enum", "type must be "+event.TypeSubcaseDispatched+", "+event.TypeSubcaseResubmitted+" or "+event.TypeSubcaseWithdrawn)
 	}
 	var data dispatched
 	if len(env.Data) == 0 || string(env.Data) == "null" {
@@ -487,4 +501,56 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, message string, problems ...problem) {
 	writeJSON(w, status, errorBody{Error: errorDetail{Status: status, Code: code, Message: message, Problems: problems}})
+}
+
+// followUp takes a message about a sub-case already dispatched: the applicant's supplement,
+// after which the department approves, or the applicant's withdrawal, after which it sends
+// nothing more.
+func (s *Simulator) followUp(w http.ResponseWriter, code, key, typ, sc string) {
+	s.mu.Lock()
+	d := s.dept(code)
+	st := s.subcases[sc]
+	if st == nil || !st.accepted {
+		s.mu.Unlock()
+		writeError(w, http.StatusUnprocessableEntity, "unknown_subcase", "no sub-case of that id was dispatched to this department")
+		return
+	}
+	d.stats.Received++
+	if st.followUps[key] {
+		d.stats.Duplicates++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, acceptBody{Status: "accepted", SubcaseID: sc})
+		return
+	}
+	if st.followUps == nil {
+		st.followUps = map[string]bool{}
+	}
+	st.followUps[key] = true
+	if typ == event.TypeSubcaseWithdrawn {
+		st.withdrawn = true
+		d.stats.Withdrawals++
+		s.mu.Unlock()
+		s.log.Info("sub-case withdrawn by the applicant", "department", code, "subcase_id", sc)
+		writeJSON(w, http.StatusAccepted, acceptBody{Status: "accepted", SubcaseID: sc})
+		return
+	}
+	d.stats.Supplements++
+	d.seq++
+	seq := sequence{dept: code, decision: DecisionApprove, delay: d.cfg.Delay, number: d.seq, data: st.data, afterSupplement: true}
+	s.inflight++
+	if s.inflight == 1 {
+		s.idle = make(chan struct{})
+	}
+	s.mu.Unlock()
+	s.log.Info("supplement received: approving", "department", code, "subcase_id", sc)
+	go s.run(seq)
+	writeJSON(w, http.StatusAccepted, acceptBody{Status: "accepted", SubcaseID: sc})
+}
+
+// withdrawn reports whether the applicant withdrew a sub-case.
+func (s *Simulator) withdrawn(sc string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.subcases[sc]
+	return st != nil && st.withdrawn
 }

@@ -21,6 +21,12 @@ type DeptStats struct {
 	FailuresInjected int `json:"failures_injected"`
 	// SignaturesRefused counts pushes answered 401 for a missing or wrong signature.
 	SignaturesRefused int `json:"signatures_refused,omitempty"`
+	// Supplements counts the applicants' answers to supplement requests received
+	// (cn.yjshub.subcase.resubmitted); each is then approved.
+	Supplements int `json:"supplements,omitempty"`
+	// Withdrawals counts sub-cases withdrawn by their applicants (cn.yjshub.subcase.withdrawn);
+	// their remaining callbacks are not sent.
+	Withdrawals int `json:"withdrawals,omitempty"`
 	// CallbacksSent counts events the hub answered 2xx.
 	CallbacksSent int `json:"callbacks_sent"`
 	// CallbacksFailed counts events given up: answered 4xx, or still failing after every retry.

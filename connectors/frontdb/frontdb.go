@@ -193,14 +193,14 @@ func (c *Connector) open(ctx context.Context) (*sqlx.DB, error) {
 
 // subcase is a consumed sub-case on its way into the staging table.
 type subcase struct {
-	id, caseID, subcaseID, matterCode, department string
-	form                                          store.JSON[map[string]any]
-	materials                                     store.JSON[[]event.MaterialRef]
-	envelope                                      string
+	id, typ, caseID, subcaseID, matterCode, department string
+	form                                               store.JSON[map[string]any]
+	materials                                          store.JSON[[]event.MaterialRef]
+	envelope                                           string
 }
 
-// decode reads a consumed envelope; problem is non-empty when it is not a dispatched
-// sub-case that the staging table can hold.
+// decode reads a consumed envelope; problem is non-empty when it is not a message about a
+// sub-case (dispatched, resubmitted or withdrawn) that the staging table can hold.
 func decode(raw []byte) (m subcase, problem string) {
 	if !utf8.Valid(raw) || strings.ContainsRune(string(raw), 0) {
 		return m, "not UTF-8 text"
@@ -212,14 +212,27 @@ func decode(raw []byte) (m subcase, problem string) {
 	if env.ID == "" {
 		return m, "envelope has no id"
 	}
+	switch env.Type {
+	case event.TypeSubcaseDispatched, event.TypeSubcaseResubmitted, event.TypeSubcaseWithdrawn:
+	default:
+		return m, fmt.Sprintf("not a message about a sub-case (type %.64q)", env.Type)
+	}
+	// The three share the fields the staging table holds (resubmitted: the new materials and
+	// the form mapped again; withdrawn: neither).
 	var data event.SubcaseDispatched
 	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return m, "data is not a dispatched sub-case"
+		return m, "data is not a message about a sub-case"
 	}
 	if data.SubcaseID == "" || data.CaseID == "" {
 		return m, "data names no case or sub-case"
 	}
-	return subcase{id: env.ID, caseID: data.CaseID, subcaseID: data.SubcaseID, matterCode: data.Matter.Code,
+	if data.Form == nil {
+		data.Form = map[string]any{}
+	}
+	if data.Materials == nil {
+		data.Materials = []event.MaterialRef{}
+	}
+	return subcase{id: env.ID, typ: env.Type, caseID: data.CaseID, subcaseID: data.SubcaseID, matterCode: data.Matter.Code,
 		department: data.Department, form: store.JSONOf(data.Form), materials: store.JSONOf(data.Materials), envelope: string(raw)}, ""
 }
 
@@ -275,9 +288,9 @@ func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) er
 // stage inserts m into the staging table unless a row with its id is there.
 func (c *Connector) stage(ctx context.Context, db *sqlx.DB, m subcase) error {
 	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO `+c.tables.Subcase+`
-		(id, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-		m.id, m.caseID, m.subcaseID, m.matterCode, m.department, m.form, m.materials, m.envelope, timeText(time.Now()))
+		(id, event_type, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		m.id, m.typ, m.caseID, m.subcaseID, m.matterCode, m.department, m.form, m.materials, m.envelope, timeText(time.Now()))
 	return err
 }
 

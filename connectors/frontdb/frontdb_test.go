@@ -213,6 +213,7 @@ func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
 		var row struct {
 			Seq        int64          `db:"seq"`
 			ID         string         `db:"id"`
+			EventType  string         `db:"event_type"`
 			CaseID     string         `db:"case_id"`
 			SubcaseID  string         `db:"subcase_id"`
 			Matter     string         `db:"matter_code"`
@@ -231,7 +232,7 @@ func TestSubcasesAreStagedOnceAndCommittedAfterTheRowIsWritten(t *testing.T) {
 		var materials []event.MaterialRef
 		_ = json.Unmarshal([]byte(row.Materials), &materials)
 		created, err := time.Parse(time.RFC3339Nano, row.CreatedAt)
-		if row.CaseID != "cs-1" || row.SubcaseID != sc1 || row.Matter != "food-business-licence" || row.Department != h.Dept ||
+		if row.EventType != event.TypeSubcaseDispatched || row.CaseID != "cs-1" || row.SubcaseID != sc1 || row.Matter != "food-business-licence" || row.Department != h.Dept ||
 			fmt.Sprint(gotForm) != fmt.Sprint(form) || len(materials) != 1 || materials[0].Size != 182044 ||
 			row.Envelope != string(raw1) || err != nil || time.Since(created) > time.Minute || row.PickedUp.Valid {
 			t.Errorf("staged row = %+v", row)
@@ -489,7 +490,9 @@ func TestWithoutMigrateTheConnectorRequiresTheDepartmentsTables(t *testing.T) {
 		// The department creates them (here by running the migrations once); now it runs.
 		migrating := h.connector(h.config())
 		r := h.Start(migrating.Run)
-		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		h.WaitFor("the tables created", func() bool {
+			return h.count("yjs_result_out", "") == 0 && migrating.Status().Detail["last_poll"] != nil
+		})
 		if err := h.Stop(r); err != nil {
 			t.Fatalf("stop: %v", err)
 		}
@@ -559,8 +562,8 @@ func TestMigrationsRunOnceAndAgainChangeNothing(t *testing.T) {
 				t.Fatalf("run %d: %v", i, err)
 			}
 		}
-		if n := h.count("yjs_subcase_in_migrations", "version_id > 0"); n != 1 {
-			t.Errorf("the migration history holds %d applied migrations, want 1", n)
+		if n := h.count("yjs_subcase_in_migrations", "version_id > 0"); n != 2 {
+			t.Errorf("the migration history holds %d applied migrations, want the 2 there are", n)
 		}
 	})
 }

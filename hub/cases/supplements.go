@@ -447,7 +447,7 @@ func (s *Service) resubmittedMessage(c caseRow, sc subcaseRow, supID string, for
 	for _, f := range fields {
 		corrected[f] = sup.Form[f]
 	}
-	data := event.SubcaseResubmitted{CaseID: c.ID, SubcaseID: sc.ID, SupplementID: supID, Department: sc.Department,
+	data := event.SubcaseResubmitted{CaseID: c.ID, SubcaseID: sc.ID, SupplementID: supID, Matter: s.matterRef(sc), Department: sc.Department,
 		Asked: sc.Missing.V, Materials: materialRefs(mine), Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeSubcaseResubmitted, sc.ID, now, data)
@@ -610,4 +610,13 @@ func (s *Service) insertMaterials(ctx context.Context, tx *sqlx.Tx, caseID strin
 		return fmt.Errorf("linking the materials: %w", err)
 	}
 	return nil
+}
+
+// matterRef names a sub-case's matter and its result for a message to its department.
+func (s *Service) matterRef(sc subcaseRow) event.MatterRef {
+	ref := event.MatterRef{Code: sc.MatterCode, Name: sc.MatterName}
+	if m, ok := s.cat.Matter(sc.MatterCode); ok {
+		ref.Result = event.ResultRef{Kind: m.Result.Kind, Name: m.Result.Name}
+	}
+	return ref
 }

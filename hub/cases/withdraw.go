@@ -166,7 +166,7 @@ func (s *Service) withdrawSubcases(ctx context.Context, tx *sqlx.Tx, c caseRow, 
 		if sc.State == StateWaiting {
 			continue // never sent: nothing to tell
 		}
-		data := event.SubcaseWithdrawn{CaseID: c.ID, SubcaseID: sc.ID, Department: sc.Department, Reason: reason, WithdrawnAt: now}
+		data := event.SubcaseWithdrawn{CaseID: c.ID, SubcaseID: sc.ID, Matter: s.matterRef(sc), Department: sc.Department, Reason: reason, WithdrawnAt: now}
 		id := newID("ev_")
 		env, err := event.New(id, event.TypeSubcaseWithdrawn, sc.ID, now, data)
 		if err != nil {

@@ -132,6 +132,7 @@ type SubcaseResubmitted struct {
 	CaseID       string         `json:"case_id"`
 	SubcaseID    string         `json:"subcase_id"`
 	SupplementID string         `json:"supplement_id"`
+	Matter       MatterRef      `json:"matter"`
 	Department   string         `json:"department"`
 	Asked        []Missing      `json:"asked"`
 	Materials    []MaterialRef  `json:"materials"`
@@ -146,6 +147,7 @@ type SubcaseResubmitted struct {
 type SubcaseWithdrawn struct {
 	CaseID      string    `json:"case_id"`
 	SubcaseID   string    `json:"subcase_id"`
+	Matter      MatterRef `json:"matter"`
 	Department  string    `json:"department"`
 	Reason      string    `json:"reason"`
 	WithdrawnAt time.Time `json:"withdrawn_at"`
