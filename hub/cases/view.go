@@ -44,23 +44,24 @@ type DepartmentRef struct {
 
 // SubcaseView is one matter of a case at its department.
 type SubcaseView struct {
-	ID             string          `json:"id"`
-	MatterCode     string          `json:"matter_code"`
-	MatterName     string          `json:"matter_name"`
-	Optional       bool            `json:"optional"`
-	Department     DepartmentRef   `json:"department"`
-	State          string          `json:"state"`
-	WaitingFor     []string        `json:"waiting_for,omitempty"`
-	Deadlines      event.Deadlines `json:"deadlines"`
-	LimitsDays     LimitDays       `json:"limits_working_days"`
-	Paused         bool            `json:"paused,omitempty"`
-	DispatchedAt   *time.Time      `json:"dispatched_at,omitempty"`
-	DeliveredAt    *time.Time      `json:"delivered_at,omitempty"`
-	DeliveryError  string          `json:"delivery_error,omitempty"`
-	DecisionNumber string          `json:"decision_number,omitempty"`
-	Reason         string          `json:"reason,omitempty"`
-	Missing        []event.Missing `json:"missing,omitempty"`
-	Materials      []string        `json:"materials"`
+	ID                 string          `json:"id"`
+	MatterCode         string          `json:"matter_code"`
+	MatterName         string          `json:"matter_name"`
+	Optional           bool            `json:"optional"`
+	Department         DepartmentRef   `json:"department"`
+	State              string          `json:"state"`
+	WaitingFor         []string        `json:"waiting_for,omitempty"`
+	Deadlines          event.Deadlines `json:"deadlines"`
+	LimitsDays         LimitDays       `json:"limits_working_days"`
+	Paused             bool            `json:"paused,omitempty"`
+	DispatchedAt       *time.Time      `json:"dispatched_at,omitempty"`
+	DeliveredAt        *time.Time      `json:"delivered_at,omitempty"`
+	DeliveryError      string          `json:"delivery_error,omitempty"`
+	DecisionNumber     string          `json:"decision_number,omitempty"`
+	Reason             string          `json:"reason,omitempty"`
+	Missing            []event.Missing `json:"missing,omitempty"`
+	SupplementDeadline string          `json:"supplement_deadline,omitempty"`
+	Materials          []string        `json:"materials"`
 }
 
 // LimitDays are a matter's limits in working days.
