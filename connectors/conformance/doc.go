@@ -1,8 +1,8 @@
 // Package conformance owns the conformance kit for departmental IT and for the integrated
-// platforms: it runs the department
-// side of the contract (connectors/CONTRACT.md) against a department's own implementation, so
-// that the department can prove its system before it goes live. `yjshub conformance` is its
-// command line.
+// platforms: it runs the department side of the contract (connectors/CONTRACT.md) against a
+// department's own implementation, or the platform side of the platform connector's contract
+// against a platform's, so that either can prove its system before it goes live.
+// `yjshub conformance` is its command line.
 //
 // For the REST push binding, [Run] POSTs sub-cases to the department's endpoint and checks
 // that it
