@@ -31,7 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(), catalogueCommand(), submitCommand(), watchCommand(), deptsimCommand(), dlqCommand(), reportCommand(), conformanceCommand(), clientsCommand(), signingSecretCommand(), auditCommand(), deadlinesCommand(), pseudonymCommand())
+	root.AddCommand(serveCommand(), catalogueCommand(), submitCommand(), watchCommand(), deptsimCommand(), platformsimCommand(), dlqCommand(), reportCommand(), conformanceCommand(), clientsCommand(), signingSecretCommand(), auditCommand(), deadlinesCommand(), pseudonymCommand())
 
 	err := root.Execute()
 	var ee exitError

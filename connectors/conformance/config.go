@@ -17,15 +17,25 @@ import (
 const KindRestPush = "restpush"
 
 // Kinds lists the kinds the kit can check.
-var Kinds = []string{KindRestPush}
+var Kinds = []string{KindRestPush, KindPlatform}
 
 // Config says what to check and how. Fields left zero take the defaults stated on each.
 type Config struct {
-	// Kind is the connector kind whose department side is checked. Default "restpush".
+	// Kind is the connector kind whose other side is checked: restpush (a department) or
+	// platform (an integrated platform). Default "restpush".
 	Kind string
-	// Target is the department's endpoint: the URL the hub would POST sub-cases to. Required.
-	// It may carry credentials; reports show it only redacted.
+	// Target is the department's endpoint: the URL the hub would POST sub-cases to; for the
+	// platform kind, the platform's pull_url. Required. It may carry credentials; reports show
+	// it only redacted.
 	Target string
+	// PushURL is the platform's push_url, where the hub posts progress documents. Required for
+	// the platform kind, not allowed for restpush. Reports show it only redacted.
+	PushURL string
+	// Limit is the page size the platform kit asks for (limit=…), small so that paging is
+	// checked. Default 10; at most 1000.
+	Limit int
+	// MaxPages bounds the pages the platform kit reads. Default 20.
+	MaxPages int
 	// Department is the department's code, as the hub names it in data.department.
 	// Default "conformance".
 	Department string
@@ -65,6 +75,8 @@ const (
 	defaultMaxResponseTime = 3 * time.Second
 	defaultCallbackAddr    = "127.0.0.1:0"
 	defaultCallbackWait    = 30 * time.Second
+	defaultLimit           = 10
+	defaultMaxPages        = 20
 )
 
 func (c *Config) setDefaults() {
@@ -86,6 +98,12 @@ func (c *Config) setDefaults() {
 	if c.CallbackWait == 0 {
 		c.CallbackWait = defaultCallbackWait
 	}
+	if c.Limit == 0 {
+		c.Limit = defaultLimit
+	}
+	if c.MaxPages == 0 {
+		c.MaxPages = defaultMaxPages
+	}
 }
 
 // Validate reports every problem of c at once; the target appears in them only redacted,
@@ -94,6 +112,19 @@ func (c *Config) Validate() error {
 	var errs []error
 	switch c.Kind {
 	case "", KindRestPush:
+		if c.PushURL != "" {
+			errs = append(errs, errors.New("push URL: only for the platform kind"))
+		}
+	case KindPlatform:
+		if u, err := url.Parse(c.PushURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("push URL: %q is not an absolute http or https URL (the platform's push_url is required)", delivery.RedactEndpoint(c.PushURL)))
+		}
+		if c.Callback {
+			errs = append(errs, errors.New("callback: only for the restpush kind"))
+		}
+		if c.Limit < 0 || c.Limit > 1000 || c.MaxPages < 0 {
+			errs = append(errs, fmt.Errorf("limit %d, max pages %d: want 1..1000 and a positive number", c.Limit, c.MaxPages))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("kind: %q is not one the kit checks (%s)", c.Kind, strings.Join(Kinds, ", ")))
 	}

@@ -85,6 +85,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		callbackBase = h.url
 	}
 	k.callbackBase = callbackBase
+	if cfg.Kind == KindPlatform {
+		k.report.Department = ""
+		k.runPlatform(ctx)
+		k.report.finish()
+		return k.report, nil
+	}
 	k.run(ctx)
 	k.report.finish()
 	return k.report, nil
@@ -280,12 +286,16 @@ func (k *kit) postWith(ctx context.Context, what string, body []byte, key, conte
 		_ = resp.Body.Close()
 	}
 	a.took = time.Since(start)
-	var ne net.Error
-	a.timeout = err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout())
+	a.timeout = err != nil && isTimeout(err)
 	if a.took > k.slowest.took || (a.timeout && !k.slowest.timeout) {
 		k.slowest, k.slowestWhat = a, what
 	}
 	return a
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func judgeValid(a answer) Check {

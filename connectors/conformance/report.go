@@ -36,7 +36,7 @@ type Report struct {
 	Kind string `json:"kind"`
 	// Target is the endpoint checked, without credentials.
 	Target     string    `json:"target"`
-	Department string    `json:"department"`
+	Department string    `json:"department,omitempty"`
 	Started    time.Time `json:"started"`
 	Checks     []Check   `json:"checks"`
 	// Passed: every required check passed (skipped ones aside).
@@ -78,7 +78,13 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // checks and why it passed or failed, then a summary.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Department contract (%s) of %s, department %s\n\n", r.Kind, r.Target, r.Department)
+	who := "the department"
+	if r.Kind == KindPlatform {
+		who = "the platform"
+		fmt.Fprintf(&b, "Platform contract (%s) of %s\n\n", r.Kind, r.Target)
+	} else {
+		fmt.Fprintf(&b, "Department contract (%s) of %s, department %s\n\n", r.Kind, r.Target, r.Department)
+	}
 	rows := [][]string{{"RESULT", "CHECK", "DETAIL"}}
 	required, passed, failed, skipped := 0, 0, 0, 0
 	for _, c := range r.Checks {
@@ -105,9 +111,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", %d skipped", skipped)
 	}
 	if r.Passed {
-		b.WriteString(": the department meets the contract.\n")
+		fmt.Fprintf(&b, ": %s meets the contract.\n", who)
 	} else {
-		fmt.Fprintf(&b, ": %d failed; the hub cannot rely on this department yet.\n", failed)
+		fmt.Fprintf(&b, ": %d failed; the hub cannot rely on %s yet.\n", failed, strings.Replace(who, "the ", "this ", 1))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -8,15 +8,20 @@
 // form.<canonical field>, materials, with value maps), and submits it to the case service with
 // the idempotency key platform:<name>:<app_id>: an application pulled twice becomes one case.
 // platform_applications records which application became which case; the cursor
-// (platform_cursors) moves only once every item before it is recorded. An application the hub
-// refuses is recorded as a dead letter (its problems by path and rule, no values) and reported
-// to the platform as 退件, with the platform's own field paths; it never holds up the next.
+// (platform_cursors) moves only once every item before it is recorded. An application with
+// problems of the applicant's is recorded as a dead letter (its problems by path and rule, no
+// values) and reported to the platform as 退件, with the platform's own field paths; one the
+// hub cannot take through a fault of its own (its mapping or configuration) is a dead letter
+// only, held with its document and tried again every round until it is taken in or answered.
+// A corrected application under the same app_id after its 退件 is taken as a new submission.
+// Neither ever holds up the next.
 //
 // Outbound, the connector follows yjs.case.event (connectors/casepush) and, for the cases that
-// came from its platform, pushes 受理 when the first sub-case is accepted, 出件 with the
+// came from its platform, pushes 受理 when the first sub-case is accepted (with the time, the
+// department and the promised date), 补正 for each request for supplement, 出件 with the
 // decision and the e-licences (metadata and file) of each decided sub-case (一端出件), and
-// 办结 with the outcome when the case completes — each once, with an Idempotency-Key per case
-// and step, renamed and recoded by the outbound mapping. With outbound.revoked it also pushes
+// 办结 with the outcome when the case completes, 撤件 when the case or an optional sub-case
+// is withdrawn — each once, with an Idempotency-Key per case and step, renamed and recoded by the outbound mapping. With outbound.revoked it also pushes
 // 撤销 once per e-licence of those results that the issuing department has since revoked
 // (read from the e-licence library, the reason's digit runs masked).
 //

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"yjshub/catalogue"
 	"yjshub/hub/cases"
+	"yjshub/mapping"
 	"yjshub/problem"
 )
 
@@ -22,6 +24,34 @@ type Problem struct {
 	HubPath string `json:"hub_path"`
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+	// Material and Field name the catalogue material or canonical field, and MessageZH says
+	// it in Chinese for the applicant, where the hub's validation gives them.
+	Material  string `json:"material,omitempty"`
+	Field     string `json:"field,omitempty"`
+	MessageZH string `json:"message_zh,omitempty"`
+}
+
+// faultRules are the rules whose problems are the hub's fault, not the applicant's: the
+// mapping meets a value its values table does not list, or yields what the catalogue lacks (a
+// bundle, matter, material, department or canonical field), or the hub's one form cannot be
+// evaluated. Such an application is held for the operators and retried, never rejected (退件):
+// the applicant could not correct it.
+var faultRules = []string{
+	RuleValueMap,
+	mapping.RuleUnknownBundle, mapping.RuleUnknownMatter, mapping.RuleExpression, mapping.RuleSchema,
+	cases.RuleUnknownMaterial, cases.RuleUnknownDepartment, problem.RuleUnknownField,
+}
+
+// faultsOf returns the problems that are the hub's fault; none means every problem is the
+// applicant's.
+func faultsOf(problems []Problem) []Problem {
+	var out []Problem
+	for _, p := range problems {
+		if slices.Contains(faultRules, p.Rule) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // RuleValueMap is the rule of a value that is not among a mapping rule's values; the mapping

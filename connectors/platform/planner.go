@@ -18,9 +18,14 @@ const (
 	stepCompleted = "completed" // 办结: every matter decided, with the outcome
 	stepRejected  = "rejected"  // 退件: the application was not taken in
 	stepRevoked   = "revoked"   // 撤销: an e-licence of a result revoked by its issuing department
+	// stepSupplement is 补正: a department asks the applicant for missing materials or fields.
+	stepSupplement = "supplement"
+	// stepWithdrawn is 撤件: the applicant withdrew the case, or one optional sub-case of it.
+	stepWithdrawn = "withdrawn"
 )
 
-var statusWords = map[string]string{stepAccepted: "受理", stepResult: "出件", stepCompleted: "办结", stepRejected: "退件", stepRevoked: "撤销"}
+var statusWords = map[string]string{stepAccepted: "受理", stepResult: "出件", stepCompleted: "办结", stepRejected: "退件", stepRevoked: "撤销",
+	stepSupplement: "补正", stepWithdrawn: "撤件"}
 
 // acceptedStates are the sub-case states that may come only after, or with, acceptance; the
 // timeline decides (a supplement may be asked for before acceptance).
@@ -33,11 +38,13 @@ func (p planner) key(caseID, step string) string {
 	return "platform:" + p.c.cfg.Name + ":" + caseID + ":" + step
 }
 
-// Steps: for a case that came from this platform, 受理 once a sub-case may be accepted, 出件
-// for each decided sub-case, 办结 once the case is completed, and (with outbound.revoked) 撤销
-// for each e-licence of its results since revoked.
+// Steps: for a case that came from this platform, 受理 once a sub-case may be accepted, 补正
+// for each request for supplement of a sub-case (numbered: a sub-case may ask more than once),
+// 出件 for each decided sub-case, 办结 once the case is completed, 撤件 once the case, or an
+// optional sub-case of it, is withdrawn, and (with outbound.revoked) 撤销 for each e-licence
+// of its results since revoked.
 func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.Step, error) {
-	_, ok, err := p.c.tables.appOf(ctx, ev.CaseID)
+	_, _, ok, err := p.c.tables.caseApplication(ctx, ev.CaseID)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -48,6 +55,27 @@ func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.St
 			break
 		}
 	}
+	var timeline []cases.TimelineEntry
+	for _, sc := range ev.Subcases {
+		if sc.State != cases.StateSupplementRequested {
+			continue
+		}
+		if timeline == nil {
+			v, err := p.c.cases.Get(ctx, ev.CaseID)
+			if err != nil {
+				return nil, err
+			}
+			timeline = v.Timeline
+		}
+		n := 0
+		for _, e := range timeline {
+			if e.SubcaseID == sc.ID && e.Type == cases.StateSupplementRequested {
+				n++
+			}
+		}
+		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, fmt.Sprintf("%s:%s:%d", stepSupplement, sc.ID, max(n, 1))), CaseID: ev.CaseID,
+			Name: stepSupplement, Subject: sc.ID})
+	}
 	for _, sc := range ev.Subcases {
 		if sc.State == cases.StateApproved || sc.State == cases.StateRejected {
 			steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepResult+":"+sc.ID), CaseID: ev.CaseID, Name: stepResult, Subject: sc.ID})
@@ -55,6 +83,15 @@ func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.St
 	}
 	if ev.State == cases.CaseCompleted {
 		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepCompleted), CaseID: ev.CaseID, Name: stepCompleted})
+	}
+	if ev.State == cases.CaseWithdrawn {
+		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepWithdrawn), CaseID: ev.CaseID, Name: stepWithdrawn})
+	} else {
+		for _, sc := range ev.Subcases {
+			if sc.State == cases.StateWithdrawn {
+				steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepWithdrawn+":"+sc.ID), CaseID: ev.CaseID, Name: stepWithdrawn, Subject: sc.ID})
+			}
+		}
 	}
 	revoked, err := p.revokedSteps(ctx, ev)
 	if err != nil {
@@ -65,7 +102,7 @@ func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.St
 
 // Build reads the case as it is now and builds each step's document.
 func (p planner) Build(ctx context.Context, ev cases.CaseUpdated, steps []casepush.Step) ([]casepush.Push, error) {
-	appID, ok, err := p.c.tables.appOf(ctx, ev.CaseID)
+	appID, retaken, ok, err := p.c.tables.caseApplication(ctx, ev.CaseID)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +116,9 @@ func (p planner) Build(ctx context.Context, ev cases.CaseUpdated, steps []casepu
 	var pushes []casepush.Push
 	for _, s := range steps {
 		doc, out := p.document(v, appID, s), p.c.cfg.Outbound
+		if doc != nil && s.Name == stepAccepted && retaken {
+			doc["resubmission"] = true // the applicant's corrected application after a 退件
+		}
 		if s.Name == stepRevoked {
 			if doc, err = p.revocation(ctx, v, appID, s); err != nil {
 				return nil, err
@@ -104,10 +144,45 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 	case stepAccepted:
 		for _, e := range v.Timeline {
 			if e.Type == cases.StateAccepted || e.Type == cases.StateApproved {
-				return p.c.document(appID, v.ID, stepAccepted, e.At, bundle(v))
+				doc := p.c.document(appID, v.ID, stepAccepted, e.At, bundle(v))
+				doc["accepted_at"] = p.c.formatTime(e.At)
+				doc["promised_date"] = v.Deadline.Promised
+				doc["department"] = map[string]any{"code": "", "name": ""}
+				for _, sc := range v.Subcases {
+					if sc.ID == e.SubcaseID {
+						doc["department"] = map[string]any{"code": sc.Department.Code, "name": sc.Department.Name}
+					}
+				}
+				return doc
 			}
 		}
 		return nil
+	case stepSupplement:
+		for _, sc := range v.Subcases {
+			if sc.ID != s.Subject {
+				continue
+			}
+			at := v.SubmittedAt
+			for _, e := range v.Timeline {
+				if e.SubcaseID == sc.ID && e.Type == cases.StateSupplementRequested {
+					at = e.At // the latest request
+				}
+			}
+			missing := []map[string]any{}
+			for _, m := range sc.Missing {
+				missing = append(missing, map[string]any{"material": m.Material, "field": m.Field, "note": m.Note})
+			}
+			doc := p.c.document(appID, v.ID, stepSupplement, at, bundle(v))
+			doc["supplement"] = map[string]any{
+				"subcase_id": sc.ID, "matter_code": sc.MatterCode, "matter_name": sc.MatterName,
+				"department_code": sc.Department.Code, "department_name": sc.Department.Name,
+				"missing": missing, "deadline": sc.SupplementDeadline, "reply_to": "/api/v1/cases/" + v.ID + "/supplements",
+			}
+			return doc
+		}
+		return nil
+	case stepWithdrawn:
+		return p.withdrawal(v, appID, s)
 	case stepResult:
 		for _, sc := range v.Subcases {
 			if sc.ID != s.Subject || (sc.State != cases.StateApproved && sc.State != cases.StateRejected) {
@@ -157,6 +232,39 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 	return nil
 }
 
+// withdrawal is the 撤件 document: of the whole case (no subject), or of one sub-case, named.
+func (p planner) withdrawal(v *cases.CaseView, appID string, s casepush.Step) map[string]any {
+	at := time.Now()
+	if s.Subject == "" {
+		if v.State != cases.CaseWithdrawn {
+			return nil
+		}
+		for _, e := range v.Timeline {
+			if e.Type == cases.CaseWithdrawn {
+				at = e.At
+			}
+		}
+		doc := p.c.document(appID, v.ID, stepWithdrawn, at, bundle(v))
+		doc["withdrawn"] = map[string]any{"scope": "case"}
+		return doc
+	}
+	for _, sc := range v.Subcases {
+		if sc.ID != s.Subject || sc.State != cases.StateWithdrawn {
+			continue
+		}
+		for _, e := range v.Timeline {
+			if e.SubcaseID == sc.ID && e.Type == cases.StateWithdrawn {
+				at = e.At
+			}
+		}
+		doc := p.c.document(appID, v.ID, stepWithdrawn, at, bundle(v))
+		doc["withdrawn"] = map[string]any{"scope": "subcase", "subcase_id": sc.ID, "matter_code": sc.MatterCode, "matter_name": sc.MatterName,
+			"department_code": sc.Department.Code, "department_name": sc.Department.Name}
+		return doc
+	}
+	return nil
+}
+
 func bundle(v *cases.CaseView) map[string]any {
 	return map[string]any{"seq": v.Bundle.Seq, "code": v.Bundle.Code, "name": v.Bundle.Name}
 }
@@ -165,7 +273,7 @@ func bundle(v *cases.CaseView) map[string]any {
 func (c *Connector) document(appID, caseID, step string, at time.Time, bundle ...map[string]any) map[string]any {
 	doc := map[string]any{
 		"platform": c.cfg.Name, "app_id": appID, "step": step, "status": statusWords[step],
-		"time": at.In(cst).Format(c.cfg.TimeLayout),
+		"time": c.formatTime(at),
 	}
 	if caseID != "" {
 		doc["case_id"] = caseID
@@ -175,3 +283,6 @@ func (c *Connector) document(appID, caseID, step string, at time.Time, bundle ..
 	}
 	return doc
 }
+
+// formatTime writes a time in China Standard Time in the configured layout.
+func (c *Connector) formatTime(at time.Time) string { return at.In(cst).Format(c.cfg.TimeLayout) }

@@ -90,6 +90,10 @@ type Connector struct {
 	revocations licenceReader
 
 	pulled, submitted, rejected, duplicates atomic.Int64
+	// faults counts the applications held for a fault of the hub's, recovered those of them
+	// since taken in or answered, retaken the corrected applications taken as new submissions
+	// after a 退件.
+	faults, recovered, retaken atomic.Int64
 	// counters holds the pulls' own dead letters and last error; the pushes' are the runner's.
 	counters connector.Counters
 }
@@ -145,7 +149,7 @@ func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 	}
 	c := &Connector{cfg: cfg, cases: svc, rec: rec, mapper: m, licMapper: lm, library: lib, tables: tables{st: st, platform: cfg.Name},
 		revokedOut: cfg.Outbound.revoked(), revocations: rev, log: o.log.With("connector", Kind+":"+cfg.Name)}
-	c.apps = &feed{what: "applications", url: cfg.PullURL, cursors: appCursors, take: c.intake, afterRound: c.reportRejections}
+	c.apps = &feed{what: "applications", url: cfg.PullURL, cursors: appCursors, take: c.intake, afterRound: c.afterRound}
 	if cfg.LicencesURL != "" {
 		c.lics = &feed{what: "licences", url: cfg.LicencesURL, cursors: licenceCursors, take: c.takeLicence}
 	}
@@ -214,7 +218,8 @@ func (c *Connector) Status() connector.Status {
 	detail := map[string]any{
 		"level": c.cfg.Level, "pull_url": delivery.RedactEndpoint(c.cfg.PullURL), "push_url": c.client.Endpoint(),
 		"cursor": cursor, "pulls": c.apps.pulls.Load(), "pulled": c.pulled.Load(), "submitted": c.submitted.Load(),
-		"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(), "documents": c.documents(),
+		"rejected": c.rejected.Load(), "duplicates": c.duplicates.Load(), "faults": c.faults.Load(), "recovered": c.recovered.Load(),
+		"retaken": c.retaken.Load(), "documents": c.documents(),
 	}
 	if !lastPull.IsZero() {
 		detail["last_pull"] = lastPull
@@ -247,9 +252,18 @@ func (c *Connector) Status() connector.Status {
 	return st
 }
 
+// afterRound runs after every pull of applications: the applications held for a fault are
+// tried again, then the rejections are reported.
+func (c *Connector) afterRound(ctx context.Context) error {
+	if err := c.retryFaults(ctx); err != nil {
+		return err
+	}
+	return c.reportRejections(ctx)
+}
+
 // documents lists the documents the platform is sent, in the order of a case.
 func (c *Connector) documents() []string {
-	docs := []string{stepRejected, stepAccepted, stepResult, stepCompleted}
+	docs := []string{stepRejected, stepAccepted, stepSupplement, stepResult, stepCompleted, stepWithdrawn}
 	if c.revokedOut != nil {
 		docs = append(docs, stepRevoked)
 	}

@@ -173,6 +173,12 @@ func TestAnApplicationOnEitherPlatformBecomesOneCaseWhoseProgressAndLicencesGoBa
 				if _, err := time.Parse(time.RFC3339, acc["blsj"].(string)); err != nil || !strings.HasSuffix(acc["blsj"].(string), "+08:00") {
 					t.Errorf("jiangsu 受理 time %v, want RFC 3339 in China Standard Time", acc["blsj"])
 				}
+				// 受理时间, 受理部门 (the sub-case accepted first: the first approved here), 承诺办结日期.
+				dept, _ := acc["department"].(map[string]any)
+				if acc["accepted_at"] != acc["blsj"] || acc["promised_date"] != v.Deadline.Promised || v.Deadline.Promised == "" ||
+					dept["code"] != v.Subcases[0].Department.Code || dept["name"] != v.Subcases[0].Department.Name || acc["resubmission"] != nil {
+					t.Errorf("jiangsu 受理 = %v, want accepted_at, the first department and the promised date %s", acc, v.Deadline.Promised)
+				}
 				done := got["completed"].Doc
 				if done["blzt"] != "办结" || done["bjjg"] != "1" {
 					t.Errorf("jiangsu 办结 = %v, want outcome approved as \"1\"", done)
@@ -189,8 +195,12 @@ func TestAnApplicationOnEitherPlatformBecomesOneCaseWhoseProgressAndLicencesGoBa
 				}
 			case "lianyungang": // only the mapped fields, status codes, its own time layout
 				acc := got["accepted"].Doc
-				if acc["YWLSH"] != "lianyungang-2026-0001" || acc["BJZT"] != "02" || len(acc) != 3 {
-					t.Errorf("lianyungang 受理 = %v, want only YWLSH, BJZT and BJSJ", acc)
+				if acc["YWLSH"] != "lianyungang-2026-0001" || acc["BJZT"] != "02" || acc["CNBJRQ"] != v.Deadline.Promised || acc["SLSJ"] != acc["BJSJ"] ||
+					len(acc) != 6 {
+					t.Errorf("lianyungang 受理 = %v, want only YWLSH, BJZT, BJSJ, SLSJ, SLBM and CNBJRQ", acc)
+				}
+				if slbm, _ := acc["SLBM"].(map[string]any); slbm["BMMC"] == nil || slbm["BMMC"] == "" || len(slbm) != 1 {
+					t.Errorf("lianyungang 受理 department %v, want its name only", acc["SLBM"])
 				}
 				if _, err := time.Parse("2006-01-02 15:04:05", acc["BJSJ"].(string)); err != nil {
 					t.Errorf("lianyungang time %v: %v", acc["BJSJ"], err)

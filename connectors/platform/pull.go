@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,28 +37,68 @@ type Item struct {
 	Body        json.RawMessage `json:"body"`
 }
 
-// intake takes one application in: submitted as a case, or rejected and recorded for the
-// platform and the operators. It returns only the store's errors, so that the cursor does not
-// move past an application whose fate is unrecorded.
+// faultBatch bounds the held applications tried again per round.
+const faultBatch = 100
+
+// intake takes one pulled application in: submitted as a case, rejected (退件) and recorded
+// for the platform and the operators, or held for a fault of the hub's. It returns only the
+// store's errors, so that the cursor does not move past an application whose fate is
+// unrecorded.
 func (c *Connector) intake(ctx context.Context, raw json.RawMessage) error {
 	c.pulled.Add(1)
 	var it Item
 	if err := json.Unmarshal(raw, &it); err != nil {
-		return c.deadLetter(ctx, Item{Body: raw}, raw, "", "an item that is not {app_id, submitted_at, body} cannot be taken in nor answered")
+		return c.deadLetter(ctx, Item{Body: raw}, raw, "", "", "an item that is not {app_id, submitted_at, body} cannot be taken in nor answered")
 	}
 	body := unwrap(it.Body)
 	if it.AppID == "" {
-		return c.deadLetter(ctx, it, body, "", "an item without app_id cannot be taken in nor answered")
+		return c.deadLetter(ctx, it, body, "", "", "an item without app_id cannot be taken in nor answered")
 	}
-	state, err := c.tables.application(ctx, it.AppID)
+	rec, err := c.tables.application(ctx, it.AppID)
 	if err != nil {
 		return err
 	}
-	if state != "" {
+	hash := requestHash(body)
+	retaken := rec.Retaken
+	switch {
+	case rec.State == "":
+	case rec.State == appRejected && rec.BodySHA256 != "" && rec.BodySHA256 != hash:
+		// The applicant corrected the application after its 退件: a new submission.
+		retaken++
+	case rec.State == appFault && rec.BodySHA256 != hash:
+		// Held for the hub's fault and sent again changed: the new document stands.
+	default:
 		c.duplicates.Add(1)
-		return nil // pulled again: never submitted twice
+		return nil // pulled again: never submitted twice; a held one is tried each round
 	}
-	submittedAt := parseTime(it.SubmittedAt)
+	return c.take(ctx, it, body, hash, retaken, parseTime(it.SubmittedAt), false)
+}
+
+// retryFaults tries again the applications held for a fault of the hub's (a mapping or
+// configuration fault), from their stored documents: once the operator has mended the
+// configuration (a reload) or the catalogue, they are taken in without the platform sending
+// them again.
+func (c *Connector) retryFaults(ctx context.Context) error {
+	rows, err := c.tables.faults(ctx, faultBatch)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		var it Item
+		if err := json.Unmarshal([]byte(r.Body), &it); err != nil || it.AppID != r.AppID {
+			it = Item{AppID: r.AppID}
+		}
+		if err := c.take(ctx, it, unwrap(it.Body), r.BodySHA256, r.Retaken, r.Submitted.Time, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// take maps and submits one application. retaken counts the 退件 it was corrected after (its
+// idempotency key then carries its hash); retry says it was held for a fault, and is not
+// dead-lettered again while the fault lasts.
+func (c *Connector) take(ctx context.Context, it Item, body []byte, hash string, retaken int, submittedAt time.Time, retry bool) error {
 	var problems []Problem
 	for _, p := range jsonstrict.Check(body, jsonstrict.Limits{}) { // before mapping reads it
 		problems = append(problems, Problem{Path: p.Path, Rule: p.Rule, Message: p.Message})
@@ -66,49 +107,99 @@ func (c *Connector) intake(ctx context.Context, raw json.RawMessage) error {
 	if len(problems) == 0 {
 		app, problems = c.mapper.Map(body)
 	}
+	o := outcome{appID: it.AppID, submittedAt: submittedAt, bodySHA256: hash, retaken: retaken, reported: reportDone}
 	if len(problems) == 0 {
 		// The case belongs to the platform: to the API client of the connector's name.
-		key := "platform:" + c.cfg.Name + ":" + it.AppID
-		v, _, err := c.cases.SubmitAs(ctx, c.cfg.Name, app, requestHash(body), key)
+		v, _, err := c.cases.SubmitAs(ctx, c.cfg.Name, app, hash, c.submitKey(it.AppID, hash, retaken))
 		var ve *problem.Error
 		switch {
 		case err == nil:
-			if err := c.tables.storeApplication(ctx, it.AppID, v.ID, appSubmitted, nil, reportDone, submittedAt); err != nil {
+			o.caseID, o.state = v.ID, appSubmitted
+			if err := c.tables.storeApplication(ctx, o); err != nil {
 				return err
 			}
 			c.submitted.Add(1)
-			c.log.InfoContext(ctx, "platform: application taken in", "app_id", it.AppID, "case_id", v.ID)
+			if retry {
+				c.recovered.Add(1)
+			}
+			if retaken > 0 {
+				c.retaken.Add(1)
+				c.log.InfoContext(ctx, "platform: corrected application taken in as a new submission after its 退件", "app_id", it.AppID, "case_id", v.ID, "resubmission", true)
+				return nil
+			}
+			c.log.InfoContext(ctx, "platform: application taken in", "app_id", it.AppID, "case_id", v.ID, "recovered", retry)
 			return nil
 		case errors.As(err, &ve):
 			for _, p := range ve.Problems {
-				problems = append(problems, Problem{Path: c.mapper.platformPath(p.Path), HubPath: p.Path, Rule: p.Rule, Message: p.Message})
+				problems = append(problems, Problem{Path: c.mapper.platformPath(p.Path), HubPath: p.Path, Rule: p.Rule, Message: p.Message,
+					Material: p.Material, Field: p.Field, MessageZH: p.MessageZH})
 			}
 		case errors.Is(err, cases.ErrConflict):
-			if err := c.deadLetter(ctx, it, body, it.AppID, "conflict: the platform sent this application again with another body; the first one stands"); err != nil {
+			if err := c.deadLetter(ctx, it, body, it.AppID, hash, "conflict: the platform sent this application again with another body; the first one stands"); err != nil {
 				return err
 			}
-			return c.tables.storeApplication(ctx, it.AppID, "", appConflict, nil, reportDone, submittedAt)
+			o.state = appConflict
+			return c.tables.storeApplication(ctx, o)
 		default:
 			return fmt.Errorf("submitting application %s: %w", it.AppID, err)
 		}
 	}
-	if err := c.deadLetter(ctx, it, body, it.AppID, rejectionReason(problems)); err != nil {
+	if faults := faultsOf(problems); len(faults) > 0 {
+		return c.hold(ctx, it, body, o, faults, retry)
+	}
+	if err := c.deadLetter(ctx, it, body, it.AppID, hash, rejectionReason(problems)); err != nil {
 		return err
 	}
-	if err := c.tables.storeApplication(ctx, it.AppID, "", appRejected, problems, reportPending, submittedAt); err != nil {
+	o.state, o.problems, o.reported = appRejected, problems, reportPending
+	if err := c.tables.storeApplication(ctx, o); err != nil {
 		return err
 	}
 	c.rejected.Add(1)
-	c.log.WarnContext(ctx, "platform: application rejected (退件)", "app_id", it.AppID, "problems", len(problems))
+	c.log.WarnContext(ctx, "platform: application rejected (退件)", "app_id", it.AppID, "problems", len(problems), "resubmission", retaken > 0)
 	return nil
 }
 
+// hold keeps an application the hub could not take in through its own fault: a dead letter
+// for the operators (once, not on every retry), its document stored to be tried again each
+// round, and nothing said to the platform.
+func (c *Connector) hold(ctx context.Context, it Item, body []byte, o outcome, faults []Problem, retry bool) error {
+	reason := faultReason(faults)
+	if retry {
+		c.note(reason)
+	} else {
+		if err := c.deadLetter(ctx, it, body, it.AppID, o.bodySHA256, reason); err != nil {
+			return err
+		}
+		c.faults.Add(1)
+		c.log.ErrorContext(ctx, "platform: application held for a mapping or configuration fault; not reported to the platform", "app_id", it.AppID,
+			"problems", len(faults))
+	}
+	stored, err := json.Marshal(Item{AppID: it.AppID, SubmittedAt: it.SubmittedAt, Body: body})
+	if err != nil {
+		return err
+	}
+	o.state, o.problems, o.body = appFault, faults, stored
+	return c.tables.storeApplication(ctx, o)
+}
+
+// submitKey is the idempotency key of an application's submission: platform:<name>:<app_id>,
+// and for one corrected after a 退件 also the first 16 hex digits of its document's hash.
+func (c *Connector) submitKey(appID, hash string, retaken int) string {
+	key := "platform:" + c.cfg.Name + ":" + appID
+	if retaken > 0 {
+		key += ":" + hash[:16]
+	}
+	return key
+}
+
 // deadLetter records an application that was not taken in. It has no place on Kafka: topic is
-// "platform:<name>" (not a topic name, so a replay is refused), the offset a hash of the
-// application id, the key the application id.
-func (c *Connector) deadLetter(ctx context.Context, it Item, body []byte, appID, reason string) error {
+// "platform:<name>" (not a topic name, so a replay is refused: a held application is retried
+// by the connector itself), the offset a hash of the application id and its document, the key
+// the application id.
+func (c *Connector) deadLetter(ctx context.Context, it Item, body []byte, appID, hash, reason string) error {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(it.AppID))
+	_, _ = h.Write([]byte(hash)) // each document of an application is a letter of its own
 	if it.AppID == "" {
 		_, _ = h.Write(body)
 	}
@@ -137,11 +228,15 @@ func (c *Connector) reportRejections(ctx context.Context) error {
 	for _, r := range rows {
 		doc := c.document(r.AppID, "", stepRejected, r.At.Time)
 		doc["problems"] = problemDocs(r.Problems.V)
+		doc["reasons"] = reasonsByRule(r.Problems.V)
+		if r.Retaken > 0 {
+			doc["resubmission"] = true
+		}
 		body, err := json.Marshal(c.cfg.Outbound.apply(doc))
 		if err != nil {
 			return err
 		}
-		key := "platform:" + c.cfg.Name + ":app:" + r.AppID + ":" + stepRejected
+		key := rejectionKey(c.cfg.Name, r.AppID, r.BodySHA256, r.Retaken)
 		res := c.client.Post(ctx, key, body)
 		switch {
 		case res.Stopped || ctx.Err() != nil:
@@ -165,12 +260,50 @@ func (c *Connector) reportRejections(ctx context.Context) error {
 	return nil
 }
 
+// rejectionKey is the Idempotency-Key of a 退件: platform:<name>:app:<app_id>:rejected, and
+// for a corrected application rejected again also the first 16 hex digits of its hash, so
+// that the platform takes the second 退件 as a document of its own.
+func rejectionKey(platform, appID, hash string, retaken int) string {
+	key := "platform:" + platform + ":app:" + appID + ":" + stepRejected
+	if retaken > 0 && len(hash) >= 16 {
+		key += ":" + hash[:16]
+	}
+	return key
+}
+
 func problemDocs(problems []Problem) []map[string]any {
 	out := make([]map[string]any, len(problems))
 	for i, p := range problems {
-		out[i] = map[string]any{"path": p.Path, "hub_path": p.HubPath, "rule": p.Rule, "message": p.Message}
+		d := map[string]any{"path": p.Path, "hub_path": p.HubPath, "rule": p.Rule, "message": p.Message}
+		for k, v := range map[string]string{"material": p.Material, "field": p.Field, "message_zh": p.MessageZH} {
+			if v != "" {
+				d[k] = v
+			}
+		}
+		out[i] = d
 	}
 	return out
+}
+
+// reasonsByRule groups a 退件's problems by rule code, each with the platform's paths
+// (or the hub's where no rule maps the field), so that a platform can word its own reasons.
+func reasonsByRule(problems []Problem) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range problems {
+		where := p.Path
+		if where == "" {
+			where = p.HubPath
+		}
+		if !slices.Contains(out[p.Rule], where) {
+			out[p.Rule] = append(out[p.Rule], where)
+		}
+	}
+	return out
+}
+
+// faultReason lists a fault's problems by path and rule, never by value.
+func faultReason(problems []Problem) string {
+	return "fault (the hub's mapping or configuration, not the applicant's; held and retried, not reported to the platform), " + problemSummary(problems)
 }
 
 // rejectionReason lists the problems by path and rule, never by value.

@@ -13,8 +13,9 @@ import (
 // Application states in platform_applications.
 const (
 	appSubmitted = "submitted"
-	appRejected  = "rejected"
+	appRejected  = "rejected" // the applicant's problems: reported to the platform as 退件
 	appConflict  = "conflict"
+	appFault     = "fault" // the hub's mapping or configuration: held, with its body, and retried
 )
 
 // reported values in platform_applications.
@@ -61,58 +62,104 @@ func (t tables) saveCursor(ctx context.Context, table, cursor string) error {
 	return nil
 }
 
-// application returns the state of a platform application already stored; "" when it is new.
-func (t tables) application(ctx context.Context, appID string) (string, error) {
-	db := t.st.DB()
-	var state string
-	err := db.GetContext(ctx, &state, db.Rebind(`SELECT state FROM platform_applications WHERE platform = ? AND app_id = ?`), t.platform, appID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading application %s of %s: %w", appID, t.platform, err)
-	}
-	return state, nil
+// application is what platform_applications holds of an application.
+type application struct {
+	AppID      string          `db:"app_id"`
+	CaseID     string          `db:"case_id"`
+	State      string          `db:"state"`
+	BodySHA256 string          `db:"body_sha256"`
+	Retaken    int             `db:"retaken"`
+	Body       string          `db:"body"`
+	Submitted  store.Timestamp `db:"submitted_at"`
 }
 
-// storeApplication records what became of a platform application; a second record of the
-// same application keeps the first.
-func (t tables) storeApplication(ctx context.Context, appID, caseID, state string, problems []Problem, reported int, submittedAt time.Time) error {
+// application returns the record of a platform application; State is "" when it is new.
+func (t tables) application(ctx context.Context, appID string) (application, error) {
 	db := t.st.DB()
-	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_applications (platform, app_id, case_id, state, problems, reported, submitted_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, app_id) DO NOTHING`),
-		t.platform, appID, caseID, state, store.JSONOf(problems), reported, store.NewTimestamp(submittedAt), store.NewTimestamp(time.Now()))
+	var a application
+	err := db.GetContext(ctx, &a, db.Rebind(`SELECT app_id, case_id, state, body_sha256, retaken, body, submitted_at
+		FROM platform_applications WHERE platform = ? AND app_id = ?`), t.platform, appID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return application{}, nil
+	}
 	if err != nil {
-		return fmt.Errorf("storing application %s of %s: %w", appID, t.platform, err)
+		return application{}, fmt.Errorf("reading application %s of %s: %w", appID, t.platform, err)
+	}
+	return a, nil
+}
+
+// outcome is what became of an application, to be recorded.
+type outcome struct {
+	appID, caseID, state string
+	problems             []Problem
+	reported             int
+	submittedAt          time.Time
+	// body is kept only for a fault, to take the application in again.
+	body       []byte
+	bodySHA256 string
+	retaken    int
+}
+
+// storeApplication records what became of a platform application. A record of a rejected or
+// held (fault) application is replaced: a corrected application after a 退件, or a fault
+// mended; any other record keeps the first.
+func (t tables) storeApplication(ctx context.Context, o outcome) error {
+	db := t.st.DB()
+	now := store.NewTimestamp(time.Now())
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO platform_applications (platform, app_id, case_id, state, problems, reported, submitted_at, created_at,
+		body, body_sha256, retaken) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (platform, app_id) DO UPDATE SET case_id = excluded.case_id, state = excluded.state, problems = excluded.problems,
+		reported = excluded.reported, submitted_at = excluded.submitted_at, created_at = excluded.created_at, body = excluded.body,
+		body_sha256 = excluded.body_sha256, retaken = excluded.retaken
+		WHERE platform_applications.state IN (?, ?)`),
+		t.platform, o.appID, o.caseID, o.state, store.JSONOf(o.problems), o.reported, store.NewTimestamp(o.submittedAt), now,
+		string(o.body), o.bodySHA256, o.retaken, appRejected, appFault)
+	if err != nil {
+		return fmt.Errorf("storing application %s of %s: %w", o.appID, t.platform, err)
 	}
 	return nil
 }
 
-// appOf returns the platform application a case came from.
-func (t tables) appOf(ctx context.Context, caseID string) (string, bool, error) {
+// faults returns the applications held for a fault of the hub's, oldest first.
+func (t tables) faults(ctx context.Context, limit int) ([]application, error) {
 	db := t.st.DB()
-	var appID string
-	err := db.GetContext(ctx, &appID, db.Rebind(`SELECT app_id FROM platform_applications WHERE case_id = ? AND platform = ?`), caseID, t.platform)
+	var rows []application
+	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT app_id, case_id, state, body_sha256, retaken, body, submitted_at
+		FROM platform_applications WHERE platform = ? AND state = ? ORDER BY created_at, app_id LIMIT ?`), t.platform, appFault, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the held applications of %s: %w", t.platform, err)
+	}
+	return rows, nil
+}
+
+// caseApplication returns the platform application a case came from and whether it was
+// taken as a new submission after a 退件.
+func (t tables) caseApplication(ctx context.Context, caseID string) (appID string, retaken bool, ok bool, err error) {
+	db := t.st.DB()
+	var a application
+	err = db.GetContext(ctx, &a, db.Rebind(`SELECT app_id, retaken FROM platform_applications WHERE case_id = ? AND platform = ?`), caseID, t.platform)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
+		return "", false, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("looking up the application of case %s: %w", caseID, err)
+		return "", false, false, fmt.Errorf("looking up the application of case %s: %w", caseID, err)
 	}
-	return appID, true, nil
+	return a.AppID, a.Retaken > 0, true, nil
 }
 
 // rejection is a rejected application still to be reported to the platform.
 type rejection struct {
-	AppID    string                `db:"app_id"`
-	Problems store.JSON[[]Problem] `db:"problems"`
-	At       store.Timestamp       `db:"created_at"`
+	AppID      string                `db:"app_id"`
+	Problems   store.JSON[[]Problem] `db:"problems"`
+	At         store.Timestamp       `db:"created_at"`
+	BodySHA256 string                `db:"body_sha256"`
+	Retaken    int                   `db:"retaken"`
 }
 
 func (t tables) unreported(ctx context.Context, limit int) ([]rejection, error) {
 	db := t.st.DB()
 	var rows []rejection
-	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT app_id, problems, created_at FROM platform_applications
+	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT app_id, problems, created_at, body_sha256, retaken FROM platform_applications
 		WHERE platform = ? AND reported = ? ORDER BY created_at, app_id LIMIT ?`), t.platform, reportPending, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading the rejections of %s to report: %w", t.platform, err)

@@ -6,7 +6,13 @@
 //
 //	GET  /applications?cursor=…&limit=…   {"items": [{"app_id", "submitted_at", "body"}], "next_cursor"}
 //	GET  /licences?cursor=…&limit=…       {"items": [{"licence_id", "body"}], "next_cursor"}
-//	POST /progress                        progress, results, e-licences, rejections, revocations (Idempotency-Key)
+//	POST /progress                        progress, results, e-licences, rejections, supplements, withdrawals, revocations (Idempotency-Key)
+//	GET  /pushes                          every push received, as JSON
+//
+// With a signing secret ([Sim.VerifySignatures]) the platform refuses a push whose Standard
+// Webhooks signature does not verify (401), as a platform that checks signatures must.
+// [Sim.OnTaken] lets a caller act on each document the platform takes (the platformsim
+// command answers 补正 by supplementing the case in the hub).
 //
 // [Format] describes a platform's own application layout as data, and [Format.Encode] writes
 // a hub application in it, so that a test can offer the repository's examples as a platform
@@ -26,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"yjshub/connectors/signing"
 )
 
 // Sim is a simulated platform; it is an http.Handler and safe for concurrent use.
@@ -39,6 +47,8 @@ type Sim struct {
 	respond    func(n int, p Push) int
 	pullErr    func(n int) int
 	licPullErr func(n int) int
+	secret     string
+	onTaken    func(Push)
 }
 
 // Item is an application the platform offers.
@@ -65,6 +75,9 @@ type Push struct {
 	// Status is what the simulator answered.
 	Status int
 	At     time.Time
+	// Problem says why the push was refused by the simulator itself (no Idempotency-Key, a
+	// signature that does not verify); empty otherwise.
+	Problem string
 }
 
 // New returns a platform offering nothing yet that takes every push.
@@ -106,6 +119,23 @@ func (s *Sim) RespondToPull(f func(n int) int) {
 func (s *Sim) RespondToLicencePull(f func(n int) int) {
 	s.mu.Lock()
 	s.licPullErr = f
+	s.mu.Unlock()
+}
+
+// VerifySignatures makes the platform check every push's Standard Webhooks signature under
+// secret (the connector's signing_secret) and refuse with 401 one that does not verify; ""
+// stops checking.
+func (s *Sim) VerifySignatures(secret string) {
+	s.mu.Lock()
+	s.secret = secret
+	s.mu.Unlock()
+}
+
+// OnTaken calls f, outside the platform's lock and before the push is answered, with each
+// document the platform takes for the first time (2xx, a new Idempotency-Key).
+func (s *Sim) OnTaken(f func(Push)) {
+	s.mu.Lock()
+	s.onTaken = f
 	s.mu.Unlock()
 }
 
@@ -154,6 +184,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		servePage(s, w, r, &s.licences, &s.licPulls, &s.licPullErr)
 	case r.Method == http.MethodPost && r.URL.Path == "/progress":
 		s.serveProgress(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/pushes":
+		s.servePushes(w)
 	default:
 		http.NotFound(w, r)
 	}
@@ -207,7 +239,11 @@ func (s *Sim) serveProgress(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(raw, &p.Doc)
 	s.mu.Lock()
 	n := len(s.pushes) + 1
-	respond := s.respond
+	respond, secret, onTaken := s.respond, s.secret, s.onTaken
+	seen := false
+	for _, q := range s.pushes {
+		seen = seen || (q.Key == p.Key && q.Status/100 == 2)
+	}
 	s.mu.Unlock()
 	p.Status = http.StatusOK
 	if respond != nil {
@@ -215,17 +251,50 @@ func (s *Sim) serveProgress(w http.ResponseWriter, r *http.Request) {
 			p.Status = status
 		}
 	}
-	if p.Key == "" {
-		p.Status = http.StatusBadRequest
+	switch {
+	case p.Key == "":
+		p.Status, p.Problem = http.StatusBadRequest, "no Idempotency-Key"
+	case secret != "":
+		if err := signing.Verify(secret, raw, r.Header); err != nil {
+			p.Status, p.Problem = http.StatusUnauthorized, err.Error()
+		}
+	}
+	if p.Status/100 == 2 && !seen && onTaken != nil {
+		onTaken(p)
 	}
 	s.mu.Lock()
 	s.pushes = append(s.pushes, p)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(p.Status)
-	if p.Status/100 == 2 {
+	switch {
+	case p.Status/100 == 2:
 		_, _ = io.WriteString(w, `{"ok":true}`)
-		return
+	case p.Problem != "":
+		msg, _ := json.Marshal(map[string]string{"message": p.Problem})
+		_, _ = w.Write(msg)
+	default:
+		_, _ = fmt.Fprintf(w, `{"message":"simulated %d"}`, p.Status)
 	}
-	_, _ = fmt.Fprintf(w, `{"message":"simulated %d"}`, p.Status)
+}
+
+// pushView is a push as GET /pushes shows it.
+type pushView struct {
+	Key     string         `json:"key"`
+	Status  int            `json:"status"`
+	Problem string         `json:"problem,omitempty"`
+	At      time.Time      `json:"at"`
+	Doc     map[string]any `json:"doc"`
+}
+
+func (s *Sim) servePushes(w http.ResponseWriter) {
+	out := []pushView{}
+	for _, p := range s.Pushes() {
+		out = append(out, pushView{Key: p.Key, Status: p.Status, Problem: p.Problem, At: p.At, Doc: p.Doc})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
 }
