@@ -153,7 +153,7 @@ func TestASupplementRequestIsPushedOncePerRequestWithWhatIsMissing(t *testing.T)
 				t.Fatalf("%s: %v", ev.Type, err)
 			}
 		}
-		missing := []event.Missing{{Material: "floor-plan", Note: "比例尺不清"}, {Field: "business.area_m2"}}
+		missing := []event.Missing{{Material: "food-equipment-layout", Note: "比例尺不清"}, {Field: "business.area_m2"}}
 		apply(event.DepartmentEvent{EventID: "e1", Type: event.Received, Time: at})
 		apply(event.DepartmentEvent{EventID: "e2", Type: event.Accepted, Time: at.Add(time.Second)})
 		apply(event.DepartmentEvent{EventID: "e3", Type: event.SupplementRequested, Time: at.Add(2 * time.Second), Missing: missing})
@@ -168,7 +168,7 @@ func TestASupplementRequestIsPushedOncePerRequestWithWhatIsMissing(t *testing.T)
 		if bz["HFDZ"] != "/api/v1/cases/"+caseID+"/supplements" || bz["SXMC"] != sc.MatterName || len(items) != 2 {
 			t.Fatalf("补正 document %v", p.Doc)
 		}
-		if first := items[0].(map[string]any); first["CLMC"] != "floor-plan" || first["SM"] != "比例尺不清" {
+		if first := items[0].(map[string]any); first["CLMC"] != "food-equipment-layout" || first["SM"] != "比例尺不清" {
 			t.Errorf("missing item %v", first)
 		}
 		// The applicant supplements; the department asks again: a second document.

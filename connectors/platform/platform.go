@@ -69,6 +69,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.http =
 type Connector struct {
 	cfg    Config
 	cases  Cases
+	cat    *catalogue.Catalogue
 	rec    connector.Recorder
 	log    *slog.Logger
 	tables tables
@@ -147,7 +148,7 @@ func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Connector{cfg: cfg, cases: svc, rec: rec, mapper: m, licMapper: lm, library: lib, tables: tables{st: st, platform: cfg.Name},
+	c := &Connector{cfg: cfg, cases: svc, cat: cat, rec: rec, mapper: m, licMapper: lm, library: lib, tables: tables{st: st, platform: cfg.Name},
 		revokedOut: cfg.Outbound.revoked(), revocations: rev, log: o.log.With("connector", Kind+":"+cfg.Name)}
 	c.apps = &feed{what: "applications", url: cfg.PullURL, cursors: appCursors, take: c.intake, afterRound: c.afterRound}
 	if cfg.LicencesURL != "" {

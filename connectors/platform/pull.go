@@ -109,7 +109,9 @@ func (c *Connector) take(ctx context.Context, it Item, body []byte, hash string,
 	}
 	o := outcome{appID: it.AppID, submittedAt: submittedAt, bodySHA256: hash, retaken: retaken, reported: reportDone}
 	if len(problems) == 0 {
-		// The case belongs to the platform: to the API client of the connector's name.
+		// The case belongs to the platform: to the API client of the connector's name, and
+		// the platform finds it by its own number (GET /api/v1/cases?external_ref=app_id).
+		app.ExternalRef = it.AppID
 		v, _, err := c.cases.SubmitAs(ctx, c.cfg.Name, app, hash, c.submitKey(it.AppID, hash, retaken))
 		var ve *problem.Error
 		switch {
@@ -149,6 +151,11 @@ func (c *Connector) take(ctx context.Context, it Item, body []byte, hash string,
 	}
 	if err := c.deadLetter(ctx, it, body, it.AppID, hash, rejectionReason(problems)); err != nil {
 		return err
+	}
+	for i, p := range problems { // the applicant reads them: in Chinese, keyed by rule
+		if p.MessageZH == "" {
+			problems[i].MessageZH = problem.MessageZH(problem.Problem{Path: p.HubPath, Rule: p.Rule, Material: p.Material, Field: p.Field}, c.cat)
+		}
 	}
 	o.state, o.problems, o.reported = appRejected, problems, reportPending
 	if err := c.tables.storeApplication(ctx, o); err != nil {
