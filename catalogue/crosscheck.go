@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -115,6 +116,11 @@ func (l *loader) checkField(f *Field, loc location) {
 	for _, v := range f.Check(f.Example) {
 		l.c.at(loc, "/example", "the example breaks the field's own rule %s: %s", v.Rule, v.Message)
 	}
+	for _, v := range sortedKeys(f.Labels) {
+		if f.Type != TypeEnum || !contains(f.Values, v) {
+			l.c.at(loc, "/labels/"+v, "%q is not one of the field's enum values: only enum values take labels", v)
+		}
+	}
 	if src := f.FromLicence; src != nil {
 		// A licence's result fields are text, and its dates are written YYYY-MM-DD.
 		isDate := src.Field == "issued_at" || src.Field == "valid_until"
@@ -173,6 +179,16 @@ func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, mat
 			if !m.Handles(t) {
 				l.c.at(loc, p+"/applicant_types", "the matter is not open to %s applicants (applicant_types)", t)
 			}
+		}
+		if need.When != "" {
+			if need.Optional {
+				l.c.at(loc, p+"/optional", "a material with a when condition is required exactly when the condition holds: drop optional")
+			}
+			prog, used, problems := compileExpr(need.When, env, fields, expr.AsBool())
+			for _, msg := range problems {
+				l.c.at(loc, p+"/when", "%s", msg)
+			}
+			m.Materials[i].when, m.Materials[i].whenInputs = prog, used
 		}
 	}
 	seenField := map[string]bool{}
@@ -329,4 +345,13 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

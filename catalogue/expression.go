@@ -38,7 +38,7 @@ func exprEnv(fields []*Field) map[string]any {
 
 // compileExpr compiles a mapping expression once and returns the program and the canonical
 // fields it reads. Every problem is returned as a message.
-func compileExpr(src string, env map[string]any, fields map[string]*Field) (*vm.Program, []string, []string) {
+func compileExpr(src string, env map[string]any, fields map[string]*Field, opts ...expr.Option) (*vm.Program, []string, []string) {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return nil, nil, []string{"the expression does not parse: " + oneLine(err.Error())}
@@ -75,7 +75,7 @@ func compileExpr(src string, env map[string]any, fields map[string]*Field) (*vm.
 	if len(problems) > 0 {
 		return nil, nil, problems
 	}
-	prog, err := expr.Compile(src, expr.Env(env))
+	prog, err := expr.Compile(src, append([]expr.Option{expr.Env(env)}, opts...)...)
 	if err != nil {
 		return nil, nil, []string{"the expression does not compile: " + oneLine(err.Error())}
 	}

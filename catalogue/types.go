@@ -45,7 +45,10 @@ type Field struct {
 	// FromLicence says that the field holds a result field of an e-licence the applicant may
 	// already hold (a licence number, say), so that shared data can fill it in (免填).
 	FromLicence *LicenceSource `json:"from_licence,omitempty"`
-	pattern     *regexp.Regexp
+	// Labels gives an enum value the words a form shows for it (values that are codes, such
+	// as SYB创业培训, read better as 创业意识培训（SYB）); a value without a label shows as itself.
+	Labels  map[string]string `json:"labels,omitempty"`
+	pattern *regexp.Regexp
 }
 
 // LicenceSource names a result field (one of ResultFields) of an e-licence type, by the
@@ -70,11 +73,44 @@ type Material struct {
 	Code        string `json:"code"`
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
-	Form        string `json:"form,omitempty"`
+	// Form is original (原件), copy (复印件), electronic (电子件) or any (any of them).
+	Form string `json:"form,omitempty"`
+	// Copies is how many copies (份数) a paper submission takes; 0 when the guide does not say.
+	Copies int `json:"copies,omitempty"`
+	// Spec is the material's 材料规范: what a valid document looks like (signatures, seals,
+	// validity), where the guide states it.
+	Spec string `json:"spec,omitempty"`
+	// MaxFiles is how many files of this material one application may carry (the health
+	// certificates of every employee, say); 0 means DefaultMaxFiles. The catalogue refuses a
+	// value below 1.
+	MaxFiles int `json:"max_files,omitempty"`
 	// SatisfiedBy names the e-licence types (by licence name, e.g. 食品经营许可证) of which a
 	// valid e-licence held by the applicant may be given instead of an upload (免交).
 	SatisfiedBy []string `json:"satisfied_by,omitempty"`
 }
+
+// DefaultMaxFiles is how many files of a material an application carries unless the material
+// says otherwise: one.
+const DefaultMaxFiles = 1
+
+// Files returns how many files of the material one application may carry.
+func (m *Material) Files() int {
+	if m.MaxFiles < 1 {
+		return DefaultMaxFiles
+	}
+	return m.MaxFiles
+}
+
+// Material forms (Material.Form) and the words a notice uses for them.
+var materialForms = map[string]string{
+	"original":   "原件",
+	"copy":       "复印件",
+	"electronic": "电子件",
+	"any":        "原件、复印件或电子件均可",
+}
+
+// FormLabel says the material's form in Chinese; empty when the catalogue gives none.
+func (m *Material) FormLabel() string { return materialForms[m.Form] }
 
 // SatisfiedByLicence reports whether a valid e-licence of type licenceType may stand in for
 // the material.
@@ -90,22 +126,25 @@ func (m *Material) SatisfiedByLicence(licenceType string) bool {
 // Matter is an administrative matter (事项) as one department handles it; a matter is defined
 // once and may appear in several bundles under its name or an alias.
 type Matter struct {
-	Code           string              `json:"code"`
-	Name           string              `json:"name"`
-	Aliases        []string            `json:"aliases,omitempty"`
-	Kind           string              `json:"kind"`
-	ApplicantTypes []string            `json:"applicant_types"`
-	Department     HandlingRule        `json:"department"`
-	Variants       []Variant           `json:"variants,omitempty"`
-	StatutoryLimit Limit               `json:"statutory_limit"`
-	PromisedLimit  Limit               `json:"promised_limit"`
-	Result         Result              `json:"result"`
-	Prerequisites  []string            `json:"prerequisites,omitempty"`
-	Materials      []MaterialNeed      `json:"materials"`
-	Form           []FormField         `json:"form"`
-	Description    string              `json:"description,omitempty"`
-	programs       map[int]*vm.Program // compiled expressions by form index
-	inputs         []string            // canonical fields the form reads, sorted
+	Code           string         `json:"code"`
+	Name           string         `json:"name"`
+	Aliases        []string       `json:"aliases,omitempty"`
+	Kind           string         `json:"kind"`
+	ApplicantTypes []string       `json:"applicant_types"`
+	Department     HandlingRule   `json:"department"`
+	Variants       []Variant      `json:"variants,omitempty"`
+	StatutoryLimit Limit          `json:"statutory_limit"`
+	PromisedLimit  Limit          `json:"promised_limit"`
+	Result         Result         `json:"result"`
+	Prerequisites  []string       `json:"prerequisites,omitempty"`
+	Materials      []MaterialNeed `json:"materials"`
+	Form           []FormField    `json:"form"`
+	// Fee is what the matter costs the applicant, where the catalogue knows it; nil when it
+	// does not.
+	Fee         *Fee                `json:"fee,omitempty"`
+	Description string              `json:"description,omitempty"`
+	programs    map[int]*vm.Program // compiled expressions by form index
+	inputs      []string            // canonical fields the form reads, sorted
 }
 
 // HandlingRule says which department handles a matter, by applicant type where it differs.
@@ -126,6 +165,12 @@ func (h HandlingRule) For(applicantType string) string {
 type Variant struct {
 	Code string `json:"code"`
 	Name string `json:"name"`
+}
+
+// Fee is a matter's charge: Amount in yuan (0: 不收费) and Basis, the provision it rests on.
+type Fee struct {
+	Amount float64 `json:"amount"`
+	Basis  string  `json:"basis"`
 }
 
 // Limit is a time limit in working days; Basis names the legal provision it rests on.
@@ -170,7 +215,13 @@ type MaterialNeed struct {
 	Material       string   `json:"material"`
 	Optional       bool     `json:"optional,omitempty"`
 	ApplicantTypes []string `json:"applicant_types,omitempty"`
-	Note           string   `json:"note,omitempty"`
+	// When makes the need conditional: an expr-lang expression over the canonical fields (and
+	// applicant_type), compiled when the catalogue loads; the material is required exactly
+	// when it is true for the submitted form (告知承诺: fire.commitment == true).
+	When       string      `json:"when,omitempty"`
+	Note       string      `json:"note,omitempty"`
+	when       *vm.Program // compiled When
+	whenInputs []string    // canonical fields When reads, sorted
 }
 
 // FormField is one field of a department's own form, with where its value comes from:

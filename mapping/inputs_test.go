@@ -154,7 +154,8 @@ func TestInputsForIsCachedAndReturnsCopies(t *testing.T) {
 	if !reflect.DeepEqual(again, want) {
 		t.Errorf("a caller's change leaked into the cache: %v", again)
 	}
-	if analyse(m, "enterprise") != analyse(m, "enterprise") {
+	first, second := analyse(m, "enterprise"), analyse(m, "enterprise")
+	if first != second {
 		t.Error("the analysis is rebuilt on every call")
 	}
 }

@@ -18,6 +18,11 @@ const SchemaDraft = "https://json-schema.org/draft/2020-12/schema"
 // selection of its matters, with the material list (一套材料) and the figures of what the
 // applicant is spared. It is immutable once built and safe for concurrent use; Validate
 // compiles the schema once, on first use.
+//
+// A form built without a selection offers every matter of the bundle open to the applicant
+// type: the optional ones are conditional (their fields and materials are asked only when
+// they are chosen), so that a platform renders one form and needs no second request per
+// choice. A form built for a selection has no conditional matter.
 type OneForm struct {
 	// Bundle is the bundle's code.
 	Bundle string `json:"bundle"`
@@ -25,20 +30,32 @@ type OneForm struct {
 	ApplicantType string `json:"applicant_type"`
 	// CatalogueVersion is the version of the catalogue the form was built from.
 	CatalogueVersion string `json:"catalogue_version"`
-	// Matters are the selected matters, in the bundle's order.
+	// Matters are the selected (or offered) matters, in the bundle's order.
 	Matters []SelectedMatter `json:"matters"`
+	// Sections group the fields as a platform shows them: 申请人信息, 经营主体信息, 经营信息,
+	// then one section per matter with the questions only it asks, in the bundle's order.
+	Sections []Section `json:"sections"`
 	// Schema is a JSON Schema (draft 2020-12) of the form: an object with one property per
-	// canonical field the selected matters read, keyed by the field code.
+	// canonical field the matters read, keyed by the field code, with the display order
+	// (x-order), the sections (x-sections), enum labels (x-enum-labels) and the material list
+	// (x-materials) as annotations.
 	Schema map[string]any `json:"schema"`
-	// Fields lists the same fields, sorted by code.
+	// ApplicationSchema is a JSON Schema (draft 2020-12) of the whole application (the body of
+	// POST /api/v1/cases): the matters that may be chosen, the form (Schema) and the
+	// materials, with if/then for what a choice brings: a chosen optional matter its required
+	// fields and materials, a material's condition (告知承诺: fire.commitment true) the
+	// material; and how many files of each material may be given.
+	ApplicationSchema map[string]any `json:"application_schema"`
+	// Fields lists the same fields in form order: section by section.
 	Fields []FormFieldInfo `json:"fields"`
-	// Materials are the selected matters' materials for this applicant type, each once, in
-	// the order they are first listed.
+	// Materials are the matters' materials for this applicant type, each once, in the order
+	// they are first listed.
 	Materials []MaterialItem `json:"materials"`
 	// Reuse counts what the one form spares the applicant.
 	Reuse Reuse `json:"reuse"`
 
 	rules      map[string]*fieldRule // by canonical field code
+	needs      map[string][]materialNeed
 	once       sync.Once
 	compiled   *jsonschema.Schema
 	compileErr error
@@ -50,8 +67,22 @@ type SelectedMatter struct {
 	// Name is the matter's name as the bundle lists it.
 	Name     string `json:"name"`
 	Optional bool   `json:"optional"`
+	// Conditional is true for an optional matter of a form built without a selection: it is
+	// offered, and its fields and materials are asked only when it is chosen.
+	Conditional bool `json:"conditional,omitempty"`
 	// Department handles the matter for this applicant type.
 	Department string `json:"department"`
+}
+
+// Section is a group of fields of the one form, in display order.
+type Section struct {
+	Code  string `json:"code"`
+	Title string `json:"title"`
+	// Matter is the matter whose own questions the section holds; empty for the shared ones.
+	Matter string `json:"matter,omitempty"`
+	// Conditional is true when the section's matter is offered but not chosen yet.
+	Conditional bool     `json:"conditional,omitempty"`
+	Fields      []string `json:"fields"`
 }
 
 // FormFieldInfo describes one field of the one form.
@@ -59,20 +90,65 @@ type FormFieldInfo struct {
 	Code  string `json:"code"`
 	Title string `json:"title"`
 	// Type is the field dictionary's type: string, integer, number, boolean, date or enum.
-	Type     string `json:"type"`
-	Required bool   `json:"required"`
-	// Matters are the selected matters that read the field, in the bundle's order.
+	Type string `json:"type"`
+	// Required is true when a matter that is not conditional requires the field.
+	Required bool `json:"required"`
+	// RequiredIfChosen lists the conditional matters that require the field once chosen.
+	RequiredIfChosen []string `json:"required_if_chosen,omitempty"`
+	// Matters are the matters that read the field, in the bundle's order.
 	Matters []string `json:"matters"`
+	// Section is the code of the section the field is shown in; Order its place in the whole
+	// form, from 1.
+	Section string `json:"section"`
+	Order   int    `json:"order"`
+	// Options are an enum field's values with the words to show for them.
+	Options []Option `json:"options,omitempty"`
+}
+
+// Option is an enum value and its label.
+type Option struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
 }
 
 // MaterialItem is one material of the one form's material list.
 type MaterialItem struct {
-	Code string `json:"code"`
-	Name string `json:"name"`
-	// Required is true when a selected matter requires the material, not just accepts it.
+	Code        string `json:"code"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Form is original, copy, electronic or any; FormLabel says it in Chinese.
+	Form      string `json:"form,omitempty"`
+	FormLabel string `json:"form_label,omitempty"`
+	Copies    int    `json:"copies,omitempty"`
+	Spec      string `json:"spec,omitempty"`
+	// MaxFiles is how many files of the material an application may carry.
+	MaxFiles int `json:"max_files"`
+	// SatisfiedBy names the e-licence types that may be given instead of a file (免交).
+	SatisfiedBy []string `json:"satisfied_by,omitempty"`
+	// Required is true when a matter that is not conditional requires the material whatever
+	// the form says.
 	Required bool `json:"required"`
-	// Matters are the selected matters that list the material, in the bundle's order.
+	// Conditions are the other ways the material becomes required: a conditional matter
+	// being chosen, a condition on the form holding, or both.
+	Conditions []MaterialCondition `json:"conditions,omitempty"`
+	// Matters are the matters that list the material, in the bundle's order.
 	Matters []string `json:"matters"`
+}
+
+// MaterialCondition is one way a material becomes required: Matter requires it when Matter is
+// chosen (IfChosen, only for a conditional matter) and When holds (an expr-lang expression over
+// the canonical fields, empty for always).
+type MaterialCondition struct {
+	Matter   string `json:"matter"`
+	IfChosen bool   `json:"if_chosen,omitempty"`
+	When     string `json:"when,omitempty"`
+}
+
+// materialNeed is a matter's need of a material, kept for RequiredMaterials.
+type materialNeed struct {
+	matter      string
+	conditional bool
+	need        *catalogue.MaterialNeed
 }
 
 // Reuse holds the figures of the reform: how many fields and materials the applicant gives
@@ -89,18 +165,21 @@ type Reuse struct {
 
 // fieldRule is what Validate needs of one canonical field.
 type fieldRule struct {
-	field    *catalogue.Field
-	required bool
-	matters  []string
+	field      *catalogue.Field
+	required   bool
+	requiredIf []string // conditional matters that require it
+	matters    []string
 }
 
 // BuildOneForm builds the one form of a bundle for an applicant type and a selection of the
 // bundle's matters (codes, in any order; duplicates count once). An empty selection means
-// every matter of the bundle, required or optional, that is open to the applicant type.
+// every matter of the bundle, required or optional, that is open to the applicant type, the
+// optional ones conditional on being chosen.
 //
 // An unknown applicant type, an unknown matter code, a matter that is not in the bundle or not
 // open to the applicant type are reported together in a *problem.Error, with Path
-// "applicant_type" or "matters".
+// "applicant_type" or "matters". Whether a selection may drop a required matter is a question
+// for CheckSelection, which intake and the form route ask first.
 func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantType string, matters []string) (*OneForm, error) {
 	if cat == nil || bundle == nil {
 		return nil, fmt.Errorf("building a one form: the catalogue and the bundle are required")
@@ -109,12 +188,14 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 	if err != nil {
 		return nil, err
 	}
+	offered := len(matters) == 0
 
 	f := &OneForm{
 		Bundle:           bundle.Code,
 		ApplicantType:    applicantType,
 		CatalogueVersion: cat.Version,
 		rules:            map[string]*fieldRule{},
+		needs:            map[string][]materialNeed{},
 	}
 	type materialAcc struct {
 		item  MaterialItem
@@ -123,8 +204,9 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 	mats := map[string]*materialAcc{}
 	for _, e := range entries {
 		m, _ := cat.Matter(e.Matter)
+		conditional := offered && e.Optional
 		f.Matters = append(f.Matters, SelectedMatter{
-			Code: m.Code, Name: e.Name, Optional: e.Optional, Department: m.Department.For(applicantType),
+			Code: m.Code, Name: e.Name, Optional: e.Optional, Conditional: conditional, Department: m.Department.For(applicantType),
 		})
 
 		a := analyse(m, applicantType)
@@ -142,24 +224,37 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 			r.matters = append(r.matters, m.Code)
 		}
 		for _, code := range a.required {
-			f.rules[code].required = true
+			if conditional {
+				f.rules[code].requiredIf = append(f.rules[code].requiredIf, m.Code)
+			} else {
+				f.rules[code].required = true
+			}
 		}
 
-		for _, need := range m.Materials {
+		for i := range m.Materials {
+			need := &m.Materials[i]
 			if len(need.ApplicantTypes) > 0 && !contains(need.ApplicantTypes, applicantType) {
 				continue
 			}
 			f.Reuse.MaterialsSummed++
 			acc := mats[need.Material]
 			if acc == nil {
-				name := need.Material
+				item := MaterialItem{Code: need.Material, Name: need.Material, MaxFiles: catalogue.DefaultMaxFiles}
 				if mat, ok := cat.Material(need.Material); ok {
-					name = mat.Name
+					item = MaterialItem{Code: mat.Code, Name: mat.Name, Description: mat.Description, Form: mat.Form,
+						FormLabel: mat.FormLabel(), Copies: mat.Copies, Spec: mat.Spec, MaxFiles: mat.Files(), SatisfiedBy: mat.SatisfiedBy}
 				}
-				acc = &materialAcc{item: MaterialItem{Code: need.Material, Name: name}, order: len(mats)}
+				acc = &materialAcc{item: item, order: len(mats)}
 				mats[need.Material] = acc
 			}
-			acc.item.Required = acc.item.Required || !need.Optional
+			f.needs[need.Material] = append(f.needs[need.Material], materialNeed{matter: m.Code, conditional: conditional, need: need})
+			switch {
+			case need.Optional:
+			case !conditional && !need.Conditional():
+				acc.item.Required = true
+			default:
+				acc.item.Conditions = append(acc.item.Conditions, MaterialCondition{Matter: m.Code, IfChosen: conditional, When: need.When})
+			}
 			if !contains(acc.item.Matters, m.Code) {
 				acc.item.Matters = append(acc.item.Matters, m.Code)
 			}
@@ -168,6 +263,9 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 
 	f.Materials = make([]MaterialItem, len(mats))
 	for _, acc := range mats {
+		if acc.item.Required {
+			acc.item.Conditions = nil // required anyway
+		}
 		f.Materials[acc.order] = acc.item
 	}
 	f.Reuse.FieldsAsked = len(f.rules)
@@ -175,23 +273,19 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 	f.Reuse.MaterialsAsked = len(f.Materials)
 	f.Reuse.MaterialsSaved = f.Reuse.MaterialsSummed - f.Reuse.MaterialsAsked
 
-	codes := make([]string, 0, len(f.rules))
-	for code := range f.rules {
-		codes = append(codes, code)
-	}
-	sort.Strings(codes)
-	properties := make(map[string]any, len(codes))
+	f.layOut(cat, entries)
+	properties := make(map[string]any, len(f.rules))
 	required := []string{}
-	for _, code := range codes {
-		r := f.rules[code]
-		properties[code] = propertySchema(r)
-		f.Fields = append(f.Fields, FormFieldInfo{
-			Code: code, Title: r.field.Name, Type: r.field.Type, Required: r.required, Matters: r.matters,
-		})
+	order := make([]string, 0, len(f.Fields))
+	for _, fi := range f.Fields {
+		r := f.rules[fi.Code]
+		properties[fi.Code] = propertySchema(r)
+		order = append(order, fi.Code)
 		if r.required {
-			required = append(required, code)
+			required = append(required, fi.Code)
 		}
 	}
+	sort.Strings(required)
 	f.Schema = map[string]any{
 		"$schema":              SchemaDraft,
 		"type":                 "object",
@@ -199,8 +293,49 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 		"additionalProperties": false,
 		"properties":           properties,
 		"required":             required,
+		"x-order":              order,
+		"x-sections":           f.Sections,
+		"x-materials":          f.Materials,
 	}
+	f.ApplicationSchema = f.applicationSchema(bundle)
 	return f, nil
+}
+
+// RequiredMaterials returns the codes of the materials a submitted form requires, in list
+// order, each with the matters that require it: those required whatever the form says, and
+// those whose conditions hold for form (a conditional matter counts as chosen when chosen
+// says so; nil: none is).
+func (f *OneForm) RequiredMaterials(form Form, chosen map[string]bool) []RequiredMaterial {
+	var out []RequiredMaterial
+	for _, mi := range f.Materials {
+		var by []string
+		for _, n := range f.needs[mi.Code] {
+			if n.need.Optional || n.conditional && !chosen[n.matter] || !n.need.Holds(form, f.ApplicantType) {
+				continue
+			}
+			by = append(by, n.matter)
+		}
+		if len(by) > 0 {
+			out = append(out, RequiredMaterial{MaterialItem: mi, By: by})
+		}
+	}
+	return out
+}
+
+// RequiredMaterial is a material a form requires and the matters that require it.
+type RequiredMaterial struct {
+	MaterialItem
+	By []string
+}
+
+// Material returns the material list's entry of a code.
+func (f *OneForm) Material(code string) (MaterialItem, bool) {
+	for _, mi := range f.Materials {
+		if mi.Code == code {
+			return mi, true
+		}
+	}
+	return MaterialItem{}, false
 }
 
 // selectMatters checks a selection and returns the chosen bundle entries in the bundle's order.
@@ -275,6 +410,11 @@ func propertySchema(r *fieldRule) map[string]any {
 	case catalogue.TypeEnum:
 		p["type"] = "string"
 		p["enum"] = f.Values
+		labels := make(map[string]string, len(f.Values))
+		for _, o := range options(f) {
+			labels[o.Value] = o.Label
+		}
+		p["x-enum-labels"] = labels
 	default:
 		p["type"] = "string"
 	}
@@ -330,4 +470,20 @@ func sortedUnique(codes []string) []string {
 		}
 	}
 	return out[:n]
+}
+
+// options returns an enum field's values with their labels (a value without one is its own).
+func options(f *catalogue.Field) []Option {
+	if f.Type != catalogue.TypeEnum {
+		return nil
+	}
+	out := make([]Option, len(f.Values))
+	for i, v := range f.Values {
+		label := f.Labels[v]
+		if label == "" {
+			label = v
+		}
+		out[i] = Option{Value: v, Label: label}
+	}
+	return out
 }

@@ -172,15 +172,16 @@ func TestBuildOneFormOpenBar(t *testing.T) {
 		}
 	})
 
-	t.Run("fields are sorted by code and agree with the schema", func(t *testing.T) {
+	t.Run("fields come in sections, in form order, and agree with the schema", func(t *testing.T) {
 		props := ent.Schema["properties"].(map[string]any)
 		if len(ent.Fields) != len(props) {
 			t.Fatalf("%d fields, %d properties", len(ent.Fields), len(props))
 		}
 		req := ent.Schema["required"].([]string)
+		order := ent.Schema["x-order"].([]string)
 		for i, f := range ent.Fields {
-			if i > 0 && ent.Fields[i-1].Code >= f.Code {
-				t.Errorf("fields out of order at %s", f.Code)
+			if f.Order != i+1 || order[i] != f.Code {
+				t.Errorf("field %s: order %d, x-order has %s at %d", f.Code, f.Order, order[i], i+1)
 			}
 			if _, ok := props[f.Code]; !ok {
 				t.Errorf("field %s has no property", f.Code)
@@ -188,6 +189,64 @@ func TestBuildOneFormOpenBar(t *testing.T) {
 			if f.Required != slices.Contains(req, f.Code) {
 				t.Errorf("field %s: required %v disagrees with the schema", f.Code, f.Required)
 			}
+		}
+		var sections []string
+		n := 0
+		for _, s := range ent.Sections {
+			sections = append(sections, s.Code)
+			for _, code := range s.Fields {
+				if ent.Fields[n].Code != code || ent.Fields[n].Section != s.Code {
+					t.Errorf("field %d is %s in %s; the section lists %s", n, ent.Fields[n].Code, ent.Fields[n].Section, code)
+				}
+				n++
+			}
+		}
+		want := []string{"applicant", "enterprise", "business", "matter:food-business-licence", "matter:outdoor-advertising-approval",
+			"matter:tobacco-retail-licence", "matter:public-venue-fire-safety-inspection"}
+		if !reflect.DeepEqual(sections, want) {
+			t.Errorf("sections = %v, want %v", sections, want)
+		}
+		pos := map[string]int{}
+		for _, f := range ent.Fields {
+			pos[f.Code] = f.Order
+		}
+		for _, before := range [][2]string{
+			{"enterprise.name", "food.business_category"}, // the applicant's identity before any matter's questions
+			{"business.address", "ad.location"},
+			{"ad.period_start", "ad.period_end"}, // 起始日期 before 截止日期, as the department's form lists them
+			{"food.business_category", "ad.location"},
+			{"ad.location", "fire.venue_type"}, // the bundle's order of matters
+		} {
+			if pos[before[0]] >= pos[before[1]] {
+				t.Errorf("%s (%d) is not before %s (%d)", before[0], pos[before[0]], before[1], pos[before[1]])
+			}
+		}
+	})
+
+	t.Run("an optional matter offered without a selection is conditional", func(t *testing.T) {
+		if !ent.Matters[2].Conditional || ent.Matters[0].Conditional {
+			t.Fatalf("conditional flags: %+v", ent.Matters)
+		}
+		for _, f := range ent.Fields {
+			if f.Code == "ad.location" && (f.Required || !slices.Contains(f.RequiredIfChosen, "outdoor-advertising-approval")) {
+				t.Errorf("ad.location: required %v, required if chosen %v", f.Required, f.RequiredIfChosen)
+			}
+		}
+		var drawing MaterialItem
+		for _, m := range ent.Materials {
+			if m.Code == "ad-design-drawing" {
+				drawing = m
+			}
+		}
+		if drawing.Required || len(drawing.Conditions) != 1 || !drawing.Conditions[0].IfChosen {
+			t.Errorf("ad-design-drawing = %+v; want required only when the matter is chosen", drawing)
+		}
+		chosen, err := BuildOneForm(cat, bar, catalogue.Enterprise, []string{"food-business-licence", "prepackaged-food-sales-filing", "outdoor-advertising-approval", "tobacco-retail-licence", "public-venue-fire-safety-inspection"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chosen.Matters[2].Conditional || !slices.Contains(chosen.Schema["required"].([]string), "ad.location") {
+			t.Error("a chosen optional matter must be required like any other")
 		}
 	})
 
@@ -410,4 +469,83 @@ func TestFormsCachesOneFormPerSelection(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestFormProblemsNameTheirField(t *testing.T) {
+	f, err := BuildOneForm(seedCatalogue(t), mustBundle(t, "open-bar"), catalogue.Enterprise, openBarWithoutAds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := f.Validate(Form{"enterprise.uscc": "91350100M000100Y44", "fire.capacity": "many"})
+	byPath := map[string]problem.Problem{}
+	for _, p := range problems {
+		byPath[p.Path] = p
+	}
+	for path, field := range map[string]string{
+		"/form/enterprise.uscc": "enterprise.uscc", "/form/fire.capacity": "fire.capacity", "/form/enterprise.name": "enterprise.name",
+	} {
+		if p, ok := byPath[path]; !ok || p.Field != field {
+			t.Errorf("%s: problem %+v, want field %s", path, p, field)
+		}
+	}
+}
+
+func TestRequiredMaterialsFollowTheirConditions(t *testing.T) {
+	f, err := BuildOneForm(seedCatalogue(t), mustBundle(t, "open-bar"), catalogue.Enterprise, openBarWithoutAds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requires := func(form Form, code string) bool {
+		return slices.ContainsFunc(f.RequiredMaterials(form, nil), func(r RequiredMaterial) bool { return r.Code == code })
+	}
+	if !requires(Form{"fire.commitment": true}, "fire-safety-commitment") {
+		t.Error("告知承诺 must bring the commitment letter")
+	}
+	if requires(Form{"fire.commitment": false}, "fire-safety-commitment") || requires(Form{}, "fire-safety-commitment") {
+		t.Error("the letter is required without 告知承诺")
+	}
+	if !requires(Form{}, "business-licence") {
+		t.Error("an unconditional material is not required")
+	}
+	mi, _ := f.Material("fire-safety-commitment")
+	if mi.Required || len(mi.Conditions) != 1 || mi.Conditions[0].When != "fire.commitment == true" {
+		t.Errorf("fire-safety-commitment = %+v", mi)
+	}
+	shop, err := BuildOneForm(seedCatalogue(t), mustBundle(t, "open-barbershop"), catalogue.Enterprise, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	health, _ := shop.Material("staff-health-certificates")
+	if health.MaxFiles < 2 || health.FormLabel == "" {
+		t.Errorf("staff-health-certificates = %+v", health)
+	}
+}
+
+func TestEnumFieldsCarryTheirLabels(t *testing.T) {
+	cat := seedCatalogue(t)
+	var bundle *catalogue.Bundle
+	for _, b := range cat.Bundles {
+		for _, e := range b.Matters {
+			if m, _ := cat.Matter(e.Matter); slices.Contains(m.Inputs(), "training.course") && bundle == nil {
+				bundle = b
+			}
+		}
+	}
+	if bundle == nil {
+		t.Skip("no bundle reads training.course")
+	}
+	f, err := BuildOneForm(cat, bundle, catalogue.Individual, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prop := f.Schema["properties"].(map[string]any)["training.course"].(map[string]any)
+	labels := prop["x-enum-labels"].(map[string]string)
+	if labels["SYB创业培训"] != "创办你的企业（SYB）创业培训" || labels["网络创业培训"] != "网络创业培训" {
+		t.Errorf("labels = %v", labels)
+	}
+	for _, fi := range f.Fields {
+		if fi.Code == "training.course" && (len(fi.Options) != 4 || fi.Options[0].Label == fi.Options[0].Value) {
+			t.Errorf("options = %+v", fi.Options)
+		}
+	}
 }

@@ -82,6 +82,9 @@ func (f *OneForm) Validate(form Form) []problem.Problem {
 		}
 	}
 
+	for i := range c.problems {
+		c.problems[i].Field = fieldOf(c.problems[i].Path)
+	}
 	sort.Slice(c.problems, func(i, j int) bool {
 		a, b := c.problems[i], c.problems[j]
 		if a.Path != b.Path {
@@ -90,6 +93,18 @@ func (f *OneForm) Validate(form Form) []problem.Problem {
 		return a.Rule < b.Rule
 	})
 	return c.problems
+}
+
+// fieldOf returns the canonical field a /form/<code> path names, or "".
+func fieldOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/form/")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.NewReplacer("~1", "/", "~0", "~").Replace(rest)
 }
 
 // collected gathers problems, each (path, rule) once.
@@ -207,6 +222,11 @@ func (f *OneForm) schema() (*jsonschema.Schema, error) {
 	})
 	return f.compiled, f.compileErr
 }
+
+// CompileSchema compiles a schema the one form gives (Schema or ApplicationSchema) as the hub
+// checks it: draft 2020-12, with the identifier formats (gb11643, gb32100, mobile …) registered
+// and asserted. A platform written in Go checks an application before sending it with it.
+func CompileSchema(doc map[string]any) (*jsonschema.Schema, error) { return compileSchema(doc) }
 
 // compileSchema compiles a one-form schema with the identifier formats registered and format
 // assertion on (draft 2020-12 only annotates formats unless told to assert them).

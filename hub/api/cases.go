@@ -61,16 +61,7 @@ func (s *Server) oneForm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no bundle with code or seq "+quote(chi.URLParam(r, "code")))
 		return
 	}
-	at := r.URL.Query().Get("applicant_type")
-	var matters []string
-	if q := r.URL.Query().Get("matters"); q != "" {
-		for _, m := range strings.Split(q, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				matters = append(matters, m)
-			}
-		}
-	}
-	of, err := s.cfg.Forms.Get(b, at, matters)
+	of, err := s.formSelection(r, b) // the selection check intake makes (notice.go)
 	if err != nil {
 		var pe *problem.Error
 		if errors.As(err, &pe) {

@@ -121,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 			r.Get("/bundles/{code}", s.getBundle)
 			r.Get("/matters", s.listMatters)
 			r.Get("/matters/{code}", s.getMatter)
+			r.Get("/materials", s.listMaterials)
+			r.Get("/materials/{code}", s.getMaterial)
+			r.Get("/bundles/{code}/notice", s.notice)
 			r.Get("/departments", s.listDepartments)
 			r.Get("/catalogue", s.catalogueInfo)
 		}

@@ -74,7 +74,7 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 	}
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
 		m.licence_type AS licence_type, m.licence_number AS licence_number
-		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id = ? ORDER BY m.type`), subcaseID); err != nil {
+		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id = ? ORDER BY m.type, m.file_index`), subcaseID); err != nil {
 		return store.OutboxMessage{}, "", err
 	}
 	mats := make([]event.MaterialRef, 0, len(rows))

@@ -128,12 +128,12 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner str
 		if pm.licence != nil {
 			licID, licType, licNumber, verified = pm.licence.ID, pm.licence.Type, pm.licence.Number, ts
 		}
-		materials = append(materials, []any{pm.id, caseID, in.Type, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
+		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
 		for _, user := range pm.users {
 			links = append(links, []any{user, pm.id})
 		}
 	}
-	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "filename", "sha256", "size", "uri",
+	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
 		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials); err != nil {
 		return fmt.Errorf("storing the materials: %w", err)
 	}

@@ -43,6 +43,7 @@ type plannedMaterial struct {
 	name    string
 	users   []string          // sub-case ids
 	licence *licences.Licence // the e-licence it was given as, verified valid; nil for an upload
+	file    int               // its place among the files of its material type, from 0
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -124,58 +125,19 @@ func (s *Service) validateSelection(p *plan) (selected []string, problems proble
 			add("/bundle", mapping.RuleUnknownBundle, "no bundle has the code or 序号 %s", strconv.Quote(clip(bundleKey)))
 		}
 	}
-	switch app.ApplicantType {
-	case catalogue.Enterprise, catalogue.Individual:
-	case "":
-		add("/applicant_type", problem.RuleRequired, "must be enterprise or individual")
-	default:
-		add("/applicant_type", problem.RuleEnum, "must be enterprise or individual")
-	}
-	if p.bundle == nil || (app.ApplicantType != catalogue.Enterprise && app.ApplicantType != catalogue.Individual) {
-		// Without a bundle and an applicant type there is no form to check the rest against.
+	if p.bundle == nil {
+		if pr := mapping.CheckApplicantType(app.ApplicantType, mapping.BodyPaths); pr != nil {
+			problems = append(problems, *pr)
+		}
+		// Without a bundle there is no form to check the rest against.
 		if len(problems) == 0 { // never go on without a bundle, whatever let it through
 			add("/bundle", problem.RuleRequired, "name the bundle by its code or 序号")
 		}
 		return nil, problems
 	}
-
-	chosen := map[string]bool{}
-	for i, code := range app.Matters {
-		path := fmt.Sprintf("/matters/%d", i)
-		entry, ok := bundleEntry(p.bundle, code)
-		switch {
-		case !ok:
-			add(path, mapping.RuleUnknownMatter, "%s is not a matter of bundle %d %s", strconv.Quote(clip(code)), p.bundle.Seq, p.bundle.Name)
-			continue
-		case chosen[code]:
-			add(path, problem.RuleDuplicate, "%s is chosen twice", code)
-			continue
-		}
-		m, _ := s.cat.Matter(entry.Matter)
-		if !m.Handles(app.ApplicantType) {
-			add(path, RuleNotOpenToApplicant, "%s (%s) is not open to %s applicants", entry.Name, code, app.ApplicantType)
-			continue
-		}
-		chosen[code] = true
-	}
-	for _, e := range p.bundle.Matters {
-		m, _ := s.cat.Matter(e.Matter)
-		switch {
-		case !m.Handles(app.ApplicantType):
-		case app.Matters == nil:
-			if !e.Optional {
-				selected = append(selected, e.Matter)
-			}
-		case chosen[e.Matter]:
-			selected = append(selected, e.Matter)
-		case !e.Optional:
-			add("/matters", RuleRequiredMatter, "the required matter %s (%s) cannot be dropped", e.Name, e.Matter)
-		}
-	}
-	if len(selected) == 0 && len(problems) == 0 {
-		add("/matters", problem.RuleRequired, "choose at least one matter")
-	}
-	return selected, problems
+	// The same check as the form and notice routes make, so that what they offer intake takes.
+	selected, more := mapping.CheckSelection(s.cat, p.bundle, app.ApplicantType, app.Matters, mapping.BodyPaths)
+	return selected, append(problems, more...)
 }
 
 // planSubcases plans one sub-case per matter of the one form, each department's form mapped
@@ -218,15 +180,6 @@ func clip(s string) string {
 		return string(r[:64]) + "…"
 	}
 	return s
-}
-
-func bundleEntry(b *catalogue.Bundle, code string) (catalogue.BundleEntry, bool) {
-	for _, e := range b.Matters {
-		if e.Matter == code {
-			return e, true
-		}
-	}
-	return catalogue.BundleEntry{}, false
 }
 
 // needs reports whether a matter requires (or accepts) a material for an applicant type.
@@ -272,63 +225,71 @@ func (s *Service) outsideResults(ctx context.Context, q licences.Queryer, m *cat
 }
 
 // validateMaterials checks the supplied materials: each a file, or an e-licence of the library
-// that satisfies the material, is valid and is held by the applicant.
+// that satisfies the material, is valid and is held by the applicant; no material has more
+// files than the catalogue allows (max_files); and every material the form requires is there,
+// conditional ones (告知承诺书 when fire.commitment is true) included. Problems about an entry
+// are at /materials/<index>/…, a missing material at /materials; both name the material.
 func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.OneForm) ([]problem.Problem, error) {
 	var problems problem.List
-	add := problems.Add
-	wanted := map[string]mapping.MaterialItem{}
-	for _, mi := range of.Materials {
-		wanted[mi.Code] = mi
+	add := func(material, path, rule, msg string, args ...any) {
+		problems = append(problems, problem.Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...), Material: material})
 	}
-	seen := map[string]bool{}
+	files := map[string]int{}
 	for i, in := range p.app.Materials {
 		path := fmt.Sprintf("/materials/%d", i)
-		mi, ok := wanted[in.Type]
+		mi, ok := of.Material(in.Type)
 		switch {
 		case in.Type == "":
-			add(path+"/type", problem.RuleRequired, "name the material type")
+			add("", path+"/type", problem.RuleRequired, "name the material type")
 			continue
 		case !ok:
 			if _, known := s.cat.Material(in.Type); known {
-				add(path+"/type", RuleNotNeeded, "no chosen matter asks for %s", in.Type)
+				add(in.Type, path+"/type", RuleNotNeeded, "no chosen matter asks for %s", in.Type)
 			} else {
-				add(path+"/type", RuleUnknownMaterial, "%s is not in the material catalogue", strconv.Quote(clip(in.Type)))
+				add("", path+"/type", RuleUnknownMaterial, "%s is not in the material catalogue", strconv.Quote(clip(in.Type)))
 			}
 			continue
-		case seen[in.Type]:
-			add(path+"/type", problem.RuleDuplicate, "%s is supplied twice: supply each material once", in.Type)
+		case files[in.Type] >= mi.MaxFiles:
+			if mi.MaxFiles == 1 {
+				add(in.Type, path+"/type", problem.RuleDuplicate, "%s is supplied twice: supply it once", in.Type)
+			} else {
+				add(in.Type, path+"/type", RuleMaxFiles, "%s takes at most %d files", in.Type, mi.MaxFiles)
+			}
 			continue
 		}
-		seen[in.Type] = true
+		files[in.Type]++
 		if in.Licence != nil {
 			pm, refused, err := s.licenceMaterial(ctx, path, in, mi, p.holder.ID)
 			if err != nil {
 				return nil, err
 			}
 			if refused != nil {
+				refused.Material = in.Type
 				problems = append(problems, *refused)
 				continue
 			}
+			pm.file = files[in.Type] - 1
 			p.materials = append(p.materials, pm)
 			continue
 		}
 		if in.Filename == "" || len(in.Filename) > 255 || strings.ContainsAny(in.Filename, "/\\\x00") {
-			add(path+"/filename", problem.RuleFilename, "must be a file name (1-255 bytes, no path separators)")
+			add(in.Type, path+"/filename", problem.RuleFilename, "must be a file name (1-255 bytes, no path separators)")
 		}
 		if !sha256RE.MatchString(in.SHA256) {
-			add(path+"/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
+			add(in.Type, path+"/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
 		}
 		if in.Size <= 0 {
-			add(path+"/size", problem.RuleMinimum, "must be the file's size in bytes, at least 1")
+			add(in.Type, path+"/size", problem.RuleMinimum, "must be the file's size in bytes, at least 1")
 		}
 		if up := s.cfg.MaterialHosts.problem(path+"/uri", in.URI); up != nil {
+			up.Material = in.Type
 			problems = append(problems, *up)
 		}
-		p.materials = append(p.materials, &plannedMaterial{id: newID("mt_"), input: in, name: mi.Name})
+		p.materials = append(p.materials, &plannedMaterial{id: newID("mt_"), input: in, name: mi.Name, file: files[in.Type] - 1})
 	}
-	for _, mi := range of.Materials {
-		if mi.Required && !seen[mi.Code] {
-			add("/materials", RuleRequiredMaterial, "%s (%s) is required by %s", mi.Name, mi.Code, strings.Join(mi.Matters, ", "))
+	for _, rm := range of.RequiredMaterials(mapping.Form(p.app.Form), nil) {
+		if files[rm.Code] == 0 {
+			add(rm.Code, "/materials", RuleRequiredMaterial, "%s (%s) is required by %s", rm.Name, rm.Code, strings.Join(rm.By, ", "))
 		}
 	}
 	return problems, nil
@@ -337,12 +298,13 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 // Rules of the problems intake reports besides the shared ones (package problem) and the one
 // form's (package mapping).
 const (
-	RuleNotOpenToApplicant = "applicant_type"    // a chosen matter is not open to the applicant type
-	RuleRequiredMatter     = "required_matter"   // a required matter of the bundle was dropped
-	RuleNotNeeded          = "not_needed"        // no chosen matter asks for the material
-	RuleUnknownMaterial    = "unknown_material"  // the material catalogue has no such material
-	RuleRequiredMaterial   = "required_material" // a required material is missing
-	RuleHolder             = "holder"            // an issued licence's holder is not the case's applicant
+	RuleNotOpenToApplicant = mapping.RuleNotOpenToApplicant // a chosen matter is not open to the applicant type
+	RuleRequiredMatter     = mapping.RuleRequiredMatter     // a required matter of the bundle was dropped
+	RuleNotNeeded          = "not_needed"                   // no chosen matter asks for the material
+	RuleUnknownMaterial    = "unknown_material"             // the material catalogue has no such material
+	RuleRequiredMaterial   = "required_material"            // a required material is missing
+	RuleMaxFiles           = "max_files"                    // more files of a material than the catalogue allows
+	RuleHolder             = "holder"                       // an issued licence's holder is not the case's applicant
 	RuleUnknownDepartment  = "unknown_department"
 )
 

@@ -179,13 +179,15 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		Type       string `db:"type"`
 	}
 	if err := tx.SelectContext(ctx, &links, tx.Rebind(`SELECT sm.subcase_id, sm.material_id, m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
-		WHERE m.case_id = ? ORDER BY sm.subcase_id, m.type`), caseID); err != nil {
+		WHERE m.case_id = ? ORDER BY sm.subcase_id, m.type, m.file_index`), caseID); err != nil {
 		return nil, err
 	}
 	bySub := map[string][]string{}
 	byMat := map[string][]string{}
 	for _, l := range links {
-		bySub[l.SubcaseID] = append(bySub[l.SubcaseID], l.Type)
+		if types := bySub[l.SubcaseID]; len(types) == 0 || types[len(types)-1] != l.Type { // a type once, however many files
+			bySub[l.SubcaseID] = append(types, l.Type)
+		}
 		byMat[l.MaterialID] = append(byMat[l.MaterialID], l.SubcaseID)
 	}
 	var pauses []pauseRow
@@ -225,7 +227,7 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		LicenceVerifiedAt store.Timestamp `db:"licence_verified_at"`
 	}
 	if err := tx.SelectContext(ctx, &mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri, licence_type, licence_number, licence_verified_at
-		FROM case_materials WHERE case_id = ? ORDER BY type`), caseID); err != nil {
+		FROM case_materials WHERE case_id = ? ORDER BY type, file_index`), caseID); err != nil {
 		return nil, err
 	}
 	for _, m := range mats {
