@@ -137,6 +137,7 @@ var zhTemplates = map[string]zhTemplate{
 	"not_needed":        {thing: "所选事项不需要%s，请删除", bare: "所选事项不需要这份材料，请删除"},
 	"unknown_material":  {thing: "%s不是材料目录中的材料，请核对材料类型", bare: "材料类型不在材料目录中，请核对"},
 	"required_material": {thing: "请提交所选事项要求的%s", material: "请提交%s"},
+	"max_files":         {thing: "%s的文件数量超过上限，请精简", material: "%s的文件数量超过上限，请精简", bare: "材料的文件数量超过上限，请精简"},
 	// hub/cases: supplements (补正), withdrawals (撤件), the platform's own number.
 	"not_asked":          {thing: "部门未要求补正%s，请只提交要求补正的内容", material: "部门未要求补正%s，请只提交要求补正的材料", bare: "部门未要求补正这项内容，请只提交要求补正的内容"},
 	"incomplete":         {thing: "同一部门还要求补正%s，请一次提交全部补正内容", material: "同一部门还要求补正%s，请一次提交全部补正材料", bare: "请一次提交部门要求补正的全部内容"},

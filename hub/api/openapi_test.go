@@ -389,19 +389,23 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		IssuedAt: "2026-12-01", ValidFrom: "2026-12-01", ValidUntil: "2031-11-30",
 		File: event.LicenceFile{SHA256: strings.Repeat("ab", 32), URI: "https://licences.example.org/jy.ofd", Format: "ofd", Size: 48213}}
 	subcase := cases.SubcaseView{ID: "sc_1", MatterCode: "tobacco-retail-licence", MatterName: "烟草专卖零售许可证核发", Optional: true,
-		Department: cases.DepartmentRef{Code: "tobacco", Name: "区烟草局"}, State: "supplement_requested", WaitingFor: []string{"food-business-licence"},
+		Department: cases.DepartmentRef{Code: "tobacco", Name: "区烟草局"}, State: "supplement_requested", StateLabel: "待补正", SupplementDeadline: "2026-12-20", WaitingFor: []string{"food-business-licence"},
 		Deadlines: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, LimitsDays: cases.LimitDays{Promised: 10, Statutory: 20},
 		Paused: true, DispatchedAt: &at, DeliveredAt: &at, DeliveryError: "503 from the back office", DecisionNumber: "赣烟许〔2026〕1号",
 		Reason: "材料不全", Missing: []event.Missing{{Material: "premises-proof", Field: "business.address", Note: "请补正"}}, Materials: []string{"premises-proof"}}
-	caseView := cases.CaseView{ID: "cs_1", State: "completed", Outcome: "partially_approved", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
+	caseView := cases.CaseView{ID: "cs_1", ExternalRef: "JS-2026-000123", State: "completed", StateLabel: "已办结", Outcome: "partially_approved", OutcomeLabel: "部分准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
 		ApplicantType: "enterprise", CatalogueVersion: strings.Repeat("0", 64), SubmittedAt: at, CompletedAt: &at,
 		Deadline: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, Subcases: []cases.SubcaseView{subcase},
 		Materials: []cases.MaterialView{{ID: "mt_1", Type: "food-business-licence-copy", Name: "食品经营许可证", Filename: "jy.ofd", SHA256: strings.Repeat("ab", 32),
 			Size: 48213, URI: "https://licences.example.org/jy.ofd", UsedBy: []string{"sc_1"},
 			Licence: &cases.MaterialLicence{Type: foodLicence, Number: "JY13207070054321", VerifiedAt: at}}},
 		Licences: []cases.LicenceView{{Licence: licence, SubcaseID: "sc_1", MatterCode: "food-business-licence", Status: "revoked"}},
-		Timeline: []cases.TimelineEntry{{Seq: 1, At: at, SubcaseID: "sc_1", Type: "licence_revoked", Detail: "x"}}}
-	result := cases.EventResult{Subcase: subcase}
+		Timeline: []cases.TimelineEntry{{Seq: 1, At: at, SubcaseID: "sc_1", Type: "accepted", Label: "已受理", Text: "区烟草局「烟草专卖零售许可证核发」已受理",
+			Detail: "x", Data: map[string]any{"accepted_at": "2026-12-01T09:30:00+08:00", "promised_date": "2026-12-11"}}},
+		Supplements: []cases.SupplementView{{ID: "sp_1", ReceivedAt: at, Subcases: []string{"sc_1"}, Fields: []string{"business.address"}, Note: "已补正",
+			Materials: []cases.MaterialView{{Type: "premises-proof", Name: "经营场所使用证明", Filename: "p.pdf", SHA256: strings.Repeat("ab", 32), Size: 1,
+				URI: "https://files.example.org/p.pdf", UsedBy: []string{}}}}}}
+	result := cases.EventResult{Subcase: subcase, TimeClamped: true}
 	result.Case.ID, result.Case.State, result.Case.Outcome = "cs_1", "completed", "approved"
 	library := licences.Licence{Licence: licence, ID: "lic_1", Status: "revoked", CheckedOn: "2026-12-02", Source: "import", Origin: "platform:jiangsu",
 		Department: "admin-approval", CaseID: "cs_1", SubcaseID: "sc_1", MatterCode: "food-business-licence", RevokedAt: &at, RevokedReason: "x", RecordedAt: at}
@@ -426,6 +430,14 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		value  any
 	}{
 		{"Case", caseView},
+		{"CaseList", cases.CaseList{Items: []cases.CaseSummary{{ID: "cs_1", ExternalRef: "JS-1", State: "withdrawn", StateLabel: "已撤回", Outcome: "approved",
+			OutcomeLabel: "全部准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Deadline: event.Deadlines{Promised: "2026-12-11"}, SubmittedAt: at}},
+			Next: "cs_1"}},
+		{"Feed", cases.Feed{Items: []cases.FeedEntry{{Cursor: "7", CaseID: "cs_1", ExternalRef: "JS-1", SubcaseID: "sc_1", Type: "supplement_requested",
+			Label: "要求补正", Text: "区烟草局「烟草专卖零售许可证核发」要求补正：经营场所使用证明", At: at, Data: map[string]any{"deadline": "2026-12-20"}}}, Next: "7"}},
+		{"Withdrawal", cases.Withdrawal{Reason: "暂不开业", Matters: []string{"outdoor-ad"}}},
+		{"Supplement", cases.Supplement{Materials: []cases.MaterialInput{{Type: "premises-proof", Filename: "p.pdf", SHA256: strings.Repeat("ab", 32), Size: 1,
+			URI: "https://files.example.org/p.pdf"}}, Form: map[string]any{"business.address": "x"}, Note: "n"}},
 		{"EventResult", result},
 		{"LibraryLicence", library},
 		{"LibraryLicence", library.Masked()},

@@ -118,25 +118,7 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner str
 		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, store.JSONOf(p.app.Form), s.cat.Version, ts, ts, owner, p.app.ExternalRef); err != nil {
 		return fmt.Errorf("storing the case: %w", err)
 	}
-	// One multi-row INSERT per table: the materials, the sub-cases and their links.
-	materials := make([][]any, 0, len(p.materials))
-	var links [][]any
-	for _, pm := range p.materials {
-		in := pm.input
-		var licID, licType, licNumber string
-		var verified store.Timestamp
-		if pm.licence != nil {
-			licID, licType, licNumber, verified = pm.licence.ID, pm.licence.Type, pm.licence.Number, ts
-		}
-		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
-		for _, user := range pm.users {
-			links = append(links, []any{user, pm.id})
-		}
-	}
-	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
-		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials); err != nil {
-		return fmt.Errorf("storing the materials: %w", err)
-	}
+	// One multi-row INSERT per table: the sub-cases, the materials and their links.
 	subcases := make([][]any, 0, len(p.subcases))
 	for _, ps := range p.subcases {
 		state := StateDispatched
@@ -150,8 +132,8 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner str
 		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "updated_at"}, subcases); err != nil {
 		return fmt.Errorf("storing the sub-cases: %w", err)
 	}
-	if err := store.InsertRows(ctx, tx, "subcase_materials", []string{"subcase_id", "material_id"}, links); err != nil {
-		return fmt.Errorf("linking the materials: %w", err)
+	if err := s.insertMaterials(ctx, tx, caseID, p.materials, ts); err != nil {
+		return err
 	}
 	steps := []timelineStep{{typ: "submitted", detail: fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials))}}
 	var ready []string

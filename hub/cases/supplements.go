@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/catalogue"
 	"yjshub/hub/bus"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
@@ -200,6 +201,7 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 	var ps problem.List
 	touched := map[string]bool{}
 	given := map[string]bool{}
+	files := map[string]int{}
 	for i, in := range sup.Materials {
 		path := fmt.Sprintf("/materials/%d", i)
 		users, ok := a.materials[in.Type]
@@ -211,18 +213,28 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 			ps = append(ps, problem.Problem{Path: path + "/type", Rule: RuleNotAsked, Material: in.Type,
 				Message: "no open supplement request of this case asks for this material"})
 			continue
-		case given["material:"+in.Type]:
-			ps = append(ps, problem.Problem{Path: path + "/type", Rule: problem.RuleDuplicate, Material: in.Type,
-				Message: "the material is supplied twice: supply each material once"})
+		}
+		cm, _ := s.cat.Material(in.Type)
+		maxFiles := catalogue.DefaultMaxFiles
+		if cm != nil {
+			maxFiles = cm.Files()
+		}
+		if files[in.Type] >= maxFiles {
+			rule, msg := problem.RuleDuplicate, "the material is supplied twice: supply it once"
+			if maxFiles > 1 {
+				rule, msg = RuleMaxFiles, fmt.Sprintf("the material takes at most %d files", maxFiles)
+			}
+			ps = append(ps, problem.Problem{Path: path + "/type", Rule: rule, Material: in.Type, Message: msg})
 			continue
 		}
+		files[in.Type]++
 		given["material:"+in.Type] = true
 		for _, u := range users {
 			touched[u] = true
 		}
 		name := in.Type
-		if m, ok := s.cat.Material(in.Type); ok {
-			name = m.Name
+		if cm != nil {
+			name = cm.Name
 		}
 		pm, mp, err := s.checkMaterialInput(ctx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.HolderID)
 		if err != nil {
@@ -230,6 +242,7 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 		}
 		ps = append(ps, mp...)
 		if pm != nil {
+			pm.file = files[in.Type] - 1
 			mats = append(mats, pm)
 		}
 	}
@@ -338,18 +351,26 @@ func (s *Service) applySupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 		SHA256   string `json:"sha256"`
 	}
 	var old []replaced
+	var types []string
+	byType := map[string][]*plannedMaterial{}
 	for _, pm := range mats {
+		if byType[pm.input.Type] == nil {
+			types = append(types, pm.input.Type)
+		}
+		byType[pm.input.Type] = append(byType[pm.input.Type], pm)
+	}
+	for _, typ := range types {
 		var prior []struct {
 			ID       string `db:"id"`
 			Filename string `db:"filename"`
 			SHA256   string `db:"sha256"`
 		}
-		if err := tx.SelectContext(ctx, &prior, tx.Rebind(`SELECT id, filename, sha256 FROM case_materials WHERE case_id = ? AND type = ?`), c.ID, pm.input.Type); err != nil {
+		if err := tx.SelectContext(ctx, &prior, tx.Rebind(`SELECT id, filename, sha256 FROM case_materials WHERE case_id = ? AND type = ? ORDER BY file_index`), c.ID, typ); err != nil {
 			return err
 		}
 		users := map[string]bool{}
 		for _, p := range prior {
-			old = append(old, replaced{Type: pm.input.Type, Filename: p.Filename, SHA256: p.SHA256})
+			old = append(old, replaced{Type: typ, Filename: p.Filename, SHA256: p.SHA256})
 			var linked []string
 			if err := tx.SelectContext(ctx, &linked, tx.Rebind(`SELECT subcase_id FROM subcase_materials WHERE material_id = ?`), p.ID); err != nil {
 				return err
@@ -365,16 +386,19 @@ func (s *Service) applySupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 			}
 		}
 		for _, sc := range subs {
-			if m, ok := s.cat.Matter(sc.MatterCode); ok && needs(m, pm.input.Type, c.ApplicantType) && sc.State != StateCancelled && sc.State != StateWithdrawn {
+			if m, ok := s.cat.Matter(sc.MatterCode); ok && needs(m, typ, c.ApplicantType) && sc.State != StateCancelled && sc.State != StateWithdrawn {
 				users[sc.ID] = true
 			}
 		}
-		pm.users = pm.users[:0]
+		ids := make([]string, 0, len(users))
 		for u := range users {
-			pm.users = append(pm.users, u)
+			ids = append(ids, u)
 		}
-		sort.Strings(pm.users)
-		if err := s.insertMaterials(ctx, tx, c.ID, []*plannedMaterial{pm}, ts); err != nil {
+		sort.Strings(ids)
+		for _, pm := range byType[typ] {
+			pm.users = ids
+		}
+		if err := s.insertMaterials(ctx, tx, c.ID, byType[typ], ts); err != nil {
 			return err
 		}
 	}
@@ -388,7 +412,7 @@ func (s *Service) applySupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 			return err
 		}
 	}
-	body := map[string]any{"materials": materialRefs(mats), "fields": fields, "replaced": old, "note": sup.Note}
+	body := map[string]any{"materials": materialRefs(mats, now), "fields": fields, "replaced": old, "note": sup.Note}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_supplements (id, case_id, received_at, subcases, body) VALUES (?, ?, ?, ?, ?)`),
 		supID, c.ID, ts, store.JSONOf(answered), store.JSONOf(body)); err != nil {
 		return fmt.Errorf("recording the supplement: %w", err)
@@ -448,7 +472,7 @@ func (s *Service) resubmittedMessage(c caseRow, sc subcaseRow, supID string, for
 		corrected[f] = sup.Form[f]
 	}
 	data := event.SubcaseResubmitted{CaseID: c.ID, SubcaseID: sc.ID, SupplementID: supID, Matter: s.matterRef(sc), Department: sc.Department,
-		Asked: sc.Missing.V, Materials: materialRefs(mine), Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
+		Asked: sc.Missing.V, Materials: materialRefs(mine, now), Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeSubcaseResubmitted, sc.ID, now, data)
 	if err != nil {
@@ -462,12 +486,12 @@ func (s *Service) resubmittedMessage(c caseRow, sc subcaseRow, supID string, for
 		Headers: map[string]string{"ce_type": event.TypeSubcaseResubmitted, "ce_id": id}}, nil
 }
 
-func materialRefs(mats []*plannedMaterial) []event.MaterialRef {
+func materialRefs(mats []*plannedMaterial, verifiedAt time.Time) []event.MaterialRef {
 	out := make([]event.MaterialRef, 0, len(mats))
 	for _, pm := range mats {
 		ref := event.MaterialRef{Type: pm.input.Type, Name: pm.name, Filename: pm.input.Filename, SHA256: pm.input.SHA256, Size: pm.input.Size, URI: pm.input.URI}
 		if pm.licence != nil {
-			ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status}
+			ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status, VerifiedAt: verifiedAt}
 		}
 		out = append(out, ref)
 	}
@@ -552,6 +576,9 @@ func (s *Service) checkMaterialInput(ctx context.Context, path string, in Materi
 	if in.Licence != nil {
 		pm, refused, err := s.licenceMaterial(ctx, path, in, mi, holderID)
 		if err != nil || refused != nil {
+			if refused != nil {
+				refused.Material = in.Type
+			}
 			return nil, problemsOf(refused), err
 		}
 		return pm, nil, nil
@@ -597,12 +624,12 @@ func (s *Service) insertMaterials(ctx context.Context, tx *sqlx.Tx, caseID strin
 		if pm.licence != nil {
 			licID, licType, licNumber, verified = pm.licence.ID, pm.licence.Type, pm.licence.Number, ts
 		}
-		materials = append(materials, []any{pm.id, caseID, in.Type, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
+		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
 		for _, user := range pm.users {
 			links = append(links, []any{user, pm.id})
 		}
 	}
-	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "filename", "sha256", "size", "uri",
+	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
 		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials); err != nil {
 		return fmt.Errorf("storing the materials: %w", err)
 	}

@@ -258,34 +258,15 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 			continue
 		}
 		files[in.Type]++
-		if in.Licence != nil {
-			pm, refused, err := s.licenceMaterial(ctx, path, in, mi, p.holder.ID)
-			if err != nil {
-				return nil, err
-			}
-			if refused != nil {
-				refused.Material = in.Type
-				problems = append(problems, *refused)
-				continue
-			}
+		pm, ps, err := s.checkMaterialInput(ctx, path, in, mi, p.holder.ID)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, ps...)
+		if pm != nil {
 			pm.file = files[in.Type] - 1
 			p.materials = append(p.materials, pm)
-			continue
 		}
-		if in.Filename == "" || len(in.Filename) > 255 || strings.ContainsAny(in.Filename, "/\\\x00") {
-			add(in.Type, path+"/filename", problem.RuleFilename, "must be a file name (1-255 bytes, no path separators)")
-		}
-		if !sha256RE.MatchString(in.SHA256) {
-			add(in.Type, path+"/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
-		}
-		if in.Size <= 0 {
-			add(in.Type, path+"/size", problem.RuleMinimum, "must be the file's size in bytes, at least 1")
-		}
-		if up := s.cfg.MaterialHosts.problem(path+"/uri", in.URI); up != nil {
-			up.Material = in.Type
-			problems = append(problems, *up)
-		}
-		p.materials = append(p.materials, &plannedMaterial{id: newID("mt_"), input: in, name: mi.Name, file: files[in.Type] - 1})
 	}
 	for _, rm := range of.RequiredMaterials(mapping.Form(p.app.Form), nil) {
 		if files[rm.Code] == 0 {
