@@ -87,7 +87,9 @@ func TestCatalogueValidateListsEveryProblem(t *testing.T) {
 		OK       bool             `json:"ok"`
 		Problems []map[string]any `json:"problems"`
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 || v.OK || len(v.Problems) != 2 {
+	// The colour, and each material the base matters ask for besides id-card (premises-proof,
+	// other-proof): every one, not the first.
+	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 || v.OK || len(v.Problems) != 3 {
 		t.Fatalf("exit %d, %v: %s", code, err, out)
 	}
 }

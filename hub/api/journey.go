@@ -36,7 +36,7 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-// events answers GET /api/v1/events?after=CURSOR&limit=&wait=30s: the applicant-facing steps of
+// events answers GET /api/v1/events?after=CURSOR&limit=&wait=30: the applicant-facing steps of
 // a platform's cases (an operator's: of every case) after a cursor, waiting up to wait for the
 // next when there is none yet (long poll).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -45,16 +45,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	var problems []problem.Problem
 	q.Limit, problems = intParam(r, "limit", problems)
 	if v := qs.Get("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			if n, nerr := strconv.Atoi(v); nerr == nil {
-				d, err = time.Duration(n)*time.Second, nil
-			}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 60 {
+			problems = append(problems, problem.Problem{Path: "wait", Rule: problem.RuleRange, Message: "must be a whole number of seconds from 0 to 60"})
 		}
-		if err != nil {
-			problems = append(problems, problem.Problem{Path: "wait", Rule: problem.RuleInvalid, Message: "must be a duration (30s) or a number of seconds"})
-		}
-		q.Wait = d
+		q.Wait = time.Duration(n) * time.Second
 	}
 	if len(problems) > 0 {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)

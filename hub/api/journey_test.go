@@ -45,7 +45,7 @@ func TestAPlatformFollowsSupplementsAndWithdrawsOnlyItsOwnCases(t *testing.T) {
 
 			// The feed: jiangsu's steps; lianyungang sees none of them.
 			for client, want := range map[string]bool{"jiangsu": true, "lianyungang": false} {
-				code, resp := send(t, srv, "GET", "/api/v1/events?wait=0s", keys[client], "")
+				code, resp := send(t, srv, "GET", "/api/v1/events?wait=0", keys[client], "")
 				if code != 200 || strings.Contains(resp, view.ID) != want {
 					t.Errorf("%s reading the feed: %d %s; want jiangsu's case %v", client, code, resp, want)
 				}

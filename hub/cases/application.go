@@ -58,8 +58,10 @@ type LicenceRef struct {
 // "~" would otherwise name another place.
 var pointerToken = strings.NewReplacer("~", "~0", "/", "~1")
 
-// externalRefRE is what an external reference may be: 1 to 64 visible characters, no space.
-var externalRefRE = regexp.MustCompile(`^[^\s\p{Cc}]{1,64}$`)
+// externalRefRE is what an external reference may be: 1 to 64 characters, none a control
+// character or a space (the OpenAPI document's pattern, character for character, so that
+// JSON Schema tooling agrees with the hub).
+var externalRefRE = regexp.MustCompile(`^[^\x{0000}-\x{0020}\x{007F}-\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]{1,64}$`)
 
 // RuleExternalRef is the rule of an external reference that is not 1-64 visible characters.
 const RuleExternalRef = "external_ref"

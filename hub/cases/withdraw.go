@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jmoiron/sqlx"
 
@@ -40,7 +41,7 @@ const (
 // nothing and answers as before (replayed = true).
 func (s *Service) Withdraw(ctx context.Context, caseID string, w Withdrawal) (view *CaseView, replayed bool, err error) {
 	var ps problem.List
-	w.Reason = strings.TrimSpace(w.Reason)
+	w.Reason = strings.TrimFunc(w.Reason, func(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' })
 	switch {
 	case w.Reason == "":
 		ps.Add("/reason", problem.RuleRequired, "give the applicant's reason for the withdrawal")
