@@ -416,6 +416,9 @@ func decodePush(dept, key string, body []byte) (dispatched, []problem) {
 	default:
 		add("data.department", "equals_path", fmt.Sprintf("data.department %q differs from the department of the path, %q", data.Department, dept))
 	}
+	if env.Type != event.TypeSubcaseDispatched {
+		return data, ps // a supplement or a withdrawal: the callback came with the dispatch
+	}
 	if u, err := url.Parse(data.Callback); data.Callback == "" {
 		add("data.callback", "required", "data.callback is required: the simulator reports events there")
 	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

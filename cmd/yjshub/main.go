@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,11 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // run builds the command tree, runs it and returns the process exit code: 0 on success,
 // 1 when the work failed, 2 when the command line was wrong.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context: its end stops a long-running command as a signal would.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "yjshub",
 		Short:         "The integration hub of 一件事一次办: one application, every department's back office",
@@ -33,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(), catalogueCommand(), submitCommand(), watchCommand(), deptsimCommand(), platformsimCommand(), dlqCommand(), reportCommand(), conformanceCommand(), clientsCommand(), signingSecretCommand(), auditCommand(), deadlinesCommand(), pseudonymCommand())
 
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {
 	case err == nil:
