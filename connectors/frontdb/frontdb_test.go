@@ -769,3 +769,45 @@ func (f *fakeCases) ApplyEvent(_ context.Context, subcaseID string, ev event.Dep
 	f.seen[ev.EventID] = ev.Type
 	return &cases.EventResult{}, false, nil
 }
+
+// The applicant's supplement and withdrawal are staged like the dispatch, each with its type;
+// any other message type is not a message about a sub-case.
+func TestSupplementsAndWithdrawalsAreStagedWithTheirType(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		c := h.connector(h.config())
+		_, sc, raw := h.subcase("cs-f", nil)
+		follow := func(id, typ string, data any) []byte {
+			env, err := event.New(id, typ, sc, time.Now(), data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(env)
+			return b
+		}
+		mat := event.MaterialRef{Type: "business-licence", Name: "营业执照", Filename: "yyzz-v2.pdf", SHA256: strings.Repeat("cd", 32), Size: 9, URI: "https://files.example/v2.pdf"}
+		resub := follow("ev-resub", event.TypeSubcaseResubmitted, event.SubcaseResubmitted{CaseID: "cs-f", SubcaseID: sc, SupplementID: "sp_1",
+			Department: h.Dept, Asked: []event.Missing{{Material: "business-licence"}}, Materials: []event.MaterialRef{mat}, Fields: map[string]any{}, Form: map[string]any{"A": 1}})
+		withdrawn := follow("ev-wd", event.TypeSubcaseWithdrawn, event.SubcaseWithdrawn{CaseID: "cs-f", SubcaseID: sc, Department: h.Dept, Reason: "不办了", WithdrawnAt: time.Now()})
+		other := follow("ev-other", event.TypeCaseUpdated, map[string]any{"case_id": "cs-f", "subcase_id": sc})
+		h.Publish("cs-f", raw, resub, withdrawn, other)
+		h.Start(c.Run)
+		h.WaitFor("three rows staged and the other message dead-lettered", func() bool {
+			return h.count("yjs_subcase_in", "") == 3 && h.lag() == 0
+		})
+		var rows []struct {
+			ID        string `db:"id"`
+			Type      string `db:"event_type"`
+			Materials string `db:"materials_json"`
+		}
+		if err := h.side.SelectContext(h.Ctx, &rows, "SELECT id, event_type, materials_json FROM yjs_subcase_in ORDER BY seq"); err != nil {
+			t.Fatal(err)
+		}
+		if rows[1].ID != "ev-resub" || rows[1].Type != event.TypeSubcaseResubmitted || !strings.Contains(rows[1].Materials, "yyzz-v2.pdf") ||
+			rows[2].ID != "ev-wd" || rows[2].Type != event.TypeSubcaseWithdrawn || rows[2].Materials != "[]" || rows[0].Type != event.TypeSubcaseDispatched {
+			t.Fatalf("staged rows: %+v", rows)
+		}
+		if s := c.Status(); s.Failed != 1 {
+			t.Fatalf("the case.updated message on a department's topic: %d failures, want 1", s.Failed)
+		}
+	})
+}

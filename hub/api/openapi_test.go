@@ -420,6 +420,19 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	envelope := json.RawMessage(mustJSON(t, dispatched))
+	matter := event.MatterRef{Code: "tobacco-retail-licence", Name: "烟草专卖零售许可证核发", Result: event.ResultRef{Kind: "licence", Name: "烟草专卖零售许可证"}}
+	resubmitted, err := event.New("ev_2", event.TypeSubcaseResubmitted, "sc_1", at, event.SubcaseResubmitted{CaseID: "cs_1", SubcaseID: "sc_1", SupplementID: "sp_1",
+		Matter: matter, Department: "tobacco", Asked: []event.Missing{{Material: "premises-proof", Note: "缺页"}},
+		Materials: []event.MaterialRef{{Type: "premises-proof", Name: "经营场所使用证明", Filename: "p.pdf", SHA256: strings.Repeat("ab", 32), Size: 1, URI: "https://files.example.org/p.pdf"}},
+		Fields: map[string]any{}, Form: map[string]any{"QYMC": "x"}, Note: "已补正", Callback: "https://hub.example.org/api/v1/subcases/sc_1/events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withdrawn, err := event.New("ev_3", event.TypeSubcaseWithdrawn, "sc_1", at, event.SubcaseWithdrawn{CaseID: "cs_1", SubcaseID: "sc_1", Matter: matter,
+		Department: "tobacco", Reason: "暂不开业", WithdrawnAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
 	letter := deadletter.Letter{ID: "dl_1", Connector: "restpush:tobacco", Department: "tobacco", EventID: "ev_1", CaseID: "cs_1", SubcaseID: "sc_1",
 		Topic: "yjs.subcase.tobacco", Partition: 1, Offset: 42, Key: "cs_1", Reason: "422 from the back office", Status: 422, Attempts: 3,
 		State: deadletter.StateReplayed, CreatedAt: at, ReplayedAt: &at, ReplayCount: 1}
@@ -442,6 +455,8 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		{"LibraryLicence", library},
 		{"LibraryLicence", library.Masked()},
 		{"InboxItem", inbox.Item{ID: "ev_1", Lease: "ls_1", LeaseUntil: at, Attempts: 2, Message: envelope}},
+		{"InboxItem", inbox.Item{ID: "ev_2", Lease: "ls_2", LeaseUntil: at, Attempts: 1, Message: json.RawMessage(mustJSON(t, resubmitted))}},
+		{"InboxItem", inbox.Item{ID: "ev_3", Lease: "ls_3", LeaseUntil: at, Attempts: 1, Message: json.RawMessage(mustJSON(t, withdrawn))}},
 		{"DeadLetter", letter},
 		{"DeadLetterWithPayload", DeadLetterView{Letter: letter, Payload: envelope}},
 		{"ConnectorStatus", connector.Status{Name: "restpush:tobacco", Kind: "restpush", Department: "tobacco", State: connector.StatePaused,

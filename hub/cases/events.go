@@ -423,6 +423,14 @@ func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc 
 		}
 		st.data = map[string]any{"department": deptRef, "missing": items, "deadline": ev.Deadline,
 			"reply_to": "/api/v1/cases/" + caseID + "/supplements"}
+		// 《行政许可法》第三十二条第一款第四项: what is missing is to be told at once or within
+		// five (working, 第八十二条) days of receiving the application, all at once; told later,
+		// the application counts as accepted from its receipt. The hub says so; the department
+		// decides what follows.
+		if late := s.lateNotice(sc, at); late > 0 {
+			st.data["late_notice_working_days"] = late
+			st.detail += fmt.Sprintf(" (told %d working days after the application reached the department: more than the five of 行政许可法 art. 32)", late)
+		}
 		st.extra = strings.Join(names, "、")
 		if ev.Deadline != "" {
 			st.extra += "（请于" + ev.Deadline + "前提交）"
@@ -448,4 +456,28 @@ func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc 
 		st.data["time_clamped"] = true
 	}
 	return st, nil
+}
+
+// noticeWithin is the most working days after receiving an application within which a
+// department may tell the applicant what to supplement (《行政许可法》第三十二条).
+const noticeWithin = 5
+
+// lateNotice returns how many working days after the application reached the department a
+// supplement request made at at comes, when that is more than noticeWithin and the sub-case
+// was not accepted yet; 0 otherwise (a request after acceptance falls under no such limit).
+func (s *Service) lateNotice(sc subcaseRow, at time.Time) int {
+	if sc.State != StateDispatched && sc.State != StateReceived {
+		return 0
+	}
+	from := sc.DeliveredAt
+	if from.IsZero() {
+		from = sc.DispatchedAt
+	}
+	if from.IsZero() {
+		return 0
+	}
+	if n := s.cal.WorkingDaysBetween(from.Time, at); n > noticeWithin {
+		return n
+	}
+	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -431,6 +432,59 @@ func TestAPlatformIsShownTheApplicantsStepsWithoutTheOperatorsDetail(t *testing.
 			if e.Detail != "" || e.Text == "" || e.Type == "delivered" || e.Label == e.Type {
 				t.Fatalf("an applicant's step: %+v", e)
 			}
+		}
+	})
+}
+
+// 《行政许可法》第三十二条: what to supplement is told within five working days of receiving the
+// application; a later request before acceptance is flagged, one after acceptance is not.
+func TestASupplementRequestLaterThanFiveWorkingDaysBeforeAcceptanceIsFlagged(t *testing.T) {
+	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
+		ctx := context.Background()
+		app, hash := example(t, "open-bar-enterprise")
+		v, _, err := svc.Submit(ctx, app, hash, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var late, accepted cases.SubcaseView
+		for _, sc := range v.Subcases {
+			if sc.State == cases.StateDispatched && late.ID == "" {
+				late = sc
+			} else if sc.State == cases.StateDispatched && accepted.ID == "" {
+				accepted = sc
+			}
+		}
+		if accepted.ID == "" {
+			t.Fatal("the example has fewer than two dispatched sub-cases")
+		}
+		if _, _, err := svc.ApplyEvent(ctx, accepted.ID, event.DepartmentEvent{EventID: "a", Type: event.Accepted}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.ApplyEvent(ctx, late.ID, event.DepartmentEvent{EventID: "r", Type: event.Received}); err != nil {
+			t.Fatal(err)
+		}
+		// Friday 27 November → Wednesday 9 December: eight working days.
+		setClock(t, svc, time.Date(2026, 12, 9, 2, 0, 0, 0, time.UTC))
+		for _, sc := range []cases.SubcaseView{late, accepted} {
+			var item event.Missing
+			for _, m := range v.Materials {
+				if slices.Contains(m.UsedBy, sc.ID) {
+					item = event.Missing{Material: m.Type}
+				}
+			}
+			if _, _, err := svc.ApplyEvent(ctx, sc.ID, event.DepartmentEvent{EventID: "s", Type: event.SupplementRequested, Missing: []event.Missing{item}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cur, _ := svc.Get(ctx, v.ID)
+		flags := map[string]any{}
+		for _, e := range cur.Timeline {
+			if e.Type == cases.StateSupplementRequested {
+				flags[e.SubcaseID] = e.Data["late_notice_working_days"]
+			}
+		}
+		if flags[late.ID] != float64(8) || flags[accepted.ID] != nil {
+			t.Fatalf("late flags: %v; want 8 working days for %s (not accepted) and none for %s (accepted)", flags, late.MatterCode, accepted.MatterCode)
 		}
 	})
 }

@@ -16,10 +16,10 @@ import (
 var (
 	// caseStates and subcaseStates are the states always shown, 0 when none is in them, so
 	// that a series does not vanish when its last case moves on.
-	caseStates    = []string{cases.CaseInProgress, cases.CaseCompleted}
+	caseStates    = []string{cases.CaseInProgress, cases.CaseCompleted, cases.CaseWithdrawn}
 	subcaseStates = []string{cases.StateWaiting, cases.StateDispatched, cases.StateReceived, cases.StateAccepted,
 		cases.StateSupplementRequested, cases.StateResubmitted, cases.StateSuspended, cases.StateApproved,
-		cases.StateRejected, cases.StateCancelled}
+		cases.StateRejected, cases.StateCancelled, cases.StateWithdrawn}
 	// clockRunning are the states of a sub-case whose deadline clock runs at its department. Not
 	// waiting (not sent yet), not decided (approved, rejected, cancelled), and not paused
 	// (suspended, or waiting for the applicant's supplement): while paused the clock stands
@@ -44,7 +44,7 @@ type CaseCollector struct {
 func NewCaseCollector(st *store.Store, now func() time.Time, timeout time.Duration) *CaseCollector {
 	return &CaseCollector{
 		db: st, now: now, timeout: timeout,
-		cases: prometheus.NewDesc(namespace+"_cases", "Cases (办件) by state: in_progress, completed.",
+		cases: prometheus.NewDesc(namespace+"_cases", "Cases (办件) by state: in_progress, completed, withdrawn.",
 			[]string{"state"}, nil),
 		subcases: prometheus.NewDesc(namespace+"_subcases", "Sub-cases (子件) by department and state.",
 			[]string{"department", "state"}, nil),

@@ -118,10 +118,11 @@ func TestTheCaseCollectorCountsCasesAndOverdueSubcases(t *testing.T) {
 
 			c := metrics.NewCaseCollector(st, func() time.Time { return submitted }, 10*time.Second)
 			want := `
-# HELP yjshub_cases Cases (办件) by state: in_progress, completed.
+# HELP yjshub_cases Cases (办件) by state: in_progress, completed, withdrawn.
 # TYPE yjshub_cases gauge
 yjshub_cases{state="completed"} 1
 yjshub_cases{state="in_progress"} 1
+yjshub_cases{state="withdrawn"} 0
 `
 			if err := testutil.CollectAndCompare(c, strings.NewReader(want), "yjshub_cases"); err != nil {
 				t.Error(err)
@@ -146,10 +147,11 @@ func TestTheCaseCollectorOnAnEmptyStore(t *testing.T) {
 	st := storetest.Migrated(storetest.OpenSQLite)(t)
 	c := metrics.NewCaseCollector(st, time.Now, time.Second)
 	want := `
-# HELP yjshub_cases Cases (办件) by state: in_progress, completed.
+# HELP yjshub_cases Cases (办件) by state: in_progress, completed, withdrawn.
 # TYPE yjshub_cases gauge
 yjshub_cases{state="completed"} 0
 yjshub_cases{state="in_progress"} 0
+yjshub_cases{state="withdrawn"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
@@ -194,7 +196,7 @@ func bySubcaseState(byDept map[string]map[string]int) string {
 	for dept, byState := range byDept {
 		for _, state := range []string{cases.StateWaiting, cases.StateDispatched, cases.StateReceived, cases.StateAccepted,
 			cases.StateSupplementRequested, cases.StateResubmitted, cases.StateSuspended, cases.StateApproved,
-			cases.StateRejected, cases.StateCancelled} {
+			cases.StateRejected, cases.StateCancelled, cases.StateWithdrawn} {
 			fmt.Fprintf(&b, "yjshub_subcases{department=%q,state=%q} %d\n", dept, state, byState[state])
 		}
 	}
