@@ -424,7 +424,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 	resubmitted, err := event.New("ev_2", event.TypeSubcaseResubmitted, "sc_1", at, event.SubcaseResubmitted{CaseID: "cs_1", SubcaseID: "sc_1", SupplementID: "sp_1",
 		Matter: matter, Department: "tobacco", Asked: []event.Missing{{Material: "premises-proof", Note: "缺页"}},
 		Materials: []event.MaterialRef{{Type: "premises-proof", Name: "经营场所使用证明", Filename: "p.pdf", SHA256: strings.Repeat("ab", 32), Size: 1, URI: "https://files.example.org/p.pdf"}},
-		Fields: map[string]any{}, Form: map[string]any{"QYMC": "x"}, Note: "已补正", Callback: "https://hub.example.org/api/v1/subcases/sc_1/events"})
+		Fields:    map[string]any{}, Form: map[string]any{"QYMC": "x"}, Note: "已补正", Callback: "https://hub.example.org/api/v1/subcases/sc_1/events"})
 	if err != nil {
 		t.Fatal(err)
 	}
