@@ -157,6 +157,9 @@ func TestContractSchemathesisFindsTheHubKeepingToItsDocument(t *testing.T) {
 	// Rates high enough that schemathesis reaches the handlers rather than the limiter (429 is
 	// documented everywhere, and hub/api's tests hold the limiter to it).
 	o.limits = api.Limits{RatePerSecond: 2000, Burst: 4000, AnonymousRatePerSecond: 2000, AnonymousBurst: 4000}
+	// A long poll of the feed holds a request up to ?wait= seconds when nothing is new; a hub
+	// may end it sooner, and this one does at once, so that thousands of examples take seconds.
+	o.feedMaxWait = time.Millisecond
 	roles := []string{"platform", "department:tobacco", "operator"}
 	keys := writeClients(t, o.clientsFile, roles...)
 	hub, _ := startSimulatedHub(t, o)

@@ -52,6 +52,7 @@ type serveOptions struct {
 	materialHosts  []string
 	serverLimits   api.ServerLimits
 	limits         api.Limits
+	feedMaxWait    time.Duration
 	kafkaTLS       *bus.TLSConfig  // nil: plaintext
 	kafkaSASL      *bus.SASLConfig // nil: no authentication
 	tls            tlsOptions
@@ -112,6 +113,7 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&materialHosts, "material-hosts", os.Getenv("YJSHUB_MATERIAL_HOSTS"),
 		"hosts materials' files may be on, comma-separated: host or *.domain (env YJSHUB_MATERIAL_HOSTS; default: any public DNS name, https only)")
 	cmd.Flags().IntVar(&o.serverLimits.MaxConns, "max-conns", 1024, "connections served at once; beyond, 503 (health probes still answered)")
+	cmd.Flags().DurationVar(&o.feedMaxWait, "feed-max-wait", time.Minute, "the longest a long poll of the change feed (GET /api/v1/events?wait=) is held, at most 1m; lower it behind a proxy that cuts idle requests sooner")
 	cmd.Flags().IntVar(&o.limits.MaxInFlight, "max-in-flight", 256, "requests handled at once; beyond, 503 with Retry-After")
 	cmd.Flags().Float64Var(&o.limits.RatePerSecond, "client-rate", 100, "requests a second each client may make (a clients file entry may set its own); beyond, 429")
 	cmd.Flags().IntVar(&o.limits.Burst, "client-burst", 200, "requests each client may make at once")
@@ -159,6 +161,9 @@ func supervise(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, nam
 // background (the outbox relay, the simulated departments, the connectors, the file watchers),
 // and the HTTP server. What a step starts is stopped, in reverse order, when serve returns.
 func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
+	if o.feedMaxWait < 0 || o.feedMaxWait > time.Minute {
+		return usageError{fmt.Errorf("--feed-max-wait %s: must be from 0s to 1m", o.feedMaxWait)}
+	}
 	in, err := loadInputs(o, logger)
 	if err != nil {
 		return err
@@ -214,7 +219,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 
 	limits := o.limits
 	limits.TrustForwarded = o.tls.behindProxy // the proxy's X-Forwarded-For names the client's address
-	handler, err := httpHandler(in, limits, svc, manager, reload, st, b, logger)
+	handler, err := httpHandler(in, limits, o.feedMaxWait, svc, manager, reload, st, b, logger)
 	if err != nil {
 		return err
 	}
@@ -453,7 +458,7 @@ func watchClients(o serveOptions, in *inputs, bg *background) {
 
 // httpHandler is the HTTP API on the services, with the operators' metrics (GET /metrics, on a
 // registry of this hub's own, read when scraped) and readiness checks of the store and broker.
-func httpHandler(in *inputs, limits api.Limits, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
+func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
 	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: svc.DeadLetters, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -476,6 +481,7 @@ func httpHandler(in *inputs, limits api.Limits, svc *hub.Services, manager *conn
 		Metrics:     mets.Handler(),
 		Instrument:  mets.Middleware,
 		Limits:      limits,
+		FeedMaxWait: feedMaxWait,
 	})
 }
 

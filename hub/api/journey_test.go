@@ -51,6 +51,12 @@ func TestAPlatformFollowsSupplementsAndWithdrawsOnlyItsOwnCases(t *testing.T) {
 				}
 			}
 
+			for _, q := range []string{"wait=61", "wait=-1", "wait=5s", "after=x", "limit=0", "limit=1001"} {
+				if code, resp := send(t, srv, "GET", "/api/v1/events?"+q, keys["jiangsu"], ""); code != 422 {
+					t.Errorf("the feed with %s: %d %s; want 422", q, code, resp)
+				}
+			}
+
 			// The department asks for a supplement; the platform answers it.
 			food := ""
 			for _, sc := range view.Subcases {

@@ -74,6 +74,10 @@ type Config struct {
 	Instrument func(http.Handler) http.Handler
 	// Limits bound requests in flight and each client's rate. The zero value takes the defaults.
 	Limits Limits
+	// FeedMaxWait is the longest a long poll of the change feed is held (GET /api/v1/events
+	// ?wait=): a wait beyond it ends then, with what there is. Default (0): 60s, the longest a
+	// client may ask for. Lower it for proxies that cut idle requests sooner.
+	FeedMaxWait time.Duration
 }
 
 // Server is the hub's HTTP handler.
