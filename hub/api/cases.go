@@ -85,9 +85,8 @@ func (s *Server) submitCase(w http.ResponseWriter, r *http.Request) {
 		s.writeCaseError(w, r, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 200 {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "the Idempotency-Key header is longer than 200 characters")
+	key, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	view, replayed, err := s.cfg.Cases.SubmitAs(r.Context(), owner(r), app, hash, key)
@@ -96,10 +95,26 @@ func (s *Server) submitCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cases/"+view.ID)
+	markReplayed(w, replayed)
+	writeJSON(w, http.StatusCreated, view)
+}
+
+// idempotencyKey reads the request's Idempotency-Key (empty when none); a key over 200
+// characters is answered 400 and ok is false.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (key string, ok bool) {
+	key = r.Header.Get("Idempotency-Key")
+	if len(key) > 200 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the Idempotency-Key header is longer than 200 characters")
+		return "", false
+	}
+	return key, true
+}
+
+// markReplayed says in the answer that it repeats an earlier one (Idempotent-Replayed: true).
+func markReplayed(w http.ResponseWriter, replayed bool) {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, http.StatusCreated, view)
 }
 
 // getCase answers GET /api/v1/cases/{id}. A platform reads only the cases it submitted (another
@@ -195,9 +210,7 @@ func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeCaseError(w, r, err)
 		return
 	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
+	markReplayed(w, replayed)
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -83,9 +83,8 @@ func (s *Server) supplement(w http.ResponseWriter, r *http.Request) {
 		s.writeCaseError(w, r, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 200 {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "the Idempotency-Key header is longer than 200 characters")
+	key, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	v, replayed, err := s.cfg.Cases.Supplement(r.Context(), owner(r), id, sup, hash, key)
@@ -93,9 +92,7 @@ func (s *Server) supplement(w http.ResponseWriter, r *http.Request) {
 		s.writeCaseError(w, r, err)
 		return
 	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
+	markReplayed(w, replayed)
 	v.ForApplicant()
 	writeJSON(w, http.StatusOK, v)
 }
@@ -116,9 +113,7 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) {
 		s.writeCaseError(w, r, err)
 		return
 	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
+	markReplayed(w, replayed)
 	v.ForApplicant()
 	writeJSON(w, http.StatusOK, v)
 }

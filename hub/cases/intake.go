@@ -50,28 +50,38 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	}
 	caseID := newID("cs_")
 	now := s.now()
-	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+	return s.idempotent(ctx, idempotencyKey, requestHash, 201, func(tx *sqlx.Tx) (*CaseView, error) {
 		if err := s.insertCase(ctx, tx, caseID, owner, p, now); err != nil {
 			if app.ExternalRef != "" {
 				// Two submissions of one number at once: the unique index let one in.
 				if id, _ := s.caseByRef(ctx, s.st.DB(), owner, app.ExternalRef); id != "" {
-					return &ConflictError{Reason: "external_ref " + app.ExternalRef + " is case " + id + " already: a new application needs a number of its own"}
+					return nil, &ConflictError{Reason: "external_ref " + app.ExternalRef + " is case " + id + " already: a new application needs a number of its own"}
 				}
 			}
-			return err
+			return nil, err
 		}
 		v, err := s.loadCase(ctx, tx, caseID)
+		if err != nil {
+			return nil, err
+		}
+		return v, s.emitCaseEvent(ctx, tx, v, now)
+	})
+}
+
+// idempotent runs change in one transaction and, with an idempotency key, records the view it
+// returns as the key's answer (with status) in the same transaction: a request with the key
+// that committed first meanwhile is answered as it was (replayed = true). Callers look the key
+// up before they do any work (replay).
+func (s *Service) idempotent(ctx context.Context, key, hash string, status int, change func(tx *sqlx.Tx) (*CaseView, error)) (view *CaseView, replayed bool, err error) {
+	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		v, err := change(tx)
 		if err != nil {
 			return err
 		}
 		view = v
-		if err := s.emitCaseEvent(ctx, tx, v, now); err != nil {
-			return err
-		}
-		if idempotencyKey != "" {
-			_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)`),
-				idempotencyKey, requestHash, 201, store.JSONOf(v), store.NewTimestamp(now))
-			if err != nil {
+		if key != "" {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)`),
+				key, hash, status, store.JSONOf(v), store.NewTimestamp(s.now())); err != nil {
 				return errIdempotencyRace
 			}
 		}
@@ -79,7 +89,7 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	})
 	if errors.Is(err, errIdempotencyRace) {
 		// Another request with the same key committed first: answer as it was answered.
-		v, ok, rerr := s.replay(ctx, idempotencyKey, requestHash)
+		v, ok, rerr := s.replay(ctx, key, hash)
 		if rerr != nil || ok {
 			return v, ok, rerr
 		}

@@ -121,59 +121,45 @@ func (s *Service) Supplement(ctx context.Context, owner, caseID string, sup Supp
 		}
 	}
 	now := s.now()
-	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.lockCase(ctx, tx, caseID); err != nil {
-			return err
-		}
-		var c caseRow
-		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-			return err
-		}
-		var subs []subcaseRow
-		if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
-			return err
+	return s.idempotent(ctx, idempotencyKey, requestHash, 200, func(tx *sqlx.Tx) (*CaseView, error) {
+		c, subs, err := s.lockedCase(ctx, tx, caseID)
+		if err != nil {
+			return nil, err
 		}
 		a := askedOf(subs)
 		if len(a.bySubcase) == 0 {
-			return problem.One("", RuleNothingPending, "no matter of this case awaits a supplement")
+			return nil, problem.One("", RuleNothingPending, "no matter of this case awaits a supplement")
 		}
 		answered, form, mats, problems, err := s.checkSupplement(ctx, c, subs, a, sup)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(problems) > 0 {
-			return problem.New(problems...)
+			return nil, problem.New(problems...)
 		}
 		if err := s.applySupplement(ctx, tx, c, subs, answered, form, mats, sup, now); err != nil {
-			return err
+			return nil, err
 		}
 		v, err := s.loadCase(ctx, tx, caseID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		view = v
-		if err := s.emitCaseEvent(ctx, tx, v, now); err != nil {
-			return err
-		}
-		if idempotencyKey != "" {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?)`),
-				idempotencyKey, requestHash, 200, store.JSONOf(v), store.NewTimestamp(now)); err != nil {
-				return errIdempotencyRace
-			}
-		}
-		return nil
+		return v, s.emitCaseEvent(ctx, tx, v, now)
 	})
-	if errors.Is(err, errIdempotencyRace) {
-		v, ok, rerr := s.replay(ctx, idempotencyKey, requestHash)
-		if rerr != nil || ok {
-			return v, ok, rerr
-		}
+}
+
+// lockedCase locks a case (lockCase) and reads it with its sub-cases in order.
+func (s *Service) lockedCase(ctx context.Context, tx *sqlx.Tx, caseID string) (caseRow, []subcaseRow, error) {
+	var c caseRow
+	var subs []subcaseRow
+	if err := s.lockCase(ctx, tx, caseID); err != nil {
+		return c, nil, err
 	}
-	if err != nil {
-		return nil, false, err
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		return c, nil, err
 	}
-	s.committed()
-	return view, false, nil
+	err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID)
+	return c, subs, err
 }
 
 func askedOf(subs []subcaseRow) asked {
@@ -311,25 +297,18 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	// What the correction breaks: the problems of the corrected form that the form as taken in
+	// did not have (one taken in under an older catalogue may have some of its own).
+	before := map[[2]string]bool{}
+	for _, p := range of.Validate(mapping.Form(c.Form.V)) {
+		before[[2]string{p.Path, p.Rule}] = true
+	}
 	for _, p := range of.Validate(form) {
-		if code := fieldOfPath(p.Path); code != "" && given["field:"+code] {
-			p.Field = code
+		if !before[[2]string{p.Path, p.Rule}] {
 			ps = append(ps, p)
 		}
 	}
 	return answered, form, mats, ps, nil
-}
-
-// fieldOfPath returns the canonical field a one-form problem's path names (/form/<code>…).
-func fieldOfPath(path string) string {
-	rest, ok := strings.CutPrefix(path, "/form/")
-	if !ok {
-		return ""
-	}
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		rest = rest[:i]
-	}
-	return strings.NewReplacer("~1", "/", "~0", "~").Replace(rest)
 }
 
 // applySupplement stores a checked supplement: the materials replaced, the form corrected, the

@@ -57,15 +57,8 @@ func (s *Service) Withdraw(ctx context.Context, caseID string, w Withdrawal) (vi
 	now := s.now()
 	changed := false
 	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.lockCase(ctx, tx, caseID); err != nil {
-			return err
-		}
-		var c caseRow
-		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-			return err
-		}
-		var subs []subcaseRow
-		if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		c, subs, err := s.lockedCase(ctx, tx, caseID)
+		if err != nil {
 			return err
 		}
 		targets, problems := withdrawalTargets(c, subs, w)
