@@ -113,7 +113,7 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&materialHosts, "material-hosts", os.Getenv("YJSHUB_MATERIAL_HOSTS"),
 		"hosts materials' files may be on, comma-separated: host or *.domain (env YJSHUB_MATERIAL_HOSTS; default: any public DNS name, https only)")
 	cmd.Flags().IntVar(&o.serverLimits.MaxConns, "max-conns", 1024, "connections served at once; beyond, 503 (health probes still answered)")
-	cmd.Flags().DurationVar(&o.feedMaxWait, "feed-max-wait", time.Minute, "the longest a long poll of the change feed (GET /api/v1/events?wait=) is held, at most 1m; lower it behind a proxy that cuts idle requests sooner")
+	cmd.Flags().DurationVar(&o.feedMaxWait, "feed-max-wait", api.DefaultFeedMaxWait, "the longest a long poll of the change feed (GET /api/v1/events?wait=) is held, under the 1m bound on an answer; lower it behind a proxy that cuts idle requests sooner")
 	cmd.Flags().IntVar(&o.limits.MaxInFlight, "max-in-flight", 256, "requests handled at once; beyond, 503 with Retry-After")
 	cmd.Flags().Float64Var(&o.limits.RatePerSecond, "client-rate", 100, "requests a second each client may make (a clients file entry may set its own); beyond, 429")
 	cmd.Flags().IntVar(&o.limits.Burst, "client-burst", 200, "requests each client may make at once")
@@ -161,8 +161,8 @@ func supervise(ctx context.Context, wg *sync.WaitGroup, logger *slog.Logger, nam
 // background (the outbox relay, the simulated departments, the connectors, the file watchers),
 // and the HTTP server. What a step starts is stopped, in reverse order, when serve returns.
 func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
-	if o.feedMaxWait < 0 || o.feedMaxWait > time.Minute {
-		return usageError{fmt.Errorf("--feed-max-wait %s: must be from 0s to 1m", o.feedMaxWait)}
+	if o.feedMaxWait < 0 || o.feedMaxWait >= time.Minute {
+		return usageError{fmt.Errorf("--feed-max-wait %s: must be from 0s to under 1m, the bound on an answer", o.feedMaxWait)}
 	}
 	in, err := loadInputs(o, logger)
 	if err != nil {

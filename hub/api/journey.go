@@ -51,9 +51,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Wait = time.Duration(n) * time.Second
 	}
-	if max := s.cfg.FeedMaxWait; max > 0 && q.Wait > max {
-		q.Wait = max
+	limit := s.cfg.FeedMaxWait
+	if limit <= 0 {
+		limit = DefaultFeedMaxWait
 	}
+	q.Wait = min(q.Wait, limit)
 	if len(problems) > 0 {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
 		return

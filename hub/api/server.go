@@ -75,10 +75,14 @@ type Config struct {
 	// Limits bound requests in flight and each client's rate. The zero value takes the defaults.
 	Limits Limits
 	// FeedMaxWait is the longest a long poll of the change feed is held (GET /api/v1/events
-	// ?wait=): a wait beyond it ends then, with what there is. Default (0): 60s, the longest a
-	// client may ask for. Lower it for proxies that cut idle requests sooner.
+	// ?wait=): a wait beyond it ends then, with what there is. Default (0): DefaultFeedMaxWait.
+	// Lower it for proxies that cut idle requests sooner.
 	FeedMaxWait time.Duration
 }
+
+// DefaultFeedMaxWait is the longest a long poll is held by default: short of the server's 60s
+// bound on an answer (ServerLimits.WriteTimeout), so that the answer is always written.
+const DefaultFeedMaxWait = 50 * time.Second
 
 // Server is the hub's HTTP handler.
 type Server struct {
