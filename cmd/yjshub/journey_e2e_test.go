@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,6 +151,7 @@ func platformJourney(t *testing.T, hub string, sim *deptsim.Simulator, addr stri
 		return len(found.Items) == 1
 	})
 	caseID := found.Items[0].ID
+	var order []string // the keys pushed, in the order the platform took them
 	pushes := func() map[string]map[string]any {
 		var list []struct {
 			Key    string
@@ -158,9 +160,11 @@ func platformJourney(t *testing.T, hub string, sim *deptsim.Simulator, addr stri
 		}
 		getJSON(t, "http://"+addr+"/pushes", &list)
 		out := map[string]map[string]any{}
+		order = order[:0]
 		for _, p := range list {
 			if p.Status < 300 {
 				out[p.Key] = p.Doc
+				order = append(order, p.Key)
 			}
 		}
 		return out
@@ -196,6 +200,10 @@ func platformJourney(t *testing.T, hub string, sim *deptsim.Simulator, addr stri
 		got = pushes()
 		return hasPrefix(got, key+"withdrawn:") && got[key+"completed"] != nil
 	})
+	withdrawnAt := slices.IndexFunc(order, func(k string) bool { return strings.HasPrefix(k, key+"withdrawn:") })
+	if completedAt := slices.Index(order, key+"completed"); withdrawnAt > completedAt {
+		t.Errorf("办结 was pushed before 撤件: %v", order)
+	}
 	if out := stderr.String(); !strings.Contains(out, "platformsim: supplemented") {
 		t.Errorf("platformsim did not say it supplemented the case:\n%s", out)
 	}

@@ -81,9 +81,7 @@ func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.St
 			steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepResult+":"+sc.ID), CaseID: ev.CaseID, Name: stepResult, Subject: sc.ID})
 		}
 	}
-	if ev.State == cases.CaseCompleted {
-		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepCompleted), CaseID: ev.CaseID, Name: stepCompleted})
-	}
+	// 撤件 before 办结: withdrawing the last open matter completes the case with the others.
 	if ev.State == cases.CaseWithdrawn {
 		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepWithdrawn), CaseID: ev.CaseID, Name: stepWithdrawn})
 	} else {
@@ -92,6 +90,9 @@ func (p planner) Steps(ctx context.Context, ev cases.CaseUpdated) ([]casepush.St
 				steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepWithdrawn+":"+sc.ID), CaseID: ev.CaseID, Name: stepWithdrawn, Subject: sc.ID})
 			}
 		}
+	}
+	if ev.State == cases.CaseCompleted {
+		steps = append(steps, casepush.Step{Key: p.key(ev.CaseID, stepCompleted), CaseID: ev.CaseID, Name: stepCompleted})
 	}
 	revoked, err := p.revokedSteps(ctx, ev)
 	if err != nil {
