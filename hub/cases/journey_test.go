@@ -148,7 +148,8 @@ func TestASupplementRoundTripReplacesWhatWasAskedAndResumesTheClock(t *testing.T
 		if len(proof) != 1 || proof[0].SHA256 != newProof || len(proof[0].UsedBy) == 0 {
 			t.Fatalf("the case's premises proof after the supplement: %+v", proof)
 		}
-		if len(after.Supplements) != 1 || after.Supplements[0].Fields[0] != "business.area_m2" || after.Supplements[0].Subcases[0] != sc.ID {
+		if len(after.Supplements) != 1 || after.Supplements[0].Fields[0] != "business.area_m2" || after.Supplements[0].Subcases[0] != sc.ID ||
+			after.Supplements[0].Materials[0].ID != proof[0].ID {
 			t.Fatalf("the supplement is not recorded: %+v", after.Supplements)
 		}
 		msgs := outboxOf(t, st, event.TypeSubcaseResubmitted)

@@ -391,7 +391,11 @@ func (s *Service) applySupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 			return err
 		}
 	}
-	body := map[string]any{"materials": materialRefs(mats, now), "fields": fields, "replaced": old, "note": sup.Note}
+	given := make([]storedMaterial, len(mats))
+	for i, ref := range materialRefs(mats, now) {
+		given[i] = storedMaterial{ID: mats[i].id, MaterialRef: ref}
+	}
+	body := map[string]any{"materials": given, "fields": fields, "replaced": old, "note": sup.Note}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_supplements (id, case_id, received_at, subcases, body) VALUES (?, ?, ?, ?, ?)`),
 		supID, c.ID, ts, store.JSONOf(answered), store.JSONOf(body)); err != nil {
 		return fmt.Errorf("recording the supplement: %w", err)
@@ -477,6 +481,13 @@ func materialRefs(mats []*plannedMaterial, verifiedAt time.Time) []event.Materia
 	return out
 }
 
+// storedMaterial is a material of a supplement as its record keeps it: the case material's id
+// (which a later supplement may replace in turn) and the file.
+type storedMaterial struct {
+	ID string `json:"id"`
+	event.MaterialRef
+}
+
 // loadSupplements returns a case's supplements in order.
 func (s *Service) loadSupplements(ctx context.Context, tx *sqlx.Tx, caseID string) ([]SupplementView, error) {
 	var rows []struct {
@@ -484,7 +495,7 @@ func (s *Service) loadSupplements(ctx context.Context, tx *sqlx.Tx, caseID strin
 		ReceivedAt store.Timestamp      `db:"received_at"`
 		Subcases   store.JSON[[]string] `db:"subcases"`
 		Body       store.JSON[struct {
-			Materials []event.MaterialRef `json:"materials"`
+			Materials []storedMaterial `json:"materials"`
 			Fields    []string            `json:"fields"`
 			Note      string              `json:"note"`
 		}] `db:"body"`
@@ -497,7 +508,7 @@ func (s *Service) loadSupplements(ctx context.Context, tx *sqlx.Tx, caseID strin
 		v := SupplementView{ID: r.ID, ReceivedAt: r.ReceivedAt.In(deadline.China), Subcases: nonNil(r.Subcases.V), Materials: []MaterialView{},
 			Fields: nonNil(r.Body.V.Fields), Note: r.Body.V.Note}
 		for _, m := range r.Body.V.Materials {
-			v.Materials = append(v.Materials, MaterialView{Type: m.Type, Name: m.Name, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: []string{}})
+			v.Materials = append(v.Materials, MaterialView{ID: m.ID, Type: m.Type, Name: m.Name, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: []string{}})
 		}
 		out = append(out, v)
 	}
