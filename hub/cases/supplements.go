@@ -496,8 +496,8 @@ func (s *Service) loadSupplements(ctx context.Context, tx *sqlx.Tx, caseID strin
 		Subcases   store.JSON[[]string] `db:"subcases"`
 		Body       store.JSON[struct {
 			Materials []storedMaterial `json:"materials"`
-			Fields    []string            `json:"fields"`
-			Note      string              `json:"note"`
+			Fields    []string         `json:"fields"`
+			Note      string           `json:"note"`
 		}] `db:"body"`
 	}
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT id, received_at, subcases, body FROM case_supplements WHERE case_id = ? ORDER BY received_at, id`), caseID); err != nil {
