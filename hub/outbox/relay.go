@@ -3,13 +3,12 @@
 // publishes the messages to Kafka afterwards, with full acknowledgement, marking each
 // published. A crash between publishing and marking publishes a message twice; consumers
 // recognise repeats by the envelope id (the department by its Idempotency-Key, the hub by its
-// inbox). Several hub instances may each run a relay: they may publish a message twice for the
-// same reason, never lose one.
+// inbox). Several hub instances may each run a relay: they take turns (store.PublishOutbox),
+// so that each message is published once, in order, outside crashes.
 package outbox
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -103,32 +102,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Flush publishes one batch of pending messages and reports how many it published.
+// Flush publishes one batch of pending messages and reports how many it published. Another
+// hub instance publishing at the time (store.PublishOutbox's turn) makes it publish none.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
-	pending, err := r.store.PendingOutbox(ctx, r.cfg.Batch)
-	if err != nil || len(pending) == 0 {
-		return 0, err
-	}
-	msgs := make([]bus.Message, len(pending))
-	ids := make([]int64, len(pending))
-	for i, p := range pending {
-		msgs[i] = bus.Message{Topic: p.Topic, Key: []byte(p.Key), Value: p.Payload, Headers: p.Headers}
-		ids[i] = p.ID
-	}
-	if err := r.bus.Publish(ctx, msgs...); err != nil {
-		if ctx.Err() == nil {
-			var errs []error
-			for _, id := range ids {
-				errs = append(errs, r.store.MarkOutboxFailed(ctx, id, err.Error()))
-			}
-			if e := errors.Join(errs...); e != nil {
-				r.cfg.Logger.Warn("outbox relay: recording a failed publish", "error", e)
-			}
+	n, _, err := r.store.PublishOutbox(ctx, r.cfg.Batch, func(pending []store.OutboxMessage) error {
+		msgs := make([]bus.Message, len(pending))
+		for i, p := range pending {
+			msgs[i] = bus.Message{Topic: p.Topic, Key: []byte(p.Key), Value: p.Payload, Headers: p.Headers}
 		}
-		return 0, err
-	}
-	if err := r.store.MarkOutboxPublished(ctx, ids...); err != nil {
-		return 0, err
-	}
-	return len(pending), nil
+		return r.bus.Publish(ctx, msgs...)
+	})
+	return n, err
 }

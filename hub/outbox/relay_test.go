@@ -164,3 +164,94 @@ func TestWithTheBrokerDownMessagesStayPendingAndArePublishedOnceWhenItReturns(t 
 		})
 	}
 }
+
+// Three hub instances on one PostgreSQL database each run a relay: they take turns, so every
+// message reaches Kafka once, and a case's messages in the order they were written.
+func TestThreeInstancesPublishEachMessageOnceAndInOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	u := storetest.PostgresSchemaURL(t)
+	stores := make([]*store.Store, 3)
+	for i := range stores {
+		st, err := store.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = st
+	}
+	brokers := bustest.RealBrokers(t)
+	if brokers == nil {
+		t.Skip(bustest.KafkaEnv + " unset: the turn is PostgreSQL's, and the test needs the real pair")
+	}
+	b := bustest.OpenReal(t, brokers, "yjshub-outbox-test")
+	topic := "yjs.test.outbox." + hubtest.RandomHex(6)
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: topic, Partitions: 3, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var payloads []string
+	for range 12 { // 240 messages, written as the hub writes them: a transaction at a time
+		payloads = append(payloads, enqueue(t, stores[0], topic, 20)...)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, st := range stores {
+		relay := outbox.New(st, b, outbox.Config{Interval: 5 * time.Millisecond, Batch: 7})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := relay.Run(runCtx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+	}
+	waitFor(t, ctx, "the outbox to be emptied", func() bool { return len(pending(t, stores[1])) == 0 })
+	stop()
+	wg.Wait()
+
+	var mu sync.Mutex
+	var got []string
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Subscribe(readCtx, bus.SubscribeConfig{Topic: topic, GroupID: "yjshub-outbox-read-" + hubtest.RandomHex(6)},
+			func(_ context.Context, m bus.Received) error {
+				mu.Lock()
+				got = append(got, string(m.Value))
+				mu.Unlock()
+				return nil
+			})
+	}()
+	waitFor(t, ctx, "every message read back", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= len(payloads)
+	})
+	// Anything published twice would be on the topic by now: the relays have stopped.
+	lag, err := b.Lag(ctx, "yjshub-outbox-count-"+hubtest.RandomHex(6), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopReading()
+	if err := <-done; err != nil {
+		t.Errorf("Subscribe: %v", err)
+	}
+	if lag.Total != int64(len(payloads)) {
+		t.Fatalf("the topic holds %d records for %d messages, want each exactly once", lag.Total, len(payloads))
+	}
+	// One key's messages keep the order they were written in (keys share partitions).
+	pos := map[string]int{}
+	for i, p := range got {
+		pos[p] = i
+	}
+	for i := 2; i < len(payloads); i++ {
+		if pos[payloads[i-2]] > pos[payloads[i]] { // enqueue alternates two keys
+			t.Fatalf("message %d of a case was read before message %d", i, i-2)
+		}
+	}
+}

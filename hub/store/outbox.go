@@ -153,11 +153,15 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 // including those whose publishing has failed before, which the caller may
 // hold back by their Attempts.
 func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	return s.pending(ctx, s.db, limit)
+}
+
+func (s *Store) pending(ctx context.Context, db sqlx.QueryerContext, limit int) ([]OutboxMessage, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("store: pending outbox: limit %d is not positive", limit)
 	}
 	var rows []outboxRow
-	err := s.db.SelectContext(ctx, &rows, s.rebind(`
+	err := sqlx.SelectContext(ctx, db, &rows, s.rebind(`
 		SELECT id, event_id, topic, msg_key, payload, headers, created_at, published_at, attempts, last_error
 		FROM outbox
 		WHERE published_at IS NULL
@@ -178,6 +182,10 @@ func (s *Store) PendingOutbox(ctx context.Context, limit int) ([]OutboxMessage, 
 // keep their first publication time; unknown ids are ignored, so a relay may
 // repeat the call after a crash.
 func (s *Store) MarkOutboxPublished(ctx context.Context, ids ...int64) error {
+	return s.markPublished(ctx, s.db, ids)
+}
+
+func (s *Store) markPublished(ctx context.Context, db sqlx.ExecerContext, ids []int64) error {
 	at := now()
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), markPublishedBatch)]
@@ -188,7 +196,7 @@ func (s *Store) MarkOutboxPublished(ctx context.Context, ids ...int64) error {
 		if err != nil {
 			return fmt.Errorf("store: mark outbox published: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, s.rebind(query), args...); err != nil {
+		if _, err := db.ExecContext(ctx, s.rebind(query), args...); err != nil {
 			return fmt.Errorf("store: mark outbox published: %w", err)
 		}
 	}
@@ -199,7 +207,11 @@ func (s *Store) MarkOutboxPublished(ctx context.Context, ids ...int64) error {
 // the attempt and keeps errMsg, truncated, as the message's last error. The
 // message stays pending. An unknown id is an error matching [ErrNotFound].
 func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, errMsg string) error {
-	res, err := s.db.ExecContext(ctx, s.rebind(`
+	return s.markFailed(ctx, s.db, id, errMsg)
+}
+
+func (s *Store) markFailed(ctx context.Context, db sqlx.ExecerContext, id int64, errMsg string) error {
+	res, err := db.ExecContext(ctx, s.rebind(`
 		UPDATE outbox SET attempts = attempts + 1, last_error = ?
 		WHERE id = ?`), storableText(errMsg, maxLastErrorBytes), id)
 	if err != nil {
@@ -227,4 +239,72 @@ func storableText(s string, maxBytes int) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// outboxTurn is the PostgreSQL advisory lock key of the outbox's publishing turn.
+const outboxTurn = 7_310_002
+
+// PublishOutbox publishes the oldest pending messages, up to limit, in the outbox's publishing
+// turn: it reads them, hands them to publish, and marks them published when publish returns
+// nil, or records a failed attempt of each (they stay pending) when it does not, returning its
+// error. n is how many were published.
+//
+// On PostgreSQL the turn is a transaction-scoped advisory lock, held from the read to the
+// mark: while one hub instance publishes, another that asks gets busy = true and publishes
+// nothing, so several instances publish each message once (outside crashes, after which the
+// next turn publishes again what was published but not marked) and in the order it was
+// written, which per-row claims (SKIP LOCKED) would not keep across batches of one case. On
+// SQLite a store has one connection and one hub, so the turn is simply the call.
+func (s *Store) PublishOutbox(ctx context.Context, limit int, publish func([]OutboxMessage) error) (n int, busy bool, err error) {
+	if s.dialect != DialectPostgres {
+		return s.publishIn(ctx, s.db, limit, publish)
+	}
+	var publishErr error
+	err = s.InTx(ctx, func(tx *sqlx.Tx) error {
+		var got bool
+		if err := tx.GetContext(ctx, &got, `SELECT pg_try_advisory_xact_lock($1)`, outboxTurn); err != nil {
+			return fmt.Errorf("store: outbox turn: %w", err)
+		}
+		if !got {
+			busy = true
+			return nil
+		}
+		n, _, publishErr = s.publishIn(ctx, tx, limit, publish)
+		return nil // the marks, failed attempts included, are committed
+	})
+	switch {
+	case busy:
+		return 0, true, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return n, false, publishErr
+}
+
+// publishIn is one publishing round on db (the store's connection, or the turn's transaction).
+func (s *Store) publishIn(ctx context.Context, db sqlx.ExtContext, limit int, publish func([]OutboxMessage) error) (int, bool, error) {
+	msgs, err := s.pending(ctx, db, limit)
+	if err != nil || len(msgs) == 0 {
+		return 0, false, err
+	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	if perr := publish(msgs); perr != nil {
+		if ctx.Err() == nil {
+			var errs []error
+			for _, id := range ids {
+				errs = append(errs, s.markFailed(ctx, db, id, perr.Error()))
+			}
+			if e := errors.Join(errs...); e != nil {
+				return 0, false, errors.Join(perr, e)
+			}
+		}
+		return 0, false, perr
+	}
+	if err := s.markPublished(ctx, db, ids); err != nil {
+		return 0, false, err
+	}
+	return len(msgs), false, nil
 }
