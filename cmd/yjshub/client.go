@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/spf13/cobra"
 
 	"yjshub/hub/cases"
@@ -96,6 +98,7 @@ func call(ctx context.Context, method, url string, body []byte, headers map[stri
 func submitCommand() *cobra.Command {
 	var hub, key string
 	var asJSON bool
+	var retries int
 	cmd := &cobra.Command{
 		Use:   "submit FILE.json",
 		Short: "Submit one application (see examples/) and print the case id",
@@ -105,12 +108,14 @@ func submitCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			headers := map[string]string{}
-			if key != "" {
-				headers["Idempotency-Key"] = key
+			if key == "" {
+				// A key of its own, so that sending again after an unclear answer never
+				// submits twice.
+				key = "cli-" + uuid.NewString()
 			}
+			headers := map[string]string{"Idempotency-Key": key}
 			var v cases.CaseView
-			if _, err := call(cmd.Context(), http.MethodPost, strings.TrimRight(hub, "/")+"/api/v1/cases", body, headers, &v); err != nil {
+			if err := submitWithRetries(cmd, strings.TrimRight(hub, "/")+"/api/v1/cases", body, headers, &v, retries); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "submission refused:", err)
 				return exitError{code: 1}
 			}
@@ -124,7 +129,8 @@ func submitCommand() *cobra.Command {
 		},
 	}
 	hubFlag(cmd, &hub)
-	cmd.Flags().StringVar(&key, "idempotency-key", "", "send this Idempotency-Key (a repeat returns the first answer)")
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "send this Idempotency-Key (a repeat returns the first answer); default: a new one per run")
+	cmd.Flags().IntVar(&retries, "retries", 5, "send again, with the same Idempotency-Key, after 503, 429 or no answer, this many times at most")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole case as JSON")
 	return cmd
 }
@@ -139,4 +145,31 @@ func departmentsOf(v cases.CaseView) string {
 		}
 	}
 	return strings.Join(names, "、")
+}
+
+// retryBase is the first wait before sending a submission again; each next wait doubles, up to
+// eight times it.
+var retryBase = time.Second
+
+// submitWithRetries posts a submission, and sends it again with the same headers (its
+// Idempotency-Key) when the hub is saturated or cannot store it just now (503, 429) or did not
+// answer, up to retries times, saying so on standard error. Any other refusal is final.
+func submitWithRetries(cmd *cobra.Command, url string, body []byte, headers map[string]string, out any, retries int) error {
+	wait := retryBase
+	for attempt := 0; ; attempt++ {
+		status, err := call(cmd.Context(), http.MethodPost, url, body, headers, out)
+		if err == nil {
+			return nil
+		}
+		if attempt >= retries || (status != 0 && status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests) {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "the hub cannot take it just now (%v); sending it again in %s (%d of %d)\n", err, wait, attempt+1, retries)
+		select {
+		case <-cmd.Context().Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 8*retryBase)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
+	"yjshub/hub/store"
 	"yjshub/problem"
 )
 
@@ -36,10 +37,21 @@ func (s *Server) writeCaseError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusNotFound, CodeNotFound, err.Error())
 	case r.Context().Err() != nil:
 		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled")
+	case store.Unavailable(err):
+		s.storeUnavailable(w, r, err)
 	default:
 		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 	}
+}
+
+// storeUnavailable answers a request the database could not serve just now (store.Unavailable):
+// 503 with Retry-After, for nothing of it was committed and it may be sent again as it was
+// (with the same Idempotency-Key).
+func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.cfg.Logger.Warn("the database is unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the hub's database is not answering just now: nothing was stored; send the request again (with the same Idempotency-Key) after Retry-After")
 }
 
 func plural(n int, word string) string {

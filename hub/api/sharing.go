@@ -14,6 +14,7 @@ import (
 	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
+	"yjshub/hub/store"
 	"yjshub/problem"
 )
 
@@ -87,6 +88,8 @@ func (h *sharingRoutes) writeError(w http.ResponseWriter, r *http.Request, err e
 		writeError(w, http.StatusNotFound, CodeNotFound, "no consent with that id was obtained by this client")
 	case r.Context().Err() != nil:
 		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the request was cancelled")
+	case store.Unavailable(err):
+		h.srv.storeUnavailable(w, r, err)
 	default:
 		h.srv.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
