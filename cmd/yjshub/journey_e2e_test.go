@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"yjshub/deptsim"
 	"yjshub/hub/cases"
+	"yjshub/hub/hubtest"
 )
 
 // The applicant's journey, end to end on each backend: one application through the one-time
@@ -133,7 +132,7 @@ func platformJourney(t *testing.T, hub string, sim *deptsim.Simulator, addr stri
 	// layout and answering every 补正 at the hub.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	stderr := &syncWriter{}
+	stderr := &hubtest.SyncBuffer{}
 	go func() {
 		done <- runContext(ctx, []string{"platformsim", "--addr", addr, "--generate", "1", "--format", "jiangsu",
 			"--example", filepath.Join("..", "..", "examples", "open-drink-shop-individual.json"), "--hub", hub}, io.Discard, stderr)
@@ -313,22 +312,4 @@ func writePlatformConnectors(t *testing.T, path, base string) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, string(out))
-}
-
-// syncWriter is a buffer written and read from several goroutines.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -277,12 +277,18 @@ func (k *kit) postWith(ctx context.Context, what string, body []byte, key, conte
 	if key != "" {
 		req.Header.Set(delivery.HeaderIdempotency, key)
 	}
+	return k.send(req, what, 64<<10)
+}
+
+// send sends a request, reads at most limit bytes of the answer, and keeps the slowest answer
+// (or the first that timed out) for the report.
+func (k *kit) send(req *http.Request, what string, limit int64) answer {
 	start := time.Now()
 	resp, err := k.client.Do(req)
 	a := answer{err: err}
 	if err == nil {
 		a.status = resp.StatusCode
-		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, limit))
 		_ = resp.Body.Close()
 	}
 	a.took = time.Since(start)

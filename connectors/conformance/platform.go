@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -326,20 +325,7 @@ func (k *kit) request(ctx context.Context, what, method, target string, body []b
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "yjshub-conformance")
 	req.Header.Set(HeaderConformance, "true")
-	start := time.Now()
-	resp, err := k.client.Do(req)
-	a := answer{err: err}
-	if err == nil {
-		a.status = resp.StatusCode
-		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-		_ = resp.Body.Close()
-	}
-	a.took = time.Since(start)
-	a.timeout = err != nil && isTimeout(err)
-	if a.took > k.slowest.took || (a.timeout && !k.slowest.timeout) {
-		k.slowest, k.slowestWhat = a, what
-	}
-	return a
+	return k.send(req, what, 32<<20)
 }
 
 func pushConsequence(status int) string {
