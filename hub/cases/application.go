@@ -73,17 +73,10 @@ const MaxApplication = 1 << 20
 // are problems. It also returns the SHA-256 of the body, which identifies the request for
 // idempotency.
 func DecodeApplication(r io.Reader) (Application, string, error) {
-	body, err := io.ReadAll(io.LimitReader(r, MaxApplication+1))
+	body, hash, err := readStrict(r, MaxApplication, "application")
 	if err != nil {
 		return Application{}, "", err
 	}
-	if len(body) > MaxApplication {
-		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleMaxSize, Message: fmt.Sprintf("the application is larger than %d bytes", MaxApplication)})
-	}
-	if ps := jsonstrict.Check(body, jsonstrict.Limits{}); len(ps) > 0 {
-		return Application{}, "", problem.New(ps...)
-	}
-	sum := sha256.Sum256(body)
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -130,7 +123,25 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	if len(problems) > 0 {
 		return app, "", problem.New(problems...)
 	}
-	return app, hex.EncodeToString(sum[:]), nil
+	return app, hash, nil
+}
+
+// readStrict reads a request body of at most max bytes (what names it in the problem) and
+// checks it strictly (jsonstrict); it returns the body and its SHA-256, which identifies the
+// request for idempotency.
+func readStrict(r io.Reader, max int, what string) ([]byte, string, error) {
+	body, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(body) > max {
+		return nil, "", problem.One("", problem.RuleMaxSize, "the %s is larger than %d bytes", what, max)
+	}
+	if ps := jsonstrict.Check(body, jsonstrict.Limits{}); len(ps) > 0 {
+		return nil, "", problem.New(ps...)
+	}
+	sum := sha256.Sum256(body)
+	return body, hex.EncodeToString(sum[:]), nil
 }
 
 func typeMessage(key string, err error) string {

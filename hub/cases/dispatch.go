@@ -40,12 +40,12 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
 	steps := make([]timelineStep, 0, len(subcaseIDs))
 	for _, id := range subcaseIDs {
-		msg, dept, err := s.dispatchMessage(ctx, tx, c, id, now)
+		msg, sc, err := s.dispatchMessage(ctx, tx, c, id, now)
 		if err != nil {
 			return err
 		}
 		msgs = append(msgs, msg)
-		steps = append(steps, timelineStep{subcaseID: id, typ: StateDispatched, detail: "sent to " + s.deptName(dept)})
+		steps = append(steps, timelineStep{subcaseID: id, typ: StateDispatched, detail: "sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
 	}
 	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
 		return err
@@ -60,12 +60,13 @@ func (s *Service) deptName(code string) string {
 	return code
 }
 
-// dispatchMessage builds the outbox message that carries a sub-case to its department.
-func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, subcaseID string, now time.Time) (store.OutboxMessage, string, error) {
+// dispatchMessage builds the outbox message that carries a sub-case to its department, and
+// returns it with the sub-case as read.
+func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, subcaseID string, now time.Time) (store.OutboxMessage, subcaseRow, error) {
 	caseID := c.ID
 	var sc subcaseRow
 	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
-		return store.OutboxMessage{}, "", err
+		return store.OutboxMessage{}, sc, err
 	}
 	var rows []struct {
 		event.MaterialRef
@@ -75,7 +76,7 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
 		m.licence_type AS licence_type, m.licence_number AS licence_number
 		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id = ? ORDER BY m.type, m.file_index`), subcaseID); err != nil {
-		return store.OutboxMessage{}, "", err
+		return store.OutboxMessage{}, sc, err
 	}
 	mats := make([]event.MaterialRef, 0, len(rows))
 	for _, r := range rows {
@@ -91,7 +92,7 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 			case err == nil:
 				status = lic.Status
 			case !errors.Is(err, licences.ErrNotFound):
-				return store.OutboxMessage{}, "", err
+				return store.OutboxMessage{}, sc, err
 			}
 			ref.Licence = &event.LicenceMaterial{Type: r.LicenceType, Number: r.LicenceNumber, Status: status, VerifiedAt: now}
 		}
@@ -116,14 +117,14 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeSubcaseDispatched, subcaseID, now, data)
 	if err != nil {
-		return store.OutboxMessage{}, "", err
+		return store.OutboxMessage{}, sc, err
 	}
 	payload, err := json.Marshal(env)
 	if err != nil {
-		return store.OutboxMessage{}, "", err
+		return store.OutboxMessage{}, sc, err
 	}
 	return store.OutboxMessage{EventID: id, Topic: bus.SubcaseTopic(sc.Department), Key: caseID, Payload: payload,
-		Headers: map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}}, sc.Department, nil
+		Headers: map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}}, sc, nil
 }
 
 // release dispatches every waiting sub-case whose prerequisites in the case are all approved,

@@ -380,7 +380,7 @@ func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc 
 	if clamped {
 		detail += " (the event's time was ahead of the hub's clock: taken at the hub's time)"
 	}
-	st := timelineStep{subcaseID: sc.ID, typ: ev.Type, detail: detail, data: map[string]any{}}
+	st := timelineStep{subcaseID: sc.ID, typ: ev.Type, detail: detail, data: map[string]any{}, names: s.namesOf(sc)}
 	deptRef := map[string]any{"code": sc.Department, "name": dept}
 	switch ev.Type {
 	case event.Accepted:

@@ -3,8 +3,6 @@ package cases
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +19,6 @@ import (
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
-	"yjshub/jsonstrict"
 	"yjshub/mapping"
 	"yjshub/problem"
 )
@@ -63,28 +60,18 @@ const MaxSupplement = MaxApplication
 // DecodeSupplement reads a supplement strictly, as DecodeApplication reads an application, and
 // returns the SHA-256 of the body for idempotency.
 func DecodeSupplement(r io.Reader) (Supplement, string, error) {
-	body, err := io.ReadAll(io.LimitReader(r, MaxSupplement+1))
+	body, hash, err := readStrict(r, MaxSupplement, "supplement")
 	if err != nil {
 		return Supplement{}, "", err
 	}
-	if len(body) > MaxSupplement {
-		return Supplement{}, "", problem.One("", problem.RuleMaxSize, "the supplement is larger than %d bytes", MaxSupplement)
-	}
-	if ps := jsonstrict.Check(body, jsonstrict.Limits{}); len(ps) > 0 {
-		return Supplement{}, "", problem.New(ps...)
-	}
 	var sup Supplement
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(body)) // one value, nothing after it: jsonstrict saw to that
 	dec.UseNumber()
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sup); err != nil {
 		return Supplement{}, "", problem.One("", problem.RuleJSON, "the body must be one JSON object {materials, form, note}: %s", jsonMessage(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Supplement{}, "", problem.One("", problem.RuleJSON, "the body must be one JSON object, with nothing after it")
-	}
-	sum := sha256.Sum256(body)
-	return sup, hex.EncodeToString(sum[:]), nil
+	return sup, hash, nil
 }
 
 // jsonMessage describes a decoding error without the input.
@@ -422,7 +409,7 @@ func (s *Service) applySupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 			return err
 		}
 		msgs = append(msgs, msg)
-		steps = append(steps, timelineStep{subcaseID: id, typ: StateResubmitted, detail: "supplement " + supID + " sent to " + s.deptName(sc.Department)})
+		steps = append(steps, timelineStep{subcaseID: id, typ: StateResubmitted, detail: "supplement " + supID + " sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
 	}
 	if err := s.addTimelineSteps(ctx, tx, c.ID, now, steps...); err != nil {
 		return err

@@ -24,6 +24,9 @@ type timelineStep struct {
 	text                   string
 	extra                  string // appended to the composed text
 	data                   map[string]any
+	// names are the sub-case's department and matter names, when the caller has them in hand;
+	// otherwise addTimelineSteps reads them.
+	names *subcaseName
 }
 
 // addTimelineSteps appends steps, in order and all at one time, to a case's timeline: one
@@ -47,6 +50,9 @@ func (s *Service) addTimelineSteps(ctx context.Context, tx *sqlx.Tx, caseID stri
 		text := st.text
 		if text == "" && !operatorOnly[st.typ] {
 			n := names[st.subcaseID]
+			if st.names != nil {
+				n = *st.names
+			}
 			text = applicantText(st.typ, n.dept, n.matter, st.extra)
 		}
 		data := st.data
@@ -63,11 +69,16 @@ func (s *Service) addTimelineSteps(ctx context.Context, tx *sqlx.Tx, caseID stri
 
 type subcaseName struct{ dept, matter string }
 
+// namesOf returns a sub-case's department and matter names for its timeline steps.
+func (s *Service) namesOf(sc subcaseRow) *subcaseName {
+	return &subcaseName{dept: s.deptName(sc.Department), matter: sc.MatterName}
+}
+
 // subcaseNames returns the department and matter names of the sub-cases steps name.
 func (s *Service) subcaseNames(ctx context.Context, tx *sqlx.Tx, caseID string, steps []timelineStep) (map[string]subcaseName, error) {
 	need := false
 	for _, st := range steps {
-		need = need || (st.subcaseID != "" && st.text == "")
+		need = need || (st.subcaseID != "" && st.text == "" && st.names == nil && !operatorOnly[st.typ])
 	}
 	out := map[string]subcaseName{}
 	if !need {

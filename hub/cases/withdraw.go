@@ -156,7 +156,7 @@ func (s *Service) withdrawSubcases(ctx context.Context, tx *sqlx.Tx, c caseRow, 
 			return err
 		}
 		steps = append(steps, timelineStep{subcaseID: sc.ID, typ: StateWithdrawn, detail: s.deptName(sc.Department) + ": " + sc.MatterName + " — withdrawn by the applicant",
-			data: map[string]any{"department": map[string]any{"code": sc.Department, "name": s.deptName(sc.Department)}}})
+			data: map[string]any{"department": map[string]any{"code": sc.Department, "name": s.deptName(sc.Department)}}, names: s.namesOf(sc)})
 		if sc.State == StateWaiting {
 			continue // never sent: nothing to tell
 		}
