@@ -76,6 +76,12 @@ func TestBadInputIsRefusedByRuleOnEveryRoute(t *testing.T) {
 				if c.client != "" {
 					req.Header.Set("Authorization", "Bearer "+keys[c.client])
 				}
+				if c.status == http.StatusRequestEntityTooLarge {
+					// The hub refuses an oversize body by its length, unread, and closes the
+					// connection; a client still writing it could see the reset before the
+					// answer. A client sending a large body asks first, as curl does.
+					req.Header.Set("Expect", "100-continue")
+				}
 				res, err := http.DefaultClient.Do(req)
 				if err != nil {
 					t.Fatalf("%s: %v", c.name, err)
