@@ -12,9 +12,10 @@ import (
 )
 
 // RecordDelivered records that a department system took a sub-case. A repeat of the same
-// message id changes nothing.
+// message id changes nothing. Deliveries reported at about the same time are recorded together
+// in one transaction (deliverybatch.go).
 func (s *Service) RecordDelivered(ctx context.Context, d connector.Delivery) error {
-	return s.recordDelivery(ctx, d, "delivered", "")
+	return s.recordDelivered(ctx, d)
 }
 
 // RecordFailed records that a department system refused a sub-case for good (a 4xx answer or
@@ -41,34 +42,39 @@ func (s *Service) recordDelivery(ctx context.Context, d connector.Delivery, outc
 		if n, _ := res.RowsAffected(); n == 0 || d.SubcaseID == "" {
 			return nil // a repeat, or a message that named no sub-case
 		}
-		var caseID string
-		if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM subcases WHERE id = ?`), d.SubcaseID); err != nil {
-			if errors.Is(err, errNoRows) {
-				// A message about a sub-case this store does not hold (another deployment's, or
-				// one from before a restore): keep the delivery record, and let the
-				// connector move on rather than stall the partition on it.
-				s.cfg.Logger.Warn("delivery of an unknown sub-case", "subcase", d.SubcaseID, "department", d.Department, "outcome", outcome)
-				return nil
-			}
+		// The case's row first (its timeline numbers), then the sub-case's: the order a
+		// department's callback takes them in, so the two never wait for each other in a
+		// cycle. One statement finds the case, holds it and numbers the step.
+		var c struct {
+			ID  string `db:"id"`
+			Seq int    `db:"event_seq"`
+		}
+		err = tx.GetContext(ctx, &c, tx.Rebind(`UPDATE cases SET event_seq = event_seq + 1
+			WHERE id = (SELECT case_id FROM subcases WHERE id = ?) RETURNING id, event_seq`), d.SubcaseID)
+		if errors.Is(err, errNoRows) {
+			// A message about a sub-case this store does not hold (another deployment's, or
+			// one from before a restore): keep the delivery record, and let the connector
+			// move on rather than stall the partition on it.
+			s.cfg.Logger.Warn("delivery of an unknown sub-case", "subcase", d.SubcaseID, "department", d.Department, "outcome", outcome)
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		if err := s.lockCase(ctx, tx, caseID); err != nil {
-			return err
-		}
+		step := timelineStep{subcaseID: d.SubcaseID, typ: StepDeliveryFailed, detail: s.deptName(d.Department) + ": " + reason}
+		set, args := `delivery_error = ?`, []any{reason}
 		if outcome == "delivered" {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivered_at = ?, delivery_error = '' WHERE id = ?`), store.NewTimestamp(at), d.SubcaseID); err != nil {
-				return err
-			}
-			detail := fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts)
+			set, args = `delivered_at = ?, delivery_error = ''`, []any{store.NewTimestamp(at)}
+			step.typ, step.detail = StepDelivered, fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts)
 			if d.Status == 0 {
 				// Not over HTTP: the department consumed it from Kafka (or its front-end database).
-				detail = s.deptName(d.Department) + " system took it"
+				step.detail = s.deptName(d.Department) + " system took it"
 			}
-			return s.addTimeline(ctx, tx, caseID, d.SubcaseID, "delivered", detail, at)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivery_error = ? WHERE id = ?`), reason, d.SubcaseID); err != nil {
+		if err := s.insertSteps(ctx, tx, c.ID, c.Seq-1, at, step); err != nil {
 			return err
 		}
-		return s.addTimeline(ctx, tx, caseID, d.SubcaseID, "delivery_failed", s.deptName(d.Department)+": "+reason, at)
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET `+set+` WHERE id = ?`), append(args, d.SubcaseID)...)
+		return err
 	})
 }

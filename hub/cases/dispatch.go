@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -30,17 +31,26 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
 		return err
 	}
-	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
+	c, subs, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	if err != nil {
 		return err
 	}
-	var c caseRow
-	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+	byID := make(map[string]subcaseRow, len(subs))
+	for _, sc := range subs {
+		byID[sc.ID] = sc
+	}
+	mats, err := s.dispatchMaterials(ctx, tx, subcaseIDs, now)
+	if err != nil {
 		return err
 	}
 	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
 	steps := make([]timelineStep, 0, len(subcaseIDs))
 	for _, id := range subcaseIDs {
-		msg, sc, err := s.dispatchMessage(ctx, tx, c, id, now)
+		sc, ok := byID[id]
+		if !ok {
+			return fmt.Errorf("dispatching sub-case %s: not in case %s", id, caseID)
+		}
+		msg, err := s.dispatchMessage(c, sc, mats[id], now)
 		if err != nil {
 			return err
 		}
@@ -60,25 +70,28 @@ func (s *Service) deptName(code string) string {
 	return code
 }
 
-// dispatchMessage builds the outbox message that carries a sub-case to its department, and
-// returns it with the sub-case as read.
-func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, subcaseID string, now time.Time) (store.OutboxMessage, subcaseRow, error) {
-	caseID := c.ID
-	var sc subcaseRow
-	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
-		return store.OutboxMessage{}, sc, err
-	}
+// dispatchMaterials reads the materials of sub-cases, in one statement, as their dispatch
+// messages reference them (by sub-case id).
+func (s *Service) dispatchMaterials(ctx context.Context, tx *sqlx.Tx, subcaseIDs []string, now time.Time) (map[string][]event.MaterialRef, error) {
 	var rows []struct {
 		event.MaterialRef
+		SubcaseID     string `db:"subcase_id"`
 		LicenceType   string `db:"licence_type"`
 		LicenceNumber string `db:"licence_number"`
 	}
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
+	q, args, err := sqlx.In(`SELECT sm.subcase_id AS subcase_id, m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
 		m.licence_type AS licence_type, m.licence_number AS licence_number
-		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id = ? ORDER BY m.type, m.file_index`), subcaseID); err != nil {
-		return store.OutboxMessage{}, sc, err
+		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id IN (?) ORDER BY sm.subcase_id, m.type, m.file_index`, subcaseIDs)
+	if err != nil {
+		return nil, err
 	}
-	mats := make([]event.MaterialRef, 0, len(rows))
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]event.MaterialRef, len(subcaseIDs))
+	for _, id := range subcaseIDs {
+		out[id] = []event.MaterialRef{}
+	}
 	for _, r := range rows {
 		ref := r.MaterialRef
 		if m, ok := s.cat.Material(ref.Type); ok {
@@ -92,12 +105,18 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 			case err == nil:
 				status = lic.Status
 			case !errors.Is(err, licences.ErrNotFound):
-				return store.OutboxMessage{}, sc, err
+				return nil, err
 			}
 			ref.Licence = &event.LicenceMaterial{Type: r.LicenceType, Number: r.LicenceNumber, Status: status, VerifiedAt: now}
 		}
-		mats = append(mats, ref)
+		out[r.SubcaseID] = append(out[r.SubcaseID], ref)
 	}
+	return out, nil
+}
+
+// dispatchMessage builds the outbox message that carries a sub-case to its department.
+func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.MaterialRef, now time.Time) (store.OutboxMessage, error) {
+	caseID, subcaseID := c.ID, sc.ID
 	m, _ := s.cat.Matter(sc.MatterCode)
 	b, _ := s.cat.Bundle(c.BundleCode)
 	holder := holderOf(c.ApplicantType, c.Form.V)
@@ -117,14 +136,14 @@ func (s *Service) dispatchMessage(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeSubcaseDispatched, subcaseID, now, data)
 	if err != nil {
-		return store.OutboxMessage{}, sc, err
+		return store.OutboxMessage{}, err
 	}
 	payload, err := json.Marshal(env)
 	if err != nil {
-		return store.OutboxMessage{}, sc, err
+		return store.OutboxMessage{}, err
 	}
 	return store.OutboxMessage{EventID: id, Topic: bus.SubcaseTopic(sc.Department), Key: caseID, Payload: payload,
-		Headers: map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}}, sc, nil
+		Headers: map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}}, nil
 }
 
 // release dispatches every waiting sub-case whose prerequisites in the case are all approved,

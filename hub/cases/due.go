@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -13,17 +14,25 @@ import (
 // case's: a waiting sub-case is projected after its prerequisites, so the case deadline follows
 // the prerequisite critical path.
 func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
+	_, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	return err
+}
+
+// refreshDeadlinesRead is refreshDeadlines returning the case and its sub-cases as read, their
+// deadlines as now written. Only the deadlines that changed are written: all the sub-cases'
+// in one statement, then the case's.
+func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) (caseRow, []subcaseRow, error) {
 	var c caseRow
 	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-		return err
+		return c, nil, err
 	}
 	var subs []subcaseRow
 	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
-		return err
+		return c, nil, err
 	}
 	var pauses []pauseRow
 	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
-		return err
+		return c, nil, err
 	}
 	byID := map[string][]deadline.Pause{}
 	for _, p := range pauses {
@@ -67,7 +76,8 @@ func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID stri
 		return d
 	}
 	var caseDue due
-	for _, sc := range subs {
+	var ids, promised, statutory []any
+	for i, sc := range subs {
 		d := resolve(sc, 0)
 		if sc.State != StateCancelled {
 			if d.promised.After(caseDue.promised) {
@@ -80,15 +90,30 @@ func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID stri
 		if terminal(sc.State) && sc.DuePromised != "" {
 			continue // decided: its deadlines stay as they were
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = ?, due_statutory = ? WHERE id = ?`),
-			d.promised.Format(time.DateOnly), d.statutory.Format(time.DateOnly), sc.ID); err != nil {
-			return err
+		p, st := d.promised.Format(time.DateOnly), d.statutory.Format(time.DateOnly)
+		if p == sc.DuePromised && st == sc.DueStatutory {
+			continue
+		}
+		subs[i].DuePromised, subs[i].DueStatutory = p, st
+		ids, promised, statutory = append(ids, sc.ID), append(promised, sc.ID, p), append(statutory, sc.ID, st)
+	}
+	if len(ids) > 0 {
+		when := strings.Repeat(" WHEN ? THEN ?", len(ids))
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+		args := append(append(promised, statutory...), ids...)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = CASE id`+when+` END,
+			due_statutory = CASE id`+when+` END WHERE id IN (`+in+`)`), args...); err != nil {
+			return c, nil, err
 		}
 	}
 	if caseDue.promised.IsZero() {
-		return nil
+		return c, subs, nil
 	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`),
-		caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly), caseID)
-	return err
+	p, st := caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly)
+	if p == c.DuePromised && st == c.DueStatutory {
+		return c, subs, nil
+	}
+	c.DuePromised, c.DueStatutory = p, st
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`), p, st, caseID)
+	return c, subs, err
 }

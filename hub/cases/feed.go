@@ -158,23 +158,13 @@ func (s *Service) sequence(ctx context.Context) error {
 				return err
 			}
 		}
-		var last int64
-		if err := tx.GetContext(ctx, &last, `SELECT COALESCE(MAX(feed_seq), 0) FROM case_events`); err != nil {
-			return err
-		}
-		var rows []struct {
-			CaseID string `db:"case_id"`
-			Seq    int    `db:"seq"`
-		}
-		if err := tx.SelectContext(ctx, &rows, `SELECT case_id, seq FROM case_events WHERE feed_seq IS NULL ORDER BY at, case_id, seq LIMIT 1000`); err != nil {
-			return err
-		}
-		for i, r := range rows {
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE case_events SET feed_seq = ? WHERE case_id = ? AND seq = ?`), last+1+int64(i), r.CaseID, r.Seq); err != nil {
-				return err
-			}
-		}
-		return nil
+		// One statement numbers the batch: the steps without a number, in the order of their
+		// time, each after the highest number given.
+		_, err := tx.ExecContext(ctx, `UPDATE case_events AS e SET feed_seq = n.num
+			FROM (SELECT case_id, seq, (SELECT COALESCE(MAX(feed_seq), 0) FROM case_events) + ROW_NUMBER() OVER (ORDER BY at, case_id, seq) AS num
+				FROM case_events WHERE feed_seq IS NULL ORDER BY at, case_id, seq LIMIT 1000) AS n
+			WHERE e.case_id = n.case_id AND e.seq = n.seq`)
+		return err
 	})
 }
 

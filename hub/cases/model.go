@@ -73,6 +73,7 @@ type caseRow struct {
 	UpdatedAt        store.Timestamp          `db:"updated_at"`
 	Owner            string                   `db:"owner"`
 	ExternalRef      string                   `db:"external_ref"`
+	EventSeq         int                      `db:"event_seq"` // the last timeline step's seq
 }
 
 type subcaseRow struct {

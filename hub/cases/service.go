@@ -79,6 +79,8 @@ type Service struct {
 
 	feedMu sync.Mutex
 	feedCh chan struct{} // closed at the next commit (feed.go)
+
+	deliveries deliveryBatcher // deliverybatch.go
 }
 
 // New returns a Service.

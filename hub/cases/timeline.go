@@ -30,16 +30,24 @@ type timelineStep struct {
 }
 
 // addTimelineSteps appends steps, in order and all at one time, to a case's timeline: one
-// read of the last sequence number and one INSERT. Each step is also an entry of the change
+// UPDATE that takes their numbers and one INSERT. Each step is also an entry of the change
 // feed (GET /api/v1/events), numbered there once its transaction has committed (feed.go).
 func (s *Service) addTimelineSteps(ctx context.Context, tx *sqlx.Tx, caseID string, at time.Time, steps ...timelineStep) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	var last int
-	if err := tx.GetContext(ctx, &last, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE case_id = ?`), caseID); err != nil {
-		return err
+	// Taking the numbers holds the case's row to the end of the transaction, so two
+	// transactions never give one number twice.
+	var next int
+	if err := tx.GetContext(ctx, &next, tx.Rebind(`UPDATE cases SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq`), len(steps), caseID); err != nil {
+		return fmt.Errorf("numbering the timeline: %w", err)
 	}
+	return s.insertSteps(ctx, tx, caseID, next-len(steps), at, steps...)
+}
+
+// insertSteps inserts steps numbered after last, which the caller has taken from the case's
+// event_seq.
+func (s *Service) insertSteps(ctx context.Context, tx *sqlx.Tx, caseID string, last int, at time.Time, steps ...timelineStep) error {
 	names, err := s.subcaseNames(ctx, tx, caseID, steps)
 	if err != nil {
 		return err

@@ -70,7 +70,14 @@ func New(cfg Config) (*Metrics, error) {
 		cs = append(cs, NewConnectorCollector(cfg.Connectors, cfg.Timeout))
 	}
 	if cfg.Store != nil {
-		cs = append(cs, NewCaseCollector(cfg.Store, cfg.Now, cfg.Timeout), NewOutboxCollector(cfg.Store, cfg.Now, cfg.Timeout))
+		st := cfg.Store
+		cs = append(cs, NewCaseCollector(st, cfg.Now, cfg.Timeout), NewOutboxCollector(st, cfg.Now, cfg.Timeout),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "yjshub_db_statements_total",
+				Help: "SQL statements this hub instance has sent to its database since it started (the scrape's own included)."},
+				func() float64 { return float64(st.Counts().Statements) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "yjshub_db_transactions_total",
+				Help: "Transactions this hub instance has begun since it started."},
+				func() float64 { return float64(st.Counts().Transactions) }))
 	}
 	if cfg.DeadLetters != nil {
 		cs = append(cs, NewDeadLetterCollector(cfg.DeadLetters, cfg.Timeout))

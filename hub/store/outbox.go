@@ -128,11 +128,9 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("store: enqueue outbox: %w", err)
 	}
-	query := tx.Rebind(`
-		INSERT INTO outbox (event_id, topic, msg_key, payload, headers, created_at, attempts)
-		VALUES (?, ?, ?, ?, ?, ?, 0)`)
 	enqueuedAt := now()
-	for _, m := range msgs {
+	rows := make([][]any, len(msgs))
+	for i, m := range msgs {
 		headers, err := JSONOf(m.Headers).Value()
 		if err != nil {
 			return fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err)
@@ -142,9 +140,12 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 			created = NewTimestamp(m.CreatedAt)
 		}
 		// Payload goes in as a string: it is TEXT on both backends.
-		if _, err := tx.ExecContext(ctx, query, m.EventID, m.Topic, m.Key, string(m.Payload), headers, created); err != nil {
-			return fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err)
-		}
+		rows[i] = []any{m.EventID, m.Topic, m.Key, string(m.Payload), headers, created, 0}
+	}
+	// One statement for the lot; the rows take their ids, and so their publishing order, in
+	// the order given.
+	if err := InsertRows(ctx, tx, "outbox", []string{"event_id", "topic", "msg_key", "payload", "headers", "created_at", "attempts"}, rows); err != nil {
+		return fmt.Errorf("store: enqueue outbox: %w", err)
 	}
 	return nil
 }
