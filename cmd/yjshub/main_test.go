@@ -135,6 +135,9 @@ func startServe(t *testing.T, o serveOptions) (string, func() error) {
 	go func() { errc <- serve(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	select {
 	case addr := <-ready:
+		if !o.tls.enabled() {
+			waitReady(t, "http://"+addr)
+		}
 		return addr, func() error { cancel(); return <-errc }
 	case err := <-errc:
 		cancel()
@@ -144,6 +147,29 @@ func startServe(t *testing.T, o serveOptions) (string, func() error) {
 		t.Fatal("serve did not start within 60s")
 	}
 	return "", nil
+}
+
+// waitReady waits until the hub's /readyz says ready: its consumers join their groups after it
+// listens, as a load balancer waits for them too.
+func waitReady(t *testing.T, hub string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(hub + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz not ready within 60s: %d %s", res.StatusCode, body)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("/readyz: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a probe, as an orchestrator does
+	}
 }
 
 func getJSON(t *testing.T, url string, out any) int {

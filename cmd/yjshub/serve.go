@@ -53,6 +53,7 @@ type serveOptions struct {
 	serverLimits   api.ServerLimits
 	limits         api.Limits
 	feedMaxWait    time.Duration
+	sessionTimeout time.Duration // consumer-group session; 0: the bus's default
 	kafkaTLS       *bus.TLSConfig  // nil: plaintext
 	kafkaSASL      *bus.SASLConfig // nil: no authentication
 	tls            tlsOptions
@@ -78,6 +79,9 @@ Kafka cluster. YJSHUB_KAFKA_TLS_CA (or YJSHUB_KAFKA_TLS=1 for the system's CAs),
 YJSHUB_KAFKA_TLS_CERT and YJSHUB_KAFKA_TLS_KEY make the bus speak TLS to the brokers;
 YJSHUB_KAFKA_SASL_MECHANISM (SCRAM-SHA-512, the default, or SCRAM-SHA-256),
 YJSHUB_KAFKA_SASL_USER and YJSHUB_KAFKA_SASL_PASSWORD authenticate it.
+YJSHUB_KAFKA_SESSION_TIMEOUT (default 6s; 2s on the embedded broker) is how soon a killed
+instance's partitions move to the others: lower it to 2s where the brokers'
+group.min.session.timeout.ms allows. /readyz says ready once every consumer has joined its group.
 
 --tls-cert and --tls-key serve HTTPS (TLS 1.2 or later); --tls-client-ca also requires every
 client to present a certificate that CA signed. Plain HTTP is served on a loopback address only,
@@ -96,6 +100,13 @@ connectors file does not configure, so cases complete without real department sy
 			o.namespace = os.Getenv("YJSHUB_KAFKA_NAMESPACE")
 			o.materialHosts = splitList(materialHosts)
 			o.kafkaTLS, o.kafkaSASL = kafkaSecurityFromEnv()
+			if v := os.Getenv("YJSHUB_KAFKA_SESSION_TIMEOUT"); v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < time.Second {
+					return usageError{fmt.Errorf("YJSHUB_KAFKA_SESSION_TIMEOUT %q: not a duration of 1s or more", v)}
+				}
+				o.sessionTimeout = d
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -300,7 +311,8 @@ func openStore(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, lo
 // openBus connects to Kafka (the embedded broker under --data-dir unless YJSHUB_KAFKA_BROKERS
 // is set) and creates the topics the hub needs.
 func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*bus.Bus, error) {
-	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, TLS: o.kafkaTLS, SASL: o.kafkaSASL, Logger: logger})
+	b, err := bus.Open(ctx, bus.Config{Brokers: o.brokers, DataDir: o.dataDir, Namespace: o.namespace, TLS: o.kafkaTLS, SASL: o.kafkaSASL, Logger: logger,
+		GroupSessionTimeout: o.sessionTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -477,7 +489,7 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *
 		Inbox:       svc.Inbox,
 		Clients:     in.clients,
 		Logger:      logger,
-		Checks:      []api.Check{{Name: "store", Ping: st.Ping}, {Name: "broker", Ping: b.Ping}},
+		Checks:      []api.Check{{Name: "store", Ping: st.Ping}, {Name: "broker", Ping: b.Ping}, {Name: "consumers", Ping: b.Joined}},
 		Metrics:     mets.Handler(),
 		Instrument:  mets.Middleware,
 		Limits:      limits,

@@ -56,6 +56,12 @@ type Config struct {
 	// GroupID share the department's partitions. Default
 	// "yjshub-restpush-<department>".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
+
+	// Concurrency is how many sub-cases are pushed to the department at once, by each hub
+	// instance. One case's sub-cases still go one at a time, in order (they share its key);
+	// offsets are committed in batches once pushed and recorded. Default 8; 1 pushes one
+	// sub-case at a time, as a department that cannot take more needs.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 }
 
 // BreakerConfig configures the circuit breaker in front of the endpoint. Attempts
@@ -80,6 +86,8 @@ const (
 	defaultOpenTimeout         = 30 * time.Second
 	defaultHalfOpenRequests    = 1
 	groupIDPrefix              = "yjshub-restpush-"
+	defaultConcurrency         = 8
+	maxConcurrency             = 64
 )
 
 func (c *Config) setDefaults() {
@@ -90,6 +98,9 @@ func (c *Config) setDefaults() {
 	c.Breaker.setDefaults()
 	if c.GroupID == "" && c.Department != "" {
 		c.GroupID = groupIDPrefix + c.Department
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = defaultConcurrency
 	}
 }
 
@@ -132,6 +143,9 @@ func (c *Config) Validate() error {
 	}
 	if err := delivery.ValidateSigningSecret(c.SigningSecret); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 1 to %d", c.Concurrency, maxConcurrency))
 	}
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))

@@ -123,7 +123,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	topic := bus.SubcaseTopic(c.cfg.Department)
 	c.log.InfoContext(ctx, "restpush: consuming", "topic", topic, "group", c.cfg.GroupID,
 		"endpoint", c.client.Endpoint())
-	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID}, c.handle)
+	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID, Concurrency: c.cfg.Concurrency}, c.handle)
 	switch {
 	case err == nil, errors.Is(err, errStopped):
 		return nil

@@ -37,9 +37,10 @@ type Bus struct {
 	done   context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	closed bool
-	subs   sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	subs    sync.WaitGroup
+	members map[*memberState]bool // running subscriptions (members.go)
 }
 
 // Open validates cfg and connects to its brokers, or starts the embedded

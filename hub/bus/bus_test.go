@@ -411,3 +411,36 @@ func wantValidate(t *testing.T, err error, want []string) {
 		}
 	}
 }
+
+// A member that cannot reach its group coordinator is not ready, and Joined says which.
+func TestJoinedNamesASubscriptionThatCannotJoin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	b, err := bus.Open(t.Context(), bus.Config{Brokers: []string{addr}, DialTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Subscribe(ctx, bus.SubscribeConfig{Topic: "yjs.subcase.tobacco", GroupID: "g-unreachable"}, func(context.Context, bus.Received) error { return nil })
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Joined(ctx) == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // until the subscription has registered
+	}
+	err = b.Joined(ctx)
+	if err == nil || !strings.Contains(err.Error(), `"g-unreachable"`) || !strings.Contains(err.Error(), "still joining") {
+		t.Errorf("Joined = %v; want the unreachable group named as still joining", err)
+	}
+	cancel()
+	<-done
+	if err := b.Joined(t.Context()); err != nil {
+		t.Errorf("Joined after the subscription stopped: %v", err)
+	}
+}

@@ -62,6 +62,21 @@ type Config struct {
 	// process becomes writable here after at most this long. Default 2s.
 	MetadataTTL time.Duration
 
+	// GroupSessionTimeout is the session timeout of every consumer-group
+	// member this bus starts (unless its SubscribeConfig says otherwise): how
+	// long after a member goes silent (a killed process) the group coordinator
+	// gives its partitions to the other members. It must lie within the
+	// brokers' group.min.session.timeout.ms and group.max.session.timeout.ms.
+	// Default 6s with external brokers (Apache Kafka's default minimum) and 2s
+	// on the embedded broker (whose minimum this bus sets to 1s). Lower it to
+	// 2s on brokers whose minimum allows, for partitions to move within 3s.
+	GroupSessionTimeout time.Duration
+
+	// GroupHeartbeatInterval is how often members tell the coordinator they
+	// are alive, and learn of a rebalance. Default a fifth of the session
+	// timeout.
+	GroupHeartbeatInterval time.Duration
+
 	// TLS, when set, encrypts every connection the bus makes to the brokers
 	// (the writer, the consumer groups, topic creation, lag and ping alike)
 	// and checks the brokers' certificates. External brokers only. Default
@@ -89,6 +104,12 @@ const (
 	defaultPingTimeout       = 2 * time.Second
 	defaultTopicReadyTimeout = 30 * time.Second
 	defaultMetadataTTL       = 2 * time.Second
+
+	defaultExternalSessionTimeout = 6 * time.Second
+	defaultEmbeddedSessionTimeout = 2 * time.Second
+	// embeddedMinSessionTimeout is the embedded broker's group.min.session.timeout.ms, and the
+	// least session timeout this bus takes.
+	embeddedMinSessionTimeout = time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -116,12 +137,30 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.GroupSessionTimeout == 0 {
+		c.GroupSessionTimeout = defaultExternalSessionTimeout
+		if len(c.Brokers) == 0 {
+			c.GroupSessionTimeout = defaultEmbeddedSessionTimeout
+		}
+	}
+	if c.GroupHeartbeatInterval == 0 {
+		c.GroupHeartbeatInterval = c.GroupSessionTimeout / 5
+	}
 }
 
 // Validate reports every problem in c at once. It does not apply defaults:
 // zero durations are accepted because they mean "use the default".
 func (c *Config) Validate() error {
 	var errs []error
+	if c.GroupSessionTimeout < 0 || (c.GroupSessionTimeout > 0 && c.GroupSessionTimeout < embeddedMinSessionTimeout) {
+		errs = append(errs, fmt.Errorf("group_session_timeout: %v is under %v", c.GroupSessionTimeout, embeddedMinSessionTimeout))
+	}
+	if c.GroupHeartbeatInterval < 0 {
+		errs = append(errs, fmt.Errorf("group_heartbeat_interval: %v is negative", c.GroupHeartbeatInterval))
+	}
+	if c.GroupHeartbeatInterval > 0 && c.GroupSessionTimeout > 0 && c.GroupHeartbeatInterval >= c.GroupSessionTimeout {
+		errs = append(errs, fmt.Errorf("group_heartbeat_interval: %v is not shorter than group_session_timeout %v", c.GroupHeartbeatInterval, c.GroupSessionTimeout))
+	}
 	if len(c.Brokers) == 0 {
 		if strings.TrimSpace(c.DataDir) == "" {
 			errs = append(errs, errors.New("data_dir: required for the embedded broker (brokers is empty)"))

@@ -24,6 +24,9 @@ func startEmbedded(cfg Config) (*kfake.Cluster, error) {
 		// fsync every produced batch: an acknowledged Publish must survive
 		// a crash of the process, not only a clean Close.
 		kfake.SyncWrites(),
+		// Members may ask for sessions as short as a second, so that a killed hub's
+		// partitions move within seconds.
+		kfake.GroupMinSessionTimeout(embeddedMinSessionTimeout),
 		kfake.WithLogger(kfakeLogger{cfg.Logger}),
 	)
 	if err != nil {

@@ -51,12 +51,13 @@ type SubscribeConfig struct {
 	MaxWait time.Duration
 	// HeartbeatInterval is how often the member tells the group coordinator
 	// it is alive; members notice a rebalance at their next heartbeat.
-	// Default 1s (kafka-go's default is 3s).
+	// Default the bus's GroupHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// SessionTimeout is how long the coordinator waits without a heartbeat
 	// before it gives a silent member's partitions to others. Must lie within
 	// the broker's group.min/max.session.timeout.ms (6s and 30m by default in
-	// Kafka, 6s and 5m in the embedded broker). Default 10s.
+	// Kafka, 1s and 5m in the embedded broker). Default the bus's
+	// GroupSessionTimeout.
 	SessionTimeout time.Duration
 	// RebalanceTimeout is how long the coordinator waits for members to
 	// rejoin during a rebalance. Default 30s.
@@ -68,12 +69,18 @@ type SubscribeConfig struct {
 	// commit is not cut short by the subscription stopping, so that work
 	// done is not redone needlessly. Default 10s.
 	CommitTimeout time.Duration
+
+	// Concurrency is how many messages are handled at once. Default 1: one at
+	// a time, each committed before the next is handled. Above 1, messages
+	// are spread over that many workers by key, so that the messages of one
+	// key (one case) are still handled one at a time in partition order, and
+	// offsets are committed in batches by a committer of their own, each only
+	// once it and every message before it in its partition were handled.
+	Concurrency int
 }
 
 const (
 	defaultMaxWait           = 500 * time.Millisecond
-	defaultHeartbeatInterval = time.Second
-	defaultSessionTimeout    = 10 * time.Second
 	defaultRebalanceTimeout  = 30 * time.Second
 	defaultJoinGroupBackoff  = time.Second
 	defaultCommitTimeout     = 10 * time.Second
@@ -82,12 +89,6 @@ const (
 func (c *SubscribeConfig) setDefaults() {
 	if c.MaxWait == 0 {
 		c.MaxWait = defaultMaxWait
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = defaultHeartbeatInterval
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = defaultSessionTimeout
 	}
 	if c.RebalanceTimeout == 0 {
 		c.RebalanceTimeout = defaultRebalanceTimeout
@@ -125,6 +126,9 @@ func (c *SubscribeConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %v is negative", d.name, d.v))
 		}
 	}
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 0 to %d", c.Concurrency, maxConcurrency))
+	}
 	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 && c.HeartbeatInterval >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("heartbeat_interval: %v is not shorter than session_timeout %v", c.HeartbeatInterval, c.SessionTimeout))
 	}
@@ -159,6 +163,12 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 		return fmt.Errorf("bus: subscribe: invalid config: %w", err)
 	}
 	cfg.setDefaults()
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = b.cfg.GroupSessionTimeout
+	}
+	if cfg.HeartbeatInterval == 0 || cfg.HeartbeatInterval >= cfg.SessionTimeout {
+		cfg.HeartbeatInterval = min(b.cfg.GroupHeartbeatInterval, cfg.SessionTimeout/3)
+	}
 	ctx, release, err := b.track(ctx)
 	if err != nil {
 		return err
@@ -180,7 +190,13 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 		ReadLagInterval:   -1, // lag is reported by Bus.Lag, per group
 		ErrorLogger:       kafkaLogger(b.log, "reader"),
 	})
-	err = b.consume(ctx, r, cfg, handle)
+	joined := b.member(ctx, cfg, r)
+	defer joined()
+	if cfg.Concurrency > 1 {
+		err = b.consumeConcurrently(ctx, r, cfg, handle)
+	} else {
+		err = b.consume(ctx, r, cfg, handle)
+	}
 	if cerr := r.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("bus: close reader of topic %q: %w", cfg.Topic, cerr))
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,10 +45,13 @@ func Run(t *testing.T, open func(t *testing.T) *bus.Bus) {
 		{"EnsureTopics fails on an existing topic with fewer partitions than asked", testEnsureTopicsTooFewPartitions},
 		{"a group resumes after its last commit", testGroupResumes},
 		{"a message whose handler fails is not committed and is redelivered", testRedelivery},
+		{"handled concurrently, one key's messages keep their order and all are committed", testConcurrentKeyOrder},
+		{"handled concurrently, a failed message, what follows it on its key and nothing unhandled is lost", testConcurrentRedelivery},
 		{"Lag counts the messages a group has not committed", testLag},
 		{"an invalid topic name is refused with a clear error", testInvalidTopic},
 		{"publishing to a missing topic fails naming the topic", testMissingTopic},
 		{"Ping reaches a broker", testPing},
+		{"Joined says ready once a subscription has joined its group", testJoined},
 		{"Close stops running subscriptions and later calls fail with ErrClosed", testClose},
 	}
 	for _, tc := range tests {
@@ -381,6 +385,136 @@ func testRedelivery(t *testing.T, ctx context.Context, b *bus.Bus) {
 	got = again.take(ctx, 2)
 	if string(got[0].Value) != "m-2" || string(got[1].Value) != "m-3" {
 		t.Errorf("second member got %q, %q; want m-2 (redelivered) then m-3", got[0].Value, got[1].Value)
+	}
+}
+
+// subscribeConcurrently starts a group member handling n messages at once.
+func subscribeConcurrently(t *testing.T, ctx context.Context, b *bus.Bus, topic, group string, n int, fail func(bus.Received) error) *consumer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	c := &consumer{t: t, got: make(chan bus.Received, 4096), done: make(chan error, 1), cancel: cancel}
+	go func() {
+		c.done <- b.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: group, Concurrency: n}, func(ctx context.Context, m bus.Received) error {
+			if fail != nil {
+				if err := fail(m); err != nil {
+					return err
+				}
+			}
+			select {
+			case c.got <- m:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() { c.stop(context.Background()) })
+	return c
+}
+
+func testConcurrentKeyOrder(t *testing.T, ctx context.Context, b *bus.Bus) {
+	tp := topic(t, ctx, b, 3)
+	group := unique("group")
+	const keys, each = 12, 20
+	var msgs []bus.Message
+	for i := range each {
+		for k := range keys {
+			msgs = append(msgs, bus.Message{Topic: tp, Key: fmt.Appendf(nil, "case-%d", k), Value: fmt.Appendf(nil, "%d", i)})
+		}
+	}
+	publish(t, ctx, b, msgs...)
+	c := subscribeConcurrently(t, ctx, b, tp, group, 8, nil)
+	next := map[string]int{}
+	for _, m := range c.take(ctx, keys*each) {
+		want := next[string(m.Key)]
+		if string(m.Value) != strconv.Itoa(want) {
+			t.Fatalf("key %s: got message %s, want %d: one key's messages out of order", m.Key, m.Value, want)
+		}
+		next[string(m.Key)] = want + 1
+	}
+	if err := c.stop(ctx); err != nil {
+		t.Fatalf("Subscribe returned %v, want nil", err)
+	}
+	// Everything handled was committed by the time Subscribe returned.
+	lag, err := b.Lag(ctx, group, tp)
+	if err != nil {
+		t.Fatalf("Lag: %v", err)
+	}
+	if lag.Total != 0 {
+		t.Errorf("lag after handling everything concurrently = %+v, want 0", lag)
+	}
+}
+
+func testConcurrentRedelivery(t *testing.T, ctx context.Context, b *bus.Bus) {
+	tp := topic(t, ctx, b, 1)
+	group := unique("group")
+	var msgs []bus.Message
+	for i := range 10 {
+		for _, k := range []string{"case-a", "case-b"} {
+			msgs = append(msgs, bus.Message{Topic: tp, Key: []byte(k), Value: fmt.Appendf(nil, "%s-%d", k, i)})
+		}
+	}
+	publish(t, ctx, b, msgs...)
+	failing := subscribeConcurrently(t, ctx, b, tp, group, 4, func(m bus.Received) error {
+		if string(m.Value) == "case-a-5" {
+			return errRefused
+		}
+		return nil
+	})
+	if err := failing.wait(ctx); !errors.Is(err, errRefused) {
+		t.Fatalf("Subscribe returned %v, want the handler's error", err)
+	}
+	handled := map[string]bool{}
+	for len(failing.got) > 0 {
+		handled[string((<-failing.got).Value)] = true
+	}
+	if handled["case-a-5"] || handled["case-a-6"] {
+		t.Errorf("a message after the failed one on its key was handled: %v", handled)
+	}
+	// Nothing the first member did not handle is lost: the second gets each of those (and
+	// perhaps some it did handle, after a message of the other key it had not: at least once).
+	again := subscribeConcurrently(t, ctx, b, tp, group, 4, nil)
+	seen := map[string]bool{}
+	for !seen["case-a-9"] || !seen["case-b-9"] {
+		m := again.next(ctx)
+		seen[string(m.Value)] = true
+	}
+	for _, m := range msgs {
+		if v := string(m.Value); !handled[v] && !seen[v] {
+			t.Errorf("%s was neither handled by the first member nor delivered to the second", v)
+		}
+	}
+	for i := 5; i < 10; i++ {
+		if v := fmt.Sprintf("case-a-%d", i); !seen[v] {
+			t.Errorf("%s, at or after the failed message on its key, was not delivered again", v)
+		}
+	}
+}
+
+func testJoined(t *testing.T, ctx context.Context, b *bus.Bus) {
+	if err := b.Joined(ctx); err != nil {
+		t.Fatalf("Joined without subscriptions: %v", err)
+	}
+	tp := topic(t, ctx, b, 2)
+	group := unique("group")
+	c := subscribe(t, ctx, b, tp, group, nil)
+	for b.Joined(ctx) != nil {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the subscription did not join within the test's time: %v", b.Joined(ctx))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	// Joined, it takes what is published.
+	publish(t, ctx, b, values(tp, "case-j", "m", 0, 1)...)
+	if m := c.next(ctx); string(m.Value) != "m-0" {
+		t.Errorf("got %q", m.Value)
+	}
+	if err := c.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Joined(ctx); err != nil {
+		t.Errorf("Joined after the subscription stopped: %v", err)
 	}
 }
 
