@@ -53,7 +53,7 @@ type serveOptions struct {
 	serverLimits   api.ServerLimits
 	limits         api.Limits
 	feedMaxWait    time.Duration
-	sessionTimeout time.Duration // consumer-group session; 0: the bus's default
+	sessionTimeout time.Duration   // consumer-group session; 0: the bus's default
 	kafkaTLS       *bus.TLSConfig  // nil: plaintext
 	kafkaSASL      *bus.SASLConfig // nil: no authentication
 	tls            tlsOptions

@@ -80,10 +80,10 @@ type SubscribeConfig struct {
 }
 
 const (
-	defaultMaxWait           = 500 * time.Millisecond
-	defaultRebalanceTimeout  = 30 * time.Second
-	defaultJoinGroupBackoff  = time.Second
-	defaultCommitTimeout     = 10 * time.Second
+	defaultMaxWait          = 500 * time.Millisecond
+	defaultRebalanceTimeout = 30 * time.Second
+	defaultJoinGroupBackoff = time.Second
+	defaultCommitTimeout    = 10 * time.Second
 )
 
 func (c *SubscribeConfig) setDefaults() {
