@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,6 +202,12 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		publicURL = listenURL(o.tls, ln)
 	}
 
+	instance := newInstanceID()
+	if err := registerInstance(ctx, st, instance, publicURL, o.publicURL == "", logger); err != nil {
+		return err
+	}
+	defer deregisterInstance(st, instance, logger)
+
 	if len(o.materialHosts) == 0 {
 		logger.Warn("material URIs are held only to https and public host names: name the hosts they may be on with --material-hosts")
 	}
@@ -235,6 +244,55 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	return serveHTTP(ctx, ln, handler, o, publicURL, logger)
+}
+
+// newInstanceID names a running hub among the instances that share a database.
+func newInstanceID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "hub_" + strconv.Itoa(os.Getpid()) + "_" + hex.EncodeToString(b[:])
+}
+
+// registerInstance records this instance on a PostgreSQL database that several instances may
+// share, after checking that they all have the same public URL (callbacks must reach whichever
+// is alive), and keeps its record fresh while it runs. SQLite is one process's database.
+func registerInstance(ctx context.Context, st *store.Store, instanceID, publicURL string, implicit bool, logger *slog.Logger) error {
+	if st.Dialect() != store.DialectPostgres {
+		return nil
+	}
+	host, _ := os.Hostname()
+	if err := st.RegisterInstance(ctx, store.Instance{ID: instanceID, PublicURL: publicURL, Host: host}, implicit); err != nil {
+		return err
+	}
+	if implicit {
+		logger.Warn("no --public-url: departments call back this instance's own address; give every instance that shares the database the same --public-url", "public_url", publicURL)
+	}
+	go func() {
+		t := time.NewTicker(store.InstanceTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := st.TouchInstance(ctx, instanceID); err != nil && ctx.Err() == nil {
+					logger.Warn("refreshing this instance's record", "error", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func deregisterInstance(st *store.Store, instanceID string, logger *slog.Logger) {
+	if st.Dialect() != store.DialectPostgres {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := st.DeregisterInstance(ctx, instanceID); err != nil {
+		logger.Warn("deleting this instance's record", "error", err)
+	}
 }
 
 // inputs are the files serve runs on, read and checked before anything starts.
