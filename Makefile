@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-short test-real services services-down schemathesis contract lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-faults test-short test-real services services-down schemathesis contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -33,6 +33,14 @@ schemathesis:
 ## the contract test (schemathesis against the served OpenAPI document) included
 test: services schemathesis
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
+	$(MAKE) --no-print-directory test-faults
+
+## test-faults: the kill tests, without the race detector so that the hubs run at speed: a hub
+## SIGKILLed in the middle of 300 cases and started again (embedded, and PostgreSQL + Kafka), and
+## one of three instances SIGKILLed (PostgreSQL + Kafka); every acknowledged case completes, each
+## effect once, and the duplicate deliveries are counted
+test-faults: services
+	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 YJSHUB_FAULT_TESTS=1 $(GO) test -count=1 -timeout 15m -v -run '^TestKill' ./cmd/yjshub
 
 ## contract: only the contract test: the hub against its OpenAPI document, by schemathesis, with each role's key
 contract: schemathesis
