@@ -2,6 +2,10 @@ package format
 
 import "strings"
 
+// USCCAlphabet is the 31 characters a unified social credit code is written in (GB 32100-2015:
+// digits and upper-case letters but I, O, S, V and Z), in the order of their values.
+const USCCAlphabet = usccAlphabet
+
 // CompleteResidentID returns the first 17 digits of a GB 11643-1999 citizen identity number
 // with its check character appended (ISO 7064 MOD 11-2), for making numbers that pass
 // [CheckResidentID]: test data, load generators. It checks only the characters; the division
