@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"yjshub/hub/cases"
@@ -179,14 +181,7 @@ func (d *benchDriver) call(ctx context.Context, method, path string, body []byte
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is the same for every request
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, errors.New("no answer: timed out")
-		}
-		return 0, fmt.Errorf("no answer: %w", err)
+		return 0, noAnswer(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -209,6 +204,30 @@ func (d *benchDriver) call(ctx context.Context, method, path string, body []byte
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// noAnswer names why a request got no answer in a few words, the same for every request that
+// failed alike, so that the report counts them together rather than by port or address.
+func noAnswer(err error) error {
+	var ne net.Error
+	why := ""
+	switch {
+	case errors.Is(err, context.Canceled):
+		why = "the run ended first"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		why = "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		why = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		why = "connection closed"
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is the same for every request
+		}
+		why = err.Error()
+	}
+	return errors.New("no answer: " + why)
 }
 
 // feedTail reads the change feed to its end and returns the cursor there, so that following

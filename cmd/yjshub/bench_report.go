@@ -57,7 +57,9 @@ func (r *benchReport) summarise(cs map[uint64]*benchCase, start time.Time) {
 	var subcasesDone int
 	for _, c := range cs {
 		r.scheduled++
-		r.mix[c.example]++
+		if c.example != "" {
+			r.mix[c.example]++
+		}
 		switch {
 		case c.failure != "":
 			r.errorKinds[c.failure]++

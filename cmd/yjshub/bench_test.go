@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +127,42 @@ func TestBenchDrivesARunningHubFromTheEndOfItsFeed(t *testing.T) {
 	}
 }
 
+// A hub that refuses every submission: each is an error, counted by the hub's status and code;
+// figures the run could not take are null, with the reason beside them.
+func TestBenchCountsRefusedSubmissionsAsErrorsByKind(t *testing.T) {
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v1/cases":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"error": {"status": 503, "code": "unavailable", "message": "the store cannot take it just now"}}`)
+		case r.URL.Path == "/api/v1/events":
+			if r.URL.Query().Get("wait") != "" { // a long poll that finds nothing
+				select {
+				case <-r.Context().Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			_, _ = io.WriteString(w, `{"items": [], "next": "0"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(hub.Close)
+	got, out := benchJSON(t, "--target", hub.URL, "--rate", "10", "--duration", "1s", "--drain", "1s", "--raw-messages", "0")
+	kinds, _ := got["error_kinds"].(map[string]any)
+	if number(t, got, "errors") != 10 || number(t, got, "accepted") != 0 || kinds["HTTP 503 unavailable"] != 10.0 {
+		t.Errorf("errors %v, accepted %v, kinds %v: want the 10 submissions refused 503", got["errors"], got["accepted"], kinds)
+	}
+	if number(t, got, "cases_per_second") != 0 || got["p50_submit_ms"] != nil || got["max_rss_mb"] != nil || got["sql_statements_per_case"] != nil {
+		t.Errorf("cases_per_second %v, p50_submit_ms %v, max_rss_mb %v, sql_statements_per_case %v: want 0 and nulls",
+			got["cases_per_second"], got["p50_submit_ms"], got["max_rss_mb"], got["sql_statements_per_case"])
+	}
+	if !strings.Contains(out, "hub RSS: n/a (the hub's /metrics could not be read") {
+		t.Errorf("the summary does not say why there is no RSS:\n%s", out)
+	}
+}
+
 func TestBenchNamesEveryBadFlag(t *testing.T) {
 	code, _, stderr := runCLI(t, "bench", "--rate", "-1", "--duration", "0s", "--warmup", "-1s", "--concurrency", "-2",
 		"--mix", "open-bar-enterprise=0,no-such-example=3,open-bar", "--pid", "7", "--raw-messages", "-5")
@@ -204,5 +243,34 @@ func TestBenchPercentilesAreMeasuredValuesByNearestRank(t *testing.T) {
 	}
 	if l := summarise(nil); l.P50 != nil || l.N != 0 {
 		t.Errorf("no durations: %+v, want no figures", l)
+	}
+}
+
+func TestBenchReadsTheHubsCountersFromItsMetrics(t *testing.T) {
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" || r.Header.Get("Authorization") != "Bearer op-key" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		_, _ = io.WriteString(w, "# TYPE yjshub_db_statements_total counter\n"+
+			"yjshub_db_statements_total{kind=\"exec\"} 120\nyjshub_db_statements_total{kind=\"query\"} 80\n"+
+			"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 1.048576e+08\n")
+	}))
+	t.Cleanup(hub.Close)
+	fams, err := scrape(t.Context(), hub.Client(), hub.URL, "op-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := sum(fams, metricStatements); !ok || v != 200 {
+		t.Errorf("statements %v, %v: want the sum of both series, 200", v, ok)
+	}
+	if v, ok := sum(fams, metricRSS); !ok || v != 100<<20 {
+		t.Errorf("RSS %v, %v", v, ok)
+	}
+	if _, ok := sum(fams, "yjshub_no_such_total"); ok {
+		t.Error("a family the hub does not have was found")
+	}
+	if _, err := scrape(t.Context(), hub.Client(), hub.URL, "platform-key"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("a refused scrape: %v", err)
 	}
 }
