@@ -59,7 +59,10 @@ type benchDriver struct {
 	failed    int
 	completed int
 	ended     int
-	feedErr   error // the last error of the feed, while it lasts
+	// settled counts the accepted cases that have completed or otherwise ended: the drain
+	// waits for it to reach accepted.
+	settled int
+	feedErr error // the last error of the feed, while it lasts
 }
 
 func (d *benchDriver) newCase(n uint64, intended time.Time) *benchCase {
@@ -157,8 +160,11 @@ func (d *benchDriver) answer(c *benchCase, at time.Time, caseID, failure string)
 	}
 	if failure != "" {
 		d.failed++
-	} else {
-		d.accepted++
+		return
+	}
+	d.accepted++
+	if !c.completed.IsZero() || c.ended != "" {
+		d.settled++ // the feed was quicker than the answer
 	}
 }
 
@@ -287,17 +293,17 @@ func (d *benchDriver) noteLocked(e cases.FeedEntry, seen time.Time) {
 	if c.caseID == "" {
 		c.caseID = e.CaseID // the hub took it though its answer was lost
 	}
-	switch e.Type {
-	case cases.CaseCompleted:
-		if c.completed.IsZero() {
-			c.completed, c.completedSeen = e.At, seen
-			d.completed++
-		}
-	case cases.CaseWithdrawn:
-		if c.ended == "" {
-			c.ended = e.Type
-			d.ended++
-		}
+	wasOpen := c.completed.IsZero() && c.ended == ""
+	switch {
+	case e.Type == cases.CaseCompleted && c.completed.IsZero():
+		c.completed, c.completedSeen = e.At, seen
+		d.completed++
+	case e.Type == cases.CaseWithdrawn && c.ended == "":
+		c.ended = e.Type
+		d.ended++
+	}
+	if wasOpen && (!c.completed.IsZero() || c.ended != "") && !c.answered.IsZero() && c.failure == "" {
+		d.settled++
 	}
 }
 
@@ -310,10 +316,11 @@ func (d *benchDriver) progress() progress {
 	return progress{d.scheduled, d.accepted, d.failed, d.completed + d.ended}
 }
 
-// settled reports whether every case the hub took has completed or otherwise ended.
-func (d *benchDriver) settled() bool {
-	p := d.progress()
-	return p.completed >= p.accepted
+// drained reports whether every case the hub took has completed or otherwise ended.
+func (d *benchDriver) drained() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.settled >= d.accepted
 }
 
 // readCases reads each completed case once the run is over, for the times the feed does not

@@ -137,18 +137,17 @@ func rawMessage(size int, n int64, at time.Time) kafka.Message {
 	return kafka.Message{Key: []byte(fmt.Sprintf("raw-%d", n)), Value: v}
 }
 
-// writeRetrying writes one message, again while the new topic is not yet known everywhere.
+// writeRetrying writes one message, again for up to 30 s while it fails: a topic just created
+// may not be known to every broker yet, and kafka-go's WriteErrors do not unwrap to say so.
 func writeRetrying(ctx context.Context, w *kafka.Writer, m kafka.Message) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := w.WriteMessages(ctx, m)
-		if err == nil || time.Now().After(deadline) || !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable) {
+		if err == nil || time.Now().After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := sleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
+			return err
 		}
 	}
 }

@@ -71,7 +71,7 @@ func runBench(ctx context.Context, o benchOptions, mix *benchMix, runID string, 
 		d.closedLoop(load, o.concurrency, end)
 	}
 	stopLoad()
-	for drained := time.Now().Add(o.drain); !d.settled() && time.Now().Before(drained); {
+	for drained := time.Now().Add(o.drain); !d.drained() && time.Now().Before(drained); {
 		if sleepUntil(ctx, time.Now().Add(50*time.Millisecond)) != nil {
 			break
 		}
