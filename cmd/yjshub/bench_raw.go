@@ -35,6 +35,9 @@ type rawResult struct {
 	PacedRate     float64   `json:"paced_rate"`
 	MsgsPerSecond float64   `json:"msgs_per_second"`
 	Latency       latencies `json:"-"`
+	// HubBusy is the cases the hub had not finished when the baseline ran: beside them the
+	// baseline shares the broker and the machine, and its figures are the hub's worse.
+	HubBusy int `json:"hub_busy_cases"`
 }
 
 // rawHeader is the bytes at the head of each message: when it was meant to be sent and its

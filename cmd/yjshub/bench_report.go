@@ -163,7 +163,8 @@ func (r *benchReport) json() map[string]any {
 	}
 	if r.raw != nil {
 		o["raw_kafka"] = map[string]any{"paced_messages": r.raw.Paced, "burst_messages": r.raw.Burst, "message_bytes": r.raw.MessageBytes, "size_from": r.raw.SizeFrom, "paced_rate": round3(r.raw.PacedRate),
-			"msgs_per_second": round3(r.raw.MsgsPerSecond), "p50_ms": r.raw.Latency.P50, "p99_ms": r.raw.Latency.P99}
+			"msgs_per_second": round3(r.raw.MsgsPerSecond), "p50_ms": r.raw.Latency.P50, "p99_ms": r.raw.Latency.P99,
+			"hub_busy_cases": r.raw.HubBusy}
 		o["hub_throughput_ratio"], o["hub_latency_ratio_p50"] = r.ratios()
 	} else {
 		o["raw_kafka_skipped"] = r.rawNote
@@ -222,6 +223,9 @@ func (r *benchReport) writeText(w io.Writer) {
 	fmt.Fprintln(w, "raw kafka-go on the same broker, one topic read by one group member that commits each message as a hub connector does:")
 	fmt.Fprintf(w, "  messages of %d bytes (%s); %.0f msgs/s in a burst of %d; p50 %s ms, p99 %s ms at %.1f msgs/s\n",
 		r.raw.MessageBytes, r.raw.SizeFrom, r.raw.MsgsPerSecond, r.raw.Burst, ms(r.raw.Latency.P50), ms(r.raw.Latency.P99), r.raw.PacedRate)
+	if r.raw.HubBusy > 0 {
+		fmt.Fprintf(w, "  (the hub was still at work on %d cases while the baseline ran: it shared the broker and the machine)\n", r.raw.HubBusy)
+	}
 	tp, lat := r.ratios()
 	if tp != nil {
 		fmt.Fprintf(w, "hub cost: its %.1f sub-cases/s are %.3f of raw kafka-go's msgs/s", r.subcasesPerSecond, *tp)

@@ -122,6 +122,11 @@ func runBench(ctx context.Context, o benchOptions, mix *benchMix, runID string, 
 		rep.heapLiveMB, rep.simRetained = &heap, &retained
 	}
 	rawBaseline(after, o, hub, d, runID, rep)
+	if rep.raw != nil {
+		d.mu.Lock()
+		rep.raw.HubBusy = d.accepted - d.settled
+		d.mu.Unlock()
+	}
 
 	rep.writeText(stdout)
 	if o.asJSON {

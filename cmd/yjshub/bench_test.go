@@ -70,7 +70,7 @@ func TestBenchInProcessCompletesEveryCaseAndReportsOrderedLatencies(t *testing.T
 		t.Errorf("mode %v, loop %v", got["mode"], got["loop"])
 	}
 	raw, _ := got["raw_kafka"].(map[string]any)
-	if raw == nil || raw["msgs_per_second"].(float64) <= 0 || raw["p50_ms"] == nil || raw["message_bytes"].(float64) < 1000 {
+	if raw == nil || raw["msgs_per_second"].(float64) <= 0 || raw["p50_ms"] == nil || raw["message_bytes"].(float64) < 1000 || raw["hub_busy_cases"] != 0.0 {
 		t.Errorf("raw_kafka %v (skipped: %v): want a burst rate, a median and the size of a dispatched sub-case", raw, got["raw_kafka_skipped"])
 	}
 	if r, ok := got["hub_latency_ratio_p50"].(float64); !ok || r <= 0 {
