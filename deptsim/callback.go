@@ -62,7 +62,7 @@ const (
 
 // run sends the planned events one after the other.
 func (s *Simulator) run(seq sequence) {
-	defer s.finish()
+	defer s.finish(seq.data.SubcaseID)
 	final := map[string]string{
 		DecisionApprove:    event.Approved,
 		DecisionReject:     event.Rejected,
@@ -85,9 +85,18 @@ func (s *Simulator) run(seq sequence) {
 	}
 }
 
-func (s *Simulator) finish() {
+// finish ends a callback sequence of sub-case sc: once none runs for it, it is settled, and
+// once decided its data goes, since no supplement can follow a decision.
+func (s *Simulator) finish(sc string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if st := s.subcases[sc]; st != nil {
+		st.running--
+		if st.decided {
+			st.data = dispatched{}
+		}
+		s.touch(sc, st)
+	}
 	s.inflight--
 	if s.inflight == 0 {
 		close(s.idle)
@@ -236,6 +245,7 @@ func (s *Simulator) deliver(seq sequence, ev event.DepartmentEvent) outcome {
 			s.depts[seq.dept].stats.CallbacksSent++
 			st := s.subcases[seq.data.SubcaseID]
 			st.eventsSent = append(st.eventsSent, ev.Type)
+			st.decided = st.decided || ev.Type == event.Approved || ev.Type == event.Rejected
 			s.mu.Unlock()
 			log.Info("callback delivered", "status", status, "attempts", attempt)
 			return delivered

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -901,5 +902,103 @@ func TestASigningDepartmentRefusesUnsignedPushesAndCallsBackWithItsKey(t *testin
 		if a != "Bearer yjk_tobacco" {
 			t.Errorf("callback Authorization %q, want the department's key", a)
 		}
+	}
+}
+
+func TestOnlyTheRetainedNumberOfSettledSubcasesIsRemembered(t *testing.T) {
+	hub := newFakeHub(t)
+	const retain, pushed = 50, 200
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithRetention(retain))
+	for i := range pushed {
+		sc, key := fmt.Sprintf("sc_ret%d", i), fmt.Sprintf("ev-ret%d", i)
+		if a := push(t, srv, "health", key, envelope(t, sub{id: key, subcase: sc, dept: "health", callback: hub.callback(sc)})); a.status != http.StatusAccepted {
+			t.Fatalf("push %d: %d %s", i, a.status, a.body)
+		}
+	}
+	waitIdle(t, sim)
+	st := sim.Stats()
+	if len(st.Subcases) != retain {
+		t.Fatalf("%d sub-cases remembered after %d completed, want the retention, %d", len(st.Subcases), pushed, retain)
+	}
+	if d := st.Departments["health"]; d.Received != pushed || d.CallbacksSent != 3*pushed {
+		t.Errorf("department stats %+v: the counts cover every sub-case, forgotten or not", d)
+	}
+	// A remembered sub-case's key is still a duplicate; a forgotten one's is taken as new.
+	var kept, gone int = -1, -1
+	for i := range pushed {
+		if _, ok := st.Subcases[fmt.Sprintf("sc_ret%d", i)]; ok {
+			kept = i
+		} else {
+			gone = i
+		}
+	}
+	again := func(i int) int {
+		sc, key := fmt.Sprintf("sc_ret%d", i), fmt.Sprintf("ev-ret%d", i)
+		return push(t, srv, "health", key, envelope(t, sub{id: key, subcase: sc, dept: "health", callback: hub.callback(sc)})).status
+	}
+	if s := again(kept); s != http.StatusOK {
+		t.Errorf("a remembered sub-case pushed again: %d, want 200", s)
+	}
+	if s := again(gone); s != http.StatusAccepted {
+		t.Errorf("a forgotten sub-case pushed again: %d, want 202", s)
+	}
+	waitIdle(t, sim)
+	if n := len(sim.Stats().Subcases); n != retain {
+		t.Errorf("%d sub-cases remembered, want %d", n, retain)
+	}
+}
+
+func TestSubcasesWhoseCallbacksRunAreNeverForgotten(t *testing.T) {
+	arrived, release := make(chan string, 8), make(chan struct{})
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- r.URL.Path
+		<-release
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(gate.Close)
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithRetention(1))
+	for i := range 3 {
+		sc, key := fmt.Sprintf("sc_run%d", i), fmt.Sprintf("ev-run%d", i)
+		push(t, srv, "health", key, envelope(t, sub{id: key, subcase: sc, dept: "health", callback: gate.URL + "/cb/" + sc}))
+	}
+	deadline := time.After(10 * time.Second)
+	for range 3 {
+		select {
+		case <-arrived:
+		case <-deadline:
+			t.Fatal("the three first callbacks did not arrive within 10s")
+		}
+	}
+	if n := len(sim.Stats().Subcases); n != 3 {
+		t.Errorf("%d sub-cases remembered while the callbacks of 3 run, retention 1: want all 3", n)
+	}
+	close(release)
+	waitIdle(t, sim)
+	if n := len(sim.Stats().Subcases); n != 1 {
+		t.Errorf("%d sub-cases remembered once every callback ended, want the retention, 1", n)
+	}
+}
+
+func TestASupplementAfterTheDecisionIsAnsweredAlreadyDecided(t *testing.T) {
+	hub := newFakeHub(t)
+	sim, srv := newSim(t, deptsim.Config{})
+	push(t, srv, "health", "ev-dec", envelope(t, sub{id: "ev-dec", subcase: "sc_dec", dept: "health", callback: hub.callback("sc_dec")}))
+	waitIdle(t, sim)
+	env, err := event.New("ev-dec-re", event.TypeSubcaseResubmitted, "sc_dec", time.Now(), event.SubcaseResubmitted{
+		CaseID: "cs_sc_dec", SubcaseID: "sc_dec", SupplementID: "sp_1", Department: "health"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := push(t, srv, "health", "ev-dec-re", body)
+	if code, _ := a.errorBody(t); a.status != http.StatusConflict || code != "already_decided" {
+		t.Fatalf("supplement after approval: %d %s, want 409 already_decided", a.status, a.body)
+	}
+	waitIdle(t, sim)
+	if n := hub.total(); n != 3 {
+		t.Errorf("hub got %d callback attempts, want the 3 of the first decision only", n)
 	}
 }

@@ -42,5 +42,10 @@
 //     error code and problem paths only.
 //
 // State (idempotency keys, statistics, licence counters) lives in memory and is lost on
-// restart: the simulator is a development and demonstration tool, not a department.
+// restart: the simulator is a development and demonstration tool, not a department. The
+// memory is bounded, so that a simulator under load for hours does not grow: sub-cases whose
+// callbacks are running are always kept, and of the others only the most recently pushed
+// [DefaultRetention] (see [WithRetention]); a forgotten sub-case's Idempotency-Key is no
+// longer recognised. A decided sub-case keeps only its counters, not the form it was
+// dispatched with; a supplement for it is answered 409 already_decided.
 package deptsim

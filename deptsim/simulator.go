@@ -1,6 +1,7 @@
 package deptsim
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,11 @@ type Simulator struct {
 	keys     map[string]string // accepted Idempotency-Key → sub-case id
 	inflight int               // callback sequences running
 	idle     chan struct{}     // closed while inflight == 0
+	// settled lists the ids of the sub-cases with no callback sequence running, least
+	// recently touched first; beyond retain of them the first are forgotten, so that a
+	// simulator under constant load keeps a bounded memory.
+	settled *list.List
+	retain  int
 }
 
 type deptState struct {
@@ -63,10 +69,21 @@ type subcaseState struct {
 	deliveries int
 	eventsSent []string
 	accepted   bool
-	data       dispatched // as dispatched, for the decision after a supplement
-	withdrawn  bool       // the applicant withdrew it: no more callbacks
-	followUps  map[string]bool
+	// data is the sub-case as dispatched, for the decision after a supplement; it is
+	// dropped once a decision has been called back, when nothing can need it again.
+	data      dispatched
+	decided   bool // approved or rejected has been called back
+	withdrawn bool // the applicant withdrew it: no more callbacks
+	followUps map[string]bool
+	keys      []string      // the Idempotency-Keys in Simulator.keys that name it
+	running   int           // callback sequences running for it
+	settled   *list.Element // its place in Simulator.settled; nil while running
 }
+
+// DefaultRetention is how many settled sub-cases (no callback sequence running) a
+// [Simulator] remembers unless [WithRetention] says otherwise: enough to answer every
+// retry of the hub as a duplicate, about 5 MB at most.
+const DefaultRetention = 10000
 
 // Option configures a [Simulator].
 type Option func(*Simulator)
@@ -133,6 +150,20 @@ func WithSigningSecrets(secrets map[string]string) Option {
 	}
 }
 
+// WithRetention bounds the settled sub-cases remembered — those whose callbacks have ended,
+// or were never scheduled — to n, forgetting the least recently pushed first. A forgotten
+// sub-case is gone from [Simulator.Stats], its Idempotency-Keys are no longer recognised (a
+// push of it again is taken as new), and a supplement or withdrawal for it is answered 422.
+// Sub-cases whose callbacks are running are always remembered. Default
+// [DefaultRetention]; n < 1 keeps the default.
+func WithRetention(n int) Option {
+	return func(s *Simulator) {
+		if n >= 1 {
+			s.retain = n
+		}
+	}
+}
+
 // New returns a simulator for cfg, or every problem of cfg.
 func New(cfg Config, opts ...Option) (*Simulator, error) {
 	if err := cfg.Validate(); err != nil {
@@ -157,6 +188,8 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 		subcases: map[string]*subcaseState{},
 		keys:     map[string]string{},
 		idle:     idle,
+		settled:  list.New(),
+		retain:   DefaultRetention,
 	}
 	for _, o := range opts {
 		o(s)
@@ -328,6 +361,7 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 		s.subcases[sc] = st
 	}
 	st.deliveries++
+	s.touch(sc, st)
 
 	if d.failNow() {
 		d.stats.FailuresInjected++
@@ -346,7 +380,7 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := acceptBody{Status: "accepted", SubcaseID: sc}
 	if _, seen := s.keys[key]; seen || st.accepted {
-		s.keys[key] = sc
+		s.remember(key, sc, st)
 		d.stats.Received++
 		d.stats.Duplicates++
 		s.mu.Unlock()
@@ -354,15 +388,12 @@ func (s *Simulator) push(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	s.keys[key] = sc
+	s.remember(key, sc, st)
 	st.accepted = true
 	st.data = data
 	d.stats.Received++
 	seq := s.plan(code, d, data)
-	s.inflight++
-	if s.inflight == 1 {
-		s.idle = make(chan struct{})
-	}
+	s.started(sc, st)
 	s.mu.Unlock()
 
 	s.log.Info("push accepted", "department", code, "case_id", data.CaseID, "subcase_id", sc,
@@ -518,6 +549,12 @@ func (s *Simulator) followUp(w http.ResponseWriter, code, key, typ, sc string) {
 		writeError(w, http.StatusUnprocessableEntity, "unknown_subcase", "no sub-case of that id was dispatched to this department")
 		return
 	}
+	if typ == event.TypeSubcaseResubmitted && st.decided {
+		// Its form is gone with the decision; 409 tells the hub that the department has it.
+		s.mu.Unlock()
+		writeError(w, http.StatusConflict, "already_decided", "the department has already decided this sub-case")
+		return
+	}
 	d.stats.Received++
 	if st.followUps[key] {
 		d.stats.Duplicates++
@@ -529,6 +566,7 @@ func (s *Simulator) followUp(w http.ResponseWriter, code, key, typ, sc string) {
 		st.followUps = map[string]bool{}
 	}
 	st.followUps[key] = true
+	s.touch(sc, st)
 	if typ == event.TypeSubcaseWithdrawn {
 		st.withdrawn = true
 		d.stats.Withdrawals++
@@ -540,10 +578,7 @@ func (s *Simulator) followUp(w http.ResponseWriter, code, key, typ, sc string) {
 	d.stats.Supplements++
 	d.seq++
 	seq := sequence{dept: code, decision: DecisionApprove, delay: d.cfg.Delay, number: d.seq, data: st.data, afterSupplement: true}
-	s.inflight++
-	if s.inflight == 1 {
-		s.idle = make(chan struct{})
-	}
+	s.started(sc, st)
 	s.mu.Unlock()
 	s.log.Info("supplement received: approving", "department", code, "subcase_id", sc)
 	go s.run(seq)
@@ -556,4 +591,53 @@ func (s *Simulator) withdrawn(sc string) bool {
 	defer s.mu.Unlock()
 	st := s.subcases[sc]
 	return st != nil && st.withdrawn
+}
+
+// remember records that key was accepted for sub-case sc. s.mu is held.
+func (s *Simulator) remember(key, sc string, st *subcaseState) {
+	if _, ok := s.keys[key]; !ok {
+		st.keys = append(st.keys, key)
+	}
+	s.keys[key] = sc
+}
+
+// touch moves a sub-case with no sequence running to the end of the settled list, the last to
+// be forgotten, and forgets the oldest beyond the retention. s.mu is held.
+func (s *Simulator) touch(sc string, st *subcaseState) {
+	if st.running > 0 {
+		return
+	}
+	if st.settled != nil {
+		s.settled.MoveToBack(st.settled)
+		return
+	}
+	st.settled = s.settled.PushBack(sc)
+	for s.settled.Len() > s.retain {
+		s.forget(s.settled.Front())
+	}
+}
+
+// forget drops a settled sub-case and the Idempotency-Keys that name it. s.mu is held.
+func (s *Simulator) forget(e *list.Element) {
+	sc := s.settled.Remove(e).(string)
+	if st := s.subcases[sc]; st != nil {
+		for _, k := range st.keys {
+			delete(s.keys, k)
+		}
+		delete(s.subcases, sc)
+	}
+}
+
+// started counts a callback sequence for sub-case sc about to run: while one runs the
+// sub-case is not forgotten. s.mu is held.
+func (s *Simulator) started(sc string, st *subcaseState) {
+	st.running++
+	if st.settled != nil {
+		s.settled.Remove(st.settled)
+		st.settled = nil
+	}
+	s.inflight++
+	if s.inflight == 1 {
+		s.idle = make(chan struct{})
+	}
 }

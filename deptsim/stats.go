@@ -1,11 +1,12 @@
 package deptsim
 
 // Stats is what a [Simulator] has received and called back since it started; GET /stats
-// serves it as JSON.
+// serves it as JSON. Department counts cover the whole run; sub-cases only those retained.
 type Stats struct {
 	// Departments by code; only departments that received a push appear.
 	Departments map[string]DeptStats `json:"departments"`
-	// Subcases by sub-case id.
+	// Subcases by sub-case id: those whose callbacks are running, and the most recently pushed
+	// of the others, up to the retention (see [WithRetention]).
 	Subcases map[string]SubcaseStats `json:"subcases"`
 }
 

@@ -64,6 +64,9 @@ type serveOptions struct {
 	ready chan<- string
 	// simulator, when set, receives the in-process simulator (tests read its stats).
 	simulator chan<- *deptsim.Simulator
+	// busReady, when set, receives the brokers the bus uses once it is open: the embedded
+	// broker's port is chosen at start, and yjshub bench measures raw Kafka on it.
+	busReady chan<- []string
 }
 
 func serveCommand() *cobra.Command {
@@ -379,6 +382,9 @@ func openBus(ctx context.Context, o serveOptions, cat *catalogue.Catalogue, logg
 		return nil, err
 	}
 	logger.Info("bus ready", "embedded", b.Embedded(), "brokers", strings.Join(b.Brokers(), ","), "tls", o.kafkaTLS != nil, "sasl", o.kafkaSASL != nil)
+	if o.busReady != nil {
+		o.busReady <- b.Brokers()
+	}
 	return b, nil
 }
 
