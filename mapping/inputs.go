@@ -40,6 +40,8 @@ type matterInputs struct {
 	all      []string      // sorted union of every form field's inputs
 	required []string      // sorted union of the required form fields' required inputs
 	exprEnv  []envField    // the fields the expressions read: what Map puts in their environment
+	plans    []fieldPlan   // by form index: how Map fills the field (plan.go)
+	run      runEnv        // what the expressions left to the VM need of an environment
 }
 
 // envField is a canonical field and its code split at the dots.
@@ -83,20 +85,31 @@ func buildInputs(m *catalogue.Matter, applicantType string) *matterInputs {
 	for _, f := range m.Inputs() {
 		known[f] = true
 	}
-	out := &matterInputs{fields: make([]fieldInputs, len(m.Form))}
+	out := &matterInputs{fields: make([]fieldInputs, len(m.Form)), plans: make([]fieldPlan, len(m.Form))}
 	all := map[string]bool{}
 	required := map[string]bool{}
 	env := map[string]bool{}
+	var running []ast.Node // the folded expressions left to the VM
 	for i, ff := range m.Form {
 		var fi fieldInputs
 		switch {
 		case ff.From != "":
 			fi = fieldInputs{all: []string{ff.From}, always: []string{ff.From}}
+			out.plans[i] = fieldPlan{kind: planFrom, code: ff.From}
 		case ff.Expr != "":
-			fi = exprInputs(ff.Expr, applicantType, known)
+			var folded ast.Node
+			fi, folded = exprInputs(ff.Expr, applicantType, known)
 			for _, f := range fi.all {
 				env[f] = true
 			}
+			out.plans[i] = planOf(folded, known, m.Program(i) != nil)
+			if out.plans[i].kind == planRun {
+				running = append(running, folded)
+			}
+		case ff.FromResult != nil:
+			out.plans[i] = fieldPlan{kind: planResult}
+		default:
+			out.plans[i] = fieldPlan{kind: planConst}
 		}
 		out.fields[i] = fi
 		for _, f := range fi.all {
@@ -113,19 +126,21 @@ func buildInputs(m *catalogue.Matter, applicantType string) *matterInputs {
 	for _, f := range sortedKeys(env) {
 		out.exprEnv = append(out.exprEnv, envField{code: f, path: strings.Split(f, ".")})
 	}
+	out.run = planRunEnv(out, running, known)
 	return out
 }
 
 // exprInputs folds an expression for the applicant type and collects the canonical fields it
-// reads. known holds the fields the catalogue found in the matter's form (every expression was
-// checked when the catalogue loaded); anything else the walker meets (a let variable, a
-// partial chain) is dropped.
-func exprInputs(src, applicantType string, known map[string]bool) fieldInputs {
+// reads; it returns the folded expression too (nil when it does not parse). known holds the
+// fields the catalogue found in the matter's form (every expression was checked when the
+// catalogue loaded); anything else the walker meets (a let variable, a partial chain) is
+// dropped.
+func exprInputs(src, applicantType string, known map[string]bool) (fieldInputs, ast.Node) {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		// The catalogue compiled every expression at load time, so this cannot happen for a
 		// loaded matter; reading nothing is the answer that asks the applicant for nothing.
-		return fieldInputs{}
+		return fieldInputs{}, nil
 	}
 	node := foldApplicantType(tree.Node, applicantType)
 	r := readsOf(node)
@@ -139,7 +154,7 @@ func exprInputs(src, applicantType string, known map[string]bool) fieldInputs {
 		sort.Strings(out)
 		return out
 	}
-	return fieldInputs{all: keep(r.all), always: keep(r.always)}
+	return fieldInputs{all: keep(r.all), always: keep(r.always)}, node
 }
 
 // foldApplicantType replaces the identifier applicant_type by the string constant and folds

@@ -126,7 +126,7 @@ func TestExprInputsFolding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := exprInputs(tt.src, tt.typ, known)
+			got, _ := exprInputs(tt.src, tt.typ, known)
 			if !reflect.DeepEqual(nonNil(got.all), nonNil(tt.all)) {
 				t.Errorf("all = %v; want %v", got.all, tt.all)
 			}

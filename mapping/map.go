@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/vm"
@@ -38,36 +39,69 @@ type Results map[string]map[string]any
 // field it reads is there (a value of the wrong kind). No message contains a value.
 //
 // Map is safe for concurrent use; it does not modify form or results. The values it copies
-// are shared with form, not deep-copied.
+// are shared with form, not deep-copied. To map several matters of one case from one form, a
+// CaseMapper does the same with less work.
 func Map(m *catalogue.Matter, applicantType string, form Form, results Results) (map[string]any, []problem.Problem) {
+	c := CaseMapper{applicantType: applicantType, form: form}
+	return c.Map(m, results)
+}
+
+// CaseMapper maps the matters of one case from the case's one form: Map for each matter, with
+// one expression environment for the whole case, built as the matters need it, and one VM.
+// The results are those Map gives, matter by matter.
+//
+// A CaseMapper is not safe for concurrent use (it holds the environment and the VM); it does
+// not modify the form, which must not change while the CaseMapper is in use.
+type CaseMapper struct {
+	applicantType string
+	form          Form
+	env           map[string]any   // the shared environment, built on the first expression run
+	entered       []*matterInputs  // the matters whose fields env holds
+	enteredBuf    [8]*matterInputs // entered's first array: a case has a handful of matters
+	machine       vm.VM
+}
+
+// NewCaseMapper returns a CaseMapper for a case of an applicant of applicantType whose one form
+// is form.
+func NewCaseMapper(applicantType string, form Form) *CaseMapper {
+	return &CaseMapper{applicantType: applicantType, form: form}
+}
+
+// Map fills in the department's own form of matter m, as the function Map does.
+func (c *CaseMapper) Map(m *catalogue.Matter, results Results) (map[string]any, []problem.Problem) {
+	a := analyse(m, c.applicantType)
 	out := make(map[string]any, len(m.Form))
 	var problems []problem.Problem
-	var env map[string]any // built on the first expression only
-	var machine vm.VM      // reused by the matter's expressions
+	var env map[string]any // found on the first expression the VM runs
 	for i := range m.Form {
 		ff := &m.Form[i]
+		plan := &a.plans[i]
 		var v any
 		failed := false
-		switch {
-		case ff.From != "":
-			v = form[ff.From]
-		case ff.Expr != "":
+		switch plan.kind {
+		case planFrom:
+			v = c.form[plan.code]
+		case planRead:
+			v = envValue(c.form[plan.code])
+		case planValue:
+			v = plan.value
+		case planRun:
 			prog := m.Program(i)
 			if prog == nil {
 				failed = true
 				break
 			}
 			if env == nil {
-				env = exprEnv(form, analyse(m, applicantType).exprEnv, applicantType)
+				env = c.envFor(a)
 			}
-			r, err := machine.Run(prog, env)
+			r, err := c.machine.Run(prog, env)
 			if err != nil {
 				// The error text may quote a value: it is not kept.
 				failed = true
 				break
 			}
 			v = r
-		case ff.FromResult != nil:
+		case planResult:
 			if r := results[ff.FromResult.Matter][ff.FromResult.Field]; r != nil {
 				out[ff.Field] = r
 			}
@@ -80,10 +114,57 @@ func Map(m *catalogue.Matter, applicantType string, form Form, results Results) 
 			continue
 		}
 		if ff.Required {
-			problems = append(problems, missingProblem(m, applicantType, i, failed, form))
+			problems = append(problems, missingProblem(m, c.applicantType, i, failed, c.form))
 		}
 	}
 	return out, problems
+}
+
+// envFor returns the environment for the expressions matter a runs on the VM. It must look to
+// them exactly as the matter's own environment (exprEnv) would: the same values in the fields
+// they read, and the same groups there or not (see envGroup). The shared environment gains the
+// fields of each matter that enters it, and a group when one of the matter's own expression
+// fields in it has a value; it serves the matter when no other matter has put there a group
+// the matter's own fields would not. Otherwise, or when the matter's expressions read the
+// environment in ways this does not follow, the matter gets an environment of its own.
+func (c *CaseMapper) envFor(a *matterInputs) map[string]any {
+	if !a.run.shared {
+		return exprEnv(c.form, a.exprEnv, c.applicantType)
+	}
+	if c.env == nil {
+		c.env = make(map[string]any, 8)
+		c.env[catalogue.ApplicantTypeVar] = c.applicantType
+		c.entered = c.enteredBuf[:0]
+	}
+	if !slices.Contains(c.entered, a) {
+		for _, g := range a.run.groups {
+			if c.anyValue(g.under) {
+				groupAt(c.env, g.path, true)
+			}
+		}
+		for _, f := range a.run.chains {
+			if v := c.form[f.code]; v != nil {
+				setField(c.env, f.path, v)
+			}
+		}
+		c.entered = append(c.entered, a)
+	}
+	for _, g := range a.run.groups {
+		if (groupAt(c.env, g.path, false) != nil) != c.anyValue(g.under) {
+			return exprEnv(c.form, a.exprEnv, c.applicantType)
+		}
+	}
+	return c.env
+}
+
+// anyValue reports whether one of the canonical fields has a value in the form.
+func (c *CaseMapper) anyValue(codes []string) bool {
+	for _, code := range codes {
+		if c.form[code] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // missingProblem describes a required department field left without a value. When canonical
@@ -122,23 +203,8 @@ func missingProblem(m *catalogue.Matter, applicantType string, i int, failed boo
 func exprEnv(form Form, fields []envField, applicantType string) map[string]any {
 	env := make(map[string]any, len(fields)+1)
 	for _, f := range fields {
-		v := form[f.code]
-		if v == nil {
-			continue
-		}
-		path := f.path
-		m := env
-		for _, seg := range path[:len(path)-1] {
-			next, ok := m[seg].(map[string]any)
-			if !ok {
-				next = make(map[string]any, 4)
-				m[seg] = next
-			}
-			m = next
-		}
-		leaf := path[len(path)-1]
-		if _, group := m[leaf].(map[string]any); !group {
-			m[leaf] = envValue(v)
+		if v := form[f.code]; v != nil {
+			setField(env, f.path, v)
 		}
 	}
 	env[catalogue.ApplicantTypeVar] = applicantType

@@ -57,8 +57,10 @@ type OneForm struct {
 	rules      map[string]*fieldRule // by canonical field code
 	needs      map[string][]materialNeed
 	once       sync.Once
-	compiled   *jsonschema.Schema
+	compiled   *jsonschema.Schema // for the validator
 	compileErr error
+	checks     *formChecks // nil when the schema does not compile into checks; checksErr says why
+	checksErr  error
 }
 
 // SelectedMatter is a matter chosen for the one form.

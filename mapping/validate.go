@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -25,9 +26,9 @@ const schemaURL = "urn:yjshub:one-form"
 // the request ("/form/applicant.id_number"), its Rule the rule broken, and its Message never
 // contains the value.
 //
-// Two checks run and are merged so that no problem is reported twice:
+// Two checks decide, and are merged so that no problem is reported twice:
 //
-//   - the JSON Schema (compiled once, with format assertion on and the identifier formats
+//   - the JSON Schema (Schema: draft 2020-12, format assertion on, the identifier formats
 //     registered) decides the structure: missing required fields ("required"), fields the
 //     form does not have ("unknown_field") and JSON types ("type");
 //   - the field dictionary's own checks (catalogue.Field.Check) decide the value rules of
@@ -37,7 +38,23 @@ const schemaURL = "urn:yjshub:one-form"
 //
 // A value rule the schema reports on a field where the dictionary found nothing is kept as
 // well, so a disagreement between the two shows up rather than letting a value through.
+//
+// The schema is compiled once into per-field checks (formChecks) that find what the schema
+// validator finds without running it. Where they cannot (a schema with a keyword they do not
+// compile, a number only the validator reads as it does), the validator itself is asked.
 func (f *OneForm) Validate(form Form) []problem.Problem {
+	f.prepare()
+	if f.checks != nil {
+		if problems, ok := f.checks.validate(form); ok {
+			return problems
+		}
+	}
+	return f.validateBySchema(form)
+}
+
+// validateBySchema is Validate by the schema validator itself: the reference the compiled
+// checks follow, and their fallback.
+func (f *OneForm) validateBySchema(form Form) []problem.Problem {
 	c := &collected{seen: map[[2]string]bool{}}
 	sch, err := f.schema()
 	if err != nil {
@@ -46,10 +63,7 @@ func (f *OneForm) Validate(form Form) []problem.Problem {
 		c.add("", RuleSchema, "the one form's schema does not compile; the form cannot be checked")
 		return c.problems
 	}
-	inst := map[string]any(form)
-	if inst == nil {
-		inst = map[string]any{}
-	}
+	inst := f.readableNumbers(form)
 
 	// Schema first: structure. Value rules are held back until the dictionary has spoken.
 	badType := map[string]bool{}
@@ -93,6 +107,36 @@ func (f *OneForm) Validate(form Form) []problem.Problem {
 		return a.Rule < b.Rule
 	})
 	return c.problems
+}
+
+// readableNumbers returns the form as the validator is given it. The validator reads a number
+// as a big.Rat, which refuses an exponent beyond a million (1e1000001); it then takes the
+// number for one that is not whole (a type problem where a whole number belongs) but fails
+// with a nil dereference where a minimum or maximum must judge it. There, the value is given
+// as null, so that it is reported as what it is to the form: not a number it can take. The
+// form itself is not modified.
+func (f *OneForm) readableNumbers(form Form) map[string]any {
+	inst := map[string]any(form)
+	if inst == nil {
+		return map[string]any{}
+	}
+	props, _ := f.Schema["properties"].(map[string]any)
+	var copied bool
+	for code, v := range form {
+		n, isNumber := readNumber(v)
+		if !isNumber || !n.unreadable {
+			continue
+		}
+		prop, _ := props[code].(map[string]any)
+		if prop["minimum"] == nil && prop["maximum"] == nil {
+			continue
+		}
+		if !copied {
+			inst, copied = maps.Clone(inst), true
+		}
+		inst[code] = nil
+	}
+	return inst
 }
 
 // fieldOf returns the canonical field a /form/<code> path names, or "".
@@ -150,7 +194,7 @@ func (f *OneForm) schemaProblems(e *jsonschema.ValidationError, c *collected, ba
 		}
 	case *kind.AdditionalProperties:
 		for _, extra := range k.Properties {
-			c.add(formPointer(extra), problem.RuleUnknownField, "the one form has no such field for the selected matters")
+			c.add(formPointer(extra), problem.RuleUnknownField, msgUnknownField)
 		}
 	case *kind.Type, *kind.InvalidJsonValue:
 		badType[code] = true
@@ -170,7 +214,7 @@ func valueRule(k jsonschema.ErrorKind) (rule, what string) {
 	switch k := k.(type) {
 	case *kind.Format:
 		if k.Want == "date" {
-			return "date", "must be a date written YYYY-MM-DD"
+			return "date", msgDate
 		}
 		return k.Want, "is not a valid " + k.Want + " value"
 	case *kind.MinLength:
@@ -180,11 +224,11 @@ func valueRule(k jsonschema.ErrorKind) (rule, what string) {
 	case *kind.Pattern:
 		return "pattern", "must match the pattern " + k.Want
 	case *kind.Minimum:
-		return "minimum", "is below the minimum"
+		return "minimum", msgMinimum
 	case *kind.Maximum:
-		return "maximum", "is above the maximum"
+		return "maximum", msgMaximum
 	case *kind.Enum:
-		return "enum", "is not one of the allowed values"
+		return "enum", msgEnum
 	}
 	return "schema", "breaks the schema rule " + strings.Join(k.KeywordPath(), "/")
 }
@@ -215,23 +259,41 @@ func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []
 	return out
 }
 
-// schema compiles the form's JSON Schema once.
-func (f *OneForm) schema() (*jsonschema.Schema, error) {
+// prepare compiles the form's schema once, for the validator and into the per-field checks.
+func (f *OneForm) prepare() {
 	f.once.Do(func() {
-		f.compiled, f.compileErr = compileSchema(f.Schema)
+		doc, err := decodeSchema(f.Schema)
+		if err != nil {
+			f.compileErr = err
+			return
+		}
+		if f.compiled, f.compileErr = compileDecoded(doc); f.compileErr != nil {
+			return
+		}
+		f.checks, f.checksErr = compileChecks(doc, f.rules)
 	})
+}
+
+// schema returns the form's schema compiled for the validator.
+func (f *OneForm) schema() (*jsonschema.Schema, error) {
+	f.prepare()
 	return f.compiled, f.compileErr
 }
 
 // CompileSchema compiles a schema the one form gives (Schema or ApplicationSchema) as the hub
 // checks it: draft 2020-12, with the identifier formats (gb11643, gb32100, mobile …) registered
 // and asserted. A platform written in Go checks an application before sending it with it.
-func CompileSchema(doc map[string]any) (*jsonschema.Schema, error) { return compileSchema(doc) }
+func CompileSchema(doc map[string]any) (*jsonschema.Schema, error) {
+	v, err := decodeSchema(doc)
+	if err != nil {
+		return nil, err
+	}
+	return compileDecoded(v)
+}
 
-// compileSchema compiles a one-form schema with the identifier formats registered and format
-// assertion on (draft 2020-12 only annotates formats unless told to assert them).
-func compileSchema(doc map[string]any) (*jsonschema.Schema, error) {
-	// The compiler takes JSON values only ([]any, not []string): round-trip through JSON.
+// decodeSchema turns a schema built in Go into the JSON value the validator takes ([]any, not
+// []string; numbers as json.Number): a round trip through JSON.
+func decodeSchema(doc map[string]any) (any, error) {
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the one-form schema: %w", err)
@@ -240,6 +302,12 @@ func compileSchema(doc map[string]any) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding the one-form schema: %w", err)
 	}
+	return v, nil
+}
+
+// compileDecoded compiles a one-form schema with the identifier formats registered and format
+// assertion on (draft 2020-12 only annotates formats unless told to assert them).
+func compileDecoded(v any) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()

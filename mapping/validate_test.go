@@ -216,7 +216,9 @@ func TestPointerEscaping(t *testing.T) {
 }
 
 // FuzzValidate feeds arbitrary JSON objects to the open-bar one form: Validate must never
-// panic, and every problem must point into the form with a rule and a message.
+// panic, every problem must point into the form with a rule and a message, and the compiled
+// checks must find what the schema validator and the dictionary find (validateBySchema), and
+// the compiled schema alone what the validator alone finds.
 func FuzzValidate(f *testing.F) {
 	form := openBarForm(f, "enterprise", nil)
 	valid, _ := json.Marshal(exampleForm(form))
@@ -225,6 +227,9 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"enterprise.uscc": 91350100, "fire.capacity": -1e309, "ad.period_start": "2023-13-01", "x/y~z": null}`))
 	f.Add([]byte(`{"enterprise.name": {"nested": [1, "a", true]}, "applicant.id_number": "11010519491231002X", "": ""}`))
 	f.Add([]byte(`{"contact.mobile": "\u0000\ud800", "enterprise.legal_rep.id_number": "999999999999999999"}`))
+	f.Add([]byte(`{"ad.area_m2": 0.0099999999999999999999, "ad.width_m": 0.01, "fire.capacity": 80.0000000000000000001, "ad.quantity": 1e0}`))
+	f.Add([]byte(`{"business.area_m2": 1e400, "fire.capacity": 1e-400, "fire.floors_above": 1E+2, "ad.height_m": -0}`))
+	f.Add([]byte(`{"fire.venue_type": "公共娱乐场所 ", "business.division_code": "32070", "ad.period_end": "2024-02-29"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, useNumber := range []bool{false, true} {
 			dec := json.NewDecoder(bytes.NewReader(data))
@@ -235,7 +240,7 @@ func FuzzValidate(f *testing.F) {
 			if dec.Decode(&in) != nil {
 				return
 			}
-			for _, p := range form.Validate(in) {
+			for _, p := range assertAgree(t, form, in, "fuzz") {
 				if !strings.HasPrefix(p.Path, "/form/") || p.Rule == "" || p.Message == "" {
 					t.Errorf("malformed problem %+v", p)
 				}

@@ -150,6 +150,7 @@ func (s *Service) planSubcases(ctx context.Context, p *plan, form mapping.Form) 
 	for _, sm := range p.oneForm.Matters {
 		inCase[sm.Code] = true
 	}
+	mapper := mapping.NewCaseMapper(p.app.ApplicantType, form) // one expression environment for the case
 	for i, sm := range p.oneForm.Matters {
 		m, _ := s.cat.Matter(sm.Code)
 		ps := &plannedSubcase{id: newID("sc_"), entry: sm, matter: m, position: i}
@@ -163,7 +164,7 @@ func (s *Service) planSubcases(ctx context.Context, p *plan, form mapping.Form) 
 			if err != nil {
 				return nil, err
 			}
-			out, mp := mapping.Map(m, p.app.ApplicantType, form, results)
+			out, mp := mapper.Map(m, results)
 			for _, pr := range mp {
 				pr.Path = "/form" + " (" + sm.Code + ": " + pr.Path + ")"
 				problems = append(problems, pr)
