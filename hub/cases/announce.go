@@ -31,11 +31,29 @@ type SubcaseSummary struct {
 
 // emitCaseEvent enqueues the case's current state on yjs.case.event.
 func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, v *CaseView, now time.Time) error {
-	caseID := v.ID
 	data := CaseUpdated{CaseID: v.ID, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
 	for _, sc := range v.Subcases {
 		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State})
 	}
+	return s.emitCaseUpdated(ctx, tx, data, now)
+}
+
+// caseUpdated describes a case, for its case.updated message, from its rows.
+func (s *Service) caseUpdated(c caseRow, subs []subcaseRow) CaseUpdated {
+	data := CaseUpdated{CaseID: c.ID, State: c.State, Outcome: c.Outcome, Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
+		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory}, Subcases: make([]SubcaseSummary, 0, len(subs))}
+	if b, ok := s.cat.Bundle(c.BundleCode); ok {
+		data.Bundle.Name = b.Name
+	}
+	for _, sc := range subs {
+		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department, State: sc.State})
+	}
+	return data
+}
+
+// emitCaseUpdated enqueues a case.updated message.
+func (s *Service) emitCaseUpdated(ctx context.Context, tx *sqlx.Tx, data CaseUpdated, now time.Time) error {
+	caseID := data.CaseID
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeCaseUpdated, caseID, now, data)
 	if err != nil {

@@ -14,25 +14,25 @@ import (
 // case's: a waiting sub-case is projected after its prerequisites, so the case deadline follows
 // the prerequisite critical path.
 func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
-	_, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	_, _, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
 	return err
 }
 
-// refreshDeadlinesRead is refreshDeadlines returning the case and its sub-cases as read, their
-// deadlines as now written. Only the deadlines that changed are written: all the sub-cases'
+// refreshDeadlinesRead is refreshDeadlines returning the case, its sub-cases and their pauses as
+// read, the deadlines as now written. Only the deadlines that changed are written: all the sub-cases'
 // in one statement, then the case's.
-func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) (caseRow, []subcaseRow, error) {
+func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) (caseRow, []subcaseRow, []pauseRow, error) {
 	var c caseRow
 	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-		return c, nil, err
+		return c, nil, nil, err
 	}
 	var subs []subcaseRow
 	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
-		return c, nil, err
+		return c, nil, nil, err
 	}
 	var pauses []pauseRow
 	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
-		return c, nil, err
+		return c, nil, nil, err
 	}
 	byID := map[string][]deadline.Pause{}
 	for _, p := range pauses {
@@ -103,17 +103,17 @@ func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID 
 		args := append(append(promised, statutory...), ids...)
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = CASE id`+when+` END,
 			due_statutory = CASE id`+when+` END WHERE id IN (`+in+`)`), args...); err != nil {
-			return c, nil, err
+			return c, nil, nil, err
 		}
 	}
 	if caseDue.promised.IsZero() {
-		return c, subs, nil
+		return c, subs, pauses, nil
 	}
 	p, st := caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly)
 	if p == c.DuePromised && st == c.DueStatutory {
-		return c, subs, nil
+		return c, subs, pauses, nil
 	}
 	c.DuePromised, c.DueStatutory = p, st
 	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`), p, st, caseID)
-	return c, subs, err
+	return c, subs, pauses, err
 }

@@ -103,42 +103,62 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 		at = ev.Time.UTC()
 	}
 	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
-		var caseID string
-		if err := tx.GetContext(ctx, &caseID, tx.Rebind(`SELECT case_id FROM subcases WHERE id = ?`), subcaseID); err != nil {
-			return notFound(err, "sub-case")
+		// One statement finds the sub-case's case and holds it.
+		q := `SELECT id FROM cases WHERE id = (SELECT case_id FROM subcases WHERE id = ?)`
+		if s.st.Dialect() == store.DialectPostgres {
+			q += " FOR UPDATE"
 		}
-		if err := s.lockCase(ctx, tx, caseID); err != nil {
-			return err
+		var caseID string
+		if err := tx.GetContext(ctx, &caseID, tx.Rebind(q), subcaseID); err != nil {
+			return notFound(err, "sub-case")
 		}
 		var prior string
 		err := tx.GetContext(ctx, &prior, tx.Rebind(`SELECT type FROM department_events WHERE subcase_id = ? AND event_id = ?`), subcaseID, ev.EventID)
 		switch {
 		case err == nil && prior == ev.Type:
+			// The same event again: the answer describes the case as it is now.
 			replayed = true
+			v, err := s.loadCase(ctx, tx, caseID)
+			if err != nil {
+				return err
+			}
+			res = &EventResult{}
+			res.Case.ID, res.Case.State, res.Case.Outcome = v.ID, v.State, v.Outcome
+			for _, sc := range v.Subcases {
+				if sc.ID == subcaseID {
+					res.Subcase = sc
+				}
+			}
+			return nil
 		case err == nil:
 			return &ConflictError{Reason: fmt.Sprintf("event id %q was already used for a %s event", ev.EventID, prior)}
 		case !errors.Is(err, errNoRows):
 			return err
-		default:
-			if err := s.applyEvent(ctx, tx, caseID, subcaseID, ev, at, now, clamped); err != nil {
-				return err
-			}
 		}
-		v, err := s.loadCase(ctx, tx, caseID)
+		a, err := s.applyEvent(ctx, tx, caseID, subcaseID, ev, at, now, clamped)
 		if err != nil {
 			return err
 		}
-		if !replayed {
-			if err := s.emitCaseEvent(ctx, tx, v, now); err != nil {
+		// The answer and the case.updated message are made of the rows the event read and
+		// wrote, not of the whole case read again.
+		if err := s.emitCaseUpdated(ctx, tx, s.caseUpdated(a.c, a.subs), now); err != nil {
+			return err
+		}
+		res = &EventResult{TimeClamped: clamped}
+		res.Case.ID, res.Case.State, res.Case.Outcome = a.c.ID, a.c.State, a.c.Outcome
+		for _, sc := range a.subs {
+			if sc.ID != subcaseID {
+				continue
+			}
+			mats, err := s.subcaseMaterialTypes(ctx, tx, subcaseID)
+			if err != nil {
 				return err
 			}
-		}
-		res = &EventResult{TimeClamped: clamped && !replayed}
-		res.Case.ID, res.Case.State, res.Case.Outcome = v.ID, v.State, v.Outcome
-		for _, sc := range v.Subcases {
-			if sc.ID == subcaseID {
-				res.Subcase = sc
+			paused := false
+			for _, p := range a.pauses {
+				paused = paused || (p.SubcaseID == subcaseID && p.EndedAt.IsZero())
 			}
+			res.Subcase = s.subcaseView(sc, paused, mats)
 		}
 		return nil
 	})
@@ -151,10 +171,18 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 	return res, replayed, nil
 }
 
-func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, ev event.DepartmentEvent, at, now time.Time, clamped bool) error {
+// applied is the case as an event left it: its row, sub-cases and pauses, as the event's answer
+// and its case.updated message describe it.
+type applied struct {
+	c      caseRow
+	subs   []subcaseRow
+	pauses []pauseRow
+}
+
+func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, ev event.DepartmentEvent, at, now time.Time, clamped bool) (*applied, error) {
 	var sc subcaseRow
 	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
-		return err
+		return nil, err
 	}
 	tr := transitions[ev.Type]
 	allowed := false
@@ -164,27 +192,27 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		}
 	}
 	if !allowed {
-		return &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
+		return nil, &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
 	}
 	matter, _ := s.cat.Matter(sc.MatterCode)
 	if ev.Type == event.SupplementRequested {
 		var applicantType string
 		if err := tx.GetContext(ctx, &applicantType, tx.Rebind(`SELECT applicant_type FROM cases WHERE id = ?`), caseID); err != nil {
-			return err
+			return nil, err
 		}
 		missing, problems := s.requestProblems(sc, applicantType, ev.Missing)
 		if ev.Deadline != "" && ev.Deadline < at.In(deadline.China).Format(time.DateOnly) {
 			problems = append(problems, problem.Problem{Path: "/deadline", Rule: RuleDeadlinePast, Message: "the deadline is before the request"})
 		}
 		if len(problems) > 0 {
-			return problem.New(problems...)
+			return nil, problem.New(problems...)
 		}
 		ev.Missing = missing
 	}
 	if ev.Type == event.Approved {
 		var c caseRow
 		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
-			return err
+			return nil, err
 		}
 		// A department issues only what its matter's result is, in its own name, to this
 		// case's applicant; else nothing of the event is applied.
@@ -198,18 +226,18 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 			}
 		}
 		if len(problems) > 0 {
-			return problem.New(problems...)
+			return nil, problem.New(problems...)
 		}
 	}
 	ts := store.NewTimestamp(at)
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO department_events (subcase_id, event_id, type, at, body) VALUES (?, ?, ?, ?, ?)`),
 		subcaseID, ev.EventID, ev.Type, ts, store.JSONOf(ev)); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, decision_number = CASE WHEN ? <> '' THEN ? ELSE decision_number END,
 		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, supplement_deadline = ?, updated_at = ? WHERE id = ?`),
 		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, store.JSONOf(ev.Missing), ev.Deadline, store.NewTimestamp(now), subcaseID); err != nil {
-		return err
+		return nil, err
 	}
 	// The clock stands still while suspended or waiting for the applicant's supplement.
 	switch ev.Type {
@@ -222,22 +250,22 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		// a coarse department clock) are still two pauses.
 		var lastStart store.Timestamp
 		if err := tx.GetContext(ctx, &lastStart, tx.Rebind(`SELECT MAX(started_at) FROM subcase_pauses WHERE subcase_id = ?`), subcaseID); err != nil {
-			return err
+			return nil, err
 		}
 		start := ts
 		if !lastStart.IsZero() && !lastStart.Before(start.Time) {
 			start = store.NewTimestamp(lastStart.Add(time.Microsecond))
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO subcase_pauses (subcase_id, kind, started_at) VALUES (?, ?, ?)`), subcaseID, kind, start); err != nil {
-			return err
+			return nil, err
 		}
 	case event.Resumed, event.Resubmitted:
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcase_pauses SET ended_at = ? WHERE subcase_id = ? AND ended_at IS NULL`), ts, subcaseID); err != nil {
-			return err
+			return nil, err
 		}
 	case event.Rejected:
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcase_pauses SET ended_at = ? WHERE subcase_id = ? AND ended_at IS NULL`), ts, subcaseID); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, l := range ev.Licences {
@@ -245,32 +273,44 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 			CaseID: caseID, SubcaseID: subcaseID, MatterCode: sc.MatterCode}); err != nil {
 			var ce *licences.ConflictError
 			if errors.As(err, &ce) {
-				return &ConflictError{Reason: fmt.Sprintf("a %s numbered %s was already issued", l.Type, l.Number)}
+				return nil, &ConflictError{Reason: fmt.Sprintf("a %s numbered %s was already issued", l.Type, l.Number)}
 			}
-			return err
+			return nil, err
 		}
 	}
 	step, err := s.eventStep(ctx, tx, caseID, sc, ev, at, clamped)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.addTimelineSteps(ctx, tx, caseID, at, step); err != nil {
-		return err
+		return nil, err
 	}
 	switch ev.Type {
 	case event.Approved:
 		if err := s.release(ctx, tx, caseID, now); err != nil {
-			return err
+			return nil, err
 		}
 	case event.Rejected:
 		if err := s.cancelDependents(ctx, tx, caseID, sc.MatterCode, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := s.refreshDeadlines(ctx, tx, caseID, now); err != nil {
-		return err
+	c, subs, pauses, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	if err != nil {
+		return nil, err
 	}
-	return s.complete(ctx, tx, caseID, now)
+	states := make([]string, len(subs))
+	for i, sc := range subs {
+		states[i] = sc.State
+	}
+	state, outcome, err := s.completeWith(ctx, tx, caseID, states, now)
+	if err != nil {
+		return nil, err
+	}
+	if state != "" {
+		c.State, c.Outcome = state, outcome
+	}
+	return &applied{c: c, subs: subs, pauses: pauses}, nil
 }
 
 // cancelDependents cancels the waiting sub-cases that depend, directly or not, on a rejected
@@ -319,11 +359,18 @@ func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now 
 	if err := tx.SelectContext(ctx, &states, tx.Rebind(`SELECT state FROM subcases WHERE case_id = ?`), caseID); err != nil {
 		return err
 	}
+	_, _, err := s.completeWith(ctx, tx, caseID, states, now)
+	return err
+}
+
+// completeWith is complete with the sub-cases' states in hand; it returns the case's state and
+// outcome when it closed it ("" when the case stays open).
+func (s *Service) completeWith(ctx context.Context, tx *sqlx.Tx, caseID string, states []string, now time.Time) (state, outcome string, err error) {
 	approved, decided, withdrawn := 0, 0, 0
 	for _, st := range states {
 		switch {
 		case !terminal(st):
-			return nil
+			return "", "", nil
 		case st == StateWithdrawn:
 			withdrawn++
 		case st == StateApproved:
@@ -336,11 +383,11 @@ func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now 
 	ts := store.NewTimestamp(now)
 	if decided == 0 && withdrawn > 0 {
 		if ok, err := closeCase(ctx, tx, caseID, CaseWithdrawn, "", ts); err != nil || !ok {
-			return err
+			return "", "", err
 		}
-		return s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseWithdrawn, detail: "withdrawn by the applicant", text: "申请已撤回"})
+		return CaseWithdrawn, "", s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseWithdrawn, detail: "withdrawn by the applicant", text: "申请已撤回"})
 	}
-	outcome := OutcomePartial
+	outcome = OutcomePartial
 	switch {
 	case approved == len(states)-withdrawn:
 		outcome = OutcomeApproved
@@ -348,9 +395,9 @@ func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now 
 		outcome = OutcomeRejected
 	}
 	if ok, err := closeCase(ctx, tx, caseID, CaseCompleted, outcome, ts); err != nil || !ok {
-		return err
+		return "", "", err
 	}
-	return s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseCompleted, detail: outcome, text: "办结：" + OutcomeLabels[outcome],
+	return CaseCompleted, outcome, s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseCompleted, detail: outcome, text: "办结：" + OutcomeLabels[outcome],
 		data: map[string]any{"outcome": outcome}})
 }
 

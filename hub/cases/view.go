@@ -201,19 +201,7 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		}
 	}
 	for _, sc := range subs {
-		sv := SubcaseView{ID: sc.ID, MatterCode: sc.MatterCode, MatterName: sc.MatterName, Optional: sc.Optional,
-			Department: DepartmentRef{Code: sc.Department, Name: s.deptName(sc.Department)}, State: sc.State, StateLabel: label(StateLabels, sc.State),
-			Deadlines:  event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
-			LimitsDays: LimitDays{Promised: sc.PromisedDays, Statutory: sc.StatutoryDays},
-			Paused:     open[sc.ID], DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
-			DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(bySub[sc.ID])}
-		if sc.State == StateWaiting {
-			sv.WaitingFor = sc.Prerequisites.V
-		}
-		if sc.State == StateSupplementRequested {
-			sv.Missing, sv.SupplementDeadline = sc.Missing.V, sc.SupplementDeadline
-		}
-		v.Subcases = append(v.Subcases, sv)
+		v.Subcases = append(v.Subcases, s.subcaseView(sc, open[sc.ID], bySub[sc.ID]))
 	}
 	var mats []struct {
 		ID                string          `db:"id"`
@@ -273,4 +261,38 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	}
 	v.Supplements = sups
 	return v, nil
+}
+
+// subcaseView describes a sub-case: its row, whether a pause is open, the types of its
+// materials.
+func (s *Service) subcaseView(sc subcaseRow, paused bool, materials []string) SubcaseView {
+	sv := SubcaseView{ID: sc.ID, MatterCode: sc.MatterCode, MatterName: sc.MatterName, Optional: sc.Optional,
+		Department: DepartmentRef{Code: sc.Department, Name: s.deptName(sc.Department)}, State: sc.State, StateLabel: label(StateLabels, sc.State),
+		Deadlines:  event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
+		LimitsDays: LimitDays{Promised: sc.PromisedDays, Statutory: sc.StatutoryDays},
+		Paused:     paused, DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
+		DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(materials)}
+	if sc.State == StateWaiting {
+		sv.WaitingFor = sc.Prerequisites.V
+	}
+	if sc.State == StateSupplementRequested {
+		sv.Missing, sv.SupplementDeadline = sc.Missing.V, sc.SupplementDeadline
+	}
+	return sv
+}
+
+// subcaseMaterialTypes returns the types of a sub-case's materials, each once, in order.
+func (s *Service) subcaseMaterialTypes(ctx context.Context, tx *sqlx.Tx, subcaseID string) ([]string, error) {
+	var types []string
+	if err := tx.SelectContext(ctx, &types, tx.Rebind(`SELECT m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
+		WHERE sm.subcase_id = ? ORDER BY m.type, m.file_index`), subcaseID); err != nil {
+		return nil, err
+	}
+	out := types[:0]
+	for _, t := range types {
+		if len(out) == 0 || out[len(out)-1] != t { // a type once, however many files
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
