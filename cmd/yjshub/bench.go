@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +46,7 @@ type benchOptions struct {
 	pid         int
 	brokers     string
 	rawMessages int
+	until       string // completed | delivered: what settles a case
 }
 
 // Concurrency when --concurrency is not given: an open loop needs room for the requests its
@@ -55,6 +58,7 @@ const (
 
 func benchCommand() *cobra.Command {
 	var o benchOptions
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Put a hub under load with distinct applicants' cases and report throughput, latencies, memory and the cost over raw Kafka",
@@ -119,10 +123,22 @@ Examples:
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runBench(ctx, o, mix, runID, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the hub's too, in process) to this file, for go tool pprof")
 	f.StringVar(&o.target, "target", "", "the URL of a running hub to drive (default: a hub in this process)")
 	f.Float64Var(&o.rate, "rate", 0, "cases a second, open loop (default: closed loop)")
 	f.IntVar(&o.concurrency, "concurrency", 0, fmt.Sprintf("requests in flight at most; the load itself in a closed loop (default %d closed, %d open)", defaultClosedConcurrency, defaultOpenConcurrency))
@@ -138,6 +154,7 @@ Examples:
 	f.StringVar(&o.simConfig, "simulator-config", "", "in process: YAML configuration of the simulated departments (default: approve at once)")
 	f.IntVar(&o.pid, "pid", 0, "with --target on this machine: the hub's process id, whose memory /proc tells")
 	f.StringVar(&o.brokers, "brokers", "", "with --target: the Kafka brokers the hub uses, host:port,… (env YJSHUB_KAFKA_BROKERS), for the raw baseline")
+	f.StringVar(&o.until, "until", "completed", "what a case is followed to: completed (办结, every department calling back) or delivered (to every department's system; in process the simulated departments then take their pushes and call back only a day later)")
 	f.IntVar(&o.rawMessages, "raw-messages", 5000, "messages of the raw kafka-go baseline's burst; 0 skips the baseline")
 	hubTLSFlags(cmd, new(hubTLSOptions))
 	return cmd
@@ -164,6 +181,9 @@ func (o *benchOptions) check(cat *catalogue.Catalogue, seed uint64) (*benchMix, 
 	}
 	if o.rawMessages < 0 {
 		errs = append(errs, fmt.Errorf("--raw-messages %d: must not be negative", o.rawMessages))
+	}
+	if o.until != "completed" && o.until != "delivered" {
+		errs = append(errs, fmt.Errorf("--until %q: must be completed or delivered", o.until))
 	}
 	if o.pid < 0 {
 		errs = append(errs, fmt.Errorf("--pid %d: not a process id", o.pid))
@@ -225,8 +245,16 @@ func startBenchHub(ctx context.Context, o benchOptions, stderr io.Writer) (*benc
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ready, simc, busc := make(chan string, 1), make(chan *deptsim.Simulator, 1), make(chan []string, 1)
+	simConfig := o.simConfig
+	if simConfig == "" && o.until == "delivered" {
+		// The departments take each push and call back a day later: the run measures delivery.
+		simConfig = filepath.Join(dir, "simulator-delivered.yaml")
+		if err := os.WriteFile(simConfig, []byte("default:\n  delay: 24h\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	so := serveOptions{
-		addr: "127.0.0.1:0", dataDir: dir, simulate: true, simConfig: o.simConfig,
+		addr: "127.0.0.1:0", dataDir: dir, simulate: true, simConfig: simConfig,
 		databaseURL: os.Getenv("YJSHUB_DATABASE_URL"), brokers: splitList(os.Getenv("YJSHUB_KAFKA_BROKERS")),
 		namespace: os.Getenv("YJSHUB_KAFKA_NAMESPACE"),
 		// The load is the point: no per-client rate, and room for every request in flight.

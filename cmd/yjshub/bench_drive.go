@@ -40,6 +40,11 @@ type benchCase struct {
 	hops                  []time.Duration
 	subcases              int
 	department            string // of its first sub-case
+
+	// With --until delivered: the sub-cases dispatched at intake, and the delivered steps the
+	// feed has shown so far and the last one's time.
+	expect, deliveries int
+	lastDelivered      time.Time
 }
 
 // benchDriver submits the load to a hub and follows the cases through its change feed.
@@ -51,6 +56,9 @@ type benchDriver struct {
 	// prefix starts the external reference and the Idempotency-Key of every case of the run:
 	// the feed's entries are matched to cases by it.
 	prefix string
+	// untilDelivered settles a case once every sub-case dispatched at intake is delivered
+	// (the operators' feed shows the delivery steps), rather than at its completed step.
+	untilDelivered bool
 
 	mu        sync.Mutex
 	cases     map[uint64]*benchCase
@@ -141,13 +149,29 @@ func (d *benchDriver) submit(ctx context.Context, c *benchCase) {
 		return
 	}
 	var v struct {
-		ID string `json:"id"`
+		ID       string `json:"id"`
+		Subcases []struct {
+			State string `json:"state"`
+		} `json:"subcases"`
 	}
 	_, err = d.call(ctx, http.MethodPost, "/api/v1/cases", body, map[string]string{"Idempotency-Key": d.ref(c.n)}, &v)
 	if err != nil {
 		d.answer(c, time.Now(), "", err.Error())
 		return
 	}
+	expect := 0
+	for _, sc := range v.Subcases {
+		if sc.State == cases.StateDispatched {
+			expect++
+		}
+	}
+	d.mu.Lock()
+	c.expect = expect
+	if d.untilDelivered && expect > 0 && c.deliveries >= expect && c.completed.IsZero() {
+		c.completed, c.completedSeen = c.lastDelivered, time.Now() // the feed was quicker than the answer
+		d.completed++
+	}
+	d.mu.Unlock()
 	d.answer(c, time.Now(), v.ID, "")
 }
 
@@ -257,7 +281,11 @@ func (d *benchDriver) feedTail(ctx context.Context) (string, error) {
 func (d *benchDriver) followFeed(ctx context.Context, cursor string) {
 	for ctx.Err() == nil {
 		var f cases.Feed
-		_, err := d.call(ctx, http.MethodGet, "/api/v1/events?limit=1000&wait=5&after="+cursor, nil, nil, &f)
+		path := "/api/v1/events?limit=1000&wait=5&after=" + cursor
+		if d.untilDelivered {
+			path += "&steps=all"
+		}
+		_, err := d.call(ctx, http.MethodGet, path, nil, nil, &f)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -295,7 +323,14 @@ func (d *benchDriver) noteLocked(e cases.FeedEntry, seen time.Time) {
 	}
 	wasOpen := c.completed.IsZero() && c.ended == ""
 	switch {
-	case e.Type == cases.CaseCompleted && c.completed.IsZero():
+	case d.untilDelivered && e.Type == cases.StepDelivered && c.completed.IsZero():
+		c.deliveries++
+		c.lastDelivered = later(c.lastDelivered, e.At)
+		if c.expect > 0 && c.deliveries >= c.expect {
+			c.completed, c.completedSeen = c.lastDelivered, seen
+			d.completed++
+		}
+	case !d.untilDelivered && e.Type == cases.CaseCompleted && c.completed.IsZero():
 		c.completed, c.completedSeen = e.At, seen
 		d.completed++
 	case e.Type == cases.CaseWithdrawn && c.ended == "":
@@ -370,9 +405,10 @@ func (d *benchDriver) readCase(ctx context.Context, c *benchCase) error {
 		var dispatched, delivered time.Time
 		all := len(v.Subcases) > 0
 		for _, sc := range v.Subcases {
-			if sc.DispatchedAt != nil {
-				dispatched = later(dispatched, *sc.DispatchedAt)
+			if sc.DispatchedAt == nil {
+				continue // never sent (waiting for a prerequisite, cancelled): nothing to deliver
 			}
+			dispatched = later(dispatched, *sc.DispatchedAt)
 			if sc.DeliveredAt == nil {
 				all = false
 				continue

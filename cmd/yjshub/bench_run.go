@@ -32,7 +32,7 @@ func runBench(ctx context.Context, o benchOptions, mix *benchMix, runID string, 
 	defer func() { err = errors.Join(err, hub.stop()) }()
 
 	client := benchHTTPClient(ctx, o.concurrency+16)
-	d := &benchDriver{base: hub.base, key: os.Getenv(apiKeyEnv), client: client, mix: mix,
+	d := &benchDriver{base: hub.base, key: os.Getenv(apiKeyEnv), client: client, mix: mix, untilDelivered: o.until == "delivered",
 		prefix: "bench-" + runID + "-", cases: map[uint64]*benchCase{}}
 	opKey := os.Getenv("YJSHUB_OPERATOR_API_KEY")
 	if opKey == "" {
@@ -93,7 +93,8 @@ func runBench(ctx context.Context, o benchOptions, mix *benchMix, runID string, 
 		fmt.Fprintf(stderr, "some completed cases could not be read: %v\n", err)
 	}
 
-	rep := &benchReport{mode: "in-process", backend: hub.backend, loop: "closed", rate: o.rate, concurrency: o.concurrency, duration: o.duration, warmup: o.warmup}
+	rep := &benchReport{mode: "in-process", backend: hub.backend, loop: "closed", rate: o.rate, concurrency: o.concurrency, duration: o.duration, warmup: o.warmup,
+		until: o.until}
 	if o.target != "" {
 		rep.mode = "target"
 	}

@@ -56,11 +56,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		limit = DefaultFeedMaxWait
 	}
 	q.Wait = min(q.Wait, limit)
+	q.Owner, q.AllOwners = s.scope(r)
+	switch qs.Get("steps") {
+	case "", "applicant":
+	case "all":
+		// The delivery steps are how the hub's messages travelled: operators' business.
+		if !q.AllOwners {
+			problems = append(problems, problem.Problem{Path: "steps", Rule: problem.RuleEnum, Message: "all is for operators; a platform's feed holds the steps its applicants are shown"})
+		}
+		q.AllSteps = true
+	default:
+		problems = append(problems, problem.Problem{Path: "steps", Rule: problem.RuleEnum, Message: "must be applicant or all"})
+	}
 	if len(problems) > 0 {
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
 		return
 	}
-	q.Owner, q.AllOwners = s.scope(r)
 	feed, err := s.cfg.Cases.Events(r.Context(), q)
 	if err != nil {
 		s.writeQueryError(w, r, err)

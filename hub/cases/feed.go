@@ -26,6 +26,9 @@ type FeedQuery struct {
 	// Owner limits the feed to one client's cases; AllOwners lifts the limit (operators).
 	Owner     string
 	AllOwners bool
+	// AllSteps adds the steps applicants are not shown (a sub-case delivered to its
+	// department's system, or not): for operators.
+	AllSteps bool
 	// After is the cursor of the last entry seen ("" or "0": from the start).
 	After string
 	// Limit bounds the page (default 100, at most 1000).
@@ -109,7 +112,10 @@ func (s *Service) Events(ctx context.Context, q FeedQuery) (*Feed, error) {
 
 func (s *Service) readFeed(ctx context.Context, q FeedQuery, after int64) (*Feed, error) {
 	sql := `SELECT e.feed_seq, e.case_id, c.external_ref, e.subcase_id, e.type, e.text, e.at, e.data
-		FROM case_events e JOIN cases c ON c.id = e.case_id WHERE e.feed_seq > ? AND e.text <> ''`
+		FROM case_events e JOIN cases c ON c.id = e.case_id WHERE e.feed_seq > ?`
+	if !q.AllSteps {
+		sql += ` AND e.text <> ''`
+	}
 	args := []any{after}
 	if !q.AllOwners {
 		sql += ` AND c.owner = ?`
@@ -159,9 +165,10 @@ func (s *Service) sequence(ctx context.Context) error {
 			}
 		}
 		// One statement numbers the batch: the steps without a number, in the order of their
-		// time, each after the highest number given.
+		// time, each after the highest number given (IS NOT NULL: read from the partial index
+		// of the numbers, not the whole table).
 		_, err := tx.ExecContext(ctx, `UPDATE case_events AS e SET feed_seq = n.num
-			FROM (SELECT case_id, seq, (SELECT COALESCE(MAX(feed_seq), 0) FROM case_events) + ROW_NUMBER() OVER (ORDER BY at, case_id, seq) AS num
+			FROM (SELECT case_id, seq, (SELECT COALESCE(MAX(feed_seq), 0) FROM case_events WHERE feed_seq IS NOT NULL) + ROW_NUMBER() OVER (ORDER BY at, case_id, seq) AS num
 				FROM case_events WHERE feed_seq IS NULL ORDER BY at, case_id, seq LIMIT 1000) AS n
 			WHERE e.case_id = n.case_id AND e.seq = n.seq`)
 		return err

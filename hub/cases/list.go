@@ -15,7 +15,10 @@ import (
 // caseByRef returns the id of owner's case with an external reference, or "".
 func (s *Service) caseByRef(ctx context.Context, q sqlx.QueryerContext, owner, ref string) (string, error) {
 	var id string
-	err := sqlx.GetContext(ctx, q, &id, s.st.DB().Rebind(`SELECT id FROM cases WHERE owner = ? AND external_ref = ?`), owner, ref)
+	// "external_ref <> ''" lets the planners use the partial unique index (owner, external_ref),
+	// which a bound parameter alone does not prove applies: without it, every submission
+	// scanned the cases.
+	err := sqlx.GetContext(ctx, q, &id, s.st.DB().Rebind(`SELECT id FROM cases WHERE owner = ? AND external_ref = ? AND external_ref <> ''`), owner, ref)
 	if errors.Is(err, errNoRows) {
 		return "", nil
 	}
@@ -79,7 +82,7 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 		args = append(args, q.Owner)
 	}
 	if q.ExternalRef != "" {
-		sql += ` AND external_ref = ?`
+		sql += ` AND external_ref = ? AND external_ref <> ''`
 		args = append(args, q.ExternalRef)
 	}
 	if q.State != "" {

@@ -62,7 +62,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if t.dialect == DialectPostgres {
 		drv = stdlib.GetDefaultDriver()
 	}
-	db := sql.OpenDB(countingConnector{dsn: t.dsn, drv: drv, c: c})
+	db := sql.OpenDB(countingConnector{dsn: t.dsn, drv: drv, c: c, cache: t.dialect == DialectSQLite})
 	switch t.dialect {
 	case DialectSQLite:
 		db.SetMaxOpenConns(sqliteMaxOpenConns)
