@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"strings"
 	"database/sql/driver"
 	"errors"
+	"strings"
 	"sync/atomic"
 )
 
