@@ -54,8 +54,10 @@ test-short:
 gb2260:
 	bash scripts/gen-gb2260.sh
 
+## bench: the Go benchmarks of the hot paths and yjshub bench on both backends (delivered-only and
+## full flow); writes BENCHMARKS.md with the figures, the machine and how to reproduce them
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	GO=$(GO) bash scripts/bench.sh
 
 lint: tidy-check
 	$(GO) vet ./...

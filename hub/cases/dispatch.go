@@ -31,7 +31,7 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
 		return err
 	}
-	c, subs, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	c, subs, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now, true)
 	if err != nil {
 		return err
 	}

@@ -14,20 +14,24 @@ import (
 // case's: a waiting sub-case is projected after its prerequisites, so the case deadline follows
 // the prerequisite critical path.
 func (s *Service) refreshDeadlines(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) error {
-	_, _, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	_, _, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now, false)
 	return err
 }
 
 // refreshDeadlinesRead is refreshDeadlines returning the case, its sub-cases and their pauses as
-// read, the deadlines as now written. Only the deadlines that changed are written: all the sub-cases'
+// read, the deadlines as now written; their forms only when forms says so. Only the deadlines that changed are written: all the sub-cases'
 // in one statement, then the case's.
-func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time) (caseRow, []subcaseRow, []pauseRow, error) {
+func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID string, now time.Time, forms bool) (caseRow, []subcaseRow, []pauseRow, error) {
+	caseCols, subCols := caseColumnsNoForm, subcaseColumnsNoForm
+	if forms {
+		caseCols, subCols = "*", "*"
+	}
 	var c caseRow
-	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT `+caseCols+` FROM cases WHERE id = ?`), caseID); err != nil {
 		return c, nil, nil, err
 	}
 	var subs []subcaseRow
-	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT `+subCols+` FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
 		return c, nil, nil, err
 	}
 	var pauses []pauseRow

@@ -181,7 +181,7 @@ type applied struct {
 
 func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID string, ev event.DepartmentEvent, at, now time.Time, clamped bool) (*applied, error) {
 	var sc subcaseRow
-	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT * FROM subcases WHERE id = ?`), subcaseID); err != nil {
+	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT `+subcaseColumnsNoForm+` FROM subcases WHERE id = ?`), subcaseID); err != nil {
 		return nil, err
 	}
 	tr := transitions[ev.Type]
@@ -211,7 +211,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 	}
 	if ev.Type == event.Approved {
 		var c caseRow
-		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT `+caseColumnsNoForm+` FROM cases WHERE id = ?`), caseID); err != nil {
 			return nil, err
 		}
 		// A department issues only what its matter's result is, in its own name, to this
@@ -295,7 +295,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 			return nil, err
 		}
 	}
-	c, subs, pauses, err := s.refreshDeadlinesRead(ctx, tx, caseID, now)
+	c, subs, pauses, err := s.refreshDeadlinesRead(ctx, tx, caseID, now, false)
 	if err != nil {
 		return nil, err
 	}

@@ -76,6 +76,17 @@ type caseRow struct {
 	EventSeq         int                      `db:"event_seq"` // the last timeline step's seq
 }
 
+// caseColumnsNoForm and subcaseColumnsNoForm are the rows' columns without their forms (the
+// application, a department's form): what a department event reads, many times a case, where
+// the forms are large and unused.
+const (
+	caseColumnsNoForm = `id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, outcome, catalogue_version,
+		submitted_at, completed_at, due_promised, due_statutory, updated_at, owner, external_ref, event_seq`
+	subcaseColumnsNoForm = `id, case_id, position, matter_code, matter_name, department, optional, state, prerequisites, promised_days,
+		statutory_days, clock_start, due_promised, due_statutory, dispatched_at, delivered_at, delivery_error, decision_number, reason,
+		missing, updated_at, supplement_deadline`
+)
+
 type subcaseRow struct {
 	ID             string                      `db:"id"`
 	CaseID         string                      `db:"case_id"`

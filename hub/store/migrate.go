@@ -53,10 +53,38 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.Up(ctx); err != nil {
+	applied, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	if len(applied) > 0 {
+		// Fresh statistics for the planners: a new database's first cases are otherwise planned
+		// as if its tables were empty (joins as sequential scans until autoanalyze runs).
+		if err := s.analyze(ctx); err != nil {
+			return fmt.Errorf("store: analyze after migrating: %w", err)
+		}
+	}
 	return nil
+}
+
+// analyze updates the planner's statistics of the hub's tables: on PostgreSQL those of its
+// schema only (a plain ANALYZE would take every schema of the database, other hubs' and tests'
+// included).
+func (s *Store) analyze(ctx context.Context) error {
+	if s.dialect != DialectPostgres {
+		_, err := s.db.ExecContext(ctx, "ANALYZE")
+		return err
+	}
+	var tables []string
+	if err := s.db.SelectContext(ctx, &tables, `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+		WHERE schemaname = current_schema() ORDER BY tablename`); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, "ANALYZE "+strings.Join(tables, ", "))
+	return err
 }
 
 // SchemaVersion reports the highest migration version applied; 0 means none.
