@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -110,7 +111,7 @@ func simulatedDepartments(t *testing.T) (*deptsim.Simulator, string) {
 	for _, d := range cat.Departments {
 		names[d.Code] = d.Name
 	}
-	sim, err := deptsim.New(deptsim.Config{}, deptsim.WithDepartmentNames(names))
+	sim, err := deptsim.New(deptsim.Config{}, deptsim.WithDepartmentNames(names), deptsim.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"yjshub/hub/bus/bustest"
 	"yjshub/hub/cases"
@@ -104,7 +105,10 @@ func TestACallbackLandsAfterTheInstanceThatDispatchedItIsGone(t *testing.T) {
 	for _, publicURL := range []string{"http://hub-elsewhere.example", ""} {
 		c := base
 		c.dataDir, c.publicURL, c.addr = t.TempDir(), publicURL, "127.0.0.1:0"
-		err := serve(t.Context(), c, slog.New(slog.DiscardHandler))
+		// Refused at start; one that started would serve until this context ends.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		err := serve(ctx, c, slog.New(slog.DiscardHandler))
+		cancel()
 		var conflict *store.PublicURLConflict
 		if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "--public-url") || len(conflict.Others) != 2 {
 			t.Errorf("a third instance with public URL %q: %v; want refused, naming the two running", publicURL, err)
