@@ -108,19 +108,15 @@ def offered(flow):
     cells = [f"{r[run]['rate']:.0f} cases/s" for run in [f"embedded-{flow}", f"postgres-{flow}", f"postgres-{flow}-sustained"]]
     print(f"| offered load, {'delivered-only' if flow == 'delivered' else 'full flow'} | | " + " | ".join(cells) + " |")
 offered("delivered")
-for run in r.values():
-    # Every case settled over the time to the last one: a lower bound of the rate sustained
-    # (the last case settled no later than the run's end plus the longest latency).
-    run["overall"] = run["completed"] / (run["duration_s"] + (run.get("max_completed_ms") or 0) / 1000)
 row("cases/s delivered to every department (within the run)", "≥ 300", "cases_per_second", "delivered")
-row("cases/s delivered, all cases over the time to the last (at least)", "", "overall", "delivered")
+row("cases/s delivered, every case over the time to the last", "", "settled_per_second", "delivered")
 row("p50 submission → every department delivered (ms)", "", "p50_completed_ms", "delivered")
 row("p99 submission → every department delivered (ms)", "< 100 at 100/s", "p99_completed_ms", "delivered")
 row("p99 submission answer (ms), delivered-only", "< 50", "p99_submit_ms", "delivered")
 row("SQL statements per case, delivered-only", "≤ 60", "sql_statements_per_case", "delivered")
 offered("full")
 row("cases/s completed, full flow (within the run)", "≥ 100", "cases_per_second", "full")
-row("cases/s completed, all cases over the time to the last (at least)", "", "overall", "full")
+row("cases/s completed, every case over the time to the last", "", "settled_per_second", "full")
 row("p99 submission → completed (ms), full flow", "", "p99_completed_ms", "full")
 row("SQL statements per case, full flow", "≤ 60", "sql_statements_per_case", "full")
 row("errors, delivered-only (not settled within the drain, refused)", "0", "errors", "delivered", "{}")

@@ -29,7 +29,9 @@ type Received struct {
 // leaves it uncommitted and stops the subscription, so the group delivers it
 // again (to this process once it subscribes again, or to another member).
 //
-// A Handler is called from one goroutine at a time, in partition order. ctx
+// A Handler is called from one goroutine at a time, in partition order, unless
+// SubscribeConfig.Concurrency is above 1: then from that many goroutines at
+// once, one key's messages still one at a time in partition order. ctx
 // is cancelled when the subscription stops; a Handler that cannot finish
 // should return an error rather than acknowledge work it did not do.
 type Handler func(ctx context.Context, m Received) error

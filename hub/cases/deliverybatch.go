@@ -87,7 +87,9 @@ func (s *Service) writeDeliveries() {
 			// this store does not hold, say): each is recorded on its own, so that the others
 			// are not held back by it and its own outcome reaches its caller.
 			for _, p := range batch {
-				p.done <- s.recordDelivery(context.Background(), p.d, "delivered", "")
+				ctx, cancel := context.WithTimeout(context.Background(), deliveryBatchTimeout)
+				p.done <- s.recordDelivery(ctx, p.d, "delivered", "")
+				cancel()
 			}
 			continue
 		}
