@@ -31,11 +31,16 @@ type SubcaseSummary struct {
 
 // emitCaseEvent enqueues the case's current state on yjs.case.event.
 func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, v *CaseView, now time.Time) error {
+	return s.emitCaseUpdated(ctx, tx, caseUpdatedOf(v), now)
+}
+
+// caseUpdatedOf describes a case, for its case.updated message, from its view.
+func caseUpdatedOf(v *CaseView) CaseUpdated {
 	data := CaseUpdated{CaseID: v.ID, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
 	for _, sc := range v.Subcases {
 		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State})
 	}
-	return s.emitCaseUpdated(ctx, tx, data, now)
+	return data
 }
 
 // caseUpdated describes a case, for its case.updated message, from its rows.
@@ -53,16 +58,25 @@ func (s *Service) caseUpdated(c caseRow, subs []subcaseRow) CaseUpdated {
 
 // emitCaseUpdated enqueues a case.updated message.
 func (s *Service) emitCaseUpdated(ctx context.Context, tx *sqlx.Tx, data CaseUpdated, now time.Time) error {
+	msg, err := caseUpdatedMessage(data, now)
+	if err != nil {
+		return err
+	}
+	return s.st.EnqueueOutbox(ctx, tx, msg)
+}
+
+// caseUpdatedMessage is the outbox message of a case.updated event.
+func caseUpdatedMessage(data CaseUpdated, now time.Time) (store.OutboxMessage, error) {
 	caseID := data.CaseID
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeCaseUpdated, caseID, now, data)
 	if err != nil {
-		return err
+		return store.OutboxMessage{}, err
 	}
 	payload, err := json.Marshal(env)
 	if err != nil {
-		return err
+		return store.OutboxMessage{}, err
 	}
-	return s.st.EnqueueOutbox(ctx, tx, store.OutboxMessage{EventID: id, Topic: topicCaseEvent, Key: caseID, Payload: payload,
-		Headers: map[string]string{"ce_type": event.TypeCaseUpdated, "ce_id": id}})
+	return store.OutboxMessage{EventID: id, Topic: topicCaseEvent, Key: caseID, Payload: payload,
+		Headers: map[string]string{"ce_type": event.TypeCaseUpdated, "ce_id": id}}, nil
 }

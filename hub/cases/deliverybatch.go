@@ -197,7 +197,7 @@ func (s *Service) writeDeliveryBatch(ctx context.Context, tx *sqlx.Tx, batch []*
 			deliveredAt = append(deliveredAt, d.SubcaseID, store.NewTimestamp(d.At))
 		}
 	}
-	if err := store.InsertRows(ctx, tx, "case_events", []string{"case_id", "seq", "at", "subcase_id", "type", "detail", "text", "data"}, events); err != nil {
+	if err := store.InsertRows(ctx, tx, "case_events", caseEventColumns, events); err != nil {
 		return fmt.Errorf("recording the timeline: %w", err)
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(deliveredIDs)), ", ")

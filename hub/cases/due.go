@@ -38,6 +38,34 @@ func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID 
 	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
 		return c, nil, nil, err
 	}
+	changed, caseChanged := s.computeDeadlines(&c, subs, pauses, now)
+	var ids, promised, statutory []any
+	for _, i := range changed {
+		sc := subs[i]
+		ids, promised, statutory = append(ids, sc.ID), append(promised, sc.ID, sc.DuePromised), append(statutory, sc.ID, sc.DueStatutory)
+	}
+	if len(ids) > 0 {
+		when := strings.Repeat(" WHEN ? THEN ?", len(ids))
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+		args := append(append(promised, statutory...), ids...)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = CASE id`+when+` END,
+			due_statutory = CASE id`+when+` END WHERE id IN (`+in+`)`), args...); err != nil {
+			return c, nil, nil, err
+		}
+	}
+	if !caseChanged {
+		return c, subs, pauses, nil
+	}
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`), c.DuePromised, c.DueStatutory, caseID)
+	return c, subs, pauses, err
+}
+
+// computeDeadlines recomputes, in c and subs, the deadlines of the sub-cases (clock start,
+// limit, pauses) and of the case: a waiting sub-case is projected after its prerequisites, so
+// the case deadline follows the prerequisite critical path. It returns the indexes of the
+// sub-cases whose deadlines changed and whether the case's did; a decided sub-case keeps the
+// deadlines it had.
+func (s *Service) computeDeadlines(c *caseRow, subs []subcaseRow, pauses []pauseRow, now time.Time) (changed []int, caseChanged bool) {
 	byID := map[string][]deadline.Pause{}
 	for _, p := range pauses {
 		byID[p.SubcaseID] = append(byID[p.SubcaseID], deadline.Pause{Start: p.StartedAt.Time, End: p.EndedAt.Time})
@@ -80,7 +108,6 @@ func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID 
 		return d
 	}
 	var caseDue due
-	var ids, promised, statutory []any
 	for i, sc := range subs {
 		d := resolve(sc, 0)
 		if sc.State != StateCancelled {
@@ -99,25 +126,15 @@ func (s *Service) refreshDeadlinesRead(ctx context.Context, tx *sqlx.Tx, caseID 
 			continue
 		}
 		subs[i].DuePromised, subs[i].DueStatutory = p, st
-		ids, promised, statutory = append(ids, sc.ID), append(promised, sc.ID, p), append(statutory, sc.ID, st)
-	}
-	if len(ids) > 0 {
-		when := strings.Repeat(" WHEN ? THEN ?", len(ids))
-		in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
-		args := append(append(promised, statutory...), ids...)
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET due_promised = CASE id`+when+` END,
-			due_statutory = CASE id`+when+` END WHERE id IN (`+in+`)`), args...); err != nil {
-			return c, nil, nil, err
-		}
+		changed = append(changed, i)
 	}
 	if caseDue.promised.IsZero() {
-		return c, subs, pauses, nil
+		return changed, false
 	}
 	p, st := caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly)
 	if p == c.DuePromised && st == c.DueStatutory {
-		return c, subs, pauses, nil
+		return changed, false
 	}
 	c.DuePromised, c.DueStatutory = p, st
-	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET due_promised = ?, due_statutory = ? WHERE id = ?`), p, st, caseID)
-	return c, subs, pauses, err
+	return changed, true
 }

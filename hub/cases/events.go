@@ -86,23 +86,45 @@ func validateEvent(ev event.DepartmentEvent) []problem.Problem {
 // ApplyEvent records what a department reports about a sub-case. An illegal transition is a
 // ConflictError; the same event id sent again returns the current state without a second
 // effect (replayed = true).
+//
+// Events reported at about the same time are recorded together (eventbatch.go). A caller
+// whose ctx ends first gets ctx's error; its event may still be recorded, and sent again it is
+// a replay.
 func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (res *EventResult, replayed bool, err error) {
+	p, err := s.pending(subcaseID, ev)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.events.apply(ctx, s, p)
+}
+
+// pending checks an event whole and makes it a pendingEvent, at the hub's time now.
+func (s *Service) pending(subcaseID string, ev event.DepartmentEvent) (*pendingEvent, error) {
 	if problems := validateEvent(ev); len(problems) > 0 {
-		return nil, false, problem.New(problems...)
+		return nil, problem.New(problems...)
 	}
 	now := s.now()
-	at := now
-	clamped := false
+	p := &pendingEvent{subcaseID: subcaseID, ev: ev, at: now, now: now, done: make(chan struct{})}
 	switch {
 	case ev.Time.IsZero():
 	case ev.Time.After(now.Add(clockSkew)):
 		// A department's clock ahead of the hub's would put the step in the future and move
 		// deadlines: the step is taken at the hub's time, and the timeline says so.
-		clamped = true
+		p.clamped = true
 	default:
-		at = ev.Time.UTC()
+		p.at = ev.Time.UTC()
 	}
-	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+	return p, nil
+}
+
+// applyOne records one event in a transaction of its own: the way of the events a batch does
+// not take, and of every event of a batch that failed whole.
+func (s *Service) applyOne(ctx context.Context, p *pendingEvent) {
+	subcaseID, ev, at, now, clamped := p.subcaseID, p.ev, p.at, p.now, p.clamped
+	var res *EventResult
+	replayed := false
+	err := s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, replayed = nil, false
 		// One statement finds the sub-case's case and holds it.
 		q := `SELECT id FROM cases WHERE id = (SELECT case_id FROM subcases WHERE id = ?)`
 		if s.st.Dialect() == store.DialectPostgres {
@@ -131,7 +153,7 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 			}
 			return nil
 		case err == nil:
-			return &ConflictError{Reason: fmt.Sprintf("event id %q was already used for a %s event", ev.EventID, prior)}
+			return priorConflict(ev.EventID, prior)
 		case !errors.Is(err, errNoRows):
 			return err
 		}
@@ -144,8 +166,6 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 		if err := s.emitCaseUpdated(ctx, tx, s.caseUpdated(a.c, a.subs), now); err != nil {
 			return err
 		}
-		res = &EventResult{TimeClamped: clamped}
-		res.Case.ID, res.Case.State, res.Case.Outcome = a.c.ID, a.c.State, a.c.Outcome
 		for _, sc := range a.subs {
 			if sc.ID != subcaseID {
 				continue
@@ -154,21 +174,31 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 			if err != nil {
 				return err
 			}
-			paused := false
-			for _, p := range a.pauses {
-				paused = paused || (p.SubcaseID == subcaseID && p.EndedAt.IsZero())
-			}
-			res.Subcase = s.subcaseView(sc, paused, mats)
+			res = s.eventResult(a.c, sc, a.pauses, mats, clamped)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	if !replayed {
+	p.res, p.replayed, p.err = res, replayed, err
+	if err == nil && !replayed {
 		s.committed()
 	}
-	return res, replayed, nil
+}
+
+// priorConflict is the error of an event id used before for an event of another type.
+func priorConflict(eventID, prior string) error {
+	return &ConflictError{Reason: fmt.Sprintf("event id %q was already used for a %s event", eventID, prior)}
+}
+
+// eventResult is the answer to an event: the case and the sub-case as it left them.
+func (s *Service) eventResult(c caseRow, sc subcaseRow, pauses []pauseRow, mats []string, clamped bool) *EventResult {
+	res := &EventResult{TimeClamped: clamped}
+	res.Case.ID, res.Case.State, res.Case.Outcome = c.ID, c.State, c.Outcome
+	paused := false
+	for _, p := range pauses {
+		paused = paused || (p.SubcaseID == sc.ID && p.EndedAt.IsZero())
+	}
+	res.Subcase = s.subcaseView(sc, paused, mats)
+	return res
 }
 
 // applied is the case as an event left it: its row, sub-cases and pauses, as the event's answer
@@ -184,51 +214,17 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 	if err := tx.GetContext(ctx, &sc, tx.Rebind(`SELECT `+subcaseColumnsNoForm+` FROM subcases WHERE id = ?`), subcaseID); err != nil {
 		return nil, err
 	}
-	tr := transitions[ev.Type]
-	allowed := false
-	for _, f := range tr.from {
-		if f == sc.State {
-			allowed = true
-		}
-	}
-	if !allowed {
-		return nil, &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
-	}
-	matter, _ := s.cat.Matter(sc.MatterCode)
-	if ev.Type == event.SupplementRequested {
-		var applicantType string
-		if err := tx.GetContext(ctx, &applicantType, tx.Rebind(`SELECT applicant_type FROM cases WHERE id = ?`), caseID); err != nil {
-			return nil, err
-		}
-		missing, problems := s.requestProblems(sc, applicantType, ev.Missing)
-		if ev.Deadline != "" && ev.Deadline < at.In(deadline.China).Format(time.DateOnly) {
-			problems = append(problems, problem.Problem{Path: "/deadline", Rule: RuleDeadlinePast, Message: "the deadline is before the request"})
-		}
-		if len(problems) > 0 {
-			return nil, problem.New(problems...)
-		}
-		ev.Missing = missing
-	}
-	if ev.Type == event.Approved {
-		var c caseRow
+	var c caseRow
+	if ev.Type == event.SupplementRequested || ev.Type == event.Approved {
 		if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT `+caseColumnsNoForm+` FROM cases WHERE id = ?`), caseID); err != nil {
 			return nil, err
 		}
-		// A department issues only what its matter's result is, in its own name, to this
-		// case's applicant; else nothing of the event is applied.
-		dept, _ := s.cat.Department(sc.Department)
-		var problems []problem.Problem
-		for i, l := range ev.Licences {
-			at := fmt.Sprintf("/licences/%d", i)
-			problems = append(problems, licences.CheckIssue(matter, dept, l, at)...)
-			if c.HolderID != "" && l.HolderID != c.HolderID {
-				problems = append(problems, problem.Problem{Path: at + "/holder_id", Rule: RuleHolder, Message: "the licence's holder is not this case's applicant"})
-			}
-		}
-		if len(problems) > 0 {
-			return nil, problem.New(problems...)
-		}
 	}
+	if err := s.checkEvent(sc, c, &ev, at); err != nil {
+		return nil, err
+	}
+	tr := transitions[ev.Type]
+	matter, _ := s.cat.Matter(sc.MatterCode)
 	ts := store.NewTimestamp(at)
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO department_events (subcase_id, event_id, type, at, body) VALUES (?, ?, ?, ?, ?)`),
 		subcaseID, ev.EventID, ev.Type, ts, store.JSONOf(ev)); err != nil {
@@ -278,11 +274,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 			return nil, err
 		}
 	}
-	step, err := s.eventStep(ctx, tx, caseID, sc, ev, at, clamped)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.addTimelineSteps(ctx, tx, caseID, at, step); err != nil {
+	if err := s.addTimelineSteps(ctx, tx, caseID, at, s.eventStep(caseID, sc, ev, at, clamped)); err != nil {
 		return nil, err
 	}
 	switch ev.Type {
@@ -311,6 +303,51 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		c.State, c.Outcome = state, outcome
 	}
 	return &applied{c: c, subs: subs, pauses: pauses}, nil
+}
+
+// checkEvent checks a department event against its sub-case as it stands and its case (whose
+// row is needed only for a supplement request and an approval): the transition, what a
+// supplement request names (ev.Missing is replaced by the items as the catalogue knows them),
+// what an approval issues. Nothing is read or written.
+func (s *Service) checkEvent(sc subcaseRow, c caseRow, ev *event.DepartmentEvent, at time.Time) error {
+	tr := transitions[ev.Type]
+	allowed := false
+	for _, f := range tr.from {
+		if f == sc.State {
+			allowed = true
+		}
+	}
+	if !allowed {
+		return &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
+	}
+	switch ev.Type {
+	case event.SupplementRequested:
+		missing, problems := s.requestProblems(sc, c.ApplicantType, ev.Missing)
+		if ev.Deadline != "" && ev.Deadline < at.In(deadline.China).Format(time.DateOnly) {
+			problems = append(problems, problem.Problem{Path: "/deadline", Rule: RuleDeadlinePast, Message: "the deadline is before the request"})
+		}
+		if len(problems) > 0 {
+			return problem.New(problems...)
+		}
+		ev.Missing = missing
+	case event.Approved:
+		// A department issues only what its matter's result is, in its own name, to this
+		// case's applicant; else nothing of the event is applied.
+		matter, _ := s.cat.Matter(sc.MatterCode)
+		dept, _ := s.cat.Department(sc.Department)
+		var problems []problem.Problem
+		for i, l := range ev.Licences {
+			at := fmt.Sprintf("/licences/%d", i)
+			problems = append(problems, licences.CheckIssue(matter, dept, l, at)...)
+			if c.HolderID != "" && l.HolderID != c.HolderID {
+				problems = append(problems, problem.Problem{Path: at + "/holder_id", Rule: RuleHolder, Message: "the licence's holder is not this case's applicant"})
+			}
+		}
+		if len(problems) > 0 {
+			return problem.New(problems...)
+		}
+	}
+	return nil
 }
 
 // cancelDependents cancels the waiting sub-cases that depend, directly or not, on a rejected
@@ -366,11 +403,25 @@ func (s *Service) complete(ctx context.Context, tx *sqlx.Tx, caseID string, now 
 // completeWith is complete with the sub-cases' states in hand; it returns the case's state and
 // outcome when it closed it ("" when the case stays open).
 func (s *Service) completeWith(ctx context.Context, tx *sqlx.Tx, caseID string, states []string, now time.Time) (state, outcome string, err error) {
+	state, outcome, step, ok := completion(states)
+	if !ok {
+		return "", "", nil
+	}
+	if ok, err := closeCase(ctx, tx, caseID, state, outcome, store.NewTimestamp(now)); err != nil || !ok {
+		return "", "", err
+	}
+	return state, outcome, s.addTimelineSteps(ctx, tx, caseID, now, step)
+}
+
+// completion decides whether sub-cases in these states close their case: ok when every one is
+// decided, with the case's state, outcome and timeline step — completed with the outcome of
+// its matters that were not withdrawn, or withdrawn when the applicant withdrew all of them.
+func completion(states []string) (state, outcome string, step timelineStep, ok bool) {
 	approved, decided, withdrawn := 0, 0, 0
 	for _, st := range states {
 		switch {
 		case !terminal(st):
-			return "", "", nil
+			return "", "", step, false
 		case st == StateWithdrawn:
 			withdrawn++
 		case st == StateApproved:
@@ -380,12 +431,8 @@ func (s *Service) completeWith(ctx context.Context, tx *sqlx.Tx, caseID string, 
 			decided++
 		}
 	}
-	ts := store.NewTimestamp(now)
 	if decided == 0 && withdrawn > 0 {
-		if ok, err := closeCase(ctx, tx, caseID, CaseWithdrawn, "", ts); err != nil || !ok {
-			return "", "", err
-		}
-		return CaseWithdrawn, "", s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseWithdrawn, detail: "withdrawn by the applicant", text: "申请已撤回"})
+		return CaseWithdrawn, "", timelineStep{typ: CaseWithdrawn, detail: "withdrawn by the applicant", text: "申请已撤回"}, true
 	}
 	outcome = OutcomePartial
 	switch {
@@ -394,11 +441,8 @@ func (s *Service) completeWith(ctx context.Context, tx *sqlx.Tx, caseID string, 
 	case approved == 0:
 		outcome = OutcomeRejected
 	}
-	if ok, err := closeCase(ctx, tx, caseID, CaseCompleted, outcome, ts); err != nil || !ok {
-		return "", "", err
-	}
-	return CaseCompleted, outcome, s.addTimelineSteps(ctx, tx, caseID, now, timelineStep{typ: CaseCompleted, detail: outcome, text: "办结：" + OutcomeLabels[outcome],
-		data: map[string]any{"outcome": outcome}})
+	return CaseCompleted, outcome, timelineStep{typ: CaseCompleted, detail: outcome, text: "办结：" + OutcomeLabels[outcome],
+		data: map[string]any{"outcome": outcome}}, true
 }
 
 // closeCase ends a case in progress; ok is false when it had ended already.
@@ -415,7 +459,7 @@ func closeCase(ctx context.Context, tx *sqlx.Tx, caseID, state, outcome string, 
 // eventStep is the timeline step of a department event: the operators' detail as before, and
 // for the applicant the step in words with its facts — 受理时间, 受理部门 and 承诺办结日期 with an
 // acceptance, the items and deadline of a supplement request, the licences of an approval.
-func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc subcaseRow, ev event.DepartmentEvent, at time.Time, clamped bool) (timelineStep, error) {
+func (s *Service) eventStep(caseID string, sc subcaseRow, ev event.DepartmentEvent, at time.Time, clamped bool) timelineStep {
 	dept := s.deptName(sc.Department)
 	detail := dept + ": " + sc.MatterName
 	switch {
@@ -431,17 +475,11 @@ func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc 
 	deptRef := map[string]any{"code": sc.Department, "name": dept}
 	switch ev.Type {
 	case event.Accepted:
-		var due struct {
-			Promised  string `db:"due_promised"`
-			Statutory string `db:"due_statutory"`
-		}
-		if err := tx.GetContext(ctx, &due, tx.Rebind(`SELECT due_promised, due_statutory FROM subcases WHERE id = ?`), sc.ID); err != nil {
-			return st, err
-		}
+		// The deadlines as they stood when the department accepted it.
 		st.data = map[string]any{"accepted_at": at.In(deadline.China).Format(time.RFC3339), "department": deptRef,
-			"promised_date": due.Promised, "statutory_date": due.Statutory}
-		if due.Promised != "" {
-			st.extra = "承诺办结日期" + due.Promised
+			"promised_date": sc.DuePromised, "statutory_date": sc.DueStatutory}
+		if sc.DuePromised != "" {
+			st.extra = "承诺办结日期" + sc.DuePromised
 		}
 	case event.SupplementRequested:
 		items := make([]map[string]any, 0, len(ev.Missing))
@@ -502,7 +540,7 @@ func (s *Service) eventStep(ctx context.Context, tx *sqlx.Tx, caseID string, sc 
 	if clamped {
 		st.data["time_clamped"] = true
 	}
-	return st, nil
+	return st
 }
 
 // noticeWithin is the most working days after receiving an application within which a

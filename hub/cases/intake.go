@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/store"
+	"yjshub/mapping"
 	"yjshub/problem"
 )
 
@@ -51,7 +52,8 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	caseID := newID("cs_")
 	now := s.now()
 	return s.idempotent(ctx, idempotencyKey, requestHash, 201, func(tx *sqlx.Tx) (*CaseView, error) {
-		if err := s.insertCase(ctx, tx, caseID, owner, p, now); err != nil {
+		msgs, err := s.insertCase(ctx, tx, caseID, owner, p, now)
+		if err != nil {
 			if app.ExternalRef != "" {
 				// Two submissions of one number at once: the unique index let one in.
 				if id, _ := s.caseByRef(ctx, s.st.DB(), owner, app.ExternalRef); id != "" {
@@ -60,11 +62,16 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 			}
 			return nil, err
 		}
-		v, err := s.loadCase(ctx, tx, caseID)
+		v, err := s.loadCaseAs(ctx, tx, caseID, true)
 		if err != nil {
 			return nil, err
 		}
-		return v, s.emitCaseEvent(ctx, tx, v, now)
+		// The dispatch messages and the case's first case.updated, in one statement.
+		msg, err := caseUpdatedMessage(caseUpdatedOf(v), now)
+		if err != nil {
+			return nil, err
+		}
+		return v, s.st.EnqueueOutbox(ctx, tx, append(msgs, msg)...)
 	})
 }
 
@@ -121,43 +128,87 @@ func (s *Service) replay(ctx context.Context, key, hash string) (*CaseView, bool
 	return &row.Response.V, true, nil
 }
 
-func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner string, p *plan, now time.Time) error {
+// insertCase stores a new case, its sub-cases, materials and timeline, and dispatches its
+// sub-cases that wait for nothing: it returns their messages, for the caller to enqueue. The
+// rows are made whole before they are written — the dispatched sub-cases with their clocks,
+// every deadline computed (as dispatch and refreshDeadlines would) — so that nothing written is
+// read back or written again.
+func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner string, p *plan, now time.Time) ([]store.OutboxMessage, error) {
 	ts := store.NewTimestamp(now)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version, submitted_at, updated_at, owner, external_ref)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		caseID, p.bundle.Code, p.bundle.Seq, p.app.ApplicantType, p.holder.ID, p.holder.Name, CaseInProgress, store.JSONOf(p.app.Form), s.cat.Version, ts, ts, owner, p.app.ExternalRef); err != nil {
-		return fmt.Errorf("storing the case: %w", err)
+	c := caseRow{ID: caseID, BundleCode: p.bundle.Code, BundleSeq: p.bundle.Seq, ApplicantType: p.app.ApplicantType, HolderID: p.holder.ID,
+		HolderName: p.holder.Name, State: CaseInProgress, Form: store.JSONOf(mapping.Form(p.app.Form)), CatalogueVersion: s.cat.Version, SubmittedAt: ts,
+		UpdatedAt: ts, Owner: owner, ExternalRef: p.app.ExternalRef}
+	subs := make([]subcaseRow, len(p.subcases))
+	var ready []string
+	for i, ps := range p.subcases {
+		sc := subcaseRow{ID: ps.id, CaseID: caseID, Position: ps.position, MatterCode: ps.matter.Code, MatterName: ps.entry.Name,
+			Department: ps.entry.Department, Optional: ps.entry.Optional, State: StateWaiting, Form: store.JSONOf(ps.form),
+			Prerequisites: store.JSONOf(ps.waitFor), PromisedDays: ps.matter.PromisedLimit.WorkingDays, StatutoryDays: ps.matter.StatutoryLimit.WorkingDays,
+			UpdatedAt: ts}
+		if len(ps.waitFor) == 0 {
+			sc.State, sc.ClockStart, sc.DispatchedAt = StateDispatched, ts, ts
+			ready = append(ready, ps.id)
+		}
+		subs[i] = sc
+	}
+	s.computeDeadlines(&c, subs, nil, now)
+
+	steps := []timelineStep{{typ: "submitted", detail: fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials))}}
+	for _, sc := range subs {
+		if sc.State == StateWaiting {
+			steps = append(steps, timelineStep{subcaseID: sc.ID, typ: StateWaiting, detail: "waits for " + strings.Join(sc.Prerequisites.V, ", "), names: s.namesOf(sc)})
+		}
+	}
+	for _, sc := range subs {
+		if sc.State == StateDispatched {
+			steps = append(steps, timelineStep{subcaseID: sc.ID, typ: StateDispatched, detail: "sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
+		}
+	}
+	c.EventSeq = len(steps)
+
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version,
+		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.BundleCode, c.BundleSeq, c.ApplicantType, c.HolderID, c.HolderName, c.State, c.Form, c.CatalogueVersion, c.SubmittedAt, c.UpdatedAt,
+		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq); err != nil {
+		return nil, fmt.Errorf("storing the case: %w", err)
 	}
 	// One multi-row INSERT per table: the sub-cases, the materials and their links.
-	subcases := make([][]any, 0, len(p.subcases))
-	for _, ps := range p.subcases {
-		state := StateDispatched
-		if len(ps.waitFor) > 0 {
-			state = StateWaiting
-		}
-		subcases = append(subcases, []any{ps.id, caseID, ps.position, ps.matter.Code, ps.entry.Name, ps.entry.Department, ps.entry.Optional,
-			state, store.JSONOf(ps.form), store.JSONOf(ps.waitFor), ps.matter.PromisedLimit.WorkingDays, ps.matter.StatutoryLimit.WorkingDays, ts})
+	rows := make([][]any, len(subs))
+	for i, sc := range subs {
+		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,
+			sc.PromisedDays, sc.StatutoryDays, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt}
 	}
 	if err := store.InsertRows(ctx, tx, "subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
-		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "updated_at"}, subcases); err != nil {
-		return fmt.Errorf("storing the sub-cases: %w", err)
+		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "clock_start", "dispatched_at", "due_promised", "due_statutory",
+		"updated_at"}, rows); err != nil {
+		return nil, fmt.Errorf("storing the sub-cases: %w", err)
 	}
 	if err := s.insertMaterials(ctx, tx, caseID, p.materials, ts); err != nil {
-		return err
+		return nil, err
 	}
-	steps := []timelineStep{{typ: "submitted", detail: fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials))}}
-	var ready []string
-	for _, ps := range p.subcases {
-		if len(ps.waitFor) > 0 {
-			steps = append(steps, timelineStep{subcaseID: ps.id, typ: StateWaiting, detail: "waits for " + strings.Join(ps.waitFor, ", ")})
+	// The timeline's first steps, numbered from 1: the case's event_seq was written with them.
+	if err := s.insertSteps(ctx, tx, caseID, 0, now, steps...); err != nil {
+		return nil, err
+	}
+	if len(ready) == 0 {
+		return nil, nil
+	}
+	mats, err := s.dispatchMaterials(ctx, tx, ready, now)
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]store.OutboxMessage, 0, len(ready))
+	for _, sc := range subs {
+		if sc.State != StateDispatched {
 			continue
 		}
-		ready = append(ready, ps.id)
+		msg, err := s.dispatchMessage(c, sc, mats[sc.ID], now)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, msg)
 	}
-	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
-		return err
-	}
-	return s.dispatch(ctx, tx, caseID, ready, now)
+	return msgs, nil
 }
 
 func nonNil(s []string) []string {

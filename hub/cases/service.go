@@ -81,6 +81,7 @@ type Service struct {
 	feedCh chan struct{} // closed at the next commit (feed.go)
 
 	deliveries deliveryBatcher // deliverybatch.go
+	events     eventBatcher    // eventbatch.go
 }
 
 // New returns a Service.

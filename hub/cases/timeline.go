@@ -55,24 +55,32 @@ func (s *Service) insertSteps(ctx context.Context, tx *sqlx.Tx, caseID string, l
 	ts := store.NewTimestamp(at)
 	rows := make([][]any, len(steps))
 	for i, st := range steps {
-		text := st.text
-		if text == "" && !operatorOnly[st.typ] {
-			n := names[st.subcaseID]
-			if st.names != nil {
-				n = *st.names
-			}
-			text = applicantText(st.typ, n.dept, n.matter, st.extra)
+		n := names[st.subcaseID]
+		if st.names != nil {
+			n = *st.names
 		}
-		data := st.data
-		if data == nil {
-			data = map[string]any{}
-		}
-		rows[i] = []any{caseID, last + 1 + i, ts, st.subcaseID, st.typ, st.detail, text, store.JSONOf(data)}
+		rows[i] = stepRow(caseID, last+1+i, ts, st, n)
 	}
-	if err := store.InsertRows(ctx, tx, "case_events", []string{"case_id", "seq", "at", "subcase_id", "type", "detail", "text", "data"}, rows); err != nil {
+	if err := store.InsertRows(ctx, tx, "case_events", caseEventColumns, rows); err != nil {
 		return fmt.Errorf("recording the timeline: %w", err)
 	}
 	return nil
+}
+
+// caseEventColumns are the columns of a timeline step's row, as stepRow gives them.
+var caseEventColumns = []string{"case_id", "seq", "at", "subcase_id", "type", "detail", "text", "data"}
+
+// stepRow is the case_events row of a step numbered seq, its sub-case named n.
+func stepRow(caseID string, seq int, ts store.Timestamp, st timelineStep, n subcaseName) []any {
+	text := st.text
+	if text == "" && !operatorOnly[st.typ] {
+		text = applicantText(st.typ, n.dept, n.matter, st.extra)
+	}
+	data := st.data
+	if data == nil {
+		data = map[string]any{}
+	}
+	return []any{caseID, seq, ts, st.subcaseID, st.typ, st.detail, text, store.JSONOf(data)}
 }
 
 type subcaseName struct{ dept, matter string }

@@ -8,6 +8,7 @@ import (
 
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
+	"yjshub/hub/licences"
 	"yjshub/hub/store"
 )
 
@@ -155,6 +156,12 @@ func (s *Service) Get(ctx context.Context, caseID string) (*CaseView, error) {
 }
 
 func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*CaseView, error) {
+	return s.loadCaseAs(ctx, tx, caseID, false)
+}
+
+// loadCaseAs is loadCase; fresh says that the case was created in tx, so that it has no pauses,
+// e-licences or supplements yet, and those are not read.
+func (s *Service) loadCaseAs(ctx context.Context, tx *sqlx.Tx, caseID string, fresh bool) (*CaseView, error) {
 	var c caseRow
 	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 		return nil, notFound(err, "case")
@@ -191,8 +198,10 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		byMat[l.MaterialID] = append(byMat[l.MaterialID], l.SubcaseID)
 	}
 	var pauses []pauseRow
-	if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
-		return nil, err
+	if !fresh {
+		if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
+			return nil, err
+		}
 	}
 	open := map[string]bool{}
 	for _, p := range pauses {
@@ -228,9 +237,12 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		}
 		v.Materials = append(v.Materials, mv)
 	}
-	lics, err := s.lib.OfCase(ctx, tx, caseID)
-	if err != nil {
-		return nil, err
+	var lics []licences.Licence
+	if !fresh {
+		var err error
+		if lics, err = s.lib.OfCase(ctx, tx, caseID); err != nil {
+			return nil, err
+		}
 	}
 	for _, l := range lics {
 		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
@@ -255,11 +267,13 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 		}
 		v.Timeline = append(v.Timeline, te)
 	}
-	sups, err := s.loadSupplements(ctx, tx, caseID)
-	if err != nil {
-		return nil, err
+	if !fresh {
+		sups, err := s.loadSupplements(ctx, tx, caseID)
+		if err != nil {
+			return nil, err
+		}
+		v.Supplements = sups
 	}
-	v.Supplements = sups
 	return v, nil
 }
 

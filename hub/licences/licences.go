@@ -301,23 +301,28 @@ type Issued struct {
 	CaseID, SubcaseID, MatterCode string
 }
 
+// recordColumns are the columns of a licence row as issuedRow gives them.
+var recordColumns = []string{"id", "case_id", "subcase_id", "matter_code", "type", "type_code", "number", "holder", "holder_id", "holder_id_type",
+	"issuer", "issuer_code", "issued_at", "valid_from", "valid_until", "file_sha256", "file_uri", "file_format", "file_size", "created_at", "source", "origin", "department"}
+
+// issuedRow is the row of a licence to record, under a new id.
+func issuedRow(in Issued, now store.Timestamp) []any {
+	lic := in.Licence
+	id := "lc_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	return []any{id, in.CaseID, in.SubcaseID, in.MatterCode, lic.Type, lic.TypeCode, lic.Number, lic.Holder, lic.HolderID, lic.HolderIDType,
+		lic.Issuer, lic.IssuerCode, lic.IssuedAt, lic.ValidFrom, lic.ValidUntil, lic.File.SHA256, lic.File.URI, lic.File.Format, lic.File.Size,
+		now, in.Source, in.Origin, in.Department}
+}
+
 // Record stores a licence in the library within tx. A licence of the same type and number
 // already there is a ConflictError.
 func (l *Library) Record(ctx context.Context, tx *sqlx.Tx, in Issued) (*Licence, error) {
 	lic := in.Licence
-	id := "lc_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
-	now := store.NewTimestamp(l.cfg.Now())
 	// A savepoint keeps a PostgreSQL transaction usable after a unique violation.
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT licence_record"); err != nil {
 		return nil, err
 	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO licences (id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
-		issuer, issuer_code, issued_at, valid_from, valid_until, file_sha256, file_uri, file_format, file_size, created_at, source, origin, department)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		id, in.CaseID, in.SubcaseID, in.MatterCode, lic.Type, lic.TypeCode, lic.Number, lic.Holder, lic.HolderID, lic.HolderIDType,
-		lic.Issuer, lic.IssuerCode, lic.IssuedAt, lic.ValidFrom, lic.ValidUntil, lic.File.SHA256, lic.File.URI, lic.File.Format, lic.File.Size,
-		now, in.Source, in.Origin, in.Department)
-	if err != nil {
+	if err := store.InsertRows(ctx, tx, "licences", recordColumns, [][]any{issuedRow(in, store.NewTimestamp(l.cfg.Now()))}); err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT licence_record"); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
@@ -330,6 +335,60 @@ func (l *Library) Record(ctx context.Context, tx *sqlx.Tx, in Issued) (*Licence,
 		return nil, err
 	}
 	return l.Find(ctx, tx, lic.Type, lic.Number)
+}
+
+// RecordAll stores licences in the library within tx, in one statement. The caller has made
+// sure that none is there already (Held): one that is fails the statement, and so tx.
+func (l *Library) RecordAll(ctx context.Context, tx *sqlx.Tx, ins []Issued) error {
+	if len(ins) == 0 {
+		return nil
+	}
+	now := store.NewTimestamp(l.cfg.Now())
+	rows := make([][]any, len(ins))
+	for i, in := range ins {
+		rows[i] = issuedRow(in, now)
+	}
+	if err := store.InsertRows(ctx, tx, "licences", recordColumns, rows); err != nil {
+		return fmt.Errorf("recording licences: %w", err)
+	}
+	return nil
+}
+
+// TypeNumber names a licence: its type and number, unique in the library.
+type TypeNumber struct{ Type, Number string }
+
+// Held returns which of these licences the library holds already, in one statement.
+func (l *Library) Held(ctx context.Context, tx *sqlx.Tx, names []TypeNumber) (map[TypeNumber]bool, error) {
+	out := map[TypeNumber]bool{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	types, numbers := make([]string, len(names)), make([]string, len(names))
+	for i, n := range names {
+		types[i], numbers[i] = n.Type, n.Number
+	}
+	// Both lists, so that the unique index on (type, number) finds them.
+	q, args, err := sqlx.In(`SELECT type, number FROM licences WHERE type IN (?) AND number IN (?)`, types, numbers)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Type   string `db:"type"`
+		Number string `db:"number"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("reading licences: %w", err)
+	}
+	want := make(map[TypeNumber]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	for _, r := range rows {
+		if n := (TypeNumber{r.Type, r.Number}); want[n] {
+			out[n] = true
+		}
+	}
+	return out, nil
 }
 
 // Check returns every problem with a licence's metadata, at paths under prefix (a JSON

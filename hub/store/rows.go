@@ -49,3 +49,54 @@ func InsertRows(ctx context.Context, tx *sqlx.Tx, table string, columns []string
 	}
 	return nil
 }
+
+// UpdateRows sets columns of the rows of table whose key column has the given values, in as
+// few statements as the placeholder limit allows: UPDATE table SET column = CASE key WHEN …
+// THEN … END, … WHERE key IN (…). Each of rows is the key's value then one value per column.
+// casts names the SQL type a column's values are cast to where the database cannot infer it
+// from a placeholder (BIGINT, INTEGER); the others are text. Identifiers come from the code,
+// never input.
+func UpdateRows(ctx context.Context, tx *sqlx.Tx, table, key string, columns []string, casts map[string]string, rows [][]any) error {
+	if tx == nil {
+		return errors.New("store: update rows: no transaction")
+	}
+	perRow := 2*len(columns) + 1
+	if len(columns) == 0 || perRow > maxInsertParams {
+		return fmt.Errorf("store: update %s: %d columns", table, len(columns))
+	}
+	for i, r := range rows {
+		if len(r) != len(columns)+1 {
+			return fmt.Errorf("store: update %s: row %d has %d values for a key and %d columns", table, i, len(r), len(columns))
+		}
+	}
+	perStatement := maxInsertParams / perRow
+	for start := 0; start < len(rows); start += perStatement {
+		chunk := rows[start:min(start+perStatement, len(rows))]
+		var q strings.Builder
+		args := make([]any, 0, len(chunk)*perRow)
+		q.WriteString("UPDATE " + table + " SET ")
+		for c, col := range columns {
+			if c > 0 {
+				q.WriteString(", ")
+			}
+			then := "?"
+			if t := casts[col]; t != "" {
+				then = "CAST(? AS " + t + ")"
+			}
+			q.WriteString(col + " = CASE " + key)
+			for _, r := range chunk {
+				q.WriteString(" WHEN ? THEN " + then)
+				args = append(args, r[0], r[1+c])
+			}
+			q.WriteString(" END")
+		}
+		q.WriteString(" WHERE " + key + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ") + ")")
+		for _, r := range chunk {
+			args = append(args, r[0])
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
+			return fmt.Errorf("store: update %s: %w", table, err)
+		}
+	}
+	return nil
+}
