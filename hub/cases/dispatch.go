@@ -19,34 +19,21 @@ import (
 // dispatch starts the clocks of sub-cases and enqueues their messages to their departments'
 // topics, all at once: one deadline computation and one read of the case for the lot.
 func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subcaseIDs []string, now time.Time) error {
-	steps, msgs, err := s.startDispatch(ctx, tx, caseID, subcaseIDs, now)
-	if err != nil {
-		return err
-	}
-	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
-		return err
-	}
-	return s.st.EnqueueOutbox(ctx, tx, msgs...)
-}
-
-// startDispatch is dispatch that leaves its timeline steps and its messages to the caller, to
-// be written with others.
-func (s *Service) startDispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subcaseIDs []string, now time.Time) ([]timelineStep, []store.OutboxMessage, error) {
 	if len(subcaseIDs) == 0 {
-		return nil, nil, nil
+		return nil
 	}
 	ts := store.NewTimestamp(now)
 	q, args, err := sqlx.In(`UPDATE subcases SET state = ?, clock_start = ?, dispatched_at = ?, updated_at = ? WHERE id IN (?)`,
 		StateDispatched, ts, ts, ts, subcaseIDs)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
-		return nil, nil, err
+		return err
 	}
 	c, subs, _, err := s.refreshDeadlinesRead(ctx, tx, caseID, now, true)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	byID := make(map[string]subcaseRow, len(subs))
 	for _, sc := range subs {
@@ -54,23 +41,26 @@ func (s *Service) startDispatch(ctx context.Context, tx *sqlx.Tx, caseID string,
 	}
 	mats, err := s.dispatchMaterials(ctx, tx, subcaseIDs, now)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
 	steps := make([]timelineStep, 0, len(subcaseIDs))
 	for _, id := range subcaseIDs {
 		sc, ok := byID[id]
 		if !ok {
-			return nil, nil, fmt.Errorf("dispatching sub-case %s: not in case %s", id, caseID)
+			return fmt.Errorf("dispatching sub-case %s: not in case %s", id, caseID)
 		}
 		msg, err := s.dispatchMessage(c, sc, mats[id], now)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		msgs = append(msgs, msg)
 		steps = append(steps, timelineStep{subcaseID: id, typ: StateDispatched, detail: "sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
 	}
-	return steps, msgs, nil
+	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
+		return err
+	}
+	return s.st.EnqueueOutbox(ctx, tx, msgs...)
 }
 
 func (s *Service) deptName(code string) string {

@@ -3,6 +3,8 @@ package cases
 import (
 	"context"
 
+	"github.com/jmoiron/sqlx"
+
 	"yjshub/hub/event"
 )
 
@@ -50,4 +52,14 @@ func (s *Service) ApplyEventsTogether(evs []SubcaseEvent) []EventOutcome {
 		out[at[j]] = EventOutcome{p.res, p.replayed, p.err}
 	}
 	return out
+}
+
+// DispatchMaterials reads the materials of sub-cases as a dispatch after intake (a release)
+// references them.
+func (s *Service) DispatchMaterials(ctx context.Context, subcaseIDs []string) (out map[string][]event.MaterialRef, err error) {
+	err = s.st.InTx(ctx, func(tx *sqlx.Tx) error {
+		out, err = s.dispatchMaterials(ctx, tx, subcaseIDs, s.now())
+		return err
+	})
+	return out, err
 }

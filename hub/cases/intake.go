@@ -1,14 +1,17 @@
 package cases
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/mapping"
 	"yjshub/problem"
@@ -49,11 +52,12 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	if len(problems) > 0 {
 		return nil, false, problem.New(problems...)
 	}
-	caseID := newID("cs_")
-	now := s.now()
+	pc, err := s.prepareCase(newID("cs_"), owner, p, s.now())
+	if err != nil {
+		return nil, false, err
+	}
 	return s.idempotent(ctx, idempotencyKey, requestHash, 201, func(tx *sqlx.Tx) (*CaseView, error) {
-		msgs, err := s.insertCase(ctx, tx, caseID, owner, p, now)
-		if err != nil {
+		if err := s.insertCase(ctx, tx, pc); err != nil {
 			if app.ExternalRef != "" {
 				// Two submissions of one number at once: the unique index let one in.
 				if id, _ := s.caseByRef(ctx, s.st.DB(), owner, app.ExternalRef); id != "" {
@@ -62,16 +66,7 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 			}
 			return nil, err
 		}
-		v, err := s.loadCaseAs(ctx, tx, caseID, true)
-		if err != nil {
-			return nil, err
-		}
-		// The dispatch messages and the case's first case.updated, in one statement.
-		msg, err := caseUpdatedMessage(caseUpdatedOf(v), now)
-		if err != nil {
-			return nil, err
-		}
-		return v, s.st.EnqueueOutbox(ctx, tx, append(msgs, msg)...)
+		return pc.view, nil
 	})
 }
 
@@ -128,87 +123,143 @@ func (s *Service) replay(ctx context.Context, key, hash string) (*CaseView, bool
 	return &row.Response.V, true, nil
 }
 
-// insertCase stores a new case, its sub-cases, materials and timeline, and dispatches its
-// sub-cases that wait for nothing: it returns their messages, for the caller to enqueue. The
-// rows are made whole before they are written — the dispatched sub-cases with their clocks,
-// every deadline computed (as dispatch and refreshDeadlines would) — so that nothing written is
-// read back or written again.
-func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, caseID, owner string, p *plan, now time.Time) ([]store.OutboxMessage, error) {
+// preparedCase is a new case made whole before its transaction begins: its rows, its
+// timeline's first steps, the messages that dispatch its sub-cases that wait for nothing and
+// announce it, and its view (the answer). The transaction only writes them.
+type preparedCase struct {
+	c         caseRow
+	subs      []subcaseRow
+	materials []*plannedMaterial
+	steps     []timelineStep
+	msgs      []store.OutboxMessage
+	view      *CaseView
+}
+
+// prepareCase makes a new case's rows as they are stored — the sub-cases that wait for
+// nothing dispatched, with their clocks started, every deadline computed (as dispatch and
+// refreshDeadlines would) — and what is made of them.
+func (s *Service) prepareCase(caseID, owner string, p *plan, now time.Time) (*preparedCase, error) {
 	ts := store.NewTimestamp(now)
-	c := caseRow{ID: caseID, BundleCode: p.bundle.Code, BundleSeq: p.bundle.Seq, ApplicantType: p.app.ApplicantType, HolderID: p.holder.ID,
+	pc := &preparedCase{materials: p.materials}
+	pc.c = caseRow{ID: caseID, BundleCode: p.bundle.Code, BundleSeq: p.bundle.Seq, ApplicantType: p.app.ApplicantType, HolderID: p.holder.ID,
 		HolderName: p.holder.Name, State: CaseInProgress, Form: store.JSONOf(mapping.Form(p.app.Form)), CatalogueVersion: s.cat.Version, SubmittedAt: ts,
 		UpdatedAt: ts, Owner: owner, ExternalRef: p.app.ExternalRef}
-	subs := make([]subcaseRow, len(p.subcases))
-	var ready []string
+	pc.subs = make([]subcaseRow, len(p.subcases))
 	for i, ps := range p.subcases {
 		sc := subcaseRow{ID: ps.id, CaseID: caseID, Position: ps.position, MatterCode: ps.matter.Code, MatterName: ps.entry.Name,
 			Department: ps.entry.Department, Optional: ps.entry.Optional, State: StateWaiting, Form: store.JSONOf(ps.form),
 			Prerequisites: store.JSONOf(ps.waitFor), PromisedDays: ps.matter.PromisedLimit.WorkingDays, StatutoryDays: ps.matter.StatutoryLimit.WorkingDays,
-			UpdatedAt: ts}
+			Missing: store.JSONOf([]event.Missing{}), UpdatedAt: ts}
 		if len(ps.waitFor) == 0 {
 			sc.State, sc.ClockStart, sc.DispatchedAt = StateDispatched, ts, ts
-			ready = append(ready, ps.id)
 		}
-		subs[i] = sc
+		pc.subs[i] = sc
 	}
-	s.computeDeadlines(&c, subs, nil, now)
+	s.computeDeadlines(&pc.c, pc.subs, nil, now)
 
-	steps := []timelineStep{{typ: "submitted", detail: fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials))}}
-	for _, sc := range subs {
+	pc.steps = []timelineStep{{typ: "submitted", detail: fmt.Sprintf("%d %s, %d matter(s), %d material(s)", p.bundle.Seq, p.bundle.Name, len(p.subcases), len(p.materials))}}
+	for _, sc := range pc.subs {
 		if sc.State == StateWaiting {
-			steps = append(steps, timelineStep{subcaseID: sc.ID, typ: StateWaiting, detail: "waits for " + strings.Join(sc.Prerequisites.V, ", "), names: s.namesOf(sc)})
+			pc.steps = append(pc.steps, timelineStep{subcaseID: sc.ID, typ: StateWaiting, detail: "waits for " + strings.Join(sc.Prerequisites.V, ", "), names: s.namesOf(sc)})
 		}
 	}
-	for _, sc := range subs {
+	for _, sc := range pc.subs {
 		if sc.State == StateDispatched {
-			steps = append(steps, timelineStep{subcaseID: sc.ID, typ: StateDispatched, detail: "sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
+			pc.steps = append(pc.steps, timelineStep{subcaseID: sc.ID, typ: StateDispatched, detail: "sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
 		}
 	}
-	c.EventSeq = len(steps)
+	pc.c.EventSeq = len(pc.steps)
 
+	// The view, made of the rows as loadCase would read them back.
+	r := caseRows{c: pc.c, subs: pc.subs}
+	type file struct {
+		pm   *plannedMaterial
+		user string
+	}
+	var links []file
+	mats := slices.Clone(p.materials)
+	byTypeFile := func(a, b *plannedMaterial) int {
+		return cmp.Or(strings.Compare(a.input.Type, b.input.Type), cmp.Compare(a.file, b.file))
+	}
+	slices.SortStableFunc(mats, byTypeFile)
+	for _, pm := range mats {
+		r.mats = append(r.mats, pm.row(ts))
+		for _, u := range pm.users {
+			links = append(links, file{pm, u})
+		}
+	}
+	slices.SortStableFunc(links, func(a, b file) int { return cmp.Or(strings.Compare(a.user, b.user), byTypeFile(a.pm, b.pm)) })
+	for _, l := range links {
+		r.links = append(r.links, linkRow{SubcaseID: l.user, MaterialID: l.pm.id, Type: l.pm.input.Type})
+	}
+	for i, st := range pc.steps {
+		var n subcaseName
+		if st.names != nil {
+			n = *st.names
+		}
+		r.timeline = append(r.timeline, timelineRow{Seq: i + 1, At: ts, SubcaseID: st.subcaseID, Type: st.typ, Detail: st.detail, Text: st.applicantText(n)})
+	}
+	pc.view = s.caseView(r)
+
+	// The dispatch messages, their materials as the sub-cases link them (each in the view's
+	// order), and the case's first case.updated.
+	refs := map[string][]event.MaterialRef{}
+	for _, l := range links {
+		refs[l.user] = append(refs[l.user], l.pm.ref(s, now))
+	}
+	for _, sc := range pc.subs {
+		if sc.State != StateDispatched {
+			continue
+		}
+		msg, err := s.dispatchMessage(pc.c, sc, nonNilRefs(refs[sc.ID]), now)
+		if err != nil {
+			return nil, err
+		}
+		pc.msgs = append(pc.msgs, msg)
+	}
+	msg, err := caseUpdatedMessage(caseUpdatedOf(pc.view), now)
+	if err != nil {
+		return nil, err
+	}
+	pc.msgs = append(pc.msgs, msg)
+	return pc, nil
+}
+
+func nonNilRefs(refs []event.MaterialRef) []event.MaterialRef {
+	if refs == nil {
+		return []event.MaterialRef{}
+	}
+	return refs
+}
+
+// insertCase writes a prepared case: its row, sub-cases, materials, timeline and messages, one
+// statement a table.
+func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase) error {
+	c := pc.c
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version,
 		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.ID, c.BundleCode, c.BundleSeq, c.ApplicantType, c.HolderID, c.HolderName, c.State, c.Form, c.CatalogueVersion, c.SubmittedAt, c.UpdatedAt,
 		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq); err != nil {
-		return nil, fmt.Errorf("storing the case: %w", err)
+		return fmt.Errorf("storing the case: %w", err)
 	}
-	// One multi-row INSERT per table: the sub-cases, the materials and their links.
-	rows := make([][]any, len(subs))
-	for i, sc := range subs {
+	rows := make([][]any, len(pc.subs))
+	for i, sc := range pc.subs {
 		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,
 			sc.PromisedDays, sc.StatutoryDays, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt}
 	}
 	if err := store.InsertRows(ctx, tx, "subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
 		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "clock_start", "dispatched_at", "due_promised", "due_statutory",
 		"updated_at"}, rows); err != nil {
-		return nil, fmt.Errorf("storing the sub-cases: %w", err)
+		return fmt.Errorf("storing the sub-cases: %w", err)
 	}
-	if err := s.insertMaterials(ctx, tx, caseID, p.materials, ts); err != nil {
-		return nil, err
+	if err := s.insertMaterials(ctx, tx, c.ID, pc.materials, c.SubmittedAt); err != nil {
+		return err
 	}
 	// The timeline's first steps, numbered from 1: the case's event_seq was written with them.
-	if err := s.insertSteps(ctx, tx, caseID, 0, now, steps...); err != nil {
-		return nil, err
+	if err := s.insertSteps(ctx, tx, c.ID, 0, c.SubmittedAt.Time, pc.steps...); err != nil {
+		return err
 	}
-	if len(ready) == 0 {
-		return nil, nil
-	}
-	mats, err := s.dispatchMaterials(ctx, tx, ready, now)
-	if err != nil {
-		return nil, err
-	}
-	msgs := make([]store.OutboxMessage, 0, len(ready))
-	for _, sc := range subs {
-		if sc.State != StateDispatched {
-			continue
-		}
-		msg, err := s.dispatchMessage(c, sc, mats[sc.ID], now)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, msg)
-	}
-	return msgs, nil
+	return s.st.EnqueueOutbox(ctx, tx, pc.msgs...)
 }
 
 func nonNil(s []string) []string {

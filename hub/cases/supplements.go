@@ -596,12 +596,12 @@ func (s *Service) insertMaterials(ctx context.Context, tx *sqlx.Tx, caseID strin
 	var links [][]any
 	for _, pm := range pms {
 		in := pm.input
-		var licID, licType, licNumber string
-		var verified store.Timestamp
+		var licID string
 		if pm.licence != nil {
-			licID, licType, licNumber, verified = pm.licence.ID, pm.licence.Type, pm.licence.Number, ts
+			licID = pm.licence.ID
 		}
-		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, licType, licNumber, verified})
+		r := pm.row(ts)
+		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt})
 		for _, user := range pm.users {
 			links = append(links, []any{user, pm.id})
 		}
@@ -614,6 +614,30 @@ func (s *Service) insertMaterials(ctx context.Context, tx *sqlx.Tx, caseID strin
 		return fmt.Errorf("linking the materials: %w", err)
 	}
 	return nil
+}
+
+// row is a planned material's row as stored at ts.
+func (pm *plannedMaterial) row(ts store.Timestamp) materialRow {
+	in := pm.input
+	r := materialRow{ID: pm.id, Type: in.Type, Filename: in.Filename, SHA256: in.SHA256, Size: in.Size, URI: in.URI}
+	if pm.licence != nil {
+		r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt = pm.licence.Type, pm.licence.Number, ts
+	}
+	return r
+}
+
+// ref is a planned material as a dispatch message references it; an e-licence with the status
+// intake found when it verified it, now.
+func (pm *plannedMaterial) ref(s *Service, now time.Time) event.MaterialRef {
+	in := pm.input
+	ref := event.MaterialRef{Type: in.Type, Filename: in.Filename, SHA256: in.SHA256, Size: in.Size, URI: in.URI}
+	if m, ok := s.cat.Material(in.Type); ok {
+		ref.Name = m.Name
+	}
+	if pm.licence != nil {
+		ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status, VerifiedAt: now}
+	}
+	return ref
 }
 
 // matterRef names a sub-case's matter and its result for a message to its department.

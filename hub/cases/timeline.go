@@ -72,15 +72,21 @@ var caseEventColumns = []string{"case_id", "seq", "at", "subcase_id", "type", "d
 
 // stepRow is the case_events row of a step numbered seq, its sub-case named n.
 func stepRow(caseID string, seq int, ts store.Timestamp, st timelineStep, n subcaseName) []any {
-	text := st.text
-	if text == "" && !operatorOnly[st.typ] {
-		text = applicantText(st.typ, n.dept, n.matter, st.extra)
-	}
+	text := st.applicantText(n)
 	data := st.data
 	if data == nil {
 		data = map[string]any{}
 	}
 	return []any{caseID, seq, ts, st.subcaseID, st.typ, st.detail, text, store.JSONOf(data)}
+}
+
+// applicantText is the step's text for the applicant ("" for an operators' step), its
+// sub-case named n.
+func (st timelineStep) applicantText(n subcaseName) string {
+	if st.text == "" && !operatorOnly[st.typ] {
+		return applicantText(st.typ, n.dept, n.matter, st.extra)
+	}
+	return st.text
 }
 
 type subcaseName struct{ dept, matter string }

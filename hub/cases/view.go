@@ -156,16 +156,81 @@ func (s *Service) Get(ctx context.Context, caseID string) (*CaseView, error) {
 }
 
 func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*CaseView, error) {
-	return s.loadCaseAs(ctx, tx, caseID, false)
-}
-
-// loadCaseAs is loadCase; fresh says that the case was created in tx, so that it has no pauses,
-// e-licences or supplements yet, and those are not read.
-func (s *Service) loadCaseAs(ctx context.Context, tx *sqlx.Tx, caseID string, fresh bool) (*CaseView, error) {
-	var c caseRow
-	if err := tx.GetContext(ctx, &c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
+	var r caseRows
+	if err := tx.GetContext(ctx, &r.c, tx.Rebind(`SELECT * FROM cases WHERE id = ?`), caseID); err != nil {
 		return nil, notFound(err, "case")
 	}
+	if err := tx.SelectContext(ctx, &r.subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
+		return nil, err
+	}
+	if err := tx.SelectContext(ctx, &r.links, tx.Rebind(`SELECT sm.subcase_id, sm.material_id, m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
+		WHERE m.case_id = ? ORDER BY sm.subcase_id, m.type, m.file_index`), caseID); err != nil {
+		return nil, err
+	}
+	if err := tx.SelectContext(ctx, &r.pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
+		return nil, err
+	}
+	if err := tx.SelectContext(ctx, &r.mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri, licence_type, licence_number, licence_verified_at
+		FROM case_materials WHERE case_id = ? ORDER BY type, file_index`), caseID); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.lics, err = s.lib.OfCase(ctx, tx, caseID); err != nil {
+		return nil, err
+	}
+	if err := tx.SelectContext(ctx, &r.timeline, tx.Rebind(`SELECT seq, at, subcase_id, type, detail, text, data FROM case_events WHERE case_id = ? ORDER BY seq`), caseID); err != nil {
+		return nil, err
+	}
+	if r.sups, err = s.loadSupplements(ctx, tx, caseID); err != nil {
+		return nil, err
+	}
+	return s.caseView(r), nil
+}
+
+// caseRows are what a case's view is made of: its rows, each list in the order its view shows.
+type caseRows struct {
+	c      caseRow
+	subs   []subcaseRow // by position
+	links  []linkRow    // by sub-case id, material type, file
+	pauses []pauseRow
+	mats   []materialRow // by type, file
+	lics   []licences.Licence
+	// timeline is by seq.
+	timeline []timelineRow
+	sups     []SupplementView
+}
+
+type linkRow struct {
+	SubcaseID  string `db:"subcase_id"`
+	MaterialID string `db:"material_id"`
+	Type       string `db:"type"`
+}
+
+type materialRow struct {
+	ID                string          `db:"id"`
+	Type              string          `db:"type"`
+	Filename          string          `db:"filename"`
+	SHA256            string          `db:"sha256"`
+	Size              int64           `db:"size"`
+	URI               string          `db:"uri"`
+	LicenceType       string          `db:"licence_type"`
+	LicenceNumber     string          `db:"licence_number"`
+	LicenceVerifiedAt store.Timestamp `db:"licence_verified_at"`
+}
+
+type timelineRow struct {
+	Seq       int                        `db:"seq"`
+	At        store.Timestamp            `db:"at"`
+	SubcaseID string                     `db:"subcase_id"`
+	Type      string                     `db:"type"`
+	Detail    string                     `db:"detail"`
+	Text      string                     `db:"text"`
+	Data      store.JSON[map[string]any] `db:"data"`
+}
+
+// caseView makes a case's view of its rows.
+func (s *Service) caseView(r caseRows) *CaseView {
+	c := r.c
 	v := &CaseView{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 		Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
 		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
@@ -176,58 +241,24 @@ func (s *Service) loadCaseAs(ctx context.Context, tx *sqlx.Tx, caseID string, fr
 	if b, ok := s.cat.Bundle(c.BundleCode); ok {
 		v.Bundle.Name = b.Name
 	}
-	var subs []subcaseRow
-	if err := tx.SelectContext(ctx, &subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
-		return nil, err
-	}
-	var links []struct {
-		SubcaseID  string `db:"subcase_id"`
-		MaterialID string `db:"material_id"`
-		Type       string `db:"type"`
-	}
-	if err := tx.SelectContext(ctx, &links, tx.Rebind(`SELECT sm.subcase_id, sm.material_id, m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
-		WHERE m.case_id = ? ORDER BY sm.subcase_id, m.type, m.file_index`), caseID); err != nil {
-		return nil, err
-	}
 	bySub := map[string][]string{}
 	byMat := map[string][]string{}
-	for _, l := range links {
+	for _, l := range r.links {
 		if types := bySub[l.SubcaseID]; len(types) == 0 || types[len(types)-1] != l.Type { // a type once, however many files
 			bySub[l.SubcaseID] = append(types, l.Type)
 		}
 		byMat[l.MaterialID] = append(byMat[l.MaterialID], l.SubcaseID)
 	}
-	var pauses []pauseRow
-	if !fresh {
-		if err := tx.SelectContext(ctx, &pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
-			return nil, err
-		}
-	}
 	open := map[string]bool{}
-	for _, p := range pauses {
+	for _, p := range r.pauses {
 		if p.EndedAt.IsZero() {
 			open[p.SubcaseID] = true
 		}
 	}
-	for _, sc := range subs {
+	for _, sc := range r.subs {
 		v.Subcases = append(v.Subcases, s.subcaseView(sc, open[sc.ID], bySub[sc.ID]))
 	}
-	var mats []struct {
-		ID                string          `db:"id"`
-		Type              string          `db:"type"`
-		Filename          string          `db:"filename"`
-		SHA256            string          `db:"sha256"`
-		Size              int64           `db:"size"`
-		URI               string          `db:"uri"`
-		LicenceType       string          `db:"licence_type"`
-		LicenceNumber     string          `db:"licence_number"`
-		LicenceVerifiedAt store.Timestamp `db:"licence_verified_at"`
-	}
-	if err := tx.SelectContext(ctx, &mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri, licence_type, licence_number, licence_verified_at
-		FROM case_materials WHERE case_id = ? ORDER BY type, file_index`), caseID); err != nil {
-		return nil, err
-	}
-	for _, m := range mats {
+	for _, m := range r.mats {
 		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID])}
 		if m.LicenceNumber != "" {
 			mv.Licence = &MaterialLicence{Type: m.LicenceType, Number: m.LicenceNumber, VerifiedAt: m.LicenceVerifiedAt.In(deadline.China)}
@@ -237,29 +268,10 @@ func (s *Service) loadCaseAs(ctx context.Context, tx *sqlx.Tx, caseID string, fr
 		}
 		v.Materials = append(v.Materials, mv)
 	}
-	var lics []licences.Licence
-	if !fresh {
-		var err error
-		if lics, err = s.lib.OfCase(ctx, tx, caseID); err != nil {
-			return nil, err
-		}
-	}
-	for _, l := range lics {
+	for _, l := range r.lics {
 		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
 	}
-	var tl []struct {
-		Seq       int                        `db:"seq"`
-		At        store.Timestamp            `db:"at"`
-		SubcaseID string                     `db:"subcase_id"`
-		Type      string                     `db:"type"`
-		Detail    string                     `db:"detail"`
-		Text      string                     `db:"text"`
-		Data      store.JSON[map[string]any] `db:"data"`
-	}
-	if err := tx.SelectContext(ctx, &tl, tx.Rebind(`SELECT seq, at, subcase_id, type, detail, text, data FROM case_events WHERE case_id = ? ORDER BY seq`), caseID); err != nil {
-		return nil, err
-	}
-	for _, e := range tl {
+	for _, e := range r.timeline {
 		te := TimelineEntry{Seq: e.Seq, At: e.At.In(deadline.China), SubcaseID: e.SubcaseID, Type: e.Type, Label: label(StepLabels, e.Type),
 			Text: e.Text, Detail: e.Detail}
 		if len(e.Data.V) > 0 {
@@ -267,14 +279,10 @@ func (s *Service) loadCaseAs(ctx context.Context, tx *sqlx.Tx, caseID string, fr
 		}
 		v.Timeline = append(v.Timeline, te)
 	}
-	if !fresh {
-		sups, err := s.loadSupplements(ctx, tx, caseID)
-		if err != nil {
-			return nil, err
-		}
-		v.Supplements = sups
+	if r.sups != nil {
+		v.Supplements = r.sups
 	}
-	return v, nil
+	return v
 }
 
 // subcaseView describes a sub-case: its row, whether a pause is open, the types of its
