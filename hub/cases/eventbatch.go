@@ -374,9 +374,9 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 	if len(devents) == 0 {
 		return later, nil
 	}
-	if err := store.InsertRows(ctx, tx, "department_events", []string{"subcase_id", "event_id", "type", "at", "body"}, devents); err != nil {
-		return nil, err
-	}
+	// What changed, one statement a table, sent at once.
+	var w store.Writes
+	w.InsertRows("department_events", []string{"subcase_id", "event_id", "type", "at", "body"}, devents)
 	var subRows, caseRowsOut [][]any
 	for _, id := range caseIDs {
 		bc := cases[id]
@@ -392,19 +392,12 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 			}
 		}
 	}
-	if err := store.UpdateRows(ctx, tx, "subcases", "id", []string{"state", "decision_number", "reason", "missing", "supplement_deadline", "updated_at",
-		"due_promised", "due_statutory"}, map[string]string{"updated_at": "BIGINT"}, subRows); err != nil {
-		return nil, err
-	}
-	if err := store.UpdateRows(ctx, tx, "cases", "id", []string{"event_seq", "state", "outcome", "completed_at", "updated_at", "due_promised", "due_statutory"},
-		map[string]string{"event_seq": "INTEGER", "completed_at": "BIGINT", "updated_at": "BIGINT"}, caseRowsOut); err != nil {
-		return nil, err
-	}
-	if err := store.InsertRows(ctx, tx, "case_events", caseEventColumns, caseEvents); err != nil {
-		return nil, fmt.Errorf("recording the timeline: %w", err)
-	}
-	if err := s.lib.RecordAll(ctx, tx, issued); err != nil {
-		return nil, err
-	}
-	return later, s.st.EnqueueOutbox(ctx, tx, msgs...)
+	w.UpdateRows("subcases", "id", []string{"state", "decision_number", "reason", "missing", "supplement_deadline", "updated_at",
+		"due_promised", "due_statutory"}, map[string]string{"updated_at": "BIGINT"}, subRows)
+	w.UpdateRows("cases", "id", []string{"event_seq", "state", "outcome", "completed_at", "updated_at", "due_promised", "due_statutory"},
+		map[string]string{"event_seq": "INTEGER", "completed_at": "BIGINT", "updated_at": "BIGINT"}, caseRowsOut)
+	w.InsertRows("case_events", caseEventColumns, caseEvents)
+	s.lib.RecordAll(&w, issued)
+	w.Outbox(msgs...)
+	return later, s.st.Send(ctx, tx, &w)
 }

@@ -233,33 +233,38 @@ func nonNilRefs(refs []event.MaterialRef) []event.MaterialRef {
 }
 
 // insertCase writes a prepared case: its row, sub-cases, materials, timeline and messages, one
-// statement a table.
+// statement a table, sent at once.
 func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase) error {
 	c := pc.c
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version,
-		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	var w store.Writes
+	w.Exec("insert into cases", `INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version,
+		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.BundleCode, c.BundleSeq, c.ApplicantType, c.HolderID, c.HolderName, c.State, c.Form, c.CatalogueVersion, c.SubmittedAt, c.UpdatedAt,
-		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq); err != nil {
-		return fmt.Errorf("storing the case: %w", err)
-	}
+		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq)
 	rows := make([][]any, len(pc.subs))
 	for i, sc := range pc.subs {
 		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,
 			sc.PromisedDays, sc.StatutoryDays, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt}
 	}
-	if err := store.InsertRows(ctx, tx, "subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
+	w.InsertRows("subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
 		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "clock_start", "dispatched_at", "due_promised", "due_statutory",
-		"updated_at"}, rows); err != nil {
-		return fmt.Errorf("storing the sub-cases: %w", err)
+		"updated_at"}, rows)
+	addMaterials(&w, c.ID, pc.materials, c.SubmittedAt)
+	// The timeline's first steps, numbered from 1: the case's event_seq is written with them.
+	steps := make([][]any, len(pc.steps))
+	for i, st := range pc.steps {
+		var n subcaseName
+		if st.names != nil {
+			n = *st.names
+		}
+		steps[i] = stepRow(c.ID, i+1, c.SubmittedAt, st, n)
 	}
-	if err := s.insertMaterials(ctx, tx, c.ID, pc.materials, c.SubmittedAt); err != nil {
-		return err
+	w.InsertRows("case_events", caseEventColumns, steps)
+	w.Outbox(pc.msgs...)
+	if err := s.st.Send(ctx, tx, &w); err != nil {
+		return fmt.Errorf("storing the case: %w", err)
 	}
-	// The timeline's first steps, numbered from 1: the case's event_seq was written with them.
-	if err := s.insertSteps(ctx, tx, c.ID, 0, c.SubmittedAt.Time, pc.steps...); err != nil {
-		return err
-	}
-	return s.st.EnqueueOutbox(ctx, tx, pc.msgs...)
+	return nil
 }
 
 func nonNil(s []string) []string {

@@ -592,6 +592,14 @@ func problemsOf(p *problem.Problem) []problem.Problem {
 // insertMaterials stores planned materials of a case and links each to the sub-cases that use
 // it: one multi-row INSERT per table.
 func (s *Service) insertMaterials(ctx context.Context, tx *sqlx.Tx, caseID string, pms []*plannedMaterial, ts store.Timestamp) error {
+	var w store.Writes
+	addMaterials(&w, caseID, pms, ts)
+	return s.st.Send(ctx, tx, &w)
+}
+
+// addMaterials adds to w the statements that store planned materials and link them to their
+// sub-cases.
+func addMaterials(w *store.Writes, caseID string, pms []*plannedMaterial, ts store.Timestamp) {
 	materials := make([][]any, 0, len(pms))
 	var links [][]any
 	for _, pm := range pms {
@@ -606,14 +614,9 @@ func (s *Service) insertMaterials(ctx context.Context, tx *sqlx.Tx, caseID strin
 			links = append(links, []any{user, pm.id})
 		}
 	}
-	if err := store.InsertRows(ctx, tx, "case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
-		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials); err != nil {
-		return fmt.Errorf("storing the materials: %w", err)
-	}
-	if err := store.InsertRows(ctx, tx, "subcase_materials", []string{"subcase_id", "material_id"}, links); err != nil {
-		return fmt.Errorf("linking the materials: %w", err)
-	}
-	return nil
+	w.InsertRows("case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
+		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials)
+	w.InsertRows("subcase_materials", []string{"subcase_id", "material_id"}, links)
 }
 
 // row is a planned material's row as stored at ts.

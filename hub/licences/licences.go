@@ -337,21 +337,19 @@ func (l *Library) Record(ctx context.Context, tx *sqlx.Tx, in Issued) (*Licence,
 	return l.Find(ctx, tx, lic.Type, lic.Number)
 }
 
-// RecordAll stores licences in the library within tx, in one statement. The caller has made
-// sure that none is there already (Held): one that is fails the statement, and so tx.
-func (l *Library) RecordAll(ctx context.Context, tx *sqlx.Tx, ins []Issued) error {
+// RecordAll adds to w the statement that stores licences in the library. The caller has made
+// sure that none is there already (Held): one that is fails the statement, and so the
+// transaction.
+func (l *Library) RecordAll(w *store.Writes, ins []Issued) {
 	if len(ins) == 0 {
-		return nil
+		return
 	}
 	now := store.NewTimestamp(l.cfg.Now())
 	rows := make([][]any, len(ins))
 	for i, in := range ins {
 		rows[i] = issuedRow(in, now)
 	}
-	if err := store.InsertRows(ctx, tx, "licences", recordColumns, rows); err != nil {
-		return fmt.Errorf("recording licences: %w", err)
-	}
-	return nil
+	w.InsertRows("licences", recordColumns, rows)
 }
 
 // TypeNumber names a licence: its type and number, unique in the library.

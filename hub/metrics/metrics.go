@@ -77,7 +77,10 @@ func New(cfg Config) (*Metrics, error) {
 				func() float64 { return float64(st.Counts().Statements) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "yjshub_db_transactions_total",
 				Help: "Transactions this hub instance has begun since it started."},
-				func() float64 { return float64(st.Counts().Transactions) }))
+				func() float64 { return float64(st.Counts().Transactions) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "yjshub_db_pipelines_total",
+				Help: "Times this hub instance has sent several statements of a transaction in one round trip (PostgreSQL); their statements count in yjshub_db_statements_total."},
+				func() float64 { return float64(st.Counts().Pipelines) }))
 	}
 	if cfg.DeadLetters != nil {
 		cs = append(cs, NewDeadLetterCollector(cfg.DeadLetters, cfg.Timeout))

@@ -15,20 +15,23 @@ import (
 type Counts struct {
 	Statements   uint64 `json:"statements"`
 	Transactions uint64 `json:"transactions"`
+	// Pipelines are the sends of several statements in one round trip (Send, on
+	// PostgreSQL); their statements are counted in Statements.
+	Pipelines uint64 `json:"pipelines"`
 }
 
 // Sub returns c minus an earlier reading.
 func (c Counts) Sub(earlier Counts) Counts {
-	return Counts{Statements: c.Statements - earlier.Statements, Transactions: c.Transactions - earlier.Transactions}
+	return Counts{Statements: c.Statements - earlier.Statements, Transactions: c.Transactions - earlier.Transactions, Pipelines: c.Pipelines - earlier.Pipelines}
 }
 
 // Counts reads the store's counters.
 func (s *Store) Counts() Counts {
-	return Counts{Statements: s.counter.statements.Load(), Transactions: s.counter.transactions.Load()}
+	return Counts{Statements: s.counter.statements.Load(), Transactions: s.counter.transactions.Load(), Pipelines: s.counter.pipelines.Load()}
 }
 
 type counter struct {
-	statements, transactions atomic.Uint64
+	statements, transactions, pipelines atomic.Uint64
 }
 
 // countingConnector opens the driver's connections wrapped so that each statement and each

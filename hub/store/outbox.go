@@ -119,6 +119,14 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 	if tx == nil {
 		return errors.New("store: enqueue outbox: no transaction")
 	}
+	var w Writes
+	w.Outbox(msgs...)
+	return w.execEach(ctx, tx)
+}
+
+// Outbox adds what EnqueueOutbox would send: every message is checked first, and every
+// problem is kept.
+func (w *Writes) Outbox(msgs ...OutboxMessage) {
 	var errs []error
 	for i, m := range msgs {
 		if err := m.validate(); err != nil {
@@ -126,14 +134,19 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("store: enqueue outbox: %w", err)
+		w.errs = append(w.errs, fmt.Errorf("store: enqueue outbox: %w", err))
+		return
+	}
+	if len(msgs) == 0 {
+		return
 	}
 	enqueuedAt := now()
 	rows := make([][]any, len(msgs))
 	for i, m := range msgs {
 		headers, err := JSONOf(m.Headers).Value()
 		if err != nil {
-			return fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err)
+			w.errs = append(w.errs, fmt.Errorf("store: enqueue outbox event %s: %w", m.EventID, err))
+			return
 		}
 		created := enqueuedAt
 		if !m.CreatedAt.IsZero() {
@@ -144,10 +157,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, tx *sqlx.Tx, msgs ...OutboxMe
 	}
 	// One statement for the lot; the rows take their ids, and so their publishing order, in
 	// the order given.
-	if err := InsertRows(ctx, tx, "outbox", []string{"event_id", "topic", "msg_key", "payload", "headers", "created_at", "attempts"}, rows); err != nil {
-		return fmt.Errorf("store: enqueue outbox: %w", err)
-	}
-	return nil
+	w.InsertRows("outbox", []string{"event_id", "topic", "msg_key", "payload", "headers", "created_at", "attempts"}, rows)
 }
 
 // PendingOutbox returns up to limit unpublished messages, oldest first —

@@ -20,12 +20,60 @@ func InsertRows(ctx context.Context, tx *sqlx.Tx, table string, columns []string
 	if tx == nil {
 		return errors.New("store: insert rows: no transaction")
 	}
+	var w Writes
+	w.InsertRows(table, columns, rows)
+	return w.execEach(ctx, tx)
+}
+
+// UpdateRows sets columns of the rows of table whose key column has the given values, in as
+// few statements as the placeholder limit allows: UPDATE table SET column = CASE key WHEN …
+// THEN … END, … WHERE key IN (…). Each of rows is the key's value then one value per column.
+// casts names the SQL type a column's values are cast to where the database cannot infer it
+// from a placeholder (BIGINT, INTEGER); the others are text. Identifiers come from the code,
+// never input.
+func UpdateRows(ctx context.Context, tx *sqlx.Tx, table, key string, columns []string, casts map[string]string, rows [][]any) error {
+	if tx == nil {
+		return errors.New("store: update rows: no transaction")
+	}
+	var w Writes
+	w.UpdateRows(table, key, columns, casts, rows)
+	return w.execEach(ctx, tx)
+}
+
+// Writes are statements that a transaction sends together, in order, once it has read what it
+// needs: [Store.Send] sends them in one round trip on PostgreSQL (a pipeline) and one after
+// another on SQLite, whose statements never leave the process. A statement that cannot be
+// built (a row of the wrong width, a message that is not valid) is kept as the Writes' error,
+// which Send returns before sending anything.
+type Writes struct {
+	stmts []writeStmt
+	errs  []error
+}
+
+type writeStmt struct {
+	query string // with ? placeholders
+	args  []any
+	what  string // for errors: "insert into cases"
+}
+
+// Len is the number of statements.
+func (w *Writes) Len() int { return len(w.stmts) }
+
+// Exec adds a statement (? placeholders).
+func (w *Writes) Exec(what, query string, args ...any) {
+	w.stmts = append(w.stmts, writeStmt{query: query, args: args, what: what})
+}
+
+// InsertRows adds what InsertRows would send.
+func (w *Writes) InsertRows(table string, columns []string, rows [][]any) {
 	if len(columns) == 0 || len(columns) > maxInsertParams {
-		return fmt.Errorf("store: insert into %s: %d columns", table, len(columns))
+		w.errs = append(w.errs, fmt.Errorf("store: insert into %s: %d columns", table, len(columns)))
+		return
 	}
 	for i, r := range rows {
 		if len(r) != len(columns) {
-			return fmt.Errorf("store: insert into %s: row %d has %d values for %d columns", table, i, len(r), len(columns))
+			w.errs = append(w.errs, fmt.Errorf("store: insert into %s: row %d has %d values for %d columns", table, i, len(r), len(columns)))
+			return
 		}
 	}
 	perStatement := maxInsertParams / len(columns)
@@ -43,30 +91,21 @@ func InsertRows(ctx context.Context, tx *sqlx.Tx, table string, columns []string
 			q.WriteString(tuple)
 			args = append(args, r...)
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
-			return fmt.Errorf("store: insert into %s: %w", table, err)
-		}
+		w.Exec("insert into "+table, q.String(), args...)
 	}
-	return nil
 }
 
-// UpdateRows sets columns of the rows of table whose key column has the given values, in as
-// few statements as the placeholder limit allows: UPDATE table SET column = CASE key WHEN …
-// THEN … END, … WHERE key IN (…). Each of rows is the key's value then one value per column.
-// casts names the SQL type a column's values are cast to where the database cannot infer it
-// from a placeholder (BIGINT, INTEGER); the others are text. Identifiers come from the code,
-// never input.
-func UpdateRows(ctx context.Context, tx *sqlx.Tx, table, key string, columns []string, casts map[string]string, rows [][]any) error {
-	if tx == nil {
-		return errors.New("store: update rows: no transaction")
-	}
+// UpdateRows adds what UpdateRows would send.
+func (w *Writes) UpdateRows(table, key string, columns []string, casts map[string]string, rows [][]any) {
 	perRow := 2*len(columns) + 1
 	if len(columns) == 0 || perRow > maxInsertParams {
-		return fmt.Errorf("store: update %s: %d columns", table, len(columns))
+		w.errs = append(w.errs, fmt.Errorf("store: update %s: %d columns", table, len(columns)))
+		return
 	}
 	for i, r := range rows {
 		if len(r) != len(columns)+1 {
-			return fmt.Errorf("store: update %s: row %d has %d values for a key and %d columns", table, i, len(r), len(columns))
+			w.errs = append(w.errs, fmt.Errorf("store: update %s: row %d has %d values for a key and %d columns", table, i, len(r), len(columns)))
+			return
 		}
 	}
 	perStatement := maxInsertParams / perRow
@@ -94,8 +133,18 @@ func UpdateRows(ctx context.Context, tx *sqlx.Tx, table, key string, columns []s
 		for _, r := range chunk {
 			args = append(args, r[0])
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q.String()), args...); err != nil {
-			return fmt.Errorf("store: update %s: %w", table, err)
+		w.Exec("update "+table, q.String(), args...)
+	}
+}
+
+// execEach sends the statements one at a time through tx.
+func (w *Writes) execEach(ctx context.Context, tx *sqlx.Tx) error {
+	if err := errors.Join(w.errs...); err != nil {
+		return err
+	}
+	for _, st := range w.stmts {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...); err != nil {
+			return fmt.Errorf("store: %s: %w", st.what, err)
 		}
 	}
 	return nil

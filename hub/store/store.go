@@ -6,8 +6,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"modernc.org/sqlite"
@@ -36,6 +38,9 @@ type Store struct {
 	// url is kept for error messages, which redact it.
 	url     string
 	counter *counter
+	// conns holds, on PostgreSQL, the connection of each transaction InTx has open
+	// (*sqlx.Tx → *sqlx.Conn), for Send.
+	conns sync.Map
 }
 
 // Open connects to the database named by url and checks that it answers.
@@ -119,9 +124,24 @@ func (s *Store) Close() error {
 // fn must do all its work through tx: see the package documentation on SQLite.
 // fn may run again only if the caller calls InTx again; InTx does not retry.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin transaction: %w", err)
+	var tx *sqlx.Tx
+	if s.dialect == DialectPostgres {
+		// The transaction on a connection of its own, which Send can reach.
+		conn, err := s.db.Connx(ctx)
+		if err != nil {
+			return fmt.Errorf("store: begin transaction: %w", err)
+		}
+		defer conn.Close() // back to the pool, after the transaction ended
+		if tx, err = conn.BeginTxx(ctx, nil); err != nil {
+			return fmt.Errorf("store: begin transaction: %w", err)
+		}
+		s.conns.Store(tx, conn)
+		defer s.conns.Delete(tx)
+	} else {
+		var err error
+		if tx, err = s.db.BeginTxx(ctx, nil); err != nil {
+			return fmt.Errorf("store: begin transaction: %w", err)
+		}
 	}
 	finished := false
 	defer func() {
@@ -144,6 +164,47 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return fmt.Errorf("store: commit transaction: %w", err)
 	}
 	return nil
+}
+
+// Send sends w's statements within tx, in order: on PostgreSQL in one round trip (a pgx
+// batch, pipelined on the transaction's connection), so that a transaction that has read what
+// it needs writes all it changed at once; on SQLite one after another. A transaction InTx did
+// not begin sends them one after another too. The first statement that fails ends the send
+// with its error, and the transaction is then to be rolled back.
+func (s *Store) Send(ctx context.Context, tx *sqlx.Tx, w *Writes) error {
+	if tx == nil {
+		return errors.New("store: send: no transaction")
+	}
+	if err := errors.Join(w.errs...); err != nil {
+		return err
+	}
+	c, ok := s.conns.Load(tx)
+	if !ok || len(w.stmts) < 2 {
+		return w.execEach(ctx, tx)
+	}
+	return c.(*sqlx.Conn).Raw(func(dc any) error {
+		cc, ok := dc.(*countingConn)
+		if !ok {
+			return fmt.Errorf("store: send: connection is %T", dc)
+		}
+		pc, ok := cc.Conn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("store: send: connection is %T, not pgx's", cc.Conn)
+		}
+		var b pgx.Batch
+		for _, st := range w.stmts {
+			b.Queue(tx.Rebind(st.query), st.args...)
+		}
+		s.counter.statements.Add(uint64(len(w.stmts)))
+		s.counter.pipelines.Add(1)
+		br := pc.Conn().SendBatch(ctx, &b)
+		for _, st := range w.stmts {
+			if _, err := br.Exec(); err != nil {
+				return errors.Join(fmt.Errorf("store: %s: %w", st.what, err), br.Close())
+			}
+		}
+		return br.Close()
+	})
 }
 
 // rebind turns the ? placeholders of query into the store's bind type.

@@ -29,10 +29,12 @@ var sqlitePragmas = []string{
 	"journal_mode(WAL)",
 	"foreign_keys(1)",
 	"synchronous(NORMAL)",
-	// A page cache of 64 MiB and the file mapped into memory: the hot pages of a busy hub are
-	// read from memory, not with a pread each.
-	"cache_size(-65536)",
-	"mmap_size(268435456)",
+	// A page cache of 16 MiB and the first 64 MiB of the file mapped into memory: the hot
+	// pages of a busy hub (the recent cases, the indexes) are read from memory, not with a
+	// pread each, while the hub's resident memory stays bounded as the file grows (mapped
+	// pages count in it).
+	"cache_size(-16384)",
+	"mmap_size(67108864)",
 }
 
 // target is a parsed store URL: which backend, and the DSN its driver takes.
