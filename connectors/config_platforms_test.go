@@ -18,7 +18,7 @@ departments:
     kafka: {group_id: scjg-approval}
   tobacco:
     kind: kafka
-    kafka: {group_id: yc-approval, results_group: yjshub-results, poll_interval: 5s}
+    kafka: {group_id: yc-approval, results_group: yjshub-results, poll_interval: 5s, concurrency: 4, results_concurrency: 8}
 supervision:
   endpoint: https://jg.lyg.example/api/records
   mask_holder_id: true
@@ -37,6 +37,9 @@ func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
 	}
 	if k := f.Departments["market-regulation"].Kafka; k == nil || k.Department != "market-regulation" || k.GroupID != "scjg-approval" {
 		t.Errorf("kafka department = %+v", k)
+	}
+	if k := f.Departments["tobacco"].Kafka; k == nil || k.Concurrency != 4 || k.ResultsConcurrency != 8 {
+		t.Errorf("kafka department with its concurrency = %+v", k)
 	}
 	if p := f.Platforms["lianyungang"]; p.Name != "lianyungang" || p.Level != "municipal" || len(p.Inbound) == 0 {
 		t.Errorf("platform = %+v", p)
@@ -83,7 +86,7 @@ departments:
     kafka: {results_group: yjshub-results}
   health:
     kind: kafka
-    kafka: {group_id: wjw, results_group: other-results}
+    kafka: {group_id: wjw, results_group: other-results, results_concurrency: 4, concurrency: 65}
   fire-rescue:
     kind: restpush
     restpush: {endpoint: "https://x.example/"}
@@ -105,6 +108,8 @@ supervision:
 		"departments.market-regulation.kafka: required for kind kafka",
 		"departments.tobacco.kafka: group_id: required",
 		`departments.tobacco.kafka.results_group: "yjshub-results" differs from "other-results" of departments.health`,
+		"departments.tobacco.kafka.results_concurrency: 8 differs from 4 of departments.health",
+		"departments.health.kafka: concurrency: 65 is not from 1 to 64",
 		"departments.fire-rescue.kafka: settings for another kind",
 		`platforms.jiangsu.name: "lianyungang" differs from the key`,
 		"platforms.jiangsu: push_url: required",

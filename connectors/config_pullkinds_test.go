@@ -15,6 +15,7 @@ departments:
     restpull:
       max_attempts: 5
       default_visibility: 1m
+      concurrency: 4
   tobacco:
     kind: restpull
   market:
@@ -25,6 +26,7 @@ departments:
       schema: yjs
       migrate: false
       poll_interval: 5s
+      concurrency: 16
 `
 
 func TestTheConnectorsFileConfiguresRestPullAndFrontDB(t *testing.T) {
@@ -34,7 +36,7 @@ func TestTheConnectorsFileConfiguresRestPullAndFrontDB(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	rsj := f.Departments["rsj"].RestPull
-	if rsj == nil || rsj.Department != "rsj" || rsj.MaxAttempts != 5 || rsj.DefaultVisibility != time.Minute {
+	if rsj == nil || rsj.Department != "rsj" || rsj.MaxAttempts != 5 || rsj.DefaultVisibility != time.Minute || rsj.Concurrency != 4 {
 		t.Errorf("rsj = %+v", rsj)
 	}
 	if tob := f.Departments["tobacco"].RestPull; tob == nil || tob.Department != "tobacco" {
@@ -42,7 +44,7 @@ func TestTheConnectorsFileConfiguresRestPullAndFrontDB(t *testing.T) {
 	}
 	m := f.Departments["market"].FrontDB
 	if m == nil || m.Department != "market" || m.Driver != "pgx" || m.Schema != "yjs" || m.Migrate == nil || *m.Migrate ||
-		m.PollInterval != 5*time.Second {
+		m.PollInterval != 5*time.Second || m.Concurrency != 16 {
 		t.Errorf("market = %+v", m)
 	}
 
@@ -70,6 +72,7 @@ departments:
     kind: restpull
     restpull:
       max_attempts: -1
+      concurrency: -2
   market:
     kind: frontdb
   tax:
@@ -78,6 +81,7 @@ departments:
       driver: oracle
       dsn: postgres://hub:pw-S3cr3t@db/qzk
       subcase_table: "in; DROP TABLE x"
+      concurrency: 100
   wrong:
     kind: restpush
     restpush: {endpoint: "https://x.example/"}
@@ -89,6 +93,8 @@ departments:
 	}
 	for _, want := range []string{
 		"departments.rsj.restpull: max_attempts: -1 is negative",
+		"concurrency: -2 is not from 1 to 64",
+		"concurrency: 100 is not from 1 to 64",
 		"departments.market.frontdb: required for kind frontdb",
 		`departments.tax.frontdb: driver: "oracle"`,
 		`subcase_table: "in; DROP TABLE x"`,

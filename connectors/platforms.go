@@ -34,7 +34,8 @@ func checkPlatforms(f *File, name string) []error {
 			errs = append(errs, fmt.Errorf("%s: supervision: %w", name, err))
 		}
 	}
-	// One results consumer serves every kafka department: their results_group must agree.
+	// One results consumer serves every kafka department: their results_group and
+	// results_concurrency must agree.
 	codes := make([]string, 0, len(f.Departments))
 	for code, d := range f.Departments {
 		if d.Kind == KindKafka && d.Kafka != nil {
@@ -42,18 +43,27 @@ func checkPlatforms(f *File, name string) []error {
 		}
 	}
 	sort.Strings(codes)
-	group, first := "", ""
+	group, concurrency, first := "", 0, ""
 	for _, code := range codes {
 		g := f.Departments[code].Kafka.ResultsGroup
 		if g == "" {
 			g = kafkaconn.DefaultResultsGroup
 		}
-		switch {
-		case first == "":
-			group, first = g, code
-		case g != group:
+		n := f.Departments[code].Kafka.ResultsConcurrency
+		if n == 0 {
+			n = kafkaconn.DefaultConcurrency
+		}
+		if first == "" {
+			group, concurrency, first = g, n, code
+			continue
+		}
+		if g != group {
 			errs = append(errs, fmt.Errorf("%s: departments.%s.kafka.results_group: %q differs from %q of departments.%s; one results consumer serves every kafka department",
 				name, code, g, group, first))
+		}
+		if n != concurrency {
+			errs = append(errs, fmt.Errorf("%s: departments.%s.kafka.results_concurrency: %d differs from %d of departments.%s; one results consumer serves every kafka department",
+				name, code, n, concurrency, first))
 		}
 	}
 	return errs

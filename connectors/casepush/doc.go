@@ -15,7 +15,8 @@
 // its topic, partition, offset and key) and the step is recorded refused, so that later events
 // do not push it again, while a replay of the dead letter does; 5xx, 408, 429, timeouts and
 // connection failures are retried in place with capped exponential backoff and jitter, holding
-// the partition so that a case's steps keep their order.
+// the case's later events (and the commits of its partition) so that a case's steps keep their
+// order. Events of different cases are handled at once, up to RunnerConfig.Concurrency.
 //
 // Secrets (header values, credentials in the endpoint) and personal data never reach a log
 // line, an error or a failure reason: reasons quote a receiver's JSON "message" only, masked.

@@ -20,6 +20,13 @@ import (
 // replayed case event the runner pushes the steps it had recorded refused once more.
 const HeaderReplayOf = "dlq_replay_of"
 
+// DefaultConcurrency is how many case events the connectors that follow cases handle at once
+// when their concurrency is not set; MaxConcurrency bounds it.
+const (
+	DefaultConcurrency = 8
+	MaxConcurrency     = 64
+)
+
 // recordTimeout bounds recording an outcome; its context outlives Run's, so that a push
 // already made is recorded rather than redone.
 const recordTimeout = 30 * time.Second
@@ -44,9 +51,10 @@ type Push struct {
 	Body []byte
 }
 
-// Planner decides what a case event calls for. Both methods are called from one goroutine at
-// a time per Run; they return an error only when they could not decide (the store is down):
-// the event is then handled again later.
+// Planner decides what a case event calls for. Both methods are called from up to
+// RunnerConfig.Concurrency goroutines at once per Run, never for two events of one case at
+// once (the case id is the event's key); they return an error only when they could not decide
+// (the store is down): the event is then handled again later.
 type Planner interface {
 	// Steps lists the steps the event calls for, cheaply (no document is built): the runner
 	// skips those already recorded.
@@ -62,6 +70,10 @@ type RunnerConfig struct {
 	Name string
 	// GroupID is the consumer group on yjs.case.event. Required.
 	GroupID string
+	// Concurrency is how many case events are handled at once, by each Run; one case's events
+	// still one at a time, in order (they share its key), so that a case's documents keep
+	// their order. 0 or 1: one at a time.
+	Concurrency int
 }
 
 // Runner consumes yjs.case.event and pushes what its Planner asks for. Stats is safe for
@@ -85,6 +97,9 @@ func NewRunner(cfg RunnerConfig, b *bus.Bus, client *delivery.Client, ledger *Le
 	}
 	if cfg.GroupID == "" {
 		errs = append(errs, errors.New("group_id: required"))
+	}
+	if cfg.Concurrency < 0 || cfg.Concurrency > MaxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 1 to %d", cfg.Concurrency, MaxConcurrency))
 	}
 	for _, dep := range []struct {
 		name    string
@@ -111,9 +126,11 @@ var errStopped = errors.New("stopped")
 
 // Run consumes yjs.case.event in the runner's group until ctx ends (it returns nil) or
 // handling fails in a way that must not be committed (it returns the error; the event is
-// handled again by the next Run).
+// handled again by the next Run). Up to Concurrency events are handled at once, one case's one
+// at a time in publish order; offsets are committed in batches, each only once it and every
+// event before it on its partition were handled.
 func (r *Runner) Run(ctx context.Context) error {
-	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicCaseEvent, GroupID: r.cfg.GroupID}, r.handle)
+	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicCaseEvent, GroupID: r.cfg.GroupID, Concurrency: r.cfg.Concurrency}, r.handle)
 	if err == nil || ctx.Err() != nil || errors.Is(err, errStopped) {
 		return nil
 	}

@@ -58,6 +58,12 @@ type Config struct {
 	// GroupID is the Kafka consumer group. Hub instances with the same GroupID share the
 	// department's partitions. Default "yjshub-frontdb-<department>".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
+
+	// Concurrency is how many sub-cases each hub instance writes into the staging table at
+	// once. One case's sub-cases are still written one at a time, in order (they share its
+	// key), so their seq keeps the order they were dispatched in; offsets are committed in
+	// batches once written and recorded. Default 8; 1 writes one sub-case at a time.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 }
 
 const (
@@ -66,6 +72,8 @@ const (
 	defaultPollInterval = 2 * time.Second
 	defaultBatchSize    = 100
 	groupIDPrefix       = "yjshub-frontdb-"
+	defaultConcurrency  = 8
+	maxConcurrency      = 64
 )
 
 // identifier is what a schema or table name may be: it goes into SQL unquoted.
@@ -86,6 +94,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.GroupID == "" && c.Department != "" {
 		c.GroupID = groupIDPrefix + c.Department
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = defaultConcurrency
 	}
 }
 
@@ -132,6 +143,9 @@ func (c *Config) Validate() error {
 	if c.BatchSize < 0 || c.BatchSize > 10000 {
 		errs = append(errs, fmt.Errorf("batch_size: %d is not from 1 to 10000", c.BatchSize))
 	}
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 1 to %d", c.Concurrency, maxConcurrency))
+	}
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
 	}
@@ -150,5 +164,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("poll_interval", c.PollInterval),
 		slog.Bool("migrate", c.migrate()),
 		slog.String("group_id", c.GroupID),
+		slog.Int("concurrency", c.Concurrency),
 	)
 }

@@ -107,9 +107,12 @@ func (c *Connector) Name() string { return Kind + ":" + c.cfg.Department }
 //   - consumes the department's topic, bus.SubcaseTopic(Department), in the consumer group
 //     GroupID, and inserts each sub-case into the staging table (a repeat of the envelope id
 //     changes nothing); once the row is written the delivery is recorded and the offset
-//     committed. A failing database is retried with capped backoff while the message waits
-//     uncommitted; a message that is not a dispatched sub-case is recorded as failed and
-//     committed, so that it never blocks its partition;
+//     committed. Up to Concurrency sub-cases are written at once, one case's one at a time in
+//     publish order; offsets are committed in batches, each only once it and every message
+//     before it on its partition were written and recorded. A failing database is retried
+//     with capped backoff while the message waits uncommitted; a message that is not a
+//     dispatched sub-case is recorded as failed and committed, so that it never blocks its
+//     partition;
 //   - polls the result table every PollInterval and applies each unprocessed row, in seq
 //     order, as a department event (see [Results]).
 //
@@ -138,7 +141,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer stopPolling()
 
-	err = c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID},
+	err = c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID, Concurrency: c.cfg.Concurrency},
 		func(ctx context.Context, rm bus.Received) error { return c.handle(ctx, db, rm) })
 	switch {
 	case err == nil, errors.Is(err, errStopped):
@@ -167,7 +170,8 @@ func (c *Connector) open(ctx context.Context) (*sqlx.DB, error) {
 	if c.cfg.Driver == DriverSQLite {
 		db.SetMaxOpenConns(1) // one writer; an in-memory database lives in its connection
 	} else {
-		db.SetMaxOpenConns(4)
+		// A connection for each sub-case written at once and one for the result poller.
+		db.SetMaxOpenConns(max(4, c.cfg.Concurrency+1))
 	}
 	fail := func(what string, err error) (*sqlx.DB, error) {
 		_ = db.Close()

@@ -657,11 +657,20 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	if err := (&frontdb.Config{Department: "rsj", Driver: "sqlite", DSN: "/tmp/x.db"}).Validate(); err != nil {
 		t.Errorf("a minimal configuration: %v", err)
 	}
+	for _, n := range []int{1, 64} {
+		if err := (&frontdb.Config{Department: "rsj", Driver: "sqlite", DSN: "/tmp/x.db", Concurrency: n}).Validate(); err != nil {
+			t.Errorf("concurrency %d: %v", n, err)
+		}
+	}
+	if err := (&frontdb.Config{Department: "rsj", Driver: "sqlite", DSN: "/tmp/x.db", Concurrency: -1}).Validate(); err == nil ||
+		!strings.Contains(err.Error(), "concurrency: -1 is not from 1 to 64") {
+		t.Errorf("a negative concurrency: %v", err)
+	}
 	err := (&frontdb.Config{Department: "人社局", Driver: "mysql", DSN: " ", Schema: "Bad-Schema",
-		SubcaseTable: "t; DROP TABLE x", ResultTable: "t; DROP TABLE x", PollInterval: -1, BatchSize: -1, GroupID: " g"}).Validate()
+		SubcaseTable: "t; DROP TABLE x", ResultTable: "t; DROP TABLE x", PollInterval: -1, BatchSize: -1, GroupID: " g", Concurrency: 65}).Validate()
 	for _, want := range []string{`department: "人社局"`, `driver: "mysql" is not`, "dsn: required", `schema: "Bad-Schema"`,
 		`subcase_table: "t; DROP TABLE x"`, `result_table: "t; DROP TABLE x"`, "is also the subcase_table",
-		"poll_interval: -1ns is negative", "batch_size: -1", `group_id: " g"`} {
+		"poll_interval: -1ns is negative", "batch_size: -1", `group_id: " g"`, "concurrency: 65 is not from 1 to 64"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q:\n%v", want, err)
 		}
@@ -808,6 +817,131 @@ func TestSupplementsAndWithdrawalsAreStagedWithTheirType(t *testing.T) {
 		}
 		if s := c.Status(); s.Failed != 1 {
 			t.Fatalf("the case.updated message on a department's topic: %d failures, want 1", s.Failed)
+		}
+	})
+}
+
+// gatedRecorder records deliveries through rec; the delivery of event gated is held (holding
+// closed) until a delivery of another case than its own has been recorded, and before is run
+// when it is let through (or given up after connectortest.RetryWithin); outcome gets what
+// holding it came to.
+type gatedRecorder struct {
+	connector.Recorder
+	gated, gatedCase string
+	before           func(ctx context.Context) error
+	holding          chan struct{}
+	other            chan struct{} // closed at the first delivery of another case
+	holdOnce, once   sync.Once
+	outcome          chan error
+}
+
+func (g *gatedRecorder) Delivered(ctx context.Context, d connector.Delivery) error {
+	if d.EventID == g.gated {
+		g.holdOnce.Do(func() { close(g.holding) })
+		wait, cancel := context.WithTimeout(ctx, connectortest.RetryWithin)
+		defer cancel()
+		var err error
+		select {
+		case <-g.other:
+			err = g.before(ctx)
+		case <-wait.Done():
+			err = errors.New("no sub-case of another case was staged while the first one of " + g.gatedCase + " was held")
+		}
+		select {
+		case g.outcome <- err:
+		default:
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := g.Recorder.Delivered(ctx, d); err != nil {
+		return err
+	}
+	if d.CaseID != g.gatedCase {
+		g.once.Do(func() { close(g.other) })
+	}
+	return nil
+}
+
+func TestSubcasesOfDifferentCasesAreStagedAtOnceAndEachCasesInOrder(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		// The case ids go to different workers of the default 8 (the bus spreads keys by their
+		// FNV-1a hash), so that nothing queues behind cs-a's held sub-case.
+		caseIDs := []string{"cs-a", "cs-b", "cs-c", "cs-d", "cs-e"}
+		published := map[string][]string{}
+		raws := map[string][][]byte{}
+		for _, k := range caseIDs {
+			for range 3 {
+				id, _, raw := h.subcase(k, nil)
+				published[k] = append(published[k], id)
+				raws[k] = append(raws[k], raw)
+			}
+		}
+		// Staging cs-a's first sub-case is held (its delivery not recorded, its offset not
+		// committed) until a sub-case of another case, published only once it is held, has been
+		// staged and recorded: only a connector that handles sub-cases of different cases at
+		// once gets there. cs-a's later sub-cases, published with the others, must wait for it.
+		var aStaged int
+		rec := &gatedRecorder{Recorder: h.Rec, gated: published["cs-a"][0], gatedCase: "cs-a",
+			holding: make(chan struct{}), other: make(chan struct{}), outcome: make(chan error, 1),
+			before: func(ctx context.Context) error {
+				return h.side.GetContext(ctx, &aStaged, "SELECT COUNT(*) FROM yjs_subcase_in WHERE case_id = 'cs-a'")
+			}}
+		c, err := frontdb.New(h.config(), h.Bus, rec, h.results, frontdb.WithLogger(h.Log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Start(c.Run)
+		h.Publish("cs-a", raws["cs-a"][0])
+		h.WaitFor("the first sub-case of cs-a to be held", func() bool {
+			select {
+			case <-rec.holding:
+				return true
+			default:
+				return false
+			}
+		})
+		h.Publish("cs-a", raws["cs-a"][1:]...)
+		for _, k := range caseIDs[1:] {
+			h.Publish(k, raws[k]...)
+		}
+		h.WaitFor("every sub-case staged and every offset committed", func() bool {
+			return h.count("yjs_subcase_in", "") == 15 && h.lag() == 0
+		})
+
+		if err := <-rec.outcome; err != nil {
+			t.Fatal(err)
+		}
+		if aStaged != 1 {
+			t.Errorf("%d sub-cases of cs-a were staged while its first one was being handled, want that one alone", aStaged)
+		}
+		seen := map[string]int{}
+		for _, d := range h.Rec.Deliveries() {
+			seen[d.EventID]++
+		}
+		for k, ids := range published {
+			for _, id := range ids {
+				if seen[id] != 1 {
+					t.Errorf("the delivery of %s (case %s) was recorded %d times, want once", id, k, seen[id])
+				}
+			}
+		}
+		var rows []struct {
+			ID     string `db:"id"`
+			CaseID string `db:"case_id"`
+		}
+		if err := h.side.SelectContext(h.Ctx, &rows, "SELECT id, case_id FROM yjs_subcase_in ORDER BY seq"); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, r := range rows {
+			got[r.CaseID] = append(got[r.CaseID], r.ID)
+		}
+		for k, want := range published {
+			if !slices.Equal(got[k], want) {
+				t.Errorf("case %s staged in the seq order %q, want the publish order %q", k, got[k], want)
+			}
 		}
 	})
 }

@@ -17,6 +17,10 @@ const (
 	// trackGroupPrefix names the hub's group that follows a department's progress.
 	trackGroupPrefix    = "yjshub-kafka-"
 	defaultPollInterval = 2 * time.Second
+	// DefaultConcurrency is how many messages each of the hub's consumers of the kind handles
+	// at once when its concurrency is not set.
+	DefaultConcurrency = 8
+	maxConcurrency     = 64
 )
 
 // Config configures the kafka kind for one department. Fields left zero take the defaults
@@ -42,6 +46,19 @@ type Config struct {
 	// PollInterval is how often the department's committed offsets are read while a
 	// sub-case waits to be taken. Default 2s.
 	PollInterval time.Duration `yaml:"poll_interval,omitempty" json:"poll_interval,omitempty"`
+
+	// Concurrency is how many of the department's sub-cases each hub instance follows at once
+	// in TrackGroup: waits for the department's commit of, and records as delivered. One
+	// case's sub-cases are still followed one at a time, in order (they share its key);
+	// offsets are committed in batches once recorded. Default 8; 1 follows one at a time.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+
+	// ResultsConcurrency is how many department events each hub instance's results consumer
+	// applies at once, the same for every kafka department (one results consumer serves them
+	// all). One case's events are still applied one at a time, in order (they share its key);
+	// offsets are committed in batches once applied or dead-lettered. Default 8; 1 applies one
+	// event at a time.
+	ResultsConcurrency int `yaml:"results_concurrency,omitempty" json:"results_concurrency,omitempty"`
 }
 
 func (c *Config) setDefaults() {
@@ -53,6 +70,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = defaultPollInterval
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.ResultsConcurrency == 0 {
+		c.ResultsConcurrency = DefaultConcurrency
 	}
 }
 
@@ -84,26 +107,39 @@ func (c *Config) Validate() error {
 	if c.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll_interval: %v is negative", c.PollInterval))
 	}
+	errs = append(errs, validateConcurrency("concurrency", c.Concurrency), validateConcurrency("results_concurrency", c.ResultsConcurrency))
 	return errors.Join(errs...)
+}
+
+// validateConcurrency checks a concurrency setting; 0 means the default.
+func validateConcurrency(name string, n int) error {
+	if n < 0 || n > maxConcurrency {
+		return fmt.Errorf("%s: %d is not from 1 to %d", name, n, maxConcurrency)
+	}
+	return nil
 }
 
 // ResultsConfig configures the results consumer.
 type ResultsConfig struct {
 	// GroupID is the hub's consumer group on yjs.result. Default "yjshub-results".
 	GroupID string `json:"group_id"`
+	// Concurrency is how many events are applied at once, by each hub instance; one case's
+	// events still one at a time, in order. Default 8; from 1 to 64.
+	Concurrency int `json:"concurrency"`
 	// Departments lists the departments whose events are taken: an event whose source names
 	// another department is a dead letter. Empty: any department of the catalogue.
 	Departments []string `json:"departments"`
 }
 
 // ResultsConfigOf returns the results consumer's configuration for the kafka departments of a
-// connectors file; ok is false when there are none. Their ResultsGroup must agree (the
-// connectors file checks it): the first one's is used.
+// connectors file; ok is false when there are none. Their ResultsGroup and ResultsConcurrency
+// must agree (the connectors file checks it): the first one's are used.
 func ResultsConfigOf(depts []Config) (cfg ResultsConfig, ok bool) {
 	for _, d := range depts {
 		d.setDefaults()
 		if !ok {
 			cfg.GroupID = d.ResultsGroup
+			cfg.Concurrency = d.ResultsConcurrency
 		}
 		ok = true
 		cfg.Departments = append(cfg.Departments, d.Department)

@@ -55,6 +55,11 @@ type Connector struct {
 
 	mu        sync.Mutex
 	committed map[int]int64 // the department's committed offset per partition, as last read
+	// reads numbers the reads of the department's committed offsets in the order they
+	// started, read the last one applied to committed: a read that started before the one
+	// applied last (several Run calls and their workers read at once) holds older offsets and
+	// is not applied over it.
+	reads, read uint64
 }
 
 // New returns the connector of a kafka department after applying cfg's defaults and
@@ -81,12 +86,14 @@ func (c *Connector) Name() string { return Kind + ":" + c.cfg.Department }
 
 // Run follows the department's topic in TrackGroup: for each message it waits until the
 // department's group has committed past it, records it as delivered, and commits it in
-// TrackGroup. It returns nil when ctx ends, or the error when recording fails (the message is
-// then recorded again by the next Run).
+// TrackGroup. Up to Concurrency messages are followed at once, one case's one at a time in
+// publish order; offsets are committed in batches, each only once it and every message before
+// it on its partition were recorded. It returns nil when ctx ends, or the error when recording
+// fails (the message is then recorded again by the next Run).
 func (c *Connector) Run(ctx context.Context) error {
 	c.log.InfoContext(ctx, "kafka: following the department's consumer group", "topic", c.topic,
-		"department_group", c.cfg.GroupID, "track_group", c.cfg.TrackGroup)
-	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: c.topic, GroupID: c.cfg.TrackGroup}, c.track)
+		"department_group", c.cfg.GroupID, "track_group", c.cfg.TrackGroup, "concurrency", c.cfg.Concurrency)
+	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: c.topic, GroupID: c.cfg.TrackGroup, Concurrency: c.cfg.Concurrency}, c.track)
 	if err == nil || ctx.Err() != nil || errors.Is(err, errStopped) {
 		return nil
 	}
@@ -130,6 +137,10 @@ func (c *Connector) waitTaken(ctx context.Context, partition int, offset int64) 
 	for {
 		c.mu.Lock()
 		done := c.committed[partition] > offset
+		if !done {
+			c.reads++
+		}
+		read := c.reads
 		c.mu.Unlock()
 		if done {
 			return nil
@@ -143,8 +154,11 @@ func (c *Connector) waitTaken(ctx context.Context, partition int, offset int64) 
 			c.log.WarnContext(ctx, "kafka: reading the department's committed offsets", "error", err)
 		default:
 			c.mu.Lock()
-			for _, p := range lag.Partitions {
-				c.committed[p.Partition] = p.Committed
+			if read > c.read {
+				c.read = read
+				for _, p := range lag.Partitions {
+					c.committed[p.Partition] = p.Committed
+				}
 			}
 			done = c.committed[partition] > offset
 			c.mu.Unlock()

@@ -29,7 +29,8 @@ const ResultsName = Kind + ":results"
 
 // Hub is what the results consumer needs of the case service; [CaseService] adapts
 // *cases.Service. Errors steer it: cases.ErrNotFound, cases.ErrConflict and
-// *problem.Error are permanent (a dead letter), anything else is retried.
+// *problem.Error are permanent (a dead letter), anything else is retried. Its methods are
+// called from up to ResultsConfig.Concurrency goroutines at once, never for one case at once.
 type Hub interface {
 	// ApplyEvent applies a department's event to its sub-case, idempotently per event id.
 	ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) error
@@ -78,9 +79,15 @@ func NewResults(cfg ResultsConfig, b *bus.Bus, hub Hub, rec connector.Recorder, 
 	if cfg.GroupID == "" {
 		cfg.GroupID = DefaultResultsGroup
 	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	var errs []error
 	if strings.TrimSpace(cfg.GroupID) != cfg.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", cfg.GroupID))
+	}
+	if err := validateConcurrency("concurrency", cfg.Concurrency); err != nil {
+		errs = append(errs, err)
 	}
 	for _, dep := range []struct {
 		name    string
@@ -100,10 +107,14 @@ func NewResults(cfg ResultsConfig, b *bus.Bus, hub Hub, rec connector.Recorder, 
 
 // Run consumes yjs.result in the results group until ctx ends (then it returns nil) or an
 // event could not be applied for a reason that may pass (then it returns the error, and the
-// event, uncommitted, is applied by the next Run).
+// event, uncommitted, is applied by the next Run). Up to Concurrency events are applied at
+// once, one case's one at a time in publish order (the key is the case id, and an event whose
+// key is not its sub-case's case is never applied); offsets are committed in batches, each
+// only once it and every event before it on its partition were applied or dead-lettered.
 func (r *Results) Run(ctx context.Context) error {
-	r.log.InfoContext(ctx, "kafka: applying department results", "topic", bus.TopicResult, "group", r.cfg.GroupID)
-	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicResult, GroupID: r.cfg.GroupID}, r.handle)
+	r.log.InfoContext(ctx, "kafka: applying department results", "topic", bus.TopicResult, "group", r.cfg.GroupID,
+		"concurrency", r.cfg.Concurrency)
+	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicResult, GroupID: r.cfg.GroupID, Concurrency: r.cfg.Concurrency}, r.handle)
 	if err == nil || ctx.Err() != nil {
 		return nil
 	}

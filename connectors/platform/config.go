@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/connectors/casepush"
 	"yjshub/connectors/delivery"
 )
 
@@ -84,6 +85,12 @@ type Config struct {
 	// GroupID is the hub's consumer group on yjs.case.event for this platform. Default
 	// "yjshub-platform-<name>".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
+
+	// Concurrency is how many case events each hub instance handles at once for this
+	// platform: documents of that many cases pushed at once. One case's documents still go
+	// one at a time, in order (its events share its key); offsets are committed in batches
+	// once pushed and recorded. Default 8; 1 pushes one document at a time.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 
 	// TimeLayout is how times are written in pushes (a Go layout), in China Standard Time.
 	// Default time.RFC3339, e.g. 2026-12-01T15:00:00+08:00.
@@ -225,6 +232,9 @@ func (c *Config) setDefaults() {
 	if c.TimeLayout == "" {
 		c.TimeLayout = time.RFC3339
 	}
+	if c.Concurrency == 0 {
+		c.Concurrency = casepush.DefaultConcurrency
+	}
 }
 
 // Validate reports every problem in c at once; zero values with a default are accepted. URLs
@@ -259,6 +269,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, delivery.ValidateHeaders(c.Headers), c.Retry.Validate(), delivery.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
+	}
+	if c.Concurrency < 0 || c.Concurrency > casepush.MaxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 1 to %d", c.Concurrency, casepush.MaxConcurrency))
 	}
 	if c.TimeLayout != "" {
 		probe := time.Date(2026, 12, 1, 15, 4, 5, 0, time.UTC)

@@ -188,8 +188,10 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		{"materials need their type", func(c *Config) {
 			c.Inbound[len(c.Inbound)-1].Fields = map[string]string{"uri": "u", "colour": "c"}
 		}, []string{"fields.type: required", "fields.colour: not a material field"}},
-		{"limits and names", func(c *Config) { c.Name, c.Limit, c.Level, c.TimeLayout = "Jiang Su", 5000, "national", "today" },
-			[]string{"name:", "limit: 5000", "level:", "time_layout:"}},
+		{"limits and names", func(c *Config) {
+			c.Name, c.Limit, c.Level, c.TimeLayout, c.Concurrency = "Jiang Su", 5000, "national", "today", 65
+		}, []string{"name:", "limit: 5000", "level:", "time_layout:", "concurrency: 65 is not from 1 to 64"}},
+		{"one case event at a time", func(c *Config) { c.Concurrency = 1 }, nil},
 		{"reserved and malformed headers", func(c *Config) {
 			c.Headers = map[string]string{"Idempotency-Key": "x", "Bad Name": "y", "X-Ok": "a\nb"}
 		},

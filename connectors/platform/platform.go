@@ -167,7 +167,7 @@ func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 		return nil, fmt.Errorf("platform %s: push_url: %w", cfg.Name, err)
 	}
 	c.client = client
-	runner, err := casepush.NewRunner(casepush.RunnerConfig{Name: c.Name(), GroupID: cfg.GroupID}, b, client,
+	runner, err := casepush.NewRunner(casepush.RunnerConfig{Name: c.Name(), GroupID: cfg.GroupID, Concurrency: cfg.Concurrency}, b, client,
 		casepush.NewLedger(st, c.Name()), rec, planner{c}, c.log)
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: %w", cfg.Name, err)

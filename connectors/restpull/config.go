@@ -37,6 +37,11 @@ type Config struct {
 	// GroupID is the Kafka consumer group. Hub instances with the same GroupID share the
 	// department's partitions. Default "yjshub-restpull-<department>".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
+
+	// Concurrency is how many sub-cases each hub instance stores in the inbox at once. One
+	// case's sub-cases are still stored one at a time, in order (they share its key); offsets
+	// are committed in batches once stored. Default 8; 1 stores one sub-case at a time.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 }
 
 const (
@@ -45,6 +50,8 @@ const (
 	defaultMaxVisibility     = 5 * time.Minute
 	defaultAckedRetention    = 7 * 24 * time.Hour
 	groupIDPrefix            = "yjshub-restpull-"
+	defaultConcurrency       = 8
+	maxConcurrency           = 64
 )
 
 func (c *Config) setDefaults() {
@@ -62,6 +69,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.GroupID == "" && c.Department != "" {
 		c.GroupID = groupIDPrefix + c.Department
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = defaultConcurrency
 	}
 }
 
@@ -94,6 +104,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("acked_retention: %v is negative", c.AckedRetention))
 	} else if c.AckedRetention > 0 && c.AckedRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("acked_retention: %v is shorter than 1m", c.AckedRetention))
+	}
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 1 to %d", c.Concurrency, maxConcurrency))
 	}
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))

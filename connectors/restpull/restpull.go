@@ -88,10 +88,12 @@ func (c *Connector) Name() string { return connectorName(c.cfg.Department) }
 // Run consumes the department's topic, bus.SubcaseTopic(Department), in the consumer group
 // GroupID, and stores each sub-case in the department's inbox before its offset is committed:
 // storing is the connector's effect, and a repeat of an envelope id already stored (or already
-// acknowledged) is ignored. A message that is not a JSON envelope with an id is recorded as
-// failed and committed, so that it never blocks its partition. Run returns nil when ctx ends,
-// and an error when the store or the Recorder fails or consuming fails for good; the message at
-// hand then stays uncommitted and is consumed again by the next Run.
+// acknowledged) is ignored. Up to Concurrency sub-cases are stored at once, one case's one at a
+// time in publish order; offsets are committed in batches, each only once it and every message
+// before it on its partition were stored. A message that is not a JSON envelope with an id is
+// recorded as failed and committed, so that it never blocks its partition. Run returns nil
+// when ctx ends, and an error when the store or the Recorder fails or consuming fails for
+// good; the message at hand then stays uncommitted and is consumed again by the next Run.
 //
 // Run (re)registers the department with the inbox under this configuration, so that the
 // department's polls are served.
@@ -100,7 +102,8 @@ func (c *Connector) Run(ctx context.Context) error {
 	go c.sweep(ctx)
 	topic := bus.SubcaseTopic(c.cfg.Department)
 	c.log.InfoContext(ctx, "restpull: consuming", "topic", topic, "group", c.cfg.GroupID)
-	if err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID}, c.handle); err != nil {
+	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: topic, GroupID: c.cfg.GroupID, Concurrency: c.cfg.Concurrency}, c.handle)
+	if err != nil {
 		return fmt.Errorf("restpull %s: %w", c.cfg.Department, err)
 	}
 	return nil

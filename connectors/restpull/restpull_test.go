@@ -2,7 +2,9 @@ package restpull_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -399,10 +401,15 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	if err := (&restpull.Config{Department: "rsj"}).Validate(); err != nil {
 		t.Errorf("a department alone: %v, want valid", err)
 	}
+	for _, n := range []int{1, 64} {
+		if err := (&restpull.Config{Department: "rsj", Concurrency: n}).Validate(); err != nil {
+			t.Errorf("concurrency %d: %v, want valid", n, err)
+		}
+	}
 	err := (&restpull.Config{Department: "人社局", MaxAttempts: -1, DefaultVisibility: 10 * time.Minute,
-		MaxVisibility: time.Minute, GroupID: " g "}).Validate()
+		MaxVisibility: time.Minute, GroupID: " g ", Concurrency: 65}).Validate()
 	for _, want := range []string{`department: "人社局"`, "max_attempts: -1 is negative",
-		"default_visibility: 10m0s is longer than max_visibility 1m0s", `group_id: " g "`} {
+		"default_visibility: 10m0s is longer than max_visibility 1m0s", `group_id: " g "`, "concurrency: 65 is not from 1 to 64"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not contain %q", err, want)
 		}
@@ -439,4 +446,148 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// gatedRecorder records through rec; a failure of the case gated is held until ready says so
+// (or ctx ends): holding is closed once it is, and err gets what ready came to.
+type gatedRecorder struct {
+	rec     connector.Recorder
+	gated   string
+	ready   func(ctx context.Context) error
+	once    sync.Once
+	holding chan struct{}
+	err     chan error
+}
+
+func (g *gatedRecorder) Delivered(ctx context.Context, d connector.Delivery) error {
+	return g.rec.Delivered(ctx, d)
+}
+
+func (g *gatedRecorder) Failed(ctx context.Context, f connector.Failure) error {
+	if string(f.Key) == g.gated {
+		g.once.Do(func() { close(g.holding) })
+		err := g.ready(ctx)
+		select {
+		case g.err <- err:
+		default:
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return g.rec.Failed(ctx, f)
+}
+
+// ticking is a clock that moves a millisecond every time it is read, so that the inbox's
+// created_at orders the items as they were stored.
+type ticking struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *ticking) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond)
+	return c.t
+}
+
+func TestSubcasesOfDifferentCasesAreStoredAtOnceAndEachCasesInOrder(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		in, err := inbox.New(h.st, h.Rec, inbox.WithLogger(h.Log), inbox.WithClock((&ticking{t: time.Now()}).now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := h.st.DB()
+		count := func(ctx context.Context, where string, args ...any) (int, error) {
+			var n int
+			err := db.GetContext(ctx, &n, db.Rebind(`SELECT COUNT(*) FROM restpull_inbox WHERE department = ? AND `+where),
+				append([]any{h.Dept}, args...)...)
+			return n, err
+		}
+		// The first message of cs-a is undecodable: handling it records a failure, which is held
+		// until a sub-case of another case, published only once it is held, is in the inbox.
+		// Only a connector that handles messages of different cases at once gets there. cs-a's
+		// later sub-cases, published with the others, must wait for it.
+		var aEarly int
+		rec := &gatedRecorder{rec: h.Rec, gated: "cs-a", holding: make(chan struct{}), err: make(chan error, 1),
+			ready: func(ctx context.Context) error {
+				ctx, cancel := context.WithTimeout(ctx, connectortest.RetryWithin)
+				defer cancel()
+				tick := time.NewTicker(2 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					if n, err := count(ctx, "case_id <> ?", "cs-a"); err == nil && n > 0 {
+						aEarly, err = count(ctx, "case_id = ?", "cs-a")
+						return err
+					}
+					select {
+					case <-ctx.Done():
+						return errors.New("no sub-case of another case was stored while the first message of cs-a was held")
+					case <-tick.C:
+					}
+				}
+			}}
+		c, err := restpull.New(restpull.Config{Department: h.Dept}, h.Bus, in, rec, restpull.WithLogger(h.Log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Start(c.Run)
+		h.Publish("cs-a", []byte(`{"specversion":"1.0","id":`))
+		h.WaitFor("the first message of cs-a to be held", func() bool {
+			select {
+			case <-rec.holding:
+				return true
+			default:
+				return false
+			}
+		})
+
+		// The case ids go to different workers of the default 8 (the bus spreads keys by their
+		// FNV-1a hash), so that nothing queues behind cs-a's held message.
+		published := map[string][]string{}
+		for _, k := range []string{"cs-a", "cs-b", "cs-c", "cs-d", "cs-e"} {
+			var raws [][]byte
+			for range 3 {
+				id, _, raw := h.Dispatched(k, nil)
+				published[k] = append(published[k], id)
+				raws = append(raws, raw)
+			}
+			h.Publish(k, raws...)
+		}
+		const stored = 5 * 3
+		h.WaitFor("every sub-case stored and every offset committed", func() bool {
+			n, err := count(h.Ctx, "1 = 1")
+			return err == nil && n == stored && h.lag() == 0
+		})
+
+		if err := <-rec.err; err != nil {
+			t.Fatal(err)
+		}
+		if aEarly != 0 {
+			t.Errorf("%d sub-cases of cs-a were stored before its first message was handled", aEarly)
+		}
+		if f := h.Rec.Failures(); len(f) != 1 || string(f[0].Key) != "cs-a" {
+			t.Errorf("failures %+v, want the undecodable message of cs-a once", f)
+		}
+		if got := c.Status().Detail["stored"]; got != int64(stored) {
+			t.Errorf("stored %v, want each of the %d sub-cases once", got, stored)
+		}
+		var rows []struct {
+			ID     string `db:"id"`
+			CaseID string `db:"case_id"`
+		}
+		if err := db.SelectContext(h.Ctx, &rows, db.Rebind(`SELECT id, case_id FROM restpull_inbox WHERE department = ? ORDER BY created_at`), h.Dept); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, r := range rows {
+			got[r.CaseID] = append(got[r.CaseID], r.ID)
+		}
+		for k, want := range published {
+			if !slices.Equal(got[k], want) {
+				t.Errorf("case %s stored in the order %q, want the publish order %q", k, got[k], want)
+			}
+		}
+	})
 }

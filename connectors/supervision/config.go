@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/connectors/casepush"
 	"yjshub/connectors/delivery"
 )
 
@@ -43,6 +44,12 @@ type Config struct {
 
 	// GroupID is the consumer group on yjs.case.event. Default "yjshub-supervision".
 	GroupID string `yaml:"group_id,omitempty" json:"group_id,omitempty"`
+
+	// Concurrency is how many case events each hub instance handles at once: records of that
+	// many cases pushed at once. One case's records still go one at a time, in order (its
+	// events share its key); offsets are committed in batches once pushed and recorded.
+	// Default 8; 1 pushes one record at a time.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 }
 
 func (c *Config) setDefaults() {
@@ -51,6 +58,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = delivery.DefaultTimeout
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = casepush.DefaultConcurrency
 	}
 }
 
@@ -70,6 +80,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, delivery.ValidateHeaders(c.Headers), c.Retry.Validate(), delivery.ValidateSigningSecret(c.SigningSecret))
 	if c.GroupID != "" && strings.TrimSpace(c.GroupID) != c.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", c.GroupID))
+	}
+	if c.Concurrency < 0 || c.Concurrency > casepush.MaxConcurrency {
+		errs = append(errs, fmt.Errorf("concurrency: %d is not from 1 to %d", c.Concurrency, casepush.MaxConcurrency))
 	}
 	for matter, dept := range c.Supervising {
 		if matter == "" || dept == "" {

@@ -108,7 +108,7 @@ func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 		return nil, fmt.Errorf("supervision: %w", err)
 	}
 	c := &Connector{cfg: cfg, cases: svc, cat: cat, client: client}
-	c.runner, err = casepush.NewRunner(casepush.RunnerConfig{Name: Name, GroupID: cfg.GroupID}, b, client,
+	c.runner, err = casepush.NewRunner(casepush.RunnerConfig{Name: Name, GroupID: cfg.GroupID, Concurrency: cfg.Concurrency}, b, client,
 		casepush.NewLedger(st, Name), rec, planner{c}, o.log.With("connector", Name))
 	if err != nil {
 		return nil, fmt.Errorf("supervision: %w", err)

@@ -289,9 +289,11 @@ func TestConfigValidate(t *testing.T) {
 		want []string
 	}{
 		{"an endpoint is enough", supervision.Config{Endpoint: "https://jg.lyg.example/api/records"}, nil},
+		{"one case event at a time", supervision.Config{Endpoint: "https://jg.lyg.example/api/records", Concurrency: 1}, nil},
 		{"every problem at once", supervision.Config{Endpoint: "mailto:x@y", Timeout: -1, Headers: map[string]string{"Host": "x"},
-			Supervising: map[string]string{"food-business-licence": ""}, GroupID: " g", SigningSecret: "whsec_c2hvcnQ="},
-			[]string{"endpoint:", "timeout:", `headers["Host"]`, "supervising:", "group_id:", "signing_secret: must hold at least 24 bytes"}},
+			Supervising: map[string]string{"food-business-licence": ""}, GroupID: " g", SigningSecret: "whsec_c2hvcnQ=", Concurrency: -1},
+			[]string{"endpoint:", "timeout:", `headers["Host"]`, "supervising:", "group_id:", "signing_secret: must hold at least 24 bytes",
+				"concurrency: -1 is not from 1 to 64"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
