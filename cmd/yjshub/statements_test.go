@@ -60,6 +60,8 @@ func TestStatementsAndTransactionsPerCase(t *testing.T) {
 					}
 				}
 				o.limits.Unlimited = true // one client makes all the requests
+				// Five hundred sub-cases' callbacks at once, and the platform's long poll among them.
+				o.limits.MaxInFlight = 4096
 				hub, sim := startSimulatedHub(t, o)
 				before := dbCounts(t, hub)
 				ids := submitCases(t, hub, n)

@@ -172,8 +172,14 @@ func (s *Service) writeDeliveryBatch(ctx context.Context, tx *sqlx.Tx, batch []*
 		ID  string `db:"id"`
 		Seq int    `db:"event_seq"`
 	}
+	cases := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(caseIDs)), ", ") + `)`
+	if s.st.Dialect() == store.DialectPostgres {
+		// The rows taken in the order of their ids, as a batch of department events takes
+		// them, so that the two never wait for each other in a cycle.
+		cases = `(SELECT id FROM cases WHERE id IN ` + cases + ` ORDER BY id FOR NO KEY UPDATE)`
+	}
 	if err := tx.SelectContext(ctx, &numbered, tx.Rebind(`UPDATE cases SET event_seq = event_seq + CASE id`+when.String()+` END
-		WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(caseIDs)), ", ")+`) RETURNING id, event_seq`), seqArgs...); err != nil {
+		WHERE id IN `+cases+` RETURNING id, event_seq`), seqArgs...); err != nil {
 		return fmt.Errorf("numbering the timeline: %w", err)
 	}
 	if len(numbered) != len(caseIDs) {

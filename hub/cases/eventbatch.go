@@ -186,7 +186,7 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 		return nil, err
 	}
 	if s.st.Dialect() == store.DialectPostgres {
-		q += " FOR UPDATE"
+		q += " FOR NO KEY UPDATE"
 	}
 	var caseRows []caseRow
 	if err := tx.SelectContext(ctx, &caseRows, tx.Rebind(q), args...); err != nil {

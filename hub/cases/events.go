@@ -128,7 +128,7 @@ func (s *Service) applyOne(ctx context.Context, p *pendingEvent) {
 		// One statement finds the sub-case's case and holds it.
 		q := `SELECT id FROM cases WHERE id = (SELECT case_id FROM subcases WHERE id = ?)`
 		if s.st.Dialect() == store.DialectPostgres {
-			q += " FOR UPDATE"
+			q += " FOR NO KEY UPDATE"
 		}
 		var caseID string
 		if err := tx.GetContext(ctx, &caseID, tx.Rebind(q), subcaseID); err != nil {

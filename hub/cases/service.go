@@ -161,7 +161,7 @@ func (s *Service) callback(subcaseID string) string {
 func (s *Service) lockCase(ctx context.Context, tx *sqlx.Tx, caseID string) error {
 	q := "SELECT id FROM cases WHERE id = ?"
 	if s.st.Dialect() == store.DialectPostgres {
-		q += " FOR UPDATE"
+		q += " FOR NO KEY UPDATE"
 	}
 	var id string
 	if err := tx.GetContext(ctx, &id, tx.Rebind(q), caseID); err != nil {
