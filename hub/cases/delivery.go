@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -42,15 +43,15 @@ func (s *Service) recordDelivery(ctx context.Context, d connector.Delivery, outc
 		if n, _ := res.RowsAffected(); n == 0 || d.SubcaseID == "" {
 			return nil // a repeat, or a message that named no sub-case
 		}
-		// The case's row first (its timeline numbers), then the sub-case's: the order a
-		// department's callback takes them in, so the two never wait for each other in a
-		// cycle. One statement finds the case, holds it and numbers the step.
-		var c struct {
-			ID  string `db:"id"`
-			Seq int    `db:"event_seq"`
+		// The step's number: the one reserved when the sub-case was dispatched, taken with the
+		// sub-case's row alone; else (a later message, or a sub-case dispatched before numbers
+		// were reserved) the case's next, its row taken before the sub-case's, the order a
+		// department's callback takes them in, so the two never wait for each other in a cycle.
+		var sc struct {
+			CaseID string        `db:"case_id"`
+			Seq    sql.NullInt64 `db:"delivered_seq"`
 		}
-		err = tx.GetContext(ctx, &c, tx.Rebind(`UPDATE cases SET event_seq = event_seq + 1
-			WHERE id = (SELECT case_id FROM subcases WHERE id = ?) RETURNING id, event_seq`), d.SubcaseID)
+		err = tx.GetContext(ctx, &sc, tx.Rebind(`SELECT case_id, delivered_seq FROM subcases WHERE id = ?`), d.SubcaseID)
 		if errors.Is(err, errNoRows) {
 			// A message about a sub-case this store does not hold (another deployment's, or
 			// one from before a restore): keep the delivery record, and let the connector
@@ -61,6 +62,22 @@ func (s *Service) recordDelivery(ctx context.Context, d connector.Delivery, outc
 		if err != nil {
 			return err
 		}
+		seq := 0
+		if sc.Seq.Valid {
+			res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivered_seq = NULL WHERE id = ? AND delivered_seq = ?`), d.SubcaseID, sc.Seq.Int64)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				seq = int(sc.Seq.Int64)
+			}
+		}
+		if seq == 0 {
+			if err := tx.GetContext(ctx, &seq, tx.Rebind(`UPDATE cases SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`), sc.CaseID); err != nil {
+				return err
+			}
+		}
+		c := struct{ ID string }{sc.CaseID}
 		step := timelineStep{subcaseID: d.SubcaseID, typ: StepDeliveryFailed, detail: s.deptName(d.Department) + ": " + reason}
 		set, args := `delivery_error = ?`, []any{reason}
 		if outcome == "delivered" {
@@ -71,7 +88,7 @@ func (s *Service) recordDelivery(ctx context.Context, d connector.Delivery, outc
 				step.detail = s.deptName(d.Department) + " system took it"
 			}
 		}
-		if err := s.insertSteps(ctx, tx, c.ID, c.Seq-1, at, step); err != nil {
+		if err := s.insertSteps(ctx, tx, c.ID, seq-1, at, step); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET `+set+` WHERE id = ?`), append(args, d.SubcaseID)...)

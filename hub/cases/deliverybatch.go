@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -23,7 +24,7 @@ const (
 )
 
 // deliveryBatcher records the deliveries that the connectors report at about the same time in
-// one transaction of five statements, whatever their number (group commit): the first caller
+// one transaction of four statements, whatever their number (group commit): the first caller
 // to find no batch being written writes the queue, and whoever arrives meanwhile waits for the
 // next batch. A lone delivery is written at once, so batching adds no wait when the hub is
 // quiet; under load the batches grow.
@@ -100,10 +101,10 @@ func (s *Service) writeDeliveries() {
 }
 
 // writeDeliveryBatch records a batch of deliveries: their rows, one timeline step each on the
-// cases whose sub-case had not been delivered yet, and the sub-cases' delivery time. The cases'
-// rows are taken (for their timeline numbers) before the sub-cases', as a department's callback
-// takes them, so that the two never wait for each other in a cycle; and only this writer
-// records deliveries, so two batches never do either.
+// cases whose sub-case had not been delivered yet, and the sub-cases' delivery time. A
+// sub-case's first delivery step takes the number reserved for it when it was dispatched, so
+// recording it takes the sub-case's row and not the case's; only a later message's step is
+// numbered from its case's row.
 func (s *Service) writeDeliveryBatch(ctx context.Context, tx *sqlx.Tx, batch []*pendingDelivery) error {
 	rows := make([][]any, 0, len(batch))
 	seen := map[string]bool{}
@@ -143,89 +144,117 @@ func (s *Service) writeDeliveryBatch(ctx context.Context, tx *sqlx.Tx, batch []*
 	if len(todo) == 0 {
 		return nil
 	}
-	// The case of each sub-case is the one its message named (the hub wrote it); the
-	// sub-cases' update below checks it, and a batch where one is wrong is recorded again one
-	// delivery at a time, where each sub-case's case is looked up.
-	steps := map[string][]connector.Delivery{} // by case
+	// Each sub-case's case, and the number reserved for its first delivery step when it was
+	// dispatched: read, not held. A batch where a message names another case than its
+	// sub-case's is recorded again one delivery at a time.
+	subIDs := make([]string, 0, len(todo))
 	for _, d := range todo {
 		if d.CaseID == "" {
 			return errors.New("recording deliveries: a message named no case")
 		}
-		steps[d.CaseID] = append(steps[d.CaseID], d)
+		subIDs = append(subIDs, d.SubcaseID)
 	}
-	caseIDs := make([]string, 0, len(steps))
-	for c := range steps {
-		caseIDs = append(caseIDs, c)
+	q, qargs, err := sqlx.In(`SELECT id, case_id, delivered_seq FROM subcases WHERE id IN (?)`, subIDs)
+	if err != nil {
+		return err
 	}
-	sort.Strings(caseIDs)
-	// Number the steps: each case's event_seq grows by its count of steps.
-	var when strings.Builder
-	seqArgs := make([]any, 0, 3*len(caseIDs))
-	for _, c := range caseIDs {
-		when.WriteString(" WHEN ? THEN CAST(? AS INTEGER)")
-		seqArgs = append(seqArgs, c, len(steps[c]))
+	var subs []struct {
+		ID     string        `db:"id"`
+		CaseID string        `db:"case_id"`
+		Seq    sql.NullInt64 `db:"delivered_seq"`
 	}
-	for _, c := range caseIDs {
-		seqArgs = append(seqArgs, c)
+	if err := tx.SelectContext(ctx, &subs, tx.Rebind(q), qargs...); err != nil {
+		return fmt.Errorf("reading the sub-cases: %w", err)
 	}
-	var numbered []struct {
-		ID  string `db:"id"`
-		Seq int    `db:"event_seq"`
+	type sub struct {
+		caseID string
+		seq    int
 	}
-	cases := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(caseIDs)), ", ") + `)`
-	if s.st.Dialect() == store.DialectPostgres {
-		// The rows taken in the order of their ids, as a batch of department events takes
-		// them, so that the two never wait for each other in a cycle.
-		cases = `(SELECT id FROM cases WHERE id IN ` + cases + ` ORDER BY id FOR NO KEY UPDATE)`
+	bySub := make(map[string]*sub, len(subs))
+	for _, r := range subs {
+		bySub[r.ID] = &sub{caseID: r.CaseID, seq: int(r.Seq.Int64)} // 0: none reserved
 	}
-	if err := tx.SelectContext(ctx, &numbered, tx.Rebind(`UPDATE cases SET event_seq = event_seq + CASE id`+when.String()+` END
-		WHERE id IN `+cases+` RETURNING id, event_seq`), seqArgs...); err != nil {
-		return fmt.Errorf("numbering the timeline: %w", err)
+	// Each step takes its sub-case's reserved number, once; the others (a later message, a
+	// sub-case dispatched before numbers were reserved) are numbered from their case's
+	// event_seq, the cases' rows taken in the order of their ids, as a batch of department
+	// events takes them, so that the two never wait for each other in a cycle.
+	seqOf := make([]int, len(todo))
+	counted := map[string]int{} // by case
+	for i, d := range todo {
+		sc := bySub[d.SubcaseID]
+		if sc == nil || sc.caseID != d.CaseID {
+			return errors.New("recording deliveries: a sub-case is not in the case its message named")
+		}
+		if sc.seq > 0 {
+			seqOf[i], sc.seq = sc.seq, 0
+			continue
+		}
+		counted[d.CaseID]++
 	}
-	if len(numbered) != len(caseIDs) {
-		return errors.New("recording deliveries: a message named a case this store does not hold")
+	if len(counted) > 0 {
+		caseIDs := make([]string, 0, len(counted))
+		for c := range counted {
+			caseIDs = append(caseIDs, c)
+		}
+		sort.Strings(caseIDs)
+		var when strings.Builder
+		seqArgs := make([]any, 0, 3*len(caseIDs))
+		for _, c := range caseIDs {
+			when.WriteString(" WHEN ? THEN CAST(? AS INTEGER)")
+			seqArgs = append(seqArgs, c, counted[c])
+		}
+		for _, c := range caseIDs {
+			seqArgs = append(seqArgs, c)
+		}
+		var numbered []struct {
+			ID  string `db:"id"`
+			Seq int    `db:"event_seq"`
+		}
+		cases := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(caseIDs)), ", ") + `)`
+		if s.st.Dialect() == store.DialectPostgres {
+			cases = `(SELECT id FROM cases WHERE id IN ` + cases + ` ORDER BY id FOR NO KEY UPDATE)`
+		}
+		if err := tx.SelectContext(ctx, &numbered, tx.Rebind(`UPDATE cases SET event_seq = event_seq + CASE id`+when.String()+` END
+			WHERE id IN `+cases+` RETURNING id, event_seq`), seqArgs...); err != nil {
+			return fmt.Errorf("numbering the timeline: %w", err)
+		}
+		if len(numbered) != len(caseIDs) {
+			return errors.New("recording deliveries: a message named a case this store does not hold")
+		}
+		next := map[string]int{}
+		for _, n := range numbered {
+			next[n.ID] = n.Seq - counted[n.ID]
+		}
+		for i, d := range todo {
+			if seqOf[i] == 0 {
+				next[d.CaseID]++
+				seqOf[i] = next[d.CaseID]
+			}
+		}
 	}
 	var events [][]any
-	var deliveredIDs []string
+	deliveredIDs := make([]string, 0, len(todo))
 	var deliveredAt []any
-	for _, n := range numbered {
-		ds := steps[n.ID]
-		seq := n.Seq - len(ds)
-		for _, d := range ds {
-			seq++
-			detail := fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts)
-			if d.Status == 0 {
-				// Not over HTTP: the department consumed it from Kafka (or its front-end database).
-				detail = s.deptName(d.Department) + " system took it"
-			}
-			events = append(events, []any{n.ID, seq, store.NewTimestamp(d.At), d.SubcaseID, StepDelivered, detail, "", store.JSONOf(map[string]any{})})
-			deliveredIDs = append(deliveredIDs, d.SubcaseID)
-			deliveredAt = append(deliveredAt, d.SubcaseID, store.NewTimestamp(d.At))
+	for i, d := range todo {
+		detail := fmt.Sprintf("%s system took it (HTTP %d, attempt %d)", s.deptName(d.Department), d.Status, d.Attempts)
+		if d.Status == 0 {
+			// Not over HTTP: the department consumed it from Kafka (or its front-end database).
+			detail = s.deptName(d.Department) + " system took it"
 		}
+		events = append(events, []any{d.CaseID, seqOf[i], store.NewTimestamp(d.At), d.SubcaseID, StepDelivered, detail, "", store.JSONOf(map[string]any{})})
+		deliveredIDs = append(deliveredIDs, d.SubcaseID)
+		deliveredAt = append(deliveredAt, d.SubcaseID, store.NewTimestamp(d.At))
 	}
 	if err := store.InsertRows(ctx, tx, "case_events", caseEventColumns, events); err != nil {
 		return fmt.Errorf("recording the timeline: %w", err)
 	}
+	// The sub-cases' delivery time (of a sub-case's first delivery in the batch); their
+	// reserved numbers are taken.
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(deliveredIDs)), ", ")
 	upArgs := append(deliveredAt, anySlice(deliveredIDs)...)
-	var updated []struct {
-		ID     string `db:"id"`
-		CaseID string `db:"case_id"`
-	}
-	if err := tx.SelectContext(ctx, &updated, tx.Rebind(`UPDATE subcases SET delivered_at = CASE id`+strings.Repeat(" WHEN ? THEN CAST(? AS BIGINT)", len(deliveredIDs))+` END,
-		delivery_error = '' WHERE id IN (`+in+`) RETURNING id, case_id`), upArgs...); err != nil {
-		return err
-	}
-	caseOf := make(map[string]string, len(updated))
-	for _, u := range updated {
-		caseOf[u.ID] = u.CaseID
-	}
-	for _, d := range todo {
-		if caseOf[d.SubcaseID] != d.CaseID {
-			return errors.New("recording deliveries: a sub-case is not in the case its message named")
-		}
-	}
-	return nil
+	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET delivered_at = CASE id`+strings.Repeat(" WHEN ? THEN CAST(? AS BIGINT)", len(deliveredIDs))+` END,
+		delivery_error = '', delivered_seq = NULL WHERE id IN (`+in+`)`), upArgs...)
+	return err
 }
 
 func anySlice(ss []string) []any {

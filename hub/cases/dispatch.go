@@ -57,7 +57,22 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 		msgs = append(msgs, msg)
 		steps = append(steps, timelineStep{subcaseID: id, typ: StateDispatched, detail: "sent to " + s.deptName(sc.Department), names: s.namesOf(sc)})
 	}
-	if err := s.addTimelineSteps(ctx, tx, caseID, now, steps...); err != nil {
+	// The steps' numbers and, after them, those of the sub-cases' delivery steps, taken at
+	// once (migration 00019: recording a delivery does not take the case's row).
+	var next int
+	if err := tx.GetContext(ctx, &next, tx.Rebind(`UPDATE cases SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq`),
+		len(steps)+len(subcaseIDs), caseID); err != nil {
+		return fmt.Errorf("numbering the timeline: %w", err)
+	}
+	last := next - len(steps) - len(subcaseIDs)
+	if err := s.insertSteps(ctx, tx, caseID, last, now, steps...); err != nil {
+		return err
+	}
+	reserved := make([][]any, len(subcaseIDs))
+	for i, id := range subcaseIDs {
+		reserved[i] = []any{id, last + len(steps) + 1 + i}
+	}
+	if err := store.UpdateRows(ctx, tx, "subcases", "id", []string{"delivered_seq"}, map[string]string{"delivered_seq": "INTEGER"}, reserved); err != nil {
 		return err
 	}
 	return s.st.EnqueueOutbox(ctx, tx, msgs...)

@@ -17,15 +17,25 @@ import (
 // maxEventBatch bounds the department events recorded in one transaction, eventBatchTimeout
 // the transaction.
 const (
-	maxEventBatch     = 64
+	maxEventBatch     = 128
 	eventBatchTimeout = 30 * time.Second
 )
 
+// eventWriters bounds the batches written at once: on PostgreSQL a few, each on a connection of
+// its own (two batches naming one case wait for each other on its row, which every batch takes
+// in the order of the cases' ids, so they never wait in a cycle); SQLite has one writer.
+func (s *Service) eventWriters() int {
+	if s.st.Dialect() == store.DialectPostgres {
+		return 4
+	}
+	return 1
+}
+
 // eventBatcher records the department events reported at about the same time in one
 // transaction of about ten statements, whatever their number (group commit), as
-// deliveryBatcher does deliveries: the first caller to find no batch being written writes the
-// queue, and whoever arrives meanwhile waits for the next batch. A lone event is written at
-// once, so batching adds no wait when the hub is quiet.
+// deliveryBatcher does deliveries: a caller that finds fewer writers at work than
+// eventWriters becomes one, and whoever arrives meanwhile waits for a writer's next batch. A
+// lone event is written at once, so batching adds no wait when the hub is quiet.
 //
 // A batch reads the cases its events name, their sub-cases, pauses and materials, and which of
 // the events were recorded before, all at once; it then applies the events in the order they
@@ -40,7 +50,7 @@ const (
 type eventBatcher struct {
 	mu      sync.Mutex
 	queue   []*pendingEvent
-	writing bool
+	writers int // writing now
 }
 
 // pendingEvent is an event waiting for its batch, then its outcome.
@@ -60,8 +70,10 @@ type pendingEvent struct {
 func (b *eventBatcher) apply(ctx context.Context, s *Service, p *pendingEvent) (*EventResult, bool, error) {
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	lead := !b.writing
-	b.writing = true
+	lead := b.writers < s.eventWriters()
+	if lead {
+		b.writers++
+	}
 	b.mu.Unlock()
 	if lead {
 		go s.writeEvents()
@@ -81,7 +93,7 @@ func (s *Service) writeEvents() {
 		b.mu.Lock()
 		n := min(len(b.queue), maxEventBatch)
 		if n == 0 {
-			b.writing = false
+			b.writers--
 			b.mu.Unlock()
 			return
 		}

@@ -3,6 +3,7 @@ package cases
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -169,6 +170,13 @@ func (s *Service) prepareCase(caseID, owner string, p *plan, now time.Time) (*pr
 		}
 	}
 	pc.c.EventSeq = len(pc.steps)
+	// The numbers of the dispatched sub-cases' delivery steps, reserved now (migration 00019).
+	for i := range pc.subs {
+		if pc.subs[i].State == StateDispatched {
+			pc.c.EventSeq++
+			pc.subs[i].DeliveredSeq = sql.NullInt64{Int64: int64(pc.c.EventSeq), Valid: true}
+		}
+	}
 
 	// The view, made of the rows as loadCase would read them back.
 	r := caseRows{c: pc.c, subs: pc.subs}
@@ -244,11 +252,11 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase)
 	rows := make([][]any, len(pc.subs))
 	for i, sc := range pc.subs {
 		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,
-			sc.PromisedDays, sc.StatutoryDays, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt}
+			sc.PromisedDays, sc.StatutoryDays, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt, sc.DeliveredSeq}
 	}
 	w.InsertRows("subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
 		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "clock_start", "dispatched_at", "due_promised", "due_statutory",
-		"updated_at"}, rows)
+		"updated_at", "delivered_seq"}, rows)
 	addMaterials(&w, c.ID, pc.materials, c.SubmittedAt)
 	// The timeline's first steps, numbered from 1: the case's event_seq is written with them.
 	steps := make([][]any, len(pc.steps))

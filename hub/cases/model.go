@@ -1,6 +1,8 @@
 package cases
 
 import (
+	"database/sql"
+
 	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/mapping"
@@ -88,24 +90,26 @@ const (
 )
 
 type subcaseRow struct {
-	ID             string                      `db:"id"`
-	CaseID         string                      `db:"case_id"`
-	Position       int                         `db:"position"`
-	MatterCode     string                      `db:"matter_code"`
-	MatterName     string                      `db:"matter_name"`
-	Department     string                      `db:"department"`
-	Optional       bool                        `db:"optional"`
-	State          string                      `db:"state"`
-	Form           store.JSON[map[string]any]  `db:"form"`
-	Prerequisites  store.JSON[[]string]        `db:"prerequisites"`
-	PromisedDays   int                         `db:"promised_days"`
-	StatutoryDays  int                         `db:"statutory_days"`
-	ClockStart     store.Timestamp             `db:"clock_start"`
-	DuePromised    string                      `db:"due_promised"`
-	DueStatutory   string                      `db:"due_statutory"`
-	DispatchedAt   store.Timestamp             `db:"dispatched_at"`
-	DeliveredAt    store.Timestamp             `db:"delivered_at"`
-	DeliveryError  string                      `db:"delivery_error"`
+	ID            string                     `db:"id"`
+	CaseID        string                     `db:"case_id"`
+	Position      int                        `db:"position"`
+	MatterCode    string                     `db:"matter_code"`
+	MatterName    string                     `db:"matter_name"`
+	Department    string                     `db:"department"`
+	Optional      bool                       `db:"optional"`
+	State         string                     `db:"state"`
+	Form          store.JSON[map[string]any] `db:"form"`
+	Prerequisites store.JSON[[]string]       `db:"prerequisites"`
+	PromisedDays  int                        `db:"promised_days"`
+	StatutoryDays int                        `db:"statutory_days"`
+	ClockStart    store.Timestamp            `db:"clock_start"`
+	DuePromised   string                     `db:"due_promised"`
+	DueStatutory  string                     `db:"due_statutory"`
+	DispatchedAt  store.Timestamp            `db:"dispatched_at"`
+	DeliveredAt   store.Timestamp            `db:"delivered_at"`
+	DeliveryError string                     `db:"delivery_error"`
+	// DeliveredSeq is the timeline number reserved for the sub-case's first delivery step.
+	DeliveredSeq   sql.NullInt64               `db:"delivered_seq"`
 	DecisionNumber string                      `db:"decision_number"`
 	Reason         string                      `db:"reason"`
 	Missing        store.JSON[[]event.Missing] `db:"missing"`
