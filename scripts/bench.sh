@@ -4,7 +4,7 @@
 # writes BENCHMARKS.md with the figures, the machine and how to reproduce them.
 #
 # BENCH_DURATION (default 20s), BENCH_RATE_DELIVERED (300) and BENCH_RATE_FULL (100), the target
-# rates, change the runs; BENCH_RATE_PG_DELIVERED (60) and BENCH_RATE_PG_FULL (30) are the rates
+# rates, change the runs; BENCH_RATE_PG_DELIVERED (150) and BENCH_RATE_PG_FULL (60) are the rates
 # of two more runs on PostgreSQL + Kafka, at about what this machine sustains there; OUT (default
 # BENCHMARKS.md) where the report goes.
 set -euo pipefail
@@ -16,8 +16,8 @@ OUT="${OUT:-BENCHMARKS.md}"
 DURATION="${BENCH_DURATION:-20s}"
 RATE_DELIVERED="${BENCH_RATE_DELIVERED:-300}"
 RATE_FULL="${BENCH_RATE_FULL:-100}"
-RATE_PG_DELIVERED="${BENCH_RATE_PG_DELIVERED:-60}"
-RATE_PG_FULL="${BENCH_RATE_PG_FULL:-30}"
+RATE_PG_DELIVERED="${BENCH_RATE_PG_DELIVERED:-150}"
+RATE_PG_FULL="${BENCH_RATE_PG_FULL:-60}"
 WHO=bench
 
 work="$(mktemp -d)"
