@@ -219,10 +219,11 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 	prior := map[[2]string]string{}
 	if len(caseIDs) > 0 {
 		// The sub-cases with their pauses (a row each, or one with none) and the types of
-		// their materials, in one statement.
-		agg := `group_concat(DISTINCT m.type ORDER BY m.type)`
+		// their materials, in one statement. Each material's type is looked up by its key, so
+		// that no estimate of a fast-growing table can turn the lookup into a scan of it.
+		agg := `group_concat(DISTINCT t.type ORDER BY t.type)`
 		if s.st.Dialect() == store.DialectPostgres {
-			agg = `string_agg(DISTINCT m.type, ',' ORDER BY m.type)`
+			agg = `string_agg(DISTINCT t.type, ',' ORDER BY t.type)`
 		}
 		var rows []struct {
 			subcaseRow
@@ -232,7 +233,8 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 			MaterialTypes *string         `db:"material_types"`
 		}
 		q, args, err := sqlx.In(`SELECT `+subcaseColumnsNoForm+`, p.kind AS pause_kind, p.started_at AS pause_started, p.ended_at AS pause_ended,
-			(SELECT `+agg+` FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id WHERE sm.subcase_id = s.id) AS material_types
+			(SELECT `+agg+` FROM (SELECT (SELECT m.type FROM case_materials m WHERE m.id = sm.material_id) AS type
+				FROM subcase_materials sm WHERE sm.subcase_id = s.id) t) AS material_types
 			FROM subcases s LEFT JOIN subcase_pauses p ON p.subcase_id = s.id WHERE s.case_id IN (?) ORDER BY s.case_id, s.position, p.started_at`, caseIDs)
 		if err != nil {
 			return nil, err

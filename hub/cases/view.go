@@ -163,8 +163,11 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	if err := tx.SelectContext(ctx, &r.subs, tx.Rebind(`SELECT * FROM subcases WHERE case_id = ? ORDER BY position`), caseID); err != nil {
 		return nil, err
 	}
-	if err := tx.SelectContext(ctx, &r.links, tx.Rebind(`SELECT sm.subcase_id, sm.material_id, m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
-		WHERE m.case_id = ? ORDER BY sm.subcase_id, m.type, m.file_index`), caseID); err != nil {
+	// The links found by the case's sub-cases and each material by its key, so that no
+	// estimate of a fast-growing table turns a lookup into a scan of it.
+	if err := tx.SelectContext(ctx, &r.links, tx.Rebind(`SELECT t.subcase_id, t.material_id, t.type FROM (SELECT sm.subcase_id, sm.material_id,
+		(SELECT m.type FROM case_materials m WHERE m.id = sm.material_id) AS type, (SELECT m.file_index FROM case_materials m WHERE m.id = sm.material_id) AS file_index
+		FROM subcase_materials sm WHERE sm.subcase_id IN (SELECT id FROM subcases WHERE case_id = ?)) t ORDER BY t.subcase_id, t.type, t.file_index`), caseID); err != nil {
 		return nil, err
 	}
 	if err := tx.SelectContext(ctx, &r.pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
@@ -306,8 +309,10 @@ func (s *Service) subcaseView(sc subcaseRow, paused bool, materials []string) Su
 // subcaseMaterialTypes returns the types of a sub-case's materials, each once, in order.
 func (s *Service) subcaseMaterialTypes(ctx context.Context, tx *sqlx.Tx, subcaseID string) ([]string, error) {
 	var types []string
-	if err := tx.SelectContext(ctx, &types, tx.Rebind(`SELECT m.type FROM subcase_materials sm JOIN case_materials m ON m.id = sm.material_id
-		WHERE sm.subcase_id = ? ORDER BY m.type, m.file_index`), subcaseID); err != nil {
+	// Each material looked up by its key (see writeEventBatch).
+	if err := tx.SelectContext(ctx, &types, tx.Rebind(`SELECT t.type FROM (SELECT (SELECT m.type FROM case_materials m WHERE m.id = sm.material_id) AS type,
+		(SELECT m.file_index FROM case_materials m WHERE m.id = sm.material_id) AS file_index FROM subcase_materials sm WHERE sm.subcase_id = ?) t
+		ORDER BY t.type, t.file_index`), subcaseID); err != nil {
 		return nil, err
 	}
 	out := types[:0]

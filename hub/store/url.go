@@ -37,6 +37,36 @@ var sqlitePragmas = []string{
 	"mmap_size(67108864)",
 }
 
+// postgresParams are run-time parameters of every PostgreSQL session, unless the URL sets them.
+//
+// plan_cache_mode=force_custom_plan: each statement is planned with its values and the tables'
+// current size. PostgreSQL otherwise settles on a generic plan after five runs of a prepared
+// statement (pgx prepares every statement it sends) and keeps it until the table's statistics
+// change: on a new database, plans made while the tables were nearly empty read whole tables
+// (sequential scans of cases, sub-cases and materials) long after they have grown, until
+// autoanalyze catches up, and the database's CPU is spent on them. The hub's statements are
+// short to plan.
+//
+// jit=off: the hub's statements each touch a few rows; compiling one (when a stale estimate
+// makes it look costly) takes longer than running it.
+var postgresParams = map[string]string{"plan_cache_mode": "force_custom_plan", "jit": "off"}
+
+// withPostgresParams adds postgresParams to a PostgreSQL URL that does not set them.
+func withPostgresParams(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // pgx reports the bad URL
+	}
+	q := u.Query()
+	for k, v := range postgresParams {
+		if !q.Has(k) {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // target is a parsed store URL: which backend, and the DSN its driver takes.
 type target struct {
 	dialect string
@@ -58,7 +88,7 @@ func parseTarget(raw string) (target, error) {
 	}
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
-		return target{dialect: DialectPostgres, driver: driverPostgres, dsn: raw}, nil
+		return target{dialect: DialectPostgres, driver: driverPostgres, dsn: withPostgresParams(raw)}, nil
 	case "sqlite", "sqlite3", "file":
 		// sqlite:///abs/path and file:///abs/path carry an empty authority.
 		return sqliteTarget(strings.TrimPrefix(rest, "//"))
