@@ -153,14 +153,16 @@ func Recorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
 	return connector.RecorderFuncs{
 		DeliveredFunc: svc.RecordDelivered,
 		FailedFunc: func(ctx context.Context, f connector.Failure) error {
-			if _, err := dlq.Add(ctx, f); err != nil {
+			id, err := dlq.Add(ctx, f)
+			if err != nil {
 				return err
 			}
 			if f.SubcaseID == "" {
 				return nil
 			}
-			return svc.RecordFailed(ctx, f.Delivery, f.Reason)
+			return svc.RecordFailed(ctx, f.Delivery, f.Reason, id)
 		},
+		RetryingFunc: svc.RecordRetrying,
 	}
 }
 

@@ -392,7 +392,9 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		Department: cases.DepartmentRef{Code: "tobacco", Name: "区烟草局"}, State: "supplement_requested", StateLabel: "待补正", SupplementDeadline: "2026-12-20", WaitingFor: []string{"food-business-licence"},
 		Deadlines: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, LimitsDays: cases.LimitDays{Promised: 10, Statutory: 20},
 		Paused: true, DispatchedAt: &at, DeliveredAt: &at, DeliveryError: "503 from the back office", DecisionNumber: "赣烟许〔2026〕1号",
-		Reason: "材料不全", Missing: []event.Missing{{Material: "premises-proof", Field: "business.address", Note: "请补正"}}, Materials: []string{"premises-proof"}}
+		Reason: "材料不全", Missing: []event.Missing{{Material: "premises-proof", Field: "business.address", Note: "请补正"}}, Materials: []string{"premises-proof"},
+		Delivery: &cases.DeliveryView{State: cases.DeliveryFailed, StateLabel: "推送失败", Attempts: 3, Status: 400, NextAttemptAt: &at,
+			LastError: "HTTP 400", DeadLetterID: "dl_1", At: &at}}
 	caseView := cases.CaseView{ID: "cs_1", ExternalRef: "JS-2026-000123", State: "completed", StateLabel: "已办结", Outcome: "partially_approved", OutcomeLabel: "部分准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
 		ApplicantType: "enterprise", CatalogueVersion: strings.Repeat("0", 64), SubmittedAt: at, CompletedAt: &at,
 		Deadline: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, Subcases: []cases.SubcaseView{subcase},
@@ -444,7 +446,8 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 	}{
 		{"Case", caseView},
 		{"CaseList", cases.CaseList{Items: []cases.CaseSummary{{ID: "cs_1", ExternalRef: "JS-1", State: "withdrawn", StateLabel: "已撤回", Outcome: "approved",
-			OutcomeLabel: "全部准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Deadline: event.Deadlines{Promised: "2026-12-11"}, SubmittedAt: at}},
+			OutcomeLabel: "全部准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Deadline: event.Deadlines{Promised: "2026-12-11"}, SubmittedAt: at,
+			CompletedAt: &at, Departments: []string{"tobacco"}, Subcases: cases.SubcaseCounts{Total: 1, Decided: 1, DeliveryFailed: 1}}},
 			Next: "cs_1"}},
 		{"Feed", cases.Feed{Items: []cases.FeedEntry{{Cursor: "7", CaseID: "cs_1", ExternalRef: "JS-1", SubcaseID: "sc_1", Type: "supplement_requested",
 			Label: "要求补正", Text: "区烟草局「烟草专卖零售许可证核发」要求补正：经营场所使用证明", At: at, Data: map[string]any{"deadline": "2026-12-20"}}}, Next: "7"}},
