@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,11 +27,13 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	q := cases.CaseQuery{ExternalRef: qs.Get("external_ref"), State: qs.Get("state"), Bundle: qs.Get("bundle"),
 		Department: qs.Get("department"), From: qs.Get("from"), To: qs.Get("to"), Holder: qs.Get("holder"), After: qs.Get("cursor")}
 	var problems []problem.Problem
-	if after := qs.Get("after"); after != "" {
-		if q.After != "" && q.After != after {
-			problems = append(problems, problem.Problem{Path: "after", Rule: problem.RuleEnum, Message: "is the older name of cursor: give one of them"})
+	if q.After == "" {
+		q.After = qs.Get("after") // the older name; cursor wins when both are given
+	}
+	for _, name := range []string{"from", "to"} {
+		if qs.Has(name) && qs.Get(name) == "" {
+			problems = append(problems, problem.Problem{Path: name, Rule: problem.RuleDate, Message: "must be a date written YYYY-MM-DD"})
 		}
-		q.After = after
 	}
 	q.Limit, problems = intParam(r, "limit", problems)
 	c, authed := auth.FromContext(r.Context())
@@ -38,11 +41,19 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "searching by holder needs an operator client granted personal data (personal_data: true)")
 		return
 	}
+	q.Owner, q.AllOwners = s.scope(r)
 	if len(problems) > 0 {
+		// With the service's own problems of the query, so that every one is named at once.
+		if _, err := s.cfg.Cases.List(r.Context(), cases.CaseQuery{Bundle: q.Bundle, Department: q.Department, From: q.From,
+			To: q.To, State: q.State, Limit: max(q.Limit, 1), Owner: q.Owner, AllOwners: q.AllOwners}); err != nil {
+			var pe *problem.Error
+			if errors.As(err, &pe) {
+				problems = append(problems, pe.Problems...)
+			}
+		}
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
 		return
 	}
-	q.Owner, q.AllOwners = s.scope(r)
 	if q.Holder != "" && authed {
 		_, err := s.cfg.Audit.AppendAlone(r.Context(), audit.Entry{Kind: AuditCaseSearch, Outcome: audit.Granted,
 			Subject: s.cfg.Pseudonyms.Of(q.Holder), Detail: map[string]any{"client": c.Name}})
