@@ -136,6 +136,7 @@ func New(cfg Config) (*Server, error) {
 			r.Get("/materials", s.listMaterials)
 			r.Get("/materials/{code}", s.getMaterial)
 			r.Get("/bundles/{code}/notice", s.notice)
+			r.Get("/bundles/{code}/coverage", s.bundleCoverage)
 			r.Get("/departments", s.listDepartments)
 			r.Get("/catalogue", s.catalogueInfo)
 		}
