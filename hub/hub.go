@@ -25,6 +25,7 @@ import (
 	"yjshub/hub/licences"
 	"yjshub/hub/outbox"
 	"yjshub/hub/pseudonym"
+	"yjshub/hub/reform"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
 	"yjshub/mapping"
@@ -77,6 +78,8 @@ type Services struct {
 	Cases *cases.Service
 	// Sharing runs consents, prefill and the reuse report.
 	Sharing *sharing.Service
+	// Reform makes the report of the reform's results (改革成效) from the cases.
+	Reform *reform.Service
 	// Relay moves the outbox to Kafka (nil without a bus); run it with Relay.Run.
 	Relay *outbox.Relay
 	// DeadLetters keeps and replays the connectors' dead letters (nil without a bus).
@@ -137,6 +140,10 @@ func New(cfg Config) (*Services, error) {
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,
 		Forms: s.Forms, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the sharing service: %w", err)
+	}
+	if s.Reform, err = reform.New(reform.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Forms: s.Forms, Sharing: s.Sharing,
+		Calendar: cfg.Calendar, Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("hub: the reform report: %w", err)
 	}
 	if cfg.Bus != nil {
 		s.Recorder = Recorder(s.Cases, s.DeadLetters)

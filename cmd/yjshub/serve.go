@@ -544,6 +544,7 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *
 		Cases:       svc.Cases,
 		Forms:       svc.Forms,
 		Sharing:     svc.Sharing,
+		Reform:      svc.Reform,
 		Licences:    svc.Licences,
 		Audit:       svc.Audit,
 		Pseudonyms:  svc.Pseudonyms,

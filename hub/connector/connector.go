@@ -46,6 +46,9 @@ type Status struct {
 	Failed      int64 `json:"failed"`
 	DeadLetters int64 `json:"dead_letters"`
 	InFlight    int   `json:"in_flight"`
+	// History is the deliveries, failures and retries of each minute of the last hour (from
+	// Counters), for the console's small charts.
+	History *History `json:"history,omitempty"`
 	// LastSuccess and LastError are when the last message got through and when an attempt last
 	// failed; LastErrorMessage says why, without secrets or personal data.
 	LastSuccess      *time.Time `json:"last_success,omitempty"`
