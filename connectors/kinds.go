@@ -36,7 +36,7 @@ var departmentKinds = []departmentKind{
 		setDepartment: func(c *restpush.Config, code string) { c.Department = code },
 		validate:      (*restpush.Config).Validate,
 		build: func(c restpush.Config, deps Deps, log *slog.Logger) (connector.Connector, error) {
-			return restpush.New(c, deps.Bus, deps.Recorder, restpush.WithLogger(log))
+			return restpush.New(c, deps.Bus, deps.Recorder, restpush.WithLogger(log), restpush.WithTracerProvider(deps.Tracing))
 		},
 	},
 	kindEntry[restpull.Config]{
@@ -46,7 +46,7 @@ var departmentKinds = []departmentKind{
 		setDepartment: func(c *restpull.Config, code string) { c.Department = code },
 		validate:      (*restpull.Config).Validate,
 		build: func(c restpull.Config, deps Deps, log *slog.Logger) (connector.Connector, error) {
-			return restpull.New(c, deps.Bus, deps.Inbox, deps.Recorder, restpull.WithLogger(log))
+			return restpull.New(c, deps.Bus, deps.Inbox, deps.Recorder, restpull.WithLogger(log), restpull.WithTracerProvider(deps.Tracing))
 		},
 	},
 	kindEntry[frontdb.Config]{
@@ -58,7 +58,7 @@ var departmentKinds = []departmentKind{
 			if deps.Cases == nil {
 				return nil, errors.New("frontdb: the case service is required to apply results")
 			}
-			return frontdb.New(c, deps.Bus, deps.Recorder, deps.Cases, frontdb.WithLogger(log))
+			return frontdb.New(c, deps.Bus, deps.Recorder, deps.Cases, frontdb.WithLogger(log), frontdb.WithTracerProvider(deps.Tracing))
 		},
 	},
 	// A kafka department is one connector like the others (following the department's own
@@ -72,7 +72,7 @@ var departmentKinds = []departmentKind{
 		setDepartment: func(c *kafkaconn.Config, code string) { c.Department = code },
 		validate:      (*kafkaconn.Config).Validate,
 		build: func(c kafkaconn.Config, deps Deps, log *slog.Logger) (connector.Connector, error) {
-			return kafkaconn.New(c, deps.Bus, deps.Recorder, kafkaconn.WithLogger(log))
+			return kafkaconn.New(c, deps.Bus, deps.Recorder, kafkaconn.WithLogger(log), kafkaconn.WithTracerProvider(deps.Tracing))
 		},
 	},
 }
@@ -227,7 +227,7 @@ func Specs(f *File, deps Deps, simulated map[string]restpush.Config) []Spec {
 		}
 		cfg := cfg
 		add(KindRestPush+":"+code, cfg, func() (connector.Connector, error) {
-			return restpush.New(cfg, deps.Bus, deps.Recorder, restpush.WithLogger(logger))
+			return restpush.New(cfg, deps.Bus, deps.Recorder, restpush.WithLogger(logger), restpush.WithTracerProvider(deps.Tracing))
 		})
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"yjshub/catalogue"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
@@ -52,6 +54,8 @@ type Deps struct {
 	// creates it when it starts the connector. Optional.
 	DeadLetterTopic func(name string) string
 	Logger          *slog.Logger
+	// Tracing makes the department connectors' delivery spans. Default: tracing.Default().
+	Tracing trace.TracerProvider
 }
 
 // Manager runs connectors, restarts those that fail, pauses and resumes them, applies a new

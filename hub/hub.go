@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/bus"
@@ -59,6 +61,10 @@ type Config struct {
 	// pseudonyms nothing matches after a restart — serve passes the keyring of its data
 	// directory.
 	Pseudonyms *pseudonym.Keyring
+	// Tracing makes the spans of intake, dispatch and department events; the relay's
+	// (Relay.Tracing) defaults to it. Default tracing.Default(): no export, but every case
+	// has a trace id that its messages carry.
+	Tracing trace.TracerProvider
 }
 
 // Services are the hub's services, wired.
@@ -116,6 +122,9 @@ func New(cfg Config) (*Services, error) {
 	if cfg.Relay.Logger == nil {
 		cfg.Relay.Logger = cfg.Logger
 	}
+	if cfg.Relay.Tracing == nil {
+		cfg.Relay.Tracing = cfg.Tracing
+	}
 	if cfg.Pseudonyms == nil {
 		cfg.Pseudonyms = pseudonym.Ephemeral()
 	}
@@ -134,7 +143,7 @@ func New(cfg Config) (*Services, error) {
 	}
 	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
 		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger,
-		MaterialHosts: cfg.MaterialHosts}); err != nil {
+		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing}); err != nil {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,

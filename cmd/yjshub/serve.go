@@ -35,6 +35,7 @@ import (
 	"yjshub/hub/metrics"
 	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 )
 
 // serveOptions are the settings of `yjshub serve`.
@@ -60,6 +61,9 @@ type serveOptions struct {
 	kafkaTLS       *bus.TLSConfig  // nil: plaintext
 	kafkaSASL      *bus.SASLConfig // nil: no authentication
 	tls            tlsOptions
+	// otelEndpoint is the OTLP/HTTP receiver spans are exported to; "" leaves it to the
+	// standard OTEL_EXPORTER_OTLP_* variables (tracing.Config.Endpoint).
+	otelEndpoint string
 	// ready, when set, receives the listener's address once the hub serves.
 	ready chan<- string
 	// simulator, when set, receives the in-process simulator (tests read its stats).
@@ -97,6 +101,11 @@ unless --behind-proxy says that a proxy in front of the hub terminates TLS.
 --clients names the API clients file (platforms, departments, operators and the SHA-256 of their
 keys; 'yjshub clients new' makes a key). Without it the API does not authenticate, which serve
 allows only on a loopback address unless --no-auth says so.
+--otel-endpoint exports the hub's spans over OTLP/HTTP (a collector's base URL such as
+http://collector:4318, to which /v1/traces is added, or a full URL); without it the standard
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT are honoured, and with neither
+nothing is exported. Every case has a trace id either way (W3C Trace Context: a platform's
+traceparent header is continued), shown as trace_id on the case and carried to the departments.
 --simulate wires a simulated back office (see 'yjshub deptsim') into every department that the
 connectors file does not configure, so cases complete without real department systems.`,
 		Args: cobra.NoArgs,
@@ -134,6 +143,8 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().IntVar(&o.limits.MaxInFlight, "max-in-flight", 256, "requests handled at once; beyond, 503 with Retry-After")
 	cmd.Flags().Float64Var(&o.limits.RatePerSecond, "client-rate", 100, "requests a second each client may make (a clients file entry may set its own); beyond, 429")
 	cmd.Flags().IntVar(&o.limits.Burst, "client-burst", 200, "requests each client may make at once")
+	cmd.Flags().StringVar(&o.otelEndpoint, "otel-endpoint", "",
+		"export spans over OTLP/HTTP to this receiver, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; neither: no export)")
 	cmd.Flags().BoolVar(&o.simulate, "simulate", false, "simulate the back office of every department without a configured connector")
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
 	tlsFlags(cmd, &o.tls)
@@ -181,6 +192,9 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if o.feedMaxWait < 0 || o.feedMaxWait >= time.Minute {
 		return usageError{fmt.Errorf("--feed-max-wait %s: must be from 0s to under 1m, the bound on an answer", o.feedMaxWait)}
 	}
+	if err := (tracing.Config{Endpoint: o.otelEndpoint}).Validate(); err != nil {
+		return usageError{fmt.Errorf("--otel-endpoint: %w", err)}
+	}
 	in, err := loadInputs(o, logger)
 	if err != nil {
 		return err
@@ -210,6 +224,13 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	defer deregisterInstance(st, instance, logger)
+	tp, err := startTracing(ctx, o, instance, logger)
+	if err != nil {
+		return err
+	}
+	// Stopped after everything that makes spans (the HTTP server, the connectors, the relay),
+	// so that their last spans are exported.
+	defer stopTracing(tp, logger)
 
 	if len(o.materialHosts) == 0 {
 		logger.Warn("material URIs are held only to https and public host names: name the hosts they may be on with --material-hosts")
@@ -219,7 +240,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
-		MaterialHosts: o.materialHosts, Pseudonyms: keys})
+		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider()})
 	if err != nil {
 		return err
 	}
@@ -233,7 +254,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	deps := connectors.Deps{Bus: b, Store: st, Catalogue: in.cat, Cases: svc.Cases, Licences: svc.Licences, Recorder: svc.Recorder,
-		Inbox: svc.Inbox, DeadLetters: svc.DeadLetters.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger}
+		Inbox: svc.Inbox, DeadLetters: svc.DeadLetters.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger, Tracing: tp.TracerProvider()}
 	manager, reload, err := startConnectors(o, in, deps, simulated, bg)
 	if err != nil {
 		return err
@@ -247,6 +268,30 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	return serveHTTP(ctx, ln, handler, o, publicURL, logger)
+}
+
+// startTracing makes the hub's tracer provider: exporting over OTLP/HTTP when --otel-endpoint
+// or the standard variables name a receiver, else only making the trace contexts that cases
+// and messages carry.
+func startTracing(ctx context.Context, o serveOptions, instance string, logger *slog.Logger) (*tracing.Provider, error) {
+	tp, err := tracing.New(ctx, tracing.Config{Endpoint: o.otelEndpoint, InstanceID: instance})
+	if err != nil {
+		return nil, err // the endpoint was checked first: this is the environment's (OTEL_RESOURCE_ATTRIBUTES …)
+	}
+	if tp.Exporting() != "" {
+		tracing.LogExportErrors(logger)
+		logger.Info("exporting spans over OTLP/HTTP", "endpoint", tp.Exporting(), "service_instance_id", instance)
+	}
+	return tp, nil
+}
+
+// stopTracing exports the spans still waiting, for at most five seconds.
+func stopTracing(tp *tracing.Provider, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil {
+		logger.Warn("spans not exported at shutdown", "error", err)
+	}
 }
 
 // newInstanceID names a running hub among the instances that share a database.
@@ -539,7 +584,7 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return api.New(api.Config{
+	h, err := api.New(api.Config{
 		Catalogue:   in.cat,
 		Cases:       svc.Cases,
 		Forms:       svc.Forms,
@@ -560,6 +605,12 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *
 		Limits:      limits,
 		FeedMaxWait: feedMaxWait,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Outermost, so that every route's spans (intake, a department's callback) continue the
+	// caller's traceparent.
+	return tracing.Middleware(h), nil
 }
 
 // serveHTTP serves handler on ln until ctx ends, then shuts the server down gracefully.

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+	"go.opentelemetry.io/otel/propagation"
 
 	"yjshub/connectors/signing"
+	"yjshub/hub/tracing"
 )
 
 // Request headers of every delivery (connectors/CONTRACT.md).
@@ -182,6 +184,9 @@ func (c *Client) post(ctx context.Context, key string, body []byte, attempt int)
 		}
 		req.SetHeaders(h)
 	}
+	// The attempt's span, when the caller made one, travels as the W3C traceparent header, for
+	// the receiver to continue the trace.
+	tracing.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := req.
 		SetContext(actx).
 		SetHeader("Content-Type", c.cfg.ContentType).

@@ -13,9 +13,10 @@ import (
 )
 
 // ReservedHeaders are set by the [Client] on every request (the signature headers when a
-// signing secret is set); a configuration may not set them.
+// signing secret is set, the trace context when the attempt has one); a configuration may not
+// set them.
 var ReservedHeaders = []string{"Content-Type", "Idempotency-Key", "Content-Length", "Host", "Transfer-Encoding",
-	"User-Agent", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
+	"User-Agent", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Traceparent", "Tracestate"}
 
 // ValidateEndpoint checks that raw is an absolute http or https URL with a host. Its errors
 // show the URL only through RedactEndpoint, and never wrap url.Parse's error, which quotes the

@@ -16,6 +16,7 @@ import (
 	// Registers the "pgx" database/sql driver.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
 
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
@@ -24,6 +25,7 @@ import (
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 )
 
 // Kind is the connector kind's name.
@@ -59,17 +61,28 @@ type Connector struct {
 	log     *slog.Logger
 	scrub   scrubber
 	stats   stats
+	tracer  trace.Tracer
 }
 
 // Option changes how New builds a Connector.
 type Option func(*options)
 
-type options struct{ log *slog.Logger }
+type options struct {
+	log     *slog.Logger
+	tracing trace.TracerProvider
+}
 
 // WithLogger sends the connector's logs to l. Default: nothing is logged. Lines carry event,
 // result, case and sub-case ids and scrubbed reasons; never a payload or the DSN's password.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
+}
+
+// WithTracerProvider makes the span of each attempt at staging a sub-case with tp, a child of
+// the trace context its record carries (the staged envelope_json carries the case's). Default:
+// tracing.Default().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracing = tp }
 }
 
 // New returns the connector for cfg, after applying its defaults and validating it; the error
@@ -95,7 +108,7 @@ func New(cfg Config, b *bus.Bus, rec connector.Recorder, results Results, opts .
 		opt(&o)
 	}
 	return &Connector{cfg: cfg, tables: newTables(cfg), bus: b, rec: rec, results: results, scrub: newScrubber(cfg.DSN),
-		log: o.log.With("connector", Kind, "department", cfg.Department)}, nil
+		log: o.log.With("connector", Kind, "department", cfg.Department), tracer: tracing.Tracer(o.tracing)}, nil
 }
 
 // Name is the connector's name in the connectors file and the status API.
@@ -244,6 +257,7 @@ func decode(raw []byte) (m subcase, problem string) {
 func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) error {
 	c.stats.InFlight(1)
 	defer c.stats.InFlight(-1)
+	ctx = tracing.ExtractHeaders(ctx, rm.Headers) // the attempts continue the dispatch's trace
 	m, problem := decode(rm.Value)
 	if problem != "" {
 		c.log.WarnContext(ctx, "frontdb: undecodable message, recording it as failed",
@@ -299,9 +313,21 @@ func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) er
 	return nil
 }
 
-// stage inserts m into the staging table unless a row with its id is there.
-func (c *Connector) stage(ctx context.Context, db *sqlx.DB, m subcase) error {
-	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO `+c.tables.Subcase+`
+// stage inserts m into the staging table unless a row with its id is there, in a span of its
+// own.
+func (c *Connector) stage(ctx context.Context, db *sqlx.DB, m subcase) (err error) {
+	ctx, span := c.tracer.Start(ctx, tracing.DeliverSpan(Kind), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(tracing.KeyConnector.String(c.Name()), tracing.KeyDepartment.String(c.cfg.Department),
+			tracing.KeyCaseID.String(m.caseID), tracing.KeySubcaseID.String(m.subcaseID), tracing.KeyEventID.String(m.id)))
+	defer func() {
+		if err != nil {
+			tracing.SetOutcome(span, "retry", true) // the reason stays in the log, scrubbed
+		} else {
+			tracing.SetOutcome(span, "delivered", false)
+		}
+		span.End()
+	}()
+	_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO `+c.tables.Subcase+`
 		(id, event_type, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		m.id, m.typ, m.caseID, m.subcaseID, m.matterCode, m.department, m.form, m.materials, m.envelope, timeText(time.Now()))

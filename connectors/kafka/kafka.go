@@ -9,9 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/tracing"
 )
 
 // Kind is the connector kind's name.
@@ -27,11 +30,19 @@ var errStopped = errors.New("stopped")
 // Option changes how New and NewResults build a connector.
 type Option func(*options)
 
-type options struct{ log *slog.Logger }
+type options struct {
+	log     *slog.Logger
+	tracing trace.TracerProvider
+}
 
 // WithLogger sends the connector's logs to l. Default: nothing is logged. Log lines carry
 // ids, partitions, offsets and reasons; never a payload.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithTracerProvider makes the spans with tp: a department connector's span of each sub-case
+// from its record until the department took it, a child of the trace context the record
+// carries (which the department reads from the same headers). Default: tracing.Default().
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracing = tp } }
 
 func buildOptions(opts []Option) options {
 	o := options{log: slog.New(slog.DiscardHandler)}
@@ -45,11 +56,12 @@ func buildOptions(opts []Option) options {
 // records each sub-case as delivered once the department has committed it. It is safe for
 // concurrent use; Run may run more than once at a time (members of TrackGroup).
 type Connector struct {
-	cfg   Config
-	bus   *bus.Bus
-	rec   connector.Recorder
-	log   *slog.Logger
-	topic string
+	cfg    Config
+	bus    *bus.Bus
+	rec    connector.Recorder
+	log    *slog.Logger
+	tracer trace.Tracer
+	topic  string
 
 	counters connector.Counters
 
@@ -78,7 +90,7 @@ func New(cfg Config, b *bus.Bus, rec connector.Recorder, opts ...Option) (*Conne
 	}
 	o := buildOptions(opts)
 	return &Connector{cfg: cfg, bus: b, rec: rec, topic: bus.SubcaseTopic(cfg.Department), committed: map[int]int64{},
-		log: o.log.With("connector", Kind, "department", cfg.Department)}, nil
+		log: o.log.With("connector", Kind, "department", cfg.Department), tracer: tracing.Tracer(o.tracing)}, nil
 }
 
 // Name is the connector's name in the status API.
@@ -100,9 +112,25 @@ func (c *Connector) Run(ctx context.Context) error {
 	return fmt.Errorf("kafka %s: %w", c.cfg.Department, err)
 }
 
-func (c *Connector) track(ctx context.Context, m bus.Received) error {
+func (c *Connector) track(ctx context.Context, m bus.Received) (err error) {
 	c.counters.InFlight(1)
 	defer c.counters.InFlight(-1)
+	// The span lasts until the department took the record: what delivery is to a department
+	// that consumes the topic itself.
+	ctx, span := c.tracer.Start(tracing.ExtractHeaders(ctx, m.Headers), tracing.DeliverSpan(Kind), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(tracing.KeyConnector.String(c.Name()), tracing.KeyDepartment.String(c.cfg.Department),
+			tracing.KeyMessagingSystem.String("kafka"), tracing.KeyDestination.String(m.Topic)))
+	defer func() {
+		switch {
+		case err == nil:
+			tracing.SetOutcome(span, "delivered", false)
+		case ctx.Err() != nil:
+			tracing.SetOutcome(span, "stopped", false)
+		default:
+			tracing.SetOutcome(span, "not recorded", true)
+		}
+		span.End()
+	}()
 	if err := c.waitTaken(ctx, m.Partition, m.Offset); err != nil {
 		return err
 	}
@@ -117,6 +145,7 @@ func (c *Connector) track(ctx context.Context, m bus.Received) error {
 		SubcaseID string `json:"subcase_id"`
 	}
 	_ = json.Unmarshal(env.Data, &data)
+	span.SetAttributes(tracing.KeyCaseID.String(data.CaseID), tracing.KeySubcaseID.String(data.SubcaseID), tracing.KeyEventID.String(env.ID))
 	d := connector.Delivery{Connector: c.Name(), EventID: env.ID, CaseID: data.CaseID, SubcaseID: data.SubcaseID,
 		Department: c.cfg.Department, Attempts: 1, At: time.Now()}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)

@@ -16,6 +16,7 @@ import (
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/tracing"
 	"yjshub/jsonstrict"
 	"yjshub/problem"
 )
@@ -146,7 +147,7 @@ func (r *Results) handle(ctx context.Context, m bus.Received) error {
 		}
 	}
 	if p == nil {
-		err := r.hub.ApplyEvent(ctx, subcaseID, ev)
+		err := r.hub.ApplyEvent(traceContext(ctx, m), subcaseID, ev)
 		var ve *problem.Error
 		switch {
 		case err == nil:
@@ -168,6 +169,22 @@ func (r *Results) handle(ctx context.Context, m bus.Received) error {
 		p.eventID = ev.EventID
 	}
 	return r.fail(ctx, m, caseID, p)
+}
+
+// traceContext is ctx with the trace context a department's result carries, for the event to
+// continue the department's trace: its record's traceparent header, else its envelope's (the
+// CloudEvents distributed tracing extension). Without either the event joins the case's trace.
+func traceContext(ctx context.Context, m bus.Received) context.Context {
+	if m.Headers[tracing.HeaderTraceParent] != "" {
+		return tracing.ExtractHeaders(ctx, m.Headers)
+	}
+	var env struct {
+		TraceParent string `json:"traceparent"`
+	}
+	if json.Unmarshal(m.Value, &env) == nil && env.TraceParent != "" {
+		return tracing.ExtractHeaders(ctx, map[string]string{tracing.HeaderTraceParent: env.TraceParent})
+	}
+	return ctx
 }
 
 // decode checks a message against the contract (README.md); p is not nil when it breaks it.

@@ -11,10 +11,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/inbox"
+	"yjshub/hub/tracing"
 )
 
 // Kind is the connector kind's name.
@@ -43,17 +46,28 @@ type Connector struct {
 	// dead letters); stored, what this instance put in the inbox, is the connector's own.
 	counters *connector.Counters
 	stored   atomic.Int64
+	tracer   trace.Tracer
 }
 
 // Option changes how New builds a Connector.
 type Option func(*options)
 
-type options struct{ log *slog.Logger }
+type options struct {
+	log     *slog.Logger
+	tracing trace.TracerProvider
+}
 
 // WithLogger sends the connector's logs to l. Default: nothing is logged. Lines carry event,
 // case and sub-case ids; never a payload.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
+}
+
+// WithTracerProvider makes the span of putting each sub-case in the inbox with tp, a child of
+// the trace context its record carries; the item's message, the envelope, carries the case's
+// traceparent to the department. Default: tracing.Default().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracing = tp }
 }
 
 // New returns the connector for cfg, after applying its defaults and validating it; the error
@@ -79,7 +93,7 @@ func New(cfg Config, b *bus.Bus, in *inbox.Inbox, rec connector.Recorder, opts .
 		opt(&o)
 	}
 	return &Connector{cfg: cfg, bus: b, inbox: in, rec: rec, counters: in.Counters(cfg.Department),
-		log: o.log.With("connector", Kind, "department", cfg.Department)}, nil
+		log: o.log.With("connector", Kind, "department", cfg.Department), tracer: tracing.Tracer(o.tracing)}, nil
 }
 
 // Name is the connector's name in the connectors file and the status API.
@@ -155,11 +169,17 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	sctx, span := c.tracer.Start(tracing.ExtractHeaders(sctx, rm.Headers), tracing.DeliverSpan(Kind), trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(tracing.KeyConnector.String(c.Name()), tracing.KeyDepartment.String(c.cfg.Department),
+			tracing.KeyCaseID.String(e.CaseID), tracing.KeySubcaseID.String(e.SubcaseID), tracing.KeyEventID.String(e.ID)))
+	defer span.End()
 	fresh, err := c.inbox.Put(sctx, c.cfg.Department, e)
 	if err != nil {
+		tracing.SetOutcome(span, "not stored", true)
 		c.counters.Failure(time.Now(), "storing in the inbox failed")
 		return err
 	}
+	tracing.SetOutcome(span, "stored", false)
 	if fresh {
 		c.stored.Add(1)
 	}

@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"yjshub/connectors/delivery"
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/tracing"
 )
 
 const (
@@ -37,14 +40,16 @@ type Connector struct {
 	breaker *breaker
 	stats   connector.Counters
 	send    sendFunc // one attempt, through the breaker
+	tracer  trace.Tracer
 }
 
 // Option changes how New builds a Connector.
 type Option func(*options)
 
 type options struct {
-	log  *slog.Logger
-	http *http.Client
+	log     *slog.Logger
+	http    *http.Client
+	tracing trace.TracerProvider
 }
 
 // WithLogger sends the connector's logs to l. Default: nothing is logged.
@@ -59,6 +64,13 @@ func WithLogger(l *slog.Logger) Option {
 // (see delivery.Classify). Default: a client with resty's default transport.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) { o.http = hc }
+}
+
+// WithTracerProvider makes each attempt's span with tp: a child of the trace context the
+// consumed record carries, sent to the department as the traceparent header. Default:
+// tracing.Default().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracing = tp }
 }
 
 // New returns a connector for cfg, after applying its defaults and validating
@@ -92,6 +104,7 @@ func New(cfg Config, b *bus.Bus, rec Recorder, opts ...Option) (*Connector, erro
 		rec:    rec,
 		log:    o.log.With("connector", "restpush", "department", cfg.Department),
 		client: client,
+		tracer: tracing.Tracer(o.tracing),
 	}
 	c.breaker = newBreaker(cfg, c.log)
 	c.send = c.breaker.wrap(c.post)
@@ -186,7 +199,8 @@ func (c *Connector) handle(ctx context.Context, rm bus.Received) error {
 		})
 	}
 
-	r := c.deliver(ctx, m)
+	// The attempts continue the trace the record carries (the dispatch's).
+	r := c.deliver(tracing.ExtractHeaders(ctx, rm.Headers), m)
 	if r.Stopped {
 		return fmt.Errorf("%w: event %s not delivered: %w", errStopped, m.id, context.Cause(ctx))
 	}
@@ -304,13 +318,40 @@ func (c *Connector) noteRetry(ctx context.Context, m *message, r result, wait ti
 // stopped is the result of a delivery that ctx ended.
 var stopped = result{Result: delivery.Result{Outcome: delivery.Retry, Stopped: true}}
 
-// post makes one POST of m and classifies the answer.
+// post makes one POST of m, in a span of its own whose trace context the request carries,
+// and classifies the answer.
 func (c *Connector) post(ctx context.Context, m *message) result {
 	m.attempts++
 	if m.attempts > 1 {
 		c.stats.Retry()
 	}
+	ctx, span := c.tracer.Start(ctx, tracing.DeliverSpan("restpush"), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(tracing.KeyConnector.String(c.Name()), tracing.KeyDepartment.String(c.cfg.Department),
+			tracing.KeyCaseID.String(m.caseID), tracing.KeySubcaseID.String(m.subcaseID), tracing.KeyEventID.String(m.id),
+			tracing.KeyAttempt.Int(m.attempts)))
+	defer span.End()
 	r := c.client.Post(ctx, m.id, m.raw)
 	r.Attempts = m.attempts
+	if r.Status != 0 {
+		span.SetAttributes(tracing.KeyHTTPStatus.Int(r.Status))
+	}
+	switch {
+	case r.Stopped:
+		tracing.SetOutcome(span, "stopped", false)
+	default:
+		tracing.SetOutcome(span, outcomeName(r.Outcome), r.Outcome != delivery.Delivered)
+	}
 	return result{Result: r}
+}
+
+// outcomeName is an attempt's outcome in a word, for its span.
+func outcomeName(o delivery.Outcome) string {
+	switch o {
+	case delivery.Delivered:
+		return "delivered"
+	case delivery.Permanent:
+		return "refused"
+	default:
+		return "retry"
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 	"yjshub/mapping"
 )
 
@@ -153,12 +154,18 @@ func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.Materia
 	if err != nil {
 		return store.OutboxMessage{}, err
 	}
+	// The case's trace travels in the envelope, which reaches the department whatever its
+	// kind, and in the record's headers, which the relay makes the dispatch span's.
+	env.TraceParent = c.TraceParent
 	payload, err := json.Marshal(env)
 	if err != nil {
 		return store.OutboxMessage{}, err
 	}
-	return store.OutboxMessage{EventID: id, Topic: bus.SubcaseTopic(sc.Department), Key: caseID, Payload: payload,
-		Headers: map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}}, nil
+	headers := map[string]string{"ce_type": event.TypeSubcaseDispatched, "ce_id": id}
+	if c.TraceParent != "" {
+		headers[tracing.HeaderTraceParent] = c.TraceParent
+	}
+	return store.OutboxMessage{EventID: id, Topic: bus.SubcaseTopic(sc.Department), Key: caseID, Payload: payload, Headers: headers}, nil
 }
 
 // release dispatches every waiting sub-case whose prerequisites in the case are all approved,

@@ -60,6 +60,10 @@ type pendingEvent struct {
 	at, now   time.Time
 	clamped   bool
 
+	// The case's trace context and what names the event in its span (events.go: traceEvent),
+	// set by whoever applies the event once it found the sub-case.
+	caseID, department, matter, caseTrace string
+
 	res      *EventResult
 	replayed bool
 	err      error
@@ -296,6 +300,8 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 			continue
 		}
 		bc := at.bc
+		p.caseID, p.caseTrace = bc.c.ID, bc.c.TraceParent
+		p.department, p.matter = bc.subs[at.i].Department, bc.subs[at.i].MatterCode
 		if bc.later {
 			later = append(later, p)
 			continue

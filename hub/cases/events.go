@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/format"
 	"yjshub/hub/bus"
@@ -16,6 +18,7 @@ import (
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 	"yjshub/problem"
 )
 
@@ -90,9 +93,14 @@ func validateEvent(ev event.DepartmentEvent) []problem.Problem {
 // Events reported at about the same time are recorded together (eventbatch.go). A caller
 // whose ctx ends first gets ctx's error; its event may still be recorded, and sent again it is
 // a replay.
+//
+// The event's span continues the trace context of ctx (a callback's traceparent, a result
+// message's) or, without one, the case's trace; it is made once the outcome is known.
 func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (res *EventResult, replayed bool, err error) {
+	start := time.Now()
 	p, err := s.pending(subcaseID, ev)
 	if err != nil {
+		s.traceEvent(ctx, start, ev, nil, false, err)
 		return nil, false, err
 	}
 	res, replayed, err = s.events.apply(ctx, s, p)
@@ -101,7 +109,58 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 		s.cfg.Logger.Info("sub-case state changed", "case_id", res.Case.ID, "subcase_id", subcaseID,
 			"department", res.Subcase.Department.Code, "event", ev.Type, "state", res.Subcase.State, "case_state", res.Case.State)
 	}
+	s.traceEvent(ctx, start, ev, p, replayed, err)
 	return res, replayed, err
+}
+
+// traceEvent makes the span of a department event that started at start: a child of ctx's
+// span context when it has one (linked to the case's trace when that is another), else of the
+// case's intake. p is nil when the event was refused before it was queued. What the event
+// names is an attribute only once the hub found its sub-case: before, it is the caller's text.
+func (s *Service) traceEvent(ctx context.Context, start time.Time, ev event.DepartmentEvent, p *pendingEvent, replayed bool, err error) {
+	var caseSC trace.SpanContext
+	attrs := make([]attribute.KeyValue, 0, 6)
+	if p != nil {
+		select {
+		case <-p.done:
+			if p.caseID != "" {
+				caseSC = tracing.SpanContext(p.caseTrace, "")
+				attrs = append(attrs, tracing.KeyCaseID.String(p.caseID), tracing.KeySubcaseID.String(p.subcaseID), tracing.KeyEventType.String(ev.Type))
+				if p.department != "" {
+					attrs = append(attrs, tracing.KeyDepartment.String(p.department), tracing.KeyMatter.String(p.matter))
+				}
+			}
+		default: // ctx ended first, and the writer still holds p
+		}
+	}
+	opts := []trace.SpanStartOption{trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...)}
+	parent := ctx
+	switch in := trace.SpanContextFromContext(ctx); {
+	case !in.IsValid() && caseSC.IsValid():
+		parent = trace.ContextWithRemoteSpanContext(ctx, caseSC)
+	case in.IsValid() && caseSC.IsValid() && in.TraceID() != caseSC.TraceID():
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: caseSC}))
+	}
+	_, span := s.tracer.Start(parent, tracing.SpanDepartmentEvent, opts...)
+	var pe *problem.Error
+	switch {
+	case err == nil && replayed:
+		span.SetAttributes(tracing.KeyReplayed.Bool(true))
+		tracing.SetOutcome(span, "applied", false)
+	case err == nil:
+		tracing.SetOutcome(span, "applied", false)
+	case errors.As(err, &pe):
+		tracing.SetOutcome(span, "refused", false)
+	case errors.Is(err, ErrConflict):
+		tracing.SetOutcome(span, "conflict", false)
+	case errors.Is(err, ErrNotFound):
+		tracing.SetOutcome(span, "not_found", false)
+	case ctx.Err() != nil:
+		tracing.SetOutcome(span, "abandoned", false)
+	default:
+		tracing.SetOutcome(span, "failed", true)
+	}
+	span.End()
 }
 
 // pending checks an event whole and makes it a pendingEvent, at the hub's time now.
@@ -132,14 +191,19 @@ func (s *Service) applyOne(ctx context.Context, p *pendingEvent) {
 	err := s.st.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, replayed = nil, false
 		// One statement finds the sub-case's case and holds it.
-		q := `SELECT id FROM cases WHERE id = (SELECT case_id FROM subcases WHERE id = ?)`
+		q := `SELECT id, traceparent FROM cases WHERE id = (SELECT case_id FROM subcases WHERE id = ?)`
 		if s.st.Dialect() == store.DialectPostgres {
 			q += " FOR NO KEY UPDATE"
 		}
-		var caseID string
-		if err := tx.GetContext(ctx, &caseID, tx.Rebind(q), subcaseID); err != nil {
+		var found struct {
+			ID          string `db:"id"`
+			TraceParent string `db:"traceparent"`
+		}
+		if err := tx.GetContext(ctx, &found, tx.Rebind(q), subcaseID); err != nil {
 			return notFound(err, "sub-case")
 		}
+		caseID := found.ID
+		p.caseID, p.caseTrace = found.ID, found.TraceParent
 		var prior string
 		err := tx.GetContext(ctx, &prior, tx.Rebind(`SELECT type FROM department_events WHERE subcase_id = ? AND event_id = ?`), subcaseID, ev.EventID)
 		switch {
@@ -176,6 +240,7 @@ func (s *Service) applyOne(ctx context.Context, p *pendingEvent) {
 			if sc.ID != subcaseID {
 				continue
 			}
+			p.department, p.matter = sc.Department, sc.MatterCode
 			mats, err := s.subcaseMaterialTypes(ctx, tx, subcaseID)
 			if err != nil {
 				return err

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 	"yjshub/mapping"
 	"yjshub/problem"
 )
@@ -29,7 +31,12 @@ func (s *Service) Submit(ctx context.Context, app Application, requestHash, idem
 // SubmitAs is Submit for a client: the case belongs to owner (an API client's name, or a
 // platform connector's), and idempotency keys are owner's own — another client's equal key
 // is another key.
+//
+// ctx's span context, when it has one (a platform's traceparent), is the parent of the intake
+// span; the case keeps the intake's trace context, and its messages carry it.
 func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, requestHash, idempotencyKey string) (view *CaseView, replayed bool, err error) {
+	ctx, span := s.tracer.Start(ctx, tracing.SpanIntake, trace.WithSpanKind(trace.SpanKindServer))
+	defer func() { endIntake(span, view, replayed, err) }()
 	if idempotencyKey != "" && owner != "" {
 		idempotencyKey = owner + "\x1f" + idempotencyKey // a name holds no control character
 	}
@@ -53,7 +60,7 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	if len(problems) > 0 {
 		return nil, false, problem.New(problems...)
 	}
-	pc, err := s.prepareCase(newID("cs_"), owner, p, s.now())
+	pc, err := s.prepareCase(newID("cs_"), owner, p, tracing.TraceParent(ctx), s.now())
 	if err != nil {
 		return nil, false, err
 	}
@@ -62,6 +69,7 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 			s.cfg.Logger.Info("case submitted", "case_id", view.ID, "bundle", view.Bundle.Code, "matters", len(view.Subcases), "owner", owner)
 		}
 	}()
+	span.SetAttributes(tracing.KeyBundle.String(p.bundle.Code))
 	return s.idempotent(ctx, idempotencyKey, requestHash, 201, func(tx *sqlx.Tx) (*CaseView, error) {
 		if err := s.insertCase(ctx, tx, pc); err != nil {
 			if app.ExternalRef != "" {
@@ -111,6 +119,25 @@ func (s *Service) idempotent(ctx context.Context, key, hash string, status int, 
 
 var errIdempotencyRace = errors.New("idempotency key taken concurrently")
 
+// endIntake ends the intake span with what the submission came to. A refused application is
+// the client's error, not the hub's: the span says so without an error status, and never with
+// the problems (which name what the applicant gave).
+func endIntake(span trace.Span, view *CaseView, replayed bool, err error) {
+	var pe *problem.Error
+	switch {
+	case err == nil:
+		span.SetAttributes(tracing.KeyCaseID.String(view.ID), tracing.KeyReplayed.Bool(replayed))
+		tracing.SetOutcome(span, "accepted", false)
+	case errors.As(err, &pe):
+		tracing.SetOutcome(span, "refused", false)
+	case errors.Is(err, ErrConflict):
+		tracing.SetOutcome(span, "conflict", false)
+	default:
+		tracing.SetOutcome(span, "failed", true)
+	}
+	span.End()
+}
+
 func (s *Service) replay(ctx context.Context, key, hash string) (*CaseView, bool, error) {
 	var row struct {
 		Hash     string               `db:"request_hash"`
@@ -143,13 +170,14 @@ type preparedCase struct {
 
 // prepareCase makes a new case's rows as they are stored — the sub-cases that wait for
 // nothing dispatched, with their clocks started, every deadline computed (as dispatch and
-// refreshDeadlines would) — and what is made of them.
-func (s *Service) prepareCase(caseID, owner string, p *plan, now time.Time) (*preparedCase, error) {
+// refreshDeadlines would) — and what is made of them. traceparent is the intake's trace
+// context, which the case keeps and its messages carry.
+func (s *Service) prepareCase(caseID, owner string, p *plan, traceparent string, now time.Time) (*preparedCase, error) {
 	ts := store.NewTimestamp(now)
 	pc := &preparedCase{materials: p.materials}
 	pc.c = caseRow{ID: caseID, BundleCode: p.bundle.Code, BundleSeq: p.bundle.Seq, ApplicantType: p.app.ApplicantType, HolderID: p.holder.ID,
 		HolderName: p.holder.Name, State: CaseInProgress, Form: store.JSONOf(mapping.Form(p.app.Form)), CatalogueVersion: s.cat.Version, SubmittedAt: ts,
-		UpdatedAt: ts, Owner: owner, ExternalRef: p.app.ExternalRef}
+		UpdatedAt: ts, Owner: owner, ExternalRef: p.app.ExternalRef, TraceParent: traceparent}
 	pc.subs = make([]subcaseRow, len(p.subcases))
 	for i, ps := range p.subcases {
 		sc := subcaseRow{ID: ps.id, CaseID: caseID, Position: ps.position, MatterCode: ps.matter.Code, MatterName: ps.entry.Name,
@@ -251,9 +279,9 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase)
 	c := pc.c
 	var w store.Writes
 	w.Exec("insert into cases", `INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version,
-		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.BundleCode, c.BundleSeq, c.ApplicantType, c.HolderID, c.HolderName, c.State, c.Form, c.CatalogueVersion, c.SubmittedAt, c.UpdatedAt,
-		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq)
+		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq, c.TraceParent)
 	rows := make([][]any, len(pc.subs))
 	for i, sc := range pc.subs {
 		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,

@@ -76,6 +76,9 @@ type caseRow struct {
 	Owner            string                   `db:"owner"`
 	ExternalRef      string                   `db:"external_ref"`
 	EventSeq         int                      `db:"event_seq"` // the last timeline step's seq
+	// TraceParent is the W3C trace context of the case's intake (migration 00021): its
+	// messages and the department events without a context of their own continue that trace.
+	TraceParent string `db:"traceparent"`
 }
 
 // caseColumnsNoForm and subcaseColumnsNoForm are the rows' columns without their forms (the
@@ -83,7 +86,7 @@ type caseRow struct {
 // the forms are large and unused.
 const (
 	caseColumnsNoForm = `id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, outcome, catalogue_version,
-		submitted_at, completed_at, due_promised, due_statutory, updated_at, owner, external_ref, event_seq`
+		submitted_at, completed_at, due_promised, due_statutory, updated_at, owner, external_ref, event_seq, traceparent`
 	subcaseColumnsNoForm = `id, case_id, position, matter_code, matter_name, department, optional, state, prerequisites, promised_days,
 		statutory_days, clock_start, due_promised, due_statutory, dispatched_at, delivered_at, delivery_error, decision_number, reason,
 		missing, updated_at, supplement_deadline`

@@ -12,12 +12,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/catalogue"
 	"yjshub/format"
 	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 	"yjshub/mapping"
 )
 
@@ -66,6 +68,9 @@ type Config struct {
 	// MaterialHosts are the hosts materials' files may be fetched from. Default: any public
 	// DNS name (see MaterialHosts).
 	MaterialHosts MaterialHosts
+	// Tracing makes the spans of intake and of department events. Default: tracing.Default(),
+	// which exports nothing but still gives every case a trace id.
+	Tracing trace.TracerProvider
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.
@@ -76,6 +81,8 @@ type Service struct {
 	forms *mapping.Forms
 	cal   *deadline.Calendar
 	lib   *licences.Library
+	// tracer makes the intake and department event spans (intake.go, events.go).
+	tracer trace.Tracer
 
 	feedMu sync.Mutex
 	feedCh chan struct{} // closed at the next commit (feed.go)
@@ -118,7 +125,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.CallbackBase = strings.TrimRight(cfg.CallbackBase, "/")
-	s := &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: cfg.Forms, cal: cfg.Calendar, lib: cfg.Licences}
+	s := &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: cfg.Forms, cal: cfg.Calendar, lib: cfg.Licences,
+		tracer: tracing.Tracer(cfg.Tracing)}
 	s.lib.OnRevoked(s.licenceRevoked)
 	return s, nil
 }

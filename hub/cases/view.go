@@ -10,6 +10,7 @@ import (
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 )
 
 // CaseView is a case as the API shows it.
@@ -33,6 +34,9 @@ type CaseView struct {
 	Timeline         []TimelineEntry `json:"timeline"`
 	// Supplements are what the applicant sent in answer to supplement requests, in order.
 	Supplements []SupplementView `json:"supplements"`
+	// TraceID is the W3C trace id of the case's intake, which its messages, deliveries and
+	// department events continue (hub/tracing); absent for cases submitted before tracing.
+	TraceID string `json:"trace_id,omitempty"`
 	// Owner is the client that submitted the case (an API client's name, or the platform
 	// connector's); empty when the hub did not know. Not part of the answer.
 	Owner string `json:"-"`
@@ -340,7 +344,7 @@ func (s *Service) caseView(r caseRows) *CaseView {
 		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
 		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
 		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{},
-		Owner: c.Owner, holderID: c.HolderID}
+		Owner: c.Owner, holderID: c.HolderID, TraceID: tracing.TraceID(c.TraceParent)}
 	v.Bundle = event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode}
 	if b, ok := s.cat.Bundle(c.BundleCode); ok {
 		v.Bundle.Name = b.Name

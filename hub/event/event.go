@@ -46,6 +46,12 @@ type Envelope struct {
 	Time            time.Time       `json:"time"`
 	DataContentType string          `json:"datacontenttype,omitempty"`
 	Data            json.RawMessage `json:"data"`
+
+	// TraceParent is the CloudEvents distributed tracing extension: the W3C traceparent of the
+	// case's intake, on a dispatched sub-case, so that a department's system can continue the
+	// case's trace whatever transport brought the message (a restpull item, a front-end
+	// database row). A department's event may carry its own. Empty: none.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // New returns an envelope around data.

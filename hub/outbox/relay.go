@@ -10,10 +10,15 @@ package outbox
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/hub/bus"
 	"yjshub/hub/store"
+	"yjshub/hub/tracing"
 )
 
 // Config configures a Relay.
@@ -27,6 +32,11 @@ type Config struct {
 	RetryBackoff time.Duration
 	// Logger receives publish failures. Default: slog.Default().
 	Logger *slog.Logger
+	// Tracing makes the dispatch span of each message that carries a trace context (a
+	// traceparent header): a child of that context, whose own context the published record
+	// carries instead, so that the department's delivery continues from it. Default:
+	// tracing.Default().
+	Tracing trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -46,16 +56,17 @@ func (c *Config) setDefaults() {
 
 // Relay moves messages from the store's outbox to Kafka.
 type Relay struct {
-	cfg   Config
-	store *store.Store
-	bus   *bus.Bus
-	wake  chan struct{}
+	cfg    Config
+	store  *store.Store
+	bus    *bus.Bus
+	tracer trace.Tracer
+	wake   chan struct{}
 }
 
 // New returns a relay; call Run to start it.
 func New(st *store.Store, b *bus.Bus, cfg Config) *Relay {
 	cfg.setDefaults()
-	return &Relay{cfg: cfg, store: st, bus: b, wake: make(chan struct{}, 1)}
+	return &Relay{cfg: cfg, store: st, bus: b, tracer: tracing.Tracer(cfg.Tracing), wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the relay early: call it after committing a transaction that enqueued
@@ -107,10 +118,41 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	n, _, err := r.store.PublishOutbox(ctx, r.cfg.Batch, func(pending []store.OutboxMessage) error {
 		msgs := make([]bus.Message, len(pending))
+		var spans []trace.Span
 		for i, p := range pending {
-			msgs[i] = bus.Message{Topic: p.Topic, Key: []byte(p.Key), Value: p.Payload, Headers: p.Headers}
+			headers := p.Headers
+			if parent := tracing.ExtractHeaders(ctx, p.Headers); trace.SpanContextFromContext(parent).IsValid() {
+				sctx, span := r.tracer.Start(parent, tracing.SpanDispatch, trace.WithSpanKind(trace.SpanKindProducer),
+					trace.WithAttributes(dispatchAttributes(p)...))
+				headers = tracing.HeadersWith(sctx, p.Headers)
+				spans = append(spans, span)
+			}
+			msgs[i] = bus.Message{Topic: p.Topic, Key: []byte(p.Key), Value: p.Payload, Headers: headers}
 		}
-		return r.bus.Publish(ctx, msgs...)
+		err := r.bus.Publish(ctx, msgs...)
+		for _, span := range spans {
+			if err != nil {
+				tracing.SetOutcome(span, "not published", true)
+			} else {
+				tracing.SetOutcome(span, "published", false)
+			}
+			span.End()
+		}
+		return err
 	})
 	return n, err
+}
+
+// dispatchAttributes name a message in its dispatch span: its topic, its key (the case id),
+// its id and type, and the department whose topic it is.
+func dispatchAttributes(p store.OutboxMessage) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{tracing.KeyMessagingSystem.String("kafka"), tracing.KeyDestination.String(p.Topic),
+		tracing.KeyCaseID.String(p.Key), tracing.KeyEventID.String(p.EventID)}
+	if t := p.Headers["ce_type"]; t != "" {
+		attrs = append(attrs, tracing.KeyEventType.String(t))
+	}
+	if dept, ok := strings.CutPrefix(p.Topic, bus.SubcaseTopic("")); ok && dept != "" {
+		attrs = append(attrs, tracing.KeyDepartment.String(dept))
+	}
+	return attrs
 }
