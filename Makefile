@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-faults test-short test-real services services-down schemathesis contract lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -29,9 +29,14 @@ services-down:
 schemathesis:
 	bash scripts/schemathesis.sh up
 
+## promtool: install (first run only) Debian's prometheus package, for promtool (ops/ops_test.go checks
+## and unit-tests the alert rules under ops/prometheus with it)
+promtool:
+	bash scripts/promtool.sh up
+
 ## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here,
 ## the contract test (schemathesis against the served OpenAPI document) included
-test: services schemathesis
+test: services schemathesis promtool
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory test-faults
 

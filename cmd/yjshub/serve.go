@@ -580,7 +580,7 @@ func watchClients(o serveOptions, in *inputs, bg *background) {
 // httpHandler is the HTTP API on the services, with the operators' metrics (GET /metrics, on a
 // registry of this hub's own, read when scraped) and readiness checks of the store and broker.
 func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
-	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: svc.DeadLetters, Logger: logger})
+	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: svc.DeadLetters, Kafka: b, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}

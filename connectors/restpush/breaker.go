@@ -29,8 +29,12 @@ type breaker struct {
 	openUntil atomic.Int64
 }
 
+// newBreaker returns the breaker of cfg's endpoint. Its transitions are logged on log, which
+// carries the department (New's logger), with the connector's name: opening at WARN, since
+// while it is open the department's sub-cases wait; half-opening and closing at INFO.
 func newBreaker(cfg Config, log *slog.Logger) *breaker {
 	b := &breaker{}
+	log = log.With("name", "restpush:"+cfg.Department)
 	b.cb = gobreaker.NewCircuitBreaker[result](gobreaker.Settings{
 		Name:        delivery.RedactEndpoint(cfg.Endpoint),
 		MaxRequests: uint32(cfg.Breaker.HalfOpenRequests),
@@ -41,15 +45,17 @@ func newBreaker(cfg Config, log *slog.Logger) *breaker {
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			// Called with the breaker's lock held: no calls back into it.
-			level := slog.LevelInfo
+			level, attrs := slog.LevelInfo, []any{"from", from.String(), "to", to.String()}
 			if to == gobreaker.StateOpen {
 				// gobreaker's own expiry is taken a moment earlier, so at
 				// openUntil a probe is surely let through.
 				b.openUntil.Store(time.Now().Add(cfg.Breaker.OpenTimeout).UnixNano())
+				// The department's sub-cases wait behind the breaker: the one
+				// transition an operator has to hear about.
 				level = slog.LevelWarn
+				attrs = append(attrs, "consecutive_failures", cfg.Breaker.ConsecutiveFailures, "probe_in", cfg.Breaker.OpenTimeout)
 			}
-			log.Log(context.Background(), level, "restpush: breaker state changed",
-				"from", from.String(), "to", to.String())
+			log.Log(context.Background(), level, "restpush: breaker state changed", attrs...)
 		},
 		IsSuccessful: func(err error) bool { return err == nil || errors.Is(err, errSettled) },
 		IsExcluded:   func(err error) bool { return errors.Is(err, errStopped) },

@@ -1,8 +1,12 @@
 package restpush
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +91,69 @@ func TestBreaker(t *testing.T) {
 			t.Errorf("breaker %s after a successful probe, want closed", s)
 		}
 	})
+}
+
+// Each transition of the breaker is one log line with the connector's name and department:
+// opening (again) at WARN, half-opening and closing at INFO; the endpoint, which may carry
+// credentials, is not in them.
+func TestBreakerTransitionsAreLogged(t *testing.T) {
+	cfg := Config{Department: "tobacco", Endpoint: "https://user:secret@yc.example/in",
+		Breaker: BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: 20 * time.Millisecond, HalfOpenRequests: 1}}
+	cfg.setDefaults()
+	var logs bytes.Buffer
+	// As New builds the connector's logger.
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("connector", "restpush", "department", cfg.Department)
+	var answer result
+	b := newBreaker(cfg, log)
+	send := b.wrap(func(context.Context, *message) result { return answer })
+	ctx := t.Context()
+	m := &message{id: "ev-1"}
+	untilState := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for b.state() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("breaker still %s, want %s", b.state(), want)
+			}
+			delivery.Wait(ctx, time.Millisecond)
+		}
+	}
+
+	answer = result{Result: delivery.Result{Outcome: delivery.Retry, Status: 503}}
+	send(ctx, m)
+	send(ctx, m)
+	untilState("half-open")
+	send(ctx, m) // the probe fails
+	untilState("half-open")
+	answer = result{Result: delivery.Result{Outcome: delivery.Delivered, Status: 200}}
+	send(ctx, m) // the probe gets through
+	if s := b.state(); s != "closed" {
+		t.Fatalf("breaker %s after a successful probe, want closed", s)
+	}
+
+	type line struct{ Level, From, To, Name, Department, Connector string }
+	var got []line
+	for l := range strings.Lines(logs.String()) {
+		var rec line
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		got = append(got, rec)
+	}
+	want := []line{
+		{Level: "WARN", From: "closed", To: "open"},
+		{Level: "INFO", From: "open", To: "half-open"},
+		{Level: "WARN", From: "half-open", To: "open"},
+		{Level: "INFO", From: "open", To: "half-open"},
+		{Level: "INFO", From: "half-open", To: "closed"},
+	}
+	for i := range want {
+		want[i].Name, want[i].Department, want[i].Connector = "restpush:tobacco", "tobacco", "restpush"
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged transitions:\n%+v\nwant\n%+v", got, want)
+	}
+	if strings.Contains(logs.String(), "secret") || strings.Contains(logs.String(), "yc.example") {
+		t.Errorf("the endpoint is in the log: %s", logs.String())
+	}
 }

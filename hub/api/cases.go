@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"yjshub/hub/audit"
 	"yjshub/hub/auth"
@@ -201,24 +202,50 @@ const maxEventBody = 1 << 20
 
 // subcaseEvent answers POST /api/v1/subcases/{id}/events.
 func (s *Server) subcaseEvent(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	// A refused event is logged with the sub-case and the rule it broke, never its body: the
+	// department sees the refusal, and without this line the hub's operators would not.
+	ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor) // unwraps to w: problems keep their labels
+	w = ww
+	rule := "body: not a department event of the expected shape, or too large"
+	defer func() {
+		if st := ww.Status(); st >= 400 && st < 500 {
+			c, _ := auth.FromContext(r.Context())
+			s.cfg.Logger.Warn("department event refused", "subcase", id, "status", st, "rule", rule, "client", c.Name)
+		}
+	}()
+	refusal := func(err error) string {
+		var pe *problem.Error
+		switch {
+		case errors.As(err, &pe):
+			return pe.Error() // paths and rules, never the values
+		case errors.Is(err, cases.ErrConflict):
+			return "conflict: the sub-case's state or an earlier event does not allow it"
+		case errors.Is(err, cases.ErrNotFound):
+			return "unknown sub-case"
+		}
+		return ""
+	}
 	var ev event.DepartmentEvent
 	if !decodeBody(w, r, maxEventBody, &ev) {
 		return
 	}
-	id := chi.URLParam(r, "id")
 	if _, ok := auth.FromContext(r.Context()); ok {
 		dept, err := s.cfg.Cases.SubcaseDepartment(r.Context(), id)
 		if err != nil {
+			rule = refusal(err)
 			s.writeCaseError(w, r, err)
 			return
 		}
 		if c, _ := auth.FromContext(r.Context()); c.Role == auth.RoleDepartment && c.Department != dept {
+			rule = "another department's sub-case"
 			s.writeCaseError(w, r, cases.NotFound("sub-case")) // as for one that does not exist
 			return
 		}
 	}
 	res, replayed, err := s.cfg.Cases.ApplyEvent(r.Context(), id, ev)
 	if err != nil {
+		rule = refusal(err)
 		s.writeCaseError(w, r, err)
 		return
 	}

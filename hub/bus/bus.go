@@ -37,6 +37,9 @@ type Bus struct {
 	done   context.Context
 	cancel context.CancelFunc
 
+	// clientErrors counts what kafka-go reports to its error loggers (clientlog.go).
+	clientErrors clientErrors
+
 	mu      sync.Mutex
 	closed  bool
 	subs    sync.WaitGroup
@@ -102,7 +105,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		WriteTimeout:           cfg.WriteTimeout,
 		ReadTimeout:            cfg.WriteTimeout,
 		Transport:              b.transport,
-		ErrorLogger:            kafkaLogger(b.log, "writer"),
+		ErrorLogger:            clientLogger(b.log, ComponentWriter, &b.clientErrors.writer),
 	}
 	b.done, b.cancel = context.WithCancel(context.Background())
 	return b, nil
@@ -210,12 +213,4 @@ func (b *Bus) track(ctx context.Context) (context.Context, func(), error) {
 		cancel()
 		b.subs.Done()
 	}, nil
-}
-
-// kafkaLogger adapts kafka-go's printf-style error logger to slog. kafka-go
-// logs connection churn at this level too, so it goes out as a warning.
-func kafkaLogger(log *slog.Logger, component string) kafka.Logger {
-	return kafka.LoggerFunc(func(msg string, args ...any) {
-		log.Warn(fmt.Sprintf(msg, args...), "component", "kafka-go "+component)
-	})
 }

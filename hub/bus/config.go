@@ -89,8 +89,9 @@ type Config struct {
 	// but not the messages.
 	SASL *SASLConfig
 
-	// Logger receives the warnings and errors of the Kafka client and of the
-	// embedded broker. Default: nothing is logged.
+	// Logger receives the embedded broker's warnings and errors and, at
+	// DEBUG, the errors the Kafka client reports and retries on its own
+	// (counted in [Bus.ClientErrors]). Default: nothing is logged.
 	Logger *slog.Logger
 }
 

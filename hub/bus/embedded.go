@@ -36,7 +36,11 @@ func startEmbedded(cfg Config) (*kfake.Cluster, error) {
 }
 
 // kfakeLogger forwards the embedded broker's warnings and errors to slog;
-// its info and debug levels log every request and are dropped.
+// its info and debug levels log every request and are dropped. Unlike
+// kafka-go's retried errors (clientlog.go), the broker's warnings stay
+// warnings: it writes them for a topic's files it could not delete or compact
+// and for members of the newer consumer protocol (which the hub does not use)
+// that went silent, none of which an idle hub produces.
 type kfakeLogger struct{ log *slog.Logger }
 
 func (l kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {

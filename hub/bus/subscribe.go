@@ -190,7 +190,7 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		JoinGroupBackoff:  cfg.JoinGroupBackoff,
 		ReadLagInterval:   -1, // lag is reported by Bus.Lag, per group
-		ErrorLogger:       kafkaLogger(b.log, "reader"),
+		ErrorLogger:       clientLogger(b.log, ComponentReader, &b.clientErrors.reader),
 	})
 	joined := b.member(ctx, cfg, r)
 	defer joined()

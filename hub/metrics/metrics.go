@@ -26,6 +26,9 @@ type Config struct {
 	Connectors StatusReporter
 	// DeadLetters counts dead letters by connector and state (deadletter.Store). Default: none.
 	DeadLetters DeadLetterCounter
+	// Kafka is the hub's Kafka connection (bus.Bus): whether a broker answers, and the errors
+	// the client library retried on its own. Default: none.
+	Kafka KafkaClient
 	// Now is the clock the deadline and outbox-age figures are read against. Default: time.Now.
 	Now func() time.Time
 	// Timeout bounds each collector's reading at scrape time. Default: 5s, half of Prometheus'
@@ -84,6 +87,9 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	if cfg.DeadLetters != nil {
 		cs = append(cs, NewDeadLetterCollector(cfg.DeadLetters, cfg.Timeout))
+	}
+	if cfg.Kafka != nil {
+		cs = append(cs, NewKafkaCollector(cfg.Kafka, cfg.Timeout))
 	}
 	var errs []error
 	for _, c := range cs {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func TestNewServesEveryFamilyOnARegistryOfItsOwn(t *testing.T) {
 			return []connector.Status{{Name: "restpush:tobacco", Kind: "restpush", State: connector.StateRunning, Breaker: "closed"}}
 		}),
 		DeadLetters: deadletter.New(st, nil),
+		Kafka:       fakeKafka{counts: map[string]int64{"reader": 0, "writer": 0}, noDeadline: new(atomic.Bool)},
 		Logger:      slog.New(slog.DiscardHandler),
 	}
 	m, err := metrics.New(cfg)
@@ -53,7 +55,7 @@ func TestNewServesEveryFamilyOnARegistryOfItsOwn(t *testing.T) {
 		t.Fatalf("%d %s\n%.500s", code, ct, body)
 	}
 	for _, family := range []string{"yjshub_connector_state", "yjshub_connector_breaker_state", "yjshub_cases", "yjshub_outbox_pending_messages",
-		"yjshub_outbox_oldest_pending_age_seconds", "go_goroutines", "process_cpu_seconds_total"} {
+		"yjshub_outbox_oldest_pending_age_seconds", "yjshub_kafka_broker_reachable", "yjshub_kafka_client_errors_total", "go_goroutines", "process_cpu_seconds_total"} {
 		if !strings.Contains(body, "# TYPE "+family+" ") {
 			t.Errorf("no %s in the scrape", family)
 		}
