@@ -68,7 +68,12 @@ export function ago(t) {
   if (!t) return '—';
   const sec = Math.round((Date.now() - new Date(t).getTime()) / 1000);
   if (Number.isNaN(sec)) return String(t);
-  if (sec < 0) return '将于 ' + shortT(t);
+  if (sec < 0) {
+    const ahead = -sec;
+    if (ahead < 60) return ahead + ' 秒后';
+    if (ahead < 3600) return Math.round(ahead / 60) + ' 分钟后';
+    return Math.round(ahead / 3600) + ' 小时后';
+  }
   if (sec < 10) return '刚刚';
   if (sec < 60) return sec + ' 秒前';
   if (sec < 3600) return Math.floor(sec / 60) + ' 分钟前';

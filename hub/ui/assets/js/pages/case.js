@@ -167,36 +167,52 @@ function laneOf(c) {
   return lanes;
 }
 
-// timeline draws the case's steps in order, each in its department's lane; steps of the whole
-// case (submitted, completed) in the first.
+// timeline draws the case's steps in order, each in its department's lane (steps of the whole
+// case, submitted and completed, in the first). Steps of the same second in different lanes share
+// a row, so that the four dispatches of one intake read as one moment.
 function timeline(c, lanes) {
   const deptOf = new Map(c.subcases.map((sc) => [sc.id, sc.department]));
   const depts = c.subcases.map((sc) => sc.department).filter((d, i, a) => a.findIndex((x) => x.code === d.code) === i);
-  const cols = depts.length + 1;
   const grid = h('div', {class: 'lanes', role: 'table', 'aria-label': '按部门分列的办理时间线'});
-  grid.style.setProperty('--lanes', String(cols)); // CSSOM, which the CSP allows (an inline style attribute it would not)
+  grid.style.setProperty('--lanes', String(depts.length + 1)); // CSSOM, which the CSP allows (an inline style attribute it would not)
   grid.append(h('div', {class: 'lane-row lane-header', role: 'row'},
     h('div', {class: 'lane-head time-col', role: 'columnheader'}, '时间'),
     h('div', {class: 'lane-head', role: 'columnheader'}, '办件'),
     depts.map((d) => h('div', {class: 'lane-head', role: 'columnheader'}, h('span', {class: 'lane-dot lane-' + lanes.get(d.code)}), d.name))));
+  const rows = [];
   for (const e of c.timeline) {
     const dept = e.subcase_id ? deptOf.get(e.subcase_id) : e.data?.department;
     const col = dept ? depts.findIndex((d) => d.code === dept.code) + 1 : 0;
-    const sc = e.subcase_id ? c.subcases.find((x) => x.id === e.subcase_id) : null;
-    const cells = [h('div', {class: 'time-col small muted', role: 'cell'}, h('time', {datetime: e.at, title: f.time(e.at)}, f.shortT(e.at)))];
-    for (let i = 0; i <= depts.length; i++) {
-      if (i !== col) {
-        cells.push(h('div', {class: 'lane-cell', role: 'cell'}));
-        continue;
-      }
-      const lane = col ? lanes.get(depts[col - 1].code) : 'case';
-      cells.push(h('div', {class: 'lane-cell', role: 'cell'},
-        h('div', {class: `step lane-${lane} step-${e.type}`, dataset: {step: e.type}},
-          h('div', {class: 'step-label'}, e.label || e.type),
-          sc ? h('div', {class: 'step-matter small'}, sc.matter_name) : null,
-          e.detail || e.text ? h('div', {class: 'step-detail small', title: e.text || ''}, e.detail || e.text) : null)));
+    const at = f.shortT(e.at);
+    let row = rows[rows.length - 1];
+    if (!row || row.at !== at || row.cells[col]) {
+      row = {at, time: e.at, cells: []};
+      rows.push(row);
     }
+    const sc = e.subcase_id ? c.subcases.find((x) => x.id === e.subcase_id) : null;
+    row.cells[col] = step(e, sc, col ? lanes.get(depts[col - 1].code) : 'case');
+  }
+  for (const row of rows) {
+    const cells = [h('div', {class: 'time-col small muted', role: 'cell'}, h('time', {datetime: row.time, title: f.time(row.time)}, row.at))];
+    for (let i = 0; i <= depts.length; i++) cells.push(h('div', {class: 'lane-cell', role: 'cell'}, row.cells[i] || null));
     grid.append(h('div', {class: 'lane-row', role: 'row'}, cells));
   }
   return c.timeline.length ? grid : empty('暂无步骤');
+}
+
+// step is one entry of the timeline: its label, the matter, and what it adds — for an
+// applicant's step the part of its text after the label (承诺办结日期…, 发放…), for an
+// operators' step (delivery) its detail (the HTTP status, the reason of a refusal).
+function step(e, sc, lane) {
+  // An operators' detail names the department first, which the lane already shows.
+  let more = (e.detail || '').replace(/^\S+?(?::\s|\s(?=system\b))/, '');
+  const took = /^system took it(?: \(HTTP (\d+), attempt (\d+)\))?$/.exec(more);
+  if (took) more = took[1] ? `HTTP ${took[1]}，第 ${took[2]} 次尝试` : '';
+  if (e.text) {
+    const i = e.text.indexOf('：');
+    more = i >= 0 ? e.text.slice(i + 1) : '';
+  }
+  return h('div', {class: `step lane-${lane} step-${e.type}`, dataset: {step: e.type}, title: [e.text, e.detail].filter(Boolean).join('\n')},
+    h('div', {class: 'step-label'}, e.label || e.type, sc ? h('span', {class: 'step-matter'}, ' · ' + sc.matter_name) : null),
+    more ? h('div', {class: 'step-detail small'}, more) : null);
 }

@@ -82,7 +82,7 @@ async function bundlePage(main, ctx, code) {
     h('section', {class: 'panel'}, h('h2', null, '事项'),
       table(['事项', '部门', '法定时限', '承诺时限', '结果'], b.matters.map((m) => [
         h('div', null, m.name, m.optional ? h('span', {class: 'muted small'}, '（选办）') : null),
-        m.department?.name || '—',
+        [m.department?.name || '—', Object.entries(m.department_by_applicant_type || {}).map(([t, d]) => h('div', {class: 'small muted'}, `${f.label(f.applicantTypes, t)}：${d.name}`))],
         `${m.statutory_limit_working_days} 个工作日`, `${m.promised_limit_working_days} 个工作日`, m.result?.name || '—']), {class: 'grid'})),
     h('div', {class: 'columns'},
       h('section', {class: 'panel', id: 'reuse'}, h('h2', null, '一张表单的复用'), reuseFigures(form.reuse, used)),
@@ -152,7 +152,7 @@ function renderForm(form) {
       table(['材料', '形式', '要求', '用于事项'], mats.map((m) => [
         h('div', null, m.name, m.description ? h('div', {class: 'small muted'}, m.description) : null),
         m.form_label || '—',
-        m.required ? h('span', {class: 'required'}, '必交') : m.conditions?.length ? '选办时提交' : '按需提交',
+        h('td', {class: 'nowrap'}, m.required ? h('span', {class: 'required'}, '必交') : m.conditions?.length ? '选办时提交' : '按需提交'),
         h('span', {class: 'small'}, (m.matters || []).map((c) => matterNames[c] || c).join('、'))]), {class: 'grid compact'})));
   }
   return h('form', {class: 'preview', onsubmit: (e) => e.preventDefault()}, out);
@@ -160,7 +160,7 @@ function renderForm(form) {
 
 function control(name, p, req, matterNames) {
   const id = 'f-' + name.replaceAll('.', '-');
-  const example = Array.isArray(p.examples) && p.examples.length ? String(p.examples[0]) : '';
+  const example = Array.isArray(p.examples) && p.examples.length ? '例：' + String(p.examples[0]) : '';
   let input;
   if (Array.isArray(p.enum)) {
     const labels = p['x-enum-labels'] || {};

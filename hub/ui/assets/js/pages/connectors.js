@@ -63,9 +63,11 @@ export async function mount(main, ctx) {
       hasHistory ? '最近一小时' : null, '最近成功 / 错误', '操作'].filter(Boolean);
     const rows = cs.map((c) => {
       const dept = c.department ? names[c.department] || c.department : '';
-      const tr = h('tr', {dataset: {connector: c.name}, class: 'state-' + c.state},
-        h('td', null, h('div', {class: 'strong'}, dept || c.name), h('div', {class: 'mono small muted'}, c.name), h('div', {class: 'small muted'}, f.label(f.connectorKinds, c.kind))),
-        h('td', null, badge(f.label(f.connectorStates, c.state), c.state === 'running' ? 'good' : c.state === 'paused' ? 'notice' : 'bad', 'connector-state')),
+      const troubled = (c.state !== 'running' && c.state !== 'paused') || c.breaker === 'open' || c.dead_letters > 0;
+      const tr = h('tr', {dataset: {connector: c.name}, class: 'state-' + c.state + (troubled ? ' troubled' : '')},
+        h('td', null, h('div', {class: 'strong'}, dept || c.name),
+          h('div', {class: 'small muted', title: f.label(f.connectorKinds, c.kind)}, h('span', {class: 'mono'}, c.name), ' · ', f.label(f.connectorKinds, c.kind))),
+        h('td', null, badge(f.label(f.connectorStates, c.state), c.state === 'running' ? 'good' : c.state === 'paused' ? 'warn' : 'bad', 'connector-state')),
         h('td', null, c.breaker ? badge(f.label(f.breakerStates, c.breaker), c.breaker === 'closed' ? 'good' : 'bad') : '—'),
         h('td', {class: 'num'}, f.num(c.lag)),
         h('td', {class: 'num'}, f.num(c.in_flight)),
@@ -75,7 +77,7 @@ export async function mount(main, ctx) {
         h('td', {class: 'num' + (c.dead_letters ? ' text-bad strong' : '')}, f.num(c.dead_letters)),
         hasHistory ? h('td', {class: 'chart-cell'}, c.history ? activity(c.history) : h('span', {class: 'muted'}, '—')) : null,
         h('td', {class: 'small'},
-          h('div', null, '成功 ', c.last_success ? h('time', {datetime: c.last_success, title: f.time(c.last_success)}, f.ago(c.last_success)) : '—'),
+          h('div', null, c.last_success ? ['成功 ', h('time', {datetime: c.last_success, title: f.time(c.last_success)}, f.ago(c.last_success))] : h('span', {class: 'muted'}, '尚无送达')),
           c.last_error ? h('div', {class: 'text-bad'}, '错误 ', h('time', {datetime: c.last_error, title: f.time(c.last_error)}, f.ago(c.last_error))) : null,
           c.last_error_message ? h('div', {class: 'error-text', title: c.last_error_message}, c.last_error_message) : null),
         h('td', null, c.state === 'paused'
@@ -98,7 +100,8 @@ export async function mount(main, ctx) {
     replace(flash);
     try {
       const st = await api.call(`/connectors/${api.seg(name)}/${action}`, {method: 'POST'});
-      replace(flash, h('div', {class: 'alert alert-ok'}, `${name} ${action === 'pause' ? '已暂停' : '已恢复'}（${f.label(f.connectorStates, st.state)}）`));
+      const who = (st.department && names[st.department] ? names[st.department] + ' ' : '') + name;
+      replace(flash, h('div', {class: 'alert alert-ok'}, `${who}：${action === 'pause' ? '已暂停，消息留在 Kafka 中等待恢复' : '已恢复运行'}（当前状态：${f.label(f.connectorStates, st.state)}）`));
     } catch (e) {
       replace(flash, errorBox(e, `${action === 'pause' ? '暂停' : '恢复'} ${name} 失败`));
     }

@@ -49,7 +49,7 @@ function draw(body, r) {
     h('section', {class: 'tiles tiles-wide', id: 'reform-tiles'},
       tile('受理办件', o.cases ?? 0, `已办结 ${o.completed ?? 0} · 办理中 ${o.in_progress ?? 0}`, 'good'),
       tile('一次申请免去的分别申请', o.matters ?? 0, '个事项（减环节、减跑动）', 'good'),
-      tile('减材料', f.pct(o.materials?.saved_percent), `少交 ${f.num(o.materials?.saved)} 份，少填 ${f.num(o.fields?.saved)} 项（${f.pct(o.fields?.saved_percent)}）`, 'good'),
+      tile('减材料', f.pct(o.materials?.saved_percent), `少交 ${f.num(o.materials?.saved)} 份材料、少填 ${f.num(o.fields?.saved)} 项`, 'good'),
       tile('免填免交', f.pct(o.fields?.prefilled_percent), `字段预填；材料证照免交 ${f.pct(o.materials?.from_licences_percent)}`, o.fields?.prefilled_percent ? 'good' : 'muted'),
       tile('减时限', f.pct(hd.reduction_percent), target ? `较法定时限压缩（目标 ${target}%）` : '较法定时限压缩',
         typeof hd.reduction_percent === 'number' && target ? (hd.reduction_percent >= target ? 'good' : 'warn') : 'muted'),
