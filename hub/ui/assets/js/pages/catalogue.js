@@ -65,7 +65,7 @@ async function bundlePage(main, ctx, code) {
   const type = types.includes(ctx.query.get('type')) ? ctx.query.get('type') : types[0];
   const [form, coverage, reuse] = await Promise.all([
     api.call('/bundles/' + api.seg(b.code) + '/form' + api.q({applicant_type: type})),
-    api.orNull('/bundles/' + api.seg(b.code) + '/coverage'),
+    api.orNull('/bundles/' + api.seg(b.code) + '/coverage' + api.q({applicant_type: type})),
     api.call('/reports/reuse').catch(() => null),
   ]);
   const used = reuse?.bundles?.find((x) => x.bundle.code === b.code);
@@ -86,7 +86,7 @@ async function bundlePage(main, ctx, code) {
         `${m.statutory_limit_working_days} 个工作日`, `${m.promised_limit_working_days} 个工作日`, m.result?.name || '—']), {class: 'grid'})),
     h('div', {class: 'columns'},
       h('section', {class: 'panel', id: 'reuse'}, h('h2', null, '一张表单的复用'), reuseFigures(form.reuse, used)),
-      h('section', {class: 'panel', id: 'coverage'}, h('h2', null, '各部门表单的映射覆盖'), coverageOf(coverage))),
+      h('section', {class: 'panel', id: 'coverage'}, h('h2', null, '各部门表单的映射覆盖'), coverageOf(coverage, type, form))),
     h('section', {class: 'panel', id: 'form-preview'},
       h('div', {class: 'panel-head'}, h('h2', null, '一张表单（申请人所见，只读预览）'), typeSwitch),
       renderForm(form)));
@@ -111,26 +111,38 @@ function reuseFigures(r, used) {
   return parts;
 }
 
-// coverageOf draws, per department form, the share of its fields the mapping fills and from
-// where: GET /bundles/{code}/coverage, when the hub serves it.
-function coverageOf(c) {
-  const forms = c && (c.matters || c.forms);
-  if (!forms || !forms.length) return empty('暂无数据');
-  return forms.map((m) => {
-    const name = m.matter?.name || m.matter_name || m.name || m.matter || '';
-    const dept = m.department?.name || m.department_name || '';
-    const fields = m.fields || [];
-    const filled = fields.filter((x) => (x.status || (x.mapped ? 'mapped' : 'unfilled')) !== 'unfilled').length;
-    const percent = m.percent ?? m.coverage_percent ?? m.mapped_percent ?? (fields.length ? (100 * filled) / fields.length : 0);
-    return h('details', {class: 'coverage'},
-      h('summary', null, h('span', {class: 'cov-name'}, name, dept ? h('span', {class: 'muted small'}, ' · ' + dept) : null), ' ', meter(percent, {width: 120}), ' ', f.pct(percent)),
-      fields.length ? table(['部门表单字段', '来源', ''], fields.map((x) => {
-        const st = x.status || (x.mapped ? 'mapped' : 'unfilled');
-        return [h('span', null, x.title || x.field, h('span', {class: 'mono small muted'}, ' ' + (x.field || ''))),
-          h('span', {class: 'small'}, x.from || x.source || (x.value !== undefined ? String(x.value) : '—')),
-          badge(st === 'unfilled' ? '未填' : st === 'mapped' ? '映射' : st === 'constant' ? '常量' : st === 'derived' ? '推导' : st, st === 'unfilled' ? 'bad' : 'good')];
-      }), {class: 'grid compact'}) : null);
-  });
+// coverageOf draws, per department form, the share of its fields the one form fills and how
+// each is filled — from fields of the one form, a constant, a prerequisite's result, or not at
+// all: GET /bundles/{code}/coverage, when the hub serves it.
+function coverageOf(c, type, form) {
+  const mine = (c?.coverage || []).find((x) => x.applicant_type === type) || c?.coverage?.[0];
+  const forms = mine?.forms || [];
+  if (!forms.length) return empty('暂无数据');
+  const titles = form.schema?.properties || {};
+  const matterNames = Object.fromEntries((form.matters || []).map((m) => [m.code, m.name]));
+  const sources = {one_form: ['一张表单', 'good'], constant: ['常量', 'notice'], derived: ['前置事项结果', 'notice'], unfilled: ['未填', 'bad']};
+  const t = mine.totals || {};
+  return [
+    h('p', {class: 'small muted'}, `共 ${t.fields ?? '—'} 个部门表单字段：由一张表单填写 ${f.pct(t.one_form_percent)}，连同常量与前置结果共填 ${f.pct(t.filled_percent)}`,
+      t.required_unfilled ? h('span', {class: 'text-bad'}, `，必填未填 ${t.required_unfilled} 个`) : ''),
+    forms.map((m) => {
+      const tt = m.totals || {};
+      return h('details', {class: 'coverage', dataset: {matter: m.matter?.code || ''}},
+        h('summary', null,
+          h('span', {class: 'cov-name'}, m.matter?.name || m.matter?.code, h('span', {class: 'muted small'}, ' · ' + (m.department?.name || ''))),
+          meter(tt.filled_percent, {width: 110}), h('span', {class: 'small num cov-pct', title: `一张表单 ${f.pct(tt.one_form_percent)}`}, f.pct(tt.filled_percent)),
+          tt.unfilled ? h('span', {class: 'small text-bad'}, `未填 ${tt.unfilled}`) : null),
+        table(['部门表单字段', '如何填写', ''], (m.fields || []).map((x) => {
+          const [label, tone] = sources[x.source] || [x.source, 'muted'];
+          let how = '—';
+          if (x.source === 'one_form') how = (x.one_form_fields || []).map((k) => titles[k]?.title || k).join('、') || x.expression || '—';
+          else if (x.source === 'constant') how = String(x.value ?? x.expression ?? '');
+          else if (x.source === 'derived') how = x.result ? `${matterNames[x.result.matter] || x.result.matter} 的 ${x.result.field}` + (x.result.in_bundle ? '' : '（或已有电子证照）') : x.expression || '—';
+          return [h('span', null, x.required ? h('span', {class: 'required'}, '*') : null, x.title || x.field, h('span', {class: 'mono small muted'}, ' ' + x.field)),
+            h('span', {class: 'small'}, how), badge(label, tone)];
+        }), {class: 'grid compact'}));
+    }),
+  ];
 }
 
 // renderForm renders the one form from its JSON Schema: sections (x-sections) in order, each
