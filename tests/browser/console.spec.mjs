@@ -248,8 +248,11 @@ await run('catalogue and a bundle form', async () => {
   const required = await page.locator('#form-preview .form-field .required').count();
   if (fields < 20 || selects < 3 || required < 10) throw new Error(`the form shows ${fields} fields, ${selects} selects, ${required} required marks`);
   await page.waitForSelector('#reuse svg.chart');
+  // Where the hub reports mapping coverage, open the first department form's.
+  const coverage = await page.locator('#coverage details.coverage').count();
+  if (coverage) await page.locator('#coverage details.coverage summary').first().click();
   await screenshot(page, '09-catalogue-form');
-  log(`开酒吧's one form: ${fields} fields, ${selects} selects, ${required} required`);
+  log(`开酒吧's one form: ${fields} fields, ${selects} selects, ${required} required; coverage of ${coverage} department forms`);
 });
 
 await run('reform results', async () => {

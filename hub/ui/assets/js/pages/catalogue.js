@@ -130,7 +130,8 @@ function coverageOf(c, type, form) {
       return h('details', {class: 'coverage', dataset: {matter: m.matter?.code || ''}},
         h('summary', null,
           h('span', {class: 'cov-name'}, m.matter?.name || m.matter?.code, h('span', {class: 'muted small'}, ' · ' + (m.department?.name || ''))),
-          meter(tt.filled_percent, {width: 110}), h('span', {class: 'small num cov-pct', title: `一张表单 ${f.pct(tt.one_form_percent)}`}, f.pct(tt.filled_percent)),
+          meter(tt.one_form_percent, {width: 110}),
+          h('span', {class: 'small cov-pct', title: '由一张表单填写 / 连同常量与前置结果共填'}, `${f.pct(tt.one_form_percent)} / 共 ${f.pct(tt.filled_percent)}`),
           tt.unfilled ? h('span', {class: 'small text-bad'}, `未填 ${tt.unfilled}`) : null),
         table(['部门表单字段', '如何填写', ''], (m.fields || []).map((x) => {
           const [label, tone] = sources[x.source] || [x.source, 'muted'];

@@ -41,7 +41,8 @@ function draw(body, r) {
   const target = r.plan?.time_reduction_target_percent;
   const period = r.period?.from || r.period?.to ? `${r.period.from || '开始'} 至 ${r.period.to || '今天'}` : '全部办件';
   const bundles = (r.bundles || []).filter((b) => b.cases);
-  const depts = (r.departments || []).filter((d) => d.subcases || d.decided);
+  // A department's handling figures, nested under handling (or beside its name).
+  const depts = (r.departments || []).map((d) => ({department: d.department, ...(d.handling || d)})).filter((d) => d.subcases || d.decided);
   const bl = (b) => b.bundle?.name || b.bundle?.code;
 
   const sections = [
