@@ -79,18 +79,21 @@ function draw(body, r) {
   sections.push(card('shorter_time', '减时限',
     depts.length ? [
       h('h3', null, '各部门办理用时（工作日）与承诺、法定时限'),
-      groupedBars(depts.map((d) => ({label: d.department?.name || d.department?.code,
-        values: d.decided ? [d.mean_days, d.p90_days, d.mean_promised_days, d.mean_statutory_days] : [null, null, null, null]})),
+      depts.some((d) => d.decided) ? groupedBars(depts.filter((d) => d.decided).map((d) => ({label: d.department?.name || d.department?.code,
+        values: [d.mean_days, d.p90_days, d.mean_promised_days, d.mean_statutory_days]})),
       [{name: '平均用时', cls: 'c-primary'}, {name: '90% 在此之内', cls: 'c-alt'}, {name: '平均承诺时限', cls: 'c-warn'}, {name: '平均法定时限', cls: 'c-muted'}],
-      {width: 900, format: (v) => f.num(v, 1), title: '各部门办理用时与时限'}),
+      {width: 900, format: (v) => f.num(v, 1), title: '各部门办理用时与时限'}) : empty('本期尚无已作出决定的事项'),
       table(['部门', '已决定', '平均用时', '90% 用时', '承诺时限内', '法定时限内', '无需补正'], depts.map((d) => [
         d.department?.name || d.department?.code, `${d.decided ?? 0}/${d.subcases ?? 0}`,
         d.decided ? f.num(d.mean_days, 1) + ' 日' : '—', d.decided ? f.num(d.p90_days) + ' 日' : '—',
         share(d.within_promised_percent, d.decided), share(d.within_statutory_percent, d.decided), share(d.without_supplement_percent, d.decided)]),
       {class: 'grid compact'})] : empty()));
+  const done = bundles.filter((b) => b.one_round?.completed);
+  const open = bundles.filter((b) => !b.one_round?.completed);
   sections.push(card('one_round', '一次办结',
-    bundles.length ? hbars(bundles.map((b) => ({label: bl(b), value: b.one_round?.percent ?? 0, note: `${b.one_round?.without_supplement ?? 0}/${b.one_round?.completed ?? 0}`, cls: 'c-good'})),
-      {width: 900, max: 100, format: (v) => f.pct(v), title: '各一件事无需补正即办结的比例'}) : empty()));
+    done.length ? hbars(done.map((b) => ({label: bl(b), value: b.one_round.percent ?? 0, note: `${b.one_round.without_supplement ?? 0}/${b.one_round.completed} 件`, cls: 'c-good'})),
+      {width: 900, max: 100, format: (v) => f.pct(v), title: '各一件事无需补正即办结的比例'}) : empty('本期尚无办结的办件'),
+    open.length ? h('p', {class: 'small muted'}, '尚无办结：', open.map(bl).join('、')) : null));
   replace(body, sections);
 }
 
