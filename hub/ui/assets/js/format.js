@@ -20,9 +20,9 @@ export const subcaseStates = {
 
 // standings of the deadline watch, worst first, with the class that colours them.
 export const standings = [
+  {code: 'delivery_failed', label: '推送失败', tone: 'bad'},
   {code: 'overdue_statutory', label: '超过法定时限', tone: 'bad'},
   {code: 'overdue_promised', label: '超过承诺时限', tone: 'warn'},
-  {code: 'delivery_failed', label: '推送失败', tone: 'bad'},
   {code: 'undelivered', label: '未送达部门', tone: 'warn'},
   {code: 'due_soon', label: '即将到期', tone: 'notice'},
   {code: 'on_track', label: '正常', tone: 'good'},

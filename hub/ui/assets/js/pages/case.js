@@ -83,7 +83,7 @@ export async function mount(main, ctx) {
 
   function delivery(sc, d) {
     if (!d) return h('div', {class: 'delivery muted small'}, '推送：', sc.state === 'waiting' ? '等待前置事项办结后推送' : '—');
-    const label = f.label(f.deliveryStates, d.state);
+    const label = d.state_label || f.label(f.deliveryStates, d.state);
     switch (d.state) {
       case 'failed':
         return h('div', {class: 'delivery delivery-failed', role: 'alert'},
