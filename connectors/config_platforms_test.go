@@ -70,6 +70,8 @@ func TestTheConnectorsFileConfiguresKafkaPlatformsAndSupervision(t *testing.T) {
 			}
 			if st := c.Status(); st.Name != s.Name {
 				t.Errorf("%s reports itself as %q", s.Name, st.Name)
+			} else if st.History == nil || st.History.StepSeconds != 60 {
+				t.Errorf("%s reports no history of the last hour: %+v", s.Name, st.History)
 			}
 		}
 	})

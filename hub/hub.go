@@ -25,6 +25,7 @@ import (
 	"yjshub/hub/licences"
 	"yjshub/hub/outbox"
 	"yjshub/hub/pseudonym"
+	"yjshub/hub/reform"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
 	"yjshub/mapping"
@@ -77,6 +78,8 @@ type Services struct {
 	Cases *cases.Service
 	// Sharing runs consents, prefill and the reuse report.
 	Sharing *sharing.Service
+	// Reform makes the report of the reform's results (改革成效) from the cases.
+	Reform *reform.Service
 	// Relay moves the outbox to Kafka (nil without a bus); run it with Relay.Run.
 	Relay *outbox.Relay
 	// DeadLetters keeps and replays the connectors' dead letters (nil without a bus).
@@ -138,6 +141,10 @@ func New(cfg Config) (*Services, error) {
 		Forms: s.Forms, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the sharing service: %w", err)
 	}
+	if s.Reform, err = reform.New(reform.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Forms: s.Forms, Sharing: s.Sharing,
+		Calendar: cfg.Calendar, Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("hub: the reform report: %w", err)
+	}
 	if cfg.Bus != nil {
 		s.Recorder = Recorder(s.Cases, s.DeadLetters)
 		if s.Inbox, err = inbox.New(cfg.Store, s.Recorder, inbox.WithLogger(cfg.Logger), inbox.WithClock(cfg.Now)); err != nil {
@@ -153,14 +160,16 @@ func Recorder(svc *cases.Service, dlq *deadletter.Store) connector.Recorder {
 	return connector.RecorderFuncs{
 		DeliveredFunc: svc.RecordDelivered,
 		FailedFunc: func(ctx context.Context, f connector.Failure) error {
-			if _, err := dlq.Add(ctx, f); err != nil {
+			id, err := dlq.Add(ctx, f)
+			if err != nil {
 				return err
 			}
 			if f.SubcaseID == "" {
 				return nil
 			}
-			return svc.RecordFailed(ctx, f.Delivery, f.Reason)
+			return svc.RecordFailed(ctx, f.Delivery, f.Reason, id)
 		},
+		RetryingFunc: svc.RecordRetrying,
 	}
 }
 

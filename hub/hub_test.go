@@ -34,7 +34,7 @@ func TestNewWithoutABusBuildsTheServicesOfTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Cases == nil || s.Sharing == nil || s.Licences == nil || s.Forms == nil || s.Audit == nil {
+	if s.Cases == nil || s.Sharing == nil || s.Reform == nil || s.Licences == nil || s.Forms == nil || s.Audit == nil {
 		t.Errorf("services missing: %+v", s)
 	}
 	if s.Relay != nil || s.DeadLetters != nil || s.Recorder != nil || s.Inbox != nil {

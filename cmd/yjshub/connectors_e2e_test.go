@@ -138,9 +138,24 @@ func TestDeadLettersAreKeptAndReplayed(t *testing.T) {
 				return true
 			})
 
+			// The refused sub-case shows as failed, with its dead letter, in the case view and in
+			// watch, which gives up at its timeout saying so and exits non-zero.
+			var v cases.CaseView
+			getJSON(t, hub+"/api/v1/cases/"+c.ID, &v)
+			for _, sc := range v.Subcases {
+				if sc.Department.Code == "tobacco" && (sc.Delivery == nil || sc.Delivery.State != cases.DeliveryFailed || sc.Delivery.DeadLetterID != l.ID) {
+					t.Fatalf("the refused sub-case in the case view: %+v, want delivery failed with dead letter %s", sc.Delivery, l.ID)
+				}
+			}
+			code, out, stderr := runCLI(t, "watch", "--hub", hub, "--interval", "20ms", "--timeout", "500ms", c.ID)
+			if code == 0 || !strings.Contains(out, "delivery_failed (dead letter "+l.ID) || !strings.Contains(stderr, "gave up after 500ms") ||
+				!strings.Contains(stderr, "1 delivery failed for good") {
+				t.Fatalf("watch of a case with a refused delivery: exit %d\n%s\n%s", code, out, stderr)
+			}
+
 			// The department mends its side; the operator replays.
 			dept.status.Store(http.StatusAccepted)
-			code, out, stderr := runCLI(t, "dlq", "replay", "--hub", hub, "--all", "--connector", "restpush:tobacco")
+			code, out, stderr = runCLI(t, "dlq", "replay", "--hub", hub, "--all", "--connector", "restpush:tobacco")
 			if code != 0 || !strings.Contains(out, "replayed 1 of 1") {
 				t.Fatalf("dlq replay: exit %d\n%s\n%s", code, out, stderr)
 			}
@@ -149,7 +164,7 @@ func TestDeadLettersAreKeptAndReplayed(t *testing.T) {
 				getJSON(t, hub+"/api/v1/cases/"+c.ID, &v)
 				for _, sc := range v.Subcases {
 					if sc.Department.Code == "tobacco" {
-						return sc.DeliveredAt != nil && sc.DeliveryError == ""
+						return sc.DeliveredAt != nil && sc.DeliveryError == "" && sc.Delivery != nil && sc.Delivery.State == cases.DeliveryDelivered
 					}
 				}
 				return false

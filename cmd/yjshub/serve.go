@@ -557,6 +557,7 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, conso
 		Cases:       svc.Cases,
 		Forms:       svc.Forms,
 		Sharing:     svc.Sharing,
+		Reform:      svc.Reform,
 		Licences:    svc.Licences,
 		Audit:       svc.Audit,
 		Pseudonyms:  svc.Pseudonyms,

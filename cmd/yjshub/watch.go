@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -30,16 +31,27 @@ func watchCommand() *cobra.Command {
 			}
 			seen := 0
 			last := ""
+			var v cases.CaseView
+			gaveUp := func() error {
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) && timeout > 0 {
+					if v.ID == "" {
+						return fmt.Errorf("gave up after %s: the hub did not answer for case %s", timeout, args[0])
+					}
+					return fmt.Errorf("gave up after %s: case %s is still %s (%s)", timeout, v.ID, v.State, standing(v))
+				}
+				return fmt.Errorf("stopped watching: %w", ctx.Err())
+			}
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for {
-				var v cases.CaseView
-				if _, err := call(ctx, http.MethodGet, url, nil, nil, &v); err != nil {
+				var next cases.CaseView
+				if _, err := call(ctx, http.MethodGet, url, nil, nil, &next); err != nil {
 					if ctx.Err() != nil {
-						return fmt.Errorf("stopped watching: %w", ctx.Err())
+						return gaveUp()
 					}
 					return err
 				}
+				v = next
 				if seen == 0 {
 					fmt.Fprintf(out, "%s  %d %s (%s)  deadline %s\n", v.ID, v.Bundle.Seq, v.Bundle.Name, v.ApplicantType, v.Deadline.Promised)
 				}
@@ -60,7 +72,7 @@ func watchCommand() *cobra.Command {
 				}
 				select {
 				case <-ctx.Done():
-					return fmt.Errorf("stopped watching: %w", ctx.Err())
+					return gaveUp()
 				case <-tick.C:
 				}
 			}
@@ -68,7 +80,7 @@ func watchCommand() *cobra.Command {
 	}
 	hubFlag(cmd, &hub)
 	cmd.Flags().DurationVar(&interval, "interval", 500*time.Millisecond, "how often to ask the hub")
-	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (0: never)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long with a non-zero exit, saying where the case stands (0: never)")
 	return cmd
 }
 
@@ -79,23 +91,65 @@ func validity(from, until string) string {
 	return from + " to " + until
 }
 
+// subcaseStatus is a sub-case's state as the board shows it: a sub-case whose delivery failed
+// for good shows delivery_failed with its dead letter, one being retried its attempts and next
+// try, rather than dispatched like one in flight.
+func subcaseStatus(sc cases.SubcaseView) string {
+	d := sc.Delivery
+	switch {
+	case d == nil || sc.State != cases.StateDispatched && d.State != cases.DeliveryFailed:
+		return sc.State
+	case d.State == cases.DeliveryFailed:
+		return fmt.Sprintf("delivery_failed (dead letter %s: %s)", d.DeadLetterID, d.LastError)
+	case d.State == cases.DeliveryRetrying:
+		next := ""
+		if d.NextAttemptAt != nil {
+			next = ", next " + d.NextAttemptAt.Local().Format("15:04:05")
+		}
+		return fmt.Sprintf("dispatched, retrying (%d attempts, %s%s)", d.Attempts, d.LastError, next)
+	}
+	return sc.State
+}
+
+// standing says in a few words where a case's matters stand.
+func standing(v cases.CaseView) string {
+	decided, failed, retrying := 0, 0, 0
+	for _, sc := range v.Subcases {
+		switch {
+		case sc.State == cases.StateApproved || sc.State == cases.StateRejected || sc.State == cases.StateCancelled || sc.State == cases.StateWithdrawn:
+			decided++
+		case sc.Delivery != nil && sc.Delivery.State == cases.DeliveryFailed:
+			failed++
+		case sc.Delivery != nil && sc.Delivery.State == cases.DeliveryRetrying:
+			retrying++
+		}
+	}
+	out := fmt.Sprintf("%d/%d decided", decided, len(v.Subcases))
+	if failed > 0 {
+		out += fmt.Sprintf(", %d delivery failed for good: replay the dead letter (yjshub dlq)", failed)
+	}
+	if retrying > 0 {
+		out += fmt.Sprintf(", %d being retried", retrying)
+	}
+	return out
+}
+
 // drawBoard draws the sub-cases as a board: one row per matter with a bar of its progress.
 func drawBoard(v cases.CaseView) string {
 	steps := map[string]int{cases.StateWaiting: 0, cases.StateDispatched: 1, cases.StateReceived: 2, cases.StateAccepted: 3,
 		cases.StateSupplementRequested: 3, cases.StateResubmitted: 3, cases.StateSuspended: 3,
 		cases.StateApproved: 4, cases.StateRejected: 4, cases.StateCancelled: 4}
 	var b strings.Builder
-	decided := 0
 	rows := [][]string{}
 	for _, sc := range v.Subcases {
 		n := steps[sc.State]
-		if n == 4 {
-			decided++
-		}
 		bar := strings.Repeat("█", n*3) + strings.Repeat("░", (4-n)*3)
-		rows = append(rows, []string{"  " + bar, sc.State, sc.Department.Name, sc.MatterName})
+		if sc.Delivery != nil && sc.Delivery.State == cases.DeliveryFailed {
+			bar = strings.Repeat("✗", 12)
+		}
+		rows = append(rows, []string{"  " + bar, subcaseStatus(sc), sc.Department.Name, sc.MatterName})
 	}
 	table(&b, rows)
-	fmt.Fprintf(&b, "  %d/%d decided\n", decided, len(v.Subcases))
+	fmt.Fprintf(&b, "  %s\n", standing(v))
 	return b.String()
 }

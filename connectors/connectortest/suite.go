@@ -418,6 +418,11 @@ func checkDelivered(s *suite) {
 	if st.Delivered < int64(len(subs)) {
 		s.t.Errorf("Status().Delivered = %d, want at least %d", st.Delivered, len(subs))
 	}
+	if h := st.History; h == nil || h.StepSeconds != 60 || h.End.IsZero() {
+		s.t.Errorf("Status().History = %+v; want the last hour minute by minute", h)
+	} else if n := sumOf(h.Delivered[:]); n < int64(len(subs)) {
+		s.t.Errorf("Status().History counts %d deliveries in the last hour, want at least %d", n, len(subs))
+	}
 	d.waitCommitted()
 }
 
@@ -930,4 +935,13 @@ func normalize(t *testing.T, v any) any {
 		t.Fatalf("normalize: %v", err)
 	}
 	return out
+}
+
+// sumOf adds up counts.
+func sumOf(counts []int64) int64 {
+	var n int64
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }

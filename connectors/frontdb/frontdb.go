@@ -271,6 +271,16 @@ func (c *Connector) handle(ctx context.Context, db *sqlx.DB, rm bus.Received) er
 		wait := min(retryInitial<<min(attempts-1, 16), retryMax)
 		c.log.WarnContext(ctx, "frontdb: staging a sub-case failed, will retry", "event_id", m.id, "case_id", m.caseID,
 			"subcase_id", m.subcaseID, "attempt", attempts, "reason", reason, "wait", wait)
+		if rr, ok := c.rec.(connector.RetryRecorder); ok {
+			now := time.Now()
+			rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+			err := rr.Retrying(rctx, connector.Retry{Delivery: connector.Delivery{Connector: c.Name(), EventID: m.id, CaseID: m.caseID,
+				SubcaseID: m.subcaseID, Department: c.cfg.Department, Attempts: attempts, At: now}, Reason: reason, NextAt: now.Add(wait)})
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				c.log.WarnContext(ctx, "frontdb: noting a retry failed", "event_id", m.id, "case_id", m.caseID, "error", err)
+			}
+		}
 		if !delivery.Wait(ctx, wait) {
 			return fmt.Errorf("%w: event %s not staged: %w", errStopped, m.id, context.Cause(ctx))
 		}

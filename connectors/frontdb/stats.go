@@ -50,6 +50,7 @@ func (c *Connector) Status() connector.Status {
 		Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
 		Delivered: cs.Delivered, Retries: cs.Retries, Failed: cs.Failed, DeadLetters: cs.Failed,
 		InFlight:    cs.InFlight,
+		History:     &cs.History,
 		LastSuccess: connector.TimePtr(cs.LastSuccess), LastError: connector.TimePtr(cs.LastError),
 		LastErrorMessage: cs.LastErrorMessage, Detail: detail,
 	}

@@ -187,7 +187,7 @@ func (c *Connector) Status() connector.Status {
 	return connector.Status{
 		Name: c.Name(), Kind: Kind, Department: c.cfg.Department,
 		Topic: c.topic, Group: c.cfg.GroupID,
-		Delivered: s.Delivered, InFlight: s.InFlight,
+		Delivered: s.Delivered, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"track_group": c.cfg.TrackGroup, "results_group": c.cfg.ResultsGroup, "results_topic": bus.TopicResult},
 	}

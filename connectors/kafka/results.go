@@ -239,7 +239,7 @@ func (r *Results) Status() connector.Status {
 	s := r.counters.Snapshot()
 	return connector.Status{
 		Name: ResultsName, Kind: Kind, Topic: bus.TopicResult, Group: r.cfg.GroupID,
-		Delivered: s.Delivered, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		Delivered: s.Delivered, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments)},
 	}

@@ -239,10 +239,13 @@ func (c *Connector) Status() connector.Status {
 		lastSuccess = latest(lastSuccess, licLastSuccess)
 	}
 	cs := c.counters.Snapshot()
+	history := rs.History // the pushes, with the refused applications and licences of the pulls
+	history.Add(cs.History)
 	st := connector.Status{
 		Name: c.Name(), Kind: Kind, Topic: bus.TopicCaseEvent, Group: c.cfg.GroupID,
 		Delivered: rs.Delivered, Retries: rs.Retries, Failed: rs.Failed + cs.Failed, DeadLetters: rs.Failed + cs.Failed,
 		InFlight:    rs.InFlight,
+		History:     &history,
 		LastSuccess: connector.TimePtr(latest(rs.LastSuccess, lastSuccess)),
 		Detail:      detail,
 	}

@@ -201,7 +201,7 @@ func (c *Connector) Status() connector.Status {
 	st := connector.Status{
 		Name: c.Name(), Kind: Kind, Department: c.cfg.Department,
 		Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
-		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"stored": c.stored.Load(), "max_attempts": c.cfg.MaxAttempts,
 			"default_visibility": c.cfg.DefaultVisibility.String(), "max_visibility": c.cfg.MaxVisibility.String()},

@@ -276,9 +276,28 @@ func (c *Connector) deliver(ctx context.Context, m *message) result {
 		d := delivery.Backoff(failures, c.cfg.Retry, rand.Float64())
 		c.log.WarnContext(ctx, "restpush: attempt failed, will retry", "event_id", m.id, "case_id", m.caseID,
 			"attempt", m.attempts, "status", r.Status, "reason", r.Reason, "wait", d)
+		c.noteRetry(ctx, m, r, d)
 		if !delivery.Wait(ctx, d) {
 			return stopped
 		}
+	}
+}
+
+// noteRetry tells the Recorder, when it keeps such notes, that m failed and is tried again
+// after wait. It is bounded in time, and its failure only logged: the retry goes on regardless.
+func (c *Connector) noteRetry(ctx context.Context, m *message, r result, wait time.Duration) {
+	rr, ok := c.rec.(connector.RetryRecorder)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	err := rr.Retrying(rctx, connector.Retry{Delivery: Delivery{Connector: c.Name(), EventID: m.id, CaseID: m.caseID,
+		SubcaseID: m.subcaseID, Department: c.cfg.Department, Status: r.Status, Attempts: m.attempts, At: now},
+		Reason: r.Reason, NextAt: now.Add(wait)})
+	if err != nil && ctx.Err() == nil {
+		c.log.WarnContext(ctx, "restpush: noting a retry failed", "event_id", m.id, "case_id", m.caseID, "error", err)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"yjshub/connectors/restpush"
 	"yjshub/connectors/signing"
 	"yjshub/hub/bus"
+	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 )
@@ -85,6 +86,13 @@ func (h *harness) recorder() restpush.Recorder {
 		FailedFunc: func(ctx context.Context, f restpush.Failure) error {
 			called("failed:" + f.EventID)
 			return h.Rec.Failed(ctx, f)
+		},
+		RetryingFunc: func(ctx context.Context, r connector.Retry) error {
+			called(fmt.Sprintf("retrying:%s:%d:%s", r.EventID, r.Attempts, r.Reason))
+			if r.NextAt.Before(r.At) || r.SubcaseID == "" {
+				return fmt.Errorf("a retry note with its next attempt %v before %v, or no sub-case %q", r.NextAt, r.At, r.SubcaseID)
+			}
+			return nil
 		},
 	}
 }
@@ -268,6 +276,12 @@ func TestServerErrorsAreRetriedWithTheSameIdempotencyKey(t *testing.T) {
 		}
 		if !strings.HasPrefix(s.LastErrorMessage, "HTTP 500 Internal Server Error") {
 			t.Errorf("LastErrorMessage = %q, want the last failure's status", s.LastErrorMessage)
+		}
+		// Each failed attempt is noted for the case view before the next, then the delivery.
+		_, _, order := h.snapshot()
+		if want := []string{"retrying:" + id + ":1:HTTP 503", "retrying:" + id + ":2:HTTP 500", "delivered:" + id}; len(order) != 3 ||
+			!strings.HasPrefix(order[0], want[0]) || !strings.HasPrefix(order[1], want[1]) || order[2] != want[2] {
+			t.Errorf("recorder calls %q, want %q", order, want)
 		}
 	})
 }

@@ -23,7 +23,7 @@ func (c *Connector) Status() connector.Status {
 	return connector.Status{
 		Name: c.Name(), Kind: "restpush", Department: c.cfg.Department,
 		Breaker: s.BreakerState, Topic: bus.SubcaseTopic(c.cfg.Department), Group: c.cfg.GroupID,
-		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"endpoint": c.client.Endpoint()},
 	}

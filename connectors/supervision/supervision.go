@@ -126,7 +126,7 @@ func (c *Connector) Status() connector.Status {
 	s := c.runner.Stats()
 	return connector.Status{
 		Name: Name, Kind: Kind, Topic: bus.TopicCaseEvent, Group: c.cfg.GroupID,
-		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight,
+		Delivered: s.Delivered, Retries: s.Retries, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
 		Detail: map[string]any{"endpoint": c.client.Endpoint(), "mask_holder_id": c.cfg.masked()},
 	}

@@ -318,8 +318,26 @@ func TestACaseIsReadOnlyByItsPlatformAndOperators(t *testing.T) {
 			if len(reads) != 1 || !strings.Contains(string(reads[0].Detail), `"client":"ops-pd"`) || reads[0].Subject == "" {
 				t.Errorf("audit rows of case reads: %+v; want one, of ops-pd, with the holder's reference", reads)
 			}
-			// A platform lists the licences of the holder of its own case without a consent token.
+			// Searching cases by holder: operators granted personal data alone, each search audited.
 			holder := "91350100M000100Y43" // the example's enterprise.uscc
+			for _, c := range []struct {
+				client string
+				status int
+			}{{"jiangsu", 403}, {"ops", 403}, {"ops-pd", 200}} {
+				code, resp := send(t, srv, "GET", "/api/v1/cases?holder="+holder, keys[c.client], "")
+				if code != c.status || (code == 200 && !strings.Contains(resp, view.ID)) || (code == 403 && !strings.Contains(resp, "personal data")) {
+					t.Errorf("%s searching by holder: %d %s; want %d", c.client, code, resp, c.status)
+				}
+			}
+			if code, resp := send(t, srv, "GET", "/api/v1/cases?holder=91350100M000100Y44", keys["ops-pd"], ""); code != 200 || strings.Contains(resp, view.ID) {
+				t.Errorf("ops-pd searching another holder: %d %s", code, resp)
+			}
+			searches, err := hs.Audit.Entries(context.Background(), AuditCaseSearch, "")
+			if err != nil || len(searches) != 2 || searches[0].Subject == "" || searches[0].Subject == searches[1].Subject ||
+				strings.Contains(string(searches[0].Detail), holder) || !strings.Contains(string(searches[0].Detail), `"client":"ops-pd"`) {
+				t.Errorf("audit rows of holder searches: %+v %v; want two of ops-pd, keyed by pseudonym, without the number", searches, err)
+			}
+			// A platform lists the licences of the holder of its own case without a consent token.
 			list := "/api/v1/licences?holder=" + holder + "&case=" + view.ID
 			if code, resp := send(t, srv, "GET", list, keys["jiangsu"], ""); code != 200 {
 				t.Errorf("jiangsu listing the licences of its case's holder: %d %s", code, resp)

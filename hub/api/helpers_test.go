@@ -27,6 +27,7 @@ func servicesConfig(hs *hub.Services) Config { return withServices(hs, Config{})
 func withServices(hs *hub.Services, cfg Config) Config {
 	cfg.Catalogue, cfg.Cases, cfg.Forms = hs.Catalogue, hs.Cases, hs.Forms
 	cfg.Sharing, cfg.Licences, cfg.Audit, cfg.Pseudonyms = hs.Sharing, hs.Licences, hs.Audit, hs.Pseudonyms
+	cfg.Reform = hs.Reform
 	return cfg
 }
 

@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"yjshub/hub/audit"
 	"yjshub/hub/auth"
 	"yjshub/hub/cases"
 	"yjshub/problem"
@@ -16,18 +18,50 @@ import (
 // The applicant's journey on a platform after intake: its cases found by its own number, their
 // steps followed through the change feed, supplements (补正) sent back and withdrawals (撤件).
 
-// listCases answers GET /api/v1/cases?external_ref=&state=&after=&limit=: a platform's own
-// cases (an operator's: every case), in the order they were submitted.
+// listCases answers GET /api/v1/cases?bundle=&state=&department=&from=&to=&holder=&external_ref=
+// &cursor=&limit=: a platform's own cases, an operator's every case, in the order submitted, a
+// page at a time (cursor is the next of the page before; after is its older name). Searching by
+// holder is for operators granted personal data alone, and each such search is audited.
 func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
-	q := cases.CaseQuery{ExternalRef: qs.Get("external_ref"), State: qs.Get("state"), After: qs.Get("after")}
+	q := cases.CaseQuery{ExternalRef: qs.Get("external_ref"), State: qs.Get("state"), Bundle: qs.Get("bundle"),
+		Department: qs.Get("department"), From: qs.Get("from"), To: qs.Get("to"), Holder: qs.Get("holder"), After: qs.Get("cursor")}
 	var problems []problem.Problem
+	if q.After == "" {
+		q.After = qs.Get("after") // the older name; cursor wins when both are given
+	}
+	for _, name := range []string{"from", "to"} {
+		if qs.Has(name) && qs.Get(name) == "" {
+			problems = append(problems, problem.Problem{Path: name, Rule: problem.RuleDate, Message: "must be a date written YYYY-MM-DD"})
+		}
+	}
 	q.Limit, problems = intParam(r, "limit", problems)
-	if len(problems) > 0 {
-		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
+	c, authed := auth.FromContext(r.Context())
+	if q.Holder != "" && authed && !(c.Role == auth.RoleOperator && c.PersonalData && s.cfg.Audit != nil && s.cfg.Pseudonyms != nil) {
+		writeError(w, http.StatusForbidden, CodeForbidden, "searching by holder needs an operator client granted personal data (personal_data: true)")
 		return
 	}
 	q.Owner, q.AllOwners = s.scope(r)
+	if len(problems) > 0 {
+		// With the service's own problems of the query, so that every one is named at once.
+		if _, err := s.cfg.Cases.List(r.Context(), cases.CaseQuery{Bundle: q.Bundle, Department: q.Department, From: q.From,
+			To: q.To, State: q.State, Limit: max(q.Limit, 1), Owner: q.Owner, AllOwners: q.AllOwners}); err != nil {
+			var pe *problem.Error
+			if errors.As(err, &pe) {
+				problems = append(problems, pe.Problems...)
+			}
+		}
+		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
+		return
+	}
+	if q.Holder != "" && authed {
+		_, err := s.cfg.Audit.AppendAlone(r.Context(), audit.Entry{Kind: AuditCaseSearch, Outcome: audit.Granted,
+			Subject: s.cfg.Pseudonyms.Of(q.Holder), Detail: map[string]any{"client": c.Name}})
+		if err != nil {
+			s.writeCaseError(w, r, err) // nothing shown that was not audited
+			return
+		}
+	}
 	list, err := s.cfg.Cases.List(r.Context(), q)
 	if err != nil {
 		s.writeQueryError(w, r, err)
@@ -35,6 +69,9 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, list)
 }
+
+// AuditCaseSearch is the audit kind of an operator's search of cases by holder.
+const AuditCaseSearch = "case_search"
 
 // events answers GET /api/v1/events?after=CURSOR&limit=&wait=30: the applicant-facing steps of
 // a platform's cases (an operator's: of every case) after a cursor, waiting up to wait for the

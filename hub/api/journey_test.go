@@ -42,6 +42,10 @@ func TestAPlatformFollowsSupplementsAndWithdrawsOnlyItsOwnCases(t *testing.T) {
 			if code, resp := send(t, srv, "GET", "/api/v1/cases?limit=0&state=x", keys["jiangsu"], ""); code != 422 || !strings.Contains(resp, "message_zh") {
 				t.Errorf("a bad list query: %d %s", code, resp)
 			}
+			if code, resp := send(t, srv, "GET", "/api/v1/cases?to=&bundle=nope&department=police", keys["ops"], ""); code != 422 ||
+				!strings.Contains(resp, `"path":"to"`) || !strings.Contains(resp, `"path":"bundle"`) || !strings.Contains(resp, `"path":"department"`) {
+				t.Errorf("a list query with an empty date and an unknown bundle and department: %d %s; want each named", code, resp)
+			}
 
 			// The feed: jiangsu's steps; lianyungang sees none of them.
 			for client, want := range map[string]bool{"jiangsu": true, "lianyungang": false} {

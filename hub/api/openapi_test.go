@@ -392,7 +392,9 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		Department: cases.DepartmentRef{Code: "tobacco", Name: "区烟草局"}, State: "supplement_requested", StateLabel: "待补正", SupplementDeadline: "2026-12-20", WaitingFor: []string{"food-business-licence"},
 		Deadlines: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, LimitsDays: cases.LimitDays{Promised: 10, Statutory: 20},
 		Paused: true, DispatchedAt: &at, DeliveredAt: &at, DeliveryError: "503 from the back office", DecisionNumber: "赣烟许〔2026〕1号",
-		Reason: "材料不全", Missing: []event.Missing{{Material: "premises-proof", Field: "business.address", Note: "请补正"}}, Materials: []string{"premises-proof"}}
+		Reason: "材料不全", Missing: []event.Missing{{Material: "premises-proof", Field: "business.address", Note: "请补正"}}, Materials: []string{"premises-proof"},
+		Delivery: &cases.DeliveryView{State: cases.DeliveryFailed, StateLabel: "推送失败", Attempts: 3, Status: 400, NextAttemptAt: &at,
+			LastError: "HTTP 400", DeadLetterID: "dl_1", At: &at}}
 	caseView := cases.CaseView{ID: "cs_1", ExternalRef: "JS-2026-000123", State: "completed", StateLabel: "已办结", Outcome: "partially_approved", OutcomeLabel: "部分准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"},
 		ApplicantType: "enterprise", CatalogueVersion: strings.Repeat("0", 64), SubmittedAt: at, CompletedAt: &at,
 		Deadline: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, Subcases: []cases.SubcaseView{subcase},
@@ -444,7 +446,8 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 	}{
 		{"Case", caseView},
 		{"CaseList", cases.CaseList{Items: []cases.CaseSummary{{ID: "cs_1", ExternalRef: "JS-1", State: "withdrawn", StateLabel: "已撤回", Outcome: "approved",
-			OutcomeLabel: "全部准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Deadline: event.Deadlines{Promised: "2026-12-11"}, SubmittedAt: at}},
+			OutcomeLabel: "全部准予", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Deadline: event.Deadlines{Promised: "2026-12-11"}, SubmittedAt: at,
+			CompletedAt: &at, Departments: []string{"tobacco"}, Subcases: cases.SubcaseCounts{Total: 1, Decided: 1, DeliveryFailed: 1}}},
 			Next: "cs_1"}},
 		{"Feed", cases.Feed{Items: []cases.FeedEntry{{Cursor: "7", CaseID: "cs_1", ExternalRef: "JS-1", SubcaseID: "sc_1", Type: "supplement_requested",
 			Label: "要求补正", Text: "区烟草局「烟草专卖零售许可证核发」要求补正：经营场所使用证明", At: at, Data: map[string]any{"deadline": "2026-12-20"}}}, Next: "7"}},
@@ -461,7 +464,8 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		{"DeadLetterWithPayload", DeadLetterView{Letter: letter, Payload: envelope}},
 		{"ConnectorStatus", connector.Status{Name: "restpush:tobacco", Kind: "restpush", Department: "tobacco", State: connector.StatePaused,
 			Breaker: "half-open", Topic: "yjs.subcase.tobacco", Group: "yjshub-restpush-tobacco", Lag: 3, Delivered: 10, Retries: 2, Failed: 1,
-			DeadLetters: 1, InFlight: 1, LastSuccess: &at, LastError: &at, LastErrorMessage: "503", Detail: map[string]any{"inbox": 2}}},
+			DeadLetters: 1, InFlight: 1, LastSuccess: &at, LastError: &at, LastErrorMessage: "503", Detail: map[string]any{"inbox": 2},
+			History: &connector.History{StepSeconds: 60, End: at.Truncate(time.Minute), Delivered: [connector.HistoryMinutes]int64{59: 3}}}},
 		{"Consent", sharing.Consent{ID: "3f9a1c0e5b7d2468", Token: "yjc_x", ExpiresAt: at, Purpose: "prefill", Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, Uses: 2}},
 		{"Prefill", sharing.Prefill{Bundle: event.BundleRef{Seq: 34, Code: "open-bar", Name: "开酒吧"}, ApplicantType: "enterprise",
 			Fields: map[string]sharing.PrefilledField{"enterprise.name": {Title: "企业名称", Value: "连云港海韵餐饮管理有限公司",

@@ -18,6 +18,7 @@ import (
 	"yjshub/hub/cases"
 	"yjshub/hub/licences"
 	"yjshub/hub/pseudonym"
+	"yjshub/hub/reform"
 	"yjshub/hub/sharing"
 	"yjshub/mapping"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	// Sharing serves consents, prefill and the reuse report. Optional: without it the
 	// shared-data routes are not mounted. With it, Licences and Audit are required.
 	Sharing *sharing.Service
+	// Reform makes the report of the reform's results (GET /api/v1/reports/reform, for
+	// operators). Optional: without it the route is not mounted.
+	Reform *reform.Service
 	// Licences is the e-licence library the licence routes list, verify and revoke in.
 	Licences *licences.Library
 	// Audit is the audit log the audit routes list and verify, and operators' reads of
@@ -138,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 			r.Get("/materials", s.listMaterials)
 			r.Get("/materials/{code}", s.getMaterial)
 			r.Get("/bundles/{code}/notice", s.notice)
+			r.Get("/bundles/{code}/coverage", s.bundleCoverage)
 			r.Get("/departments", s.listDepartments)
 			r.Get("/catalogue", s.catalogueInfo)
 		}
@@ -173,6 +178,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.Sharing != nil {
 			s.mountSharing(r)
+		}
+		if cfg.Reform != nil {
+			ops.Get("/reports/reform", s.reformReport)
 		}
 	})
 	s.router = r

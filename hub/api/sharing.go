@@ -4,14 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/hub/audit"
-	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
@@ -240,19 +237,8 @@ func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *sharingRoutes) reuseReport(w http.ResponseWriter, r *http.Request) {
-	var period sharing.Period
-	var problems []problem.Problem
-	for name, dst := range map[string]*time.Time{"from": &period.From, "to": &period.To} {
-		if v := r.URL.Query().Get(name); v != "" {
-			d, err := time.ParseInLocation(time.DateOnly, v, deadline.China)
-			if err != nil {
-				problems = append(problems, problem.Problem{Path: name, Rule: problem.RuleDate, Message: "must be a date, YYYY-MM-DD"})
-			}
-			*dst = d
-		}
-	}
+	period, problems := periodQuery(r)
 	if len(problems) > 0 {
-		sort.Slice(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })
 		writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has problems", problems...)
 		return
 	}

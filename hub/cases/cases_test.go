@@ -473,7 +473,17 @@ func TestADeliveryOfAnUnknownSubcaseIsRecordedAndDoesNotStall(t *testing.T) {
 	})
 }
 
-func TestADeliveryThatFailedAndThenGotThroughIsRecordedAsDelivered(t *testing.T) {
+func countSteps(v *cases.CaseView, typ string) int {
+	n := 0
+	for _, e := range v.Timeline {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func TestADeliveryRetriedThenFailedThenReplayedShowsEachState(t *testing.T) {
 	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
 		ctx := context.Background()
 		app, hash := example(t, "open-drink-shop-individual")
@@ -481,13 +491,45 @@ func TestADeliveryThatFailedAndThenGotThroughIsRecordedAsDelivered(t *testing.T)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := connector.Delivery{EventID: "ev_1", SubcaseID: v.Subcases[0].ID, Department: v.Subcases[0].Department.Code, Status: 400, Attempts: 1}
-		if err := svc.RecordFailed(ctx, d, "HTTP 400"); err != nil {
-			t.Fatal(err)
+		if dv := v.Subcases[0].Delivery; dv == nil || dv.State != cases.DeliveryPending {
+			t.Fatalf("a sub-case just sent: delivery %+v, want pending", dv)
+		}
+		d := connector.Delivery{EventID: "ev_1", SubcaseID: v.Subcases[0].ID, Department: v.Subcases[0].Department.Code, Status: 503, Attempts: 1}
+		next := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+		for n := 1; n <= 3; n++ {
+			d.Attempts = n
+			if err := svc.RecordRetrying(ctx, connector.Retry{Delivery: d, Reason: "HTTP 503", NextAt: next}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		got, _ := svc.Get(ctx, v.ID)
+		dv := got.Subcases[0].Delivery
+		if dv == nil || dv.State != cases.DeliveryRetrying || dv.Attempts != 3 || dv.LastError != "HTTP 503" || dv.NextAttemptAt == nil || !dv.NextAttemptAt.Equal(next) {
+			t.Fatalf("while retried: delivery %+v, want retrying, 3 attempts, next %v", dv, next)
+		}
+		if n := countSteps(got, cases.StepDeliveryRetrying); n != 1 {
+			t.Fatalf("%d retry steps in the timeline after three attempts, want 1", n)
+		}
+		d.Status, d.Attempts = 400, 4
+		if err := svc.RecordFailed(ctx, d, "HTTP 400", "dl_1"); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = svc.Get(ctx, v.ID)
 		if got.Subcases[0].DeliveryError != "HTTP 400" || got.Subcases[0].DeliveredAt != nil {
 			t.Fatalf("after the failure: %+v", got.Subcases[0])
+		}
+		dv = got.Subcases[0].Delivery
+		if dv == nil || dv.State != cases.DeliveryFailed || dv.DeadLetterID != "dl_1" || dv.LastError != "HTTP 400" || dv.NextAttemptAt != nil || dv.StateLabel != "推送失败" {
+			t.Fatalf("after the failure: delivery %+v, want failed with dead letter dl_1", dv)
+		}
+		applicant := *got
+		applicant.Subcases = append([]cases.SubcaseView(nil), got.Subcases...)
+		applicant.ForApplicant()
+		if applicant.Subcases[0].Delivery != nil {
+			t.Fatal("a platform is shown the delivery records")
+		}
+		if err := svc.RecordRetrying(ctx, connector.Retry{Delivery: d, Reason: "HTTP 503", NextAt: next}); err != nil {
+			t.Fatal(err)
 		}
 		d.Status = 202
 		if err := svc.RecordDelivered(ctx, d); err != nil {
@@ -499,6 +541,15 @@ func TestADeliveryThatFailedAndThenGotThroughIsRecordedAsDelivered(t *testing.T)
 		got, _ = svc.Get(ctx, v.ID)
 		if got.Subcases[0].DeliveryError != "" || got.Subcases[0].DeliveredAt == nil {
 			t.Fatalf("after the replay got through: %+v", got.Subcases[0])
+		}
+		if dv := got.Subcases[0].Delivery; dv == nil || dv.State != cases.DeliveryDelivered || dv.DeadLetterID != "" {
+			t.Fatalf("after the replay got through: delivery %+v, want delivered", dv)
+		}
+		if err := svc.RecordRetrying(ctx, connector.Retry{Delivery: d, Reason: "HTTP 503", NextAt: next}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := svc.Get(ctx, v.ID); got.Subcases[0].Delivery.State != cases.DeliveryDelivered {
+			t.Fatalf("a late retry note turned a delivered message into %s", got.Subcases[0].Delivery.State)
 		}
 		delivered := 0
 		for _, e := range got.Timeline {

@@ -21,9 +21,16 @@ const (
 	StandingDueSoon          = "due_soon"          // its promised limit ends within the window
 	StandingOnTrack          = "on_track"
 	StandingPaused           = "paused" // suspended or waiting for a supplement: the clock stands still, nothing is due
+	// StandingDeliveryFailed: the department's system refused the sub-case for good; it is a
+	// dead letter until an operator replays it, and its clock runs meanwhile.
+	StandingDeliveryFailed = "delivery_failed"
+	// StandingUndelivered: sent, but the department's system has not confirmed it yet (in
+	// flight, or being retried); not yet overdue.
+	StandingUndelivered = "undelivered"
 )
 
-var standingRank = map[string]int{StandingOverdueStatutory: 0, StandingOverduePromised: 1, StandingDueSoon: 2, StandingOnTrack: 3, StandingPaused: 4}
+var standingRank = map[string]int{StandingDeliveryFailed: 0, StandingOverdueStatutory: 1, StandingOverduePromised: 2, StandingUndelivered: 3,
+	StandingDueSoon: 4, StandingOnTrack: 5, StandingPaused: 6}
 
 // openStates are the states of a sub-case at its department whose clock runs or stands still;
 // waiting (not yet sent) and the decided states are not watched.
@@ -56,6 +63,10 @@ type DeadlineItem struct {
 	// DaysLeft is the working days from today to the promised deadline: 0 when it is today,
 	// negative when it has passed (minus the working days since, at least -1).
 	DaysLeft int `json:"days_left"`
+	// StatutoryDaysLeft is the same to the statutory deadline.
+	StatutoryDaysLeft int `json:"statutory_days_left"`
+	// Delivery is where the sub-case's messages stand (DeliveryFailed … DeliveryDelivered).
+	Delivery string `json:"delivery"`
 }
 
 // MatterRef names a matter.
@@ -87,6 +98,9 @@ type deadlineRow struct {
 	DueStatutory  string `db:"due_statutory"`
 	BundleCode    string `db:"bundle_code"`
 	BundleSeq     int    `db:"bundle_seq"`
+	Delivered     bool   `db:"delivered"`
+	Failed        int    `db:"failed"`
+	Retrying      int    `db:"retrying"`
 }
 
 // Deadlines lists the open sub-cases (at their departments, not yet decided) by their standing
@@ -106,7 +120,10 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 		}
 	}
 	query, args, err := sqlx.In(`SELECT s.id, s.case_id, s.matter_code, s.matter_name, s.department, s.state, s.promised_days,
-		s.statutory_days, s.due_promised, s.due_statutory, c.bundle_code, c.bundle_seq
+		s.statutory_days, s.due_promised, s.due_statutory, c.bundle_code, c.bundle_seq,
+		(CASE WHEN s.delivered_at IS NULL THEN 0 ELSE 1 END) = 1 AS delivered,
+		(SELECT COUNT(*) FROM deliveries d WHERE d.subcase_id = s.id AND d.outcome = 'failed') AS failed,
+		(SELECT COUNT(*) FROM deliveries d WHERE d.subcase_id = s.id AND d.outcome = 'retrying') AS retrying
 		FROM subcases s JOIN cases c ON c.id = s.case_id
 		WHERE s.state IN (?) AND (? = '' OR s.department = ?)`, openStates, q.Department, q.Department)
 	if err != nil {
@@ -139,25 +156,36 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 		if perr != nil || serr != nil {
 			return nil, fmt.Errorf("sub-case %s has no deadlines (%q, %q)", r.SubcaseID, r.DuePromised, r.DueStatutory)
 		}
-		if promised.Before(today) {
-			it.DaysLeft = -max(1, s.cal.WorkingDaysBetween(promised, today))
-		} else {
-			it.DaysLeft = s.cal.WorkingDaysBetween(today, promised)
+		it.DaysLeft, it.StatutoryDaysLeft = s.daysLeft(today, promised), s.daysLeft(today, statutory)
+		switch {
+		case r.Failed > 0:
+			it.Delivery = DeliveryFailed
+		case r.Retrying > 0:
+			it.Delivery = DeliveryRetrying
+		case !r.Delivered && r.State == StateDispatched:
+			// Past dispatched, the department has said it has the sub-case, however it came.
+			it.Delivery = DeliveryPending
+		default:
+			it.Delivery = DeliveryDelivered
 		}
 		switch {
+		case it.Delivery == DeliveryFailed:
+			it.Standing = StandingDeliveryFailed
 		case r.State == StateSuspended || r.State == StateSupplementRequested:
 			it.Standing = StandingPaused
 		case statutory.Before(today):
 			it.Standing = StandingOverdueStatutory
 		case promised.Before(today):
 			it.Standing = StandingOverduePromised
+		case it.Delivery != DeliveryDelivered:
+			it.Standing = StandingUndelivered
 		case it.DaysLeft <= q.Within:
 			it.Standing = StandingDueSoon
 		default:
 			it.Standing = StandingOnTrack
 		}
 		w.Counts[it.Standing]++
-		if q.All || standingRank[it.Standing] <= standingRank[StandingDueSoon] {
+		if q.All || standingRank[it.Standing] <= standingRank[StandingDueSoon] { // the on-track and the paused are counted only
 			w.Items = append(w.Items, it)
 		}
 	}
@@ -172,4 +200,13 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 		return strings.Compare(a.SubcaseID, b.SubcaseID) < 0
 	})
 	return w, nil
+}
+
+// daysLeft counts the working days from today to a deadline: 0 when it is today, negative when
+// it has passed (minus the working days since, at least -1).
+func (s *Service) daysLeft(today, due time.Time) int {
+	if due.Before(today) {
+		return -max(1, s.cal.WorkingDaysBetween(due, today))
+	}
+	return s.cal.WorkingDaysBetween(today, due)
 }

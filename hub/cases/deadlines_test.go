@@ -1,15 +1,20 @@
 package cases_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"yjshub/hub"
 	"yjshub/hub/cases"
+	"yjshub/hub/connector"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
 	"yjshub/hub/store/storetest"
@@ -60,6 +65,30 @@ func TestTheDeadlineWatchRanksOpenSubcasesAsDaysPass(t *testing.T) {
 			}
 			if w.AsOf != "2026-11-27" || w.Within != 3 || len(w.Items) != len(v.Subcases) {
 				t.Fatalf("as of %s within %d: %d items, want the %d sub-cases", w.AsOf, w.Within, len(w.Items), len(v.Subcases))
+			}
+			// Sent, not yet confirmed by the departments' systems: apart from the on-track.
+			for _, it := range w.Items {
+				if it.Standing != cases.StandingUndelivered || it.Delivery != cases.DeliveryPending {
+					t.Errorf("%s before its delivery: standing %s, delivery %s; want undelivered, pending", it.Matter.Code, it.Standing, it.Delivery)
+				}
+			}
+			for i, sc := range v.Subcases {
+				d := connector.Delivery{EventID: fmt.Sprintf("dv%d", i), CaseID: v.ID, SubcaseID: sc.ID, Department: sc.Department.Code, Status: 202, Attempts: 1}
+				if err := svc.RecordDelivered(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if w, err = svc.Deadlines(ctx, cases.DeadlineQuery{All: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range w.Items {
+				if it.Delivery != cases.DeliveryDelivered {
+					t.Errorf("%s after its delivery: delivery %s", it.Matter.Code, it.Delivery)
+				}
+				sdue, _ := time.ParseInLocation(time.DateOnly, it.Deadlines.Statutory, deadline.China)
+				if want := cal.WorkingDaysBetween(clock.now(), sdue); it.StatutoryDaysLeft != want {
+					t.Errorf("%s: %d working days left to the statutory limit, want %d", it.Matter.Code, it.StatutoryDaysLeft, want)
+				}
 			}
 			for _, it := range w.Items {
 				due, _ := time.ParseInLocation(time.DateOnly, it.Deadlines.Promised, deadline.China)
@@ -155,6 +184,41 @@ func TestTheDeadlineWatchRanksOpenSubcasesAsDaysPass(t *testing.T) {
 					t.Errorf("%+v: %v, want a *problem.Error", q, err)
 				}
 			}
+
+			// A second case: one matter refused for good by its department's system, one being
+			// retried. The refused one leads the watch even past every limit; the retried one is
+			// apart from the on-track.
+			clock.set(time.Date(2026, 11, 27, 1, 30, 0, 0, time.UTC))
+			v2, _, err := svc.Submit(ctx, app, hash, "second")
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused, retried := v2.Subcases[0], v2.Subcases[1]
+			if err := svc.RecordFailed(ctx, connector.Delivery{EventID: "rf", CaseID: v2.ID, SubcaseID: refused.ID, Department: refused.Department.Code, Status: 400, Attempts: 1}, "HTTP 400", "dl_x"); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.RecordRetrying(ctx, connector.Retry{Delivery: connector.Delivery{EventID: "rt", CaseID: v2.ID, SubcaseID: retried.ID, Department: retried.Department.Code, Status: 503, Attempts: 2}, Reason: "HTTP 503", NextAt: clock.now().Add(time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			for _, at := range []time.Time{clock.now(), statutory.AddDate(0, 1, 0)} {
+				clock.set(at)
+				w, err = svc.Deadlines(ctx, cases.DeadlineQuery{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(w.Items) == 0 || w.Items[0].SubcaseID != refused.ID || w.Items[0].Standing != cases.StandingDeliveryFailed || w.Counts[cases.StandingDeliveryFailed] != 1 {
+					t.Errorf("as of %s the refused sub-case does not lead the watch: %+v", w.AsOf, w.Items)
+				}
+				for _, it := range w.Items {
+					if it.SubcaseID == retried.ID && it.Delivery != cases.DeliveryRetrying {
+						t.Errorf("the retried sub-case: delivery %s", it.Delivery)
+					}
+				}
+			}
+			clock.set(time.Date(2026, 11, 27, 1, 30, 0, 0, time.UTC))
+			if got := standings(must(svc.Deadlines(ctx, cases.DeadlineQuery{})))[retried.ID]; got != cases.StandingUndelivered {
+				t.Errorf("the retried sub-case, on its first day: %s, want undelivered", got)
+			}
 		})
 	}
 }
@@ -193,6 +257,13 @@ func submitEndingOn(t *testing.T, open storetest.Opener, due time.Time, days int
 	v, _, err := svc.Submit(context.Background(), app, hash, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Delivered: what these tests watch is the dates alone.
+	for i, sc := range v.Subcases {
+		if err := svc.RecordDelivered(context.Background(), connector.Delivery{EventID: fmt.Sprint("dv", i), CaseID: v.ID, SubcaseID: sc.ID,
+			Department: sc.Department.Code, Status: 202, Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return svc, clock, subcaseOf(t, v, "food-business-licence").ID
 }
@@ -325,3 +396,85 @@ func TestASubcaseWhosePromisedLimitEndsExactlyAtTheWindowsEdgeIsDueSoon(t *testi
 		}
 	}
 }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Every state change writes one log line that names its case, and none holds personal data.
+func TestEachStateChangeLogsOneLineWithItsCase(t *testing.T) {
+	for name, open := range storetest.Backends() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			var buf syncBuffer
+			log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: storetest.Migrated(open)(t), Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			app, hash := example(t, "open-drink-shop-individual")
+			v, _, err := hs.Cases.Submit(ctx, app, hash, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := v.Subcases[0]
+			for i, typ := range []string{event.Received, event.Accepted, event.Approved} {
+				ev := event.DepartmentEvent{EventID: fmt.Sprint("e", i), Type: typ, DecisionNumber: "赣审〔2026〕1号"}
+				if typ == event.Approved {
+					ev.Licences = nil
+				}
+				if _, _, err := hs.Cases.ApplyEvent(ctx, sc.ID, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A replay changes nothing and logs nothing.
+			if _, _, err := hs.Cases.ApplyEvent(ctx, sc.ID, event.DepartmentEvent{EventID: "e0", Type: event.Received}); err != nil {
+				t.Fatal(err)
+			}
+			var changes []map[string]any
+			submitted := 0
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("not a JSON line: %q", line)
+				}
+				switch rec["msg"] {
+				case "sub-case state changed":
+					changes = append(changes, rec)
+				case "case submitted":
+					submitted++
+					if rec["case_id"] != v.ID {
+						t.Errorf("the submission's line: %v", rec)
+					}
+				}
+			}
+			if submitted != 1 || len(changes) != 3 {
+				t.Fatalf("%d submission and %d state-change lines, want 1 and 3:\n%s", submitted, len(changes), buf.String())
+			}
+			for i, want := range []string{cases.StateReceived, cases.StateAccepted, cases.StateApproved} {
+				if c := changes[i]; c["case_id"] != v.ID || c["subcase_id"] != sc.ID || c["state"] != want {
+					t.Errorf("line %d: %v, want case %s, state %s", i, c, v.ID, want)
+				}
+			}
+			if out := buf.String(); strings.Contains(out, v.HolderID()) || strings.Contains(out, app.Form["contact.mobile"].(string)) {
+				t.Errorf("personal data in the log:\n%s", out)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

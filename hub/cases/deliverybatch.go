@@ -89,7 +89,7 @@ func (s *Service) writeDeliveries() {
 			// are not held back by it and its own outcome reaches its caller.
 			for _, p := range batch {
 				ctx, cancel := context.WithTimeout(context.Background(), deliveryBatchTimeout)
-				p.done <- s.recordDelivery(ctx, p.d, "delivered", "")
+				p.done <- s.recordDeliveredAlone(ctx, p.d)
 				cancel()
 			}
 			continue
@@ -126,7 +126,7 @@ func (s *Service) writeDeliveryBatch(ctx context.Context, tx *sqlx.Tx, batch []*
 	}
 	if err := tx.SelectContext(ctx, &changed, tx.Rebind(`INSERT INTO deliveries (event_id, subcase_id, department, outcome, status, attempts, reason, at)
 		VALUES `+strings.TrimSuffix(strings.Repeat(tuple+", ", len(rows)), ", ")+` ON CONFLICT (event_id) DO UPDATE SET outcome = excluded.outcome,
-		status = excluded.status, attempts = excluded.attempts, reason = excluded.reason, at = excluded.at
+		status = excluded.status, attempts = excluded.attempts, reason = excluded.reason, at = excluded.at, next_attempt_at = NULL
 		WHERE deliveries.outcome <> excluded.outcome RETURNING event_id`), args...); err != nil {
 		return fmt.Errorf("recording deliveries: %w", err)
 	}

@@ -95,7 +95,13 @@ func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.Dep
 	if err != nil {
 		return nil, false, err
 	}
-	return s.events.apply(ctx, s, p)
+	res, replayed, err = s.events.apply(ctx, s, p)
+	if err == nil && !replayed && res != nil {
+		// One line per state change, with the case: what an operator greps for first.
+		s.cfg.Logger.Info("sub-case state changed", "case_id", res.Case.ID, "subcase_id", subcaseID,
+			"department", res.Subcase.Department.Code, "event", ev.Type, "state", res.Subcase.State, "case_state", res.Case.State)
+	}
+	return res, replayed, err
 }
 
 // pending checks an event whole and makes it a pendingEvent, at the hub's time now.

@@ -57,6 +57,11 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	if err != nil {
 		return nil, false, err
 	}
+	defer func() {
+		if err == nil && !replayed {
+			s.cfg.Logger.Info("case submitted", "case_id", view.ID, "bundle", view.Bundle.Code, "matters", len(view.Subcases), "owner", owner)
+		}
+	}()
 	return s.idempotent(ctx, idempotencyKey, requestHash, 201, func(tx *sqlx.Tx) (*CaseView, error) {
 		if err := s.insertCase(ctx, tx, pc); err != nil {
 			if app.ExternalRef != "" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -486,6 +487,132 @@ func TestASupplementRequestLaterThanFiveWorkingDaysBeforeAcceptanceIsFlagged(t *
 		}
 		if flags[late.ID] != float64(8) || flags[accepted.ID] != nil {
 			t.Fatalf("late flags: %v; want 8 working days for %s (not accepted) and none for %s (accepted)", flags, late.MatterCode, accepted.MatterCode)
+		}
+	})
+}
+
+// The operators' case search: each filter narrows the list to the cases it names, filters
+// combine, the cursor pages through them, each summary counts its matters, and a bad query is
+// refused with every problem named.
+func TestTheCaseListFiltersByBundleStateDepartmentDayAndHolder(t *testing.T) {
+	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
+		ctx := context.Background()
+		type submitted struct {
+			v      *cases.CaseView
+			holder string
+			day    string
+		}
+		var all []submitted
+		// Three days, two bundles, two holders; one case withdrawn.
+		for i, s := range []struct {
+			example string
+			day     time.Time
+		}{
+			{"open-bar-enterprise", chinaDay(2026, 11, 2, 10, 0)},
+			{"open-drink-shop-individual", chinaDay(2026, 11, 2, 23, 59)},
+			{"open-bar-enterprise", chinaDay(2026, 11, 3, 0, 0)},
+			{"open-drink-shop-enterprise", chinaDay(2026, 11, 4, 9, 0)},
+		} {
+			setClock(t, svc, s.day)
+			app, hash := example(t, s.example)
+			v, _, err := svc.SubmitAs(ctx, "jiangsu", app, fmt.Sprintf("%s-%d", hash, i), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, submitted{v: v, holder: v.HolderID(), day: s.day.Format(time.DateOnly)})
+		}
+		if _, _, err := svc.Withdraw(ctx, all[2].v.ID, cases.Withdrawal{Reason: "不再开办"}); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(q cases.CaseQuery) []string {
+			t.Helper()
+			q.AllOwners = true
+			l, err := svc.List(ctx, q)
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			out := []string{}
+			for _, it := range l.Items {
+				out = append(out, it.ID)
+			}
+			return out
+		}
+		// What each filter should find, worked out from the submissions above.
+		want := func(keep func(s submitted) bool) []string {
+			out := []string{}
+			for _, s := range all {
+				if keep(s) {
+					out = append(out, s.v.ID)
+				}
+			}
+			return out
+		}
+		hasDept := func(s submitted, code string) bool {
+			for _, sc := range s.v.Subcases {
+				if sc.Department.Code == code {
+					return true
+				}
+			}
+			return false
+		}
+		for name, c := range map[string]struct {
+			q    cases.CaseQuery
+			keep func(s submitted) bool
+		}{
+			"bundle":          {cases.CaseQuery{Bundle: "open-bar"}, func(s submitted) bool { return s.v.Bundle.Code == "open-bar" }},
+			"state":           {cases.CaseQuery{State: cases.CaseWithdrawn}, func(s submitted) bool { return s.v.ID == all[2].v.ID }},
+			"department":      {cases.CaseQuery{Department: "fire-rescue"}, func(s submitted) bool { return hasDept(s, "fire-rescue") }},
+			"from":            {cases.CaseQuery{From: "2026-11-03"}, func(s submitted) bool { return s.day >= "2026-11-03" }},
+			"to, whole day":   {cases.CaseQuery{To: "2026-11-02"}, func(s submitted) bool { return s.day <= "2026-11-02" }},
+			"one day":         {cases.CaseQuery{From: "2026-11-03", To: "2026-11-03"}, func(s submitted) bool { return s.day == "2026-11-03" }},
+			"holder":          {cases.CaseQuery{Holder: all[0].holder}, func(s submitted) bool { return s.holder == all[0].holder }},
+			"bundle and from": {cases.CaseQuery{Bundle: "open-bar", From: "2026-11-03"}, func(s submitted) bool { return s.v.Bundle.Code == "open-bar" && s.day >= "2026-11-03" }},
+		} {
+			got, exp := ids(c.q), want(c.keep)
+			if strings.Join(got, ",") != strings.Join(exp, ",") {
+				t.Errorf("%s: %v, want %v", name, got, exp)
+			}
+			if len(exp) == 0 || len(exp) == len(all) {
+				t.Errorf("%s: the test's filter should keep some cases and drop some (%d of %d)", name, len(exp), len(all))
+			}
+		}
+		// Pages of two, then one; the summary counts the matters and names the departments.
+		var paged []string
+		cursor := ""
+		for page := 0; ; page++ {
+			l, err := svc.List(ctx, cases.CaseQuery{AllOwners: true, Limit: 2, After: cursor})
+			if err != nil || page > 3 {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			for _, it := range l.Items {
+				paged = append(paged, it.ID)
+				var src *cases.CaseView
+				for _, s := range all {
+					if s.v.ID == it.ID {
+						src = s.v
+					}
+				}
+				if it.Subcases.Total != len(src.Subcases) || len(it.Departments) == 0 || !hasDept(submitted{v: src}, it.Departments[0]) {
+					t.Errorf("%s: summary %+v of a case with %d matters", it.ID, it, len(src.Subcases))
+				}
+				if it.ID == all[2].v.ID && (it.Subcases.Decided != it.Subcases.Total || it.CompletedAt == nil) {
+					t.Errorf("the withdrawn case: %+v", it)
+				}
+			}
+			if cursor = l.Next; cursor == "" {
+				break
+			}
+		}
+		if strings.Join(paged, ",") != strings.Join(want(func(submitted) bool { return true }), ",") {
+			t.Errorf("paged: %v", paged)
+		}
+		_, err := svc.List(ctx, cases.CaseQuery{Bundle: "no-such", Department: "police", From: "2026-13-01", To: "2026-11-01x"})
+		if ps := mustProblems(t, err); len(ps) != 4 {
+			t.Errorf("a bad query: %+v, want four problems", ps)
+		}
+		_, err = svc.List(ctx, cases.CaseQuery{From: "2026-11-05", To: "2026-11-04"})
+		if ps := mustProblems(t, err); len(ps) != 1 || ps[0].Path != "to" {
+			t.Errorf("to before from: %+v", ps)
 		}
 	})
 }

@@ -36,9 +36,11 @@ const (
 	StepSubmitted      = "submitted"       // the application was taken in
 	StepDelivered      = "delivered"       // a department's system took a message (operators only)
 	StepDeliveryFailed = "delivery_failed" // a message could not be delivered (operators only)
-	StepSupplemented   = "supplemented"    // the applicant sent a supplement (补正材料已提交)
-	StepResumed        = "resumed"         // a suspension ended
-	StepLicenceRevoked = "licence_revoked" // an e-licence of the case was revoked
+	// StepDeliveryRetrying: a message's attempt failed and it is being tried again (operators only).
+	StepDeliveryRetrying = "delivery_retrying"
+	StepSupplemented     = "supplemented"    // the applicant sent a supplement (补正材料已提交)
+	StepResumed          = "resumed"         // a suspension ended
+	StepLicenceRevoked   = "licence_revoked" // an e-licence of the case was revoked
 )
 
 // StepLabels name the timeline's steps in Chinese.
@@ -48,6 +50,7 @@ var StepLabels = map[string]string{
 	StateDispatched:          "已推送至部门",
 	StepDelivered:            "部门系统已接收",
 	StepDeliveryFailed:       "推送失败",
+	StepDeliveryRetrying:     "推送重试中",
 	StateReceived:            "部门已接收",
 	StateAccepted:            "已受理",
 	StateSupplementRequested: "要求补正",
@@ -72,7 +75,7 @@ func label(labels map[string]string, code string) string {
 }
 
 // operatorOnly are the steps an applicant is not shown: how the hub's messages travelled.
-var operatorOnly = map[string]bool{StepDelivered: true, StepDeliveryFailed: true}
+var operatorOnly = map[string]bool{StepDelivered: true, StepDeliveryFailed: true, StepDeliveryRetrying: true}
 
 // applicantText says a step in words for the applicant: what happened, at which department, to
 // which matter. It is empty for the steps applicants are not shown. extra, when given, is

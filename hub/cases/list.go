@@ -3,12 +3,14 @@ package cases
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
+	"yjshub/hub/store"
 	"yjshub/problem"
 )
 
@@ -25,16 +27,25 @@ func (s *Service) caseByRef(ctx context.Context, q sqlx.QueryerContext, owner, r
 	return id, err
 }
 
-// CaseQuery selects cases for a list.
+// CaseQuery selects cases for a list; every field given must match.
 type CaseQuery struct {
 	// Owner limits the list to one client's cases; AllOwners lifts the limit (operators).
 	Owner     string
 	AllOwners bool
-	// ExternalRef and State, when given, must match.
+	// ExternalRef is the platform's own number; State the case's state (in_progress,
+	// completed, withdrawn).
 	ExternalRef string
 	State       string
-	// After is the last case id of the previous page; Limit the page size (default 50, at
-	// most 500).
+	// Bundle is a bundle's code; Department a department with a matter in the case.
+	Bundle     string
+	Department string
+	// From and To bound the day of submission in China, both included (YYYY-MM-DD).
+	From, To string
+	// Holder is the holder's credit code or ID number: personal data, for the callers that
+	// may search by it (the API lets only operators granted personal data, and audits it).
+	Holder string
+	// After is the cursor: the last case id of the previous page. Limit is the page size
+	// (default 50, at most 500).
 	After string
 	Limit int
 }
@@ -50,15 +61,31 @@ type CaseSummary struct {
 	Bundle       event.BundleRef `json:"bundle"`
 	Deadline     event.Deadlines `json:"deadline"`
 	SubmittedAt  time.Time       `json:"submitted_at"`
+	CompletedAt  *time.Time      `json:"completed_at,omitempty"`
+	// Departments are the codes of the departments of its matters, in the matters' order.
+	Departments []string `json:"departments"`
+	// Subcases counts its matters: all, decided, and those with a message refused for good.
+	Subcases SubcaseCounts `json:"subcases"`
 }
 
-// CaseList is a page of cases; Next is the After of the next page, empty on the last.
+// SubcaseCounts counts a case's sub-cases.
+type SubcaseCounts struct {
+	Total          int `json:"total"`
+	Decided        int `json:"decided"`
+	DeliveryFailed int `json:"delivery_failed"`
+}
+
+// CaseList is a page of cases; Next is the cursor (After) of the next page, empty on the last.
 type CaseList struct {
 	Items []CaseSummary `json:"items"`
 	Next  string        `json:"next,omitempty"`
 }
 
-// List returns cases in the order they were submitted (case ids are time-ordered).
+// decidedStates are the sub-case states nothing follows.
+var decidedStates = map[string]bool{StateApproved: true, StateRejected: true, StateCancelled: true, StateWithdrawn: true}
+
+// List returns cases in the order they were submitted (case ids are time-ordered). Every
+// problem of the query is reported at once.
 func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 	var ps problem.List
 	switch {
@@ -67,27 +94,67 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 	case q.Limit < 1 || q.Limit > 500:
 		ps.Add("limit", problem.RuleMaximum, "must be 1 to 500")
 	}
-	if q.State != "" {
-		if _, ok := StateLabels[q.State]; !ok || (q.State != CaseInProgress && q.State != CaseCompleted && q.State != CaseWithdrawn) {
-			ps.Add("state", problem.RuleEnum, "must be in_progress, completed or withdrawn")
+	if q.State != "" && q.State != CaseInProgress && q.State != CaseCompleted && q.State != CaseWithdrawn {
+		ps.Add("state", problem.RuleEnum, "must be in_progress, completed or withdrawn")
+	}
+	if q.Bundle != "" {
+		if _, ok := s.cat.Bundle(q.Bundle); !ok {
+			ps.Add("bundle", problem.RuleEnum, "is not a bundle code of the catalogue")
 		}
+	}
+	if _, ok := s.cat.Department(q.Department); q.Department != "" && !ok {
+		ps.Add("department", problem.RuleEnum, "is not a department code of the catalogue")
+	}
+	var from, to time.Time
+	for _, d := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"from", q.From, &from}, {"to", q.To, &to}} {
+		if d.v == "" {
+			continue
+		}
+		t, err := time.ParseInLocation(time.DateOnly, d.v, deadline.China)
+		if err != nil {
+			ps.Add(d.name, problem.RuleDate, "must be a date written YYYY-MM-DD")
+			continue
+		}
+		*d.t = t
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		ps.Add("to", problem.RuleRange, "is before from")
 	}
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
 	sql := `SELECT * FROM cases WHERE id > ?`
 	args := []any{q.After}
+	add := func(cond string, v any) {
+		sql += ` AND ` + cond
+		args = append(args, v)
+	}
 	if !q.AllOwners {
-		sql += ` AND owner = ?`
-		args = append(args, q.Owner)
+		add(`owner = ?`, q.Owner)
 	}
 	if q.ExternalRef != "" {
-		sql += ` AND external_ref = ? AND external_ref <> ''`
-		args = append(args, q.ExternalRef)
+		add(`external_ref = ? AND external_ref <> ''`, q.ExternalRef)
 	}
 	if q.State != "" {
-		sql += ` AND state = ?`
-		args = append(args, q.State)
+		add(`state = ?`, q.State)
+	}
+	if q.Bundle != "" {
+		add(`bundle_code = ?`, q.Bundle)
+	}
+	if q.Department != "" {
+		add(`EXISTS (SELECT 1 FROM subcases sd WHERE sd.case_id = cases.id AND sd.department = ?)`, q.Department)
+	}
+	if !from.IsZero() {
+		add(`submitted_at >= ?`, store.NewTimestamp(from))
+	}
+	if !to.IsZero() {
+		add(`submitted_at < ?`, store.NewTimestamp(to.AddDate(0, 0, 1)))
+	}
+	if q.Holder != "" {
+		add(`holder_id = ?`, q.Holder)
 	}
 	sql += ` ORDER BY id LIMIT ?`
 	args = append(args, q.Limit+1)
@@ -97,19 +164,69 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 		return nil, err
 	}
 	out := &CaseList{Items: []CaseSummary{}}
-	for i, c := range rows {
-		if i == q.Limit {
-			out.Next = rows[i-1].ID
-			break
-		}
+	if len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+		out.Next = rows[q.Limit-1].ID
+	}
+	subs, err := s.subcaseSummaries(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range rows {
 		cs := CaseSummary{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 			Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
 			Deadline:    event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
-			SubmittedAt: c.SubmittedAt.In(deadline.China)}
+			SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Departments: []string{}}
 		if b, ok := s.cat.Bundle(c.BundleCode); ok {
 			cs.Bundle.Name = b.Name
 		}
+		for _, sc := range subs[c.ID] {
+			cs.Subcases.Total++
+			if decidedStates[sc.State] {
+				cs.Subcases.Decided++
+			}
+			if sc.Failed > 0 {
+				cs.Subcases.DeliveryFailed++
+			}
+			if !slices.Contains(cs.Departments, sc.Department) {
+				cs.Departments = append(cs.Departments, sc.Department)
+			}
+		}
 		out.Items = append(out.Items, cs)
+	}
+	return out, nil
+}
+
+type subcaseSummary struct {
+	CaseID     string `db:"case_id"`
+	Department string `db:"department"`
+	State      string `db:"state"`
+	Failed     int    `db:"failed"`
+}
+
+// subcaseSummaries reads the sub-cases of a page of cases, by case, in their order.
+func (s *Service) subcaseSummaries(ctx context.Context, rows []caseRow) (map[string][]subcaseSummary, error) {
+	out := map[string][]subcaseSummary{}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(rows))
+	for i, c := range rows {
+		ids[i] = c.ID
+	}
+	q, args, err := sqlx.In(`SELECT s.case_id, s.department, s.state,
+		(SELECT COUNT(*) FROM deliveries d WHERE d.subcase_id = s.id AND d.outcome = 'failed') AS failed
+		FROM subcases s WHERE s.case_id IN (?) ORDER BY s.case_id, s.position`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var list []subcaseSummary
+	db := s.st.DB()
+	if err := db.SelectContext(ctx, &list, db.Rebind(q), args...); err != nil {
+		return nil, err
+	}
+	for _, sc := range list {
+		out[sc.CaseID] = append(out[sc.CaseID], sc)
 	}
 	return out, nil
 }

@@ -108,6 +108,11 @@ func (s *Service) Supplement(ctx context.Context, owner, caseID string, sup Supp
 		}
 	}
 	now := s.now()
+	defer func() {
+		if err == nil && !replayed {
+			s.cfg.Logger.Info("supplement received", "case_id", caseID, "materials", len(sup.Materials))
+		}
+	}()
 	return s.idempotent(ctx, idempotencyKey, requestHash, 200, func(tx *sqlx.Tx) (*CaseView, error) {
 		c, subs, err := s.lockedCase(ctx, tx, caseID)
 		if err != nil {

@@ -52,25 +52,117 @@ type DepartmentRef struct {
 
 // SubcaseView is one matter of a case at its department.
 type SubcaseView struct {
-	ID                 string          `json:"id"`
-	MatterCode         string          `json:"matter_code"`
-	MatterName         string          `json:"matter_name"`
-	Optional           bool            `json:"optional"`
-	Department         DepartmentRef   `json:"department"`
-	State              string          `json:"state"`
-	StateLabel         string          `json:"state_label"`
-	WaitingFor         []string        `json:"waiting_for,omitempty"`
-	Deadlines          event.Deadlines `json:"deadlines"`
-	LimitsDays         LimitDays       `json:"limits_working_days"`
-	Paused             bool            `json:"paused,omitempty"`
-	DispatchedAt       *time.Time      `json:"dispatched_at,omitempty"`
-	DeliveredAt        *time.Time      `json:"delivered_at,omitempty"`
-	DeliveryError      string          `json:"delivery_error,omitempty"`
+	ID            string          `json:"id"`
+	MatterCode    string          `json:"matter_code"`
+	MatterName    string          `json:"matter_name"`
+	Optional      bool            `json:"optional"`
+	Department    DepartmentRef   `json:"department"`
+	State         string          `json:"state"`
+	StateLabel    string          `json:"state_label"`
+	WaitingFor    []string        `json:"waiting_for,omitempty"`
+	Deadlines     event.Deadlines `json:"deadlines"`
+	LimitsDays    LimitDays       `json:"limits_working_days"`
+	Paused        bool            `json:"paused,omitempty"`
+	DispatchedAt  *time.Time      `json:"dispatched_at,omitempty"`
+	DeliveredAt   *time.Time      `json:"delivered_at,omitempty"`
+	DeliveryError string          `json:"delivery_error,omitempty"`
+	// Delivery is how the sub-case's messages reached the department's system (operators and
+	// departments; a platform is not shown it). Absent while the sub-case waits to be sent.
+	Delivery           *DeliveryView   `json:"delivery,omitempty"`
 	DecisionNumber     string          `json:"decision_number,omitempty"`
 	Reason             string          `json:"reason,omitempty"`
 	Missing            []event.Missing `json:"missing,omitempty"`
 	SupplementDeadline string          `json:"supplement_deadline,omitempty"`
 	Materials          []string        `json:"materials"`
+}
+
+// Delivery states of a sub-case, worst first: one of its messages was refused for good (and
+// is a dead letter), is being retried, has not been confirmed yet, or every one got through.
+const (
+	DeliveryFailed    = "failed"
+	DeliveryRetrying  = "retrying"
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+)
+
+// DeliveryLabels name the delivery states in Chinese.
+var DeliveryLabels = map[string]string{
+	DeliveryFailed:    "推送失败",
+	DeliveryRetrying:  "推送重试中",
+	DeliveryPending:   "推送中",
+	DeliveryDelivered: "部门系统已接收",
+}
+
+// DeliveryView is where a sub-case's messages stand: the worst of them (a failed message
+// stays failed until its dead letter is replayed and gets through).
+type DeliveryView struct {
+	State      string `json:"state"`
+	StateLabel string `json:"state_label"`
+	// Attempts made at the message the state is about; Status its department's last HTTP
+	// status (0 when not over HTTP).
+	Attempts int `json:"attempts,omitempty"`
+	Status   int `json:"status,omitempty"`
+	// NextAttemptAt is when a retried message is tried next.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// LastError says why the last attempt failed, without personal data.
+	LastError string `json:"last_error,omitempty"`
+	// DeadLetterID names the dead letter of a failed message, for its replay.
+	DeadLetterID string `json:"dead_letter_id,omitempty"`
+	// At is when the state was reached.
+	At *time.Time `json:"at,omitempty"`
+}
+
+// deliveryRow is a message's delivery record.
+type deliveryRow struct {
+	SubcaseID     string          `db:"subcase_id"`
+	Outcome       string          `db:"outcome"`
+	Status        int             `db:"status"`
+	Attempts      int             `db:"attempts"`
+	Reason        string          `db:"reason"`
+	At            store.Timestamp `db:"at"`
+	NextAttemptAt store.Timestamp `db:"next_attempt_at"`
+	DeadLetterID  string          `db:"dead_letter_id"`
+}
+
+var deliveryRank = map[string]int{DeliveryFailed: 0, DeliveryRetrying: 1, DeliveryPending: 2, DeliveryDelivered: 3}
+
+// deliveryView says where a sub-case's messages stand, from its row and its messages' delivery
+// records; nil for a sub-case not sent yet.
+func deliveryView(sc subcaseRow, rows []deliveryRow) *DeliveryView {
+	if sc.DispatchedAt.IsZero() {
+		return nil
+	}
+	v := &DeliveryView{State: DeliveryPending, At: ptime(sc.DispatchedAt)}
+	switch {
+	case !sc.DeliveredAt.IsZero():
+		v = &DeliveryView{State: DeliveryDelivered, At: ptime(sc.DeliveredAt)}
+	case sc.State != StateDispatched:
+		// Past dispatched, the department has said it has the sub-case, however it came (a
+		// pull, a front-end database) before its delivery was recorded.
+		v = &DeliveryView{State: DeliveryDelivered}
+	}
+	for _, r := range rows {
+		if r.Outcome == DeliveryDelivered {
+			if v.State == DeliveryDelivered || v.State == DeliveryPending {
+				v.Attempts, v.Status = r.Attempts, r.Status
+			}
+			continue
+		}
+		if deliveryRank[r.Outcome] >= deliveryRank[v.State] && !(r.Outcome == v.State && r.At.Time.After(derefTime(v.At))) {
+			continue
+		}
+		v = &DeliveryView{State: r.Outcome, Attempts: r.Attempts, Status: r.Status, LastError: r.Reason, DeadLetterID: r.DeadLetterID,
+			At: ptime(r.At), NextAttemptAt: ptime(r.NextAttemptAt)}
+	}
+	v.StateLabel = label(DeliveryLabels, v.State)
+	return v
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // LimitDays are a matter's limits in working days.
@@ -134,6 +226,9 @@ func (v *CaseView) ForApplicant() {
 		tl = append(tl, e)
 	}
 	v.Timeline = tl
+	for i := range v.Subcases {
+		v.Subcases[i].Delivery = nil
+	}
 }
 
 func ptime(t store.Timestamp) *time.Time {
@@ -187,6 +282,10 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	if r.sups, err = s.loadSupplements(ctx, tx, caseID); err != nil {
 		return nil, err
 	}
+	if err := tx.SelectContext(ctx, &r.deliveries, tx.Rebind(`SELECT subcase_id, outcome, status, attempts, reason, at, next_attempt_at, dead_letter_id
+		FROM deliveries WHERE subcase_id IN (SELECT id FROM subcases WHERE case_id = ?) ORDER BY at`), caseID); err != nil {
+		return nil, err
+	}
 	return s.caseView(r), nil
 }
 
@@ -201,6 +300,8 @@ type caseRows struct {
 	// timeline is by seq.
 	timeline []timelineRow
 	sups     []SupplementView
+	// deliveries are the delivery records of the case's messages, by time.
+	deliveries []deliveryRow
 }
 
 type linkRow struct {
@@ -258,8 +359,14 @@ func (s *Service) caseView(r caseRows) *CaseView {
 			open[p.SubcaseID] = true
 		}
 	}
+	deliveries := map[string][]deliveryRow{}
+	for _, d := range r.deliveries {
+		deliveries[d.SubcaseID] = append(deliveries[d.SubcaseID], d)
+	}
 	for _, sc := range r.subs {
-		v.Subcases = append(v.Subcases, s.subcaseView(sc, open[sc.ID], bySub[sc.ID]))
+		sv := s.subcaseView(sc, open[sc.ID], bySub[sc.ID])
+		sv.Delivery = deliveryView(sc, deliveries[sc.ID])
+		v.Subcases = append(v.Subcases, sv)
 	}
 	for _, m := range r.mats {
 		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID])}

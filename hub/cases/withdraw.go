@@ -96,6 +96,7 @@ func (s *Service) Withdraw(ctx context.Context, caseID string, w Withdrawal) (vi
 	}
 	if changed {
 		s.committed()
+		s.cfg.Logger.Info("case withdrawn", "case_id", caseID, "matters", len(w.Matters))
 	}
 	v, err := s.Get(ctx, caseID)
 	return v, !changed, err

@@ -46,6 +46,9 @@ type Status struct {
 	Failed      int64 `json:"failed"`
 	DeadLetters int64 `json:"dead_letters"`
 	InFlight    int   `json:"in_flight"`
+	// History is the deliveries, failures and retries of each minute of the last hour (from
+	// Counters), for the console's small charts.
+	History *History `json:"history,omitempty"`
 	// LastSuccess and LastError are when the last message got through and when an attempt last
 	// failed; LastErrorMessage says why, without secrets or personal data.
 	LastSuccess      *time.Time `json:"last_success,omitempty"`
@@ -114,10 +117,37 @@ type Failure struct {
 	Payload []byte
 }
 
-// RecorderFuncs adapts two functions to a Recorder. A nil function records nothing.
+// Retry describes a message whose attempt failed and that the connector will try again.
+type Retry struct {
+	Delivery
+	// Reason says why the last attempt failed, without secrets or personal data.
+	Reason string
+	// NextAt is when the next attempt is due.
+	NextAt time.Time
+}
+
+// RetryRecorder is what a Recorder may also do: note that a message is being retried, so that
+// a sub-case stuck on a failing department shows it rather than looking like one in flight.
+// A connector finds it by type assertion and calls it after each failed attempt it will repeat;
+// an error is no reason to stop retrying (the connector logs it and goes on).
+type RetryRecorder interface {
+	Retrying(ctx context.Context, r Retry) error
+}
+
+// RecorderFuncs adapts functions to a Recorder and a RetryRecorder. A nil function records
+// nothing.
 type RecorderFuncs struct {
 	DeliveredFunc func(ctx context.Context, d Delivery) error
 	FailedFunc    func(ctx context.Context, f Failure) error
+	RetryingFunc  func(ctx context.Context, r Retry) error
+}
+
+// Retrying calls f.RetryingFunc.
+func (f RecorderFuncs) Retrying(ctx context.Context, r Retry) error {
+	if f.RetryingFunc == nil {
+		return nil
+	}
+	return f.RetryingFunc(ctx, r)
 }
 
 // Delivered calls f.DeliveredFunc.

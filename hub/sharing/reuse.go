@@ -94,6 +94,10 @@ func (p Period) bounds() (store.Timestamp, store.Timestamp) {
 	return store.NewTimestamp(from), store.NewTimestamp(to)
 }
 
+// Bounds returns the period as store timestamps [from, to), as the reuse report counts it:
+// for the other reports over a period (hub/reform), so that both take the same cases.
+func (p Period) Bounds() (from, to store.Timestamp) { return p.bounds() }
+
 func (p Period) contains(t time.Time) bool {
 	from, to := p.bounds()
 	return !t.Before(from.Time) && t.Before(to.Time)
