@@ -115,7 +115,7 @@ page.on('console', (m) => {
 // Text of an element, for messages.
 const text = async (sel) => (await page.locator(sel).first().textContent({timeout: 2000}).catch(() => '(none)'))?.trim();
 
-let completed, refused, letter;
+let completed, refused, refusedSubcase, letter;
 
 await run('sign in', async () => {
   await page.goto(hub + '/ui');
@@ -131,10 +131,13 @@ await run('sign in', async () => {
   await page.click('#signin-submit');
   await page.waitForURL(/#\/connectors$/);
   await page.waitForSelector('#connectors tr[data-connector]');
+  const rows = await page.locator('#connectors tr[data-connector]').count();
+  const charts = await page.locator('#connectors tr[data-connector] td.chart-cell svg.chart').count();
+  if (charts !== rows) throw new Error(`${charts} activity charts for ${rows} connectors`);
   const stored = await page.evaluate(() => Object.keys(sessionStorage).filter((k) => /key/.test(k)).length);
   const cookies = await context.cookies();
   if (stored !== 1 || cookies.length) throw new Error(`after sign-in: ${stored} keys in sessionStorage, ${cookies.length} cookies`);
-  log('signed in: an unknown key and a platform key refused, the operator key kept in sessionStorage, no cookie');
+  log(`signed in: an unknown key and a platform key refused, the operator key kept in sessionStorage, no cookie; ${rows} connectors, each with its last hour charted`);
 });
 
 await run('a case completes on the case page', async () => {
@@ -166,6 +169,14 @@ await run('a refused delivery shows as failed', async () => {
   await page.waitForSelector('#case-delivery-alert');
   await screenshot(page, '04-case-delivery-failed');
   log(`${refused}: tobacco's delivery 推送失败 with dead letter ${letter} and the reason`);
+  refusedSubcase = await page.locator('[data-department="tobacco"]').getAttribute('data-subcase');
+  await page.goto(`${hub}/ui/#/deadlines`);
+  const row = page.locator(`#deadline-list tr[data-subcase="${refusedSubcase}"]`);
+  await row.waitFor();
+  const standing = await row.getAttribute('data-standing');
+  if (standing !== 'delivery_failed') throw new Error(`the deadline watch lists the refused sub-case as ${standing}, not apart as 推送失败`);
+  await screenshot(page, '07-deadlines-delivery-failed');
+  log('the deadline watch lists it apart: 推送失败');
 });
 
 await run('the dead letter is replayed from the connectors page', async () => {
@@ -215,15 +226,28 @@ await run('cases list', async () => {
   await page.goto(`${hub}/ui/#/cases`);
   await page.waitForSelector(`tr[data-case-id="${completed}"]`);
   await page.waitForSelector(`tr[data-case-id="${refused}"]`);
-  await page.selectOption('#case-bundle', 'open-bar');
-  await page.click('#case-search-submit');
-  await page.waitForURL(/#\/cases\?bundle=open-bar/);
-  await page.waitForSelector(`tr[data-case-id="${refused}"]`);
   await screenshot(page, '06-cases');
+  await page.selectOption('#case-bundle', 'open-bar');
+  await page.selectOption('#case-department', 'tobacco');
+  await page.click('#case-search-submit');
+  await page.waitForURL(/#\/cases\?bundle=open-bar&department=tobacco/);
+  await page.waitForSelector(`tr[data-case-id="${refused}"]`);
+  const listed = await page.locator('#case-results tr[data-case-id]').evaluateAll((trs) => trs.map((tr) => tr.dataset.caseId));
+  if (listed.includes(completed)) throw new Error(`the search for 开酒吧 at 区烟草局 lists ${completed}, a 开饮品店 case`);
+  await screenshot(page, '06-cases-search');
+  // The operator's key has no personal-data grant: a search by holder is refused, and the
+  // page says so where it was typed.
+  await page.fill('#case-holder', '91320707MA1XYZ0A0X');
+  await page.click('#case-search-submit');
+  await page.waitForSelector('#case-search-message .alert-error');
+  const refusal = await text('#case-search-message');
+  if (!/持证人/.test(refusal) || !/personal data/.test(refusal)) throw new Error('the search by holder says: ' + refusal);
+  if (!/#\/cases/.test(page.url())) throw new Error('a refused holder search left the page for ' + page.url());
+  await screenshot(page, '06-cases-holder-refused');
   await page.fill('#case-id', completed);
   await page.click('#case-search-submit');
   await page.waitForURL(new RegExp('#/cases/' + completed + '$'));
-  log('the list shows both cases; a search by bundle and by case id');
+  log(`the list shows both cases; by bundle and department ${listed.length} case(s); a search by holder refused without the grant; by case id`);
 });
 
 await run('deadlines', async () => {

@@ -19,14 +19,15 @@ export const subcaseStates = {
 };
 
 // standings of the deadline watch, worst first, with the class that colours them.
+// cls is each standing's own colour in the charts, where two of one tone would be confused.
 export const standings = [
-  {code: 'delivery_failed', label: '推送失败', tone: 'bad'},
-  {code: 'overdue_statutory', label: '超过法定时限', tone: 'bad'},
-  {code: 'overdue_promised', label: '超过承诺时限', tone: 'warn'},
-  {code: 'undelivered', label: '未送达部门', tone: 'warn'},
-  {code: 'due_soon', label: '即将到期', tone: 'notice'},
-  {code: 'on_track', label: '正常', tone: 'good'},
-  {code: 'paused', label: '暂停计时', tone: 'muted'},
+  {code: 'delivery_failed', label: '推送失败', tone: 'bad', cls: 'c-failed'},
+  {code: 'overdue_statutory', label: '超过法定时限', tone: 'bad', cls: 'c-bad'},
+  {code: 'overdue_promised', label: '超过承诺时限', tone: 'warn', cls: 'c-warn'},
+  {code: 'undelivered', label: '未送达部门', tone: 'warn', cls: 'c-alt'},
+  {code: 'due_soon', label: '即将到期', tone: 'notice', cls: 'c-notice'},
+  {code: 'on_track', label: '正常', tone: 'good', cls: 'c-good'},
+  {code: 'paused', label: '暂停计时', tone: 'muted', cls: 'c-muted'},
 ];
 export const standingLabel = Object.fromEntries(standings.map((x) => [x.code, x.label]));
 export const standingTone = Object.fromEntries(standings.map((x) => [x.code, x.tone]));

@@ -44,7 +44,7 @@ export async function mount(main, ctx) {
     }
     const rows = [...byDept.values()].map((d) => ({label: d.name, values: countBy(d.items)}));
     replace(chart, rows.length
-      ? stackedBars(rows, shown.map((s) => ({code: s.code, label: s.label, cls: 'c-' + s.tone})), {width: 900, title: '各部门在办事项的时限状况'})
+      ? stackedBars(rows, shown.map((s) => ({code: s.code, label: s.label, cls: s.cls})), {width: 900, title: '各部门在办事项的时限状况'})
       : empty('没有在办事项'));
     const hasStatLeft = items.some((it) => typeof it.statutory_days_left === 'number');
     const trs = [];
