@@ -7,11 +7,16 @@ import * as f from '../format.js';
 import {badge} from '../widgets.js';
 
 const PAGE = 20;
-const FILTERS = ['bundle', 'state', 'department', 'from', 'to', 'holder'];
+const FILTERS = ['bundle', 'state', 'department', 'from', 'to'];
+
+// holderSearched is the holder last searched for: personal data, so it stays in the page's
+// memory, out of the address and so out of the tab's history.
+let holderSearched = '';
 
 export async function mount(main, ctx) {
   const [bundles, names] = await Promise.all([api.once('/bundles'), api.departmentNames()]);
   const filter = Object.fromEntries(FILTERS.map((k) => [k, ctx.query.get(k) || '']));
+  filter.holder = ctx.query.has('by-holder') ? holderSearched : '';
   const page = {cursors: [''], index: 0};
 
   const input = (name, attrs) => h('input', {id: 'case-' + name, name, value: filter[name] || '', ...attrs});
@@ -50,7 +55,9 @@ export async function mount(main, ctx) {
       }
       return;
     }
-    const next = {bundle: bundle.value, state: state.value, department: dept.value, from: from.value, to: to.value, holder: holder.value.trim()};
+    holderSearched = holder.value.trim();
+    const next = {bundle: bundle.value, state: state.value, department: dept.value, from: from.value, to: to.value,
+      'by-holder': holderSearched ? '1' : ''};
     ctx.navigate('#/cases' + api.q(next));
   }
 
@@ -65,7 +72,7 @@ export async function mount(main, ctx) {
         // A refusal of the query itself (the holder without the grant, a bad date): say so
         // where the operator typed it.
         replace(message, errorBox(e, filter.holder && e.status === 403 ? '按持证人查询被拒绝' : '查询条件有误'));
-        replace(results);
+        replace(results, empty('未查询'));
         replace(pager);
         return;
       }
