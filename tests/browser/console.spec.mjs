@@ -243,6 +243,7 @@ await run('cases list', async () => {
   const refusal = await text('#case-search-message');
   if (!/持证人/.test(refusal) || !/personal data/.test(refusal)) throw new Error('the search by holder says: ' + refusal);
   if (!/#\/cases/.test(page.url())) throw new Error('a refused holder search left the page for ' + page.url());
+  if (page.url().includes('91320707MA1XYZ0A0X')) throw new Error('the holder searched for is in the address: ' + page.url());
   await screenshot(page, '06-cases-holder-refused');
   await page.fill('#case-id', completed);
   await page.click('#case-search-submit');
