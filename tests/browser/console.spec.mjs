@@ -82,8 +82,11 @@ async function run(name, f) {
   } catch (e) {
     // What the page said when the step failed: its address and any alert on it.
     const alerts = await page.locator('.alert, #signin-message').allTextContents().catch(() => []);
+    const url = page.url();
+    await context.close().catch(() => {});
+    rmSync(userDataDir, {recursive: true, force: true});
     fail(name, (e && e.message ? e.message : String(e)).split('\n').slice(0, 12).join('\n') +
-      `\n  page: ${page.url()}` + (alerts.filter((a) => a.trim()).length ? `\n  the page says: ${alerts.join(' | ')}` : ''));
+      `\n  page: ${url}` + (alerts.filter((a) => a.trim()).length ? `\n  the page says: ${alerts.join(' | ')}` : ''));
   }
 }
 
@@ -101,6 +104,7 @@ try {
     timezoneId: 'Asia/Shanghai',
   });
 } catch (e) {
+  rmSync(userDataDir, {recursive: true, force: true});
   fail('launch', `chromium (${chromiumPath}) did not start: ${e.message}`);
 }
 context.setDefaultTimeout(timeout);
