@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool contract lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -34,9 +34,14 @@ schemathesis:
 promtool:
 	bash scripts/promtool.sh up
 
+## browser: install (first run only) Debian's chromium and playwright-core (tests/browser) for the console's browser test
+browser:
+	bash scripts/browser.sh up
+
 ## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here,
-## the contract test (schemathesis against the served OpenAPI document) included
-test: services schemathesis promtool
+## the contract test (schemathesis against the served OpenAPI document) and the console's test in
+## headless Chromium included
+test: services schemathesis promtool browser
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory test-faults
 

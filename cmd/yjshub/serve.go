@@ -36,6 +36,7 @@ import (
 	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 	"yjshub/hub/tracing"
+	"yjshub/hub/ui"
 )
 
 // serveOptions are the settings of `yjshub serve`.
@@ -48,6 +49,7 @@ type serveOptions struct {
 	clientsFile    string
 	pseudonymKeys  string
 	noAuth         bool
+	noUI           bool // --ui=false: no operator console at /ui/
 	simulate       bool
 	simConfig      string
 	databaseURL    string
@@ -76,6 +78,7 @@ type serveOptions struct {
 func serveCommand() *cobra.Command {
 	var o serveOptions
 	var materialHosts string
+	var console bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: the HTTP API, the store, the Kafka bus and the department connectors",
@@ -107,13 +110,15 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_ENDPOINT are honoured,
 nothing is exported. Every case has a trace id either way (W3C Trace Context: a platform's
 traceparent header is continued), shown as trace_id on the case and carried to the departments.
 --simulate wires a simulated back office (see 'yjshub deptsim') into every department that the
-connectors file does not configure, so cases complete without real department systems.`,
+connectors file does not configure, so cases complete without real department systems.
+The operator console is served at /ui/ (an operator key signs in); --ui=false serves the API only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.databaseURL = os.Getenv("YJSHUB_DATABASE_URL")
 			o.brokers = splitList(os.Getenv("YJSHUB_KAFKA_BROKERS"))
 			o.namespace = os.Getenv("YJSHUB_KAFKA_NAMESPACE")
 			o.materialHosts = splitList(materialHosts)
+			o.noUI = !console
 			o.kafkaTLS, o.kafkaSASL = kafkaSecurityFromEnv()
 			if v := os.Getenv("YJSHUB_KAFKA_SESSION_TIMEOUT"); v != "" {
 				d, err := time.ParseDuration(v)
@@ -135,6 +140,7 @@ connectors file does not configure, so cases complete without real department sy
 	cmd.Flags().StringVar(&o.clientsFile, "clients", os.Getenv("YJSHUB_CLIENTS"), "API clients file (env YJSHUB_CLIENTS)")
 	cmd.Flags().StringVar(&o.pseudonymKeys, "pseudonym-keys", os.Getenv("YJSHUB_PSEUDONYM_KEYS"),
 		"the keyring of holder pseudonyms, made on first start (default --data-dir/"+pseudonym.FileName+"; env YJSHUB_PSEUDONYM_KEYS)")
+	cmd.Flags().BoolVar(&console, "ui", true, "serve the operator console at /ui/ (--ui=false: the API only)")
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
 	cmd.Flags().StringVar(&materialHosts, "material-hosts", os.Getenv("YJSHUB_MATERIAL_HOSTS"),
 		"hosts materials' files may be on, comma-separated: host or *.domain (env YJSHUB_MATERIAL_HOSTS; default: any public DNS name, https only)")
@@ -263,7 +269,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 
 	limits := o.limits
 	limits.TrustForwarded = o.tls.behindProxy // the proxy's X-Forwarded-For names the client's address
-	handler, err := httpHandler(in, limits, o.feedMaxWait, svc, manager, reload, st, b, logger)
+	handler, err := httpHandler(in, limits, o.feedMaxWait, !o.noUI, svc, manager, reload, st, b, logger)
 	if err != nil {
 		return err
 	}
@@ -578,11 +584,18 @@ func watchClients(o serveOptions, in *inputs, bg *background) {
 }
 
 // httpHandler is the HTTP API on the services, with the operators' metrics (GET /metrics, on a
-// registry of this hub's own, read when scraped) and readiness checks of the store and broker.
-func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
+// registry of this hub's own, read when scraped), readiness checks of the store and broker, and
+// with console the operator console at /ui/.
+func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, console bool, svc *hub.Services, manager *connectors.Manager, reload func() error, st *store.Store, b *bus.Bus, logger *slog.Logger) (http.Handler, error) {
 	mets, err := metrics.New(metrics.Config{Store: st, Connectors: manager, DeadLetters: svc.DeadLetters, Kafka: b, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	var uiHandler http.Handler
+	if console {
+		if uiHandler, err = ui.New(); err != nil {
+			return nil, err
+		}
 	}
 	h, err := api.New(api.Config{
 		Catalogue:   in.cat,
@@ -604,6 +617,7 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, svc *
 		Instrument:  mets.Middleware,
 		Limits:      limits,
 		FeedMaxWait: feedMaxWait,
+		UI:          uiHandler,
 	})
 	if err != nil {
 		return nil, err

@@ -82,6 +82,9 @@ type Config struct {
 	// ?wait=): a wait beyond it ends then, with what there is. Default (0): DefaultFeedMaxWait.
 	// Lower it for proxies that cut idle requests sooner.
 	FeedMaxWait time.Duration
+	// UI serves the operator console (hub/ui) at /ui and below /ui/. Optional. Its pages are
+	// public, as the catalogue is: they hold no data and call the API with the operator's key.
+	UI http.Handler
 }
 
 // DefaultFeedMaxWait is the longest a long poll is held by default: short of the server's 60s
@@ -124,6 +127,9 @@ func New(cfg Config) (*Server, error) {
 	r.MethodNotAllowed(s.methodNotAllowed)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if cfg.UI != nil {
+		r.Handle("/ui*", cfg.UI) // /ui redirects to /ui/; the console answers GET and HEAD itself
+	}
 	if cfg.Metrics != nil {
 		r.With(s.allow(forOperators...)).Get("/metrics", cfg.Metrics.ServeHTTP)
 	}
