@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser contract lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser openapi-clients contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -38,10 +38,16 @@ promtool:
 browser:
 	bash scripts/browser.sh up
 
+## openapi-clients: install (first run only) openapi-python-client from PyPI, @redocly/cli from npm and
+## oapi-codegen's modules (tests/openapi-clients/go/go.mod), for the generated-clients test
+openapi-clients:
+	bash scripts/openapi-clients.sh up
+
 ## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here,
 ## the contract test (schemathesis against the served OpenAPI document) and the console's test in
-## headless Chromium included
-test: services schemathesis promtool browser
+## headless Chromium included, and clients generated from the OpenAPI document by oapi-codegen and
+## openapi-python-client driving a hub
+test: services schemathesis promtool browser openapi-clients
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory test-faults
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -510,5 +511,109 @@ func TestTheDocumentIsServed(t *testing.T) {
 	}
 	if err := doc.Validate(context.Background()); err != nil || doc.Paths.Value("/api/v1/openapi.json") == nil {
 		t.Fatalf("the served document: %v", err)
+	}
+}
+
+// Every operation but the two health probes (which skip the guard, so that a probe is never
+// refused) documents the refusals the guard gives before routing, and they are true: with a
+// clients file, a key the hub does not know is 401 on every operation, public ones included;
+// a control character in the query is 422 on every operation, whatever parameters it takes.
+// A generator reading the document therefore meets no status it was not told of.
+func TestEveryOperationDocumentsTheGuardsRefusals(t *testing.T) {
+	t.Parallel()
+	doc := apiDoc(t)
+	srv, _ := authServer(t, storetest.OpenSQLite)
+	probes := []string{"GET /healthz", "GET /readyz"}
+	for _, o := range operations(doc) {
+		method, template, _ := strings.Cut(o, " ")
+		op := doc.Paths.Value(template).GetOperation(method)
+		if slices.Contains(probes, o) {
+			for code := range op.Responses.Map() {
+				if code[0] == '4' {
+					t.Errorf("%s documents %s, yet the probes skip the guard and refuse nothing", o, code)
+				}
+			}
+			continue
+		}
+		path := examplePath(t, doc, method, template)
+		var body []byte
+		if method == http.MethodPost {
+			body = []byte("{}")
+		}
+		resp, b := exchange(t, srv, method, path, "yjs_"+strings.Repeat("0", 40), body, nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s with an unknown key: %d %s; want 401", o, resp.StatusCode, b)
+		}
+		conforms(t, doc, method, template, resp, b)
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		resp, b = exchange(t, srv, method, path+sep+"note=%01", "", body, nil)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("%s with a control character in the query: %d %s; want 422", o, resp.StatusCode, b)
+		}
+		conforms(t, doc, method, template, resp, b)
+	}
+}
+
+// Client generators make one type per component and per operation's parameters, answers and
+// body, and stop at the first clash (oapi-codegen: "duplicate typename"); they also cannot
+// follow a $ref into the inside of another component. So every component name is used once
+// across schemas, parameters, responses, headers and request bodies, none is a name a
+// generator derives from an operationId, and every $ref names a whole component.
+func TestTheDocumentsNamesAreOnesGeneratorsCanUse(t *testing.T) {
+	t.Parallel()
+	doc := apiDoc(t)
+	c := doc.Components
+	kinds := map[string][]string{}
+	add := func(kind string, names []string) {
+		for _, n := range names {
+			kinds[strings.ToLower(n)] = append(kinds[strings.ToLower(n)], kind+" "+n)
+		}
+	}
+	keys := func(m any) []string {
+		var out []string
+		b, _ := json.Marshal(m)
+		var raw map[string]json.RawMessage
+		_ = json.Unmarshal(b, &raw)
+		for k := range raw {
+			out = append(out, k)
+		}
+		return out
+	}
+	add("schema", keys(c.Schemas))
+	add("parameter", keys(c.Parameters))
+	add("response", keys(c.Responses))
+	add("header", keys(c.Headers))
+	add("requestBody", keys(c.RequestBodies))
+	for _, o := range operations(doc) {
+		method, template, _ := strings.Cut(o, " ")
+		id := doc.Paths.Value(template).GetOperation(method).OperationID
+		if id == "" {
+			t.Fatalf("%s has no operationId", o)
+		}
+		id = strings.ToUpper(id[:1]) + id[1:]
+		add("operation "+o+" makes", []string{id + "Params", id + "Response", id + "JSONRequestBody", id + "JSONBody"})
+	}
+	if len(kinds) < 100 {
+		t.Fatalf("%d names; the components did not load", len(kinds))
+	}
+	for _, all := range kinds {
+		if len(all) > 1 {
+			sort.Strings(all)
+			t.Errorf("one name, %d uses: %s", len(all), strings.Join(all, "; "))
+		}
+	}
+	ref := regexp.MustCompile(`"\$ref":"([^"]*)"`)
+	b, err := schemas.OpenAPIJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := regexp.MustCompile(`^#/components/[A-Za-z]+/[A-Za-z0-9_.-]+$`)
+	for _, m := range ref.FindAllSubmatch(b, -1) {
+		if !whole.Match(m[1]) {
+			t.Errorf("$ref %s points inside a component: generators take only whole ones", m[1])
+		}
 	}
 }
