@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser contract lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser validators contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -38,10 +38,16 @@ promtool:
 browser:
 	bash scripts/browser.sh up
 
+## validators: install (first run only) ajv with ajv-formats (npm, tests/validators/package-lock.json)
+## and Python jsonschema (PyPI, a venv under $(YJSHUB_CACHE)/validators), the independent validators
+## tests/validators checks every served form schema with
+validators:
+	bash scripts/validators.sh up
+
 ## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here,
-## the contract test (schemathesis against the served OpenAPI document) and the console's test in
-## headless Chromium included
-test: services schemathesis promtool browser
+## the contract test (schemathesis against the served OpenAPI document), the console's test in
+## headless Chromium and the form schemas under ajv and Python jsonschema included
+test: services schemathesis promtool browser validators
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory test-faults
 
