@@ -88,12 +88,14 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 			continue
 		}
 		var reqFields []any
+		defined := map[string]any{} // true: the form's schema says what each is; named for strict validators
 		for _, fi := range f.Fields {
 			if contains(fi.RequiredIfChosen, sm.Code) && !fi.Required {
 				reqFields = append(reqFields, fi.Code)
+				defined[fi.Code] = true
 			}
 		}
-		then := map[string]any{"required": []any{"form"}, "properties": map[string]any{"form": map[string]any{"required": reqFields}}}
+		then := map[string]any{"required": []any{"form"}, "properties": map[string]any{"form": map[string]any{"type": "object", "required": reqFields, "properties": defined}}}
 		conds = append(conds, map[string]any{"if": chosen(sm.Code), "then": then})
 	}
 	// A field or material only conditional matters ask for is refused unless one of them is
@@ -102,7 +104,7 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 		if by := onlyConditional(f, fi.Matters); by != nil {
 			conds = append(conds, map[string]any{
 				"if":   map[string]any{"not": anyChosen(by)},
-				"then": map[string]any{"properties": map[string]any{"form": map[string]any{"properties": map[string]any{fi.Code: false}}}},
+				"then": map[string]any{"properties": map[string]any{"form": map[string]any{"type": "object", "properties": map[string]any{fi.Code: false}}}},
 			})
 		}
 	}
@@ -110,7 +112,7 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 		if by := onlyConditional(f, mi.Matters); by != nil {
 			conds = append(conds, map[string]any{
 				"if":   map[string]any{"not": anyChosen(by)},
-				"then": map[string]any{"properties": map[string]any{"materials": map[string]any{"not": map[string]any{"contains": materialIs(mi.Code)}}}},
+				"then": map[string]any{"properties": map[string]any{"materials": map[string]any{"type": "array", "not": map[string]any{"contains": materialIs(mi.Code)}}}},
 			})
 		}
 	}
@@ -156,20 +158,20 @@ func onlyConditional(f *OneForm, matters []string) []any {
 }
 
 func chosen(matter string) map[string]any {
-	return map[string]any{"required": []any{"matters"}, "properties": map[string]any{"matters": map[string]any{"contains": map[string]any{"const": matter}}}}
+	return map[string]any{"required": []any{"matters"}, "properties": map[string]any{"matters": map[string]any{"type": "array", "contains": map[string]any{"const": matter}}}}
 }
 
 func anyChosen(matters []any) map[string]any {
-	return map[string]any{"required": []any{"matters"}, "properties": map[string]any{"matters": map[string]any{"contains": map[string]any{"enum": matters}}}}
+	return map[string]any{"required": []any{"matters"}, "properties": map[string]any{"matters": map[string]any{"type": "array", "contains": map[string]any{"enum": matters}}}}
 }
 
 func materialIs(code string) map[string]any {
-	return map[string]any{"required": []any{"type"}, "properties": map[string]any{"type": map[string]any{"const": code}}}
+	return map[string]any{"type": "object", "required": []any{"type"}, "properties": map[string]any{"type": map[string]any{"const": code}}}
 }
 
 // materialCount says that between min and max entries of the materials are of a type.
 func materialCount(code string, min, max int) map[string]any {
-	return map[string]any{"contains": materialIs(code), "minContains": min, "maxContains": max}
+	return map[string]any{"type": "array", "contains": materialIs(code), "minContains": min, "maxContains": max}
 }
 
 // materialItemSchema is one entry of the materials: a file (filename, sha256, size, uri) or
@@ -190,8 +192,14 @@ func materialItemSchema(codes []any) map[string]any {
 			}},
 		},
 		"oneOf": []any{
-			map[string]any{"required": []any{"filename", "sha256", "size", "uri"}, "not": map[string]any{"required": []any{"licence"}}},
-			map[string]any{"required": []any{"licence"}, "properties": map[string]any{"filename": false, "sha256": false, "size": false, "uri": false}},
+			// licence: false rather than not/required, and each required property named in the
+			// alternative's own properties (true: the item's schema above says what it is): the
+			// same, and strict validators (ajv's strictRequired) see every required property
+			// defined where it is required.
+			map[string]any{"required": []any{"filename", "sha256", "size", "uri"},
+				"properties": map[string]any{"filename": true, "sha256": true, "size": true, "uri": true, "licence": false}},
+			map[string]any{"required": []any{"licence"},
+				"properties": map[string]any{"licence": true, "filename": false, "sha256": false, "size": false, "uri": false}},
 		},
 	}
 }
@@ -277,7 +285,7 @@ func fieldIs(m *ast.MemberNode, schema map[string]any) (any, bool) {
 		return nil, false
 	}
 	return map[string]any{"required": []any{"form"}, "properties": map[string]any{"form": map[string]any{
-		"required": []any{code}, "properties": map[string]any{code: schema}}}}, true
+		"type": "object", "required": []any{code}, "properties": map[string]any{code: schema}}}}, true
 }
 
 func literal(n ast.Node) (any, bool) {

@@ -269,7 +269,10 @@ func compileField(code string, prop any, r *fieldRule) (*fieldCheck, error) {
 				break
 			}
 			c.pattern = re
-			c.patternByDict = f.Pattern == src
+			// The format's own pattern is implied by the format: a value the dictionary's
+			// format check has passed matches it (format's tests hold every format to that).
+			fp, hasFP := format.Pattern(f.Format)
+			c.patternByDict = f.Pattern == src || f.Pattern == "" && hasFP && fp == src
 		case "minLength", "maxLength":
 			n, ok := count(v)
 			if !ok {

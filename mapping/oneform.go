@@ -8,6 +8,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"yjshub/catalogue"
+	"yjshub/format"
 	"yjshub/problem"
 )
 
@@ -422,6 +423,13 @@ func propertySchema(r *fieldRule) map[string]any {
 	}
 	if f.Format != "" {
 		p["format"] = f.Format
+		// The format's pattern beside it: a generic validator that does not know the format
+		// (an annotation only, in JSON Schema 2020-12) still refuses the wrong shape. A field
+		// with a pattern of its own keeps it; the agreement test over every form says whether
+		// one ever does.
+		if fp, ok := format.Pattern(f.Format); ok {
+			p["pattern"] = fp
+		}
 	}
 	if f.Pattern != "" {
 		p["pattern"] = f.Pattern

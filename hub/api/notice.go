@@ -60,6 +60,9 @@ type NoticeMaterial struct {
 func (s *Server) formSelection(r *http.Request, b *catalogue.Bundle) (*mapping.OneForm, error) {
 	q := r.URL.Query()
 	at := q.Get("applicant_type")
+	if at == "" {
+		at = s.onlyApplicantType(b)
+	}
 	var matters []string
 	for _, m := range strings.Split(q.Get("matters"), ",") {
 		if m = strings.TrimSpace(m); m != "" {
@@ -81,6 +84,26 @@ func (s *Server) formSelection(r *http.Request, b *catalogue.Bundle) (*mapping.O
 		return s.cfg.Forms.Get(b, at, selected)
 	}
 	return mapping.BuildOneForm(s.cfg.Catalogue, b, at, selected)
+}
+
+// onlyApplicantType returns the one applicant type a bundle serves (some matter of it is open
+// to it), or "" when it serves both or none: asking a platform to name the only possible type
+// would turn every form request of a single-type bundle into a 422 for no reason, while a
+// bundle open to both needs the platform's answer.
+func (s *Server) onlyApplicantType(b *catalogue.Bundle) string {
+	var only string
+	for _, t := range []string{catalogue.Enterprise, catalogue.Individual} {
+		for _, e := range b.Matters {
+			if m, ok := s.cfg.Catalogue.Matter(e.Matter); ok && m.Handles(t) {
+				if only != "" {
+					return ""
+				}
+				only = t
+				break
+			}
+		}
+	}
+	return only
 }
 
 // notice answers GET /api/v1/bundles/{code}/notice, as JSON or, asked for text/html (Accept,
