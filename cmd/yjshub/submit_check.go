@@ -64,6 +64,10 @@ func decodeApplication(b []byte) (cases.Application, []fileProblem) {
 	if err := json.Unmarshal(b, &app); err != nil {
 		return app, []fileProblem{jsonProblem(b, err)}
 	}
+	if len(app.Bundle) == 0 || string(app.Bundle) == "null" || string(app.Bundle) == `""` {
+		// Without it there is no form to check against, and nothing the hub can take.
+		return app, []fileProblem{{Path: "/bundle", Message: "required, missing: the bundle's code or 序号 (yjshub catalogue list)"}}
+	}
 	return app, nil
 }
 

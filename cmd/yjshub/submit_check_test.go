@@ -96,6 +96,7 @@ func TestSubmitPlacesJSONMistakesByFileLineAndColumnAndSendsNothing(t *testing.T
 		{"a list where the form is an object", "{\n  \"bundle\": \"open-drink-shop\",\n  \"form\": [1, 2]\n}", ":3:", "form: a JSON array where the application has an object"},
 		{"a YAML file", "bundle: open-drink-shop\n", ":1:1:", "JSON syntax"},
 		{"an empty file", "", ":1:1:", "empty"},
+		{"no bundle", "{\"applicant_type\": \"individual\", \"form\": {}}", ": /bundle:", "required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeApp(t, tc.doc)
