@@ -670,6 +670,42 @@ func TestACallbackIsRetriedWhileTheHubIsDownBeyondTenAttempts(t *testing.T) {
 	}
 }
 
+func TestACallbackIsRetriedWhileNothingAnswersAtTheHubsAddress(t *testing.T) {
+	hub := newFakeHub(t)
+	// The first attempts find the connection dropped, as while the hub restarts.
+	var mu sync.Mutex
+	dropped := 0
+	const drops = 15
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		drop := dropped < drops
+		if drop {
+			dropped++
+		}
+		mu.Unlock()
+		if drop {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		hub.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithCallbackBackoff(time.Millisecond, 4*time.Millisecond))
+	push(t, srv, "hrss", "ev-n", envelope(t, sub{id: "ev-n", subcase: "sc_n", dept: "hrss", callback: front.URL + "/api/v1/subcases/sc_n/events"}))
+	waitIdle(t, sim)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := hub.typesOf("sc_n"); !reflect.DeepEqual(got, []string{event.Received, event.Accepted, event.Approved}) {
+		t.Fatalf("events %v after %d dropped connections, want received, accepted, approved", got, dropped)
+	}
+	if dropped != drops {
+		t.Errorf("%d connections dropped, want %d", dropped, drops)
+	}
+}
+
 func TestACallbackIsGivenUpOnceItsRetryTimeHasPassed(t *testing.T) {
 	hub := newFakeHub(t)
 	hub.respond = func(event.DepartmentEvent, int) (int, string) { return http.StatusBadGateway, `{}` }
