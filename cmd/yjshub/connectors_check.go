@@ -62,8 +62,12 @@ has problems.`,
 				}
 				out, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 				if r.OK {
+					supervision := "off"
+					if f.Supervision != nil {
+						supervision = "on"
+					}
 					fmt.Fprintf(out, "%s: ok (%d department(s), %d platform(s), supervision %s)\n",
-						path, len(f.Departments), len(f.Platforms), map[bool]string{true: "on", false: "off"}[f.Supervision != nil])
+						path, len(f.Departments), len(f.Platforms), supervision)
 					continue
 				}
 				for _, p := range r.Problems {
