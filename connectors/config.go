@@ -7,14 +7,8 @@
 package connectors
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sort"
-
-	"go.yaml.in/yaml/v3"
 
 	"yjshub/connectors/frontdb"
 	kafkaconn "yjshub/connectors/kafka"
@@ -59,55 +53,25 @@ type Department struct {
 }
 
 // Load reads a connectors file strictly (unknown keys are errors) and checks it against the
-// departments the catalogue knows; every problem is reported at once.
+// departments the catalogue knows; every problem is reported at once, with its line and
+// column, as a *CheckError. LoadChecked also suggests a department for a mistyped one.
 func Load(path string, known func(dept string) bool) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("connectors file: %w", err)
+		return nil, err
 	}
 	return Parse(b, path, known)
 }
 
+func readFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("connectors file: %w", err)
+	}
+	return b, nil
+}
+
 // Parse is Load on bytes already read; name labels the problems.
 func Parse(b []byte, name string, known func(dept string) bool) (*File, error) {
-	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	var errs []error
-	codes := make([]string, 0, len(f.Departments))
-	for code := range f.Departments {
-		codes = append(codes, code)
-	}
-	sort.Strings(codes)
-	for _, code := range codes {
-		d := f.Departments[code]
-		at := fmt.Sprintf("%s: departments.%s", name, code)
-		if known != nil && !known(code) {
-			errs = append(errs, fmt.Errorf("%s: not a department of the catalogue", at))
-		}
-		for _, k := range departmentKinds {
-			if k.name() != d.Kind && k.present(&d) {
-				errs = append(errs, fmt.Errorf("%s.%s: settings for another kind than %q", at, k.name(), d.Kind))
-			}
-		}
-		switch k := kindNamed(d.Kind); {
-		case k != nil:
-			if err := k.check(&d, code, at); err != nil {
-				errs = append(errs, err)
-			}
-		case d.Kind == "":
-			errs = append(errs, fmt.Errorf("%s.kind: required (one of %v)", at, kindNames()))
-		default:
-			errs = append(errs, fmt.Errorf("%s.kind: unknown kind %q (one of %v)", at, d.Kind, kindNames()))
-		}
-		f.Departments[code] = d
-	}
-	errs = append(errs, checkPlatforms(&f, name)...)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return &f, nil
+	return parse(b, name, known, nil)
 }

@@ -108,15 +108,15 @@ supervision:
 	}
 	for _, want := range []string{
 		"departments.market-regulation.kafka: required for kind kafka",
-		"departments.tobacco.kafka: group_id: required",
+		"departments.tobacco.kafka.group_id: required",
 		`departments.tobacco.kafka.results_group: "yjshub-results" differs from "other-results" of departments.health`,
 		"departments.tobacco.kafka.results_concurrency: 8 differs from 4 of departments.health",
-		"departments.health.kafka: concurrency: 65 is not from 1 to 64",
+		"departments.health.kafka.concurrency: 65 is not from 1 to 64",
 		"departments.fire-rescue.kafka: settings for another kind",
 		`platforms.jiangsu.name: "lianyungang" differs from the key`,
-		"platforms.jiangsu: push_url: required",
+		"platforms.jiangsu.push_url: required",
 		"no rule maps to bundle",
-		"supervision: endpoint:",
+		"supervision.endpoint:",
 		"retry.jitter",
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -92,11 +92,11 @@ departments:
 		t.Fatal("Parse: nil error")
 	}
 	for _, want := range []string{
-		"departments.rsj.restpull: max_attempts: -1 is negative",
+		"departments.rsj.restpull.max_attempts: -1 is negative",
 		"concurrency: -2 is not from 1 to 64",
 		"concurrency: 100 is not from 1 to 64",
 		"departments.market.frontdb: required for kind frontdb",
-		`departments.tax.frontdb: driver: "oracle"`,
+		`departments.tax.frontdb.driver: "oracle"`,
 		`subcase_table: "in; DROP TABLE x"`,
 		`departments.wrong.restpull: settings for another kind than "restpush"`,
 	} {

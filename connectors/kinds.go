@@ -2,7 +2,6 @@ package connectors
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 
@@ -86,9 +85,10 @@ type departmentKind interface {
 	// present reports whether d holds settings of this kind.
 	present(d *Department) bool
 	// check completes and validates the settings of d, a department of this kind: absent
-	// settings are an error or, when the kind allows it, all defaults; their department is
-	// set from code, the department's key. at labels the problems.
-	check(d *Department, code, at string) error
+	// settings are a *missingSettings or, when the kind allows it, all defaults; their
+	// department is set from code, the department's key. The error is the Config's Validate,
+	// its messages naming the settings by their YAML keys.
+	check(d *Department, code string) error
 	// spec is the connector running d's settings of this kind; ok is false when it has none.
 	spec(d *Department, code string, deps Deps, log *slog.Logger) (s Spec, ok bool)
 }
@@ -116,23 +116,16 @@ func (k kindEntry[C]) name() string { return k.kind }
 
 func (k kindEntry[C]) present(d *Department) bool { return *k.settings(d) != nil }
 
-func (k kindEntry[C]) check(d *Department, code, at string) error {
+func (k kindEntry[C]) check(d *Department, code string) error {
 	s := k.settings(d)
 	if *s == nil {
 		if !k.optional {
-			why := ""
-			if k.requiredWhy != "" {
-				why = " (" + k.requiredWhy + ")"
-			}
-			return fmt.Errorf("%s.%s: required for kind %s%s", at, k.kind, k.kind, why)
+			return &missingSettings{kind: k.kind, why: k.requiredWhy}
 		}
 		*s = new(C)
 	}
 	k.setDepartment(*s, code)
-	if err := k.validate(*s); err != nil {
-		return fmt.Errorf("%s.%s: %w", at, k.kind, err)
-	}
-	return nil
+	return k.validate(*s)
 }
 
 func (k kindEntry[C]) spec(d *Department, code string, deps Deps, log *slog.Logger) (Spec, bool) {

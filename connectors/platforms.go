@@ -9,9 +9,10 @@ import (
 
 // checkPlatforms validates the parts of a connectors file that are not one department each:
 // the platforms, the supervision platform, and the one results consumer every kafka
-// department shares. It sets each platform's name from its key. name labels the problems.
-func checkPlatforms(f *File, name string) []error {
-	var errs []error
+// department shares. It sets each platform's name from its key. Each problem comes with the
+// path of YAML keys it is about.
+func checkPlatforms(f *File) []pathError {
+	var errs []pathError
 	names := make([]string, 0, len(f.Platforms))
 	for n := range f.Platforms {
 		names = append(names, n)
@@ -19,19 +20,19 @@ func checkPlatforms(f *File, name string) []error {
 	sort.Strings(names)
 	for _, n := range names {
 		p := f.Platforms[n]
-		at := fmt.Sprintf("%s: platforms.%s", name, n)
+		at := []string{"platforms", n}
 		if p.Name != "" && p.Name != n {
-			errs = append(errs, fmt.Errorf("%s.name: %q differs from the key; leave it out", at, p.Name))
+			errs = append(errs, pathError{append(at[:2:2], "name"), fmt.Errorf("%q differs from the key; leave it out", p.Name)})
 		}
 		p.Name = n
 		if err := p.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			errs = append(errs, pathError{at, err})
 		}
 		f.Platforms[n] = p
 	}
 	if f.Supervision != nil {
 		if err := f.Supervision.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: supervision: %w", name, err))
+			errs = append(errs, pathError{[]string{"supervision"}, err})
 		}
 	}
 	// One results consumer serves every kafka department: their results_group and
@@ -57,13 +58,14 @@ func checkPlatforms(f *File, name string) []error {
 			group, concurrency, first = g, n, code
 			continue
 		}
+		at := []string{"departments", code, KindKafka}
 		if g != group {
-			errs = append(errs, fmt.Errorf("%s: departments.%s.kafka.results_group: %q differs from %q of departments.%s; one results consumer serves every kafka department",
-				name, code, g, group, first))
+			errs = append(errs, pathError{append(at[:3:3], "results_group"),
+				fmt.Errorf("%q differs from %q of departments.%s; one results consumer serves every kafka department", g, group, first)})
 		}
 		if n != concurrency {
-			errs = append(errs, fmt.Errorf("%s: departments.%s.kafka.results_concurrency: %d differs from %d of departments.%s; one results consumer serves every kafka department",
-				name, code, n, concurrency, first))
+			errs = append(errs, pathError{append(at[:3:3], "results_concurrency"),
+				fmt.Errorf("%d differs from %d of departments.%s; one results consumer serves every kafka department", n, concurrency, first)})
 		}
 	}
 	return errs

@@ -465,37 +465,37 @@ func TestTheSchemaAndParseRefuseTheSameMistakes(t *testing.T) {
 		{
 			name:     "an unknown kind",
 			doc:      "departments:\n  tobacco:\n    kind: carrier-pigeon\n",
-			parseSay: `departments.tobacco.kind: unknown kind "carrier-pigeon" (one of [restpush restpull frontdb kafka])`,
+			parseSay: `departments.tobacco.kind: "carrier-pigeon" is not a kind of connector (one of restpush, restpull, frontdb, kafka)`,
 			schemaAt: "/departments/tobacco/kind",
 		},
 		{
 			name:     "a department without a kind",
 			doc:      "departments:\n  rsj:\n    restpull: {}\n",
-			parseSay: "departments.rsj.kind: required (one of [restpush restpull frontdb kafka])",
+			parseSay: "departments.rsj.kind: required (one of restpush, restpull, frontdb, kafka)",
 			schemaAt: "/departments/rsj",
 		},
 		{
 			name:     "an unknown key in a kind's settings",
 			doc:      "departments:\n  tobacco:\n    kind: restpush\n    restpush: {endpoint: \"https://x.example/\", timeuot: 2s}\n",
-			parseSay: "field timeuot not found",
+			parseSay: `departments.tobacco.restpush.timeuot: unknown key "timeuot"; did you mean "timeout"?`,
 			schemaAt: "/departments/tobacco/restpush",
 		},
 		{
 			name:     "an unknown key in a nested setting",
 			doc:      "departments:\n  tobacco:\n    kind: restpush\n    restpush: {endpoint: \"https://x.example/\", retry: {max_attempt: 3}}\n",
-			parseSay: "field max_attempt not found",
+			parseSay: `departments.tobacco.restpush.retry.max_attempt: unknown key "max_attempt"; did you mean "max_attempts"?`,
 			schemaAt: "/departments/tobacco/restpush/retry",
 		},
 		{
 			name:     "an unknown key of a department",
 			doc:      "departments:\n  rsj:\n    kind: restpull\n    restpul: {}\n",
-			parseSay: "field restpul not found",
+			parseSay: `departments.rsj.restpul: unknown key "restpul"; did you mean "restpull"?`,
 			schemaAt: "/departments/rsj",
 		},
 		{
 			name:     "an unknown key of the file",
 			doc:      "department:\n  rsj:\n    kind: restpull\n",
-			parseSay: "field department not found",
+			parseSay: `department: unknown key "department"; did you mean "departments"?`,
 			schemaAt: "",
 		},
 		{
@@ -513,25 +513,25 @@ func TestTheSchemaAndParseRefuseTheSameMistakes(t *testing.T) {
 		{
 			name:     "a kafka department without its group",
 			doc:      "departments:\n  market:\n    kind: kafka\n    kafka: {poll_interval: 5s}\n",
-			parseSay: "departments.market.kafka: group_id: required",
+			parseSay: "departments.market.kafka.group_id: required",
 			schemaAt: "/departments/market/kafka",
 		},
 		{
 			name:     "a duration without a unit",
 			doc:      "departments:\n  rsj:\n    kind: restpull\n    restpull: {default_visibility: 30}\n",
-			parseSay: "into time.Duration",
+			parseSay: "departments.rsj.restpull.default_visibility: want a duration such as 500ms, 10s or 1m30s, got a whole number",
 			schemaAt: "/departments/rsj/restpull/default_visibility",
 		},
 		{
 			name:     "a driver frontdb does not speak",
 			doc:      "departments:\n  tax:\n    kind: frontdb\n    frontdb: {driver: oracle, dsn: \"db/qzk\"}\n",
-			parseSay: `departments.tax.frontdb: driver: "oracle"`,
+			parseSay: `departments.tax.frontdb.driver: "oracle"`,
 			schemaAt: "/departments/tax/frontdb/driver",
 		},
 		{
 			name:     "an unknown key of supervision",
 			doc:      "supervision:\n  endpoint: https://jg.example/records\n  mask_holder_ids: false\n",
-			parseSay: "field mask_holder_ids not found",
+			parseSay: `supervision.mask_holder_ids: unknown key "mask_holder_ids"; did you mean "mask_holder_id"?`,
 			schemaAt: "/supervision",
 		},
 	} {

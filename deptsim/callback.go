@@ -20,12 +20,14 @@ import (
 // zone needs no tzdata on the host.
 var china = time.FixedZone("CST", 8*60*60)
 
-// Callback retries: network errors and 5xx are retried up to callbackAttempts times in all,
-// waiting callbackBackoff, doubled each time, at most callbackMaxBackoff (about 6s in all).
+// Callback retries: network errors and 5xx are retried for DefaultCallbackRetry, waiting
+// callbackBackoff, doubled each time, at most callbackMaxBackoff. The hub may be restarting
+// (`make run`, Ctrl-C, `make run`), which takes longer than a few seconds; a callback given up
+// then leaves its case open for ever, since nothing sends the event again.
 const (
-	callbackAttempts   = 10
-	callbackBackoff    = 20 * time.Millisecond
-	callbackMaxBackoff = time.Second
+	DefaultCallbackRetry = 2 * time.Minute
+	callbackBackoff      = 20 * time.Millisecond
+	callbackMaxBackoff   = 2 * time.Second
 )
 
 // sequence is the plan for calling back one accepted sub-case, fixed when it is accepted.
@@ -33,7 +35,6 @@ type sequence struct {
 	dept     string
 	decision string
 	delay    time.Duration
-	number   int // of the decision and licence, per department; approvals only
 	data     dispatched
 	// afterSupplement: the applicant answered a supplement request; only the decision is left.
 	afterSupplement bool
@@ -41,12 +42,7 @@ type sequence struct {
 
 // plan fixes the callbacks of an accepted sub-case. s.mu is held.
 func (s *Simulator) plan(code string, d *deptState, data dispatched) sequence {
-	seq := sequence{dept: code, decision: d.cfg.Decision, delay: d.cfg.Delay, data: data}
-	if seq.decision == DecisionApprove {
-		d.seq++
-		seq.number = d.seq
-	}
-	return seq
+	return sequence{dept: code, decision: d.cfg.Decision, delay: d.cfg.Delay, data: data}
 }
 
 // outcome is how one callback ended.
@@ -56,7 +52,7 @@ const (
 	delivered outcome = iota // 2xx
 	refused                  // 4xx other than 409: this event is given up, the sequence goes on
 	conflict                 // 409: the hub finds the transition illegal; the sequence ends
-	exhausted                // network errors or 5xx on every attempt; the sequence ends
+	exhausted                // network errors or 5xx for the whole retry budget; the sequence ends
 	stopped                  // the simulator was closed
 )
 
@@ -130,7 +126,7 @@ func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
 		ev.Comment = "（模拟）已受理"
 	case event.Approved:
 		ev.Comment = "（模拟）准予许可"
-		ev.DecisionNumber = fmt.Sprintf("模拟%s〔%d〕%d号", initials(seq.dept), now.Year(), seq.number)
+		ev.DecisionNumber = fmt.Sprintf("模拟%s〔%s〕号", initials(seq.dept), serial(seq.data.SubcaseID))
 		if seq.data.Matter.Result.Kind == "licence" {
 			ev.Licences = []event.Licence{s.licence(seq, now)}
 		}
@@ -146,7 +142,7 @@ func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
 // licence is the e-licence an approval issues, dated today in China and valid five years.
 func (s *Simulator) licence(seq sequence, now time.Time) event.Licence {
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, china)
-	number := fmt.Sprintf("SIM%s%s%04d", initials(seq.dept), today.Format("20060102"), seq.number)
+	number := licenceNumber(seq.dept, seq.data.SubcaseID)
 	l := event.Licence{
 		Type:         seq.data.Matter.Result.Name,
 		Number:       number,
@@ -208,6 +204,21 @@ func missing(d dispatched) event.Missing {
 	return event.Missing{Field: "application", Note: "（模拟）请补正申请"}
 }
 
+// licenceNumber is the number of the e-licence issued for sub-case sc of department dept. It
+// is derived from the sub-case rather than counted, so that it stays unique when the simulator
+// restarts (the hub refuses a number already issued for another holder) and is the same when
+// the hub delivers the sub-case again (which the hub then takes as a repeat).
+func licenceNumber(dept, sc string) string {
+	return "SIM" + initials(dept) + serial(sc)
+}
+
+// serial is 16 upper-case hex digits derived from sub-case sc: 64 bits make a collision
+// between two sub-cases negligible even over millions of them.
+func serial(sc string) string {
+	sum := sha256.Sum256([]byte("yjshub simulated serial\n" + sc + "\n"))
+	return strings.ToUpper(hex.EncodeToString(sum[:8]))
+}
+
 // initials abbreviates a department code for numbers: admin-approval → AA.
 func initials(code string) string {
 	var b strings.Builder
@@ -233,7 +244,8 @@ func (s *Simulator) deliver(seq sequence, ev event.DepartmentEvent) outcome {
 		panic(err)
 	}
 	log := s.log.With("department", seq.dept, "subcase_id", seq.data.SubcaseID, "event", ev.Type, "event_id", ev.EventID)
-	backoff := callbackBackoff
+	backoff := s.callbackBackoff
+	deadline := time.Now().Add(s.callbackRetry)
 	for attempt := 1; ; attempt++ {
 		status, hubErr, err := s.post(seq.data.Callback, seq.dept, body)
 		switch {
@@ -258,17 +270,21 @@ func (s *Simulator) deliver(seq sequence, ev event.DepartmentEvent) outcome {
 			log.Warn("callback refused: event given up", "status", status, "hub_error", hubErr)
 			return refused
 		}
-		if attempt == callbackAttempts {
+		if !time.Now().Add(backoff).Before(deadline) {
 			s.failed(seq.dept)
-			log.Error("callback failed on every attempt: sequence stopped", "attempts", attempt, "status", status, "error", errString(err))
+			log.Error("callback failed on every attempt: sequence stopped", "attempts", attempt, "retried_for", s.callbackRetry, "status", status, "error", errString(err))
 			return exhausted
+		}
+		if attempt == 1 {
+			// Once, not per attempt: the hub being down is worth a line, a retry is not.
+			log.Warn("callback failed; retrying until the hub answers", "status", status, "error", errString(err), "retry_for", s.callbackRetry)
 		}
 		log.Debug("callback failed; retrying", "attempt", attempt, "status", status, "error", errString(err), "backoff", backoff)
 		if !s.wait(backoff) {
 			log.Info("callback abandoned: simulator closed")
 			return stopped
 		}
-		backoff = min(2*backoff, callbackMaxBackoff)
+		backoff = min(2*backoff, s.callbackMaxBackoff)
 	}
 }
 

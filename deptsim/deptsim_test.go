@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -298,9 +299,6 @@ func TestApprovalOfALicenceMatterIssuesALicenceAfterReceivedAndAccepted(t *testi
 		}
 	}
 	approved := evs[2]
-	if approved.DecisionNumber != "模拟AA〔2026〕1号" {
-		t.Errorf("decision number %q", approved.DecisionNumber)
-	}
 	if len(approved.Licences) != 1 {
 		t.Fatalf("licences %+v, want one", approved.Licences)
 	}
@@ -308,12 +306,21 @@ func TestApprovalOfALicenceMatterIssuesALicenceAfterReceivedAndAccepted(t *testi
 	if len(l.File.SHA256) != 64 {
 		t.Errorf("licence file sha256 %q", l.File.SHA256)
 	}
+	// The number is the department's initials and a serial derived from the sub-case; the
+	// decision number carries the same serial.
+	number := regexp.MustCompile(`^SIMAA([0-9A-F]{16})$`).FindStringSubmatch(l.Number)
+	if number == nil {
+		t.Fatalf("licence number %q, want SIMAA and 16 hex digits", l.Number)
+	}
+	if want := "模拟AA〔" + number[1] + "〕号"; approved.DecisionNumber != want {
+		t.Errorf("decision number %q, want %q", approved.DecisionNumber, want)
+	}
 	l.File.SHA256 = ""
 	want := event.Licence{
-		Type: "食品经营许可证", Number: "SIMAA202612010001",
+		Type: "食品经营许可证", Number: l.Number,
 		Holder: "连云港海韵餐饮管理有限公司", HolderID: "91350100M000100Y43", HolderIDType: "uscc",
 		Issuer: "连云港市赣榆区行政审批局", IssuedAt: "2026-12-01", ValidFrom: "2026-12-01", ValidUntil: "2031-11-30",
-		File: event.LicenceFile{URI: "sim://licences/SIMAA202612010001.ofd", Format: "ofd"},
+		File: event.LicenceFile{URI: "sim://licences/" + l.Number + ".ofd", Format: "ofd"},
 	}
 	if l != want {
 		t.Errorf("licence\n got %+v\nwant %+v", l, want)
@@ -353,15 +360,15 @@ func TestLicenceWithoutApplicantNamesAGenericHolderAndTheCodeAsIssuer(t *testing
 		if a := push(t, srv, "admin-approval", "ev-"+sc, body); a.status != http.StatusAccepted {
 			t.Fatalf("push %d: %d %s", i, a.status, a.body)
 		}
-		waitIdle(t, sim) // one after the other, so the numbers are in order
+		waitIdle(t, sim)
 	}
 	l1 := hub.eventsOf("sc_g1")[2].Licences[0]
 	l2 := hub.eventsOf("sc_g2")[2].Licences[0]
 	if l1.Holder != "申请人" || l1.HolderID != "" || l1.HolderIDType != "uscc" || l1.Issuer != "admin-approval" {
 		t.Errorf("licence without applicant: %+v", l1)
 	}
-	if !strings.HasSuffix(l1.Number, "0001") || !strings.HasSuffix(l2.Number, "0002") || l1.File.SHA256 == l2.File.SHA256 {
-		t.Errorf("numbers %q, %q and files %q, %q: want a counter per department and distinct files", l1.Number, l2.Number, l1.File.SHA256, l2.File.SHA256)
+	if l1.Number == l2.Number || l1.File.SHA256 == l2.File.SHA256 {
+		t.Errorf("numbers %q, %q and files %q, %q: want distinct numbers and files", l1.Number, l2.Number, l1.File.SHA256, l2.File.SHA256)
 	}
 }
 
@@ -596,6 +603,128 @@ func TestACallbackAnswered5xxIsRetriedAndArrivesOnce(t *testing.T) {
 		t.Errorf("received was attempted %d times, want 3 (two 500s, then 200)", n)
 	}
 	if d := sim.Stats().Departments["hrss"]; d.CallbacksSent != 3 || d.CallbacksFailed != 0 {
+		t.Errorf("stats %+v", d)
+	}
+}
+
+// licenceOf pushes sub-case sc of department dept to a simulator of its own (a simulator
+// started afresh, as after a restart) and returns the number of the licence it issues.
+func licenceOf(t *testing.T, hub *fakeHub, dept, sc string) string {
+	t.Helper()
+	sim, srv := newSim(t, deptsim.Config{})
+	if a := push(t, srv, dept, "ev-"+sc, envelope(t, sub{id: "ev-" + sc, subcase: sc, dept: dept, callback: hub.callback(sc)})); a.status != http.StatusAccepted {
+		t.Fatalf("push %s: %d %s", sc, a.status, a.body)
+	}
+	waitIdle(t, sim)
+	for _, ev := range hub.eventsOf(sc) {
+		if ev.Type == event.Approved && len(ev.Licences) == 1 {
+			return ev.Licences[0].Number
+		}
+	}
+	t.Fatalf("no licence issued for %s: %v", sc, hub.typesOf(sc))
+	return ""
+}
+
+func TestLicenceNumbersStayUniqueAcrossRestartsAndRepeatForARedeliveredSubcase(t *testing.T) {
+	hub := newFakeHub(t)
+	// Each sub-case goes to a simulator of its own: a counter in memory would number every
+	// one of them 1.
+	seen := map[string]string{}
+	for _, sc := range []string{"sc_r1", "sc_r2", "sc_r3", "sc_r4"} {
+		n := licenceOf(t, hub, "admin-approval", sc)
+		if other, dup := seen[n]; dup {
+			t.Errorf("licence number %s issued for %s and again for %s after a restart", n, other, sc)
+		}
+		seen[n] = sc
+	}
+	// The hub delivering a sub-case again, to a restarted simulator, gets the same number,
+	// which it takes as a repeat rather than a second licence.
+	hub2 := newFakeHub(t)
+	for n, sc := range seen {
+		if again := licenceOf(t, hub2, "admin-approval", sc); again != n {
+			t.Errorf("%s redelivered: licence %s, first %s", sc, again, n)
+		}
+	}
+}
+
+func TestACallbackIsRetriedWhileTheHubIsDownBeyondTenAttempts(t *testing.T) {
+	hub := newFakeHub(t)
+	const down = 25 // attempts answered 503, as while the hub restarts
+	hub.respond = func(ev event.DepartmentEvent, attempt int) (int, string) {
+		if ev.Type == event.Received && attempt <= down {
+			return http.StatusServiceUnavailable, `{}`
+		}
+		return http.StatusOK, `{}`
+	}
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithCallbackBackoff(time.Millisecond, 4*time.Millisecond))
+	push(t, srv, "hrss", "ev-d", envelope(t, sub{id: "ev-d", subcase: "sc_d", dept: "hrss", callback: hub.callback("sc_d")}))
+	waitIdle(t, sim)
+	if got := hub.typesOf("sc_d"); !reflect.DeepEqual(got, []string{event.Received, event.Accepted, event.Approved}) {
+		t.Fatalf("events %v, want received, accepted, approved", got)
+	}
+	if n := hub.attemptsOf("sim-sc_d-received"); n != down+1 {
+		t.Errorf("received attempted %d times, want %d", n, down+1)
+	}
+	if d := sim.Stats().Departments["hrss"]; d.CallbacksFailed != 0 {
+		t.Errorf("stats %+v", d)
+	}
+}
+
+func TestACallbackIsRetriedWhileNothingAnswersAtTheHubsAddress(t *testing.T) {
+	hub := newFakeHub(t)
+	// The first attempts find the connection dropped, as while the hub restarts.
+	var mu sync.Mutex
+	dropped := 0
+	const drops = 15
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		drop := dropped < drops
+		if drop {
+			dropped++
+		}
+		mu.Unlock()
+		if drop {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		hub.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithCallbackBackoff(time.Millisecond, 4*time.Millisecond))
+	push(t, srv, "hrss", "ev-n", envelope(t, sub{id: "ev-n", subcase: "sc_n", dept: "hrss", callback: front.URL + "/api/v1/subcases/sc_n/events"}))
+	waitIdle(t, sim)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := hub.typesOf("sc_n"); !reflect.DeepEqual(got, []string{event.Received, event.Accepted, event.Approved}) {
+		t.Fatalf("events %v after %d dropped connections, want received, accepted, approved", got, dropped)
+	}
+	if dropped != drops {
+		t.Errorf("%d connections dropped, want %d", dropped, drops)
+	}
+}
+
+func TestACallbackIsGivenUpOnceItsRetryTimeHasPassed(t *testing.T) {
+	hub := newFakeHub(t)
+	hub.respond = func(event.DepartmentEvent, int) (int, string) { return http.StatusBadGateway, `{}` }
+	const budget = 300 * time.Millisecond
+	sim, srv := newSim(t, deptsim.Config{}, deptsim.WithCallbackRetry(budget), deptsim.WithCallbackBackoff(time.Millisecond, 50*time.Millisecond))
+	start := time.Now()
+	push(t, srv, "hrss", "ev-g", envelope(t, sub{id: "ev-g", subcase: "sc_g", dept: "hrss", callback: hub.callback("sc_g")}))
+	waitIdle(t, sim)
+	took := time.Since(start)
+	if took > budget+2*time.Second {
+		t.Errorf("gave up after %v, want about %v", took, budget)
+	}
+	if n := hub.attemptsOf("sim-sc_g-received"); n < 5 {
+		t.Errorf("received attempted %d times within %v, want several", n, budget)
+	}
+	if n := hub.attemptsOf("sim-sc_g-accepted"); n != 0 {
+		t.Errorf("accepted attempted %d times after received was given up, want 0", n)
+	}
+	if d := sim.Stats().Departments["hrss"]; d.CallbacksFailed != 1 || d.CallbacksSent != 0 {
 		t.Errorf("stats %+v", d)
 	}
 }

@@ -31,17 +31,22 @@
 //   - [DeptConfig.FailureRate] of pushes are answered [DeptConfig.FailureStatus] before any
 //     of the above bookkeeping takes effect, as a flaky department would; retries of the hub
 //     are subject to it too.
-//   - Callbacks are retried on network errors and 5xx with capped exponential backoff. A 409
+//   - Callbacks are retried on network errors and 5xx with exponential backoff capped at 2s,
+//     for [DefaultCallbackRetry] (see [WithCallbackRetry]) — longer than the hub takes to
+//     restart, so a case survives `make run`, Ctrl-C, `make run`. A 409
 //     (the hub finds the transition illegal) ends the sub-case's sequence; another 4xx gives
 //     up that one event and the sequence goes on. Event ids are derived from the sub-case id
 //     and the event type, so the hub recognises a retried callback.
+//   - Decision and licence numbers are derived from the sub-case id, not counted: a restarted
+//     simulator never issues a number the hub has already recorded for another holder, and a
+//     sub-case the hub delivers again gets the same number, which the hub takes as a repeat.
 //   - [DeptConfig.Delay] is waited before every callback, the first included, which also
 //     gives the hub time to record the delivery before the first event arrives.
 //   - Personal data (the form, data.applicant) is sent back to the hub in licences but never
 //     written to a log line or an error message; a 4xx answer of the hub is logged by its
 //     error code and problem paths only.
 //
-// State (idempotency keys, statistics, licence counters) lives in memory and is lost on
+// State (idempotency keys, statistics) lives in memory and is lost on
 // restart: the simulator is a development and demonstration tool, not a department. The
 // memory is bounded, so that a simulator under load for hours does not grow: sub-cases whose
 // callbacks are running are always kept, and of the others only the most recently pushed

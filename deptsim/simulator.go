@@ -55,13 +55,17 @@ type Simulator struct {
 	// simulator under constant load keeps a bounded memory.
 	settled *list.List
 	retain  int
+	// callbackRetry is how long a callback is retried while the hub does not answer, waiting
+	// callbackBackoff at first, doubled each time, at most callbackMaxBackoff.
+	callbackRetry      time.Duration
+	callbackBackoff    time.Duration
+	callbackMaxBackoff time.Duration
 }
 
 type deptState struct {
 	cfg   DeptConfig
 	rng   *rand.Rand
 	stats DeptStats
-	seq   int // decision and licence numbers issued
 }
 
 type subcaseState struct {
@@ -103,6 +107,17 @@ func WithHTTPClient(c *http.Client) Option {
 	return func(s *Simulator) {
 		if c != nil {
 			s.client = c
+		}
+	}
+}
+
+// WithCallbackRetry sets how long a callback is retried while the hub answers with a network
+// error or 5xx, with a backoff growing to 2s. Default: [DefaultCallbackRetry], longer than a
+// hub restart.
+func WithCallbackRetry(d time.Duration) Option {
+	return func(s *Simulator) {
+		if d > 0 {
+			s.callbackRetry = d
 		}
 	}
 }
@@ -180,16 +195,19 @@ func New(cfg Config, opts ...Option) (*Simulator, error) {
 	idle := make(chan struct{})
 	close(idle)
 	s := &Simulator{
-		cfg:      cfg,
-		log:      slog.Default(),
-		client:   &http.Client{Timeout: 10 * time.Second},
-		now:      time.Now,
-		depts:    map[string]*deptState{},
-		subcases: map[string]*subcaseState{},
-		keys:     map[string]string{},
-		idle:     idle,
-		settled:  list.New(),
-		retain:   DefaultRetention,
+		cfg:                cfg,
+		log:                slog.Default(),
+		client:             &http.Client{Timeout: 10 * time.Second},
+		now:                time.Now,
+		depts:              map[string]*deptState{},
+		subcases:           map[string]*subcaseState{},
+		keys:               map[string]string{},
+		idle:               idle,
+		settled:            list.New(),
+		retain:             DefaultRetention,
+		callbackRetry:      DefaultCallbackRetry,
+		callbackBackoff:    callbackBackoff,
+		callbackMaxBackoff: callbackMaxBackoff,
 	}
 	for _, o := range opts {
 		o(s)
@@ -576,8 +594,7 @@ func (s *Simulator) followUp(w http.ResponseWriter, code, key, typ, sc string) {
 		return
 	}
 	d.stats.Supplements++
-	d.seq++
-	seq := sequence{dept: code, decision: DecisionApprove, delay: d.cfg.Delay, number: d.seq, data: st.data, afterSupplement: true}
+	seq := sequence{dept: code, decision: DecisionApprove, delay: d.cfg.Delay, data: st.data, afterSupplement: true}
 	s.started(sc, st)
 	s.mu.Unlock()
 	s.log.Info("supplement received: approving", "department", code, "subcase_id", sc)

@@ -23,8 +23,20 @@ func hubFlag(cmd *cobra.Command, url *string) {
 	if def == "" {
 		def = "http://127.0.0.1:8080"
 	}
-	cmd.Flags().StringVar(url, "hub", def, "the hub's base URL (env YJSHUB_URL); the API key, when the hub asks for one, is read from YJSHUB_API_KEY")
-	hubTLSFlags(cmd, new(hubTLSOptions))
+	cmd.Flags().StringVar(url, "hub", def, "the hub's base URL, or host:port (env YJSHUB_URL); the API key, when the hub asks for one, is read from YJSHUB_API_KEY")
+	o := new(hubTLSOptions)
+	hubTLSFlags(cmd, o)
+	withClient := cmd.PreRunE
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		// host:port is what a hub prints when it starts; a client that needs a scheme
+		// would fail on it with "unsupported protocol scheme".
+		u, err := hubBaseURL(*url, o.caFile != "" || o.certFile != "")
+		if err != nil {
+			return usageError{err}
+		}
+		*url = u
+		return withClient(cmd, args)
+	}
 }
 
 // apiError is the hub's JSON error shape.
@@ -103,10 +115,19 @@ func submitCommand() *cobra.Command {
 		Use:   "submit FILE.json",
 		Short: "Submit one application (see examples/) and print the case id",
 		Args:  cobra.ExactArgs(1),
+		Long: `Submit one application (see examples/) and print the case id.
+
+The file is checked first: JSON syntax and types (with line and column), then the application
+schema of its bundle's one form as the hub serves it (every problem by its JSON Pointer). Only
+a file without problems is sent.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := os.ReadFile(args[0])
+			file := args[0]
+			body, err := os.ReadFile(file)
 			if err != nil {
 				return err
+			}
+			if !checkApplicationFile(cmd, hub, file, body) {
+				return exitError{code: 1}
 			}
 			if key == "" {
 				// A key of its own, so that sending again after an unclear answer never
@@ -115,8 +136,12 @@ func submitCommand() *cobra.Command {
 			}
 			headers := map[string]string{"Idempotency-Key": key}
 			var v cases.CaseView
-			if err := submitWithRetries(cmd, strings.TrimRight(hub, "/")+"/api/v1/cases", body, headers, &v, retries); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "submission refused:", err)
+			if err := submitWithRetries(cmd, hub+"/api/v1/cases", body, headers, &v, retries); err != nil {
+				if unreachable(err) {
+					fmt.Fprintln(cmd.ErrOrStderr(), unreachableHint(hub, err))
+				} else {
+					fmt.Fprintln(cmd.ErrOrStderr(), "submission refused:", err)
+				}
 				return exitError{code: 1}
 			}
 			if asJSON {
@@ -133,6 +158,41 @@ func submitCommand() *cobra.Command {
 	cmd.Flags().IntVar(&retries, "retries", 5, "send again, with the same Idempotency-Key, after 503, 429 or no answer, this many times at most")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole case as JSON")
 	return cmd
+}
+
+// checkApplicationFile checks an application file before it is sent and prints every problem
+// on standard error; it reports whether the file may be sent. A hub that cannot answer just
+// now (5xx) leaves the schema to the submission itself; a hub that does not answer at all is
+// reported with how to start one or point at one.
+func checkApplicationFile(cmd *cobra.Command, hub, file string, body []byte) bool {
+	stderr := cmd.ErrOrStderr()
+	app, problems := decodeApplication(body)
+	if len(problems) == 0 {
+		form, status, err := formOf(cmd.Context(), hub, app)
+		switch {
+		case err != nil && unreachable(err):
+			fmt.Fprintln(stderr, unreachableHint(hub, err))
+			return false
+		case err != nil && status >= 400 && status < 500:
+			fmt.Fprintf(stderr, "%s: the hub has no one form for this application's bundle and applicant type: %v\n", file, err)
+			return false
+		case err != nil:
+			fmt.Fprintf(stderr, "%s: not checked against the form (%v); the hub will check it\n", file, err)
+			return true
+		}
+		if problems, err = schemaProblems(form, body); err != nil {
+			fmt.Fprintf(stderr, "%s: not checked against the form: %v\n", file, err)
+			return true
+		}
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.String(file))
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "%s: %d problem(s); nothing was sent\n", file, len(problems))
+		return false
+	}
+	return true
 }
 
 func departmentsOf(v cases.CaseView) string {

@@ -241,8 +241,9 @@ func TestSubmitAndWatch(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "completed: approved") || !strings.Contains(out, "2/2 decided") || !strings.Contains(out, "食品经营许可证") {
 		t.Fatalf("watch: exit %d\n%s\n%s", code, out, stderr)
 	}
+	// A file that is not JSON is refused where it is, before anything is sent.
 	code, _, stderr = runCLI(t, "submit", "--hub", hub, filepath.Join("..", "..", "catalogue", "testdata", "base", "departments.yaml"))
-	if code != 1 || !strings.Contains(stderr, "422") {
+	if code != 1 || !strings.Contains(stderr, "departments.yaml:1:1: JSON syntax") {
 		t.Fatalf("a bad file: exit %d: %s", code, stderr)
 	}
 }

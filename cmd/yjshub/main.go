@@ -37,7 +37,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(), benchCommand(), catalogueCommand(), submitCommand(), watchCommand(), deptsimCommand(), platformsimCommand(), dlqCommand(), reportCommand(), conformanceCommand(), clientsCommand(), signingSecretCommand(), auditCommand(), deadlinesCommand(), pseudonymCommand())
+	root.AddCommand(serveCommand(), benchCommand(), catalogueCommand(), submitCommand(), watchCommand(), deptsimCommand(), platformsimCommand(), dlqCommand(), reportCommand(), conformanceCommand(), clientsCommand(), signingSecretCommand(), auditCommand(), deadlinesCommand(), pseudonymCommand(), connectorsCommand())
 
 	err := root.ExecuteContext(ctx)
 	var ee exitError

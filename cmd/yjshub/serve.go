@@ -369,7 +369,7 @@ func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
 	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
 	in := &inputs{cat: cat}
 	if o.connectorsFile != "" {
-		if in.conns, err = connectors.Load(o.connectorsFile, in.knownDepartment); err != nil {
+		if in.conns, err = connectors.LoadChecked(o.connectorsFile, departmentCodes(cat)); err != nil {
 			return nil, err
 		}
 	}
@@ -390,8 +390,6 @@ func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
 	}
 	return in, nil
 }
-
-func (in *inputs) knownDepartment(code string) bool { _, ok := in.cat.Department(code); return ok }
 
 // openStore opens the database (SQLite under --data-dir unless YJSHUB_DATABASE_URL is set),
 // migrates it and records the catalogue version it runs on.
@@ -551,7 +549,7 @@ func startConnectors(o serveOptions, in *inputs, deps connectors.Deps, simulated
 		return manager, nil, nil
 	}
 	reload := func() error {
-		f, err := connectors.Load(o.connectorsFile, in.knownDepartment)
+		f, err := connectors.LoadChecked(o.connectorsFile, departmentCodes(in.cat))
 		if err != nil {
 			bg.logger.Warn("connectors file not applied", "file", o.connectorsFile, "error", err)
 			return err

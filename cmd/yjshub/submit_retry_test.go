@@ -2,8 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,24 +18,20 @@ func TestSubmitSendsAgainWithTheSameKeyAfter503(t *testing.T) {
 	var mu sync.Mutex
 	var keys []string
 	answers := []int{503, 429, 201}
-	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hub, _ := formHub(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		keys = append(keys, r.Header.Get("Idempotency-Key"))
 		status := answers[min(len(keys)-1, len(answers)-1)]
 		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
 		if status == 201 {
-			_, _ = w.Write([]byte(`{"id":"cs_1","bundle":{"seq":30,"name":"开饮品店"},"subcases":[],"deadline":{}}`))
+			created(w, r)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"error":{"status":503,"code":"unavailable","message":"not now"}}`))
-	}))
-	t.Cleanup(hub.Close)
-	app := filepath.Join(t.TempDir(), "app.json")
-	if err := os.WriteFile(app, []byte(`{}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	})
+	app := filepath.Join("..", "..", "examples", "open-drink-shop-individual.json")
 	code, out, stderr := runCLI(t, "submit", "--hub", hub.URL, app)
 	if code != 0 || strings.TrimSpace(out) != "cs_1" {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
