@@ -105,6 +105,13 @@ var zhTemplates = map[string]zhTemplate{
 	RuleURI:          {thing: "%s不正确，请提供以https开头的完整地址"},
 	RuleFilename:     {thing: "%s不正确，不能含有路径分隔符"},
 
+	// connectors: the problems of a connectors file (yjshub connectors check), for departmental IT.
+	"syntax":        {thing: "%s不是有效的YAML，请核对缩进和符号", bare: "文件不是有效的YAML，请核对缩进和符号"},
+	"unknown_key":   {thing: "%s不是可用的配置项，请核对拼写"},
+	"duplicate_key": {thing: "%s重复出现，请只保留一处"},
+	"unknown_kind":  {thing: "%s不是可用的连接方式，请核对"},
+	"unreadable":    {thing: "%s无法读取，请核对文件路径和权限", bare: "文件无法读取，请核对文件路径和权限"},
+
 	// format: the checked formats of the field dictionary.
 	"gb11643":  {thing: "%s有误（位数、出生日期或校验位不正确），请核对"},
 	"gb32100":  {thing: "%s不是有效的统一社会信用代码（位数或校验位不正确），请核对"},
