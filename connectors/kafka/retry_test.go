@@ -1,0 +1,60 @@
+package kafkaconn_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	kafkaconn "yjshub/connectors/kafka"
+	"yjshub/hub/cases"
+	"yjshub/hub/connector"
+	"yjshub/hub/event"
+	"yjshub/hub/hubtest"
+)
+
+// A department whose producers partition a case differently puts its events on two
+// partitions: the later one may be read first. It is tried again until its predecessor has
+// been applied, and then applied; one whose predecessor never comes is a dead letter once the
+// retry time has passed.
+func TestAResultAheadOfItsPredecessorIsAppliedAfterIt(t *testing.T) {
+	hubtest.Each(t, func(t *testing.T, env *hubtest.Env) {
+		const dept = "market-regulation"
+		v := env.Submit("open-drink-shop-individual")
+		sc := subcaseAt(t, v, dept)
+		other := subcaseAt(t, v, "urban-management")
+		res, err := kafkaconn.NewResults(kafkaconn.ResultsConfig{GroupID: env.Group("results"), ConflictRetry: 4 * time.Second},
+			env.Bus, kafkaconn.CaseService(env.Cases), env.Rec, kafkaconn.WithLogger(env.Log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Start(res)
+		id := func(s string) string { return s + "-" + hubtest.RandomHex(4) }
+		ahead := resultMessage(t, v.ID, sc.ID, dept, event.DepartmentEvent{EventID: id("suspended"), Type: event.Suspended, Reason: "现场核查"})
+		orphan := resultMessage(t, v.ID, other.ID, "urban-management", event.DepartmentEvent{EventID: id("resumed"), Type: event.Resumed})
+		if err := env.Bus.Publish(env.Ctx, ahead, orphan); err != nil {
+			t.Fatal(err)
+		}
+		env.WaitFor("the early event to be tried again", func() bool {
+			return strings.Contains(res.Status().LastErrorMessage, "tried again")
+		})
+		if got := state(env, v.ID, sc.ID); got != cases.StateDispatched {
+			t.Fatalf("state %s before the predecessor arrived, want %s", got, cases.StateDispatched)
+		}
+		predecessor := resultMessage(t, v.ID, sc.ID, dept, event.DepartmentEvent{EventID: id("accepted"), Type: event.Accepted})
+		if err := env.Bus.Publish(env.Ctx, predecessor); err != nil {
+			t.Fatal(err)
+		}
+		env.WaitFor("the early event to be applied after its predecessor", func() bool { return state(env, v.ID, sc.ID) == cases.StateSuspended })
+		env.WaitFor("the event whose predecessor never came to be a dead letter", func() bool {
+			return len(env.Rec.Failures(func(f connector.Failure) bool { return string(f.Key) == v.ID })) > 0
+		})
+		failures := env.Rec.Failures(func(f connector.Failure) bool { return string(f.Key) == v.ID })
+		if len(failures) != 1 || failures[0].EventID != orphan.Headers["ce_id"] ||
+			!strings.HasPrefix(failures[0].Reason, "conflict: ") || !strings.HasSuffix(failures[0].Reason, "(tried again for 4s)") {
+			t.Errorf("dead letters %+v: want the orphan's alone, a conflict tried again for 4s", failures)
+		}
+		if got := state(env, v.ID, other.ID); got != cases.StateDispatched {
+			t.Errorf("the orphan's sub-case is %s, want %s", got, cases.StateDispatched)
+		}
+	})
+}
