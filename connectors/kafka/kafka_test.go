@@ -50,6 +50,7 @@ type department struct {
 func startDepartment(t *testing.T, env *hubtest.Env, code, group string, cases []string, take func(d event.SubcaseDispatched)) *department {
 	t.Helper()
 	d := &department{code: code, group: group}
+	env.Bus.DeclareForeignGroup(group) // the department's own group: no namespace before it
 	ctx, cancel := context.WithCancel(env.Ctx)
 	done := make(chan error, 1)
 	go func() {

@@ -116,8 +116,8 @@ func NewResults(cfg ResultsConfig, b *bus.Bus, hub Hub, rec connector.Recorder, 
 // key is not its sub-case's case is never applied); offsets are committed in batches, each
 // only once it and every event before it on its partition were applied or dead-lettered.
 func (r *Results) Run(ctx context.Context) error {
-	r.log.InfoContext(ctx, "kafka: applying department results", "topic", bus.TopicResult, "group", r.cfg.GroupID,
-		"concurrency", r.cfg.Concurrency)
+	r.log.InfoContext(ctx, "kafka: applying department results", "topic", r.bus.TopicName(bus.TopicResult), "group", r.bus.GroupName(r.cfg.GroupID),
+		"concurrency", r.cfg.Concurrency, "conflict_retry", r.cfg.ConflictRetry)
 	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicResult, GroupID: r.cfg.GroupID, Concurrency: r.cfg.Concurrency}, r.handle)
 	if err == nil || ctx.Err() != nil {
 		return nil
@@ -279,13 +279,14 @@ func clip(s string) string {
 }
 
 // Status reports the results consumer: its topic and group (the manager fills in the lag),
-// events applied and dead letters.
+// events applied and dead letters; Detail gives their names on the cluster, with the namespace.
 func (r *Results) Status() connector.Status {
 	s := r.counters.Snapshot()
 	return connector.Status{
 		Name: ResultsName, Kind: Kind, Topic: bus.TopicResult, Group: r.cfg.GroupID,
 		Delivered: s.Delivered, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
-		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments)},
+		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments), "cluster_group": r.bus.GroupName(r.cfg.GroupID),
+			"cluster_topic": r.bus.TopicName(bus.TopicResult), "conflict_retry": r.cfg.ConflictRetry.String()},
 	}
 }
