@@ -7,7 +7,7 @@ DATA_DIR ?= ./data
 export YJSHUB_CACHE ?= $(HOME)/.cache/yjshub
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 20m
 
-.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser contract lint fmt tidy-check bench gb2260
+.PHONY: all build run test test-faults test-short test-real services services-down schemathesis promtool browser cesdk contract lint fmt tidy-check bench gb2260
 
 all: build
 
@@ -38,10 +38,16 @@ promtool:
 browser:
 	bash scripts/browser.sh up
 
+## cesdk: install (first run only) the official CloudEvents Python SDK and confluent-kafka from PyPI
+## into $(YJSHUB_CACHE)/cesdk (cmd/yjshub/cesdk_e2e_test.go reads the hub's records and publishes
+## results with them)
+cesdk:
+	bash scripts/cesdk.sh up
+
 ## test: every test, on the embedded backends and on the real Kafka and PostgreSQL started here,
 ## the contract test (schemathesis against the served OpenAPI document) and the console's test in
-## headless Chromium included
-test: services schemathesis promtool browser
+## headless Chromium included, and the CloudEvents SDK's reading and writing of the hub's Kafka records
+test: services schemathesis promtool browser cesdk
 	. "$(YJSHUB_CACHE)/services.env" && YJSHUB_REQUIRE_REAL=1 $(GO) test $(GOTESTFLAGS) ./...
 	$(MAKE) --no-print-directory test-faults
 
