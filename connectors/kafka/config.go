@@ -67,8 +67,7 @@ type Config struct {
 	// doubling to 15s), an event whose transition is not legal yet, before it is a dead letter:
 	// an event published ahead of its predecessor (producers that partition the case id
 	// differently put one case on two partitions) is applied once the predecessor is. One
-	// results consumer serves every kafka department: the longest of theirs holds. Default 2m;
-	// negative: a conflict is a dead letter at once.
+	// results consumer serves every kafka department: the longest of theirs holds. Default 2m.
 	ResultsConflictRetry time.Duration `yaml:"results_conflict_retry,omitempty" json:"results_conflict_retry,omitempty"`
 }
 
@@ -120,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll_interval: %v is negative", c.PollInterval))
+	}
+	if c.ResultsConflictRetry < 0 {
+		errs = append(errs, fmt.Errorf("results_conflict_retry: %v is negative", c.ResultsConflictRetry))
 	}
 	errs = append(errs, validateConcurrency("concurrency", c.Concurrency), validateConcurrency("results_concurrency", c.ResultsConcurrency))
 	return errors.Join(errs...)

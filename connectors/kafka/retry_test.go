@@ -58,3 +58,21 @@ func TestAResultAheadOfItsPredecessorIsAppliedAfterIt(t *testing.T) {
 		}
 	})
 }
+
+func TestTheConflictRetryIsTheLongestOfTheDepartmentsAndNeverNegative(t *testing.T) {
+	rc, _ := kafkaconn.ResultsConfigOf([]kafkaconn.Config{
+		{Department: "market-regulation", GroupID: "scjg", ResultsConflictRetry: 30 * time.Second},
+		{Department: "tobacco", GroupID: "yc", ResultsConflictRetry: 5 * time.Minute},
+		{Department: "health", GroupID: "wjw"},
+	})
+	if rc.ConflictRetry != 5*time.Minute {
+		t.Errorf("conflict retry %v, want the longest, 5m", rc.ConflictRetry)
+	}
+	if rc, _ := kafkaconn.ResultsConfigOf([]kafkaconn.Config{{Department: "health", GroupID: "wjw"}}); rc.ConflictRetry != kafkaconn.DefaultConflictRetry {
+		t.Errorf("conflict retry %v, want the default %v", rc.ConflictRetry, kafkaconn.DefaultConflictRetry)
+	}
+	err := (&kafkaconn.Config{Department: "health", GroupID: "wjw", ResultsConflictRetry: -time.Second}).Validate()
+	if err == nil || !strings.Contains(err.Error(), "results_conflict_retry: -1s is negative") {
+		t.Errorf("Validate: %v, want results_conflict_retry named", err)
+	}
+}
