@@ -34,7 +34,8 @@ type Config struct {
 	Department string `yaml:"department" json:"department"`
 
 	// GroupID is the department's own consumer group on its topic: the group whose lag and
-	// committed offsets the hub reports. Required: the hub cannot guess it.
+	// committed offsets the hub reports. It is used exactly as written: the bus's namespace
+	// prefixes only the hub's own names. Required: the hub cannot guess it.
 	GroupID string `yaml:"group_id" json:"group_id"`
 
 	// ResultsGroup is the hub's consumer group on yjs.result, shared by every kafka
