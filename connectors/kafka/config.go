@@ -64,8 +64,8 @@ type Config struct {
 	// event at a time.
 	ResultsConcurrency int `yaml:"results_concurrency,omitempty" json:"results_concurrency,omitempty"`
 
-	// ResultsConflictRetry is how long the results consumer tries again, with backoff (500ms
-	// doubling to 15s), an event whose transition is not legal yet, before it is a dead letter:
+	// ResultsConflictRetry is how long the results consumer tries again (at once, then after
+	// 250ms doubling to 5s) an event whose transition is not legal yet, before it is a dead letter:
 	// an event published ahead of its predecessor (producers that partition the case id
 	// differently put one case on two partitions) is applied once the predecessor is. One
 	// results consumer serves every kafka department: the longest of theirs holds. Default 2m.

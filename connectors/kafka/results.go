@@ -164,7 +164,7 @@ func (r *Results) handle(ctx context.Context, m bus.Received) error {
 				return rerr
 			}
 			p = &permanent{reason: "conflict: " + err.Error()}
-			if r.cfg.ConflictRetry > 0 {
+			if m.Headers[HeaderConflictSince] != "" {
 				p.reason += fmt.Sprintf(" (tried again for %s)", r.cfg.ConflictRetry)
 			}
 		case errors.As(err, &ve):

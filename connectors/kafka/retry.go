@@ -2,12 +2,15 @@ package kafkaconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"yjshub/hub/bus"
+	"yjshub/hub/cases"
 )
 
 // Headers of a result the hub published again to yjs.result because it arrived ahead of its
@@ -23,13 +26,20 @@ const (
 // retryConflict handles an event whose transition is not legal yet. An event published ahead
 // of its predecessor (a department whose producers partition differently puts one case on two
 // partitions) conflicts until the predecessor is applied; so it is published again to the end
-// of yjs.result after a backoff, and the original committed, until ConflictRetry has passed
-// since the first conflict: then it is a dead letter (retried false). Waiting in place instead
-// would hold back the predecessor itself whenever the same worker (one key, one worker) has it
-// queued behind. The copy is durable before the original is committed, so nothing is lost; a
-// duplicate is harmless (events apply once per event id).
+// of yjs.result, and the original committed, until ConflictRetry has passed since the first
+// conflict: then it is a dead letter (retried false). The first copy goes at once: the
+// predecessor is often already fetched, queued behind it in the same worker (one key, one
+// worker), and is applied before the copy comes round; waiting in place would only hold it
+// back. Later copies wait a backoff first (conflictBackoff), which holds up the worker's other
+// cases for that long: only a transition that stays illegal (a department's mistake) costs
+// that, and for at most ConflictRetry. The copy is durable before the original is committed,
+// so nothing is lost; a duplicate is harmless (events apply once per event id).
+//
+// Only a transition conflict is retried: an event id reused for another type or a licence
+// number issued before stays a conflict whatever arrives.
 func (r *Results) retryConflict(ctx context.Context, m bus.Received, eventID string, cause error) (retried bool, err error) {
-	if r.cfg.ConflictRetry < 0 {
+	var ce *cases.ConflictError
+	if r.cfg.ConflictRetry < 0 || !errors.As(cause, &ce) || !strings.Contains(ce.Reason, transitionConflict) {
 		return false, nil
 	}
 	now := time.Now()
@@ -47,12 +57,14 @@ func (r *Results) retryConflict(ctx context.Context, m bus.Received, eventID str
 	wait := min(conflictBackoff(attempt), left)
 	r.log.InfoContext(ctx, "kafka: department event not applicable yet (ahead of its predecessor?); trying again", "event_id", eventID,
 		"partition", m.Partition, "offset", m.Offset, "attempt", attempt+1, "wait", wait, "reason", cause.Error())
-	t := time.NewTimer(wait)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return true, ctx.Err() // uncommitted: the next Run meets it again
-	case <-t.C:
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return true, ctx.Err() // uncommitted: the next Run meets it again
+		case <-t.C:
+		}
 	}
 	headers := maps.Clone(m.Headers)
 	if headers == nil {
@@ -67,13 +79,21 @@ func (r *Results) retryConflict(ctx context.Context, m bus.Received, eventID str
 	return true, nil
 }
 
-// conflictBackoff is the wait before the attempt-th copy: 500ms doubling, at most 15s.
+// transitionConflict is in the reason of a conflict that the state machine refused
+// (cases: "a <type> event cannot follow state <state> …"): the one kind a later event can mend.
+const transitionConflict = "cannot follow state"
+
+// conflictBackoff is the wait before the attempt-th copy: none before the first, then 250ms
+// doubling, at most 5s.
 func conflictBackoff(attempt int) time.Duration {
-	d := 500 * time.Millisecond
-	for range attempt {
+	if attempt == 0 {
+		return 0
+	}
+	d := 250 * time.Millisecond
+	for range attempt - 1 {
 		d *= 2
-		if d >= 15*time.Second {
-			return 15 * time.Second
+		if d >= 5*time.Second {
+			return 5 * time.Second
 		}
 	}
 	return d

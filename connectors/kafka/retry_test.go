@@ -1,6 +1,7 @@
 package kafkaconn_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,13 +46,25 @@ func TestAResultAheadOfItsPredecessorIsAppliedAfterIt(t *testing.T) {
 			t.Fatal(err)
 		}
 		env.WaitFor("the early event to be applied after its predecessor", func() bool { return state(env, v.ID, sc.ID) == cases.StateSuspended })
-		env.WaitFor("the event whose predecessor never came to be a dead letter", func() bool {
-			return len(env.Rec.Failures(func(f connector.Failure) bool { return string(f.Key) == v.ID })) > 0
-		})
-		failures := env.Rec.Failures(func(f connector.Failure) bool { return string(f.Key) == v.ID })
-		if len(failures) != 1 || failures[0].EventID != orphan.Headers["ce_id"] ||
-			!strings.HasPrefix(failures[0].Reason, "conflict: ") || !strings.HasSuffix(failures[0].Reason, "(tried again for 4s)") {
-			t.Errorf("dead letters %+v: want the orphan's alone, a conflict tried again for 4s", failures)
+		// A conflict that no later event mends is a dead letter at once: an event id reused.
+		reused := resultMessage(t, v.ID, sc.ID, dept, event.DepartmentEvent{EventID: predecessor.Headers["ce_id"], Type: event.Resumed})
+		if err := env.Bus.Publish(env.Ctx, reused); err != nil {
+			t.Fatal(err)
+		}
+		ours := func(f connector.Failure) bool { return string(f.Key) == v.ID }
+		env.WaitFor("both to be dead letters", func() bool { return len(env.Rec.Failures(ours)) >= 2 })
+		byID := map[string]string{}
+		for _, f := range env.Rec.Failures(ours) {
+			byID[f.EventID] = f.Reason
+		}
+		if got, want := byID[reused.Headers["ce_id"]], "conflict: event id "+strconv.Quote(reused.Headers["ce_id"])+" was already used for a accepted event"; got != want {
+			t.Errorf("the reused event id's dead letter says %q, want %q (not retried)", got, want)
+		}
+		if got := byID[orphan.Headers["ce_id"]]; !strings.HasPrefix(got, "conflict: a resumed event cannot follow state dispatched") || !strings.HasSuffix(got, "(tried again for 4s)") {
+			t.Errorf("the orphan's dead letter says %q, want a transition conflict tried again for 4s", got)
+		}
+		if len(byID) != 2 {
+			t.Errorf("dead letters %v: want the reused id's and the orphan's alone", byID)
 		}
 		if got := state(env, v.ID, other.ID); got != cases.StateDispatched {
 			t.Errorf("the orphan's sub-case is %s, want %s", got, cases.StateDispatched)
