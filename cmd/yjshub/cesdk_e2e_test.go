@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -149,9 +151,21 @@ func TestTheCloudEventsSDKReadsTheHubsRecordsAndPublishesResultsInBothModes(t *t
 				out := runSDK(t, python, "publish", "--brokers", brokers, "--topic", o.namespace+bus.TopicResult, "--key", v.ID,
 					"--mode", step.mode, "--id", id, "--source", "/departments/tobacco", "--subject", sc.ID,
 					"--data", `{"event_id": "`+id+`", "type": "`+step.typ+`"}`)
-				var sent struct{ Headers []string }
-				if err := json.Unmarshal(out, &sent); err != nil {
+				var sent struct {
+					Headers               []string
+					Partition, Partitions int
+				}
+				if err := json.Unmarshal(out, &sent); err != nil || sent.Partitions < 1 {
 					t.Fatalf("cesdk.py publish printed %q", out)
+				}
+				// librdkafka with partitioner=murmur2_random, as the README says, puts the case
+				// where the hub's own writer (kafka-go's Murmur2Balancer, Java's hash) would.
+				all := make([]int, sent.Partitions)
+				for i := range all {
+					all[i] = i
+				}
+				if want := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(v.ID)}, all...); sent.Partition != want {
+					t.Errorf("the SDK's record went to partition %d of %d, the hub's murmur2 to %d", sent.Partition, sent.Partitions, want)
 				}
 				hasSpec := strings.Contains(strings.Join(sent.Headers, " "), "ce_specversion")
 				if hasSpec != (step.mode == "binary") {

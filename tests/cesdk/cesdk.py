@@ -13,7 +13,7 @@ Python SDK (cloudevents, its Kafka protocol binding) and confluent-kafka (librdk
                      --id ID --source S --subject SUB --data JSON
         Publishes a department's event (type cn.yjshub.subcase.event) with to_binary or
         to_structured, partitioned with murmur2 as the hub documents (partitioner=murmur2_random),
-        acks=all.
+        acks=all. Prints the record's headers, its partition and the topic's partition count.
 
 Nothing of the applicant's is printed beyond the event's own data, which the calling test reads.
 """
@@ -98,13 +98,22 @@ def publish(args):
         message = to_structured(event, key_mapper=key)
     producer = Producer({"bootstrap.servers": args.brokers, "acks": "all", "partitioner": "murmur2_random",
                          "enable.idempotence": True})
-    errors = []
+    errors, partitions = [], []
+
+    def delivered(err, msg):
+        if err:
+            errors.append(err)
+        else:
+            partitions.append(msg.partition())
+
     producer.produce(args.topic, key=message.key, value=message.value, headers=list(message.headers.items()),
-                     on_delivery=lambda err, _msg: err and errors.append(err))
+                     on_delivery=delivered)
     left = producer.flush(30)
     if left or errors:
         fail(1, f"publishing to {args.topic}: {errors or 'not acknowledged within 30s'}")
-    print(json.dumps({"mode": args.mode, "headers": sorted(message.headers)}), flush=True)
+    count = len(producer.list_topics(args.topic, timeout=10).topics[args.topic].partitions)
+    print(json.dumps({"mode": args.mode, "headers": sorted(message.headers), "partition": partitions[0],
+                      "partitions": count}), flush=True)
 
 
 def main():
