@@ -21,6 +21,9 @@ const (
 	// at once when its concurrency is not set.
 	DefaultConcurrency = 8
 	maxConcurrency     = 64
+	// DefaultConflictRetry is how long a department event whose transition is not legal yet
+	// (ahead of its predecessor) is tried again before it is a dead letter.
+	DefaultConflictRetry = 2 * time.Minute
 )
 
 // Config configures the kafka kind for one department. Fields left zero take the defaults
@@ -31,7 +34,8 @@ type Config struct {
 	Department string `yaml:"department" json:"department"`
 
 	// GroupID is the department's own consumer group on its topic: the group whose lag and
-	// committed offsets the hub reports. Required: the hub cannot guess it.
+	// committed offsets the hub reports. It is used exactly as written: the bus's namespace
+	// prefixes only the hub's own names. Required: the hub cannot guess it.
 	GroupID string `yaml:"group_id" json:"group_id"`
 
 	// ResultsGroup is the hub's consumer group on yjs.result, shared by every kafka
@@ -59,6 +63,13 @@ type Config struct {
 	// offsets are committed in batches once applied or dead-lettered. Default 8; 1 applies one
 	// event at a time.
 	ResultsConcurrency int `yaml:"results_concurrency,omitempty" json:"results_concurrency,omitempty"`
+
+	// ResultsConflictRetry is how long the results consumer tries again (at once, then after
+	// 250ms doubling to 5s) an event whose transition is not legal yet, before it is a dead letter:
+	// an event published ahead of its predecessor (producers that partition the case id
+	// differently put one case on two partitions) is applied once the predecessor is. One
+	// results consumer serves every kafka department: the longest of theirs holds. Default 2m.
+	ResultsConflictRetry time.Duration `yaml:"results_conflict_retry,omitempty" json:"results_conflict_retry,omitempty"`
 }
 
 func (c *Config) setDefaults() {
@@ -76,6 +87,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ResultsConcurrency == 0 {
 		c.ResultsConcurrency = DefaultConcurrency
+	}
+	if c.ResultsConflictRetry == 0 {
+		c.ResultsConflictRetry = DefaultConflictRetry
 	}
 }
 
@@ -107,6 +121,9 @@ func (c *Config) Validate() error {
 	if c.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll_interval: %v is negative", c.PollInterval))
 	}
+	if c.ResultsConflictRetry < 0 {
+		errs = append(errs, fmt.Errorf("results_conflict_retry: %v is negative", c.ResultsConflictRetry))
+	}
 	errs = append(errs, validateConcurrency("concurrency", c.Concurrency), validateConcurrency("results_concurrency", c.ResultsConcurrency))
 	return errors.Join(errs...)
 }
@@ -126,6 +143,9 @@ type ResultsConfig struct {
 	// Concurrency is how many events are applied at once, by each hub instance; one case's
 	// events still one at a time, in order. Default 8; from 1 to 64.
 	Concurrency int `json:"concurrency"`
+	// ConflictRetry is how long an event whose transition is not legal yet is tried again
+	// before it is a dead letter (Config.ResultsConflictRetry). Default 2m; negative: never.
+	ConflictRetry time.Duration `json:"conflict_retry"`
 	// Departments lists the departments whose events are taken: an event whose source names
 	// another department is a dead letter. Empty: any department of the catalogue.
 	Departments []string `json:"departments"`
@@ -140,6 +160,9 @@ func ResultsConfigOf(depts []Config) (cfg ResultsConfig, ok bool) {
 		if !ok {
 			cfg.GroupID = d.ResultsGroup
 			cfg.Concurrency = d.ResultsConcurrency
+		}
+		if !ok || d.ResultsConflictRetry > cfg.ConflictRetry {
+			cfg.ConflictRetry = d.ResultsConflictRetry
 		}
 		ok = true
 		cfg.Departments = append(cfg.Departments, d.Department)

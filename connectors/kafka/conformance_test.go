@@ -98,6 +98,7 @@ func newSuiteHarness(t *testing.T, b *bus.Bus, env connectortest.Env) *suiteHarn
 
 	// The department's consumer runs for the whole check, as a back office does; a failure
 	// it injects leaves the message uncommitted and it consumes again.
+	b.DeclareForeignGroup(h.group) // the department's own group: no namespace before it
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

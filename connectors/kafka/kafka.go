@@ -89,6 +89,9 @@ func New(cfg Config, b *bus.Bus, rec connector.Recorder, opts ...Option) (*Conne
 		return nil, fmt.Errorf("kafka: invalid configuration: %w", err)
 	}
 	o := buildOptions(opts)
+	// The department's group is its own, exactly as the connectors file names it: its
+	// consumers commit under that name whatever namespace the hub runs in.
+	b.DeclareForeignGroup(cfg.GroupID)
 	return &Connector{cfg: cfg, bus: b, rec: rec, topic: bus.SubcaseTopic(cfg.Department), committed: map[int]int64{},
 		log: o.log.With("connector", Kind, "department", cfg.Department), tracer: tracing.Tracer(o.tracing)}, nil
 }
@@ -103,8 +106,9 @@ func (c *Connector) Name() string { return Kind + ":" + c.cfg.Department }
 // it on its partition were recorded. It returns nil when ctx ends, or the error when recording
 // fails (the message is then recorded again by the next Run).
 func (c *Connector) Run(ctx context.Context) error {
-	c.log.InfoContext(ctx, "kafka: following the department's consumer group", "topic", c.topic,
-		"department_group", c.cfg.GroupID, "track_group", c.cfg.TrackGroup, "concurrency", c.cfg.Concurrency)
+	// The names as the cluster has them: what the department's and the operator's tools show.
+	c.log.InfoContext(ctx, "kafka: following the department's consumer group", "topic", c.bus.TopicName(c.topic),
+		"department_group", c.bus.GroupName(c.cfg.GroupID), "track_group", c.bus.GroupName(c.cfg.TrackGroup), "concurrency", c.cfg.Concurrency)
 	err := c.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: c.topic, GroupID: c.cfg.TrackGroup, Concurrency: c.cfg.Concurrency}, c.track)
 	if err == nil || ctx.Err() != nil || errors.Is(err, errStopped) {
 		return nil
@@ -209,8 +213,10 @@ func (c *Connector) note(msg string) {
 	c.counters.Failure(time.Now(), msg)
 }
 
-// Status reports the department's consumer group (the manager fills in its lag) and how many
-// sub-cases it has taken since the connector was created.
+// Status reports the department's consumer group, exactly as the connectors file names it
+// (the manager fills in its lag), and how many sub-cases it has taken since the connector was
+// created. Topic is the hub's name of the topic; Detail gives the names on the cluster, with
+// the namespace, of the topic and of the hub's own groups.
 func (c *Connector) Status() connector.Status {
 	s := c.counters.Snapshot()
 	return connector.Status{
@@ -218,6 +224,7 @@ func (c *Connector) Status() connector.Status {
 		Topic: c.topic, Group: c.cfg.GroupID,
 		Delivered: s.Delivered, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
-		Detail: map[string]any{"track_group": c.cfg.TrackGroup, "results_group": c.cfg.ResultsGroup, "results_topic": bus.TopicResult},
+		Detail: map[string]any{"track_group": c.bus.GroupName(c.cfg.TrackGroup), "results_group": c.bus.GroupName(c.cfg.ResultsGroup),
+			"results_topic": c.bus.TopicName(bus.TopicResult), "cluster_topic": c.bus.TopicName(c.topic)},
 	}
 }

@@ -50,6 +50,7 @@ type department struct {
 func startDepartment(t *testing.T, env *hubtest.Env, code, group string, cases []string, take func(d event.SubcaseDispatched)) *department {
 	t.Helper()
 	d := &department{code: code, group: group}
+	env.Bus.DeclareForeignGroup(group) // the department's own group: no namespace before it
 	ctx, cancel := context.WithCancel(env.Ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -260,7 +261,8 @@ func TestResultsThatCanNeverBeAppliedAreDeadLetteredWithoutBlockingThePartition(
 		v := env.Submit("open-drink-shop-individual")
 		sc := subcaseAt(t, v, dept)
 		other := subcaseAt(t, v, "urban-management")
-		res, err := kafkaconn.NewResults(kafkaconn.ResultsConfig{GroupID: env.Group("results"), Departments: []string{dept, "urban-management"}},
+		// A conflict is a dead letter at once here; TestAResultAheadOfItsPredecessorIsAppliedAfterIt retries.
+		res, err := kafkaconn.NewResults(kafkaconn.ResultsConfig{GroupID: env.Group("results"), Departments: []string{dept, "urban-management"}, ConflictRetry: -1},
 			env.Bus, kafkaconn.CaseService(env.Cases), env.Rec, kafkaconn.WithLogger(env.Log))
 		if err != nil {
 			t.Fatal(err)
@@ -284,11 +286,20 @@ func TestResultsThatCanNeverBeAppliedAreDeadLetteredWithoutBlockingThePartition(
 			m      bus.Message
 			reason string
 		}{
-			{"not JSON", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`{"specversion":"1.0","id":`)}, "undecodable message: not a JSON event envelope"},
+			{"not JSON and no content-type", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`{"specversion":"1.0","id":`)}, "undecodable message: unknown CloudEvents encoding"},
+			{"structured mode, not JSON", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`{"specversion":"1.0","id":`),
+				Headers: map[string]string{"content-type": event.KafkaStructuredContentType}}, "undecodable message: structured mode: the value is not a JSON event envelope"},
+			{"structured mode in another event format", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`x`),
+				Headers: map[string]string{"content-type": "application/cloudevents+avro"}}, `undecodable message: structured mode with event format "application/cloudevents+avro"`},
+			{"binary mode with data that is not JSON", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`approved`),
+				Headers: map[string]string{"content-type": "text/plain", "ce_specversion": "1.0", "ce_id": id("b"), "ce_source": kafkaconn.SourcePrefix + dept,
+					"ce_type": event.TypeSubcaseEvent}}, `undecodable message: binary mode: the data's content-type "text/plain" is not JSON`},
+			{"binary mode without its required attributes", bus.Message{Topic: bus.TopicResult, Key: []byte(v.ID), Value: []byte(`{}`),
+				Headers: map[string]string{"ce_specversion": "0.3"}}, `undecodable message: binary mode: no ce_id, ce_source, ce_type` + "\n" + `binary mode: ce_specversion "0.3" is not 1.0`},
 			{"another type", wrongType, "undecodable message: type"},
 			{"data that is not a department event", unknownField, "undecodable message: the data is not a department event"},
-			{"a key given twice", dupKey, `undecodable message: duplicate at "/data/type"`},
-			{"a control character", nul, `undecodable message: control_character at "/data/note"`},
+			{"a key given twice", dupKey, `undecodable message: structured mode: duplicate at "/data/type"`},
+			{"a control character", nul, `undecodable message: structured mode: control_character at "/data/note"`},
 			{"a source that names no department", badSource, "undecodable message: the source is not /departments/"},
 			{"a department that does not report through Kafka", msg(sc.ID, "tobacco", event.DepartmentEvent{EventID: id("k"), Type: event.Received}), `department "tobacco" does not report through Kafka`},
 			{"an unknown sub-case", msg("sc_unknown", dept, event.DepartmentEvent{EventID: id("n"), Type: event.Received}), "unknown sub-case"},

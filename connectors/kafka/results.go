@@ -83,6 +83,9 @@ func NewResults(cfg ResultsConfig, b *bus.Bus, hub Hub, rec connector.Recorder, 
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	if cfg.ConflictRetry == 0 {
+		cfg.ConflictRetry = DefaultConflictRetry
+	}
 	var errs []error
 	if strings.TrimSpace(cfg.GroupID) != cfg.GroupID {
 		errs = append(errs, fmt.Errorf("group_id: %q has leading or trailing space", cfg.GroupID))
@@ -113,8 +116,8 @@ func NewResults(cfg ResultsConfig, b *bus.Bus, hub Hub, rec connector.Recorder, 
 // key is not its sub-case's case is never applied); offsets are committed in batches, each
 // only once it and every event before it on its partition were applied or dead-lettered.
 func (r *Results) Run(ctx context.Context) error {
-	r.log.InfoContext(ctx, "kafka: applying department results", "topic", bus.TopicResult, "group", r.cfg.GroupID,
-		"concurrency", r.cfg.Concurrency)
+	r.log.InfoContext(ctx, "kafka: applying department results", "topic", r.bus.TopicName(bus.TopicResult), "group", r.bus.GroupName(r.cfg.GroupID),
+		"concurrency", r.cfg.Concurrency, "conflict_retry", r.cfg.ConflictRetry)
 	err := r.bus.Subscribe(ctx, bus.SubscribeConfig{Topic: bus.TopicResult, GroupID: r.cfg.GroupID, Concurrency: r.cfg.Concurrency}, r.handle)
 	if err == nil || ctx.Err() != nil {
 		return nil
@@ -134,85 +137,110 @@ func (r *Results) handle(ctx context.Context, m bus.Received) error {
 	r.counters.InFlight(1)
 	defer r.counters.InFlight(-1)
 	caseID := string(m.Key)
-	p, subcaseID, source, ev := r.decode(m)
+	p, d := r.decode(m)
 	if p == nil {
-		dept, err := r.hub.Department(ctx, caseID, subcaseID)
+		dept, err := r.hub.Department(ctx, caseID, d.subcaseID)
 		switch {
 		case errors.Is(err, cases.ErrNotFound):
 			p = &permanent{reason: "unknown sub-case: the Kafka key must be the case id and the subject a sub-case of it"}
 		case err != nil:
-			return r.transient(ctx, m, ev.EventID, err)
-		case dept != source:
+			return r.transient(ctx, m, d.ev.EventID, err)
+		case dept != d.dept:
 			p = &permanent{reason: "the sub-case is handled by another department than the event's source"}
 		}
 	}
 	if p == nil {
-		err := r.hub.ApplyEvent(traceContext(ctx, m), subcaseID, ev)
+		err := r.hub.ApplyEvent(traceContext(ctx, m, d.traceParent), d.subcaseID, d.ev)
 		var ve *problem.Error
 		switch {
 		case err == nil:
 			r.counters.Delivered(time.Now())
-			r.log.DebugContext(ctx, "kafka: applied a department event", "event_id", ev.EventID, "type", ev.Type,
-				"case_id", caseID, "subcase_id", subcaseID, "partition", m.Partition, "offset", m.Offset)
+			r.log.DebugContext(ctx, "kafka: applied a department event", "event_id", d.ev.EventID, "type", d.ev.Type,
+				"case_id", caseID, "subcase_id", d.subcaseID, "partition", m.Partition, "offset", m.Offset)
 			return nil
 		case errors.Is(err, cases.ErrConflict):
+			retried, rerr := r.retryConflict(ctx, m, d.ev.EventID, err)
+			if rerr != nil || retried {
+				return rerr
+			}
 			p = &permanent{reason: "conflict: " + err.Error()}
+			if m.Headers[HeaderConflictSince] != "" {
+				p.reason += fmt.Sprintf(" (tried again for %s)", r.cfg.ConflictRetry)
+			}
 		case errors.As(err, &ve):
 			p = &permanent{reason: ve.Error()}
 		case errors.Is(err, cases.ErrNotFound):
 			p = &permanent{reason: "unknown sub-case"}
 		default:
-			return r.transient(ctx, m, ev.EventID, err)
+			return r.transient(ctx, m, d.ev.EventID, err)
 		}
 	}
 	if p.eventID == "" {
-		p.eventID = ev.EventID
+		p.eventID = d.ev.EventID
+	}
+	if d.raw != nil {
+		m.Value = d.raw
 	}
 	return r.fail(ctx, m, caseID, p)
 }
 
 // traceContext is ctx with the trace context a department's result carries, for the event to
-// continue the department's trace: its record's traceparent header, else its envelope's (the
-// CloudEvents distributed tracing extension). Without either the event joins the case's trace.
-func traceContext(ctx context.Context, m bus.Received) context.Context {
+// continue the department's trace: its record's traceparent header, else its event's
+// traceparent attribute (the CloudEvents distributed tracing extension: in the envelope in
+// structured mode, the ce_traceparent header in binary mode). Without either the event joins
+// the case's trace.
+func traceContext(ctx context.Context, m bus.Received, traceParent string) context.Context {
 	if m.Headers[tracing.HeaderTraceParent] != "" {
 		return tracing.ExtractHeaders(ctx, m.Headers)
 	}
-	var env struct {
-		TraceParent string `json:"traceparent"`
-	}
-	if json.Unmarshal(m.Value, &env) == nil && env.TraceParent != "" {
-		return tracing.ExtractHeaders(ctx, map[string]string{tracing.HeaderTraceParent: env.TraceParent})
+	if traceParent != "" {
+		return tracing.ExtractHeaders(ctx, map[string]string{tracing.HeaderTraceParent: traceParent})
 	}
 	return ctx
 }
 
-// decode checks a message against the contract (README.md); p is not nil when it breaks it.
-func (r *Results) decode(m bus.Received) (p *permanent, subcaseID, dept string, ev event.DepartmentEvent) {
-	var env event.Envelope
-	if err := json.Unmarshal(m.Value, &env); err != nil || env.ID == "" {
-		return &permanent{reason: "undecodable message: not a JSON event envelope with an id"}, "", "", ev
+// decoded is a result read from its record.
+type decoded struct {
+	subcaseID, dept, traceParent string
+	ev                           event.DepartmentEvent
+	// raw is the event as a structured-mode envelope: the value itself, or in binary mode the
+	// envelope made of its headers and data, which a dead letter keeps so that its replay
+	// (published without the record's headers) is read again.
+	raw []byte
+}
+
+// decode checks a message against the contract (README.md), in either content mode of the
+// CloudEvents Kafka binding; p is not nil when it breaks it.
+func (r *Results) decode(m bus.Received) (p *permanent, d decoded) {
+	env, mode, raw, err := event.DecodeKafka(m.Value, m.Headers)
+	d.raw = raw
+	switch {
+	case err != nil && env.ID == "":
+		return &permanent{reason: "undecodable message: " + err.Error()}, d
+	case err != nil:
+		return &permanent{reason: "undecodable message: " + err.Error(), eventID: env.ID}, d
 	}
 	if ps := jsonstrict.Check(m.Value, jsonstrict.Limits{}); len(ps) > 0 { // a duplicate key, a control character
-		return &permanent{reason: "undecodable message: " + ps[0].Rule + " at " + strconv.Quote(ps[0].Path), eventID: env.ID}, "", "", ev
+		return &permanent{reason: "undecodable message: " + mode + " mode: " + ps[0].Rule + " at " + strconv.Quote(ps[0].Path), eventID: env.ID}, d
 	}
 	dept, hasDept := strings.CutPrefix(env.Source, SourcePrefix)
 	switch {
 	case env.Type != event.TypeSubcaseEvent:
-		return &permanent{reason: fmt.Sprintf("undecodable message: type %q is not %s", clip(env.Type), event.TypeSubcaseEvent), eventID: env.ID}, "", "", ev
+		return &permanent{reason: fmt.Sprintf("undecodable message: type %q is not %s", clip(env.Type), event.TypeSubcaseEvent), eventID: env.ID}, d
 	case env.Subject == "":
-		return &permanent{reason: "undecodable message: no subject (the sub-case id)", eventID: env.ID}, "", "", ev
+		return &permanent{reason: "undecodable message: no subject (the sub-case id)", eventID: env.ID}, d
 	case !hasDept || dept == "":
-		return &permanent{reason: "undecodable message: the source is not " + SourcePrefix + "<department code>", eventID: env.ID}, "", "", ev
+		return &permanent{reason: "undecodable message: the source is not " + SourcePrefix + "<department code>", eventID: env.ID}, d
 	case len(r.cfg.Departments) > 0 && !slices.Contains(r.cfg.Departments, dept):
-		return &permanent{reason: fmt.Sprintf("department %q does not report through Kafka", clip(dept)), dept: dept, eventID: env.ID}, "", "", ev
+		return &permanent{reason: fmt.Sprintf("department %q does not report through Kafka", clip(dept)), dept: dept, eventID: env.ID}, d
 	}
 	dec := json.NewDecoder(bytes.NewReader(env.Data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		return &permanent{reason: "undecodable message: the data is not a department event", dept: dept, eventID: env.ID}, "", "", ev
+	if err := dec.Decode(&d.ev); err != nil {
+		return &permanent{reason: "undecodable message: the data is not a department event", dept: dept, eventID: env.ID}, d
 	}
-	return nil, env.Subject, dept, ev
+	d.subcaseID, d.dept, d.traceParent = env.Subject, dept, env.TraceParent
+	return nil, d
 }
 
 func (r *Results) transient(ctx context.Context, m bus.Received, eventID string, err error) error {
@@ -251,13 +279,14 @@ func clip(s string) string {
 }
 
 // Status reports the results consumer: its topic and group (the manager fills in the lag),
-// events applied and dead letters.
+// events applied and dead letters; Detail gives their names on the cluster, with the namespace.
 func (r *Results) Status() connector.Status {
 	s := r.counters.Snapshot()
 	return connector.Status{
 		Name: ResultsName, Kind: Kind, Topic: bus.TopicResult, Group: r.cfg.GroupID,
 		Delivered: s.Delivered, Failed: s.Failed, DeadLetters: s.Failed, InFlight: s.InFlight, History: &s.History,
 		LastSuccess: connector.TimePtr(s.LastSuccess), LastError: connector.TimePtr(s.LastError), LastErrorMessage: s.LastErrorMessage,
-		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments)},
+		Detail: map[string]any{"departments": slices.Clone(r.cfg.Departments), "cluster_group": r.bus.GroupName(r.cfg.GroupID),
+			"cluster_topic": r.bus.TopicName(bus.TopicResult), "conflict_retry": r.cfg.ConflictRetry.String()},
 	}
 }

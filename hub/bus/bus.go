@@ -44,6 +44,7 @@ type Bus struct {
 	closed  bool
 	subs    sync.WaitGroup
 	members map[*memberState]bool // running subscriptions (members.go)
+	foreign map[string]bool       // groups used as written, without the namespace (groups.go)
 }
 
 // Open validates cfg and connects to its brokers, or starts the embedded

@@ -50,11 +50,12 @@ type Config struct {
 	// Default 30s.
 	TopicReadyTimeout time.Duration
 
-	// Namespace, when set, is put before every topic name and consumer group
-	// the bus uses ("staging." turns yjs.result into staging.yjs.result), so
-	// that several hubs or test runs can share one Kafka cluster without
-	// seeing each other's messages. Callers always use the plain names.
-	// Default: none.
+	// Namespace, when set, is put before every topic name and every consumer
+	// group of the hub's own ("staging." turns yjs.result into
+	// staging.yjs.result), so that several hubs or test runs can share one
+	// Kafka cluster without seeing each other's messages. Callers always use
+	// the plain names. A department's own group is not the hub's: declared
+	// with [Bus.DeclareForeignGroup], it is used as written. Default: none.
 	Namespace string
 
 	// MetadataTTL is how long cluster metadata (topics, partitions, leaders)

@@ -34,7 +34,8 @@ type PartitionLag struct {
 
 // Lag reports how many messages of topic group has not committed, per
 // partition. A partition the group has never committed counts from its oldest
-// kept message, which is where a new member would start.
+// kept message, which is where a new member would start. group is the hub's own (the namespace
+// goes before it) unless declared foreign ([Bus.DeclareForeignGroup]).
 func (b *Bus) Lag(ctx context.Context, group, topic string) (GroupLag, error) {
 	out := GroupLag{Topic: topic, Group: group}
 	if group == "" {
@@ -44,7 +45,7 @@ func (b *Bus) Lag(ctx context.Context, group, topic string) (GroupLag, error) {
 	if err != nil {
 		return out, fmt.Errorf("bus: lag: %w", err)
 	}
-	group = b.cfg.Namespace + group
+	group = b.GroupName(group)
 	if b.isClosed() {
 		return out, ErrClosed
 	}

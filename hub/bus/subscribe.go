@@ -42,7 +42,9 @@ type SubscribeConfig struct {
 	// Topic to consume. Required.
 	Topic string
 	// GroupID is the consumer group: processes subscribing with the same
-	// GroupID share the topic's partitions and its committed offsets.
+	// GroupID share the topic's partitions and its committed offsets. The
+	// namespace goes before it unless it was declared a department's
+	// ([Bus.DeclareForeignGroup]).
 	// Required. A group that has committed nothing starts at the oldest
 	// message still kept.
 	GroupID string
@@ -179,7 +181,7 @@ func (b *Bus) Subscribe(ctx context.Context, cfg SubscribeConfig, handle Handler
 
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           b.brokers,
-		GroupID:           b.cfg.Namespace + cfg.GroupID,
+		GroupID:           b.GroupName(cfg.GroupID),
 		Topic:             topic,
 		Dialer:            b.dialer,
 		StartOffset:       kafka.FirstOffset,

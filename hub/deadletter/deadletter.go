@@ -24,6 +24,7 @@ import (
 
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
+	"yjshub/hub/event"
 	"yjshub/hub/store"
 )
 
@@ -240,7 +241,7 @@ func (s *Store) Replay(ctx context.Context, id string) (Letter, error) {
 		return Letter{}, fmt.Errorf("%w: it came from %s, not from a Kafka topic; mend it there", ErrNotReplayable, l.Topic)
 	}
 	msg := bus.Message{Topic: l.Topic, Key: decodePayload(l.Key), Value: l.PayloadBytes(),
-		Headers: map[string]string{"dlq_replay_of": l.ID}}
+		Headers: event.KafkaHeaders(map[string]string{"dlq_replay_of": l.ID})} // a CloudEvent in structured mode, as the relay writes
 	if err := s.bus.Publish(ctx, msg); err != nil {
 		return Letter{}, fmt.Errorf("replaying %s: %w", id, err)
 	}

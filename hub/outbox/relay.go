@@ -4,7 +4,8 @@
 // published. A crash between publishing and marking publishes a message twice; consumers
 // recognise repeats by the envelope id (the department by its Idempotency-Key, the hub by its
 // inbox). Several hub instances may each run a relay: they take turns (store.PublishOutbox),
-// so that each message is published once, in order, outside crashes.
+// so that each message is published once, in order, outside crashes. Every record is a
+// CloudEvent in the structured mode of the Kafka protocol binding ([event.KafkaHeaders]).
 package outbox
 
 import (
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/hub/bus"
+	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/hub/tracing"
 )
@@ -127,7 +129,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 				headers = tracing.HeadersWith(sctx, p.Headers)
 				spans = append(spans, span)
 			}
-			msgs[i] = bus.Message{Topic: p.Topic, Key: []byte(p.Key), Value: p.Payload, Headers: headers}
+			// Rows keep the ce_ headers they were written with; the record is in the binding's
+			// structured mode, which the official SDKs read without configuration.
+			msgs[i] = bus.Message{Topic: p.Topic, Key: []byte(p.Key), Value: p.Payload, Headers: event.KafkaHeaders(headers)}
 		}
 		err := r.bus.Publish(ctx, msgs...)
 		for _, span := range spans {

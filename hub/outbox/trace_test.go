@@ -12,6 +12,7 @@ import (
 
 	"yjshub/hub/bus"
 	"yjshub/hub/bus/bustest"
+	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
 	"yjshub/hub/outbox"
 	"yjshub/hub/store"
@@ -91,11 +92,13 @@ func TestTheRelayPublishesATracedMessageInADispatchSpanThatItsRecordCarries(t *t
 	}
 	traced, plain := got[`{"n":1}`], got[`{"n":2}`]
 	wantParent := "00-" + traceID + "-" + span.SpanContext().SpanID().String() + "-01"
-	if traced["traceparent"] != wantParent || traced["ce_type"] != "cn.yjshub.subcase.dispatched" {
+	// Structured mode of the CloudEvents Kafka binding: the content-type says so, and no ce_
+	// header makes the record look like binary mode.
+	if traced["traceparent"] != wantParent || traced["content-type"] != event.KafkaStructuredContentType || traced["ce_type"] != "" {
 		t.Errorf("the traced record's headers %v: want the dispatch's traceparent %s", traced, wantParent)
 	}
-	if _, ok := plain["traceparent"]; ok || plain["ce_type"] != "cn.yjshub.case.updated" {
-		t.Errorf("the untraced record's headers %v: want them as written", plain)
+	if _, ok := plain["traceparent"]; ok || len(plain) != 1 || plain["content-type"] != event.KafkaStructuredContentType {
+		t.Errorf("the untraced record's headers %v: want the structured content-type alone", plain)
 	}
 	// The outbox keeps what was written: the intake's context, not the dispatch's.
 	var headers string
