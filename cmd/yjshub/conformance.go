@@ -18,6 +18,7 @@ func conformanceCommand() *cobra.Command {
 		cfg     conformance.Config
 		headers []string
 		asJSON  bool
+		quiet   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "conformance --kind restpush|platform --target URL",
@@ -67,8 +68,16 @@ Example:
 			if cfg.Target == "" {
 				return usageError{fmt.Errorf("--target is required: the department's endpoint URL, or the platform's pull_url")}
 			}
+			if cfg.Kind != conformance.KindPlatform && cfg.Department == "" {
+				return usageError{fmt.Errorf("--department is required with --kind %s: the department's code as the hub names it (data.department, the connectors file); "+
+					"the department's system refuses sub-cases for another department, so without it every check would fail for the wrong reason", cfg.Kind)}
+			}
 			if cfg.Kind == conformance.KindPlatform && cfg.PushURL == "" {
 				return usageError{fmt.Errorf("--push-url is required with --kind platform: the platform's push_url")}
+			}
+			if !quiet {
+				// Progress goes to stderr, so that --json on stdout stays one document.
+				cfg.Progress = cmd.ErrOrStderr()
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -97,7 +106,7 @@ Example:
 	f.StringVar(&cfg.PushURL, "push-url", "", "the platform's push_url (with --kind platform)")
 	f.IntVar(&cfg.Limit, "limit", 10, "page size asked of the platform (with --kind platform; small, so that paging is checked)")
 	f.IntVar(&cfg.MaxPages, "max-pages", 20, "most pages of the platform's list read (with --kind platform)")
-	f.StringVar(&cfg.Department, "department", "conformance", "department code the sub-cases carry in data.department")
+	f.StringVar(&cfg.Department, "department", "", "the department's code, as in the connectors file and data.department (required but for --kind platform)")
 	f.StringArrayVar(&headers, "header", nil, `header sent with every request, "Name: value" (repeatable; values are never printed)`)
 	f.StringVar(&cfg.SigningSecret, "signing-secret", os.Getenv("YJSHUB_SIGNING_SECRET"), "the connector's signing_secret: sign every request and check that bad signatures are refused (env YJSHUB_SIGNING_SECRET)")
 	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "bound on each request")
@@ -106,6 +115,7 @@ Example:
 	f.StringVar(&cfg.CallbackAddr, "callback-addr", "127.0.0.1:0", "listen address of the events endpoint (with --callback)")
 	f.StringVar(&cfg.CallbackURL, "callback-url", "", "base URL the department reaches the events endpoint at (default http://<callback-addr>)")
 	f.DurationVar(&cfg.CallbackWait, "callback-wait", 30*time.Second, "how long to wait for the department's events (with --callback)")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON, for tools")
+	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object on stdout (every check, its result and reason), for CI")
+	f.BoolVar(&quiet, "quiet", false, "print no progress on stderr while the checks run")
 	return cmd
 }

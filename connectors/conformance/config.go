@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,8 +37,10 @@ type Config struct {
 	Limit int
 	// MaxPages bounds the pages the platform kit reads. Default 20.
 	MaxPages int
-	// Department is the department's code, as the hub names it in data.department.
-	// Default "conformance".
+	// Department is the department's code, as the hub names it in data.department and in
+	// its connectors file. Required for the department kinds: a department's system checks
+	// that sub-cases are its own (the simulator refuses others with 400), so a made-up code
+	// would fail every check for a reason that is not the department's.
 	Department string
 	// Headers are sent with every request (e.g. Authorization). Their values are secrets:
 	// reports never show them.
@@ -64,13 +67,20 @@ type Config struct {
 	// CallbackWait is how long to wait for the department's events. Default 30s.
 	CallbackWait time.Duration
 
+	// Progress, when set, receives a line as each check starts and ends, and the time waited
+	// so far during long waits, so that a person watching a run sees it move. Default: none.
+	Progress io.Writer
+	// ProgressEvery is how often a long wait says it is still waiting, with the time waited
+	// so far: often enough that a run against a slow or silent target never looks hung.
+	// Default 2s.
+	ProgressEvery time.Duration
+
 	// Client makes the requests; its Timeout is overridden by Timeout, and it never follows
 	// redirects (the hub does not). Default: a new http.Client.
 	Client *http.Client
 }
 
 const (
-	defaultDepartment      = "conformance"
 	defaultTimeout         = 10 * time.Second
 	defaultMaxResponseTime = 3 * time.Second
 	defaultCallbackAddr    = "127.0.0.1:0"
@@ -83,9 +93,6 @@ func (c *Config) setDefaults() {
 	if c.Kind == "" {
 		c.Kind = KindRestPush
 	}
-	if c.Department == "" {
-		c.Department = defaultDepartment
-	}
 	if c.Timeout == 0 {
 		c.Timeout = defaultTimeout
 	}
@@ -97,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CallbackWait == 0 {
 		c.CallbackWait = defaultCallbackWait
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 2 * time.Second
 	}
 	if c.Limit == 0 {
 		c.Limit = defaultLimit
@@ -132,6 +142,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))
 	} else if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))
+	}
+	if c.Department == "" && c.Kind != KindPlatform {
+		errs = append(errs, fmt.Errorf("department: required for the %s kind (the department's code, as in the connectors file and data.department)", c.Kind))
 	}
 	if c.Department != "" {
 		if err := bus.ValidateTopic(bus.SubcaseTopic(c.Department)); err != nil {
