@@ -13,6 +13,12 @@ import (
 	"yjshub/connectors/conformance"
 )
 
+// targetHelp says what --target is, by kind.
+var targetHelp = map[string]string{
+	conformance.KindRestPush: "the department's endpoint URL, as in the connectors file",
+	conformance.KindPlatform: "the platform's pull_url",
+}
+
 func conformanceCommand() *cobra.Command {
 	var (
 		cfg     conformance.Config
@@ -65,8 +71,8 @@ Example:
 				}
 				cfg.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
 			}
-			if cfg.Target == "" {
-				return usageError{fmt.Errorf("--target is required: the department's endpoint URL, or the platform's pull_url")}
+			if cfg.Target == "" && cfg.Kind != conformance.KindRestPull {
+				return usageError{fmt.Errorf("--target is required with --kind %s: %s", cfg.Kind, targetHelp[cfg.Kind])}
 			}
 			if cfg.Kind != conformance.KindPlatform && cfg.Department == "" {
 				return usageError{fmt.Errorf("--department is required with --kind %s: the department's code as the hub names it (data.department, the connectors file); "+

@@ -81,14 +81,18 @@ type call struct {
 	problem string // why it was not taken; empty when it was
 }
 
-func startHub(cfg Config) (*hub, error) {
+// startHub starts the events endpoint; routes, when given, adds more of the hub's API to it
+// (the restpull inbox).
+func startHub(cfg Config, routes ...func(*http.ServeMux)) (*hub, error) {
 	schema, err := schemas.Compile("events/department-event.schema.json")
 	if err != nil {
 		return nil, fmt.Errorf("conformance: the department event schema: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.CallbackAddr)
-	if err != nil {
-		return nil, fmt.Errorf("conformance: the events endpoint cannot listen on %s: %w", cfg.CallbackAddr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.CallbackAddr); err != nil {
+			return nil, fmt.Errorf("conformance: the events endpoint cannot listen on %s: %w", cfg.CallbackAddr, err)
+		}
 	}
 	h := &hub{url: strings.TrimSuffix(cfg.CallbackURL, "/"), schema: schema, subcases: map[string]*subcaseLog{}, done: make(chan struct{})}
 	if h.url == "" {
@@ -96,6 +100,9 @@ func startHub(cfg Config) (*hub, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/subcases/{id}/events", h.serveEvent)
+	for _, add := range routes {
+		add(mux)
+	}
 	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(h.done)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,7 +19,7 @@ import (
 const KindRestPush = "restpush"
 
 // Kinds lists the kinds the kit can check.
-var Kinds = []string{KindRestPush, KindPlatform}
+var Kinds = []string{KindRestPush, KindRestPull, KindPlatform}
 
 // Config says what to check and how. Fields left zero take the defaults stated on each.
 type Config struct {
@@ -64,6 +65,10 @@ type Config struct {
 	// carry CallbackURL/api/v1/subcases/{id}/events as data.callback. Default
 	// http://<the address listened on>.
 	CallbackURL string
+	// Listener, when set, is where the kit's endpoint listens instead of CallbackAddr, so that
+	// a caller knows the address before the run starts (to start a department client against
+	// it). The kit closes it. Default none.
+	Listener net.Listener
 	// CallbackWait is how long to wait for the department's events. Default 30s.
 	CallbackWait time.Duration
 
@@ -121,6 +126,13 @@ func (c *Config) setDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.Kind {
+	case KindRestPull:
+		if c.Target != "" {
+			errs = append(errs, errors.New("target: not for the restpull kind (the department's client polls the kit: give --callback-addr and --callback-url)"))
+		}
+		if c.PushURL != "" {
+			errs = append(errs, errors.New("push URL: only for the platform kind"))
+		}
 	case "", KindRestPush:
 		if c.PushURL != "" {
 			errs = append(errs, errors.New("push URL: only for the platform kind"))
@@ -138,7 +150,9 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("kind: %q is not one the kit checks (%s)", c.Kind, strings.Join(Kinds, ", ")))
 	}
-	if strings.TrimSpace(c.Target) == "" {
+	if c.Kind == KindRestPull {
+		// The department's client calls the kit: there is no target to reach.
+	} else if strings.TrimSpace(c.Target) == "" {
 		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))
 	} else if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))

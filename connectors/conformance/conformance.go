@@ -74,6 +74,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		k.signer, _ = signing.New(cfg.SigningSecret) // checked by Validate
 	}
 
+	if cfg.Kind == KindRestPull {
+		if err := k.runPull(ctx); err != nil {
+			return nil, err
+		}
+		k.report.finish()
+		return k.report, nil
+	}
+
 	callbackBase := "https://conformance.invalid" // a name that never resolves: nobody is called back
 	if cfg.Callback {
 		h, err := startHub(cfg)
