@@ -76,10 +76,10 @@ func TestTheSimulatorPullingItsInboxPassesEveryCheck(t *testing.T) {
 
 // pollerFlaws are what a broken department client does wrong.
 type pollerFlaws struct {
-	dept        string                   // polls this department's inbox (default the one checked)
-	query       string                   // the poll's query (default max=10&visibility=1s)
+	dept        string                    // polls this department's inbox (default the one checked)
+	query       string                    // the poll's query (default max=10&visibility=1s)
 	ack         func(lease string) string // the lease it acknowledges with (nil: never acks)
-	reprocesses bool                     // acts on every lease of an item, a redelivery included
+	reprocesses bool                      // acts on every lease of an item, a redelivery included
 }
 
 // poller is a department client written for these tests: it reports received, accepted and
