@@ -19,7 +19,7 @@ import (
 const KindRestPush = "restpush"
 
 // Kinds lists the kinds the kit can check.
-var Kinds = []string{KindRestPush, KindRestPull, KindPlatform}
+var Kinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindPlatform}
 
 // Config says what to check and how. Fields left zero take the defaults stated on each.
 type Config struct {
@@ -30,6 +30,12 @@ type Config struct {
 	// platform kind, the platform's pull_url. Required. It may carry credentials; reports show
 	// it only redacted.
 	Target string
+	// Driver is the database/sql driver of the frontdb kind's exchange database: pgx or
+	// sqlite. Default: pgx for a postgres:// Target, sqlite otherwise.
+	Driver string
+	// SubcaseTable and ResultTable are the frontdb kind's exchange tables, bare or
+	// schema-qualified. Default yjs_subcase_in and yjs_result_out, as the connector's.
+	SubcaseTable, ResultTable string
 	// PushURL is the platform's push_url, where the hub posts progress documents. Required for
 	// the platform kind, not allowed for restpush. Reports show it only redacted.
 	PushURL string
@@ -113,6 +119,12 @@ func (c *Config) setDefaults() {
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 2 * time.Second
 	}
+	if c.SubcaseTable == "" {
+		c.SubcaseTable = defaultSubcaseTable
+	}
+	if c.ResultTable == "" {
+		c.ResultTable = defaultResultTable
+	}
 	if c.Limit == 0 {
 		c.Limit = defaultLimit
 	}
@@ -133,6 +145,18 @@ func (c *Config) Validate() error {
 		if c.PushURL != "" {
 			errs = append(errs, errors.New("push URL: only for the platform kind"))
 		}
+	case KindFrontDB:
+		if c.Driver != "" && c.Driver != "pgx" && c.Driver != "sqlite" {
+			errs = append(errs, fmt.Errorf("driver: %q is neither pgx nor sqlite", c.Driver))
+		}
+		for _, t := range []string{c.SubcaseTable, c.ResultTable} {
+			if t != "" && !tableName.MatchString(t) {
+				errs = append(errs, fmt.Errorf("table %q: not a table name (letters, digits, _; schema.table)", t))
+			}
+		}
+		if c.Callback || c.PushURL != "" {
+			errs = append(errs, errors.New("callback, push URL: not for the frontdb kind (results come back through the result table)"))
+		}
 	case "", KindRestPush:
 		if c.PushURL != "" {
 			errs = append(errs, errors.New("push URL: only for the platform kind"))
@@ -150,12 +174,19 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("kind: %q is not one the kit checks (%s)", c.Kind, strings.Join(Kinds, ", ")))
 	}
-	if c.Kind == KindRestPull {
+	switch {
+	case c.Kind == KindRestPull:
 		// The department's client calls the kit: there is no target to reach.
-	} else if strings.TrimSpace(c.Target) == "" {
+	case c.Kind == KindFrontDB:
+		if strings.TrimSpace(c.Target) == "" {
+			errs = append(errs, errors.New("target: required (the exchange database's DSN: postgres://… or a SQLite file)"))
+		}
+	case strings.TrimSpace(c.Target) == "":
 		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))
-	} else if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))
+	default:
+		if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))
+		}
 	}
 	if c.Department == "" && c.Kind != KindPlatform {
 		errs = append(errs, fmt.Errorf("department: required for the %s kind (the department's code, as in the connectors file and data.department)", c.Kind))
