@@ -19,7 +19,7 @@ import (
 const KindRestPush = "restpush"
 
 // Kinds lists the kinds the kit can check.
-var Kinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindPlatform}
+var Kinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindKafka, KindPlatform}
 
 // Config says what to check and how. Fields left zero take the defaults stated on each.
 type Config struct {
@@ -36,6 +36,12 @@ type Config struct {
 	// SubcaseTable and ResultTable are the frontdb kind's exchange tables, bare or
 	// schema-qualified. Default yjs_subcase_in and yjs_result_out, as the connector's.
 	SubcaseTable, ResultTable string
+	// Group is the kafka kind's consumer group of the department: the group_id of its
+	// connectors file, exactly as its system commits under it. Required for kafka.
+	Group string
+	// Namespace is put before the kafka kind's topic names (yjs.subcase.<dept>, yjs.result)
+	// when the hub runs with a bus namespace. Default none.
+	Namespace string
 	// PushURL is the platform's push_url, where the hub posts progress documents. Required for
 	// the platform kind, not allowed for restpush. Reports show it only redacted.
 	PushURL string
@@ -157,6 +163,18 @@ func (c *Config) Validate() error {
 		if c.Callback || c.PushURL != "" {
 			errs = append(errs, errors.New("callback, push URL: not for the frontdb kind (results come back through the result table)"))
 		}
+	case KindKafka:
+		if c.Group == "" {
+			errs = append(errs, errors.New("group: required for the kafka kind (the department's group_id, as in its connectors file)"))
+		}
+		if c.Namespace != "" {
+			if err := bus.ValidateTopic(c.Namespace + "x"); err != nil {
+				errs = append(errs, fmt.Errorf("namespace: %q is not a topic prefix", c.Namespace))
+			}
+		}
+		if c.Callback || c.PushURL != "" {
+			errs = append(errs, errors.New("callback, push URL: not for the kafka kind (results come back on yjs.result)"))
+		}
 	case "", KindRestPush:
 		if c.PushURL != "" {
 			errs = append(errs, errors.New("push URL: only for the platform kind"))
@@ -180,6 +198,10 @@ func (c *Config) Validate() error {
 	case c.Kind == KindFrontDB:
 		if strings.TrimSpace(c.Target) == "" {
 			errs = append(errs, errors.New("target: required (the exchange database's DSN: postgres://… or a SQLite file)"))
+		}
+	case c.Kind == KindKafka:
+		if len(splitBrokers(c.Target)) == 0 {
+			errs = append(errs, errors.New("target: required (the hub's Kafka brokers, host:port[,host:port…])"))
 		}
 	case strings.TrimSpace(c.Target) == "":
 		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))

@@ -74,6 +74,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		k.signer, _ = signing.New(cfg.SigningSecret) // checked by Validate
 	}
 
+	if cfg.Kind == KindKafka {
+		if err := k.runKafka(ctx); err != nil {
+			return nil, err
+		}
+		k.report.finish()
+		return k.report, nil
+	}
 	if cfg.Kind == KindFrontDB {
 		if err := k.runFrontDB(ctx); err != nil {
 			return nil, err
