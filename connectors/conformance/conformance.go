@@ -191,11 +191,15 @@ func (k *kit) run(ctx context.Context) {
 		}
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, k.cfg.CallbackWait)
-	defer cancel()
-	stop := k.waiting("the department's events for the valid sub-case", k.cfg.CallbackWait)
-	k.hub.wait(wctx, valid.subcaseID)
-	stop()
+	if accepted(first) {
+		// A department that did not take the sub-case has nothing to call back about: the
+		// callback checks fail at once rather than after the whole wait.
+		wctx, cancel := context.WithTimeout(ctx, k.cfg.CallbackWait)
+		defer cancel()
+		stop := k.waiting("the department's events for the valid sub-case", k.cfg.CallbackWait)
+		k.hub.wait(wctx, valid.subcaseID)
+		stop()
+	}
 	for _, c := range k.judgeCallbacks(valid.subcaseID, control) {
 		k.add(c)
 	}
@@ -483,9 +487,14 @@ func (k *kit) judgeCallbacks(validID string, control answer) []Check {
 	sequence := strings.Join(append([]string{"dispatched"}, types...), " → ")
 	if len(v.events) > 0 {
 		arrives.Result, arrives.Reason = Pass, fmt.Sprintf("%d events: %s", len(v.events), sequence)
+	} else if !accepted(control) {
+		arrives.Result, arrives.Reason = Fail, "nothing to judge: the well-formed sub-case was not accepted ("+controlLine(control)+")"
 	} else {
 		arrives.Result = Fail
-		arrives.Reason = fmt.Sprintf("no valid event within %v at %s", k.cfg.CallbackWait, k.hub.callback(validID))
+		arrives.Reason = fmt.Sprintf("no valid event within %v", k.cfg.CallbackWait)
+		if k.hub.url != "" {
+			arrives.Reason += " at " + k.hub.callback(validID)
+		}
 		if len(calls) > 0 {
 			arrives.Reason = fmt.Sprintf("%d callbacks arrived within %v, none a valid event the hub could take", len(calls), k.cfg.CallbackWait)
 		}
