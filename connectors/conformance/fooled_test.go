@@ -78,6 +78,18 @@ func TestTargetsThatProveNothingFailEveryCheck(t *testing.T) {
 			reason: map[string]string{conformance.CheckInvalidBody: "proves nothing"},
 		},
 		{
+			name: "a department that verifies signatures with another secret",
+			target: func(t *testing.T) string {
+				_, target := simulator(t, "tobacco", signing.NewSecret())
+				return target
+			},
+			pass: []string{conformance.CheckResponseTime},
+			reason: map[string]string{
+				conformance.CheckValidDelivery: "401 Unauthorized",
+				conformance.CheckBadSignature:  "proves nothing",
+			},
+		},
+		{
 			name:   "a target that accepts anything",
 			target: func(t *testing.T) string { return answering(t, 200, "") },
 			pass:   []string{conformance.CheckValidDelivery, conformance.CheckRepeatedKey, conformance.CheckResponseTime},
