@@ -196,6 +196,7 @@ func (k *kit) run(ctx context.Context) {
 		// callback checks fail at once rather than after the whole wait.
 		wctx, cancel := context.WithTimeout(ctx, k.cfg.CallbackWait)
 		defer cancel()
+		k.progress.printf("…    waiting up to %v for the department's events at %s", k.cfg.CallbackWait, k.hub.url)
 		stop := k.waiting("the department's events for the valid sub-case", k.cfg.CallbackWait)
 		k.hub.wait(wctx, valid.subcaseID)
 		stop()

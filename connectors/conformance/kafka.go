@@ -105,6 +105,7 @@ func (k *kit) runKafka(ctx context.Context) error {
 	wait := k.cfg.CallbackWait
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	k.progress.printf("…    waiting up to %v for group %s to commit and for results on %s", wait, k.cfg.Group, resTopic)
 	stop := k.waiting(fmt.Sprintf("group %s to commit and results on %s", k.cfg.Group, resTopic), wait)
 	var results []resultRecord
 	committed, commitErr := int64(-1), error(nil)
