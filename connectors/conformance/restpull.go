@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,10 +231,7 @@ func (k *kit) runPull(ctx context.Context) error {
 	defer tick.Stop()
 wait:
 	for {
-		h.mu.Lock()
-		done := slices.Contains(settled, h.subcases[valid.subcaseID].state) && time.Since(h.last) >= quiet
-		h.mu.Unlock()
-		if done && in.settled() {
+		if h.settledQuiet(valid.subcaseID) && in.settled() {
 			break
 		}
 		select {
