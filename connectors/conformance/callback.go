@@ -81,22 +81,30 @@ type call struct {
 	problem string // why it was not taken; empty when it was
 }
 
-func startHub(cfg Config) (*hub, error) {
-	schema, err := schemas.Compile("events/department-event.schema.json")
+// startHub starts the events endpoint; routes, when given, adds more of the hub's API to it
+// (the restpull inbox).
+func startHub(cfg Config, routes ...func(*http.ServeMux)) (*hub, error) {
+	h, err := newHub()
 	if err != nil {
-		return nil, fmt.Errorf("conformance: the department event schema: %w", err)
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.CallbackAddr)
-	if err != nil {
-		return nil, fmt.Errorf("conformance: the events endpoint cannot listen on %s: %w", cfg.CallbackAddr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.CallbackAddr); err != nil {
+			return nil, fmt.Errorf("conformance: the events endpoint cannot listen on %s: %w", cfg.CallbackAddr, err)
+		}
 	}
-	h := &hub{url: strings.TrimSuffix(cfg.CallbackURL, "/"), schema: schema, subcases: map[string]*subcaseLog{}, done: make(chan struct{})}
+	h.url = strings.TrimSuffix(cfg.CallbackURL, "/")
 	if h.url == "" {
 		h.url = "http://" + ln.Addr().String()
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/subcases/{id}/events", h.serveEvent)
+	for _, add := range routes {
+		add(mux)
+	}
 	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	h.done = make(chan struct{})
 	go func() {
 		defer close(h.done)
 		_ = h.srv.Serve(ln)
@@ -104,7 +112,20 @@ func startHub(cfg Config) (*hub, error) {
 	return h, nil
 }
 
+// newHub returns a hub that judges department events without serving them: the kinds whose
+// events come another way (result rows, Kafka records) apply them itself.
+func newHub() (*hub, error) {
+	schema, err := schemas.Compile("events/department-event.schema.json")
+	if err != nil {
+		return nil, fmt.Errorf("conformance: the department event schema: %w", err)
+	}
+	return &hub{schema: schema, subcases: map[string]*subcaseLog{}}, nil
+}
+
 func (h *hub) close() {
+	if h.srv == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if h.srv.Shutdown(ctx) != nil {
@@ -151,6 +172,13 @@ func (h *hub) take(id string, r *http.Request) (int, string) {
 	if err != nil || len(body) > maxEventBody {
 		return http.StatusRequestEntityTooLarge, "the body is too large or could not be read"
 	}
+	return h.apply(id, body)
+}
+
+// apply judges one department event about sub-case id, as the hub's events endpoint does
+// once the request is read: it returns the status the hub would answer and, unless the event
+// was taken, why not.
+func (h *hub) apply(id string, body []byte) (int, string) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
 		return http.StatusUnprocessableEntity, "the body is not JSON"
@@ -181,6 +209,23 @@ func (h *hub) take(id string, r *http.Request) (int, string) {
 	sc.events = append(sc.events, ev)
 	sc.answers[ev.EventID] = http.StatusOK
 	return http.StatusOK, ""
+}
+
+// record notes a call judged outside the events endpoint (a result row of the front-end
+// database, a Kafka result record), for the callback checks.
+func (h *hub) record(subcase string, status int, problem string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, call{subcase: subcase, status: status, problem: problem})
+	h.last = time.Now()
+}
+
+// settledQuiet tells whether the sub-case is settled and nothing has come for a moment.
+func (h *hub) settledQuiet(subcaseID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sc := h.subcases[subcaseID]
+	return sc != nil && slices.Contains(settled, sc.state) && time.Since(h.last) >= quiet
 }
 
 var english = message.NewPrinter(language.English)

@@ -3,6 +3,8 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +19,7 @@ import (
 const KindRestPush = "restpush"
 
 // Kinds lists the kinds the kit can check.
-var Kinds = []string{KindRestPush, KindPlatform}
+var Kinds = []string{KindRestPush, KindRestPull, KindFrontDB, KindKafka, KindPlatform}
 
 // Config says what to check and how. Fields left zero take the defaults stated on each.
 type Config struct {
@@ -28,6 +30,18 @@ type Config struct {
 	// platform kind, the platform's pull_url. Required. It may carry credentials; reports show
 	// it only redacted.
 	Target string
+	// Driver is the database/sql driver of the frontdb kind's exchange database: pgx or
+	// sqlite. Default: pgx for a postgres:// Target, sqlite otherwise.
+	Driver string
+	// SubcaseTable and ResultTable are the frontdb kind's exchange tables, bare or
+	// schema-qualified. Default yjs_subcase_in and yjs_result_out, as the connector's.
+	SubcaseTable, ResultTable string
+	// Group is the kafka kind's consumer group of the department: the group_id of its
+	// connectors file, exactly as its system commits under it. Required for kafka.
+	Group string
+	// Namespace is put before the kafka kind's topic names (yjs.subcase.<dept>, yjs.result)
+	// when the hub runs with a bus namespace. Default none.
+	Namespace string
 	// PushURL is the platform's push_url, where the hub posts progress documents. Required for
 	// the platform kind, not allowed for restpush. Reports show it only redacted.
 	PushURL string
@@ -36,8 +50,10 @@ type Config struct {
 	Limit int
 	// MaxPages bounds the pages the platform kit reads. Default 20.
 	MaxPages int
-	// Department is the department's code, as the hub names it in data.department.
-	// Default "conformance".
+	// Department is the department's code, as the hub names it in data.department and in
+	// its connectors file. Required for the department kinds: a department's system checks
+	// that sub-cases are its own (the simulator refuses others with 400), so a made-up code
+	// would fail every check for a reason that is not the department's.
 	Department string
 	// Headers are sent with every request (e.g. Authorization). Their values are secrets:
 	// reports never show them.
@@ -61,8 +77,20 @@ type Config struct {
 	// carry CallbackURL/api/v1/subcases/{id}/events as data.callback. Default
 	// http://<the address listened on>.
 	CallbackURL string
+	// Listener, when set, is where the kit's endpoint listens instead of CallbackAddr, so that
+	// a caller knows the address before the run starts (to start a department client against
+	// it). The kit closes it. Default none.
+	Listener net.Listener
 	// CallbackWait is how long to wait for the department's events. Default 30s.
 	CallbackWait time.Duration
+
+	// Progress, when set, receives a line as each check starts and ends, and the time waited
+	// so far during long waits, so that a person watching a run sees it move. Default: none.
+	Progress io.Writer
+	// ProgressEvery is how often a long wait says it is still waiting, with the time waited
+	// so far: often enough that a run against a slow or silent target never looks hung.
+	// Default 2s.
+	ProgressEvery time.Duration
 
 	// Client makes the requests; its Timeout is overridden by Timeout, and it never follows
 	// redirects (the hub does not). Default: a new http.Client.
@@ -70,7 +98,6 @@ type Config struct {
 }
 
 const (
-	defaultDepartment      = "conformance"
 	defaultTimeout         = 10 * time.Second
 	defaultMaxResponseTime = 3 * time.Second
 	defaultCallbackAddr    = "127.0.0.1:0"
@@ -83,9 +110,6 @@ func (c *Config) setDefaults() {
 	if c.Kind == "" {
 		c.Kind = KindRestPush
 	}
-	if c.Department == "" {
-		c.Department = defaultDepartment
-	}
 	if c.Timeout == 0 {
 		c.Timeout = defaultTimeout
 	}
@@ -97,6 +121,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.CallbackWait == 0 {
 		c.CallbackWait = defaultCallbackWait
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 2 * time.Second
+	}
+	if c.SubcaseTable == "" {
+		c.SubcaseTable = defaultSubcaseTable
+	}
+	if c.ResultTable == "" {
+		c.ResultTable = defaultResultTable
 	}
 	if c.Limit == 0 {
 		c.Limit = defaultLimit
@@ -111,6 +144,37 @@ func (c *Config) setDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.Kind {
+	case KindRestPull:
+		if c.Target != "" {
+			errs = append(errs, errors.New("target: not for the restpull kind (the department's client polls the kit: give --callback-addr and --callback-url)"))
+		}
+		if c.PushURL != "" {
+			errs = append(errs, errors.New("push URL: only for the platform kind"))
+		}
+	case KindFrontDB:
+		if c.Driver != "" && c.Driver != "pgx" && c.Driver != "sqlite" {
+			errs = append(errs, fmt.Errorf("driver: %q is neither pgx nor sqlite", c.Driver))
+		}
+		for _, t := range []string{c.SubcaseTable, c.ResultTable} {
+			if t != "" && !tableName.MatchString(t) {
+				errs = append(errs, fmt.Errorf("table %q: not a table name (letters, digits, _; schema.table)", t))
+			}
+		}
+		if c.Callback || c.PushURL != "" {
+			errs = append(errs, errors.New("callback, push URL: not for the frontdb kind (results come back through the result table)"))
+		}
+	case KindKafka:
+		if c.Group == "" {
+			errs = append(errs, errors.New("group: required for the kafka kind (the department's group_id, as in its connectors file)"))
+		}
+		if c.Namespace != "" {
+			if err := bus.ValidateTopic(c.Namespace + "x"); err != nil {
+				errs = append(errs, fmt.Errorf("namespace: %q is not a topic prefix", c.Namespace))
+			}
+		}
+		if c.Callback || c.PushURL != "" {
+			errs = append(errs, errors.New("callback, push URL: not for the kafka kind (results come back on yjs.result)"))
+		}
 	case "", KindRestPush:
 		if c.PushURL != "" {
 			errs = append(errs, errors.New("push URL: only for the platform kind"))
@@ -128,10 +192,26 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("kind: %q is not one the kit checks (%s)", c.Kind, strings.Join(Kinds, ", ")))
 	}
-	if strings.TrimSpace(c.Target) == "" {
+	switch {
+	case c.Kind == KindRestPull:
+		// The department's client calls the kit: there is no target to reach.
+	case c.Kind == KindFrontDB:
+		if strings.TrimSpace(c.Target) == "" {
+			errs = append(errs, errors.New("target: required (the exchange database's DSN: postgres://… or a SQLite file)"))
+		}
+	case c.Kind == KindKafka:
+		if len(splitBrokers(c.Target)) == 0 {
+			errs = append(errs, errors.New("target: required (the hub's Kafka brokers, host:port[,host:port…])"))
+		}
+	case strings.TrimSpace(c.Target) == "":
 		errs = append(errs, errors.New("target: required (the department's endpoint URL)"))
-	} else if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))
+	default:
+		if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("target: %q is not an absolute http or https URL", delivery.RedactEndpoint(c.Target)))
+		}
+	}
+	if c.Department == "" && c.Kind != KindPlatform {
+		errs = append(errs, fmt.Errorf("department: required for the %s kind (the department's code, as in the connectors file and data.department)", c.Kind))
 	}
 	if c.Department != "" {
 		if err := bus.ValidateTopic(bus.SubcaseTopic(c.Department)); err != nil {

@@ -46,7 +46,6 @@ const (
 	CheckResponseTime    = "response-time"
 	CheckBadSignature    = "bad-signature"
 	CheckOldSignature    = "old-signature"
-	CheckRefusalReason   = "refusal-reason"
 	CheckCallbackArrives = "callback-arrives"
 	CheckCallbackValid   = "callback-valid"
 	CheckCallbackOrder   = "callback-order"
@@ -62,6 +61,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("conformance: %w", err)
 	}
 	k := &kit{cfg: cfg, report: &Report{Kind: cfg.Kind, Target: delivery.RedactEndpoint(cfg.Target), Department: cfg.Department, Started: time.Now()}}
+	k.progress = newProgress(cfg.Progress, k.report.Started, cfg.ProgressEvery)
 	hc := &http.Client{}
 	if cfg.Client != nil {
 		copied := *cfg.Client
@@ -72,6 +72,28 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	k.client = hc
 	if cfg.SigningSecret != "" {
 		k.signer, _ = signing.New(cfg.SigningSecret) // checked by Validate
+	}
+
+	if cfg.Kind == KindKafka {
+		if err := k.runKafka(ctx); err != nil {
+			return nil, err
+		}
+		k.report.finish()
+		return k.report, nil
+	}
+	if cfg.Kind == KindFrontDB {
+		if err := k.runFrontDB(ctx); err != nil {
+			return nil, err
+		}
+		k.report.finish()
+		return k.report, nil
+	}
+	if cfg.Kind == KindRestPull {
+		if err := k.runPull(ctx); err != nil {
+			return nil, err
+		}
+		k.report.finish()
+		return k.report, nil
 	}
 
 	callbackBase := "https://conformance.invalid" // a name that never resolves: nobody is called back
@@ -104,7 +126,12 @@ type kit struct {
 	report       *Report
 	slowest      answer
 	slowestWhat  string
+	answered     int    // requests that got an answer
+	unanswered   int    // requests that got none (refused, reset, timed out)
+	failed       answer // the first request that got no answer
+	failedWhat   string
 	signer       *signing.Signer // nil: requests are not signed
+	progress     *progress
 }
 
 // answer is what one request came to.
@@ -124,44 +151,58 @@ type sent struct {
 
 func (k *kit) run(ctx context.Context) {
 	valid := k.subcase("valid")
-	first := k.post(ctx, "the valid sub-case", valid.raw, valid.id, event.ContentType)
-	k.report.add(judgeValid(first))
-	again := k.post(ctx, "the repeated sub-case", valid.raw, valid.id, event.ContentType)
-	k.report.add(judgeRepeated(again))
+	var first answer
+	k.check(Check{ID: CheckValidDelivery, Title: "a well-formed sub-case is accepted (2xx)", Required: true}, func() (string, string) {
+		first = k.post(ctx, "the valid sub-case", valid.raw, valid.id, event.ContentType)
+		return judgeValid(first)
+	})
+	// A refusal proves something only from a target that accepts what is right: a URL that
+	// answers 404 (or 400) to everything refuses every malformed sub-case too.
+	control := first
+	k.check(Check{ID: CheckRepeatedKey, Title: "the same Idempotency-Key again is answered 2xx or 409, without a second effect", Required: true}, func() (string, string) {
+		return judgeRepeated(k.post(ctx, "the repeated sub-case", valid.raw, valid.id, event.ContentType), control)
+	})
 
 	noKey := k.subcase("missing-key")
-	missing := k.postWith(ctx, "the sub-case without Idempotency-Key", noKey.raw, "", event.ContentType, k.sign(noKey.id, noKey.raw))
-	k.report.add(judgeRefusal(CheckMissingKey, "a sub-case without Idempotency-Key is refused (4xx)", missing,
-		"without the key the department cannot tell the hub's retry of a sub-case from a new one"))
-
+	k.check(Check{ID: CheckMissingKey, Title: "a sub-case without Idempotency-Key is refused: 400 with a JSON reason", Required: true}, func() (string, string) {
+		a := k.postWith(ctx, "the sub-case without Idempotency-Key", noKey.raw, "", event.ContentType, k.sign(noKey.id, noKey.raw))
+		return judgeRefusal(a, http.StatusBadRequest, control, "without the key the department cannot tell the hub's retry of a sub-case from a new one")
+	})
 	broken := k.subcase("invalid-body")
-	body := broken.raw[:len(broken.raw)/2] // cut in the middle: not JSON
-	invalid := k.post(ctx, "the invalid body", body, broken.id, event.ContentType)
-	k.report.add(judgeRefusal(CheckInvalidBody, "a body that is not a JSON envelope is refused (4xx, not 5xx)", invalid,
-		"the department took a body it cannot have read"))
-
+	k.check(Check{ID: CheckInvalidBody, Title: "a body that is not a JSON envelope is refused: 400 with a JSON reason", Required: true}, func() (string, string) {
+		body := broken.raw[:len(broken.raw)/2] // cut in the middle: not JSON
+		a := k.post(ctx, "the invalid body", body, broken.id, event.ContentType)
+		return judgeRefusal(a, http.StatusBadRequest, control, "the department took a body it cannot have read")
+	})
 	plain := k.subcase("content-type")
-	wrongType := k.post(ctx, "the wrong Content-Type", plain.raw, plain.id, "text/plain; charset=utf-8")
-	k.report.add(judgeRefusal(CheckContentType, "a wrong Content-Type is refused (4xx)", wrongType,
-		"the contract's Content-Type is application/cloudevents+json"))
+	k.check(Check{ID: CheckContentType, Title: "a wrong Content-Type is refused: 415 with a JSON reason", Required: true}, func() (string, string) {
+		a := k.post(ctx, "the wrong Content-Type", plain.raw, plain.id, "text/plain; charset=utf-8")
+		return judgeRefusal(a, http.StatusUnsupportedMediaType, control, "the contract's Content-Type is application/cloudevents+json")
+	})
 
-	k.checkSignatures(ctx)
-	k.report.add(k.judgeResponseTime())
-	k.report.add(judgeReasons(missing, invalid, wrongType))
+	k.checkSignatures(ctx, control)
+	k.check(Check{ID: CheckResponseTime, Title: fmt.Sprintf("every answer comes within %v", k.cfg.MaxResponseTime), Required: true}, k.judgeResponseTime)
 
 	if k.hub == nil {
 		why := "not run: give --callback to check the department's events"
 		for _, c := range callbackChecks() {
 			c.Result, c.Reason = Skip, why
-			k.report.add(c)
+			k.add(c)
 		}
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, k.cfg.CallbackWait)
-	defer cancel()
-	k.hub.wait(wctx, valid.subcaseID)
-	for _, c := range k.judgeCallbacks(valid.subcaseID) {
-		k.report.add(c)
+	if accepted(first) {
+		// A department that did not take the sub-case has nothing to call back about: the
+		// callback checks fail at once rather than after the whole wait.
+		wctx, cancel := context.WithTimeout(ctx, k.cfg.CallbackWait)
+		defer cancel()
+		k.progress.printf("…    waiting up to %v for the department's events at %s", k.cfg.CallbackWait, k.hub.url)
+		stop := k.waiting("the department's events for the valid sub-case", k.cfg.CallbackWait)
+		k.hub.wait(wctx, valid.subcaseID)
+		stop()
+	}
+	for _, c := range k.judgeCallbacks(valid.subcaseID, control) {
+		k.add(c)
 	}
 }
 
@@ -217,30 +258,35 @@ func material(typ, name, file string, size int64) event.MaterialRef {
 
 func signatureChecks() []Check {
 	return []Check{
-		{ID: CheckBadSignature, Title: "a sub-case signed with another secret is refused (4xx)", Required: true},
-		{ID: CheckOldSignature, Title: "a signature older than five minutes is refused (4xx)", Required: true},
+		{ID: CheckBadSignature, Title: "a sub-case signed with another secret is refused: 401 with a JSON reason", Required: true},
+		{ID: CheckOldSignature, Title: "a signature older than five minutes is refused: 401 with a JSON reason", Required: true},
 	}
 }
 
 // checkSignatures sends a sub-case signed with a secret of nobody's and one signed ten minutes
 // ago; both must be refused for good. Without a signing secret the checks are skipped.
-func (k *kit) checkSignatures(ctx context.Context) {
+func (k *kit) checkSignatures(ctx context.Context, control answer) {
+	checks := signatureChecks()
 	if k.signer == nil {
-		for _, c := range signatureChecks() {
+		for _, c := range checks {
 			c.Result, c.Reason = Skip, "not run: give --signing-secret (the connector's signing_secret) to check that the department verifies signatures"
-			k.report.add(c)
+			k.add(c)
 		}
 		return
 	}
-	stranger, _ := signing.New(signing.NewSecret())
-	forged := k.subcase("bad-signature")
-	h, _ := stranger.Sign(forged.id, time.Now(), forged.raw)
-	a := k.postWith(ctx, "the wrongly signed sub-case", forged.raw, forged.id, event.ContentType, h)
-	k.report.add(judgeRefusal(CheckBadSignature, signatureChecks()[0].Title, a, "anyone who can reach the endpoint could send the department sub-cases"))
-	old := k.subcase("old-signature")
-	h, _ = k.signer.Sign(old.id, time.Now().Add(-10*time.Minute), old.raw)
-	a = k.postWith(ctx, "the sub-case signed ten minutes ago", old.raw, old.id, event.ContentType, h)
-	k.report.add(judgeRefusal(CheckOldSignature, signatureChecks()[1].Title, a, "a recorded delivery could be replayed"))
+	k.check(checks[0], func() (string, string) {
+		stranger, _ := signing.New(signing.NewSecret())
+		forged := k.subcase("bad-signature")
+		h, _ := stranger.Sign(forged.id, time.Now(), forged.raw)
+		a := k.postWith(ctx, "the wrongly signed sub-case", forged.raw, forged.id, event.ContentType, h)
+		return judgeRefusal(a, http.StatusUnauthorized, control, "anyone who can reach the endpoint could send the department sub-cases")
+	})
+	k.check(checks[1], func() (string, string) {
+		old := k.subcase("old-signature")
+		h, _ := k.signer.Sign(old.id, time.Now().Add(-10*time.Minute), old.raw)
+		a := k.postWith(ctx, "the sub-case signed ten minutes ago", old.raw, old.id, event.ContentType, h)
+		return judgeRefusal(a, http.StatusUnauthorized, control, "a recorded delivery could be replayed")
+	})
 }
 
 // post sends one request as the hub would, signed when the kit has a signing secret; key ""
@@ -283,6 +329,8 @@ func (k *kit) postWith(ctx context.Context, what string, body []byte, key, conte
 // send sends a request, reads at most limit bytes of the answer, and keeps the slowest answer
 // (or the first that timed out) for the report.
 func (k *kit) send(req *http.Request, what string, limit int64) answer {
+	stop := k.waiting("an answer to "+what, k.client.Timeout)
+	defer stop()
 	start := time.Now()
 	resp, err := k.client.Do(req)
 	a := answer{err: err}
@@ -293,7 +341,15 @@ func (k *kit) send(req *http.Request, what string, limit int64) answer {
 	}
 	a.took = time.Since(start)
 	a.timeout = err != nil && isTimeout(err)
-	if a.took > k.slowest.took || (a.timeout && !k.slowest.timeout) {
+	if err != nil {
+		if k.unanswered == 0 {
+			k.failed, k.failedWhat = a, what
+		}
+		k.unanswered++
+	} else {
+		k.answered++
+	}
+	if a.took > k.slowest.took {
 		k.slowest, k.slowestWhat = a, what
 	}
 	return a
@@ -304,49 +360,75 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
-func judgeValid(a answer) Check {
-	c := Check{ID: CheckValidDelivery, Title: "a well-formed sub-case is accepted (2xx)", Required: true}
+func judgeValid(a answer) (string, string) {
 	switch {
 	case a.err != nil:
-		c.Result, c.Reason = Fail, "no answer: "+delivery.ErrorKind(a.err)
+		return Fail, noAnswer(a)
 	case a.status >= 200 && a.status <= 299:
-		c.Result, c.Reason = Pass, statusLine(a)
+		return Pass, statusLine(a)
 	case a.status == http.StatusConflict:
-		c.Result, c.Reason = Fail, statusLine(a)+": 409 means \"already have it\", but this sub-case is new"
+		return Fail, statusLine(a) + withReason(a) + ": 409 means \"already have it\", but this sub-case is new"
+	case a.status == http.StatusNotFound:
+		return Fail, statusLine(a) + withReason(a) + ": the endpoint URL or the department code is not one the department serves"
 	default:
-		c.Result, c.Reason = Fail, statusLine(a)+": "+consequence(a.status)+withMessage(a)
+		return Fail, statusLine(a) + withReason(a) + ": " + consequence(a.status)
 	}
-	return c
 }
 
-func judgeRepeated(a answer) Check {
-	c := Check{ID: CheckRepeatedKey, Title: "the same Idempotency-Key again is answered 2xx or 409, without a second effect", Required: true}
+// accepted tells whether the control delivery was taken.
+func accepted(a answer) bool {
+	return a.err == nil && a.status >= 200 && a.status <= 299
+}
+
+func judgeRepeated(a, control answer) (string, string) {
 	switch {
 	case a.err != nil:
-		c.Result, c.Reason = Fail, "no answer: "+delivery.ErrorKind(a.err)
+		return Fail, noAnswer(a)
+	case !accepted(control):
+		return Fail, statusLine(a) + ": nothing to repeat, the well-formed sub-case was not accepted"
 	case delivery.Classify(a.status, nil) == delivery.Delivered:
-		c.Result, c.Reason = Pass, statusLine(a)
+		return Pass, statusLine(a)
 	default:
-		c.Result, c.Reason = Fail, statusLine(a)+": a retry of a sub-case the department has must be answered as the first delivery was; "+
-			consequence(a.status)+withMessage(a)
+		return Fail, statusLine(a) + withReason(a) + ": a retry of a sub-case the department has must be answered as the first delivery was; " +
+			consequence(a.status)
 	}
-	return c
 }
 
-// judgeRefusal passes an answer the hub treats as a refusal for good.
-func judgeRefusal(id, title string, a answer, why string) Check {
-	c := Check{ID: id, Title: title, Required: true}
+// judgeRefusal passes the refusal the contract demands: the status want and a JSON body that
+// says why, from a department that accepted the well-formed sub-case (control). Any other
+// 4xx is not enough: a wrong URL answers 404, a proxy 403, and neither has checked anything.
+func judgeRefusal(a answer, want int, control answer, why string) (string, string) {
 	switch {
 	case a.err != nil:
-		c.Result, c.Reason = Fail, "no answer: "+delivery.ErrorKind(a.err)
-	case delivery.Classify(a.status, nil) == delivery.Permanent:
-		c.Result, c.Reason = Pass, statusLine(a)
+		return Fail, noAnswer(a)
 	case a.status >= 200 && a.status <= 299:
-		c.Result, c.Reason = Fail, statusLine(a)+": accepted; "+why
+		return Fail, statusLine(a) + ": accepted; " + why
+	case !accepted(control):
+		return Fail, statusLine(a) + withReason(a) + ": proves nothing, the well-formed sub-case was refused too (" + controlLine(control) + ")"
+	case a.status != want:
+		if a.status >= 400 && a.status <= 499 {
+			return Fail, fmt.Sprintf("%s%s: the contract asks for %d %s here", statusLine(a), withReason(a), want, http.StatusText(want))
+		}
+		return Fail, statusLine(a) + withReason(a) + ": " + consequence(a.status)
+	case delivery.ReceiverMessage(a.body) == "":
+		return Fail, statusLine(a) + ` without a JSON reason ("message" or "error"): operators would see only the status in the dead letter`
 	default:
-		c.Result, c.Reason = Fail, statusLine(a)+": "+consequence(a.status)
+		return Pass, statusLine(a) + withReason(a)
 	}
-	return c
+}
+
+func controlLine(a answer) string {
+	if a.err != nil {
+		return noAnswer(a)
+	}
+	return fmt.Sprintf("%d %s", a.status, http.StatusText(a.status))
+}
+
+func noAnswer(a answer) string {
+	if a.timeout {
+		return fmt.Sprintf("no answer within %s", took(a.took))
+	}
+	return "no answer: " + delivery.ErrorKind(a.err)
 }
 
 // consequence says what the hub does with a status that is not the one wanted.
@@ -367,43 +449,21 @@ func consequence(status int) string {
 	}
 }
 
-func (k *kit) judgeResponseTime() Check {
+// judgeResponseTime fails unless every request got an answer, in time: a target that is
+// down answers nothing quickly, which is no answer at all.
+func (k *kit) judgeResponseTime() (string, string) {
 	limit := k.cfg.MaxResponseTime
-	c := Check{ID: CheckResponseTime, Title: fmt.Sprintf("every answer comes within %v", limit), Required: true}
 	s := k.slowest
 	switch {
-	case s.timeout:
-		c.Result, c.Reason = Fail, fmt.Sprintf("%s got no answer within %v", k.slowestWhat, k.cfg.Timeout)
+	case k.answered == 0:
+		return Fail, "no request got an answer"
+	case k.unanswered > 0:
+		return Fail, fmt.Sprintf("%d of %d requests got no answer (%s: %s)", k.unanswered, k.unanswered+k.answered, k.failedWhat, noAnswer(k.failed))
 	case s.took > limit:
-		c.Result, c.Reason = Fail, fmt.Sprintf("%s took %s: the hub waits %v at most before it retries", k.slowestWhat, took(s.took), defaultTimeout)
+		return Fail, fmt.Sprintf("%s took %s: the hub waits %v at most before it retries", k.slowestWhat, took(s.took), defaultTimeout)
 	default:
-		c.Result, c.Reason = Pass, fmt.Sprintf("slowest %s (%s)", took(s.took), k.slowestWhat)
+		return Pass, fmt.Sprintf("slowest %s (%s)", took(s.took), k.slowestWhat)
 	}
-	return c
-}
-
-// judgeReasons advises refusals that explain themselves: the hub keeps a JSON body's
-// "message" or "error" in the dead letter, for operators.
-func judgeReasons(answers ...answer) Check {
-	c := Check{ID: CheckRefusalReason, Title: "refusals say why in JSON (\"message\" or \"error\")"}
-	refusals := 0
-	for _, a := range answers {
-		if a.err != nil || a.status < 400 || a.status > 499 {
-			continue
-		}
-		refusals++
-		if delivery.ReceiverMessage(a.body) == "" {
-			c.Result = Fail
-			c.Reason = fmt.Sprintf("%s came without a JSON reason: operators see only the status in the dead letter", statusLine(a))
-			return c
-		}
-	}
-	if refusals == 0 {
-		c.Result, c.Reason = Skip, "the department refused nothing"
-		return c
-	}
-	c.Result, c.Reason = Pass, fmt.Sprintf("%d refusals, each with its reason", refusals)
-	return c
 }
 
 func callbackChecks() []Check {
@@ -415,7 +475,7 @@ func callbackChecks() []Check {
 	}
 }
 
-func (k *kit) judgeCallbacks(validID string) []Check {
+func (k *kit) judgeCallbacks(validID string, control answer) []Check {
 	logs, calls := k.hub.snapshot()
 	checks := callbackChecks()
 	arrives, valid, order, once := &checks[0], &checks[1], &checks[2], &checks[3]
@@ -428,9 +488,14 @@ func (k *kit) judgeCallbacks(validID string) []Check {
 	sequence := strings.Join(append([]string{"dispatched"}, types...), " → ")
 	if len(v.events) > 0 {
 		arrives.Result, arrives.Reason = Pass, fmt.Sprintf("%d events: %s", len(v.events), sequence)
+	} else if !accepted(control) {
+		arrives.Result, arrives.Reason = Fail, "nothing to judge: the well-formed sub-case was not accepted ("+controlLine(control)+")"
 	} else {
 		arrives.Result = Fail
-		arrives.Reason = fmt.Sprintf("no valid event within %v at %s", k.cfg.CallbackWait, k.hub.callback(validID))
+		arrives.Reason = fmt.Sprintf("no valid event within %v", k.cfg.CallbackWait)
+		if k.hub.url != "" {
+			arrives.Reason += " at " + k.hub.callback(validID)
+		}
 		if len(calls) > 0 {
 			arrives.Reason = fmt.Sprintf("%d callbacks arrived within %v, none a valid event the hub could take", len(calls), k.cfg.CallbackWait)
 		}
@@ -450,7 +515,7 @@ func (k *kit) judgeCallbacks(validID string) []Check {
 	}
 	switch {
 	case len(calls) == 0:
-		valid.Result, valid.Reason = Skip, "no callback arrived"
+		valid.Result, valid.Reason = Fail, "nothing to judge: no callback arrived"
 	case len(invalid) > 0:
 		valid.Result, valid.Reason = Fail, fmt.Sprintf("%d of %d callbacks refused: %s", len(invalid), len(calls), firstOf(invalid))
 	default:
@@ -459,9 +524,11 @@ func (k *kit) judgeCallbacks(validID string) []Check {
 
 	switch {
 	case len(calls) == 0:
-		order.Result, order.Reason = Skip, "no callback arrived"
+		order.Result, order.Reason = Fail, "nothing to judge: no callback arrived"
 	case len(illegal) > 0 || len(foreign) > 0:
 		order.Result, order.Reason = Fail, "the hub would answer 409/404: "+firstOf(append(illegal, foreign...))
+	case len(v.events) == 0:
+		order.Result, order.Reason = Fail, "nothing to judge: no event about the valid sub-case was taken"
 	case len(v.events) > 0 && !containsAny(types, settled):
 		order.Result = Fail
 		order.Reason = fmt.Sprintf("%s, but no decision within %v (approved, rejected or supplement_requested)", sequence, k.cfg.CallbackWait)
@@ -469,7 +536,15 @@ func (k *kit) judgeCallbacks(validID string) []Check {
 		order.Result, order.Reason = Pass, sequence
 	}
 
+	// "No further events" means something only where events were seen at all: a department
+	// that is down, or never calls back, has not shown that it ignores refused deliveries.
 	once.Result, once.Reason = Pass, "none"
+	switch {
+	case !accepted(control):
+		once.Result, once.Reason = Fail, "nothing to judge: the well-formed sub-case was not accepted ("+controlLine(control)+")"
+	case len(v.events) == 0:
+		once.Result, once.Reason = Fail, "nothing to judge: the department reported nothing on the sub-case it accepted"
+	}
 	for id, l := range logs {
 		if id != validID && len(l.events) > 0 {
 			once.Result, once.Reason = Fail, fmt.Sprintf("the department reported %q on the sub-case sent as %s, which it refused", l.events[0].Type, l.role)
@@ -482,7 +557,7 @@ func (k *kit) judgeCallbacks(validID string) []Check {
 			received++
 		}
 	}
-	if once.Result == Pass && received > 0 {
+	if len(v.events) > 0 && received > 0 {
 		once.Result, once.Reason = Fail, "the repeated delivery was received a second time, under a new event id"
 	}
 	return checks
@@ -518,8 +593,10 @@ func took(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-func withMessage(a answer) string {
-	if m := delivery.ReceiverMessage(a.body); m != "" {
+// withReason quotes the target's own reason for an answer, its problems included, so that
+// a department sees why its system refused what the kit sent.
+func withReason(a answer) string {
+	if m := TargetReason(a.body); m != "" {
 		return " (\"" + m + "\")"
 	}
 	return ""

@@ -49,7 +49,7 @@ func (k *kit) runPlatform(ctx context.Context) {
 	list, ok := k.checkPull(ctx)
 	k.checkStable(ctx, list, ok)
 	k.checkPushes(ctx)
-	k.report.add(k.judgeResponseTime())
+	k.check(Check{ID: CheckResponseTime, Title: fmt.Sprintf("every answer comes within %v", k.cfg.MaxResponseTime), Required: true}, k.judgeResponseTime)
 }
 
 // checkPull reads the list page by page from an empty cursor, checking each page, each item,
@@ -108,7 +108,7 @@ func (k *kit) checkPull(ctx context.Context) (pulled, bool) {
 	if page.Result == "" {
 		page.Result, page.Reason = Pass, fmt.Sprintf("%d page(s) read, %d item(s); stopped at --max-pages", list.pages, len(list.ids))
 	}
-	k.report.add(page)
+	k.add(page)
 	readable := list.pages > 0
 	judge := func(c Check, problems []string, pass string) {
 		switch {
@@ -119,7 +119,7 @@ func (k *kit) checkPull(ctx context.Context) (pulled, bool) {
 		default:
 			c.Result, c.Reason = Pass, pass
 		}
-		k.report.add(c)
+		k.add(c)
 	}
 	judge(items, itemProblems, fmt.Sprintf("%d item(s), all well-formed", len(list.ids)))
 	if readable && len(list.ids) == 0 {
@@ -141,7 +141,7 @@ func (k *kit) checkStable(ctx context.Context, list pulled, readable bool) {
 	c := Check{ID: CheckPullStable, Title: "a page pulled again from the same cursor offers the same app_ids (the hub re-pulls after a restart)", Required: true}
 	if !readable {
 		c.Result, c.Reason = Skip, "no page could be read"
-		k.report.add(c)
+		k.add(c)
 		return
 	}
 	var again []string
@@ -149,7 +149,7 @@ func (k *kit) checkStable(ctx context.Context, list pulled, readable bool) {
 		p, _, why := k.fetchPage(ctx, cur)
 		if why != "" {
 			c.Result, c.Reason = Fail, fmt.Sprintf("pulling again from cursor %q: %s", cur, why)
-			k.report.add(c)
+			k.add(c)
 			return
 		}
 		for _, raw := range p.Items {
@@ -169,7 +169,7 @@ func (k *kit) checkStable(ctx context.Context, list pulled, readable bool) {
 			}
 		}
 	}
-	k.report.add(c)
+	k.add(c)
 }
 
 // fetchPage GETs one page; why says what is wrong with the answer ("" when it is a page).
@@ -267,9 +267,9 @@ func (k *kit) checkPushes(ctx context.Context) {
 		case a.status == http.StatusConflict:
 			c.Result, c.Reason = Fail, statusLine(a)+": 409 means \"already have it\", but this document is new"
 		default:
-			c.Result, c.Reason = Fail, statusLine(a)+": "+pushConsequence(a.status)+withMessage(a)
+			c.Result, c.Reason = Fail, statusLine(a)+": "+pushConsequence(a.status)+withReason(a)
 		}
-		k.report.add(c)
+		k.add(c)
 	}
 	rep := Check{ID: CheckPushRepeated, Title: "the same Idempotency-Key again is answered 2xx or 409", Required: true}
 	if first == nil {
@@ -285,20 +285,34 @@ func (k *kit) checkPushes(ctx context.Context) {
 			rep.Result, rep.Reason = Fail, statusLine(a)+": a retry of a document the platform has must be answered as the first was; "+pushConsequence(a.status)
 		}
 	}
-	k.report.add(rep)
+	k.add(rep)
 	sig := Check{ID: CheckPushSignature, Title: "a document signed with another secret is refused (4xx)", Required: true}
 	if k.signer == nil {
 		sig.Result, sig.Reason = Skip, "not run: give --signing-secret (the connector's signing_secret) to check that the platform verifies signatures"
-		k.report.add(sig)
+		k.add(sig)
 		return
 	}
 	stranger, _ := signing.New(signing.NewSecret())
 	key := "platform:" + IDPrefix + "kit:" + caseID + ":bad-signature"
 	body := platformDocument(appID, caseID, "accepted")
 	h, _ := stranger.Sign(key, time.Now(), body)
-	sig = judgeRefusal(CheckPushSignature, sig.Title, k.push(ctx, "the wrongly signed push", key, body, h),
-		"anyone who can reach push_url could tell applicants their applications were decided")
-	k.report.add(sig)
+	a := k.push(ctx, "the wrongly signed push", key, body, h)
+	why := "anyone who can reach push_url could tell applicants their applications were decided"
+	switch {
+	case a.err != nil:
+		sig.Result, sig.Reason = Fail, noAnswer(a)
+	case a.status >= 200 && a.status <= 299:
+		sig.Result, sig.Reason = Fail, statusLine(a)+": accepted; "+why
+	case first == nil:
+		// The platform's README names no status for a bad signature; a refusal still
+		// proves something only from a platform that takes a rightly signed document.
+		sig.Result, sig.Reason = Fail, statusLine(a)+withReason(a)+": proves nothing, no rightly signed document was taken either"
+	case a.status == http.StatusNotFound || delivery.Classify(a.status, nil) != delivery.Permanent:
+		sig.Result, sig.Reason = Fail, statusLine(a)+withReason(a)+": "+pushConsequence(a.status)
+	default:
+		sig.Result, sig.Reason = Pass, statusLine(a)+withReason(a)
+	}
+	k.add(sig)
 }
 
 func (k *kit) push(ctx context.Context, what, key string, body []byte, sig map[string]string) answer {
