@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for the test-service scripts (kafka.sh, postgres.sh, services.sh, schemathesis.sh).
+# Shared helpers for the test-service and test-tool scripts (kafka.sh, postgres.sh, services.sh, and
+# the installers of the independent tools: schemathesis.sh, cesdk.sh, openapi-clients.sh, validators.sh).
 # Sourced, not executed.
 
 YJSHUB_CACHE="${YJSHUB_CACHE:-$HOME/.cache/yjshub}"
@@ -119,4 +120,22 @@ tls_cert() {
 		mv -f "$key.tmp" "$key"
 		mv -f "$crt.tmp" "$crt"
 	)
+}
+
+# make_venv COMPONENT DIR : a fresh Python virtualenv at DIR, installing python3 and Debian's venv
+# module (python3-venv) from Debian's packages when they are missing.
+make_venv() {
+	local who="$1" dir="$2"
+	rm -rf "$dir"
+	if ! command -v python3 >/dev/null 2>&1; then
+		say "$who" "python3 is missing: installing it from Debian's packages"
+		apt_install python3 python3-venv || die "$who" "could not install python3"
+	fi
+	if python3 -m venv "$dir" >/dev/null 2>&1; then
+		return 0
+	fi
+	rm -rf "$dir"
+	say "$who" "python3 -m venv does not work here: installing python3-venv from Debian's packages"
+	apt_install python3-venv || die "$who" "could not install python3-venv"
+	python3 -m venv "$dir" || die "$who" "python3 -m venv $dir failed even with python3-venv installed"
 }

@@ -32,22 +32,6 @@ installed() {
 	[[ -x "$EXE" && -f "$STAMP" && "$(cat "$STAMP")" == "$(want)" ]]
 }
 
-# make_venv : a fresh virtualenv at $VENV, installing Debian's venv module when python3 lacks it.
-make_venv() {
-	rm -rf "$VENV"
-	if ! command -v python3 >/dev/null 2>&1; then
-		say "$WHO" "python3 is missing: installing it from Debian's packages"
-		apt_install python3 python3-venv || die "$WHO" "could not install python3"
-	fi
-	if python3 -m venv "$VENV" >/dev/null 2>&1; then
-		return 0
-	fi
-	rm -rf "$VENV"
-	say "$WHO" "python3 -m venv does not work here: installing python3-venv from Debian's packages"
-	apt_install python3-venv || die "$WHO" "could not install python3-venv"
-	python3 -m venv "$VENV" || die "$WHO" "python3 -m venv $VENV failed even with python3-venv installed"
-}
-
 cmd_up() {
 	mkdir -p "$YJSHUB_CACHE"
 	# One install at a time: `make test` and `make contract` may start together.
@@ -58,7 +42,7 @@ cmd_up() {
 	fi
 	local t0=$SECONDS
 	say "$WHO" "installing schemathesis $VERSION into $VENV"
-	make_venv
+	make_venv "$WHO" "$VENV"
 	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
 		-c "$CONSTRAINTS" "schemathesis==$VERSION" >&2 ||
 		die "$WHO" "pip could not install schemathesis $VERSION"

@@ -57,13 +57,7 @@ ensure_jsonschema() {
 	py_installed && return 0
 	local t0=$SECONDS
 	say "$WHO" "installing jsonschema $JSONSCHEMA_VERSION into $VENV"
-	rm -rf "$VENV"
-	command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv || die "$WHO" "could not install python3"
-	if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
-		rm -rf "$VENV"
-		apt_install python3-venv || die "$WHO" "could not install python3-venv"
-		python3 -m venv "$VENV" || die "$WHO" "python3 -m venv $VENV failed even with python3-venv installed"
-	fi
+	make_venv "$WHO" "$VENV"
 	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
 		-c "$CONSTRAINTS" "jsonschema==$JSONSCHEMA_VERSION" "rfc3986-validator==$RFC3986_VERSION" >&2 ||
 		die "$WHO" "pip could not install jsonschema $JSONSCHEMA_VERSION"
