@@ -137,7 +137,11 @@ func (k *kit) runFrontDB(ctx context.Context) error {
 	k.hub = h
 	k.report.Target = frontdb.RedactDSN(k.cfg.Target)
 	driver := frontdbDriver(k.cfg)
-	db, err := sql.Open(driver, k.cfg.Target)
+	dsn := k.cfg.Target
+	if driver == "sqlite" {
+		dsn = frontdb.SQLiteDSN(dsn) // the department's system writes the same file meanwhile
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return fmt.Errorf("conformance: the exchange database %s: %w", frontdb.RedactDSN(k.cfg.Target), err)
 	}

@@ -164,17 +164,27 @@ func (c *Connector) Run(ctx context.Context) error {
 	}
 }
 
+// SQLiteDSN returns a SQLite DSN with a busy timeout, unless it sets one: the department's
+// system writes the same file, and without it a read that meets its write fails at once with
+// SQLITE_BUSY instead of waiting for it.
+func SQLiteDSN(dsn string) string {
+	if strings.Contains(dsn, "busy_timeout") {
+		return dsn
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "_pragma=" + sqliteBusyTimeout
+}
+
 // open connects to the department's database and prepares its tables.
 func (c *Connector) open(ctx context.Context) (*sqlx.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	dsn := c.cfg.DSN
-	if c.cfg.Driver == DriverSQLite && !strings.Contains(dsn, "busy_timeout") {
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		dsn += sep + "_pragma=" + sqliteBusyTimeout
+	if c.cfg.Driver == DriverSQLite {
+		dsn = SQLiteDSN(dsn)
 	}
 	db, err := sqlx.Open(c.cfg.Driver, dsn)
 	if err != nil {
