@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,19 +25,7 @@ import (
 // YJSHUB_REQUIRE_REAL is set (`make test` installs it: `make cesdk`).
 func cesdkPython(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("bash", filepath.Join("..", "..", "scripts", "cesdk.sh"), "path").Output()
-	if err == nil {
-		return strings.TrimSpace(string(out))
-	}
-	msg := "the CloudEvents SDK test's virtualenv is missing (make cesdk)"
-	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && len(ee.Stderr) > 0 {
-		msg += ": " + strings.TrimSpace(string(ee.Stderr))
-	}
-	if os.Getenv("YJSHUB_REQUIRE_REAL") != "" {
-		t.Fatal("YJSHUB_REQUIRE_REAL is set but " + msg)
-	}
-	t.Skip(msg)
-	return ""
+	return installedTool(t, "cesdk.sh", "the CloudEvents SDK test's virtualenv")
 }
 
 // sdkEvent is what tests/cesdk/cesdk.py prints of an event it decoded with from_structured.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,27 +57,15 @@ func newRefusingDepartment(t *testing.T) *refusingDepartment {
 // YJSHUB_REQUIRE_REAL is set, so that `make test` cannot pass without the browser test.
 func browserTools(t *testing.T) (node, nodePath string) {
 	t.Helper()
-	var missing []string
+	nodePath = installedTool(t, "browser.sh", "chromium or playwright-core for the browser test")
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing = append(missing, "node")
-	}
-	out, err := exec.Command("bash", filepath.Join("..", "..", "scripts", "browser.sh"), "path").Output()
-	if err != nil {
-		msg := "chromium or playwright-core"
-		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && len(ee.Stderr) > 0 {
-			msg = strings.TrimSpace(string(ee.Stderr))
-		}
-		missing = append(missing, msg)
-	}
-	if len(missing) > 0 {
-		msg := "the browser test needs " + strings.Join(missing, " and ") + ": run make browser (scripts/browser.sh up)"
 		if os.Getenv("YJSHUB_REQUIRE_REAL") != "" {
-			t.Fatal("YJSHUB_REQUIRE_REAL is set but " + msg)
+			t.Fatal("YJSHUB_REQUIRE_REAL is set but the browser test needs node")
 		}
-		t.Skip(msg)
+		t.Skip("the browser test needs node")
 	}
-	return node, strings.TrimSpace(string(out))
+	return node, nodePath
 }
 
 // The operator console in a real browser (tests/browser/console.spec.mjs, headless chromium):

@@ -64,19 +64,7 @@ func schemathesis(t *testing.T) string {
 	if exe := os.Getenv(schemathesisEnv); exe != "" {
 		return exe
 	}
-	out, err := exec.Command("bash", filepath.Join("..", "..", "scripts", "schemathesis.sh"), "path").Output()
-	if err == nil {
-		return strings.TrimSpace(string(out))
-	}
-	msg := "schemathesis is not installed (bash scripts/schemathesis.sh up, or set " + schemathesisEnv + ")"
-	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && len(ee.Stderr) > 0 {
-		msg += ": " + strings.TrimSpace(string(ee.Stderr))
-	}
-	if os.Getenv("YJSHUB_REQUIRE_REAL") != "" {
-		t.Fatal("YJSHUB_REQUIRE_REAL is set but " + msg)
-	}
-	t.Skip(msg)
-	return ""
+	return installedTool(t, "schemathesis.sh", "schemathesis (or set "+schemathesisEnv+")")
 }
 
 // documentOperations counts the operations of the OpenAPI document the hub serves.

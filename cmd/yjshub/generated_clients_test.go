@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,19 +25,7 @@ func openapiClientTools(t *testing.T) string {
 	if dir := os.Getenv(openapiClientsEnv); dir != "" {
 		return dir
 	}
-	out, err := exec.Command("bash", filepath.Join("..", "..", "scripts", "openapi-clients.sh"), "path").Output()
-	if err == nil {
-		return strings.TrimSpace(string(out))
-	}
-	msg := "the client generators are not installed: run make openapi-clients (scripts/openapi-clients.sh up)"
-	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && len(ee.Stderr) > 0 {
-		msg += ": " + strings.TrimSpace(string(ee.Stderr))
-	}
-	if os.Getenv("YJSHUB_REQUIRE_REAL") != "" {
-		t.Fatal("YJSHUB_REQUIRE_REAL is set but " + msg)
-	}
-	t.Skip(msg)
-	return ""
+	return installedTool(t, "openapi-clients.sh", "the client generators")
 }
 
 // driveSummary is what each generated client's driver prints (tests/openapi-clients): what it
