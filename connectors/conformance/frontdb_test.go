@@ -19,13 +19,7 @@ var dbIDs = []string{
 	conformance.CheckCallbackArrives, conformance.CheckCallbackValid, conformance.CheckCallbackOrder,
 }
 
-func everyDB(result string) map[string]string {
-	m := map[string]string{}
-	for _, id := range dbIDs {
-		m[id] = result
-	}
-	return m
-}
+func everyDB(result string) map[string]string { return each(dbIDs, result) }
 
 // exchangeDB is a department's exchange database for one test.
 type exchangeDB struct {

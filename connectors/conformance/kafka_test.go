@@ -28,13 +28,7 @@ const (
 	kafkaGroup = "scjg-approval-system"
 )
 
-func everyKafka(result string) map[string]string {
-	m := map[string]string{}
-	for _, id := range kafkaIDs {
-		m[id] = result
-	}
-	return m
-}
+func everyKafka(result string) map[string]string { return each(kafkaIDs, result) }
 
 // cluster is a Kafka cluster for one test with the department's topic and yjs.result under
 // namespace: the embedded fake broker, or the real one of YJSHUB_TEST_KAFKA.

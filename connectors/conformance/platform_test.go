@@ -24,13 +24,7 @@ func platformChecks() []string {
 	return append(ids, conformance.CheckPushRepeated, conformance.CheckPushSignature, conformance.CheckResponseTime)
 }
 
-func everyPlatform(result string) map[string]string {
-	m := map[string]string{}
-	for _, id := range platformChecks() {
-		m[id] = result
-	}
-	return m
-}
+func everyPlatform(result string) map[string]string { return each(platformChecks(), result) }
 
 func TestThePlatformSimulatorPassesEveryPlatformCheck(t *testing.T) {
 	t.Parallel()

@@ -23,13 +23,7 @@ var pullIDs = []string{
 	conformance.CheckCallbackArrives, conformance.CheckCallbackValid, conformance.CheckCallbackOrder,
 }
 
-func everyPull(result string) map[string]string {
-	m := map[string]string{}
-	for _, id := range pullIDs {
-		m[id] = result
-	}
-	return m
-}
+func everyPull(result string) map[string]string { return each(pullIDs, result) }
 
 // runPull runs the restpull kit for department dept with a client started by client against
 // the kit's base URL (nil: no client, as when the department's system is down).
