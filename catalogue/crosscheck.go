@@ -150,10 +150,8 @@ func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, mat
 		}
 		variants[v.Code] = true
 	}
-	if m.PromisedLimit.WorkingDays*2 > m.StatutoryLimit.WorkingDays {
-		l.c.at(loc, "/promised_limit/working_days",
-			"promised limit %d working days is above 50%% of the statutory %d (the plan requires a cut of at least half)",
-			m.PromisedLimit.WorkingDays, m.StatutoryLimit.WorkingDays)
+	if msg := promisedWithinHalf(m.PromisedLimit, m.StatutoryLimit); msg != "" {
+		l.c.at(loc, "/promised_limit", "%s", msg)
 	}
 	prereqs := map[string]bool{}
 	for i, p := range m.Prerequisites {
@@ -354,4 +352,34 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// promisedWithinHalf checks the plan's rule that a promised limit cuts the statutory one by at
+// least half (办理时限在法定时限基础上压缩50%), and says how it is broken; "" when it holds. The
+// two are compared in the statutory limit's unit: a promised limit in working days against a
+// statutory one in calendar days counts as 7 calendar days per 5 working days, rounded up, so
+// that the cut is never overstated. A matter decided on the spot by law is promised on the spot;
+// where no statutory limit is set there is nothing to halve.
+func promisedWithinHalf(promised, statutory Limit) string {
+	switch statutory.Kind {
+	case LimitNone:
+		return ""
+	case LimitOnTheSpot:
+		if promised.Kind != LimitOnTheSpot {
+			return "the statutory limit is on the spot (当场办结): the promised limit must be on_the_spot too"
+		}
+		return ""
+	}
+	if promised.Kind == LimitOnTheSpot {
+		return ""
+	}
+	p := promised.Days
+	if statutory.Unit == UnitCalendar && promised.Unit == UnitWorking {
+		p = (promised.Days*7 + 4) / 5
+	}
+	if p*2 > statutory.Days {
+		return fmt.Sprintf("promised limit %s is above 50%% of the statutory %s (the plan requires a cut of at least half)",
+			promised.Label(), statutory.Label())
+	}
+	return ""
 }

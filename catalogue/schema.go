@@ -121,7 +121,7 @@ func report(d *document, e *jsonschema.ValidationError, c *collector, seen map[s
 	for _, tok := range e.InstanceLocation {
 		ptr += "/" + escapePointer(tok)
 	}
-	msg := schemaMessage(e)
+	msg := schemaMessage(e, ptr)
 	key := ptr + "\x00" + msg
 	if seen[key] {
 		return
@@ -131,17 +131,26 @@ func report(d *document, e *jsonschema.ValidationError, c *collector, seen map[s
 	c.add(d.file, d.line(ptr), ptr, "%s", msg)
 }
 
-func schemaMessage(e *jsonschema.ValidationError) string {
+// schemaMessage says what is wrong at ptr: for the catalogue's two one-of choices, which
+// alternatives there are.
+func schemaMessage(e *jsonschema.ValidationError, ptr string) string {
 	switch k := e.ErrorKind.(type) {
 	case *kind.AdditionalProperties:
 		return fmt.Sprintf("unknown key(s) %s", quoteAll(k.Properties))
 	case *kind.Required:
 		return fmt.Sprintf("missing required key(s) %s", quoteAll(k.Missing))
 	case *kind.OneOf:
-		if len(k.Subschemas) == 0 {
-			return "needs exactly one of the alternatives (for a form field: from, const, expr or from_result)"
+		alternatives := ""
+		switch {
+		case strings.Contains(ptr, "/form/"):
+			alternatives = " (for a form field: one of from, const, expr or from_result)"
+		case strings.HasSuffix(ptr, "/fee"):
+			alternatives = " (for a fee: amount with basis, or unknown: true with a note)"
 		}
-		return "matches more than one alternative (for a form field: give only one of from, const, expr, from_result)"
+		if len(k.Subschemas) == 0 {
+			return "needs exactly one of the alternatives" + alternatives
+		}
+		return "matches more than one alternative" + alternatives
 	case *kind.FalseSchema:
 		// The schemas say "false" for a key that a sibling's value rules out (a
 		// licence_type_code of a result that is not an e-licence).

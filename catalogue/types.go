@@ -2,6 +2,7 @@ package catalogue
 
 import (
 	"regexp"
+	"strconv"
 
 	"github.com/expr-lang/expr/vm"
 )
@@ -139,12 +140,20 @@ type Matter struct {
 	Prerequisites  []string       `json:"prerequisites,omitempty"`
 	Materials      []MaterialNeed `json:"materials"`
 	Form           []FormField    `json:"form"`
-	// Fee is what the matter costs the applicant, where the catalogue knows it; nil when it
-	// does not.
-	Fee         *Fee                `json:"fee,omitempty"`
-	Description string              `json:"description,omitempty"`
-	programs    map[int]*vm.Program // compiled expressions by form index
-	inputs      []string            // canonical fields the form reads, sorted
+	// Codes are the matter's GB/T 39554.1 codes, or CodeUnknown.
+	Codes Codes `json:"codes"`
+	// Fee is what the matter costs the applicant (收费标准); every matter states one, or says
+	// it is unknown.
+	Fee *Fee `json:"fee"`
+	// Commitment says whether 告知承诺 is allowed: the applicant commits in writing to meet a
+	// condition instead of proving it. Nil: not allowed.
+	Commitment *Allowance `json:"commitment,omitempty"`
+	// TolerantAcceptance says whether 容缺受理 is allowed: an application missing a
+	// non-essential material is accepted and the material is supplied later. Nil: not allowed.
+	TolerantAcceptance *Allowance          `json:"tolerant_acceptance,omitempty"`
+	Description        string              `json:"description,omitempty"`
+	programs           map[int]*vm.Program // compiled expressions by form index
+	inputs             []string            // canonical fields the form reads, sorted
 }
 
 // HandlingRule says which department handles a matter, by applicant type where it differs.
@@ -167,16 +176,104 @@ type Variant struct {
 	Name string `json:"name"`
 }
 
-// Fee is a matter's charge: Amount in yuan (0: 不收费) and Basis, the provision it rests on.
+// Fee is a matter's charge (收费标准): Amount in yuan (0: 不收费) and Basis, the provision it
+// rests on; or Unknown, with a Note saying why, where no source could be checked. The
+// catalogue states one for every matter, so that "free" is a fact and not a silence.
 type Fee struct {
-	Amount float64 `json:"amount"`
-	Basis  string  `json:"basis"`
+	Amount  float64 `json:"amount"`
+	Basis   string  `json:"basis,omitempty"`
+	Unknown bool    `json:"unknown,omitempty"`
+	Note    string  `json:"note,omitempty"`
 }
 
-// Limit is a time limit in working days; Basis names the legal provision it rests on.
+// Limit kinds (Limit.Kind).
+const (
+	// LimitHandling is a handling limit of so many days (办理时限) the authority must keep.
+	LimitHandling = "handling"
+	// LimitOnTheSpot is a matter decided on the spot (当场办结/即时办结): due the day it starts.
+	LimitOnTheSpot = "on_the_spot"
+	// LimitNone says that no rule sets the authority a limit: nothing is due by law, so only a
+	// promised limit is watched. It is what the catalogue writes instead of guessing.
+	LimitNone = "none"
+)
+
+// Limit units (Limit.Unit): a law says either 工作日 or 日, and the two are counted differently.
+const (
+	// UnitWorking counts working days of the official calendar (工作日).
+	UnitWorking = "working"
+	// UnitCalendar counts calendar days (日/自然日); a limit that ends on a day off ends on the
+	// next working day instead (《民法典》第二百零三条).
+	UnitCalendar = "calendar"
+)
+
+// Limit is a time limit as its rule states it: its kind, its number of days in its unit (with
+// the extension the rule allows, if any), the legal provision it rests on and a note on the
+// source. Days and Unit are set only for LimitHandling.
 type Limit struct {
-	WorkingDays int    `json:"working_days"`
-	Basis       string `json:"basis,omitempty"`
+	Kind          string `json:"kind"`
+	Days          int    `json:"days,omitempty"`
+	Unit          string `json:"unit,omitempty"`
+	ExtensionDays int    `json:"extension_days,omitempty"`
+	Basis         string `json:"basis,omitempty"`
+	Note          string `json:"note,omitempty"`
+}
+
+// Set reports whether the limit makes something due: a handling limit or an on-the-spot one.
+func (l Limit) Set() bool { return l.Kind == LimitHandling || l.Kind == LimitOnTheSpot }
+
+// Count returns the days the limit runs and the unit they are counted in: 0 working days for
+// an on-the-spot matter (due the day it starts); 0 and "" when no limit is set.
+func (l Limit) Count() (days int, unit string) {
+	switch l.Kind {
+	case LimitHandling:
+		return l.Days, l.Unit
+	case LimitOnTheSpot:
+		return 0, UnitWorking
+	}
+	return 0, ""
+}
+
+// Label says the limit in Chinese as a notice shows it: 10个工作日, 20日, 当场办结, 无法定时限.
+func (l Limit) Label() string {
+	switch l.Kind {
+	case LimitHandling:
+		s := strconv.Itoa(l.Days) + "个工作日"
+		if l.Unit == UnitCalendar {
+			s = strconv.Itoa(l.Days) + "日"
+		}
+		if l.ExtensionDays > 0 {
+			ext := strconv.Itoa(l.ExtensionDays) + "个工作日"
+			if l.Unit == UnitCalendar {
+				ext = strconv.Itoa(l.ExtensionDays) + "日"
+			}
+			s += "（可延长" + ext + "）"
+		}
+		return s
+	case LimitOnTheSpot:
+		return "当场办结"
+	}
+	return "无法定时限"
+}
+
+// Codes are a matter's codes as GB/T 39554.1 (全国一体化政务服务平台 政务服务事项基本目录及实施清单)
+// gives them: the basic code (基本编码) of the national matter and the implementation code
+// (实施编码) of the local one. Either is CodeUnknown where no public source gave it: a code is
+// never made up.
+type Codes struct {
+	Basic          string `json:"basic"`
+	Implementation string `json:"implementation"`
+	// Source says where the codes were read, or that none was found.
+	Source string `json:"source"`
+}
+
+// CodeUnknown is the matter code written where no public source gives it.
+const CodeUnknown = "unknown"
+
+// Allowance says whether the law lets a matter be handled a certain way (告知承诺, 容缺受理),
+// and on what basis.
+type Allowance struct {
+	Allowed bool   `json:"allowed"`
+	Basis   string `json:"basis,omitempty"`
 }
 
 // Result is what a matter issues: an e-licence, a filing record, a decision, a payment or a

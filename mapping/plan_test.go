@@ -187,8 +187,9 @@ const sharedEnvMatters = `matters:
     kind: licence
     applicant_types: [enterprise, individual]
     department: {default: tobacco}
-    statutory_limit: {working_days: 20, basis: 测试依据}
-    promised_limit: {working_days: 10}
+    statutory_limit: {kind: handling, days: 20, unit: working, basis: 测试依据}
+    promised_limit: {kind: handling, days: 10, unit: working}
+    codes: {basic: unknown, implementation: unknown, source: 测试目录}
     fee: {amount: 0, basis: 测试依据}
     result: {kind: licence, name: 测试证甲}
     prerequisites: []
@@ -203,8 +204,9 @@ const sharedEnvMatters = `matters:
     kind: licence
     applicant_types: [enterprise, individual]
     department: {default: tobacco}
-    statutory_limit: {working_days: 20, basis: 测试依据}
-    promised_limit: {working_days: 10}
+    statutory_limit: {kind: handling, days: 20, unit: working, basis: 测试依据}
+    promised_limit: {kind: handling, days: 10, unit: working}
+    codes: {basic: unknown, implementation: unknown, source: 测试目录}
     fee: {amount: 0, basis: 测试依据}
     result: {kind: licence, name: 测试证乙}
     prerequisites: []

@@ -228,7 +228,7 @@ func showBundle(w io.Writer, cat *catalogue.Catalogue, b *catalogue.Bundle) {
 		coop = []string{"/"}
 	}
 	fmt.Fprintf(w, "配合单位  %s\n\n", strings.Join(coop, "、"))
-	rows := [][]string{{"#", "涉及事项", "MATTER", "办理部门", "法定/承诺(工作日)", "结果"}}
+	rows := [][]string{{"#", "涉及事项", "MATTER", "办理部门", "法定 / 承诺时限", "结果"}}
 	for i, e := range b.Matters {
 		m, _ := cat.Matter(e.Matter)
 		name := e.Name
@@ -236,7 +236,7 @@ func showBundle(w io.Writer, cat *catalogue.Catalogue, b *catalogue.Bundle) {
 			name += "（选办）"
 		}
 		rows = append(rows, []string{fmt.Sprint(i + 1), name, e.Matter, handlingText(cat, m),
-			fmt.Sprintf("%d / %d", m.StatutoryLimit.WorkingDays, m.PromisedLimit.WorkingDays), m.Result.Name})
+			m.StatutoryLimit.Label() + " / " + m.PromisedLimit.Label(), m.Result.Name})
 	}
 	table(w, rows)
 }
@@ -266,8 +266,33 @@ func showMatter(w io.Writer, cat *catalogue.Catalogue, m *catalogue.Matter) {
 		}
 		fmt.Fprintf(w, "情形      %s\n", strings.Join(vs, "、"))
 	}
-	fmt.Fprintf(w, "法定时限  %d 个工作日（%s）\n承诺时限  %d 个工作日\n办理结果  %s (%s)\n",
-		m.StatutoryLimit.WorkingDays, m.StatutoryLimit.Basis, m.PromisedLimit.WorkingDays, m.Result.Name, m.Result.Kind)
+	fmt.Fprintf(w, "法定时限  %s\n", m.StatutoryLimit.Label())
+	if m.StatutoryLimit.Basis != "" {
+		fmt.Fprintf(w, "时限依据  %s\n", m.StatutoryLimit.Basis)
+	}
+	if m.StatutoryLimit.Note != "" {
+		fmt.Fprintf(w, "时限说明  %s\n", m.StatutoryLimit.Note)
+	}
+	fmt.Fprintf(w, "承诺时限  %s\n", m.PromisedLimit.Label())
+	fmt.Fprintf(w, "事项编码  基本编码 %s，实施编码 %s（%s）\n", m.Codes.Basic, m.Codes.Implementation, m.Codes.Source)
+	switch {
+	case m.Fee == nil:
+	case m.Fee.Unknown:
+		fmt.Fprintf(w, "收费标准  未知（%s）\n", m.Fee.Note)
+	case m.Fee.Amount == 0:
+		fmt.Fprintf(w, "收费标准  不收费（%s）\n", m.Fee.Basis)
+	default:
+		fmt.Fprintf(w, "收费标准  %g 元（%s）\n", m.Fee.Amount, m.Fee.Basis)
+	}
+	for _, a := range []struct {
+		label string
+		a     *catalogue.Allowance
+	}{{"告知承诺", m.Commitment}, {"容缺受理", m.TolerantAcceptance}} {
+		if a.a != nil && a.a.Allowed {
+			fmt.Fprintf(w, "%s  可（%s）\n", a.label, a.a.Basis)
+		}
+	}
+	fmt.Fprintf(w, "办理结果  %s (%s)\n", m.Result.Name, m.Result.Kind)
 	if len(m.Prerequisites) > 0 {
 		fmt.Fprintf(w, "前置事项  %s\n", strings.Join(m.Prerequisites, ", "))
 	}

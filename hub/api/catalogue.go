@@ -33,8 +33,8 @@ type BundleMatterView struct {
 	Department      DepartmentRef            `json:"department"`
 	ByApplicantType map[string]DepartmentRef `json:"department_by_applicant_type,omitempty"`
 	ApplicantTypes  []string                 `json:"applicant_types"`
-	StatutoryDays   int                      `json:"statutory_limit_working_days"`
-	PromisedDays    int                      `json:"promised_limit_working_days"`
+	StatutoryLimit  catalogue.Limit          `json:"statutory_limit"`
+	PromisedLimit   catalogue.Limit          `json:"promised_limit"`
 	Result          catalogue.Result         `json:"result"`
 }
 
@@ -70,7 +70,7 @@ func (s *Server) bundleView(b *catalogue.Bundle) BundleView {
 		m, _ := s.cfg.Catalogue.Matter(e.Matter)
 		mv := BundleMatterView{Name: e.Name, MatterCode: e.Matter, Optional: e.Optional, Stage: e.Stage,
 			Department: s.dept(m.Department.Default), ApplicantTypes: m.ApplicantTypes,
-			StatutoryDays: m.StatutoryLimit.WorkingDays, PromisedDays: m.PromisedLimit.WorkingDays, Result: m.Result}
+			StatutoryLimit: m.StatutoryLimit, PromisedLimit: m.PromisedLimit, Result: m.Result}
 		for t, d := range m.Department.ByApplicantType {
 			if d == m.Department.Default {
 				continue

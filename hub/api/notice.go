@@ -41,8 +41,14 @@ type NoticeMatter struct {
 	Department     DepartmentRef    `json:"department"`
 	StatutoryLimit catalogue.Limit  `json:"statutory_limit"`
 	PromisedLimit  catalogue.Limit  `json:"promised_limit"`
-	Fee            *catalogue.Fee   `json:"fee"` // null: the catalogue does not state it
-	Result         catalogue.Result `json:"result"`
+	Fee            *catalogue.Fee   `json:"fee"` // unknown: true where no source was found
+	// Codes are the matter's GB/T 39554.1 codes (or unknown).
+	Codes catalogue.Codes `json:"codes"`
+	// Commitment and TolerantAcceptance say whether 告知承诺 and 容缺受理 are allowed; omitted
+	// where they are not.
+	Commitment         *catalogue.Allowance `json:"commitment,omitempty"`
+	TolerantAcceptance *catalogue.Allowance `json:"tolerant_acceptance,omitempty"`
+	Result             catalogue.Result     `json:"result"`
 }
 
 // NoticeMaterial is a material of the notice, listed once for every matter that asks for it.
@@ -160,7 +166,8 @@ func (s *Server) buildNotice(b *catalogue.Bundle, of *mapping.OneForm) *Notice {
 	for _, sm := range of.Matters {
 		m, _ := cat.Matter(sm.Code)
 		n.Matters = append(n.Matters, NoticeMatter{Code: m.Code, Name: sm.Name, Optional: sm.Optional, Conditional: sm.Conditional,
-			Department: s.dept(sm.Department), StatutoryLimit: m.StatutoryLimit, PromisedLimit: m.PromisedLimit, Fee: m.Fee, Result: m.Result})
+			Department: s.dept(sm.Department), StatutoryLimit: m.StatutoryLimit, PromisedLimit: m.PromisedLimit, Fee: m.Fee, Codes: m.Codes,
+			Commitment: allowed(m.Commitment), TolerantAcceptance: allowed(m.TolerantAcceptance), Result: m.Result})
 	}
 	for _, mi := range of.Materials {
 		n.Materials = append(n.Materials, NoticeMaterial{MaterialItem: mi, Exempt: len(mi.SatisfiedBy) > 0})
@@ -217,3 +224,11 @@ var noticePage = template.Must(template.New("notice.html.tmpl").Funcs(template.F
 	"join": strings.Join,
 	"inc":  func(i int) int { return i + 1 },
 }).ParseFS(noticeFiles, "notice.html.tmpl"))
+
+// allowed returns a when it allows something, else nil: a notice says what the applicant may do.
+func allowed(a *catalogue.Allowance) *catalogue.Allowance {
+	if a == nil || !a.Allowed {
+		return nil
+	}
+	return a
+}

@@ -37,7 +37,7 @@ func TestTheNoticeListsMattersAndEveryMaterialOnce(t *testing.T) {
 		t.Fatalf("matters %d, bundle %+v", len(n.Matters), n.Bundle)
 	}
 	for _, m := range n.Matters {
-		if m.Department.Code == "" || m.Department.Name == "" || m.StatutoryLimit.WorkingDays == 0 || m.StatutoryLimit.Basis == "" || m.PromisedLimit.WorkingDays == 0 {
+		if m.Department.Code == "" || m.Department.Name == "" || !m.StatutoryLimit.Set() || m.StatutoryLimit.Basis == "" || !m.PromisedLimit.Set() {
 			t.Errorf("%s: incomplete %+v", m.Code, m)
 		}
 		switch m.Code {
@@ -49,10 +49,9 @@ func TestTheNoticeListsMattersAndEveryMaterialOnce(t *testing.T) {
 			if !m.Optional || !m.Conditional {
 				t.Errorf("the outdoor sign is offered, not chosen: %+v", m)
 			}
-		case "prepackaged-food-sales-filing":
-			if m.Fee != nil {
-				t.Errorf("a fee the catalogue does not state: %+v", m.Fee)
-			}
+		}
+		if m.Fee == nil || (!m.Fee.Unknown && m.Fee.Basis == "") {
+			t.Errorf("%s: every matter states its fee with its basis, or says it is unknown: %+v", m.Code, m.Fee)
 		}
 	}
 	seen := map[string]bool{}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/catalogue"
 	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -289,7 +290,7 @@ func watched(t *testing.T, svc *cases.Service, q cases.DeadlineQuery, subcaseID 
 // working day, here one after a holiday or a weekend.
 func TestASubcaseIsOverdueOnlyFromTheWorkingDayAfterItsLastLegalDay(t *testing.T) {
 	m, ok := testCatalogue.Matter("food-business-licence")
-	if !ok || m.PromisedLimit.WorkingDays >= m.StatutoryLimit.WorkingDays {
+	if !ok || m.PromisedLimit.Unit != catalogue.UnitWorking || m.StatutoryLimit.Unit != catalogue.UnitWorking || m.PromisedLimit.Days >= m.StatutoryLimit.Days {
 		t.Fatalf("food-business-licence: want a promised limit shorter than the statutory one, got %+v", m)
 	}
 	cal := deadline.New()
@@ -302,9 +303,9 @@ func TestASubcaseIsOverdueOnlyFromTheWorkingDayAfterItsLastLegalDay(t *testing.T
 		// statutory: the statutory limit is the one ending (the promised one has passed).
 		statutory bool
 	}{
-		{"the promised limit, ending on the eve of National Day", m.PromisedLimit.WorkingDays,
+		{"the promised limit, ending on the eve of National Day", m.PromisedLimit.Days,
 			chinaDay(2026, 9, 30, 0, 0), chinaDay(2026, 10, 8, 0, 0), false},
-		{"the statutory limit, ending on the eve of the Mid-Autumn Festival and a weekend", m.StatutoryLimit.WorkingDays,
+		{"the statutory limit, ending on the eve of the Mid-Autumn Festival and a weekend", m.StatutoryLimit.Days,
 			chinaDay(2026, 9, 24, 0, 0), chinaDay(2026, 9, 28, 0, 0), true},
 	}
 	for _, tc := range tests {
@@ -373,7 +374,7 @@ func TestASubcaseWhosePromisedLimitEndsExactlyAtTheWindowsEdgeIsDueSoon(t *testi
 		atEdge, outside := days[window], days[window+1]
 		for backend, open := range storetest.Backends() {
 			t.Run(name+"/"+backend, func(t *testing.T) {
-				svc, clock, id := submitEndingOn(t, open, due, m.PromisedLimit.WorkingDays)
+				svc, clock, id := submitEndingOn(t, open, due, m.PromisedLimit.Days)
 				q := cases.DeadlineQuery{Within: within}
 
 				clock.set(atEdge.Add(12 * time.Hour))

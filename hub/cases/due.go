@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"yjshub/catalogue"
 	"yjshub/hub/deadline"
 )
 
@@ -70,7 +71,6 @@ func (s *Service) computeDeadlines(c *caseRow, subs []subcaseRow, pauses []pause
 	for _, p := range pauses {
 		byID[p.SubcaseID] = append(byID[p.SubcaseID], deadline.Pause{Start: p.StartedAt.Time, End: p.EndedAt.Time})
 	}
-	type due struct{ promised, statutory time.Time }
 	dues := map[string]due{}
 	var resolve func(sc subcaseRow, depth int) due
 	byMatter := map[string]subcaseRow{}
@@ -91,18 +91,18 @@ func (s *Service) computeDeadlines(c *caseRow, subs []subcaseRow, pauses []pause
 					if pd.promised.After(start.promised) {
 						start.promised = pd.promised
 					}
-					if pd.statutory.After(start.statutory) {
-						start.statutory = pd.statutory
+					if ps := pd.statutoryOr(); ps.After(start.statutory) {
+						start.statutory = ps
 					}
 				}
 			}
-			d = due{s.cal.AddWorkingDays(start.promised, sc.PromisedDays), s.cal.AddWorkingDays(start.statutory, sc.StatutoryDays)}
+			d = due{s.limitDue(start.promised, sc.PromisedDays, sc.PromisedUnit, nil, now), s.limitDue(start.statutory, sc.StatutoryDays, sc.StatutoryUnit, nil, now)}
 		} else {
 			start := sc.ClockStart.Time
 			if start.IsZero() {
 				start = c.SubmittedAt.Time
 			}
-			d = due{s.cal.Due(start, sc.PromisedDays, byID[sc.ID], now), s.cal.Due(start, sc.StatutoryDays, byID[sc.ID], now)}
+			d = due{s.limitDue(start, sc.PromisedDays, sc.PromisedUnit, byID[sc.ID], now), s.limitDue(start, sc.StatutoryDays, sc.StatutoryUnit, byID[sc.ID], now)}
 		}
 		dues[sc.MatterCode] = d
 		return d
@@ -121,7 +121,7 @@ func (s *Service) computeDeadlines(c *caseRow, subs []subcaseRow, pauses []pause
 		if terminal(sc.State) && sc.DuePromised != "" {
 			continue // decided: its deadlines stay as they were
 		}
-		p, st := d.promised.Format(time.DateOnly), d.statutory.Format(time.DateOnly)
+		p, st := dateOf(d.promised), dateOf(d.statutory)
 		if p == sc.DuePromised && st == sc.DueStatutory {
 			continue
 		}
@@ -131,10 +131,53 @@ func (s *Service) computeDeadlines(c *caseRow, subs []subcaseRow, pauses []pause
 	if caseDue.promised.IsZero() {
 		return changed, false
 	}
-	p, st := caseDue.promised.Format(time.DateOnly), caseDue.statutory.Format(time.DateOnly)
+	p, st := dateOf(caseDue.promised), dateOf(caseDue.statutory)
 	if p == c.DuePromised && st == c.DueStatutory {
 		return changed, false
 	}
 	c.DuePromised, c.DueStatutory = p, st
 	return changed, true
+}
+
+// due is a sub-case's (or a case's) deadlines; statutory is zero where no rule sets a limit.
+type due struct{ promised, statutory time.Time }
+
+// statutoryOr returns the statutory deadline, or the promised one where no statutory limit is
+// set: what a later sub-case's statutory clock is projected to start after.
+func (d due) statutoryOr() time.Time {
+	if d.statutory.IsZero() {
+		return d.promised
+	}
+	return d.statutory
+}
+
+// UnitNone is the statutory unit of a sub-case whose matter has no statutory limit (the
+// catalogue's LimitNone): nothing is due by law, so it has no statutory deadline.
+const UnitNone = "none"
+
+// limitOf returns the days and unit a sub-case stores for a catalogue limit: a handling limit's
+// own, 0 working days for an on-the-spot matter (due the day its clock starts), and UnitNone for
+// a limit no rule sets.
+func limitOf(l catalogue.Limit) (int, string) {
+	if n, unit := l.Count(); unit != "" {
+		return n, unit
+	}
+	return 0, UnitNone
+}
+
+// limitDue returns the deadline of a limit of n days in unit started at start, extended by its
+// pauses; the zero time for UnitNone.
+func (s *Service) limitDue(start time.Time, n int, unit string, pauses []deadline.Pause, now time.Time) time.Time {
+	if unit == UnitNone {
+		return time.Time{}
+	}
+	return s.cal.Due(start, n, unit, pauses, now)
+}
+
+// dateOf formats a deadline as stored (YYYY-MM-DD), "" for none.
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.DateOnly)
 }

@@ -182,8 +182,9 @@ func (s *Service) prepareCase(caseID, owner string, p *plan, traceparent string,
 	for i, ps := range p.subcases {
 		sc := subcaseRow{ID: ps.id, CaseID: caseID, Position: ps.position, MatterCode: ps.matter.Code, MatterName: ps.entry.Name,
 			Department: ps.entry.Department, Optional: ps.entry.Optional, State: StateWaiting, Form: store.JSONOf(ps.form),
-			Prerequisites: store.JSONOf(ps.waitFor), PromisedDays: ps.matter.PromisedLimit.WorkingDays, StatutoryDays: ps.matter.StatutoryLimit.WorkingDays,
-			Missing: store.JSONOf([]event.Missing{}), UpdatedAt: ts}
+			Prerequisites: store.JSONOf(ps.waitFor), Missing: store.JSONOf([]event.Missing{}), UpdatedAt: ts}
+		sc.PromisedDays, sc.PromisedUnit = limitOf(ps.matter.PromisedLimit)
+		sc.StatutoryDays, sc.StatutoryUnit = limitOf(ps.matter.StatutoryLimit)
 		if len(ps.waitFor) == 0 {
 			sc.State, sc.ClockStart, sc.DispatchedAt = StateDispatched, ts, ts
 		}
@@ -285,10 +286,10 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase)
 	rows := make([][]any, len(pc.subs))
 	for i, sc := range pc.subs {
 		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,
-			sc.PromisedDays, sc.StatutoryDays, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt, sc.DeliveredSeq}
+			sc.PromisedDays, sc.StatutoryDays, sc.PromisedUnit, sc.StatutoryUnit, sc.ClockStart, sc.DispatchedAt, sc.DuePromised, sc.DueStatutory, sc.UpdatedAt, sc.DeliveredSeq}
 	}
 	w.InsertRows("subcases", []string{"id", "case_id", "position", "matter_code", "matter_name", "department",
-		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "clock_start", "dispatched_at", "due_promised", "due_statutory",
+		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "promised_unit", "statutory_unit", "clock_start", "dispatched_at", "due_promised", "due_statutory",
 		"updated_at", "delivered_seq"}, rows)
 	addMaterials(&w, c.ID, pc.materials, c.SubmittedAt)
 	// The timeline's first steps, numbered from 1: the case's event_seq is written with them.

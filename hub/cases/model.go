@@ -88,7 +88,7 @@ const (
 	caseColumnsNoForm = `id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, outcome, catalogue_version,
 		submitted_at, completed_at, due_promised, due_statutory, updated_at, owner, external_ref, event_seq, traceparent`
 	subcaseColumnsNoForm = `id, case_id, position, matter_code, matter_name, department, optional, state, prerequisites, promised_days,
-		statutory_days, clock_start, due_promised, due_statutory, dispatched_at, delivered_at, delivery_error, decision_number, reason,
+		statutory_days, promised_unit, statutory_unit, clock_start, due_promised, due_statutory, dispatched_at, delivered_at, delivery_error, decision_number, reason,
 		missing, updated_at, supplement_deadline`
 )
 
@@ -105,12 +105,16 @@ type subcaseRow struct {
 	Prerequisites store.JSON[[]string]       `db:"prerequisites"`
 	PromisedDays  int                        `db:"promised_days"`
 	StatutoryDays int                        `db:"statutory_days"`
-	ClockStart    store.Timestamp            `db:"clock_start"`
-	DuePromised   string                     `db:"due_promised"`
-	DueStatutory  string                     `db:"due_statutory"`
-	DispatchedAt  store.Timestamp            `db:"dispatched_at"`
-	DeliveredAt   store.Timestamp            `db:"delivered_at"`
-	DeliveryError string                     `db:"delivery_error"`
+	// PromisedUnit and StatutoryUnit are the units the limits count in (deadline.WorkingDays
+	// or CalendarDays); StatutoryUnit is UnitNone where no rule sets a statutory limit.
+	PromisedUnit  string          `db:"promised_unit"`
+	StatutoryUnit string          `db:"statutory_unit"`
+	ClockStart    store.Timestamp `db:"clock_start"`
+	DuePromised   string          `db:"due_promised"`
+	DueStatutory  string          `db:"due_statutory"`
+	DispatchedAt  store.Timestamp `db:"dispatched_at"`
+	DeliveredAt   store.Timestamp `db:"delivered_at"`
+	DeliveryError string          `db:"delivery_error"`
 	// DeliveredSeq is the timeline number reserved for the sub-case's first delivery step.
 	DeliveredSeq   sql.NullInt64               `db:"delivered_seq"`
 	DecisionNumber string                      `db:"decision_number"`

@@ -1,13 +1,17 @@
-// Package deadline computes time limits in Chinese working days: weekends and official public
-// holidays are off, adjusted weekend workdays (调休) are on. The official schedule comes from
-// github.com/6tail/lunar-go's HolidayUtil, which carries the State Council's notices; years it
-// does not cover fall back to Monday–Friday and are reported by Covered.
+// Package deadline computes time limits as Chinese law counts them, in working days or in
+// calendar days. Weekends and official public holidays are off, adjusted weekend workdays (调休)
+// are on. The official schedule comes from github.com/6tail/lunar-go's HolidayUtil, which
+// carries the State Council's notices; years it does not cover fall back to Monday–Friday, are
+// reported by Covered, and a deadline in such a year is provisional (Provisional).
 //
 // Limits count from the day after the start (期限从次日起算): one working day from a Friday
-// submission is the next Monday, unless that Monday is a holiday.
+// submission is the next Monday, unless that Monday is a holiday. A limit in calendar days (日)
+// whose last day is a day off ends on the next working day instead (《民法典》第二百零三条: 期间的
+// 最后一日是法定休假日的，以法定休假日结束的次日为期间的最后一日).
 package deadline
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -97,6 +101,70 @@ func (c *Calendar) WorkingDaysBetween(from, to time.Time) int {
 	return n
 }
 
+// Units a limit is counted in (the catalogue's Limit.Unit).
+const (
+	WorkingDays  = "working"
+	CalendarDays = "calendar"
+)
+
+// AddCalendarDays returns the last day of a limit of n calendar days from the date of start: the
+// n-th day counted from the next day, moved to the next working day when it is a day off. n ≤ 0
+// returns the date of start.
+func (c *Calendar) AddCalendarDays(start time.Time, n int) time.Time {
+	d := Date(start)
+	if n <= 0 {
+		return d
+	}
+	d = d.AddDate(0, 0, n)
+	for !c.IsWorkday(d) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
+// Add returns the last day of a limit of n days in unit (WorkingDays or CalendarDays) from the
+// date of start. It panics on another unit: units come from the catalogue, which checks them.
+func (c *Calendar) Add(start time.Time, n int, unit string) time.Time {
+	switch unit {
+	case WorkingDays:
+		return c.AddWorkingDays(start, n)
+	case CalendarDays:
+		return c.AddCalendarDays(start, n)
+	}
+	panic(fmt.Sprintf("deadline: unknown unit %q", unit))
+}
+
+// Between counts the days in unit in (from, to]: the days after the date of from up to and
+// including the date of to; 0 when to is not after from.
+func (c *Calendar) Between(from, to time.Time, unit string) int {
+	if unit == CalendarDays {
+		a, b := Date(from), Date(to)
+		if !b.After(a) {
+			return 0
+		}
+		return int(b.Sub(a).Hours()+12) / 24 // China has no daylight saving time; +12 rounds
+	}
+	return c.WorkingDaysBetween(from, to)
+}
+
+// Provisional reports whether a deadline falls in a year whose official holiday schedule is not
+// known: it was counted Monday–Friday there and may move once the State Council publishes the
+// year's schedule.
+func (c *Calendar) Provisional(due time.Time) bool { return !c.Covered(due.In(China).Year()) }
+
+// CoveredUntil returns the last day of the last year, from the year of now on, whose official
+// schedule is known without a gap; the zero time when even the year of now is not covered.
+func (c *Calendar) CoveredUntil(now time.Time) time.Time {
+	y := now.In(China).Year()
+	if !c.Covered(y) {
+		return time.Time{}
+	}
+	for c.Covered(y + 1) {
+		y++
+	}
+	return time.Date(y, time.December, 31, 0, 0, 0, 0, China)
+}
+
 // Pause is an interval during which a limit's clock stands still (suspension for a special
 // procedure, 特别程序; waiting for the applicant's supplement, 补正). An open pause has a zero
 // End.
@@ -104,16 +172,16 @@ type Pause struct {
 	Start, End time.Time
 }
 
-// Due returns the deadline of a limit of n working days that started at start, extended by the
-// working days spent in pauses; an open pause counts up to now.
-func (c *Calendar) Due(start time.Time, n int, pauses []Pause, now time.Time) time.Time {
+// Due returns the deadline of a limit of n days in unit that started at start, extended by the
+// days (in the same unit) spent in pauses; an open pause counts up to now.
+func (c *Calendar) Due(start time.Time, n int, unit string, pauses []Pause, now time.Time) time.Time {
 	paused := 0
 	for _, p := range pauses {
 		end := p.End
 		if end.IsZero() {
 			end = now
 		}
-		paused += c.WorkingDaysBetween(p.Start, end)
+		paused += c.Between(p.Start, end, unit)
 	}
-	return c.AddWorkingDays(start, n+paused)
+	return c.Add(start, n+paused, unit)
 }

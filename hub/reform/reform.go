@@ -169,18 +169,22 @@ type Handling struct {
 	MeanDays float64 `json:"mean_days"`
 	P90Days  int     `json:"p90_days"`
 	// MeanPromisedDays and MeanStatutoryDays are the means of the decided sub-cases' limits
-	// (承诺时限, 法定时限).
+	// (承诺时限, 法定时限) in working days: a limit in calendar days counts as the working days
+	// it spanned from the sub-case's clock start. MeanStatutoryDays is over WithStatutory.
 	MeanPromisedDays  float64 `json:"mean_promised_days"`
 	MeanStatutoryDays float64 `json:"mean_statutory_days"`
+	// WithStatutory counts the decided sub-cases whose matter has a statutory limit; where no
+	// rule sets one (a service, most payments) there is nothing to be within.
+	WithStatutory int `json:"with_statutory"`
 	// WithinPromised and WithinStatutory count the decisions made by the sub-case's deadline as
 	// the hub counts it (from its clock start, its pauses not counted); the percentages are
-	// their shares of Decided.
+	// their shares of Decided and of WithStatutory.
 	WithinPromised         int     `json:"within_promised"`
 	WithinPromisedPercent  float64 `json:"within_promised_percent"`
 	WithinStatutory        int     `json:"within_statutory"`
 	WithinStatutoryPercent float64 `json:"within_statutory_percent"`
-	// ReductionPercent is how much shorter the mean handling time was than the mean statutory
-	// limit: 100 × (1 − MeanDays / MeanStatutoryDays); the plan's target is
+	// ReductionPercent is how much shorter the handling time of the sub-cases with a statutory
+	// limit was than their limits: 100 × (1 − their mean days / MeanStatutoryDays); the plan's target is
 	// TimeReductionTarget. Negative when decisions took longer than the limits allow.
 	ReductionPercent float64 `json:"reduction_percent"`
 	// WithoutSupplement counts the decided sub-cases whose department never asked for a
@@ -305,8 +309,9 @@ type caseMeasure struct {
 type subcaseMeasure struct {
 	department          string
 	decided, approved   bool
-	days                int // working days from submission to the decision
-	promised, statutory int // the limits, in working days
+	days                int  // working days from submission to the decision
+	promised, statutory int  // the limits, in working days (a limit in calendar days as the working days it spanned)
+	hasStatutory        bool // false where no rule sets a statutory limit
 	withinPromised      bool
 	withinStatutory     bool
 	supplementRequested bool
@@ -327,8 +332,7 @@ func (s *Service) measureCase(c *caseRow, b *catalogue.Bundle, d *data) caseMeas
 		m.materialsAsked, m.materialsSeparate = of.Reuse.MaterialsAsked, of.Reuse.MaterialsSummed
 	}
 	for _, sc := range subs {
-		sm := subcaseMeasure{department: sc.Department, promised: sc.PromisedDays, statutory: sc.StatutoryDays,
-			supplementRequested: d.requests[sc.ID] > 0}
+		sm := subcaseMeasure{department: sc.Department, supplementRequested: d.requests[sc.ID] > 0, hasStatutory: sc.StatutoryUnit != cases.UnitNone}
 		m.supplementRequests += d.requests[sc.ID]
 		if at, ok := d.decided[sc.ID]; ok && (sc.State == cases.StateApproved || sc.State == cases.StateRejected) {
 			sm.decided, sm.approved = true, sc.State == cases.StateApproved
@@ -342,8 +346,12 @@ func (s *Service) measureCase(c *caseRow, b *catalogue.Bundle, d *data) caseMeas
 			}
 			day := deadline.Date(at)
 			pauses := d.pauses[sc.ID]
-			sm.withinPromised = !day.After(s.cal.Due(start, sc.PromisedDays, pauses, at))
-			sm.withinStatutory = !day.After(s.cal.Due(start, sc.StatutoryDays, pauses, at))
+			sm.promised = s.cal.Between(start, s.cal.Add(start, sc.PromisedDays, sc.PromisedUnit), deadline.WorkingDays)
+			sm.withinPromised = !day.After(s.cal.Due(start, sc.PromisedDays, sc.PromisedUnit, pauses, at))
+			if sm.hasStatutory {
+				sm.statutory = s.cal.Between(start, s.cal.Add(start, sc.StatutoryDays, sc.StatutoryUnit), deadline.WorkingDays)
+				sm.withinStatutory = !day.After(s.cal.Due(start, sc.StatutoryDays, sc.StatutoryUnit, pauses, at))
+			}
 		}
 		m.subcases = append(m.subcases, sm)
 	}
@@ -402,7 +410,7 @@ func (t *tally) figures() Figures {
 func (t *tally) handling() Handling {
 	h := Handling{Subcases: len(t.subcases)}
 	var days []int
-	var daySum, promisedSum, statutorySum int
+	var daySum, promisedSum, statutorySum, statutoryDaySum int
 	for _, sm := range t.subcases {
 		if !sm.decided {
 			continue
@@ -416,9 +424,13 @@ func (t *tally) handling() Handling {
 		days = append(days, sm.days)
 		daySum += sm.days
 		promisedSum += sm.promised
-		statutorySum += sm.statutory
 		if sm.withinPromised {
 			h.WithinPromised++
+		}
+		if sm.hasStatutory {
+			h.WithStatutory++
+			statutorySum += sm.statutory
+			statutoryDaySum += sm.days
 		}
 		if sm.withinStatutory {
 			h.WithinStatutory++
@@ -434,12 +446,12 @@ func (t *tally) handling() Handling {
 	h.MeanDays = ratio(daySum, h.Decided)
 	h.P90Days = days[int(math.Ceil(0.9*float64(len(days))))-1]
 	h.MeanPromisedDays = ratio(promisedSum, h.Decided)
-	h.MeanStatutoryDays = ratio(statutorySum, h.Decided)
+	h.MeanStatutoryDays = ratio(statutorySum, h.WithStatutory)
 	h.WithinPromisedPercent = percent(h.WithinPromised, h.Decided)
-	h.WithinStatutoryPercent = percent(h.WithinStatutory, h.Decided)
+	h.WithinStatutoryPercent = percent(h.WithinStatutory, h.WithStatutory)
 	h.WithoutSupplementPercent = percent(h.WithoutSupplement, h.Decided)
 	if statutorySum > 0 {
-		h.ReductionPercent = round1(100 * (1 - float64(daySum)/float64(statutorySum)))
+		h.ReductionPercent = round1(100 * (1 - float64(statutoryDaySum)/float64(statutorySum)))
 	}
 	return h
 }
@@ -484,6 +496,8 @@ type subcaseRow struct {
 	State         string          `db:"state"`
 	PromisedDays  int             `db:"promised_days"`
 	StatutoryDays int             `db:"statutory_days"`
+	PromisedUnit  string          `db:"promised_unit"`
+	StatutoryUnit string          `db:"statutory_unit"`
 	ClockStart    store.Timestamp `db:"clock_start"`
 }
 
@@ -506,7 +520,7 @@ func (s *Service) read(ctx context.Context, p Period) (*data, error) {
 
 	var subs []subcaseRow
 	if err := db.SelectContext(ctx, &subs, db.Rebind(`SELECT s.id, s.case_id, s.matter_code, s.department, s.state, s.promised_days,
-		s.statutory_days, s.clock_start FROM subcases s JOIN cases c ON c.id = s.case_id
+		s.statutory_days, s.promised_unit, s.statutory_unit, s.clock_start FROM subcases s JOIN cases c ON c.id = s.case_id
 		WHERE c.submitted_at >= ? AND c.submitted_at < ? ORDER BY s.case_id, s.position`), from, to); err != nil {
 		return nil, fmt.Errorf("reading sub-cases: %w", err)
 	}

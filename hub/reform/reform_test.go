@@ -330,7 +330,7 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 		// percentile the 5th of 5 (ceil(4.5)). Limits: promised 10+5+10+7+5 = 37, statutory
 		// 20+20+20+15+20 = 95; reduction 100 × (1 − 28/95) = 70.5.
 		checkHandling(t, "overall", o.Handling, reform.Handling{Subcases: 11, Decided: 5, Approved: 4, Rejected: 1,
-			MeanDays: 5.6, P90Days: 13, MeanPromisedDays: 7.4, MeanStatutoryDays: 19,
+			MeanDays: 5.6, P90Days: 13, MeanPromisedDays: 7.4, MeanStatutoryDays: 19, WithStatutory: 5,
 			WithinPromised: 4, WithinPromisedPercent: 80, WithinStatutory: 5, WithinStatutoryPercent: 100,
 			ReductionPercent: 70.5, WithoutSupplement: 4, WithoutSupplementPercent: 80})
 		if want := (reform.OneRound{Completed: 2, WithoutSupplement: 1, Percent: 50, SupplementRequests: 1, Supplements: 1}); o.OneRound != want {
@@ -352,7 +352,7 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 		}
 		// B: 13 and 1 days; promised (10+7)/2, statutory (20+15)/2; reduction 100 × (1 − 14/35).
 		checkHandling(t, "开理发店", b25.Handling, reform.Handling{Subcases: 4, Decided: 2, Approved: 1, Rejected: 1,
-			MeanDays: 7, P90Days: 13, MeanPromisedDays: 8.5, MeanStatutoryDays: 17.5,
+			MeanDays: 7, P90Days: 13, MeanPromisedDays: 8.5, MeanStatutoryDays: 17.5, WithStatutory: 2,
 			WithinPromised: 1, WithinPromisedPercent: 50, WithinStatutory: 2, WithinStatutoryPercent: 100,
 			ReductionPercent: 60, WithoutSupplement: 2, WithoutSupplementPercent: 100})
 		if want := (reform.OneRound{Completed: 1, WithoutSupplement: 1, Percent: 100}); b25.OneRound != want {
@@ -360,7 +360,7 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 		}
 		// A: 4 and 8 days; promised (10+5)/2, statutory 20; reduction 100 × (1 − 12/40).
 		checkHandling(t, "开饮品店", b30.Handling, reform.Handling{Subcases: 2, Decided: 2, Approved: 2,
-			MeanDays: 6, P90Days: 8, MeanPromisedDays: 7.5, MeanStatutoryDays: 20,
+			MeanDays: 6, P90Days: 8, MeanPromisedDays: 7.5, MeanStatutoryDays: 20, WithStatutory: 2,
 			WithinPromised: 2, WithinPromisedPercent: 100, WithinStatutory: 2, WithinStatutoryPercent: 100,
 			ReductionPercent: 70, WithoutSupplement: 1, WithoutSupplementPercent: 50})
 		if want := (reform.OneRound{Completed: 1, WithoutSupplement: 0, Percent: 0, SupplementRequests: 1, Supplements: 1}); b30.OneRound != want {
@@ -371,7 +371,7 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 		}
 		// C: one decision, 2 days against 20; reduction 100 × (1 − 2/20).
 		checkHandling(t, "开酒吧", b34.Handling, reform.Handling{Subcases: 5, Decided: 1, Approved: 1,
-			MeanDays: 2, P90Days: 2, MeanPromisedDays: 5, MeanStatutoryDays: 20,
+			MeanDays: 2, P90Days: 2, MeanPromisedDays: 5, MeanStatutoryDays: 20, WithStatutory: 1,
 			WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100,
 			ReductionPercent: 90, WithoutSupplement: 1, WithoutSupplementPercent: 100})
 		if b34.InProgress != 1 || b34.OneRound.Completed != 0 || b34.OneRound.Percent != 0 {
@@ -403,19 +403,19 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 		// Departments, in the catalogue's order, each with its sub-cases of the four cases.
 		want := map[string]reform.Handling{
 			// A food 4 days; C food and C prepackaged open.
-			"admin-approval": {Subcases: 3, Decided: 1, Approved: 1, MeanDays: 4, P90Days: 4, MeanPromisedDays: 10, MeanStatutoryDays: 20,
+			"admin-approval": {Subcases: 3, Decided: 1, Approved: 1, MeanDays: 4, P90Days: 4, MeanPromisedDays: 10, MeanStatutoryDays: 20, WithStatutory: 1,
 				WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 80,
 				WithoutSupplement: 1, WithoutSupplementPercent: 100},
 			// A ad 8 days with a supplement round, C ad 2: p90 the 2nd of 2.
-			"urban-management": {Subcases: 2, Decided: 2, Approved: 2, MeanDays: 5, P90Days: 8, MeanPromisedDays: 5, MeanStatutoryDays: 20,
+			"urban-management": {Subcases: 2, Decided: 2, Approved: 2, MeanDays: 5, P90Days: 8, MeanPromisedDays: 5, MeanStatutoryDays: 20, WithStatutory: 2,
 				WithinPromised: 2, WithinPromisedPercent: 100, WithinStatutory: 2, WithinStatutoryPercent: 100, ReductionPercent: 75,
 				WithoutSupplement: 1, WithoutSupplementPercent: 50},
 			// B hygiene 13 days, late on the promise; E's withdrawn.
-			"health": {Subcases: 2, Decided: 1, Approved: 1, MeanDays: 13, P90Days: 13, MeanPromisedDays: 10, MeanStatutoryDays: 20,
+			"health": {Subcases: 2, Decided: 1, Approved: 1, MeanDays: 13, P90Days: 13, MeanPromisedDays: 10, MeanStatutoryDays: 20, WithStatutory: 1,
 				WithinPromised: 0, WithinPromisedPercent: 0, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 35,
 				WithoutSupplement: 1, WithoutSupplementPercent: 100},
 			// B sewage rejected after 1 day against 15: reduction 100 × 14/15.
-			"housing": {Subcases: 2, Decided: 1, Rejected: 1, MeanDays: 1, P90Days: 1, MeanPromisedDays: 7, MeanStatutoryDays: 15,
+			"housing": {Subcases: 2, Decided: 1, Rejected: 1, MeanDays: 1, P90Days: 1, MeanPromisedDays: 7, MeanStatutoryDays: 15, WithStatutory: 1,
 				WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 93.3,
 				WithoutSupplement: 1, WithoutSupplementPercent: 100},
 			"tobacco":     {Subcases: 1},
