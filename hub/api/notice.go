@@ -37,11 +37,11 @@ type NoticeMatter struct {
 	Name     string `json:"name"`
 	Optional bool   `json:"optional"`
 	// Conditional is true for an optional matter offered but not chosen.
-	Conditional    bool             `json:"conditional"`
-	Department     DepartmentRef    `json:"department"`
-	StatutoryLimit catalogue.Limit  `json:"statutory_limit"`
-	PromisedLimit  catalogue.Limit  `json:"promised_limit"`
-	Fee            *catalogue.Fee   `json:"fee"` // unknown: true where no source was found
+	Conditional    bool            `json:"conditional"`
+	Department     DepartmentRef   `json:"department"`
+	StatutoryLimit catalogue.Limit `json:"statutory_limit"`
+	PromisedLimit  catalogue.Limit `json:"promised_limit"`
+	Fee            *catalogue.Fee  `json:"fee"` // unknown: true where no source was found
 	// Codes are the matter's GB/T 39554.1 codes (or unknown).
 	Codes catalogue.Codes `json:"codes"`
 	// Commitment and TolerantAcceptance say whether 告知承诺 and 容缺受理 are allowed; omitted
