@@ -334,6 +334,34 @@ func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) boo
 	if required == 0 {
 		l.c.at(loc, "/matters", "a bundle needs at least one matter that is not optional")
 	}
+	l.checkOneOf(b, loc)
+}
+
+// checkOneOf checks a bundle's either-or groups: each defined once, each named by at least two
+// of its matters, and every name an entry gives defined.
+func (l *loader) checkOneOf(b *Bundle, loc location) {
+	members := map[string]int{}
+	for _, e := range b.Matters {
+		if e.OneOf != "" {
+			members[e.OneOf]++
+		}
+	}
+	defined := map[string]bool{}
+	for i, g := range b.OneOf {
+		p := fmt.Sprintf("/one_of/%d/code", i)
+		if defined[g.Code] {
+			l.c.at(loc, p, "one-of group %q is defined twice", g.Code)
+		}
+		defined[g.Code] = true
+		if members[g.Code] < 2 {
+			l.c.at(loc, p, "one-of group %q has %d matter(s): a choice needs at least two", g.Code, members[g.Code])
+		}
+	}
+	for i, e := range b.Matters {
+		if e.OneOf != "" && !defined[e.OneOf] {
+			l.c.at(loc, fmt.Sprintf("/matters/%d/one_of", i), "one-of group %q is not defined in the bundle's one_of", e.OneOf)
+		}
+	}
 }
 
 func contains(ss []string, s string) bool {

@@ -352,7 +352,36 @@ type Bundle struct {
 	Leads       []Lead        `json:"leads"`
 	Cooperating []string      `json:"cooperating"`
 	Matters     []BundleEntry `json:"matters"`
-	Description string        `json:"description,omitempty"`
+	// OneOf are the bundle's either-or choices: the matters an entry names by group, of
+	// which an application takes exactly one (a food licence, or the filing for those who only
+	// sell pre-packaged food).
+	OneOf       []OneOfGroup `json:"one_of,omitempty"`
+	Description string       `json:"description,omitempty"`
+}
+
+// OneOfGroup is an either-or choice of a bundle: exactly one of the entries whose OneOf names
+// Code is applied for. Note says why, in the law's words, and is shown with a refusal.
+type OneOfGroup struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+	Note string `json:"note,omitempty"`
+}
+
+// Group returns the one-of group named code and its entries, in the bundle's order; false when
+// the bundle has no such group.
+func (b *Bundle) Group(code string) (OneOfGroup, []BundleEntry, bool) {
+	for _, g := range b.OneOf {
+		if g.Code == code {
+			var entries []BundleEntry
+			for _, e := range b.Matters {
+				if e.OneOf == code {
+					entries = append(entries, e)
+				}
+			}
+			return g, entries, true
+		}
+	}
+	return OneOfGroup{}, nil, false
 }
 
 // Lead is a lead department (牵头单位) with the condition under which it leads.
@@ -368,4 +397,7 @@ type BundleEntry struct {
 	Matter   string `json:"matter"`
 	Optional bool   `json:"optional,omitempty"`
 	Stage    string `json:"stage,omitempty"`
+	// OneOf names the bundle's one-of group the matter belongs to: the applicant takes it or
+	// another of the group, never both, never none. "" for a matter of its own.
+	OneOf string `json:"one_of,omitempty"`
 }

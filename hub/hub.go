@@ -78,6 +78,8 @@ type Services struct {
 	Licences *licences.Library
 	// Audit is the hash-chained log of shared personal data.
 	Audit *audit.Log
+	// Calendar is the working-day calendar every deadline is counted with.
+	Calendar *deadline.Calendar
 	// Pseudonyms makes the keyed pseudonyms that stand for holders in audit rows.
 	Pseudonyms *pseudonym.Keyring
 	// Cases runs the case flow.
@@ -130,7 +132,7 @@ func New(cfg Config) (*Services, error) {
 	}
 
 	s := &Services{Catalogue: cfg.Catalogue, Store: cfg.Store, Pseudonyms: cfg.Pseudonyms, Forms: mapping.NewForms(cfg.Catalogue),
-		Audit: audit.New(cfg.Store, cfg.Now)}
+		Audit: audit.New(cfg.Store, cfg.Now), Calendar: cfg.Calendar}
 	notify := func() {}
 	if cfg.Bus != nil {
 		s.Relay = outbox.New(cfg.Store, cfg.Bus, cfg.Relay)

@@ -40,6 +40,21 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 	for _, c := range requiredMatters {
 		containsAll = append(containsAll, map[string]any{"contains": map[string]any{"const": c}})
 	}
+	// An either-or group offered: exactly one of its matters is among the chosen.
+	var groups []string
+	byGroup := map[string][]any{}
+	for _, sm := range f.Matters {
+		if sm.OneOf == "" || !sm.Conditional {
+			continue
+		}
+		if _, ok := byGroup[sm.OneOf]; !ok {
+			groups = append(groups, sm.OneOf)
+		}
+		byGroup[sm.OneOf] = append(byGroup[sm.OneOf], map[string]any{"contains": map[string]any{"const": sm.Code}})
+	}
+	for _, g := range groups {
+		containsAll = append(containsAll, map[string]any{"oneOf": byGroup[g]})
+	}
 	if len(containsAll) > 0 {
 		matters["allOf"] = containsAll
 	}
@@ -78,7 +93,7 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 	if needMaterials {
 		rootRequired = append(rootRequired, "materials")
 	}
-	if len(chosenOptional) > 0 {
+	if len(chosenOptional) > 0 || len(groups) > 0 {
 		rootRequired = append(rootRequired, "matters") // without it only the required matters are applied for
 	}
 
@@ -87,7 +102,7 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 		if !sm.Conditional {
 			continue
 		}
-		var reqFields []any
+		reqFields := []any{}
 		defined := map[string]any{} // true: the form's schema says what each is; named for strict validators
 		for _, fi := range f.Fields {
 			if contains(fi.RequiredIfChosen, sm.Code) && !fi.Required {

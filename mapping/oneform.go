@@ -73,6 +73,10 @@ type SelectedMatter struct {
 	// Conditional is true for an optional matter of a form built without a selection: it is
 	// offered, and its fields and materials are asked only when it is chosen.
 	Conditional bool `json:"conditional,omitempty"`
+	// OneOf names the bundle's either-or group (catalogue.OneOfGroup) the matter belongs to:
+	// exactly one of the group's matters is applied for. "" for a matter of its own, and for
+	// the only matter of a group open to the applicant type (then it is simply required).
+	OneOf string `json:"one_of,omitempty"`
 	// Department handles the matter for this applicant type.
 	Department string `json:"department"`
 }
@@ -207,10 +211,13 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 	mats := map[string]*materialAcc{}
 	for _, e := range entries {
 		m, _ := cat.Matter(e.Matter)
-		conditional := offered && e.Optional
-		f.Matters = append(f.Matters, SelectedMatter{
-			Code: m.Code, Name: e.Name, Optional: e.Optional, Conditional: conditional, Department: m.Department.For(applicantType),
-		})
+		choice := Choosable(cat, bundle, e, applicantType)
+		conditional := offered && choice
+		sm := SelectedMatter{Code: m.Code, Name: e.Name, Optional: e.Optional, Conditional: conditional, Department: m.Department.For(applicantType)}
+		if choice && e.OneOf != "" {
+			sm.OneOf = e.OneOf
+		}
+		f.Matters = append(f.Matters, sm)
 
 		a := analyse(m, applicantType)
 		f.Reuse.FieldsSummed += len(a.all)

@@ -224,7 +224,7 @@ func TestBuildOneFormOpenBar(t *testing.T) {
 	})
 
 	t.Run("an optional matter offered without a selection is conditional", func(t *testing.T) {
-		if !ent.Matters[2].Conditional || ent.Matters[0].Conditional {
+		if !ent.Matters[2].Conditional || ent.Matters[3].Conditional {
 			t.Fatalf("conditional flags: %+v", ent.Matters)
 		}
 		for _, f := range ent.Fields {

@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"yjshub/catalogue"
 	"yjshub/problem"
@@ -13,6 +14,7 @@ import (
 const (
 	RuleNotOpenToApplicant = "applicant_type"  // a chosen matter is not open to the applicant type
 	RuleRequiredMatter     = "required_matter" // a required matter of the bundle was dropped
+	RuleEitherOr           = "either_or"       // not exactly one matter of an either-or group was chosen
 )
 
 // SelectionPaths says where the selection's problems are reported: a JSON Pointer into an
@@ -70,16 +72,36 @@ func CheckSelection(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applican
 	}
 	for _, e := range bundle.Matters {
 		m, _ := cat.Matter(e.Matter)
+		choice := Choosable(cat, bundle, e, applicantType)
 		switch {
 		case !m.Handles(applicantType):
 		case matters == nil:
-			if !e.Optional {
+			if !choice {
 				selected = append(selected, e.Matter)
 			}
 		case chosen[e.Matter]:
 			selected = append(selected, e.Matter)
-		case !e.Optional:
+		case !choice:
 			add(at.Matters, RuleRequiredMatter, "the required matter %s (%s) cannot be dropped", e.Name, e.Matter)
+		}
+	}
+	// An either-or group is applied for once: exactly one of its matters open to the applicant.
+	for _, g := range bundle.OneOf {
+		open := openMembers(cat, bundle, g.Code, applicantType)
+		if len(open) < 2 {
+			continue
+		}
+		var picked []string
+		for _, e := range open {
+			if chosen[e.Matter] {
+				picked = append(picked, e.Name+" ("+e.Matter+")")
+			}
+		}
+		switch {
+		case len(picked) == 0:
+			add(at.Matters, RuleEitherOr, "choose exactly one of %s (%s): %s", entryNames(open), g.Name, g.Note)
+		case len(picked) > 1:
+			add(at.Matters, RuleEitherOr, "choose only one of %s (%s), not %s: %s", entryNames(open), g.Name, strings.Join(picked, " and "), g.Note)
 		}
 	}
 	if len(selected) == 0 && len(problems) == 0 {
@@ -97,6 +119,38 @@ func CheckApplicantType(applicantType string, at SelectionPaths) *problem.Proble
 		return &problem.Problem{Path: at.ApplicantType, Rule: problem.RuleRequired, Message: "must be enterprise or individual"}
 	}
 	return &problem.Problem{Path: at.ApplicantType, Rule: problem.RuleEnum, Message: "must be enterprise or individual"}
+}
+
+// Choosable reports whether entry e of bundle b is the applicant's to choose rather than
+// required of every application: an optional matter (选办), or a matter of an either-or group
+// another of whose matters is open to the applicant type too.
+func Choosable(cat *catalogue.Catalogue, b *catalogue.Bundle, e catalogue.BundleEntry, applicantType string) bool {
+	return e.Optional || len(openMembers(cat, b, e.OneOf, applicantType)) > 1
+}
+
+// openMembers returns the entries of b's either-or group whose matters are open to the
+// applicant type; none for "".
+func openMembers(cat *catalogue.Catalogue, b *catalogue.Bundle, group, applicantType string) []catalogue.BundleEntry {
+	if group == "" {
+		return nil
+	}
+	_, entries, _ := b.Group(group)
+	var open []catalogue.BundleEntry
+	for _, e := range entries {
+		if m, ok := cat.Matter(e.Matter); ok && m.Handles(applicantType) {
+			open = append(open, e)
+		}
+	}
+	return open
+}
+
+// entryNames lists entries as "name (code) or name (code)".
+func entryNames(entries []catalogue.BundleEntry) string {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name + " (" + e.Matter + ")"
+	}
+	return strings.Join(names, " or ")
 }
 
 func entryOf(b *catalogue.Bundle, code string) (catalogue.BundleEntry, bool) {

@@ -141,6 +141,7 @@ var zhTemplates = map[string]zhTemplate{
 	// hub/cases: an application, a department's event, a deadline query.
 	"applicant_type":    {thing: "%s不向该类申请人开放，请重新选择", bare: "所选事项不向该类申请人开放，请重新选择"},
 	"required_matter":   {thing: "本一件事的必办事项不能取消，请重新选择事项"},
+	"either_or":         {thing: "这几项事项只能选办其中一项，且必须选办一项，请重新选择事项"},
 	"not_needed":        {thing: "所选事项不需要%s，请删除", bare: "所选事项不需要这份材料，请删除"},
 	"unknown_material":  {thing: "%s不是材料目录中的材料，请核对材料类型", bare: "材料类型不在材料目录中，请核对"},
 	"required_material": {thing: "请提交所选事项要求的%s", material: "请提交%s"},

@@ -86,9 +86,16 @@ func printDeadlines(w io.Writer, dw cases.DeadlineWatch) {
 	rows := [][]string{{"", "剩余工作日 承诺/法定", "承诺时限已用", "部门", "事项", "一件事", "承诺/法定到期", "推送", "子件"}}
 	for _, it := range dw.Items {
 		used := it.PromisedDays - it.DaysLeft
-		rows = append(rows, []string{standingLabels[it.Standing], fmt.Sprintf("%d / %d", it.DaysLeft, it.StatutoryDaysLeft),
+		statutoryLeft, statutoryDue := "—", "无法定时限"
+		if it.StatutoryDaysLeft != nil {
+			statutoryLeft, statutoryDue = fmt.Sprint(*it.StatutoryDaysLeft), it.Deadlines.Statutory
+		}
+		if it.Deadlines.Provisional {
+			statutoryDue += "（暂按周一至周五计）"
+		}
+		rows = append(rows, []string{standingLabels[it.Standing], fmt.Sprintf("%d / %s", it.DaysLeft, statutoryLeft),
 			fmt.Sprintf("%s %d/%d", bar(min(max(used, 0), it.PromisedDays), it.PromisedDays), max(used, 0), it.PromisedDays),
-			it.Department.Name, it.Matter.Name, it.Bundle.Name, it.Deadlines.Promised + " / " + it.Deadlines.Statutory,
+			it.Department.Name, it.Matter.Name, it.Bundle.Name, it.Deadlines.Promised + " / " + statutoryDue,
 			deliveryLabel(it.Delivery), it.SubcaseID})
 	}
 	table(w, rows)

@@ -250,6 +250,9 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if w := svc.Calendar.CoverageWarning(time.Now()); w != "" {
+		logger.Warn(w)
+	}
 	bg := &background{logger: logger}
 	bg.ctx, bg.cancel = context.WithCancel(context.Background())
 	defer bg.stop()
@@ -611,6 +614,12 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, conso
 		Clients:     in.clients,
 		Logger:      logger,
 		Checks:      []api.Check{{Name: "store", Ping: st.Ping}, {Name: "broker", Ping: b.Ping}, {Name: "consumers", Ping: b.Joined}},
+		Warnings: func() []string {
+			if w := svc.Calendar.CoverageWarning(time.Now()); w != "" {
+				return []string{w}
+			}
+			return nil
+		},
 		Metrics:     mets.Handler(),
 		Instrument:  mets.Middleware,
 		Limits:      limits,

@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"yjshub/catalogue"
+	"yjshub/hub/deadline"
 	"yjshub/seeds"
 )
 
@@ -178,5 +180,35 @@ func TestReadiness(t *testing.T) {
 	}
 	if resp := get(t, newTestServer(t, down), "GET", "/healthz", nil); resp.StatusCode != 200 {
 		t.Fatalf("healthz should not depend on readiness: %d", resp.StatusCode)
+	}
+}
+
+// The end of the official holiday schedule is reported, and does not make the hub unready: it
+// still counts deadlines, flagged provisional, and an operator has weeks to update.
+func TestReadinessReportsTheCalendarsEdge(t *testing.T) {
+	cat, err := catalogue.Load(seeds.FS, "seeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := deadline.New()
+	near := time.Date(2027, 11, 1, 10, 0, 0, 0, deadline.China)
+	warnings := func() []string { return []string{cal.CoverageWarning(near)} }
+	srv := httptest.NewServer(newServer(t, Config{Catalogue: cat, Warnings: warnings,
+		Checks: []Check{{Name: "store", Ping: func(context.Context) error { return nil }}}}))
+	t.Cleanup(srv.Close)
+	var body struct {
+		Status   string   `json:"status"`
+		Warnings []string `json:"warnings"`
+	}
+	if resp := get(t, srv, "GET", "/readyz", &body); resp.StatusCode != 200 || body.Status != "ready" {
+		t.Fatalf("%d %+v", resp.StatusCode, body)
+	}
+	if len(body.Warnings) != 1 || !strings.Contains(body.Warnings[0], "known up to 2027-12-31 (60 days from today)") {
+		t.Fatalf("warnings %q", body.Warnings)
+	}
+	var quiet map[string]any
+	get(t, newTestServer(t), "GET", "/readyz", &quiet)
+	if _, ok := quiet["warnings"]; ok {
+		t.Fatalf("warnings without a warning: %v", quiet)
 	}
 }

@@ -28,6 +28,8 @@ type BundleMatterView struct {
 	MatterCode string `json:"matter_code"`
 	Optional   bool   `json:"optional"`
 	Stage      string `json:"stage,omitempty"`
+	// OneOf is the bundle's either-or group the matter belongs to.
+	OneOf string `json:"one_of,omitempty"`
 	// Department handles the matter by default; ByApplicantType lists where it differs
 	// (食品经营许可: enterprise → 区行政审批局, individual → 区市场监管局).
 	Department      DepartmentRef            `json:"department"`
@@ -47,6 +49,8 @@ type BundleView struct {
 	Leads       []LeadView         `json:"leads"`
 	Cooperating []DepartmentRef    `json:"cooperating"`
 	Matters     []BundleMatterView `json:"matters"`
+	// OneOf are the bundle's either-or groups.
+	OneOf []catalogue.OneOfGroup `json:"one_of,omitempty"`
 }
 
 func (s *Server) dept(code string) DepartmentRef {
@@ -59,7 +63,7 @@ func (s *Server) dept(code string) DepartmentRef {
 
 func (s *Server) bundleView(b *catalogue.Bundle) BundleView {
 	v := BundleView{Seq: b.Seq, Code: b.Code, Name: b.Name, Phase: b.Phase,
-		Leads: []LeadView{}, Cooperating: []DepartmentRef{}, Matters: []BundleMatterView{}}
+		Leads: []LeadView{}, Cooperating: []DepartmentRef{}, Matters: []BundleMatterView{}, OneOf: b.OneOf}
 	for _, l := range b.Leads {
 		v.Leads = append(v.Leads, LeadView{Department: s.dept(l.Department), ApplicantType: l.ApplicantType, Stage: l.Stage})
 	}
@@ -68,7 +72,7 @@ func (s *Server) bundleView(b *catalogue.Bundle) BundleView {
 	}
 	for _, e := range b.Matters {
 		m, _ := s.cfg.Catalogue.Matter(e.Matter)
-		mv := BundleMatterView{Name: e.Name, MatterCode: e.Matter, Optional: e.Optional, Stage: e.Stage,
+		mv := BundleMatterView{Name: e.Name, MatterCode: e.Matter, Optional: e.Optional, Stage: e.Stage, OneOf: e.OneOf,
 			Department: s.dept(m.Department.Default), ApplicantTypes: m.ApplicantTypes,
 			StatutoryLimit: m.StatutoryLimit, PromisedLimit: m.PromisedLimit, Result: m.Result}
 		for t, d := range m.Department.ByApplicantType {

@@ -391,7 +391,7 @@ func TestEveryFieldOfTheAnswersIsDocumented(t *testing.T) {
 		File: event.LicenceFile{SHA256: strings.Repeat("ab", 32), URI: "https://licences.example.org/jy.ofd", Format: "ofd", Size: 48213}}
 	subcase := cases.SubcaseView{ID: "sc_1", MatterCode: "tobacco-retail-licence", MatterName: "烟草专卖零售许可证核发", Optional: true,
 		Department: cases.DepartmentRef{Code: "tobacco", Name: "区烟草局"}, State: "supplement_requested", StateLabel: "待补正", SupplementDeadline: "2026-12-20", WaitingFor: []string{"food-business-licence"},
-		Deadlines: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, LimitsDays: cases.LimitDays{Promised: 10, Statutory: 20},
+		Deadlines: event.Deadlines{Promised: "2026-12-11", Statutory: "2026-12-25"}, Limits: cases.Limits{Promised: cases.LimitView{Days: 10, Unit: "working", Label: "10个工作日"}, Statutory: cases.LimitView{Days: 20, Unit: "calendar", Label: "20日"}},
 		Paused: true, DispatchedAt: &at, DeliveredAt: &at, DeliveryError: "503 from the back office", DecisionNumber: "赣烟许〔2026〕1号",
 		Reason: "材料不全", Missing: []event.Missing{{Material: "premises-proof", Field: "business.address", Note: "请补正"}}, Materials: []string{"premises-proof"},
 		Delivery: &cases.DeliveryView{State: cases.DeliveryFailed, StateLabel: "推送失败", Attempts: 3, Status: 400, NextAttemptAt: &at,

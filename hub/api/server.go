@@ -66,6 +66,9 @@ type Config struct {
 	Clients *auth.Clients
 	// Checks are run by /readyz. Default: none (always ready).
 	Checks []Check
+	// Warnings, when set, returns what /readyz reports besides its checks without making the
+	// hub unready: an official holiday schedule about to end, say.
+	Warnings func() []string
 	// Logger receives request errors. Default: slog.Default().
 	Logger *slog.Logger
 	// ReadyTimeout bounds each readiness check. Default: 2s.
@@ -273,5 +276,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": results})
+	answer := map[string]any{"status": "ready", "checks": results}
+	if s.cfg.Warnings != nil {
+		if ws := s.cfg.Warnings(); len(ws) > 0 {
+			answer["warnings"] = ws
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }

@@ -46,7 +46,7 @@ func caseUpdatedOf(v *CaseView) CaseUpdated {
 // caseUpdated describes a case, for its case.updated message, from its rows.
 func (s *Service) caseUpdated(c caseRow, subs []subcaseRow) CaseUpdated {
 	data := CaseUpdated{CaseID: c.ID, State: c.State, Outcome: c.Outcome, Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
-		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory}, Subcases: make([]SubcaseSummary, 0, len(subs))}
+		Deadline: s.deadlinesOf(c.DuePromised, c.DueStatutory), Subcases: make([]SubcaseSummary, 0, len(subs))}
 	if b, ok := s.cat.Bundle(c.BundleCode); ok {
 		data.Bundle.Name = b.Name
 	}

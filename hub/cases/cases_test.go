@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -233,7 +234,15 @@ func TestRefusedApplicationsStoreNothing(t *testing.T) {
 		}{
 			{"an invalid resident ID number", func(a *cases.Application) { a.Form["enterprise.legal_rep.id_number"] = "110105194912310021" }, "/form/enterprise.legal_rep.id_number", "gb11643"},
 			{"a bad unified social credit code", func(a *cases.Application) { a.Form["enterprise.uscc"] = "91350100M000100Y44" }, "/form/enterprise.uscc", "gb32100"},
-			{"a dropped required matter", func(a *cases.Application) { a.Matters = a.Matters[1:] }, "/matters", "required_matter"},
+			{"a dropped required matter", func(a *cases.Application) {
+				a.Matters = slices.DeleteFunc(slices.Clone(a.Matters), func(m string) bool { return m == "tobacco-retail-licence" })
+			}, "/matters", "required_matter"},
+			{"neither of an either-or group", func(a *cases.Application) {
+				a.Matters = slices.DeleteFunc(slices.Clone(a.Matters), func(m string) bool { return m == "food-business-licence" })
+			}, "/matters", "either_or"},
+			{"both of an either-or group", func(a *cases.Application) {
+				a.Matters = append(slices.Clone(a.Matters), "prepackaged-food-sales-filing")
+			}, "/matters", "either_or"},
 			{"an unknown bundle", func(a *cases.Application) { a.Bundle = json.RawMessage(`"open-casino"`) }, "/bundle", "unknown_bundle"},
 			{"an empty bundle code", func(a *cases.Application) { a.Bundle = json.RawMessage(`""`) }, "/bundle", "required"},
 			{"a blank bundle code", func(a *cases.Application) { a.Bundle = json.RawMessage(`" "`) }, "/bundle", "required"},
@@ -566,11 +575,11 @@ func TestADeliveryRetriedThenFailedThenReplayedShowsEachState(t *testing.T) {
 // An application that does not say which matters it applies for gets the bundle's required
 // matters, and none of its optional ones (Application.Matters).
 func TestAnApplicationWithoutMattersGetsOnlyTheRequiredMatters(t *testing.T) {
-	b, ok := testCatalogue.Bundle("open-bar")
+	b, ok := testCatalogue.Bundle("open-drink-shop")
 	if !ok {
-		t.Fatal("no bundle open-bar in the catalogue")
+		t.Fatal("no bundle open-drink-shop in the catalogue")
 	}
-	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "open-bar-individual.json"))
+	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "open-drink-shop-individual.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +587,16 @@ func TestAnApplicationWithoutMattersGetsOnlyTheRequiredMatters(t *testing.T) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatal(err)
 	}
+	// Without the optional outdoor sign: its fields and materials go with it.
 	delete(doc, "matters")
+	for k := range doc["form"].(map[string]any) {
+		if strings.HasPrefix(k, "ad.") {
+			delete(doc["form"].(map[string]any), k)
+		}
+	}
+	doc["materials"] = slices.DeleteFunc(doc["materials"].([]any), func(m any) bool {
+		return strings.HasPrefix(m.(map[string]any)["type"].(string), "ad-")
+	})
 	body, _ = json.Marshal(doc)
 	app, hash, err := cases.DecodeApplication(strings.NewReader(string(body)))
 	if err != nil {
@@ -600,7 +618,7 @@ func TestAnApplicationWithoutMattersGetsOnlyTheRequiredMatters(t *testing.T) {
 		}
 	}
 	if optional == "" || len(want) == 0 {
-		t.Fatalf("open-bar needs a required and an optional matter open to individuals for this test: %+v", b.Matters)
+		t.Fatalf("open-drink-shop needs a required and an optional matter open to individuals for this test: %+v", b.Matters)
 	}
 	sort.Strings(want)
 	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {

@@ -57,14 +57,17 @@ type DeadlineItem struct {
 	State      string          `json:"state"`
 	Standing   string          `json:"standing"`
 	Deadlines  event.Deadlines `json:"deadlines"`
-	// PromisedDays and StatutoryDays are the limits in working days.
-	PromisedDays  int `json:"promised_days"`
-	StatutoryDays int `json:"statutory_days"`
+	// PromisedDays and StatutoryDays are the limits, counted in PromisedUnit and StatutoryUnit
+	// (working or calendar days; the statutory one none where no rule sets a limit).
+	PromisedDays  int    `json:"promised_days"`
+	StatutoryDays int    `json:"statutory_days"`
+	PromisedUnit  string `json:"promised_unit"`
+	StatutoryUnit string `json:"statutory_unit"`
 	// DaysLeft is the working days from today to the promised deadline: 0 when it is today,
 	// negative when it has passed (minus the working days since, at least -1).
 	DaysLeft int `json:"days_left"`
-	// StatutoryDaysLeft is the same to the statutory deadline.
-	StatutoryDaysLeft int `json:"statutory_days_left"`
+	// StatutoryDaysLeft is the same to the statutory deadline; null where there is none.
+	StatutoryDaysLeft *int `json:"statutory_days_left"`
 	// Delivery is where the sub-case's messages stand (DeliveryFailed … DeliveryDelivered).
 	Delivery string `json:"delivery"`
 }
@@ -94,6 +97,8 @@ type deadlineRow struct {
 	State         string `db:"state"`
 	PromisedDays  int    `db:"promised_days"`
 	StatutoryDays int    `db:"statutory_days"`
+	PromisedUnit  string `db:"promised_unit"`
+	StatutoryUnit string `db:"statutory_unit"`
 	DuePromised   string `db:"due_promised"`
 	DueStatutory  string `db:"due_statutory"`
 	BundleCode    string `db:"bundle_code"`
@@ -120,7 +125,7 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 		}
 	}
 	query, args, err := sqlx.In(`SELECT s.id, s.case_id, s.matter_code, s.matter_name, s.department, s.state, s.promised_days,
-		s.statutory_days, s.due_promised, s.due_statutory, c.bundle_code, c.bundle_seq,
+		s.statutory_days, s.promised_unit, s.statutory_unit, s.due_promised, s.due_statutory, c.bundle_code, c.bundle_seq,
 		(CASE WHEN s.delivered_at IS NULL THEN 0 ELSE 1 END) = 1 AS delivered,
 		(SELECT COUNT(*) FROM deliveries d WHERE d.subcase_id = s.id AND d.outcome = 'failed') AS failed,
 		(SELECT COUNT(*) FROM deliveries d WHERE d.subcase_id = s.id AND d.outcome = 'retrying') AS retrying
@@ -144,19 +149,32 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 			Bundle:        event.BundleRef{Seq: r.BundleSeq, Code: r.BundleCode},
 			Matter:        MatterRef{Code: r.MatterCode, Name: r.MatterName},
 			Department:    DepartmentRef{Code: r.Department, Name: s.deptName(r.Department)},
-			Deadlines:     event.Deadlines{Promised: r.DuePromised, Statutory: r.DueStatutory},
+			Deadlines:     s.deadlinesOf(r.DuePromised, r.DueStatutory),
 			PromisedDays:  r.PromisedDays,
 			StatutoryDays: r.StatutoryDays,
+			PromisedUnit:  r.PromisedUnit,
+			StatutoryUnit: r.StatutoryUnit,
 		}
 		if b, ok := s.cat.Bundle(r.BundleCode); ok {
 			it.Bundle.Name = b.Name
 		}
 		promised, perr := time.ParseInLocation(time.DateOnly, r.DuePromised, deadline.China)
-		statutory, serr := time.ParseInLocation(time.DateOnly, r.DueStatutory, deadline.China)
+		// A sub-case whose matter has no statutory limit has no statutory deadline: it is
+		// never overdue against the law, only against the promise.
+		hasStatutory := r.StatutoryUnit != UnitNone
+		var statutory time.Time
+		var serr error
+		if hasStatutory {
+			statutory, serr = time.ParseInLocation(time.DateOnly, r.DueStatutory, deadline.China)
+		}
 		if perr != nil || serr != nil {
 			return nil, fmt.Errorf("sub-case %s has no deadlines (%q, %q)", r.SubcaseID, r.DuePromised, r.DueStatutory)
 		}
-		it.DaysLeft, it.StatutoryDaysLeft = s.daysLeft(today, promised), s.daysLeft(today, statutory)
+		it.DaysLeft = s.daysLeft(today, promised)
+		if hasStatutory {
+			left := s.daysLeft(today, statutory)
+			it.StatutoryDaysLeft = &left
+		}
 		switch {
 		case r.Failed > 0:
 			it.Delivery = DeliveryFailed
@@ -173,7 +191,7 @@ func (s *Service) Deadlines(ctx context.Context, q DeadlineQuery) (*DeadlineWatc
 			it.Standing = StandingDeliveryFailed
 		case r.State == StateSuspended || r.State == StateSupplementRequested:
 			it.Standing = StandingPaused
-		case statutory.Before(today):
+		case hasStatutory && statutory.Before(today):
 			it.Standing = StandingOverdueStatutory
 		case promised.Before(today):
 			it.Standing = StandingOverduePromised

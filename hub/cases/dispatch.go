@@ -145,7 +145,7 @@ func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.Materia
 		Applicant:     &holder,
 		Form:          sc.Form.V,
 		Materials:     mats,
-		Deadlines:     event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
+		Deadlines:     s.deadlinesOf(sc.DuePromised, sc.DueStatutory),
 		SubmittedAt:   c.SubmittedAt.Time,
 		Callback:      s.callback(subcaseID),
 	}

@@ -175,7 +175,7 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 	for _, c := range rows {
 		cs := CaseSummary{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 			Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
-			Deadline:    event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
+			Deadline:    s.deadlinesOf(c.DuePromised, c.DueStatutory),
 			SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Departments: []string{}}
 		if b, ok := s.cat.Bundle(c.BundleCode); ok {
 			cs.Bundle.Name = b.Name

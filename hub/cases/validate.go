@@ -282,6 +282,7 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 const (
 	RuleNotOpenToApplicant = mapping.RuleNotOpenToApplicant // a chosen matter is not open to the applicant type
 	RuleRequiredMatter     = mapping.RuleRequiredMatter     // a required matter of the bundle was dropped
+	RuleEitherOr           = mapping.RuleEitherOr           // not exactly one matter of an either-or group was chosen
 	RuleNotNeeded          = "not_needed"                   // no chosen matter asks for the material
 	RuleUnknownMaterial    = "unknown_material"             // the material catalogue has no such material
 	RuleRequiredMaterial   = "required_material"            // a required material is missing

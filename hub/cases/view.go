@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -65,7 +66,7 @@ type SubcaseView struct {
 	StateLabel    string          `json:"state_label"`
 	WaitingFor    []string        `json:"waiting_for,omitempty"`
 	Deadlines     event.Deadlines `json:"deadlines"`
-	LimitsDays    LimitDays       `json:"limits_working_days"`
+	Limits        Limits          `json:"limits"`
 	Paused        bool            `json:"paused,omitempty"`
 	DispatchedAt  *time.Time      `json:"dispatched_at,omitempty"`
 	DeliveredAt   *time.Time      `json:"delivered_at,omitempty"`
@@ -169,10 +170,47 @@ func derefTime(t *time.Time) time.Time {
 	return *t
 }
 
-// LimitDays are a matter's limits in working days.
-type LimitDays struct {
-	Promised  int `json:"promised"`
-	Statutory int `json:"statutory"`
+// Limits are a sub-case's limits as its clock counts them.
+type Limits struct {
+	Promised  LimitView `json:"promised"`
+	Statutory LimitView `json:"statutory"`
+}
+
+// LimitView is one limit of a sub-case: Days in Unit (deadline.WorkingDays or CalendarDays;
+// 0 working days for a matter decided on the spot), or Unit UnitNone where no rule sets one;
+// Label says it in Chinese.
+type LimitView struct {
+	Days  int    `json:"days"`
+	Unit  string `json:"unit"`
+	Label string `json:"label"`
+}
+
+// limitView describes a stored limit.
+func limitView(days int, unit string) LimitView {
+	v := LimitView{Days: days, Unit: unit}
+	switch {
+	case unit == UnitNone:
+		v.Label = "无法定时限"
+	case days == 0:
+		v.Label = "当场办结"
+	case unit == deadline.CalendarDays:
+		v.Label = strconv.Itoa(days) + "日"
+	default:
+		v.Label = strconv.Itoa(days) + "个工作日"
+	}
+	return v
+}
+
+// deadlinesOf makes the deadlines a view or a message shows from the stored dates, flagged
+// provisional where one falls in a year whose official holiday schedule is not known.
+func (s *Service) deadlinesOf(promised, statutory string) event.Deadlines {
+	d := event.Deadlines{Promised: promised, Statutory: statutory}
+	for _, day := range []string{promised, statutory} {
+		if t, err := time.ParseInLocation(time.DateOnly, day, deadline.China); err == nil && s.cal.Provisional(t) {
+			d.Provisional = true
+		}
+	}
+	return d
 }
 
 // MaterialView is a material of a case and the sub-cases that reference it.
@@ -342,7 +380,7 @@ func (s *Service) caseView(r caseRows) *CaseView {
 	v := &CaseView{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 		Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
 		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
-		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
+		Deadline: s.deadlinesOf(c.DuePromised, c.DueStatutory),
 		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{},
 		Owner: c.Owner, holderID: c.HolderID, TraceID: tracing.TraceID(c.TraceParent)}
 	v.Bundle = event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode}
@@ -404,9 +442,9 @@ func (s *Service) caseView(r caseRows) *CaseView {
 func (s *Service) subcaseView(sc subcaseRow, paused bool, materials []string) SubcaseView {
 	sv := SubcaseView{ID: sc.ID, MatterCode: sc.MatterCode, MatterName: sc.MatterName, Optional: sc.Optional,
 		Department: DepartmentRef{Code: sc.Department, Name: s.deptName(sc.Department)}, State: sc.State, StateLabel: label(StateLabels, sc.State),
-		Deadlines:  event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
-		LimitsDays: LimitDays{Promised: sc.PromisedDays, Statutory: sc.StatutoryDays},
-		Paused:     paused, DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
+		Deadlines: s.deadlinesOf(sc.DuePromised, sc.DueStatutory),
+		Limits:    Limits{Promised: limitView(sc.PromisedDays, sc.PromisedUnit), Statutory: limitView(sc.StatutoryDays, sc.StatutoryUnit)},
+		Paused:    paused, DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
 		DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(materials)}
 	if sc.State == StateWaiting {
 		sv.WaitingFor = sc.Prerequisites.V

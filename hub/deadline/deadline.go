@@ -185,3 +185,22 @@ func (c *Calendar) Due(start time.Time, n int, unit string, pauses []Pause, now 
 	}
 	return c.Add(start, n+paused, unit)
 }
+
+// CoverageWarningDays is how near the end of the known official schedule a warning starts.
+const CoverageWarningDays = 90
+
+// CoverageWarning says, when the official holiday schedule the calendar knows ends within
+// CoverageWarningDays of now (or has ended), when it ends and what that means for deadlines;
+// "" otherwise. The hub logs it at start-up and /readyz reports it.
+func (c *Calendar) CoverageWarning(now time.Time) string {
+	until := c.CoveredUntil(now)
+	if until.IsZero() {
+		return fmt.Sprintf("the official holiday schedule of %d is not known: deadlines are counted Monday–Friday and flagged provisional; update github.com/6tail/lunar-go", now.In(China).Year())
+	}
+	left := int(until.Sub(Date(now)).Hours()/24 + 0.5)
+	if left > CoverageWarningDays {
+		return ""
+	}
+	return fmt.Sprintf("the official holiday schedule is known up to %s (%d days from today): deadlines after it are counted Monday–Friday and flagged provisional; update github.com/6tail/lunar-go once the State Council publishes %d's schedule",
+		until.Format(time.DateOnly), left, until.Year()+1)
+}

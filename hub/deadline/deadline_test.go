@@ -1,6 +1,7 @@
 package deadline
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -147,6 +148,20 @@ func TestTheCalendarSaysWhereItsScheduleEnds(t *testing.T) {
 	}
 	if c.Provisional(day("2027-12-31")) || !c.Provisional(day("2028-01-03")) {
 		t.Fatal("a deadline in 2028 is provisional, one in 2027 is not")
+	}
+}
+
+func TestTheCalendarWarnsWithinNinetyDaysOfItsEdge(t *testing.T) {
+	c := New()
+	if w := c.CoverageWarning(day("2027-10-01")); w != "" {
+		t.Errorf("91 days before the edge: %q, want no warning", w)
+	}
+	w := c.CoverageWarning(day("2027-10-02"))
+	if !strings.Contains(w, "2027-12-31 (90 days from today)") || !strings.Contains(w, "2028") {
+		t.Errorf("90 days before the edge: %q", w)
+	}
+	if w := c.CoverageWarning(day("2028-02-01")); !strings.Contains(w, "2028 is not known") {
+		t.Errorf("past the edge: %q", w)
 	}
 }
 

@@ -109,8 +109,13 @@ type LicenceMaterial struct {
 
 // Deadlines are a sub-case's deadlines as dates (YYYY-MM-DD, Asia/Shanghai).
 type Deadlines struct {
-	Promised  string `json:"promised"`
+	Promised string `json:"promised"`
+	// Statutory is "" where no rule sets the matter a statutory limit (nothing is due by law).
 	Statutory string `json:"statutory"`
+	// Provisional is true when a deadline falls in a year whose official holiday schedule is
+	// not known yet: it was counted with Monday–Friday as the working days and may move when
+	// the State Council publishes the year's schedule.
+	Provisional bool `json:"provisional,omitempty"`
 }
 
 // SubcaseDispatched is the data of a TypeSubcaseDispatched envelope: what a department

@@ -107,3 +107,20 @@ export function today(offsetDays = 0) {
   const d = new Date(Date.now() + offsetDays * 86400000);
   return new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit'}).format(d);
 }
+
+// limit says a catalogue time limit ({kind, days, unit}) as a notice does: 10个工作日, 20日
+// (calendar days), 当场办结, 无法定时限.
+export function limit(l) {
+  if (!l) return '—';
+  if (l.kind === 'on_the_spot') return '当场办结';
+  if (l.kind === 'none') return '无法定时限';
+  const s = l.unit === 'calendar' ? `${l.days}日` : `${l.days}个工作日`;
+  return l.extension_days ? `${s}（可延长${l.extension_days}${l.unit === 'calendar' ? '日' : '个工作日'}）` : s;
+}
+
+// limitDays says a sub-case's stored limit (days in a unit) the same way.
+export function limitDays(days, unit) {
+  if (unit === 'none') return '无法定时限';
+  if (days === 0) return '当场办结';
+  return unit === 'calendar' ? `${days}日` : `${days}个工作日`;
+}

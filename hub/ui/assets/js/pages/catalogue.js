@@ -27,8 +27,8 @@ async function overview(main, ctx) {
       h('div', null, h('strong', null, m.name), h('div', {class: 'mono small muted'}, m.code)),
       f.label(kinds, m.kind),
       Object.values(m.department || {}).map((c) => names[c] || c).filter((v, i, a) => a.indexOf(v) === i).join('、'),
-      m.statutory_limit ? `${m.statutory_limit.working_days} 个工作日` : '—',
-      m.promised_limit ? `${m.promised_limit.working_days} 个工作日` : '—',
+      f.limit(m.statutory_limit),
+      f.limit(m.promised_limit),
       (m.applicant_types || []).map((t) => f.label(f.applicantTypes, t)).join('、'),
       String((m.bundles || []).length || '—')]), {class: 'grid'});
   } else if (tab === 'departments') {
@@ -83,7 +83,7 @@ async function bundlePage(main, ctx, code) {
       table(['事项', '部门', '法定时限', '承诺时限', '结果'], b.matters.map((m) => [
         h('div', null, m.name, m.optional ? h('span', {class: 'muted small'}, '（选办）') : null),
         [m.department?.name || '—', Object.entries(m.department_by_applicant_type || {}).map(([t, d]) => h('div', {class: 'small muted'}, `${f.label(f.applicantTypes, t)}：${d.name}`))],
-        `${m.statutory_limit_working_days} 个工作日`, `${m.promised_limit_working_days} 个工作日`, m.result?.name || '—']), {class: 'grid'})),
+        f.limit(m.statutory_limit), f.limit(m.promised_limit), m.result?.name || '—']), {class: 'grid'})),
     h('div', {class: 'columns'},
       h('section', {class: 'panel', id: 'reuse'}, h('h2', null, '一张表单的复用'), reuseFigures(form.reuse, used)),
       h('section', {class: 'panel', id: 'coverage'}, h('h2', null, '各部门表单的映射覆盖'), coverageOf(coverage, type, form))),

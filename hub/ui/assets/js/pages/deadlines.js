@@ -58,9 +58,9 @@ export async function mount(main, ctx) {
           h('td', null, it.matter?.name || it.matter?.code),
           h('td', {class: 'small'}, f.label(f.subcaseStates, it.state)),
           h('td', null, badge(f.label(f.standingLabel, it.standing), f.standingTone[it.standing] || 'muted')),
-          h('td', {class: 'small'}, h('div', null, it.deadlines?.promised || '—', ` （${it.promised_days} 日）`), h('div', {class: toneText(it.days_left)}, f.daysLeft(it.days_left))),
-          h('td', {class: 'small'}, h('div', null, it.deadlines?.statutory || '—', ` （${it.statutory_days} 日）`),
-            hasStatLeft ? h('div', {class: toneText(it.statutory_days_left)}, f.daysLeft(it.statutory_days_left)) : null)));
+          h('td', {class: 'small'}, h('div', null, it.deadlines?.promised || '—', ` （${f.limitDays(it.promised_days, it.promised_unit)}）`), h('div', {class: toneText(it.days_left)}, f.daysLeft(it.days_left))),
+          h('td', {class: 'small'}, h('div', null, it.deadlines?.statutory || '—', ` （${f.limitDays(it.statutory_days, it.statutory_unit)}）`, it.deadlines?.provisional ? h('span', {class: 'muted small', title: '该年节假日安排未公布，暂按周一至周五计'}, ' 暂定') : null),
+            hasStatLeft && typeof it.statutory_days_left === 'number' ? h('div', {class: toneText(it.statutory_days_left)}, f.daysLeft(it.statutory_days_left)) : null)));
       }
     }
     replace(list, trs.length ? table(['办件', '事项', '状态', '时限状况', '承诺期限（工作日）', '法定期限（工作日）'], trs, {class: 'grid deadlines'}) : empty('没有在办事项'));
