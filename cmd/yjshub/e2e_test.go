@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -198,7 +199,13 @@ func TestEndToEndRefusals(t *testing.T) {
 				{"bad USCC", "/form/enterprise.uscc", "gb32100",
 					edit(func(m map[string]any) { m["form"].(map[string]any)["enterprise.uscc"] = "91350100M000100Y44" })},
 				{"dropped required matter", "/matters", "required_matter",
-					edit(func(m map[string]any) { m["matters"] = m["matters"].([]any)[1:] })},
+					edit(func(m map[string]any) {
+						m["matters"] = slices.DeleteFunc(m["matters"].([]any), func(c any) bool { return c == "tobacco-retail-licence" })
+					})},
+				{"neither of an either-or group", "/matters", "either_or",
+					edit(func(m map[string]any) {
+						m["matters"] = slices.DeleteFunc(m["matters"].([]any), func(c any) bool { return c == "food-business-licence" })
+					})},
 				{"unknown bundle", "/bundle", "unknown_bundle",
 					edit(func(m map[string]any) { m["bundle"] = "open-casino" })},
 			}

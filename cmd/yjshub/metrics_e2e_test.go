@@ -61,9 +61,9 @@ func TestServeExposesMetrics(t *testing.T) {
 			waitCompletedAndDelivered(t, hub, v.ID)
 			wants := []string{
 				`yjshub_cases{state="completed"} 1`,
-				`yjshub_subcases{department="admin-approval",state="approved"} 2`,
+				`yjshub_subcases{department="admin-approval",state="approved"} 1`,
 				`yjshub_subcases{department="tobacco",state="approved"} 1`,
-				`yjshub_connector_delivered_messages_total{connector="restpush:admin-approval",kind="restpush"} 2`,
+				`yjshub_connector_delivered_messages_total{connector="restpush:admin-approval",kind="restpush"} 1`,
 				`yjshub_connector_delivered_messages_total{connector="restpush:tobacco",kind="restpush"} 1`,
 				`yjshub_http_requests_total{method="POST",route="/api/v1/cases",status_class="2xx"} 1`,
 				`yjshub_http_requests_total{method="GET",route="/api/v1/cases/{id}",status_class="2xx"}`,

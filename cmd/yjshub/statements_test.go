@@ -60,14 +60,14 @@ func TestStatementsAndTransactionsPerCase(t *testing.T) {
 					}
 				}
 				o.limits.Unlimited = true // one client makes all the requests
-				// Five hundred sub-cases' callbacks at once, and the platform's long poll among them.
+				// Hundreds of sub-cases' callbacks at once, and the platform's long poll among them.
 				o.limits.MaxInFlight = 4096
 				hub, sim := startSimulatedHub(t, o)
 				before := dbCounts(t, hub)
 				ids := submitCases(t, hub, n)
 				switch flow {
 				case "delivered":
-					waitDeliveries(t, sim, 5*n)
+					waitDeliveries(t, sim, exampleMatters(t, "open-bar-enterprise")*n)
 					for _, id := range ids {
 						waitCase(t, hub, id, "delivered to every department", func(v cases.CaseView) bool {
 							for _, sc := range v.Subcases {
@@ -221,4 +221,14 @@ func followFeedUntilCompleted(t *testing.T, hub string, ids []string) {
 		}
 		after = f.Next
 	}
+}
+
+// exampleMatters counts the matters an example applies for: its sub-cases.
+func exampleMatters(t *testing.T, name string) int {
+	t.Helper()
+	var app struct{ Matters []string }
+	if err := json.Unmarshal(readExample(t, name), &app); err != nil || len(app.Matters) == 0 {
+		t.Fatalf("%s: matters %v (%v)", name, app.Matters, err)
+	}
+	return len(app.Matters)
 }

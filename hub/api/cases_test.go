@@ -65,7 +65,14 @@ func TestTheOneFormOfABundle(t *testing.T) {
 	if all.Reuse.FieldsAsked >= all.Reuse.FieldsSummed || all.Reuse.MaterialsAsked >= all.Reuse.MaterialsSummed {
 		t.Fatalf("reuse figures show no reuse: %+v", all.Reuse)
 	}
-	get(t, srv, "GET", "/api/v1/bundles/open-bar/form?applicant_type=enterprise&matters=food-business-licence,prepackaged-food-sales-filing,tobacco-retail-licence,public-venue-fire-safety-inspection", &chosen)
+	if resp := get(t, srv, "GET", "/api/v1/bundles/open-bar/form?applicant_type=enterprise&matters=food-business-licence,tobacco-retail-licence,public-venue-fire-safety-inspection", &chosen); resp.StatusCode != 200 {
+		t.Fatalf("the form of a choice: %d", resp.StatusCode)
+	}
+	var both ErrorBody
+	if resp := get(t, srv, "GET", "/api/v1/bundles/open-bar/form?applicant_type=enterprise&matters=food-business-licence,prepackaged-food-sales-filing,tobacco-retail-licence,public-venue-fire-safety-inspection", &both); resp.StatusCode != 422 ||
+		len(both.Error.Problems) != 1 || both.Error.Problems[0].Rule != "either_or" {
+		t.Fatalf("the form of both either-or matters: %d %+v", resp.StatusCode, both)
+	}
 	for code, p := range chosen.Schema.Properties {
 		for _, m := range p.Matters {
 			if m == "outdoor-advertising-approval" {

@@ -37,7 +37,8 @@ func TestTheNoticeListsMattersAndEveryMaterialOnce(t *testing.T) {
 		t.Fatalf("matters %d, bundle %+v", len(n.Matters), n.Bundle)
 	}
 	for _, m := range n.Matters {
-		if m.Department.Code == "" || m.Department.Name == "" || !m.StatutoryLimit.Set() || m.StatutoryLimit.Basis == "" || !m.PromisedLimit.Set() {
+		if m.Department.Code == "" || m.Department.Name == "" || !m.PromisedLimit.Set() ||
+			!(m.StatutoryLimit.Set() && m.StatutoryLimit.Basis != "" || m.StatutoryLimit.Kind == catalogue.LimitNone && m.StatutoryLimit.Note != "") {
 			t.Errorf("%s: incomplete %+v", m.Code, m)
 		}
 		switch m.Code {

@@ -68,10 +68,10 @@ func report(t *testing.T, svc *cases.Service, subcaseID string, types ...string)
 // The case collector counts, on every backend, cases by state, sub-cases by department and
 // state, and the sub-cases past their deadlines whose clock runs. Two 开酒吧 cases submitted on
 // Friday 2026-11-27: the first approved throughout; in the second, tobacco accepted, fire-rescue
-// suspended, urban management rejected, one admin-approval matter received and the other still
-// dispatched. Their deadlines (promised, statutory): prepackaged food filing 11-30 and 12-01,
-// fire inspection 12-04 and 12-11, outdoor advertising 12-04 and 12-25, food and tobacco
-// licences 12-11 and 12-25.
+// suspended, urban management rejected, the food licence received. Their deadlines (promised,
+// statutory): every promise 12-04 (5 working days); the food licence and the fire inspection
+// 12-11 (10 working days), outdoor advertising 12-25 (20 working days), the tobacco licence
+// 12-17 (20 calendar days — as working days it would be 12-25).
 func TestTheCaseCollectorCountsCasesAndOverdueSubcases(t *testing.T) {
 	t.Parallel()
 	for name, open := range storetest.Backends() {
@@ -91,24 +91,26 @@ func TestTheCaseCollectorCountsCasesAndOverdueSubcases(t *testing.T) {
 			report(t, svc, second["tobacco-retail-licence"], event.Accepted)
 			report(t, svc, second["public-venue-fire-safety-inspection"], event.Accepted, event.Suspended)
 			report(t, svc, second["outdoor-advertising-approval"], event.Rejected)
-			report(t, svc, second["prepackaged-food-sales-filing"], event.Received)
+			report(t, svc, second["food-business-licence"], event.Received)
 
-			// Deadlines are dates in China: 00:30 on 1 December there is still 30 November in UTC,
-			// yet the filing's promised date (30 November) has passed and its statutory one (1
-			// December, today) has not.
+			// Deadlines are dates in China: 00:30 on 5 December there is still 4 December in UTC,
+			// yet the promised date (4 December) has passed.
 			for _, tc := range []struct {
 				name string
 				now  time.Time
 				want string
 			}{
-				{"just after midnight in China on 1 December", time.Date(2026, 11, 30, 16, 30, 0, 0, time.UTC), overdue(map[string][2]int{
-					"admin-approval": {1, 0}, "fire-rescue": {0, 0}, "tobacco": {0, 0}, "urban-management": {0, 0}})},
-				{"on 7 December", time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC), overdue(map[string][2]int{
-					"admin-approval": {1, 1}, "fire-rescue": {0, 0}, "tobacco": {0, 0}, "urban-management": {0, 0}})},
+				{"on 4 December", time.Date(2026, 12, 4, 2, 0, 0, 0, time.UTC), overdue(map[string][2]int{
+					"admin-approval": {0, 0}, "fire-rescue": {0, 0}, "tobacco": {0, 0}, "urban-management": {0, 0}})},
+				{"just after midnight in China on 5 December", time.Date(2026, 12, 4, 16, 30, 0, 0, time.UTC), overdue(map[string][2]int{
+					"admin-approval": {1, 0}, "fire-rescue": {0, 0}, "tobacco": {1, 0}, "urban-management": {0, 0}})},
 				// The fire inspection's statutory date has passed too, but its clock stands
 				// still while suspended; the rejected advertising approval is decided.
 				{"on 14 December", time.Date(2026, 12, 14, 2, 0, 0, 0, time.UTC), overdue(map[string][2]int{
-					"admin-approval": {2, 1}, "fire-rescue": {0, 0}, "tobacco": {1, 0}, "urban-management": {0, 0}})},
+					"admin-approval": {1, 1}, "fire-rescue": {0, 0}, "tobacco": {1, 0}, "urban-management": {0, 0}})},
+				// The tobacco licence's 20 calendar days ended on 17 December.
+				{"on 18 December", time.Date(2026, 12, 18, 2, 0, 0, 0, time.UTC), overdue(map[string][2]int{
+					"admin-approval": {1, 1}, "fire-rescue": {0, 0}, "tobacco": {1, 1}, "urban-management": {0, 0}})},
 			} {
 				c := metrics.NewCaseCollector(st, func() time.Time { return tc.now }, 10*time.Second)
 				if err := testutil.CollectAndCompare(c, strings.NewReader(tc.want), "yjshub_subcases_overdue"); err != nil {
@@ -128,7 +130,7 @@ yjshub_cases{state="withdrawn"} 0
 				t.Error(err)
 			}
 			subcases := map[string]map[string]int{
-				"admin-approval":   {cases.StateApproved: 2, cases.StateReceived: 1, cases.StateDispatched: 1},
+				"admin-approval":   {cases.StateApproved: 1, cases.StateReceived: 1},
 				"fire-rescue":      {cases.StateApproved: 1, cases.StateSuspended: 1},
 				"tobacco":          {cases.StateApproved: 1, cases.StateAccepted: 1},
 				"urban-management": {cases.StateApproved: 1, cases.StateRejected: 1},

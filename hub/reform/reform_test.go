@@ -163,7 +163,7 @@ func (h handBuilt) plus(o handBuilt) handBuilt {
 var (
 	drinkShop  = []string{"food-business-licence", "outdoor-advertising-approval"}
 	barbershop = []string{"public-place-hygiene-licence", "sewage-discharge-permit"}
-	bar        = []string{"food-business-licence", "prepackaged-food-sales-filing", "outdoor-advertising-approval", "tobacco-retail-licence", "public-venue-fire-safety-inspection"}
+	bar        = []string{"food-business-licence", "outdoor-advertising-approval", "tobacco-retail-licence", "public-venue-fire-safety-inspection"}
 )
 
 // November 2026 in China has no public holiday: its working days are the weekdays. Working days
@@ -173,18 +173,21 @@ var (
 //
 //	D 开饮品店 (30), Fri 30 Oct 10:00: both matters approved Tue 3 Nov (2 working days each). Outside November.
 //	A 开饮品店 (30), Mon 2 Nov 09:00:
-//	  food-business-licence (admin-approval, 10/20 days): approved Fri 6 Nov, with the food licence — 4 days.
-//	  outdoor-advertising-approval (urban-management, 5/20): supplement asked Tue 3 Nov 10:00, sent Mon 9 Nov
+//	  food-business-licence (admin-approval, promised 5 / statutory 10 working days): approved Fri 6 Nov, with
+//	  the food licence — 4 days.
+//	  outdoor-advertising-approval (urban-management, 5/20 working days): supplement asked Tue 3 Nov 10:00, sent Mon 9 Nov
 //	  10:00 (a pause of 4 working days: 4, 5, 6, 9 Nov), approved Thu 12 Nov — 8 days; its promised
 //	  deadline is 5 + 4 working days after 2 Nov, Fri 13 Nov: within, thanks to the pause.
 //	  Completed, with a supplement round.
 //	B 开理发店 (25), Tue 3 Nov 15:00:
-//	  public-place-hygiene-licence (health, 10/20): approved Fri 20 Nov — 13 days; promised by Tue 17 Nov: late.
-//	  sewage-discharge-permit (housing, 7/15): rejected Wed 4 Nov — 1 day.
+//	  public-place-hygiene-licence (health, promised 5 working days, statutory 20 calendar days — Mon 23 Nov,
+//	  14 working days): approved Fri 20 Nov — 13 days; promised by Tue 10 Nov: late.
+//	  sewage-discharge-permit (housing, promised 3 working days, statutory 15 calendar days — Wed 18 Nov, 11
+//	  working days): rejected Wed 4 Nov — 1 day.
 //	  Completed (partially approved), without a supplement round.
 //	C 开酒吧 (34), Wed 25 Nov 09:00, prefilled and with A's food licence as a material:
 //	  food-business-licence accepted; outdoor-advertising-approval (5/20) approved Fri 27 Nov — 2 days;
-//	  the other three at their departments. In progress.
+//	  the other two at their departments. In progress.
 //	E 开理发店 (25), Thu 26 Nov 09:00, withdrawn whole on Fri 27 Nov.
 //
 // The report is made on Mon 30 Nov 12:00.
@@ -301,8 +304,8 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 
 		// Overall: A, B, C and E (D was submitted in October).
 		o := rep.Overall
-		if o.Cases != 4 || o.Completed != 2 || o.Withdrawn != 1 || o.InProgress != 1 || o.Matters != 2+2+5+2 {
-			t.Errorf("overall cases: %d cases, %d completed, %d withdrawn, %d in progress, %d matters; want 4, 2, 1, 1, 11",
+		if o.Cases != 4 || o.Completed != 2 || o.Withdrawn != 1 || o.InProgress != 1 || o.Matters != 2+2+4+2 {
+			t.Errorf("overall cases: %d cases, %d completed, %d withdrawn, %d in progress, %d matters; want 4, 2, 1, 1, 10",
 				o.Cases, o.Completed, o.Withdrawn, o.InProgress, o.Matters)
 		}
 		drink, shop, pub := countByHand(t, "enterprise", drinkShop...), countByHand(t, "enterprise", barbershop...), countByHand(t, "enterprise", bar...)
@@ -325,14 +328,15 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 			t.Errorf("overall materials %+v; want %+v", o.Materials, wantMaterials)
 		}
 
-		// Decided: A food 4 days, A ad 8 (a supplement round), B hygiene 13 (promised by 17 Nov:
+		// Decided: A food 4 days, A ad 8 (a supplement round), B hygiene 13 (promised by 10 Nov:
 		// late), B sewage 1 (rejected), C ad 2. Sorted 1 2 4 8 13: mean 28/5, the 90th
-		// percentile the 5th of 5 (ceil(4.5)). Limits: promised 10+5+10+7+5 = 37, statutory
-		// 20+20+20+15+20 = 95; reduction 100 × (1 − 28/95) = 70.5.
-		checkHandling(t, "overall", o.Handling, reform.Handling{Subcases: 11, Decided: 5, Approved: 4, Rejected: 1,
-			MeanDays: 5.6, P90Days: 13, MeanPromisedDays: 7.4, MeanStatutoryDays: 19, WithStatutory: 5,
+		// percentile the 5th of 5 (ceil(4.5)). Limits in working days: promised 5+5+5+3+5 = 23,
+		// statutory 10+20+14+11+20 = 75 (the calendar-day limits as the working days they span);
+		// reduction 100 × (1 − 28/75) = 62.7.
+		checkHandling(t, "overall", o.Handling, reform.Handling{Subcases: 10, Decided: 5, Approved: 4, Rejected: 1,
+			MeanDays: 5.6, P90Days: 13, MeanPromisedDays: 4.6, MeanStatutoryDays: 15, WithStatutory: 5,
 			WithinPromised: 4, WithinPromisedPercent: 80, WithinStatutory: 5, WithinStatutoryPercent: 100,
-			ReductionPercent: 70.5, WithoutSupplement: 4, WithoutSupplementPercent: 80})
+			ReductionPercent: 62.7, WithoutSupplement: 4, WithoutSupplementPercent: 80})
 		if want := (reform.OneRound{Completed: 2, WithoutSupplement: 1, Percent: 50, SupplementRequests: 1, Supplements: 1}); o.OneRound != want {
 			t.Errorf("overall one round %+v; want %+v", o.OneRound, want)
 		}
@@ -350,19 +354,19 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 			b25.Fields.Asked != 2*shop.fieldsAsked || b25.Materials.Separate != 2*shop.materialsSeparate {
 			t.Errorf("开理发店: %+v", b25)
 		}
-		// B: 13 and 1 days; promised (10+7)/2, statutory (20+15)/2; reduction 100 × (1 − 14/35).
+		// B: 13 and 1 days; promised (5+3)/2, statutory (14+11)/2; reduction 100 × (1 − 14/25).
 		checkHandling(t, "开理发店", b25.Handling, reform.Handling{Subcases: 4, Decided: 2, Approved: 1, Rejected: 1,
-			MeanDays: 7, P90Days: 13, MeanPromisedDays: 8.5, MeanStatutoryDays: 17.5, WithStatutory: 2,
+			MeanDays: 7, P90Days: 13, MeanPromisedDays: 4, MeanStatutoryDays: 12.5, WithStatutory: 2,
 			WithinPromised: 1, WithinPromisedPercent: 50, WithinStatutory: 2, WithinStatutoryPercent: 100,
-			ReductionPercent: 60, WithoutSupplement: 2, WithoutSupplementPercent: 100})
+			ReductionPercent: 44, WithoutSupplement: 2, WithoutSupplementPercent: 100})
 		if want := (reform.OneRound{Completed: 1, WithoutSupplement: 1, Percent: 100}); b25.OneRound != want {
 			t.Errorf("开理发店 one round %+v; want %+v", b25.OneRound, want)
 		}
-		// A: 4 and 8 days; promised (10+5)/2, statutory 20; reduction 100 × (1 − 12/40).
+		// A: 4 and 8 days; promised (5+5)/2, statutory (10+20)/2; reduction 100 × (1 − 12/30).
 		checkHandling(t, "开饮品店", b30.Handling, reform.Handling{Subcases: 2, Decided: 2, Approved: 2,
-			MeanDays: 6, P90Days: 8, MeanPromisedDays: 7.5, MeanStatutoryDays: 20, WithStatutory: 2,
+			MeanDays: 6, P90Days: 8, MeanPromisedDays: 5, MeanStatutoryDays: 15, WithStatutory: 2,
 			WithinPromised: 2, WithinPromisedPercent: 100, WithinStatutory: 2, WithinStatutoryPercent: 100,
-			ReductionPercent: 70, WithoutSupplement: 1, WithoutSupplementPercent: 50})
+			ReductionPercent: 60, WithoutSupplement: 1, WithoutSupplementPercent: 50})
 		if want := (reform.OneRound{Completed: 1, WithoutSupplement: 0, Percent: 0, SupplementRequests: 1, Supplements: 1}); b30.OneRound != want {
 			t.Errorf("开饮品店 one round %+v; want %+v", b30.OneRound, want)
 		}
@@ -370,7 +374,7 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 			t.Errorf("开饮品店 fields %+v, materials %+v; want %+v", b30.Fields, b30.Materials, drink)
 		}
 		// C: one decision, 2 days against 20; reduction 100 × (1 − 2/20).
-		checkHandling(t, "开酒吧", b34.Handling, reform.Handling{Subcases: 5, Decided: 1, Approved: 1,
+		checkHandling(t, "开酒吧", b34.Handling, reform.Handling{Subcases: 4, Decided: 1, Approved: 1,
 			MeanDays: 2, P90Days: 2, MeanPromisedDays: 5, MeanStatutoryDays: 20, WithStatutory: 1,
 			WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100,
 			ReductionPercent: 90, WithoutSupplement: 1, WithoutSupplementPercent: 100})
@@ -402,21 +406,21 @@ func TestTheReportMeasuresNovembersCasesAgainstThePlan(t *testing.T) {
 
 		// Departments, in the catalogue's order, each with its sub-cases of the four cases.
 		want := map[string]reform.Handling{
-			// A food 4 days; C food and C prepackaged open.
-			"admin-approval": {Subcases: 3, Decided: 1, Approved: 1, MeanDays: 4, P90Days: 4, MeanPromisedDays: 10, MeanStatutoryDays: 20, WithStatutory: 1,
-				WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 80,
+			// A food 4 days against 10; C food open.
+			"admin-approval": {Subcases: 2, Decided: 1, Approved: 1, MeanDays: 4, P90Days: 4, MeanPromisedDays: 5, MeanStatutoryDays: 10, WithStatutory: 1,
+				WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 60,
 				WithoutSupplement: 1, WithoutSupplementPercent: 100},
 			// A ad 8 days with a supplement round, C ad 2: p90 the 2nd of 2.
 			"urban-management": {Subcases: 2, Decided: 2, Approved: 2, MeanDays: 5, P90Days: 8, MeanPromisedDays: 5, MeanStatutoryDays: 20, WithStatutory: 2,
 				WithinPromised: 2, WithinPromisedPercent: 100, WithinStatutory: 2, WithinStatutoryPercent: 100, ReductionPercent: 75,
 				WithoutSupplement: 1, WithoutSupplementPercent: 50},
-			// B hygiene 13 days, late on the promise; E's withdrawn.
-			"health": {Subcases: 2, Decided: 1, Approved: 1, MeanDays: 13, P90Days: 13, MeanPromisedDays: 10, MeanStatutoryDays: 20, WithStatutory: 1,
-				WithinPromised: 0, WithinPromisedPercent: 0, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 35,
+			// B hygiene 13 days, late on the promise, within its 20 calendar days (14 working); E's withdrawn.
+			"health": {Subcases: 2, Decided: 1, Approved: 1, MeanDays: 13, P90Days: 13, MeanPromisedDays: 5, MeanStatutoryDays: 14, WithStatutory: 1,
+				WithinPromised: 0, WithinPromisedPercent: 0, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 7.1,
 				WithoutSupplement: 1, WithoutSupplementPercent: 100},
-			// B sewage rejected after 1 day against 15: reduction 100 × 14/15.
-			"housing": {Subcases: 2, Decided: 1, Rejected: 1, MeanDays: 1, P90Days: 1, MeanPromisedDays: 7, MeanStatutoryDays: 15, WithStatutory: 1,
-				WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 93.3,
+			// B sewage rejected after 1 day against 15 calendar days (11 working): reduction 100 × 10/11.
+			"housing": {Subcases: 2, Decided: 1, Rejected: 1, MeanDays: 1, P90Days: 1, MeanPromisedDays: 3, MeanStatutoryDays: 11, WithStatutory: 1,
+				WithinPromised: 1, WithinPromisedPercent: 100, WithinStatutory: 1, WithinStatutoryPercent: 100, ReductionPercent: 90.9,
 				WithoutSupplement: 1, WithoutSupplementPercent: 100},
 			"tobacco":     {Subcases: 1},
 			"fire-rescue": {Subcases: 1},
