@@ -133,12 +133,47 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 			"matters":        matters,
 			"form":           form,
 			"materials":      materials,
+			"agent":          agentSchema(),
 		},
 	}
 	if len(conds) > 0 {
 		out["allOf"] = conds
 	}
 	return out
+}
+
+// agentSchema is the agent acting for the applicant (帮办代办, hub/cases.Agent), the same in every
+// one form: a proxy (代办) needs the applicant's authorisation whole, an assistant (帮办) has
+// none. The checks of the identity number's check character and of the phone are intake's.
+func agentSchema() map[string]any {
+	text := func(max int) map[string]any {
+		return map[string]any{"type": "string", "minLength": 1, "maxLength": max, "pattern": `^[^\x00-\x1F\x7F-\x9F]*\S[^\x00-\x1F\x7F-\x9F]*$`}
+	}
+	file := map[string]any{"type": "object", "additionalProperties": false, "required": []any{"filename", "sha256", "size", "uri"},
+		"properties": map[string]any{
+			"filename": map[string]any{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\\\x00]+$"},
+			"sha256":   map[string]any{"type": "string", "pattern": "^[0-9a-f]{64}$"},
+			"size":     map[string]any{"type": "integer", "minimum": 1},
+			"uri":      map[string]any{"type": "string", "format": "uri", "pattern": "^https://"},
+		}}
+	return map[string]any{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"kind", "name", "id_type", "id_number", "phone"},
+		"properties": map[string]any{
+			"kind":         map[string]any{"enum": []any{"assistance", "proxy"}},
+			"name":         text(50),
+			"id_type":      map[string]any{"enum": []any{"resident_id", "passport"}},
+			"id_number":    map[string]any{"type": "string", "pattern": "^[0-9A-Z]{5,20}$"},
+			"phone":        map[string]any{"type": "string", "pattern": "^[0-9-]+$"},
+			"organisation": map[string]any{"type": "string", "maxLength": 100, "pattern": `^[^\x00-\x1F\x7F-\x9F]*$`},
+			"authorisation": map[string]any{"type": "object", "additionalProperties": false, "required": []any{"scope", "valid_until", "material"},
+				"properties": map[string]any{"scope": text(500), "valid_until": map[string]any{"type": "string", "format": "date"}, "material": file}},
+		},
+		"if":   map[string]any{"required": []any{"kind"}, "properties": map[string]any{"kind": map[string]any{"const": "proxy"}}},
+		"then": map[string]any{"required": []any{"authorisation"}, "properties": map[string]any{"authorisation": true}},
+		"else": map[string]any{"properties": map[string]any{"authorisation": false}},
+	}
 }
 
 // onlyConditional returns matters when every one of them is conditional, else nil.
