@@ -146,8 +146,12 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 // one form: a proxy (代办) needs the applicant's authorisation whole, an assistant (帮办) has
 // none. The checks of the identity number's check character and of the phone are intake's.
 func agentSchema() map[string]any {
+	// Not blank: one character that is neither a control character nor a space as Go's
+	// unicode.IsSpace has it (what intake trims), spelt out rather than \S, which Go's RE2 and
+	// ECMAScript read differently; the characters past \xFF are in the pattern as themselves.
 	text := func(max int) map[string]any {
-		return map[string]any{"type": "string", "minLength": 1, "maxLength": max, "pattern": `^[^\x00-\x1F\x7F-\x9F]*\S[^\x00-\x1F\x7F-\x9F]*$`}
+		return map[string]any{"type": "string", "minLength": 1, "maxLength": max,
+			"pattern": "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x20\\x7F-\\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\\x00-\\x1F\\x7F-\\x9F]*$"}
 	}
 	file := map[string]any{"type": "object", "additionalProperties": false, "required": []any{"filename", "sha256", "size", "uri"},
 		"properties": map[string]any{
