@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/store"
 	"yjshub/mapping"
@@ -210,4 +217,87 @@ func TestTheApplicationSchemaDescribesTheAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Whatever agent an application names, intake either takes it as given or refuses it with
+// problems under /agent that never repeat its name, ID number or phone.
+func FuzzAgentIntake(f *testing.F) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(f.TempDir(), "hub.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		f.Fatal(err)
+	}
+	hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Now: func() time.Time { return testNow }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "open-drink-shop-enterprise.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	seed, err := json.Marshal(proxy())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	for _, s := range []string{
+		`{}`,
+		`{"kind": "assistance", "name": "李帮办", "id_type": "passport", "id_number": "E12345678", "phone": "0791-86123456"}`,
+		`{"kind": "proxy", "name": "王帮办", "id_type": "resident_id", "id_number": "110105194912310021", "phone": "13800138000"}`,
+		`{"kind": "proxy", "name": " ", "id_type": "resident_id", "id_number": "11010519491231002X", "phone": "13800138000",
+		  "authorisation": {"scope": "\u0007", "valid_until": "2026-02-30", "material": {"filename": "a/b", "sha256": "", "size": -1, "uri": "ftp://x"}}}`,
+		`{"kind": "assistance", "name": "赵六六六六", "id_type": "passport", "id_number": "AB1234567", "phone": "+8613800138000", "organisation": "\u2028"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, agentJSON []byte) {
+		var a cases.Agent
+		dec := json.NewDecoder(bytes.NewReader(agentJSON))
+		dec.DisallowUnknownFields()
+		if dec.Decode(&a) != nil {
+			return // DecodeApplication refuses it before intake (FuzzDecodeApplication)
+		}
+		app, hash, err := cases.DecodeApplication(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		app.Agent = &a
+		v, _, err := hs.Cases.Submit(ctx, app, hash, "")
+		if err == nil {
+			if v.Agent == nil || v.Agent.Kind != a.Kind || v.Agent.Name != a.Name || v.Agent.IDNumber != a.IDNumber || v.Agent.Phone != a.Phone {
+				t.Fatalf("the case's agent %+v is not the one given %+v", v.Agent, a)
+			}
+			return
+		}
+		var pe *problem.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("refused with %v: want problems", err)
+		}
+		for _, p := range pe.Problems {
+			if p.Rule == "" || !strings.HasPrefix(p.Path, "/agent") {
+				t.Errorf("problem %+v: want a rule and a path under /agent", p)
+			}
+			zh := problem.MessageZH(p, testCatalogue)
+			for _, secret := range []string{a.IDNumber, a.Phone, a.Name} {
+				if distinctive(secret) && (strings.Contains(p.Message, secret) || strings.Contains(zh, secret)) {
+					t.Errorf("problem %+v repeats what was given", p)
+				}
+			}
+		}
+	})
+}
+
+// distinctive reports whether a value is unlike any words of the problems' own text, so that
+// finding it in a message means the message repeats it: six characters or more, no space, a
+// digit or a character beyond ASCII among them (ID numbers, phones, Chinese names). A name such
+// as "port" is in "passport" without having been repeated.
+func distinctive(s string) bool {
+	if utf8.RuneCountInString(s) < 6 || strings.ContainsFunc(s, unicode.IsSpace) {
+		return false
+	}
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsDigit(r) || r > unicode.MaxASCII })
 }
