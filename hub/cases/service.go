@@ -74,7 +74,7 @@ type Config struct {
 	// which exports nothing but still gives every case a trace id.
 	Tracing trace.TracerProvider
 	// Audit is the audit log that ratings (好差评) and the departments' responses to them are
-	// written to, each in its own transaction. Default: nil, not audited (tests of other parts).
+	// written to, in the transaction that records them. Default: nil, not audited.
 	Audit *audit.Log
 	// Pseudonyms makes the holder references of those audit rows. Default: rows without one.
 	Pseudonyms *pseudonym.Keyring
