@@ -145,7 +145,7 @@ func New(cfg Config) (*Services, error) {
 	}
 	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
 		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger,
-		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing}); err != nil {
+		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms}); err != nil {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,

@@ -148,12 +148,51 @@ func (f *OneForm) applicationSchema(bundle *catalogue.Bundle) map[string]any {
 			"matters":        matters,
 			"form":           form,
 			"materials":      materials,
+			"agent":          agentSchema(),
 		},
 	}
 	if len(conds) > 0 {
 		out["allOf"] = conds
 	}
 	return out
+}
+
+// agentSchema is the agent acting for the applicant (帮办代办, hub/cases.Agent), the same in every
+// one form: a proxy (代办) needs the applicant's authorisation whole, an assistant (帮办) has
+// none. The checks of the identity number's check character and of the phone are intake's.
+func agentSchema() map[string]any {
+	// Not blank: one character that is neither a control character nor a space as Go's
+	// unicode.IsSpace has it (what intake trims), spelt out rather than \S, which Go's RE2 and
+	// ECMAScript read differently; the characters past \xFF are in the pattern as themselves.
+	text := func(max int) map[string]any {
+		return map[string]any{"type": "string", "minLength": 1, "maxLength": max,
+			"pattern": "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x20\\x7F-\\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\\x00-\\x1F\\x7F-\\x9F]*$"}
+	}
+	file := map[string]any{"type": "object", "additionalProperties": false, "required": []any{"filename", "sha256", "size", "uri"},
+		"properties": map[string]any{
+			"filename": map[string]any{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\\\x00]+$"},
+			"sha256":   map[string]any{"type": "string", "pattern": "^[0-9a-f]{64}$"},
+			"size":     map[string]any{"type": "integer", "minimum": 1},
+			"uri":      map[string]any{"type": "string", "format": "uri", "pattern": "^https://"},
+		}}
+	return map[string]any{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []any{"kind", "name", "id_type", "id_number", "phone"},
+		"properties": map[string]any{
+			"kind":         map[string]any{"enum": []any{"assistance", "proxy"}},
+			"name":         text(50),
+			"id_type":      map[string]any{"enum": []any{"resident_id", "passport"}},
+			"id_number":    map[string]any{"type": "string", "pattern": "^[0-9A-Z]{5,20}$"},
+			"phone":        map[string]any{"type": "string", "pattern": "^[0-9-]+$"},
+			"organisation": map[string]any{"type": "string", "maxLength": 100, "pattern": `^[^\x00-\x1F\x7F-\x9F]*$`},
+			"authorisation": map[string]any{"type": "object", "additionalProperties": false, "required": []any{"scope", "valid_until", "material"},
+				"properties": map[string]any{"scope": text(500), "valid_until": map[string]any{"type": "string", "format": "date"}, "material": file}},
+		},
+		"if":   map[string]any{"required": []any{"kind"}, "properties": map[string]any{"kind": map[string]any{"const": "proxy"}}},
+		"then": map[string]any{"required": []any{"authorisation"}, "properties": map[string]any{"authorisation": true}},
+		"else": map[string]any{"properties": map[string]any{"authorisation": false}},
+	}
 }
 
 // onlyConditional returns matters when every one of them is conditional, else nil.

@@ -164,6 +164,10 @@ var zhTemplates = map[string]zhTemplate{
 	"licence_expired":    {thing: "%s：该电子证照已过有效期，请提供有效的证照或改为上传文件", bare: "该电子证照已过有效期，请提供有效的证照或改为上传文件"},
 	"licence_revoked":    {thing: "%s：该电子证照已被发证机关注销，请提供有效的证照或改为上传文件", bare: "该电子证照已被发证机关注销，请提供有效的证照或改为上传文件"},
 
+	// hub/cases: 好差评 (ratings) and 帮办代办 (an agent acting for the applicant).
+	"department_not_in_case": {thing: "%s未办理本件的事项，只能评价办理本件事项的部门", bare: "只能评价办理本件事项的部门"},
+	"agent_authorisation":    {thing: "代办需要申请人的授权：%s缺失或已失效，请补充", material: "代办需要申请人的授权：请提交%s", bare: "代办需要申请人的授权，请补充授权委托书、委托事项范围和委托期限"},
+
 	// hub/licences: an e-licence a department issues or revokes.
 	"issuer": {thing: "发证机关应为办理该事项的部门本身", bare: "发证机关应为办理该事项的部门本身"},
 
@@ -241,6 +245,13 @@ func thingOfPath(path string, l Labeller) thing {
 		return thing{name: ordinal(toks[1], "个电子证照") + suffix(toks[2:])}
 	case head == "missing" && len(toks) > 1:
 		return thing{name: ordinal(toks[1], "项补正内容") + suffix(toks[2:])}
+	case head == "agent":
+		if n, ok := zhAgentKeys[toks[len(toks)-1]]; ok {
+			return thing{name: n}
+		}
+		return thing{name: "帮办代办人信息"}
+	case head == "ratings" && len(toks) > 1:
+		return thing{name: ordinal(toks[1], "项评价") + suffix(toks[2:])}
 	}
 	for i := len(toks) - 1; i >= 0; i-- {
 		if n, ok := zhKeys[toks[i]]; ok {
@@ -332,4 +343,27 @@ var zhKeys = map[string]string{
 	"outcome":         "结果",
 	"case":            "办件",
 	"connectors":      "连接器配置",
+	"level":           "评价等级",
+	"comment":         "评价意见",
+	"response":        "整改答复",
+	"ratings":         "评价",
+}
+
+// zhAgentKeys name the parts of an application's agent (帮办代办人, /agent/…).
+var zhAgentKeys = map[string]string{
+	"agent":         "帮办代办人信息",
+	"kind":          "帮办代办类别（帮办或代办）",
+	"name":          "帮办代办人姓名",
+	"id_type":       "帮办代办人证件类型",
+	"id_number":     "帮办代办人证件号码",
+	"phone":         "帮办代办人联系电话",
+	"organisation":  "帮办代办人所在单位",
+	"authorisation": "申请人授权",
+	"scope":         "委托事项范围",
+	"valid_until":   "委托期限",
+	"material":      "授权委托书",
+	"filename":      "授权委托书的文件名",
+	"sha256":        "授权委托书的文件摘要",
+	"size":          "授权委托书的文件大小",
+	"uri":           "授权委托书的文件地址",
 }

@@ -164,8 +164,12 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 // AuditCaseRead is the audit kind of an operator's read of a case's personal data.
 const AuditCaseRead = "case_read"
 
-// maskPersonalData masks the resident ID numbers and the names of individual holders in v.
+// maskPersonalData masks the resident ID numbers and the names of individual holders in v,
+// and the personal data of the agent acting for the applicant.
 func maskPersonalData(v *cases.CaseView) {
+	if v.Agent != nil {
+		v.Agent.MaskPersonalData()
+	}
 	for i := range v.Licences {
 		l := &v.Licences[i]
 		if l.HolderIDType == "resident_id" {

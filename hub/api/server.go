@@ -178,6 +178,13 @@ func New(cfg Config) (*Server, error) {
 			r.With(s.allow(forPlatforms...)).Get("/events", s.events)
 			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/deadlines", s.deadlines)
 			depts.Post("/subcases/{id}/events", s.subcaseEvent)
+			// 好差评 and 帮办代办 (ratings.go, agents.go).
+			r.With(s.allow(forApplicants...)).Post("/cases/{id}/ratings", s.rateCase)
+			r.With(s.allow(forPlatforms...)).Get("/cases/{id}/ratings", s.caseRatings)
+			r.With(s.allow(auth.RoleDepartment, auth.RoleOperator)).Get("/rectifications", s.rectifications)
+			depts.Post("/ratings/{id}/response", s.respondToRating)
+			ops.Get("/reports/ratings", s.ratingReport)
+			ops.Get("/reports/agents", s.agentReport)
 		}
 		if cfg.Sharing != nil {
 			s.mountSharing(r)

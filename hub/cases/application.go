@@ -34,6 +34,8 @@ type Application struct {
 	// ExternalRef is the platform's own number for the application (申报流水号), optional:
 	// unique among the platform's cases, it finds the case (GET /api/v1/cases?external_ref=).
 	ExternalRef string `json:"external_ref,omitempty"`
+	// Agent is the agent acting for the applicant (帮办代办), when there is one.
+	Agent *Agent `json:"agent,omitempty"`
 }
 
 // MaterialInput is a supplied document, referenced by hash and location, or given as an
@@ -87,7 +89,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 		return Application{}, "", problem.New(problem.Problem{Path: "", Rule: problem.RuleJSON, Message: "the body must be one JSON object, with nothing after it"})
 	}
 	var problems []problem.Problem
-	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true, "external_ref": true}
+	known := map[string]bool{"bundle": true, "applicant_type": true, "matters": true, "form": true, "materials": true, "external_ref": true, "agent": true}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
@@ -95,7 +97,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !known[k] {
-			problems = append(problems, problem.Problem{Path: "/" + pointerToken.Replace(k), Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials, external_ref)"})
+			problems = append(problems, problem.Problem{Path: "/" + pointerToken.Replace(k), Rule: problem.RuleUnknownField, Message: "not a field of an application (bundle, applicant_type, matters, form, materials, external_ref, agent)"})
 		}
 	}
 	var app Application
@@ -117,6 +119,7 @@ func DecodeApplication(r io.Reader) (Application, string, error) {
 	decodeInto("form", &app.Form)
 	decodeInto("materials", &app.Materials)
 	decodeInto("external_ref", &app.ExternalRef)
+	decodeInto("agent", &app.Agent)
 	if raw["external_ref"] != nil && app.ExternalRef != "" && !externalRefRE.MatchString(app.ExternalRef) {
 		problems = append(problems, problem.Problem{Path: "/external_ref", Rule: RuleExternalRef, Message: "must be 1 to 64 visible characters, without spaces"})
 	}
@@ -151,6 +154,7 @@ func typeMessage(key string, err error) string {
 		"form":           "an object of canonical fields",
 		"materials":      "an array of {type, filename, sha256, size, uri} or {type, licence: {type, number}}",
 		"external_ref":   "a string",
+		"agent":          "an object {kind, name, id_type, id_number, phone, organisation, authorisation: {scope, valid_until, material: {filename, sha256, size, uri}}}",
 	}[key]
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) && ute.Field != "" {

@@ -163,6 +163,7 @@ type preparedCase struct {
 	c         caseRow
 	subs      []subcaseRow
 	materials []*plannedMaterial
+	agent     *agentRow
 	steps     []timelineStep
 	msgs      []store.OutboxMessage
 	view      *CaseView
@@ -174,7 +175,7 @@ type preparedCase struct {
 // context, which the case keeps and its messages carry.
 func (s *Service) prepareCase(caseID, owner string, p *plan, traceparent string, now time.Time) (*preparedCase, error) {
 	ts := store.NewTimestamp(now)
-	pc := &preparedCase{materials: p.materials}
+	pc := &preparedCase{materials: p.materials, agent: p.agent}
 	pc.c = caseRow{ID: caseID, BundleCode: p.bundle.Code, BundleSeq: p.bundle.Seq, ApplicantType: p.app.ApplicantType, HolderID: p.holder.ID,
 		HolderName: p.holder.Name, State: CaseInProgress, Form: store.JSONOf(mapping.Form(p.app.Form)), CatalogueVersion: s.cat.Version, SubmittedAt: ts,
 		UpdatedAt: ts, Owner: owner, ExternalRef: p.app.ExternalRef, TraceParent: traceparent}
@@ -213,7 +214,7 @@ func (s *Service) prepareCase(caseID, owner string, p *plan, traceparent string,
 	}
 
 	// The view, made of the rows as loadCase would read them back.
-	r := caseRows{c: pc.c, subs: pc.subs}
+	r := caseRows{c: pc.c, subs: pc.subs, agent: pc.agent}
 	type file struct {
 		pm   *plannedMaterial
 		user string
@@ -292,6 +293,7 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase)
 		"optional", "state", "form", "prerequisites", "promised_days", "statutory_days", "promised_unit", "statutory_unit", "clock_start", "dispatched_at", "due_promised", "due_statutory",
 		"updated_at", "delivered_seq"}, rows)
 	addMaterials(&w, c.ID, pc.materials, c.SubmittedAt)
+	addAgent(&w, c.ID, pc.agent, c.SubmittedAt)
 	// The timeline's first steps, numbered from 1: the case's event_seq is written with them.
 	steps := make([][]any, len(pc.steps))
 	for i, st := range pc.steps {

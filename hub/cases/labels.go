@@ -64,6 +64,8 @@ var StepLabels = map[string]string{
 	StateWithdrawn:           "已撤回",
 	CaseCompleted:            "办结",
 	StepLicenceRevoked:       "证照已撤销",
+	StepRated:                "已评价",
+	StepRectified:            "差评已整改答复",
 }
 
 // label returns the Chinese name of a state or step, or the code when it has none.

@@ -16,8 +16,10 @@ import (
 
 	"yjshub/catalogue"
 	"yjshub/format"
+	"yjshub/hub/audit"
 	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
+	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 	"yjshub/hub/tracing"
 	"yjshub/mapping"
@@ -71,6 +73,11 @@ type Config struct {
 	// Tracing makes the spans of intake and of department events. Default: tracing.Default(),
 	// which exports nothing but still gives every case a trace id.
 	Tracing trace.TracerProvider
+	// Audit is the audit log that ratings (好差评) and the departments' responses to them are
+	// written to, in the transaction that records them. Default: nil, not audited.
+	Audit *audit.Log
+	// Pseudonyms makes the holder references of those audit rows. Default: rows without one.
+	Pseudonyms *pseudonym.Keyring
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.

@@ -26,6 +26,7 @@ type plan struct {
 	subcases  []*plannedSubcase
 	materials []*plannedMaterial
 	holder    event.ApplicantRef
+	agent     *agentRow // nil: the applicant applies himself
 }
 
 type plannedSubcase struct {
@@ -79,6 +80,15 @@ func (s *Service) validate(ctx context.Context, app Application) (*plan, []probl
 	if err != nil {
 		return nil, nil, err
 	}
+	agent, authorisation, ap, err := s.validateAgent(ctx, app.Agent, p.holder.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.agent = agent
+	if authorisation != nil {
+		p.materials = append(p.materials, authorisation)
+	}
+	problems = append(problems, ap...)
 	if problems = append(problems, mp...); len(problems) > 0 {
 		return nil, problems, nil
 	}
@@ -87,7 +97,8 @@ func (s *Service) validate(ctx context.Context, app Application) (*plan, []probl
 	}
 	for _, pm := range p.materials {
 		for _, ps := range p.subcases {
-			if needs(ps.matter, pm.input.Type, app.ApplicantType) {
+			// The proxy's authorisation belongs to no single matter: it covers the whole case.
+			if pm.input.Type == AuthorisationMaterial || needs(ps.matter, pm.input.Type, app.ApplicantType) {
 				pm.users = append(pm.users, ps.id)
 			}
 		}

@@ -35,6 +35,8 @@ type CaseView struct {
 	Timeline         []TimelineEntry `json:"timeline"`
 	// Supplements are what the applicant sent in answer to supplement requests, in order.
 	Supplements []SupplementView `json:"supplements"`
+	// Agent is the agent acting for the applicant (帮办代办), when the application named one.
+	Agent *AgentView `json:"agent,omitempty"`
 	// TraceID is the W3C trace id of the case's intake, which its messages, deliveries and
 	// department events continue (hub/tracing); absent for cases submitted before tracing.
 	TraceID string `json:"trace_id,omitempty"`
@@ -324,6 +326,9 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	if r.sups, err = s.loadSupplements(ctx, tx, caseID); err != nil {
 		return nil, err
 	}
+	if r.agent, err = loadAgent(ctx, tx, caseID); err != nil {
+		return nil, err
+	}
 	if err := tx.SelectContext(ctx, &r.deliveries, tx.Rebind(`SELECT subcase_id, outcome, status, attempts, reason, at, next_attempt_at, dead_letter_id
 		FROM deliveries WHERE subcase_id IN (SELECT id FROM subcases WHERE case_id = ?) ORDER BY at`), caseID); err != nil {
 		return nil, err
@@ -344,6 +349,7 @@ type caseRows struct {
 	sups     []SupplementView
 	// deliveries are the delivery records of the case's messages, by time.
 	deliveries []deliveryRow
+	agent      *agentRow
 }
 
 type linkRow struct {
@@ -382,7 +388,7 @@ func (s *Service) caseView(r caseRows) *CaseView {
 		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
 		Deadline: s.deadlinesOf(c.DuePromised, c.DueStatutory),
 		Subcases: []SubcaseView{}, Materials: []MaterialView{}, Licences: []LicenceView{}, Timeline: []TimelineEntry{},
-		Owner: c.Owner, holderID: c.HolderID, TraceID: tracing.TraceID(c.TraceParent)}
+		Owner: c.Owner, holderID: c.HolderID, TraceID: tracing.TraceID(c.TraceParent), Agent: r.agent.view()}
 	v.Bundle = event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode}
 	if b, ok := s.cat.Bundle(c.BundleCode); ok {
 		v.Bundle.Name = b.Name

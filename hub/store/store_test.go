@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -60,9 +61,26 @@ func TestConcurrentMigrateOfOnePostgresSchemaAppliesEachMigrationOnce(t *testing
 		"SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0 AND is_applied"); err != nil {
 		t.Fatalf("count applied migrations: %v", err)
 	}
-	if want := int(store.LatestSchemaVersion()); applied != want {
+	if want := migrationVersions(t); applied != want {
 		t.Errorf("%d migrations recorded as applied, want %d, each once", applied, want)
 	}
+}
+
+// migrationVersions counts the distinct versions of the migration files: not the latest
+// version, for numbers are handed out ahead of the work and a tree may lack some of them.
+func migrationVersions(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]bool{}
+	for _, e := range entries {
+		if v, _, ok := strings.Cut(e.Name(), "_"); ok && strings.HasSuffix(e.Name(), ".sql") {
+			versions[v] = true
+		}
+	}
+	return len(versions)
 }
 
 func TestOpenPostgresWithWrongPasswordDoesNotLeakIt(t *testing.T) {
