@@ -71,6 +71,9 @@ type Config struct {
 	// Tracing makes the spans of intake and of department events. Default: tracing.Default(),
 	// which exports nothing but still gives every case a trace id.
 	Tracing trace.TracerProvider
+	// Division is the administrative division code (GB/T 2260, six digits) of the deployment,
+	// with which every case number begins (number.go). Default DefaultDivision (赣榆区).
+	Division string
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.
@@ -108,6 +111,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Forms == nil {
 		errs = append(errs, errors.New("cases: Forms is required"))
+	}
+	if cfg.Division == "" {
+		cfg.Division = DefaultDivision
+	}
+	if !isDivision(cfg.Division) {
+		errs = append(errs, errors.New("cases: Division must be a division code of six digits (GB/T 2260), e.g. 320707"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -16,6 +16,10 @@ import (
 // CaseView is a case as the API shows it.
 type CaseView struct {
 	ID string `json:"id"`
+	// Number is the case number (办件编号) people read and say: division, date, bundle, the
+	// day's sequence and a check character (number.go). Absent for cases submitted before
+	// case numbers.
+	Number string `json:"number,omitempty"`
 	// ExternalRef is the platform's own application number, when it gave one.
 	ExternalRef      string          `json:"external_ref,omitempty"`
 	State            string          `json:"state"`
@@ -72,8 +76,11 @@ type SubcaseView struct {
 	DeliveryError string          `json:"delivery_error,omitempty"`
 	// Delivery is how the sub-case's messages reached the department's system (operators and
 	// departments; a platform is not shown it). Absent while the sub-case waits to be sent.
-	Delivery           *DeliveryView   `json:"delivery,omitempty"`
-	DecisionNumber     string          `json:"decision_number,omitempty"`
+	Delivery       *DeliveryView `json:"delivery,omitempty"`
+	DecisionNumber string        `json:"decision_number,omitempty"`
+	// DepartmentRef is the department's own number for the sub-case (受理号/办件号), as its
+	// first event that gave one said.
+	DepartmentRef      string          `json:"department_ref,omitempty"`
 	Reason             string          `json:"reason,omitempty"`
 	Missing            []event.Missing `json:"missing,omitempty"`
 	SupplementDeadline string          `json:"supplement_deadline,omitempty"`
@@ -339,7 +346,7 @@ type timelineRow struct {
 // caseView makes a case's view of its rows.
 func (s *Service) caseView(r caseRows) *CaseView {
 	c := r.c
-	v := &CaseView{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
+	v := &CaseView{ID: c.ID, Number: c.Number, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 		Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
 		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
 		Deadline: event.Deadlines{Promised: c.DuePromised, Statutory: c.DueStatutory},
@@ -407,7 +414,7 @@ func (s *Service) subcaseView(sc subcaseRow, paused bool, materials []string) Su
 		Deadlines:  event.Deadlines{Promised: sc.DuePromised, Statutory: sc.DueStatutory},
 		LimitsDays: LimitDays{Promised: sc.PromisedDays, Statutory: sc.StatutoryDays},
 		Paused:     paused, DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
-		DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(materials)}
+		DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, DepartmentRef: sc.DepartmentRef, Reason: sc.Reason, Materials: nonNil(materials)}
 	if sc.State == StateWaiting {
 		sv.WaitingFor = sc.Prerequisites.V
 	}

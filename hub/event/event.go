@@ -116,7 +116,10 @@ type Deadlines struct {
 // SubcaseDispatched is the data of a TypeSubcaseDispatched envelope: what a department
 // receives.
 type SubcaseDispatched struct {
-	CaseID        string         `json:"case_id"`
+	CaseID string `json:"case_id"`
+	// CaseNumber is the case number (办件编号) the applicant and the lead department read;
+	// absent for cases submitted before case numbers.
+	CaseNumber    string         `json:"case_number,omitempty"`
 	SubcaseID     string         `json:"subcase_id"`
 	Bundle        BundleRef      `json:"bundle"`
 	Matter        MatterRef      `json:"matter"`
@@ -192,7 +195,14 @@ type DepartmentEvent struct {
 	Deadline       string    `json:"deadline,omitempty"`
 	DecisionNumber string    `json:"decision_number,omitempty"`
 	Licences       []Licence `json:"licences,omitempty"`
+	// DepartmentRef is the department's own number for the sub-case (受理号/办件号), 1 to 64
+	// printable characters, on any event. The hub keeps the first one given; a later event
+	// that gives another is refused (409), one that gives the same or none is not.
+	DepartmentRef string `json:"department_ref,omitempty"`
 }
+
+// MaxDepartmentRef is the most characters a department's own number may have.
+const MaxDepartmentRef = 64
 
 // Missing names what a supplement request (补正) asks for.
 type Missing struct {

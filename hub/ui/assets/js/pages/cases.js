@@ -82,7 +82,7 @@ export async function mount(main, ctx) {
     replace(message);
     const items = data.items || [];
     const rows = items.map((c) => h('tr', {dataset: {caseId: c.id}},
-      h('td', null, h('a', {class: 'mono', href: '#/cases/' + c.id}, c.id), c.external_ref ? h('div', {class: 'small muted'}, '平台编号 ', c.external_ref) : null),
+      h('td', null, h('a', {class: 'mono', href: '#/cases/' + c.id}, c.number || c.id), c.external_ref ? h('div', {class: 'small muted'}, '平台编号 ', c.external_ref) : null),
       h('td', null, c.bundle ? `${c.bundle.seq} ${c.bundle.name || c.bundle.code}` : '—'),
       h('td', null, badge(c.state_label || f.label(f.caseStates, c.state), c.state === 'completed' ? 'good' : c.state === 'withdrawn' ? 'muted' : 'notice'),
         c.outcome_label ? h('div', {class: 'small'}, c.outcome_label) : null),
