@@ -338,7 +338,7 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 				break
 			}
 			held[n] = true
-			lics = append(lics, licences.Issued{Licence: licences.WithCatalogueCode(matter, l), Source: licences.SourceHub, Department: sc.Department,
+			lics = append(lics, licences.Issued{Licence: licences.Completed(matter, l), Source: licences.SourceHub, Department: sc.Department,
 				CaseID: bc.c.ID, SubcaseID: sc.ID, MatterCode: sc.MatterCode})
 		}
 		if conflict != nil {

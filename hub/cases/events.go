@@ -343,7 +343,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		}
 	}
 	for _, l := range ev.Licences {
-		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: licences.WithCatalogueCode(matter, l), Source: licences.SourceHub, Department: sc.Department,
+		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: licences.Completed(matter, l), Source: licences.SourceHub, Department: sc.Department,
 			CaseID: caseID, SubcaseID: subcaseID, MatterCode: sc.MatterCode}); err != nil {
 			var ce *licences.ConflictError
 			if errors.As(err, &ce) {

@@ -206,9 +206,10 @@ type MaterialLicence struct {
 // LicenceView is an e-licence issued in a case.
 type LicenceView struct {
 	event.Licence
-	SubcaseID  string `json:"subcase_id"`
-	MatterCode string `json:"matter_code"`
-	Status     string `json:"status"`
+	SubcaseID   string `json:"subcase_id"`
+	MatterCode  string `json:"matter_code"`
+	Status      string `json:"status"`
+	StatusLabel string `json:"status_label"`
 }
 
 // TimelineEntry is one step of a case. Label and Text are the applicant's (Chinese); Detail is
@@ -390,7 +391,8 @@ func (s *Service) caseView(r caseRows) *CaseView {
 		v.Materials = append(v.Materials, mv)
 	}
 	for _, l := range r.lics {
-		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
+		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status,
+			StatusLabel: l.StatusLabel})
 	}
 	for _, e := range r.timeline {
 		te := TimelineEntry{Seq: e.Seq, At: e.At.In(deadline.China), SubcaseID: e.SubcaseID, Type: e.Type, Label: label(StepLabels, e.Type),
