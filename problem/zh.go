@@ -331,4 +331,12 @@ var zhKeys = map[string]string{
 	"outcome":         "结果",
 	"case":            "办件",
 	"connectors":      "连接器配置",
+	// Case numbers, the departments' own numbers and e-licence metadata (GB/T 36901–36904).
+	"department_ref":     "部门受理号",
+	"issuer_code":        "发证机关统一社会信用代码",
+	"identifier":         "证照标识",
+	"items":              "照面信息",
+	"seal":               "签章信息",
+	"algorithm":          "签名算法",
+	"certificate_serial": "签名证书序列号",
 }

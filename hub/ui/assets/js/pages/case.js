@@ -53,9 +53,9 @@ export async function mount(main, ctx) {
       h('section', {class: 'panel'}, h('h2', null, '事项'), h('div', {class: 'subcases'}, c.subcases.map((sc) => subcase(sc, deliveryOf(sc, letters), lanes)))),
       h('section', {class: 'panel'}, h('h2', null, '办理时间线'), timeline(c, lanes)),
       c.licences?.length ? h('section', {class: 'panel'}, h('h2', null, '电子证照'),
-        table(['证照', '编号', '发证机关', '有效期至', '状态'], c.licences.map((l) => [
-          l.type, h('span', {class: 'mono'}, l.number), l.issuer, l.valid_until || '—',
-          badge(f.label(licenceStatus, l.status), l.status === 'valid' ? 'good' : 'bad')]), {class: 'grid'})) : null,
+        table(['证照', '编号', '证照标识', '发证机关', '有效期至', '状态'], c.licences.map((l) => [
+          l.type, h('span', {class: 'mono'}, l.number), l.identifier ? h('span', {class: 'mono small'}, l.identifier) : '—', l.issuer, l.valid_until || '—',
+          badge(l.status_label || f.label(licenceStatus, l.status), l.status === 'valid' ? 'good' : 'bad')]), {class: 'grid'})) : null,
       c.supplements?.length ? h('section', {class: 'panel'}, h('h2', null, '补正'),
         table(['时间', '事项', '材料', '字段'], c.supplements.map((s) => [f.time(s.received_at), String(s.subcases.length), String(s.materials.length), String(s.fields.length)]), {class: 'grid'})) : null,
       h('section', {class: 'panel'}, h('h2', null, '材料（一次提交，各部门共用）'),
