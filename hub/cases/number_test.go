@@ -8,10 +8,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
 	"yjshub/hub/store"
+	"yjshub/hub/store/storetest"
 	"yjshub/problem"
 )
 
@@ -197,4 +200,24 @@ func TestADepartmentsNumberMustBePrintableAndShort(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestAnotherDivisionNumbersTheCasesAndABadOneIsRefused(t *testing.T) {
+	open := storetest.Backends()["sqlite"]
+	st := storetest.Migrated(open)(t)
+	if _, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Division: "32070X"}); err == nil || !strings.Contains(err.Error(), "Division") {
+		t.Fatalf("a division of five digits and a letter: %v, want an error naming Division", err)
+	}
+	hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Division: "320703", Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, hash := example(t, "open-drink-shop-enterprise")
+	v, _, err := hs.Cases.Submit(context.Background(), app, hash, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v.Number, "320703-20261127-") || !cases.ValidCaseNumber(v.Number) {
+		t.Errorf("number %q, want it to begin with the configured division 320703", v.Number)
+	}
 }
