@@ -61,3 +61,18 @@ func TestADivisionIsSixDigits(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCaseNumber: every number caseNumber writes is valid, and ValidCaseNumber never panics.
+func FuzzCaseNumber(f *testing.F) {
+	f.Add("320707-20261205-07-00042-5", 7, int64(42))
+	f.Fuzz(func(t *testing.T, s string, bundleSeq int, seq int64) {
+		_ = ValidCaseNumber(s)
+		if bundleSeq < 1 || bundleSeq > 99 || seq < 1 {
+			return
+		}
+		n := caseNumber("320707", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), bundleSeq, seq)
+		if !ValidCaseNumber(n) {
+			t.Fatalf("caseNumber wrote %q, which ValidCaseNumber refuses", n)
+		}
+	})
+}

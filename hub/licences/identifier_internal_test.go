@@ -17,3 +17,20 @@ func TestTheCheckCharacterIsISO7064Mod37_36(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIdentifier: whatever the inputs, Identifier either refuses them or builds an identifier
+// CheckIdentifier accepts, and CheckIdentifier never panics on any text.
+func FuzzIdentifier(f *testing.F) {
+	f.Add("LOCAL-320707-016", "11320707MB00000017", "JY13207070000421", "001")
+	f.Add("11100000MB0143028R010", "91350100M000100Y43", "苏A-1", "002")
+	f.Fuzz(func(t *testing.T, typeCode, issuer, number, version string) {
+		_ = CheckIdentifier(typeCode + "." + issuer + "." + number + "." + version)
+		id, err := Identifier(typeCode, issuer, number, version)
+		if err != nil {
+			return
+		}
+		if err := CheckIdentifier(id); err != nil {
+			t.Fatalf("Identifier(%q, %q, %q, %q) = %q, which CheckIdentifier refuses: %v", typeCode, issuer, number, version, id, err)
+		}
+	})
+}
