@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"yjshub/format"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -239,6 +240,12 @@ func (l *loader) checkLicenceTypeCodes(list []*Matter, matters map[string]*Matte
 		}
 		for _, lt := range m.LicenceTypes() {
 			if lt.Code == "" {
+				continue
+			}
+			// The schema has the code's shape; a national code's credit code must also hold
+			// its check character, or it is not the code of any authority.
+			if !strings.HasPrefix(lt.Code, "LOCAL-") && len(lt.Code) == 21 && format.CheckUSCC(lt.Code[:18]) != nil {
+				l.c.at(l.locs[m], "/result/licence_type_code", "is not a national e-licence type code: its first 18 characters are not a unified social credit code (GB 32100)")
 				continue
 			}
 			if o, ok := first[lt.Name]; ok && o.Result.LicenceTypeCode != lt.Code {

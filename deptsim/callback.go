@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"yjshub/format"
 	"yjshub/hub/event"
 )
 
@@ -124,6 +125,8 @@ func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
 		ev.Comment = "（模拟）已收件"
 	case event.Accepted:
 		ev.Comment = "（模拟）已受理"
+		// Its own acceptance number (受理号), as a department's system gives one.
+		ev.DepartmentRef = departmentRef(seq.dept, seq.data.SubcaseID)
 	case event.Approved:
 		ev.Comment = "（模拟）准予许可"
 		ev.DecisionNumber = fmt.Sprintf("模拟%s〔%s〕号", initials(seq.dept), serial(seq.data.SubcaseID))
@@ -168,6 +171,13 @@ func (s *Simulator) licence(seq sequence, now time.Time) event.Licence {
 	if name := s.names[seq.dept]; name != "" {
 		l.Issuer = name
 	}
+	// The type code the hub's dispatch names, the issuer's credit code, the licence's own face
+	// item and the seal on its file, as a department's licence system gives them; the hub
+	// builds the identifier (证照标识) of these.
+	l.TypeCode = seq.data.Matter.Result.LicenceTypeCode
+	l.IssuerCode = creditCode(seq.dept)
+	l.Items = map[string]string{"许可事项": seq.data.Matter.Name}
+	l.Seal = &event.Seal{Name: l.Issuer + "电子印章（模拟）", Algorithm: "SM2"}
 	sum := sha256.Sum256([]byte("yjshub simulated e-licence\n" + number + "\n" + seq.data.SubcaseID + "\n"))
 	l.File = event.LicenceFile{SHA256: hex.EncodeToString(sum[:]), URI: "sim://licences/" + number + ".ofd", Format: "ofd"}
 	return l
@@ -339,4 +349,27 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// departmentRef is the department's own acceptance number (受理号) of sub-case sc: derived from
+// the sub-case, like the licence number, so that it is the same when the event is sent again.
+func departmentRef(dept, sc string) string {
+	return "模拟" + initials(dept) + "受字" + serial(sc)
+}
+
+// creditCode is the simulated department's unified social credit code: well-formed (GB 32100,
+// its check character right) but made up for the simulation — 11 (an organ of government),
+// 320707 and nine digits of the department code's hash — so that its licences get an
+// identifier as a real department's would.
+func creditCode(dept string) string {
+	sum := sha256.Sum256([]byte("yjshub simulated credit code\n" + dept + "\n"))
+	body := []byte("11320707")
+	for _, c := range sum[:9] {
+		body = append(body, '0'+c%10)
+	}
+	code, err := format.CompleteUSCC(string(body))
+	if err != nil {
+		panic("deptsim: a simulated credit code: " + err.Error()) // digits only: cannot fail
+	}
+	return code
 }

@@ -19,6 +19,7 @@ import (
 
 	"yjshub/connectors/signing"
 	"yjshub/deptsim"
+	"yjshub/format"
 	"yjshub/hub/event"
 )
 
@@ -157,7 +158,7 @@ type sub struct {
 // envelope builds a dispatched sub-case the way the hub does.
 func envelope(t *testing.T, s sub) []byte {
 	t.Helper()
-	result := event.ResultRef{Kind: "licence", Name: "食品经营许可证"}
+	result := event.ResultRef{Kind: "licence", Name: "食品经营许可证", LicenceTypeCode: "LOCAL-320707-016"}
 	if s.kind != "" && s.kind != "licence" {
 		result = event.ResultRef{Kind: s.kind, Name: "食品经营备案"}
 	}
@@ -316,13 +317,23 @@ func TestApprovalOfALicenceMatterIssuesALicenceAfterReceivedAndAccepted(t *testi
 		t.Errorf("decision number %q, want %q", approved.DecisionNumber, want)
 	}
 	l.File.SHA256 = ""
-	want := event.Licence{
-		Type: "食品经营许可证", Number: l.Number,
-		Holder: "连云港海韵餐饮管理有限公司", HolderID: "91350100M000100Y43", HolderIDType: "uscc",
-		Issuer: "连云港市赣榆区行政审批局", IssuedAt: "2026-12-01", ValidFrom: "2026-12-01", ValidUntil: "2031-11-30",
-		File: event.LicenceFile{URI: "sim://licences/" + l.Number + ".ofd", Format: "ofd"},
+	// The issuer's credit code is made up, but well-formed: the hub builds the licence's
+	// identifier of it.
+	if err := format.CheckUSCC(l.IssuerCode); err != nil || !strings.HasPrefix(l.IssuerCode, "11320707") {
+		t.Errorf("issuer code %q: %v", l.IssuerCode, err)
 	}
-	if l != want {
+	want := event.Licence{
+		Type: "食品经营许可证", TypeCode: "LOCAL-320707-016", Number: l.Number,
+		Holder: "连云港海韵餐饮管理有限公司", HolderID: "91350100M000100Y43", HolderIDType: "uscc",
+		Issuer: "连云港市赣榆区行政审批局", IssuerCode: l.IssuerCode, IssuedAt: "2026-12-01", ValidFrom: "2026-12-01", ValidUntil: "2031-11-30",
+		File:  event.LicenceFile{URI: "sim://licences/" + l.Number + ".ofd", Format: "ofd"},
+		Items: map[string]string{"许可事项": "食品经营许可（新设）"},
+		Seal:  &event.Seal{Name: "连云港市赣榆区行政审批局电子印章（模拟）", Algorithm: "SM2"},
+	}
+	if ref := evs[1].DepartmentRef; ref != "模拟AA受字"+number[1] {
+		t.Errorf("the acceptance carries department_ref %q, want 模拟AA受字%s", ref, number[1])
+	}
+	if !reflect.DeepEqual(l, want) {
 		t.Errorf("licence\n got %+v\nwant %+v", l, want)
 	}
 

@@ -22,6 +22,10 @@
 //     carries it too, and every log line has the attribute simulated=true. Decision and
 //     licence numbers start with 模拟 / SIM and licence files have sim:// URIs, so nothing the
 //     simulator produces can be taken for a real department's output.
+//   - Its acceptance carries its own acceptance number (department_ref, 模拟…受字…), and a
+//     licence the type code the dispatch named, a credit code made up for the simulated
+//     department (well-formed, 11320707…, so that the hub builds the licence's identifier), one
+//     face item and a seal description marked （模拟）.
 //   - A push is checked against the contract: Content-Type application/cloudevents+json
 //     (else 415), an Idempotency-Key equal to the envelope id, type
 //     cn.yjshub.subcase.dispatched, data.department equal to {dept}, data.subcase_id and an

@@ -65,6 +65,9 @@ type Config struct {
 	// (Relay.Tracing) defaults to it. Default tracing.Default(): no export, but every case
 	// has a trace id that its messages carry.
 	Tracing trace.TracerProvider
+	// Division is the division code (GB/T 2260) case numbers begin with (cases.Config.Division).
+	// Default cases.DefaultDivision, 320707 (赣榆区).
+	Division string
 }
 
 // Services are the hub's services, wired.
@@ -145,7 +148,7 @@ func New(cfg Config) (*Services, error) {
 	}
 	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
 		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger,
-		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms}); err != nil {
+		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Division: cfg.Division}); err != nil {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,

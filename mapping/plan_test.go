@@ -191,7 +191,7 @@ const sharedEnvMatters = `matters:
     promised_limit: {kind: handling, days: 10, unit: working}
     codes: {basic: unknown, implementation: unknown, source: 测试目录}
     fee: {amount: 0, basis: 测试依据}
-    result: {kind: licence, name: 测试证甲}
+    result: {kind: licence, name: 测试证甲, licence_type_code: LOCAL-320707-901}
     prerequisites: []
     materials:
       - material: application-form
@@ -208,7 +208,7 @@ const sharedEnvMatters = `matters:
     promised_limit: {kind: handling, days: 10, unit: working}
     codes: {basic: unknown, implementation: unknown, source: 测试目录}
     fee: {amount: 0, basis: 测试依据}
-    result: {kind: licence, name: 测试证乙}
+    result: {kind: licence, name: 测试证乙, licence_type_code: LOCAL-320707-902}
     prerequisites: []
     materials:
       - material: application-form

@@ -347,6 +347,14 @@ var zhKeys = map[string]string{
 	"comment":         "评价意见",
 	"response":        "整改答复",
 	"ratings":         "评价",
+	// Case numbers, the departments' own numbers and e-licence metadata (GB/T 36901–36904).
+	"department_ref":     "部门受理号",
+	"issuer_code":        "发证机关统一社会信用代码",
+	"identifier":         "证照标识",
+	"items":              "照面信息",
+	"seal":               "签章信息",
+	"algorithm":          "签名算法",
+	"certificate_serial": "签名证书序列号",
 }
 
 // zhAgentKeys name the parts of an application's agent (帮办代办人, /agent/…).

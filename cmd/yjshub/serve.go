@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -31,6 +32,7 @@ import (
 	"yjshub/hub/api"
 	"yjshub/hub/auth"
 	"yjshub/hub/bus"
+	"yjshub/hub/cases"
 	"yjshub/hub/deadletter"
 	"yjshub/hub/metrics"
 	"yjshub/hub/pseudonym"
@@ -56,6 +58,7 @@ type serveOptions struct {
 	brokers        []string
 	namespace      string
 	materialHosts  []string
+	division       string // the division code case numbers begin with
 	serverLimits   api.ServerLimits
 	limits         api.Limits
 	feedMaxWait    time.Duration
@@ -144,6 +147,8 @@ The operator console is served at /ui/ (an operator key signs in); --ui=false se
 	cmd.Flags().BoolVar(&o.noAuth, "no-auth", false, "serve without authentication on a non-loopback address (never in production)")
 	cmd.Flags().StringVar(&materialHosts, "material-hosts", os.Getenv("YJSHUB_MATERIAL_HOSTS"),
 		"hosts materials' files may be on, comma-separated: host or *.domain (env YJSHUB_MATERIAL_HOSTS; default: any public DNS name, https only)")
+	cmd.Flags().StringVar(&o.division, "division", cmp.Or(os.Getenv("YJSHUB_DIVISION"), cases.DefaultDivision),
+		"the division code (GB/T 2260, six digits) every case number begins with (env YJSHUB_DIVISION)")
 	cmd.Flags().IntVar(&o.serverLimits.MaxConns, "max-conns", 1024, "connections served at once; beyond, 503 (health probes still answered)")
 	cmd.Flags().DurationVar(&o.feedMaxWait, "feed-max-wait", api.DefaultFeedMaxWait, "the longest a long poll of the change feed (GET /api/v1/events?wait=) is held, under the 1m bound on an answer; lower it behind a proxy that cuts idle requests sooner")
 	cmd.Flags().IntVar(&o.limits.MaxInFlight, "max-in-flight", 256, "requests handled at once; beyond, 503 with Retry-After")
@@ -246,7 +251,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
-		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider()})
+		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider(), Division: o.division})
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-
 // The columns of the exchange tables (connectors/frontdb/README.md).
 var (
 	subcaseColumns = []string{"seq", "id", "event_type", "case_id", "subcase_id", "matter_code", "department", "form_json", "materials_json", "envelope_json", "created_at", "picked_up_at"}
-	resultColumns  = []string{"seq", "result_id", "subcase_id", "type", "time", "comment", "reason", "decision_number", "licences_json", "missing_json", "created_at", "processed_at", "error"}
+	resultColumns  = []string{"seq", "result_id", "subcase_id", "type", "time", "comment", "reason", "decision_number", "licences_json", "missing_json", "department_ref", "created_at", "processed_at", "error"}
 )
 
 // frontdbDriver is the database/sql driver of a DSN: pgx for a postgres:// URL, sqlite for

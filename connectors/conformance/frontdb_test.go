@@ -66,7 +66,7 @@ func (d exchangeDB) create(t *testing.T) {
 			matter_code TEXT NOT NULL, department TEXT NOT NULL, form_json TEXT NOT NULL, materials_json TEXT NOT NULL,
 			envelope_json TEXT NOT NULL, created_at TEXT NOT NULL, picked_up_at TEXT)`,
 		`CREATE TABLE yjs_result_out (` + fmt.Sprintf(key, "result_id") + `, subcase_id TEXT NOT NULL, type TEXT NOT NULL, time TEXT,
-			comment TEXT, reason TEXT, decision_number TEXT, licences_json TEXT, missing_json TEXT,
+			comment TEXT, reason TEXT, decision_number TEXT, licences_json TEXT, missing_json TEXT, department_ref TEXT,
 			created_at TEXT NOT NULL DEFAULT '', processed_at TEXT, error TEXT)`,
 	} {
 		if _, err := d.open(t).Exec(ddl); err != nil {

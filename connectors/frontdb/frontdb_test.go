@@ -143,7 +143,7 @@ func (h *harness) exec(q string, args ...any) {
 
 // result is a row the department writes into the result table.
 type result struct {
-	id, subcase, typ, time, reason, licences, missing string
+	id, subcase, typ, time, reason, licences, missing, departmentRef string
 }
 
 func (h *harness) writeResults(rs ...result) {
@@ -161,8 +161,9 @@ func (h *harness) writeResults(rs ...result) {
 	}
 	defer func() { _ = tx.Rollback() }()
 	for _, r := range rs {
-		if _, err := tx.ExecContext(h.Ctx, tx.Rebind(`INSERT INTO yjs_result_out (result_id, subcase_id, type, time, reason, licences_json, missing_json)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`), r.id, r.subcase, r.typ, null(r.time), null(r.reason), null(r.licences), null(r.missing)); err != nil {
+		if _, err := tx.ExecContext(h.Ctx, tx.Rebind(`INSERT INTO yjs_result_out (result_id, subcase_id, type, time, reason, licences_json, missing_json,
+			department_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), r.id, r.subcase, r.typ, null(r.time), null(r.reason), null(r.licences), null(r.missing),
+			null(r.departmentRef)); err != nil {
 			h.T.Fatalf("insert result %s: %v", r.id, err)
 		}
 	}
@@ -264,13 +265,14 @@ func TestResultsAreAppliedInOrderAndMarkedProcessed(t *testing.T) {
 		h.results.add("sc-1", "sc-2")
 		c := h.connector(h.config())
 		h.Start(c.Run)
-		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		// The last migration's column: every migration has run.
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "department_ref IS NULL") == 0 })
 
 		licences := `[{"type":"食品经营许可证","number":"JY13207070012345","holder":"连云港海韵餐饮管理有限公司",
 			"holder_id":"91350100M000100Y43","holder_id_type":"uscc","issuer":"赣榆区行政审批局","issued_at":"2026-12-01",
 			"valid_from":"2026-12-01","file":{"sha256":"` + strings.Repeat("9f", 32) + `","uri":"https://f.example/l.ofd","format":"ofd"}}]`
 		h.writeResults(
-			result{id: "r-1", subcase: "sc-1", typ: "accepted", time: "2026-11-27T10:00:00+08:00"},
+			result{id: "r-1", subcase: "sc-1", typ: "accepted", time: "2026-11-27T10:00:00+08:00", departmentRef: "赣审受字第0042号"},
 			result{id: "r-2", subcase: "sc-2", typ: "received", time: "2026-11-27 10:05:00"},
 			result{id: "r-3", subcase: "sc-1", typ: "approved", licences: licences},
 			result{id: "r-4", subcase: "sc-2", typ: "supplement_requested", missing: `[{"material":"lease-contract","note":"第二页"}]`},
@@ -294,7 +296,7 @@ func TestResultsAreAppliedInOrderAndMarkedProcessed(t *testing.T) {
 		for _, cl := range calls {
 			byID[cl.ev.EventID] = cl
 		}
-		if cl := byID["r-1"]; cl.subcase != "sc-1" || cl.ev.Type != "accepted" ||
+		if cl := byID["r-1"]; cl.subcase != "sc-1" || cl.ev.Type != "accepted" || cl.ev.DepartmentRef != "赣审受字第0042号" ||
 			!cl.ev.Time.Equal(time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)) {
 			t.Errorf("r-1 applied as %+v", cl)
 		}
@@ -323,7 +325,8 @@ func TestARefusedResultIsDeadLetteredAndDoesNotBlockTheRest(t *testing.T) {
 		h.results.add("sc-1", "sc-2")
 		c := h.connector(h.config())
 		h.Start(c.Run)
-		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		// The last migration's column: every migration has run.
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "department_ref IS NULL") == 0 })
 		h.writeResults(
 			result{id: "r-illegal", subcase: "sc-1", typ: "resumed"},                           // not suspended
 			result{id: "r-invalid", subcase: "sc-1", typ: "rejected"},                          // no reason
@@ -388,7 +391,8 @@ func TestATransientFailureIsRetriedAndKeepsTheSubcasesOrder(t *testing.T) {
 		h.results.failOnce("r-1")
 		c := h.connector(h.config())
 		h.Start(c.Run)
-		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "") == 0 })
+		// The last migration's column: every migration has run.
+		h.WaitFor("the tables created", func() bool { return h.count("yjs_result_out", "department_ref IS NULL") == 0 })
 		h.writeResults(
 			result{id: "r-1", subcase: "sc-1", typ: "accepted"},
 			result{id: "r-2", subcase: "sc-1", typ: "approved"},
@@ -562,8 +566,12 @@ func TestMigrationsRunOnceAndAgainChangeNothing(t *testing.T) {
 				t.Fatalf("run %d: %v", i, err)
 			}
 		}
-		if n := h.count("yjs_subcase_in_migrations", "version_id > 0"); n != 2 {
-			t.Errorf("the migration history holds %d applied migrations, want the 2 there are", n)
+		files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("the migrations: %v %v", files, err)
+		}
+		if n := h.count("yjs_subcase_in_migrations", "version_id > 0"); n != len(files) {
+			t.Errorf("the migration history holds %d applied migrations, want the %d there are", n, len(files))
 		}
 	})
 }

@@ -152,7 +152,7 @@ func checkTables(ctx context.Context, db *sqlx.DB, t tables) error {
 		`SELECT seq, id, event_type, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at, picked_up_at
 			FROM ` + t.Subcase + ` WHERE 1 = 0`,
 		`SELECT seq, result_id, subcase_id, type, time, comment, reason, decision_number, licences_json, missing_json,
-			created_at, processed_at, error FROM ` + t.Result + ` WHERE 1 = 0`,
+			department_ref, created_at, processed_at, error FROM ` + t.Result + ` WHERE 1 = 0`,
 	} {
 		rows, err := db.QueryContext(ctx, q)
 		if err != nil {

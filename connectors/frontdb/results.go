@@ -50,6 +50,7 @@ type resultRow struct {
 	DecisionNumber sql.NullString `db:"decision_number" json:"-"`
 	LicencesJSON   sql.NullString `db:"licences_json" json:"-"`
 	MissingJSON    sql.NullString `db:"missing_json" json:"-"`
+	DepartmentRef  sql.NullString `db:"department_ref" json:"-"`
 }
 
 // payload is the row as a dead letter keeps it: its columns as JSON, NULL as null.
@@ -68,7 +69,8 @@ func (r resultRow) payload() []byte {
 		DecisionNumber *string `json:"decision_number"`
 		LicencesJSON   *string `json:"licences_json"`
 		MissingJSON    *string `json:"missing_json"`
-	}{r, s(r.Time), s(r.Comment), s(r.Reason), s(r.DecisionNumber), s(r.LicencesJSON), s(r.MissingJSON)})
+		DepartmentRef  *string `json:"department_ref"`
+	}{r, s(r.Time), s(r.Comment), s(r.Reason), s(r.DecisionNumber), s(r.LicencesJSON), s(r.MissingJSON), s(r.DepartmentRef)})
 	return b
 }
 
@@ -82,7 +84,7 @@ var beijing = time.FixedZone("CST", 8*60*60)
 // read. It names the column, never its value.
 func (r resultRow) event() (ev event.DepartmentEvent, problem string) {
 	ev = event.DepartmentEvent{EventID: r.ResultID, Type: strings.TrimSpace(r.Type), Comment: r.Comment.String,
-		Reason: r.Reason.String, DecisionNumber: r.DecisionNumber.String}
+		Reason: r.Reason.String, DecisionNumber: r.DecisionNumber.String, DepartmentRef: r.DepartmentRef.String}
 	if v := strings.TrimSpace(r.Time.String); v != "" {
 		var err error
 		for _, layout := range timeLayouts {
@@ -195,7 +197,7 @@ func (c *Connector) pollResults(ctx context.Context, db *sqlx.DB) {
 func (c *Connector) pollOnce(ctx context.Context, db *sqlx.DB) (more bool) {
 	var rows []resultRow
 	err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT seq, result_id, subcase_id, type, time, comment, reason,
-		decision_number, licences_json, missing_json FROM `+c.tables.Result+`
+		decision_number, licences_json, missing_json, department_ref FROM `+c.tables.Result+`
 		WHERE processed_at IS NULL ORDER BY seq LIMIT ?`), c.cfg.BatchSize)
 	if err != nil {
 		if ctx.Err() == nil {

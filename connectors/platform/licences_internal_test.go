@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,7 +58,7 @@ func TestEachPlatformsLicenceMapsToTheHubsLicence(t *testing.T) {
 					t.Fatalf("the municipal layout writes times of day and sizes as text: %s", body)
 				}
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("mapped to\n%+v\nwant\n%+v", got, want)
 			}
 		})

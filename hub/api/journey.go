@@ -19,12 +19,12 @@ import (
 // steps followed through the change feed, supplements (补正) sent back and withdrawals (撤件).
 
 // listCases answers GET /api/v1/cases?bundle=&state=&department=&from=&to=&holder=&external_ref=
-// &cursor=&limit=: a platform's own cases, an operator's every case, in the order submitted, a
+// &number=&cursor=&limit=: a platform's own cases, an operator's every case, in the order submitted, a
 // page at a time (cursor is the next of the page before; after is its older name). Searching by
 // holder is for operators granted personal data alone, and each such search is audited.
 func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
-	q := cases.CaseQuery{ExternalRef: qs.Get("external_ref"), State: qs.Get("state"), Bundle: qs.Get("bundle"),
+	q := cases.CaseQuery{ExternalRef: qs.Get("external_ref"), Number: qs.Get("number"), State: qs.Get("state"), Bundle: qs.Get("bundle"),
 		Department: qs.Get("department"), From: qs.Get("from"), To: qs.Get("to"), Holder: qs.Get("holder"), After: qs.Get("cursor")}
 	var problems []problem.Problem
 	if q.After == "" {
@@ -45,7 +45,7 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	if len(problems) > 0 {
 		// With the service's own problems of the query, so that every one is named at once.
 		if _, err := s.cfg.Cases.List(r.Context(), cases.CaseQuery{Bundle: q.Bundle, Department: q.Department, From: q.From,
-			To: q.To, State: q.State, Limit: max(q.Limit, 1), Owner: q.Owner, AllOwners: q.AllOwners}); err != nil {
+			To: q.To, State: q.State, Number: q.Number, Limit: max(q.Limit, 1), Owner: q.Owner, AllOwners: q.AllOwners}); err != nil {
 			var pe *problem.Error
 			if errors.As(err, &pe) {
 				problems = append(problems, pe.Problems...)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"yjshub/catalogue"
+	"yjshub/hub/cases"
 	"yjshub/mapping"
 	"yjshub/problem"
 )
@@ -28,6 +29,16 @@ type Notice struct {
 	ApplicantType    string           `json:"applicant_type"`
 	Matters          []NoticeMatter   `json:"matters"`
 	Materials        []NoticeMaterial `json:"materials"`
+	// CaseNumber tells the applicant how the number of the case they are about to open will
+	// read, so that they recognise it in the hub's answer and in every message about it.
+	CaseNumber NoticeCaseNumber `json:"case_number"`
+}
+
+// NoticeCaseNumber is how a case number (办件编号) of the bundle reads: Pattern with this
+// deployment's division code and the bundle's seq filled in, YYYYMMDD the day of submission,
+// NNNNN the day's sequence and C the check character.
+type NoticeCaseNumber struct {
+	Pattern string `json:"pattern"`
 }
 
 // NoticeMatter is a matter of the notice: who handles it, how long it may take, what it costs
@@ -162,7 +173,8 @@ func (s *Server) notice(w http.ResponseWriter, r *http.Request) {
 func (s *Server) buildNotice(b *catalogue.Bundle, of *mapping.OneForm) *Notice {
 	cat := s.cfg.Catalogue
 	n := &Notice{CatalogueVersion: cat.Version, Bundle: BundleRef{Seq: b.Seq, Code: b.Code, Name: b.Name},
-		ApplicantType: of.ApplicantType, Matters: []NoticeMatter{}, Materials: []NoticeMaterial{}}
+		ApplicantType: of.ApplicantType, Matters: []NoticeMatter{}, Materials: []NoticeMaterial{},
+		CaseNumber: NoticeCaseNumber{Pattern: cases.CaseNumberPattern(s.division(), b.Seq)}}
 	for _, sm := range of.Matters {
 		m, _ := cat.Matter(sm.Code)
 		n.Matters = append(n.Matters, NoticeMatter{Code: m.Code, Name: sm.Name, Optional: sm.Optional, Conditional: sm.Conditional,
@@ -231,4 +243,13 @@ func allowed(a *catalogue.Allowance) *catalogue.Allowance {
 		return nil
 	}
 	return a
+}
+
+// division is the division code of the hub's case numbers: its case service's, or the default
+// when the server runs the catalogue routes alone.
+func (s *Server) division() string {
+	if s.cfg.Cases != nil {
+		return s.cfg.Cases.Division()
+	}
+	return cases.DefaultDivision
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
 
+	"yjshub/format"
 	"yjshub/hub/audit"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -291,14 +292,20 @@ func TestTheMainAnswersMatchTheDocument(t *testing.T) {
 	for _, sc := range drink.Subcases {
 		path := "/api/v1/subcases/" + sc.ID + "/events"
 		for _, typ := range []string{"received", "accepted"} {
-			answer("POST", "/api/v1/subcases/{id}/events", path, []byte(`{"event_id":"`+typ+`","type":"`+typ+`"}`), nil, 200)
+			answer("POST", "/api/v1/subcases/{id}/events", path, []byte(`{"event_id":"`+typ+`","type":"`+typ+`","department_ref":"赣审受字第0042号"}`), nil, 200)
 		}
 		ev := event.DepartmentEvent{EventID: "ok", Type: "approved", DecisionNumber: "赣审〔2026〕1号"}
 		if sc.MatterCode == "food-business-licence" {
-			ev.Licences = []event.Licence{{Type: foodLicence, TypeCode: "11100000MB0143", Number: number, Holder: "连云港海韵餐饮管理有限公司",
-				HolderID: testUSCC, HolderIDType: "uscc", Issuer: "连云港市赣榆区行政审批局", IssuerCode: "11320707MB1234567X",
+			issuer, err := format.CompleteUSCC("11320707MB1234567")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.Licences = []event.Licence{{Type: foodLicence, Number: number, Holder: "连云港海韵餐饮管理有限公司",
+				HolderID: testUSCC, HolderIDType: "uscc", Issuer: "连云港市赣榆区行政审批局", IssuerCode: issuer,
 				IssuedAt: "2026-12-01", ValidFrom: "2026-12-01", ValidUntil: "2031-11-30",
-				File: event.LicenceFile{SHA256: strings.Repeat("ab", 32), URI: "https://licences.example.org/jy.ofd", Format: "ofd", Size: 48213}}}
+				File:  event.LicenceFile{SHA256: strings.Repeat("ab", 32), URI: "https://licences.example.org/jy.ofd", Format: "ofd", Size: 48213},
+				Items: map[string]string{"经营场所": "连云港市赣榆区青口镇黄海路1号", "主体业态": "餐饮服务经营者"},
+				Seal:  &event.Seal{Name: "连云港市赣榆区行政审批局行政审批专用章", Algorithm: "SM2", CertificateSerial: "4c2a0f"}}}
 		}
 		answer("POST", "/api/v1/subcases/{id}/events", path, []byte(mustJSON(t, ev)), nil, 200)
 		answer("POST", "/api/v1/subcases/{id}/events", path, []byte(`{"event_id":"late","type":"received"}`), nil, 409)

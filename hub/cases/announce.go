@@ -13,12 +13,14 @@ import (
 
 // CaseUpdated is the data of a case.updated event on yjs.case.event: what platforms follow.
 type CaseUpdated struct {
-	CaseID   string           `json:"case_id"`
-	State    string           `json:"state"`
-	Outcome  string           `json:"outcome,omitempty"`
-	Bundle   event.BundleRef  `json:"bundle"`
-	Deadline event.Deadlines  `json:"deadline"`
-	Subcases []SubcaseSummary `json:"subcases"`
+	CaseID string `json:"case_id"`
+	// CaseNumber is the case number (办件编号); absent for cases submitted before numbers.
+	CaseNumber string           `json:"case_number,omitempty"`
+	State      string           `json:"state"`
+	Outcome    string           `json:"outcome,omitempty"`
+	Bundle     event.BundleRef  `json:"bundle"`
+	Deadline   event.Deadlines  `json:"deadline"`
+	Subcases   []SubcaseSummary `json:"subcases"`
 }
 
 // SubcaseSummary is a sub-case in a case.updated event.
@@ -27,6 +29,8 @@ type SubcaseSummary struct {
 	MatterCode string `json:"matter_code"`
 	Department string `json:"department"`
 	State      string `json:"state"`
+	// DepartmentRef is the department's own number for the sub-case, once it gave one.
+	DepartmentRef string `json:"department_ref,omitempty"`
 }
 
 // emitCaseEvent enqueues the case's current state on yjs.case.event.
@@ -36,22 +40,24 @@ func (s *Service) emitCaseEvent(ctx context.Context, tx *sqlx.Tx, v *CaseView, n
 
 // caseUpdatedOf describes a case, for its case.updated message, from its view.
 func caseUpdatedOf(v *CaseView) CaseUpdated {
-	data := CaseUpdated{CaseID: v.ID, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
+	data := CaseUpdated{CaseID: v.ID, CaseNumber: v.Number, State: v.State, Outcome: v.Outcome, Bundle: v.Bundle, Deadline: v.Deadline, Subcases: []SubcaseSummary{}}
 	for _, sc := range v.Subcases {
-		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State})
+		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department.Code, State: sc.State,
+			DepartmentRef: sc.DepartmentRef})
 	}
 	return data
 }
 
 // caseUpdated describes a case, for its case.updated message, from its rows.
 func (s *Service) caseUpdated(c caseRow, subs []subcaseRow) CaseUpdated {
-	data := CaseUpdated{CaseID: c.ID, State: c.State, Outcome: c.Outcome, Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
+	data := CaseUpdated{CaseID: c.ID, CaseNumber: c.Number, State: c.State, Outcome: c.Outcome, Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
 		Deadline: s.deadlinesOf(c.DuePromised, c.DueStatutory), Subcases: make([]SubcaseSummary, 0, len(subs))}
 	if b, ok := s.cat.Bundle(c.BundleCode); ok {
 		data.Bundle.Name = b.Name
 	}
 	for _, sc := range subs {
-		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department, State: sc.State})
+		data.Subcases = append(data.Subcases, SubcaseSummary{ID: sc.ID, MatterCode: sc.MatterCode, Department: sc.Department, State: sc.State,
+			DepartmentRef: sc.DepartmentRef})
 	}
 	return data
 }

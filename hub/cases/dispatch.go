@@ -137,9 +137,10 @@ func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.Materia
 	b, _ := s.cat.Bundle(c.BundleCode)
 	holder := holderOf(c.ApplicantType, c.Form.V)
 	data := event.SubcaseDispatched{
-		CaseID: caseID, SubcaseID: subcaseID,
-		Bundle:        event.BundleRef{Seq: b.Seq, Code: b.Code, Name: b.Name},
-		Matter:        event.MatterRef{Code: m.Code, Name: sc.MatterName, Result: event.ResultRef{Kind: m.Result.Kind, Name: m.Result.Name}},
+		CaseID: caseID, CaseNumber: c.Number, SubcaseID: subcaseID,
+		Bundle: event.BundleRef{Seq: b.Seq, Code: b.Code, Name: b.Name},
+		Matter: event.MatterRef{Code: m.Code, Name: sc.MatterName, Result: event.ResultRef{Kind: m.Result.Kind, Name: m.Result.Name,
+			LicenceTypeCode: m.Result.LicenceTypeCode}},
 		Department:    sc.Department,
 		ApplicantType: c.ApplicantType,
 		Applicant:     &holder,

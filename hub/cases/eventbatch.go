@@ -338,7 +338,7 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 				break
 			}
 			held[n] = true
-			lics = append(lics, licences.Issued{Licence: licences.WithCatalogueCode(matter, l), Source: licences.SourceHub, Department: sc.Department,
+			lics = append(lics, licences.Issued{Licence: licences.Completed(matter, l), Source: licences.SourceHub, Department: sc.Department,
 				CaseID: bc.c.ID, SubcaseID: sc.ID, MatterCode: sc.MatterCode})
 		}
 		if conflict != nil {
@@ -363,6 +363,9 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 		}
 		if ev.Reason != "" {
 			sc.Reason = ev.Reason
+		}
+		if sc.DepartmentRef == "" {
+			sc.DepartmentRef = ev.DepartmentRef
 		}
 		sc.Missing, sc.SupplementDeadline, sc.UpdatedAt = store.JSONOf(ev.Missing), ev.Deadline, nowTS
 		bc.dirty[at.i], bc.touched = true, true
@@ -408,12 +411,12 @@ func (s *Service) writeEventBatch(ctx context.Context, tx *sqlx.Tx, batch []*pen
 		for i, sc := range bc.subs {
 			if bc.dirty[i] {
 				subRows = append(subRows, []any{sc.ID, sc.State, sc.DecisionNumber, sc.Reason, sc.Missing, sc.SupplementDeadline, sc.UpdatedAt,
-					sc.DuePromised, sc.DueStatutory})
+					sc.DuePromised, sc.DueStatutory, sc.DepartmentRef})
 			}
 		}
 	}
 	w.UpdateRows("subcases", "id", []string{"state", "decision_number", "reason", "missing", "supplement_deadline", "updated_at",
-		"due_promised", "due_statutory"}, map[string]string{"updated_at": "BIGINT"}, subRows)
+		"due_promised", "due_statutory", "department_ref"}, map[string]string{"updated_at": "BIGINT"}, subRows)
 	w.UpdateRows("cases", "id", []string{"event_seq", "state", "outcome", "completed_at", "updated_at", "due_promised", "due_statutory"},
 		map[string]string{"event_seq": "INTEGER", "completed_at": "BIGINT", "updated_at": "BIGINT"}, caseRowsOut)
 	w.InsertRows("case_events", caseEventColumns, caseEvents)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"go.opentelemetry.io/otel/attribute"
@@ -76,6 +78,9 @@ func validateEvent(ev event.DepartmentEvent) []problem.Problem {
 		} else if _, err := time.ParseInLocation(time.DateOnly, ev.Deadline, deadline.China); err != nil {
 			add("/deadline", problem.RuleDate, "must be a date YYYY-MM-DD")
 		}
+	}
+	if ev.DepartmentRef != "" && !printable(ev.DepartmentRef, event.MaxDepartmentRef) {
+		add("/department_ref", problem.RulePattern, "must be the department's own number: 1 to %d printable characters", event.MaxDepartmentRef)
 	}
 	if len(ev.Licences) > 0 && ev.Type != event.Approved {
 		add("/licences", problem.RuleNotAllowed, "licences come only with an approval")
@@ -302,8 +307,10 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE subcases SET state = ?, decision_number = CASE WHEN ? <> '' THEN ? ELSE decision_number END,
-		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, supplement_deadline = ?, updated_at = ? WHERE id = ?`),
-		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, store.JSONOf(ev.Missing), ev.Deadline, store.NewTimestamp(now), subcaseID); err != nil {
+		reason = CASE WHEN ? <> '' THEN ? ELSE reason END, missing = ?, supplement_deadline = ?, updated_at = ?,
+		department_ref = CASE WHEN department_ref = '' THEN ? ELSE department_ref END WHERE id = ?`),
+		tr.to, ev.DecisionNumber, ev.DecisionNumber, ev.Reason, ev.Reason, store.JSONOf(ev.Missing), ev.Deadline, store.NewTimestamp(now),
+		ev.DepartmentRef, subcaseID); err != nil {
 		return nil, err
 	}
 	// The clock stands still while suspended or waiting for the applicant's supplement.
@@ -336,7 +343,7 @@ func (s *Service) applyEvent(ctx context.Context, tx *sqlx.Tx, caseID, subcaseID
 		}
 	}
 	for _, l := range ev.Licences {
-		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: licences.WithCatalogueCode(matter, l), Source: licences.SourceHub, Department: sc.Department,
+		if _, err := s.lib.Record(ctx, tx, licences.Issued{Licence: licences.Completed(matter, l), Source: licences.SourceHub, Department: sc.Department,
 			CaseID: caseID, SubcaseID: subcaseID, MatterCode: sc.MatterCode}); err != nil {
 			var ce *licences.ConflictError
 			if errors.As(err, &ce) {
@@ -390,6 +397,9 @@ func (s *Service) checkEvent(sc subcaseRow, c caseRow, ev *event.DepartmentEvent
 	}
 	if !allowed {
 		return &ConflictError{Reason: fmt.Sprintf("a %s event cannot follow state %s (it may follow %s)", ev.Type, sc.State, strings.Join(tr.from, ", "))}
+	}
+	if ev.DepartmentRef != "" && sc.DepartmentRef != "" && ev.DepartmentRef != sc.DepartmentRef {
+		return &ConflictError{Reason: fmt.Sprintf("the department's own number for this sub-case is %s already: a sub-case keeps the first department_ref given", sc.DepartmentRef)}
 	}
 	switch ev.Type {
 	case event.SupplementRequested:
@@ -636,4 +646,17 @@ func (s *Service) lateNotice(sc subcaseRow, at time.Time) int {
 		return n
 	}
 	return 0
+}
+
+// printable reports whether s is 1 to max characters, each of them printable (no control
+// character, no line break): a number a clerk reads off a screen.
+func printable(s string, max int) bool {
+	n := 0
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return false
+		}
+		n++
+	}
+	return n >= 1 && n <= max && utf8.ValidString(s)
 }

@@ -71,6 +71,13 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 	}()
 	span.SetAttributes(tracing.KeyBundle.String(p.bundle.Code))
 	return s.idempotent(ctx, idempotencyKey, requestHash, 201, func(tx *sqlx.Tx) (*CaseView, error) {
+		number, err := s.nextCaseNumber(ctx, tx, pc.c.SubmittedAt.Time, pc.c.BundleSeq)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.numberCase(pc, number); err != nil {
+			return nil, err
+		}
 		if err := s.insertCase(ctx, tx, pc); err != nil {
 			if app.ExternalRef != "" {
 				// Two submissions of one number at once: the unique index let one in.
@@ -167,6 +174,8 @@ type preparedCase struct {
 	steps     []timelineStep
 	msgs      []store.OutboxMessage
 	view      *CaseView
+	// refs are the materials of each dispatched sub-case's message, by sub-case id.
+	refs map[string][]event.MaterialRef
 }
 
 // prepareCase makes a new case's rows as they are stored — the sub-cases that wait for
@@ -244,28 +253,37 @@ func (s *Service) prepareCase(caseID, owner string, p *plan, traceparent string,
 	}
 	pc.view = s.caseView(r)
 
-	// The dispatch messages, their materials as the sub-cases link them (each in the view's
-	// order), and the case's first case.updated.
-	refs := map[string][]event.MaterialRef{}
+	// The dispatch messages' materials as the sub-cases link them (each in the view's order);
+	// the messages themselves are made once the case has its number (numberCase).
+	pc.refs = map[string][]event.MaterialRef{}
 	for _, l := range links {
-		refs[l.user] = append(refs[l.user], l.pm.ref(s, now))
+		pc.refs[l.user] = append(pc.refs[l.user], l.pm.ref(s, now))
 	}
+	return pc, nil
+}
+
+// numberCase gives a prepared case its number, taken in the intake's transaction, and makes
+// the messages that carry it: the dispatch messages and the case's first case.updated.
+func (s *Service) numberCase(pc *preparedCase, number string) error {
+	now := pc.c.SubmittedAt.Time
+	pc.c.Number, pc.view.Number = number, number
+	pc.msgs = pc.msgs[:0]
 	for _, sc := range pc.subs {
 		if sc.State != StateDispatched {
 			continue
 		}
-		msg, err := s.dispatchMessage(pc.c, sc, nonNilRefs(refs[sc.ID]), now)
+		msg, err := s.dispatchMessage(pc.c, sc, nonNilRefs(pc.refs[sc.ID]), now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pc.msgs = append(pc.msgs, msg)
 	}
 	msg, err := caseUpdatedMessage(caseUpdatedOf(pc.view), now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pc.msgs = append(pc.msgs, msg)
-	return pc, nil
+	return nil
 }
 
 func nonNilRefs(refs []event.MaterialRef) []event.MaterialRef {
@@ -281,9 +299,9 @@ func (s *Service) insertCase(ctx context.Context, tx *sqlx.Tx, pc *preparedCase)
 	c := pc.c
 	var w store.Writes
 	w.Exec("insert into cases", `INSERT INTO cases (id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, form, catalogue_version,
-		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		submitted_at, updated_at, owner, external_ref, due_promised, due_statutory, event_seq, traceparent, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.BundleCode, c.BundleSeq, c.ApplicantType, c.HolderID, c.HolderName, c.State, c.Form, c.CatalogueVersion, c.SubmittedAt, c.UpdatedAt,
-		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq, c.TraceParent)
+		c.Owner, c.ExternalRef, c.DuePromised, c.DueStatutory, c.EventSeq, c.TraceParent, c.Number)
 	rows := make([][]any, len(pc.subs))
 	for i, sc := range pc.subs {
 		rows[i] = []any{sc.ID, sc.CaseID, sc.Position, sc.MatterCode, sc.MatterName, sc.Department, sc.Optional, sc.State, sc.Form, sc.Prerequisites,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -36,6 +37,8 @@ type CaseQuery struct {
 	// completed, withdrawn).
 	ExternalRef string
 	State       string
+	// Number is a case number (办件编号); a number written with lower-case x is taken as X.
+	Number string
 	// Bundle is a bundle's code; Department a department with a matter in the case.
 	Bundle     string
 	Department string
@@ -52,7 +55,9 @@ type CaseQuery struct {
 
 // CaseSummary is a case in a list.
 type CaseSummary struct {
-	ID           string          `json:"id"`
+	ID string `json:"id"`
+	// Number is the case number (办件编号); absent for cases submitted before numbers.
+	Number       string          `json:"number,omitempty"`
 	ExternalRef  string          `json:"external_ref,omitempty"`
 	State        string          `json:"state"`
 	StateLabel   string          `json:"state_label"`
@@ -96,6 +101,9 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 	}
 	if q.State != "" && q.State != CaseInProgress && q.State != CaseCompleted && q.State != CaseWithdrawn {
 		ps.Add("state", problem.RuleEnum, "must be in_progress, completed or withdrawn")
+	}
+	if q.Number = strings.ToUpper(strings.TrimSpace(q.Number)); q.Number != "" && !ValidCaseNumber(q.Number) {
+		ps.Add("number", problem.RulePattern, "must be a case number written like 320707-20261205-07-00042-5, its check character right")
 	}
 	if q.Bundle != "" {
 		if _, ok := s.cat.Bundle(q.Bundle); !ok {
@@ -141,6 +149,9 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 	if q.State != "" {
 		add(`state = ?`, q.State)
 	}
+	if q.Number != "" {
+		add(`number = ?`, q.Number)
+	}
 	if q.Bundle != "" {
 		add(`bundle_code = ?`, q.Bundle)
 	}
@@ -173,7 +184,7 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 		return nil, err
 	}
 	for _, c := range rows {
-		cs := CaseSummary{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
+		cs := CaseSummary{ID: c.ID, Number: c.Number, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 			Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], Bundle: event.BundleRef{Seq: c.BundleSeq, Code: c.BundleCode},
 			Deadline:    s.deadlinesOf(c.DuePromised, c.DueStatutory),
 			SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Departments: []string{}}

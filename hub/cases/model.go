@@ -79,6 +79,9 @@ type caseRow struct {
 	// TraceParent is the W3C trace context of the case's intake (migration 00021): its
 	// messages and the department events without a context of their own continue that trace.
 	TraceParent string `db:"traceparent"`
+	// Number is the case number (办件编号, number.go; migration 00026), '' for cases
+	// submitted before it.
+	Number string `db:"number"`
 }
 
 // caseColumnsNoForm and subcaseColumnsNoForm are the rows' columns without their forms (the
@@ -86,10 +89,10 @@ type caseRow struct {
 // the forms are large and unused.
 const (
 	caseColumnsNoForm = `id, bundle_code, bundle_seq, applicant_type, holder_id, holder_name, state, outcome, catalogue_version,
-		submitted_at, completed_at, due_promised, due_statutory, updated_at, owner, external_ref, event_seq, traceparent`
+		submitted_at, completed_at, due_promised, due_statutory, updated_at, owner, external_ref, event_seq, traceparent, number`
 	subcaseColumnsNoForm = `id, case_id, position, matter_code, matter_name, department, optional, state, prerequisites, promised_days,
 		statutory_days, promised_unit, statutory_unit, clock_start, due_promised, due_statutory, dispatched_at, delivered_at, delivery_error, decision_number, reason,
-		missing, updated_at, supplement_deadline`
+		missing, updated_at, supplement_deadline, department_ref`
 )
 
 type subcaseRow struct {
@@ -123,6 +126,9 @@ type subcaseRow struct {
 	UpdatedAt      store.Timestamp             `db:"updated_at"`
 	// SupplementDeadline is the last day to answer the open supplement request (YYYY-MM-DD).
 	SupplementDeadline string `db:"supplement_deadline"`
+	// DepartmentRef is the department's own number for the sub-case (受理号/办件号), as the
+	// first of its events that gave one said (migration 00026).
+	DepartmentRef string `db:"department_ref"`
 }
 
 type pauseRow struct {

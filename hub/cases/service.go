@@ -78,6 +78,9 @@ type Config struct {
 	Audit *audit.Log
 	// Pseudonyms makes the holder references of those audit rows. Default: rows without one.
 	Pseudonyms *pseudonym.Keyring
+	// Division is the administrative division code (GB/T 2260, six digits) of the deployment,
+	// with which every case number begins (number.go). Default DefaultDivision (赣榆区).
+	Division string
 }
 
 // Service runs the case flow. It is safe for concurrent use; all state is in the store.
@@ -115,6 +118,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Forms == nil {
 		errs = append(errs, errors.New("cases: Forms is required"))
+	}
+	if cfg.Division == "" {
+		cfg.Division = DefaultDivision
+	}
+	if !isDivision(cfg.Division) {
+		errs = append(errs, errors.New("cases: Division must be a division code of six digits (GB/T 2260), e.g. 320707"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

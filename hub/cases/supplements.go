@@ -652,7 +652,7 @@ func (pm *plannedMaterial) ref(s *Service, now time.Time) event.MaterialRef {
 func (s *Service) matterRef(sc subcaseRow) event.MatterRef {
 	ref := event.MatterRef{Code: sc.MatterCode, Name: sc.MatterName}
 	if m, ok := s.cat.Matter(sc.MatterCode); ok {
-		ref.Result = event.ResultRef{Kind: m.Result.Kind, Name: m.Result.Name}
+		ref.Result = event.ResultRef{Kind: m.Result.Kind, Name: m.Result.Name, LicenceTypeCode: m.Result.LicenceTypeCode}
 	}
 	return ref
 }

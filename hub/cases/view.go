@@ -17,6 +17,10 @@ import (
 // CaseView is a case as the API shows it.
 type CaseView struct {
 	ID string `json:"id"`
+	// Number is the case number (办件编号) people read and say: division, date, bundle, the
+	// day's sequence and a check character (number.go). Absent for cases submitted before
+	// case numbers.
+	Number string `json:"number,omitempty"`
 	// ExternalRef is the platform's own application number, when it gave one.
 	ExternalRef      string          `json:"external_ref,omitempty"`
 	State            string          `json:"state"`
@@ -75,8 +79,11 @@ type SubcaseView struct {
 	DeliveryError string          `json:"delivery_error,omitempty"`
 	// Delivery is how the sub-case's messages reached the department's system (operators and
 	// departments; a platform is not shown it). Absent while the sub-case waits to be sent.
-	Delivery           *DeliveryView   `json:"delivery,omitempty"`
-	DecisionNumber     string          `json:"decision_number,omitempty"`
+	Delivery       *DeliveryView `json:"delivery,omitempty"`
+	DecisionNumber string        `json:"decision_number,omitempty"`
+	// DepartmentRef is the department's own number for the sub-case (受理号/办件号), as its
+	// first event that gave one said.
+	DepartmentRef      string          `json:"department_ref,omitempty"`
 	Reason             string          `json:"reason,omitempty"`
 	Missing            []event.Missing `json:"missing,omitempty"`
 	SupplementDeadline string          `json:"supplement_deadline,omitempty"`
@@ -239,9 +246,10 @@ type MaterialLicence struct {
 // LicenceView is an e-licence issued in a case.
 type LicenceView struct {
 	event.Licence
-	SubcaseID  string `json:"subcase_id"`
-	MatterCode string `json:"matter_code"`
-	Status     string `json:"status"`
+	SubcaseID   string `json:"subcase_id"`
+	MatterCode  string `json:"matter_code"`
+	Status      string `json:"status"`
+	StatusLabel string `json:"status_label"`
 }
 
 // TimelineEntry is one step of a case. Label and Text are the applicant's (Chinese); Detail is
@@ -383,7 +391,7 @@ type timelineRow struct {
 // caseView makes a case's view of its rows.
 func (s *Service) caseView(r caseRows) *CaseView {
 	c := r.c
-	v := &CaseView{ID: c.ID, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
+	v := &CaseView{ID: c.ID, Number: c.Number, ExternalRef: c.ExternalRef, State: c.State, StateLabel: label(StateLabels, c.State),
 		Outcome: c.Outcome, OutcomeLabel: OutcomeLabels[c.Outcome], ApplicantType: c.ApplicantType, CatalogueVersion: c.CatalogueVersion,
 		SubmittedAt: c.SubmittedAt.In(deadline.China), CompletedAt: ptime(c.CompletedAt), Supplements: []SupplementView{},
 		Deadline: s.deadlinesOf(c.DuePromised, c.DueStatutory),
@@ -427,7 +435,8 @@ func (s *Service) caseView(r caseRows) *CaseView {
 		v.Materials = append(v.Materials, mv)
 	}
 	for _, l := range r.lics {
-		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status})
+		v.Licences = append(v.Licences, LicenceView{Licence: l.Licence, SubcaseID: l.SubcaseID, MatterCode: l.MatterCode, Status: l.Status,
+			StatusLabel: l.StatusLabel})
 	}
 	for _, e := range r.timeline {
 		te := TimelineEntry{Seq: e.Seq, At: e.At.In(deadline.China), SubcaseID: e.SubcaseID, Type: e.Type, Label: label(StepLabels, e.Type),
@@ -451,7 +460,7 @@ func (s *Service) subcaseView(sc subcaseRow, paused bool, materials []string) Su
 		Deadlines: s.deadlinesOf(sc.DuePromised, sc.DueStatutory),
 		Limits:    Limits{Promised: limitView(sc.PromisedDays, sc.PromisedUnit), Statutory: limitView(sc.StatutoryDays, sc.StatutoryUnit)},
 		Paused:    paused, DispatchedAt: ptime(sc.DispatchedAt), DeliveredAt: ptime(sc.DeliveredAt),
-		DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, Reason: sc.Reason, Materials: nonNil(materials)}
+		DeliveryError: sc.DeliveryError, DecisionNumber: sc.DecisionNumber, DepartmentRef: sc.DepartmentRef, Reason: sc.Reason, Materials: nonNil(materials)}
 	if sc.State == StateWaiting {
 		sv.WaitingFor = sc.Prerequisites.V
 	}

@@ -83,6 +83,9 @@ type MatterRef struct {
 type ResultRef struct {
 	Kind string `json:"kind"`
 	Name string `json:"name"`
+	// LicenceTypeCode is the e-licence type's code when the result is an e-licence: the one
+	// the department's licence is to carry (national, or LOCAL-… of the hub's namespace).
+	LicenceTypeCode string `json:"licence_type_code,omitempty"`
 }
 
 // MaterialRef is a material supplied once for a case and referenced by every sub-case that
@@ -121,7 +124,10 @@ type Deadlines struct {
 // SubcaseDispatched is the data of a TypeSubcaseDispatched envelope: what a department
 // receives.
 type SubcaseDispatched struct {
-	CaseID        string         `json:"case_id"`
+	CaseID string `json:"case_id"`
+	// CaseNumber is the case number (办件编号) the applicant and the lead department read;
+	// absent for cases submitted before case numbers.
+	CaseNumber    string         `json:"case_number,omitempty"`
 	SubcaseID     string         `json:"subcase_id"`
 	Bundle        BundleRef      `json:"bundle"`
 	Matter        MatterRef      `json:"matter"`
@@ -197,7 +203,14 @@ type DepartmentEvent struct {
 	Deadline       string    `json:"deadline,omitempty"`
 	DecisionNumber string    `json:"decision_number,omitempty"`
 	Licences       []Licence `json:"licences,omitempty"`
+	// DepartmentRef is the department's own number for the sub-case (受理号/办件号), 1 to 64
+	// printable characters, on any event. The hub keeps the first one given; a later event
+	// that gives another is refused (409), one that gives the same or none is not.
+	DepartmentRef string `json:"department_ref,omitempty"`
 }
+
+// MaxDepartmentRef is the most characters a department's own number may have.
+const MaxDepartmentRef = 64
 
 // Missing names what a supplement request (补正) asks for.
 type Missing struct {
@@ -206,20 +219,46 @@ type Missing struct {
 	Note     string `json:"note,omitempty"`
 }
 
-// Licence is an e-licence (电子证照) with the metadata of GB/T 36901–36906.
+// Licence is an e-licence (电子证照) with the metadata of GB/T 36901–36906: its type and type
+// code (GB/T 36902), its identifier (证照标识, GB/T 36904), its face items (照面信息, GB/T
+// 36903: holder, holder id type and number, issuer, issued and valid dates, and the type's own
+// Items) and the seal the issuer put on its file (签章).
 type Licence struct {
-	Type         string      `json:"type"`
-	TypeCode     string      `json:"type_code,omitempty"`
-	Number       string      `json:"number"`
-	Holder       string      `json:"holder"`
-	HolderID     string      `json:"holder_id"`
-	HolderIDType string      `json:"holder_id_type"` // resident_id | uscc
-	Issuer       string      `json:"issuer"`
-	IssuerCode   string      `json:"issuer_code,omitempty"`
-	IssuedAt     string      `json:"issued_at"`             // YYYY-MM-DD
-	ValidFrom    string      `json:"valid_from"`            // YYYY-MM-DD
-	ValidUntil   string      `json:"valid_until,omitempty"` // YYYY-MM-DD; empty = no expiry
-	File         LicenceFile `json:"file"`
+	Type string `json:"type"`
+	// TypeCode is the licence type's code: the catalogue's (result.licence_type_code), a
+	// national one (GB/T 36902) or one of the hub's local namespace (LOCAL-…).
+	TypeCode     string `json:"type_code,omitempty"`
+	Number       string `json:"number"`
+	Holder       string `json:"holder"`
+	HolderID     string `json:"holder_id"`
+	HolderIDType string `json:"holder_id_type"` // resident_id | uscc
+	Issuer       string `json:"issuer"`
+	// IssuerCode is the issuing department's unified social credit code (GB 32100).
+	IssuerCode string      `json:"issuer_code,omitempty"`
+	IssuedAt   string      `json:"issued_at"`             // YYYY-MM-DD
+	ValidFrom  string      `json:"valid_from"`            // YYYY-MM-DD
+	ValidUntil string      `json:"valid_until,omitempty"` // YYYY-MM-DD; empty = no expiry
+	File       LicenceFile `json:"file"`
+	// Identifier is the licence's identifier (证照标识, GB/T 36904; hub/licences/identifier.go).
+	// A department may give its own; else the hub builds it when it has the type code and the
+	// issuer's code. Empty: neither was known.
+	Identifier string `json:"identifier,omitempty"`
+	// Items are the face items (照面信息) of the licence's type beyond the common ones, by
+	// their names on the licence (e.g. 经营场所, 主体业态), as the issuer printed them.
+	Items map[string]string `json:"items,omitempty"`
+	// Seal is the issuer's seal on the licence's file, as the issuer describes it; absent when
+	// it gave none. The hub never makes one up.
+	Seal *Seal `json:"seal,omitempty"`
+}
+
+// Seal describes the electronic seal (签章) on a licence's file: the seal's name (the issuer's
+// seal, e.g. 连云港市赣榆区行政审批局行政审批专用章), the signature algorithm (e.g. SM2) and the
+// signing certificate's serial number, when the issuer gives them. It describes a signature
+// the file carries; it is not one.
+type Seal struct {
+	Name              string `json:"name"`
+	Algorithm         string `json:"algorithm,omitempty"`
+	CertificateSerial string `json:"certificate_serial,omitempty"`
 }
 
 // LicenceFile is the licence document (OFD or PDF) by hash and location.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"yjshub/catalogue"
+	"yjshub/format"
 	"yjshub/hub/event"
 	"yjshub/problem"
 )
@@ -50,6 +51,9 @@ func CheckIssue(m *catalogue.Matter, dept *catalogue.Department, l event.Licence
 			problems.Add(prefix+"/type_code", RuleLicenceType, "the catalogue's code of %s is %s", lt.Name, lt.Code)
 		}
 	}
+	if l.IssuerCode != "" && format.CheckUSCC(l.IssuerCode) != nil {
+		problems.Add(prefix+"/issuer_code", format.GB32100, "must be the issuing department's unified social credit code (GB 32100)")
+	}
 	switch {
 	case dept == nil:
 		problems.Add(prefix+"/issuer", RuleIssuer, "the sub-case's department is not in the catalogue: it issues no e-licence")
@@ -60,15 +64,22 @@ func CheckIssue(m *catalogue.Matter, dept *catalogue.Department, l event.Licence
 	return problems
 }
 
-// WithCatalogueCode returns the licence with its type code from the catalogue when it gave
-// none: the code of an issued licence comes from the catalogue where the catalogue knows it.
-func WithCatalogueCode(m *catalogue.Matter, l event.Licence) event.Licence {
-	if l.TypeCode != "" || m == nil {
-		return l
+// Completed returns a licence a department issues as the library records it: with its type
+// code from the catalogue when it gave none (the code of an issued licence comes from the
+// catalogue), and with its identifier (GB/T 36904) built from type code, issuer's code and
+// number when it gave none and both codes are known. A licence whose issuer's code is missing
+// keeps no identifier: the hub does not make up a department's credit code.
+func Completed(m *catalogue.Matter, l event.Licence) event.Licence {
+	if l.TypeCode == "" && m != nil {
+		for _, t := range m.LicenceTypes() {
+			if t.Name == l.Type {
+				l.TypeCode = t.Code
+			}
+		}
 	}
-	for _, t := range m.LicenceTypes() {
-		if t.Name == l.Type {
-			l.TypeCode = t.Code
+	if l.Identifier == "" && l.TypeCode != "" && l.IssuerCode != "" {
+		if id, err := Identifier(l.TypeCode, l.IssuerCode, l.Number, FirstVersion); err == nil {
+			l.Identifier = id
 		}
 	}
 	return l

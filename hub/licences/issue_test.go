@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"yjshub/catalogue"
+	"yjshub/format"
 	"yjshub/hub/event"
 	"yjshub/hub/licences"
 )
@@ -17,6 +18,8 @@ func TestADepartmentIssuesOnlyItsMattersLicenceTypeInItsOwnName(t *testing.T) {
 	adminApproval, _ := testCatalogue.Department("admin-approval")
 	coded := *food
 	coded.Result.LicenceTypeCode = "11100000MB0143028R010"
+	uncoded := *food // a catalogue from before every licence type had its code
+	uncoded.Result.LicenceTypeCode = ""
 	aliased := *tobacco
 	aliased.Aliases = []string{"赣榆烟草"}
 	licence := func(typ, typeCode, issuer string) event.Licence {
@@ -40,7 +43,9 @@ func TestADepartmentIssuesOnlyItsMattersLicenceTypeInItsOwnName(t *testing.T) {
 		{"a licence from a matter that issues none", filing, adminApproval, licence("仅销售预包装食品经营者备案信息", "", "区行政审批局"), []string{"/x/type licence_type"}},
 		{"the catalogue's type code", &coded, adminApproval, licence("食品经营许可证", "11100000MB0143028R010", "区行政审批局"), nil},
 		{"another type code than the catalogue's", &coded, adminApproval, licence("食品经营许可证", "11100000MB0143028R099", "区行政审批局"), []string{"/x/type_code licence_type"}},
-		{"a type code the catalogue does not know", food, adminApproval, licence("食品经营许可证", "11100000MB0143028R099", "区行政审批局"), nil},
+		{"a type code the catalogue does not know", &uncoded, adminApproval, licence("食品经营许可证", "11100000MB0143028R099", "区行政审批局"), nil},
+		{"an issuer's code that is not a credit code", food, adminApproval,
+			event.Licence{Type: "食品经营许可证", Issuer: "区行政审批局", IssuerCode: "320707-admin"}, []string{"/x/issuer_code gb32100"}},
 		{"a matter the catalogue no longer has", nil, adminApproval, licence("食品经营许可证", "", "区行政审批局"), []string{"/x/type licence_type"}},
 		{"a department the catalogue no longer has", food, nil, licence("食品经营许可证", "", "区行政审批局"), []string{"/x/issuer issuer"}},
 	}
@@ -60,17 +65,62 @@ func TestADepartmentIssuesOnlyItsMattersLicenceTypeInItsOwnName(t *testing.T) {
 	}
 }
 
-func TestAnIssuedLicenceTakesTheCataloguesTypeCodeWhenItGivesNone(t *testing.T) {
+func TestAnIssuedLicenceTakesTheCataloguesTypeCodeAndGetsItsIdentifier(t *testing.T) {
 	food, _ := testCatalogue.Matter("food-business-licence")
 	coded := *food
 	coded.Result.LicenceTypeCode = "11100000MB0143028R010"
-	if got := licences.WithCatalogueCode(&coded, event.Licence{Type: "食品经营许可证"}); got.TypeCode != "11100000MB0143028R010" {
+	issuer, err := format.CompleteUSCC("11320707MB0000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := licences.Completed(&coded, event.Licence{Type: "食品经营许可证", Number: "JY13207070000421", IssuerCode: issuer})
+	if got.TypeCode != "11100000MB0143028R010" {
 		t.Errorf("without a code: %q, want the catalogue's", got.TypeCode)
 	}
-	if got := licences.WithCatalogueCode(&coded, event.Licence{Type: "食品经营许可证", TypeCode: "given"}); got.TypeCode != "given" {
+	if want := "1.2.156.3005.2.11100000MB0143028R010." + issuer + ".JY13207070000421.001."; !strings.HasPrefix(got.Identifier, want) || len(got.Identifier) != len(want)+1 {
+		t.Errorf("identifier %q, want %s<check>", got.Identifier, want)
+	}
+	if err := licences.CheckIdentifier(got.Identifier); err != nil {
+		t.Errorf("the identifier built does not check: %v", err)
+	}
+	if got := licences.Completed(&coded, event.Licence{Type: "食品经营许可证", TypeCode: "given"}); got.TypeCode != "given" {
 		t.Errorf("with a code: %q, want it kept", got.TypeCode)
 	}
-	if got := licences.WithCatalogueCode(food, event.Licence{Type: "食品经营许可证"}); got.TypeCode != "" {
-		t.Errorf("a catalogue without a code: %q", got.TypeCode)
+	if got := licences.Completed(&coded, event.Licence{Type: "食品经营许可证", Number: "1"}); got.Identifier != "" {
+		t.Errorf("without the issuer's code the hub made up an identifier: %q", got.Identifier)
+	}
+	if got := licences.Completed(&coded, event.Licence{Type: "食品经营许可证", Number: "1", IssuerCode: issuer, Identifier: "kept"}); got.Identifier != "kept" {
+		t.Errorf("the issuer's own identifier was replaced by %q", got.Identifier)
+	}
+	// The seeds' food licence type is of the local namespace: its identifier says so.
+	local := licences.Completed(food, event.Licence{Type: "食品经营许可证", Number: "苏JY-1320707", IssuerCode: issuer})
+	if !licences.LocalTypeCode(local.TypeCode) || !strings.HasPrefix(local.Identifier, local.TypeCode+"."+issuer+".JY1320707.001.") {
+		t.Errorf("a local type: code %q, identifier %q", local.TypeCode, local.Identifier)
+	}
+	if err := licences.CheckIdentifier(local.Identifier); err != nil {
+		t.Errorf("the local identifier does not check: %v", err)
+	}
+}
+
+func TestABrokenIdentifierIsRefusedWithItsReason(t *testing.T) {
+	issuer, _ := format.CompleteUSCC("11320707MB0000001")
+	good, err := licences.Identifier("11100000MB0143028R010", issuer, "A1", "001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongCheck := good[:len(good)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(good, "0")]
+	for name, id := range map[string]string{
+		"a wrong check character": wrongCheck,
+		"no root and no LOCAL":    strings.TrimPrefix(good, licences.IdentifierRoot+"."),
+		"a lower-case serial":     strings.Replace(good, ".A1.", ".a1.", 1),
+		"a two-digit version":     strings.Replace(good, ".001.", ".01.", 1),
+		"an issuer not a USCC":    strings.Replace(good, issuer, "11320707MB00000011", 1),
+	} {
+		if licences.CheckIdentifier(id) == nil {
+			t.Errorf("%s: %q passes", name, id)
+		}
+	}
+	if _, err := licences.Identifier("food", "not-a-uscc", "", "1"); err == nil || strings.Count(err.Error(), "\n") != 3 {
+		t.Errorf("every problem of the inputs at once: %v", err)
 	}
 }

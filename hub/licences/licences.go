@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -25,6 +28,10 @@ const (
 	StatusExpired = "expired" // valid_until is before today (China)
 	StatusRevoked = "revoked" // its issuing department revoked it
 )
+
+// StatusLabels name the statuses as a licence's holder and a clerk read them: 有效, 已过期
+// (derived from valid_until), 已注销 (its issuer revoked it, whether 注销, 撤销 or 吊销).
+var StatusLabels = map[string]string{StatusValid: "有效", StatusExpired: "已过期", StatusRevoked: "已注销"}
 
 // Sources of a licence.
 const (
@@ -102,8 +109,9 @@ func New(cfg Config) (*Library, error) {
 type Licence struct {
 	event.Licence
 	ID string `json:"id"`
-	// Status is valid, expired or revoked as of CheckedOn.
-	Status string `json:"status"`
+	// Status is valid, expired or revoked as of CheckedOn; StatusLabel names it in Chinese.
+	Status      string `json:"status"`
+	StatusLabel string `json:"status_label"`
 	// CheckedOn is the date (China) the status holds for.
 	CheckedOn string `json:"checked_on"`
 	// Source is hub (issued through the hub) or import (brought in by Origin, a connector).
@@ -169,11 +177,17 @@ type row struct {
 	Department    string          `db:"department"`
 	RevokedAt     store.Timestamp `db:"revoked_at"`
 	RevokedReason string          `db:"revoked_reason"`
+	// Migration 00027: the identifier, face items and seal.
+	Identifier            string                        `db:"identifier"`
+	Items                 store.JSON[map[string]string] `db:"items"`
+	SealName              string                        `db:"seal_name"`
+	SealAlgorithm         string                        `db:"seal_algorithm"`
+	SealCertificateSerial string                        `db:"seal_certificate_serial"`
 }
 
 const columns = `id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
 	issuer, issuer_code, issued_at, valid_from, valid_until, status, file_sha256, file_uri, file_format, file_size,
-	created_at, source, origin, department, revoked_at, revoked_reason`
+	created_at, source, origin, department, revoked_at, revoked_reason, identifier, items, seal_name, seal_algorithm, seal_certificate_serial`
 
 // today is the date in China, as licences write their validity.
 func (l *Library) today() string {
@@ -185,7 +199,8 @@ func (r row) licence(today string) Licence {
 		Licence: event.Licence{Type: r.Type, TypeCode: r.TypeCode, Number: r.Number, Holder: r.Holder, HolderID: r.HolderID,
 			HolderIDType: r.HolderIDType, Issuer: r.Issuer, IssuerCode: r.IssuerCode, IssuedAt: r.IssuedAt,
 			ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
-			File: event.LicenceFile{SHA256: r.FileSHA256, URI: r.FileURI, Format: r.FileFormat, Size: r.FileSize}},
+			File:       event.LicenceFile{SHA256: r.FileSHA256, URI: r.FileURI, Format: r.FileFormat, Size: r.FileSize},
+			Identifier: r.Identifier, Items: r.Items.V},
 		ID: r.ID, CheckedOn: today, Source: r.Source, Origin: r.Origin, Department: r.Department,
 		CaseID: r.CaseID, SubcaseID: r.SubcaseID, MatterCode: r.MatterCode,
 		RevokedReason: r.RevokedReason, RecordedAt: r.CreatedAt.Time,
@@ -193,6 +208,13 @@ func (r row) licence(today string) Licence {
 	if !r.RevokedAt.IsZero() {
 		t := r.RevokedAt.Time
 		out.RevokedAt = &t
+	}
+	out.StatusLabel = StatusLabels[out.Status]
+	if len(out.Items) == 0 {
+		out.Items = nil
+	}
+	if r.SealName != "" {
+		out.Seal = &event.Seal{Name: r.SealName, Algorithm: r.SealAlgorithm, CertificateSerial: r.SealCertificateSerial}
 	}
 	switch {
 	case r.Status == StatusRevoked:
@@ -303,15 +325,24 @@ type Issued struct {
 
 // recordColumns are the columns of a licence row as issuedRow gives them.
 var recordColumns = []string{"id", "case_id", "subcase_id", "matter_code", "type", "type_code", "number", "holder", "holder_id", "holder_id_type",
-	"issuer", "issuer_code", "issued_at", "valid_from", "valid_until", "file_sha256", "file_uri", "file_format", "file_size", "created_at", "source", "origin", "department"}
+	"issuer", "issuer_code", "issued_at", "valid_from", "valid_until", "file_sha256", "file_uri", "file_format", "file_size", "created_at", "source", "origin", "department",
+	"identifier", "items", "seal_name", "seal_algorithm", "seal_certificate_serial"}
 
 // issuedRow is the row of a licence to record, under a new id.
 func issuedRow(in Issued, now store.Timestamp) []any {
 	lic := in.Licence
 	id := "lc_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	var seal event.Seal
+	if lic.Seal != nil {
+		seal = *lic.Seal
+	}
+	items := lic.Items
+	if items == nil {
+		items = map[string]string{}
+	}
 	return []any{id, in.CaseID, in.SubcaseID, in.MatterCode, lic.Type, lic.TypeCode, lic.Number, lic.Holder, lic.HolderID, lic.HolderIDType,
 		lic.Issuer, lic.IssuerCode, lic.IssuedAt, lic.ValidFrom, lic.ValidUntil, lic.File.SHA256, lic.File.URI, lic.File.Format, lic.File.Size,
-		now, in.Source, in.Origin, in.Department}
+		now, in.Source, in.Origin, in.Department, lic.Identifier, store.JSONOf(items), seal.Name, seal.Algorithm, seal.CertificateSerial}
 }
 
 // Record stores a licence in the library within tx. A licence of the same type and number
@@ -431,7 +462,44 @@ func Check(l event.Licence, prefix string) []problem.Problem {
 	if l.File.Size < 0 {
 		add("/file/size", problem.RuleMinimum, "must be the file's size in bytes")
 	}
+	if l.Identifier != "" {
+		if err := CheckIdentifier(l.Identifier); err != nil {
+			add("/identifier", problem.RulePattern, "is not a licence identifier (GB/T 36904): %v", err)
+		}
+	}
+	if len(l.Items) > MaxItems {
+		add("/items", problem.RuleMaxLength, "at most %d face items", MaxItems)
+	}
+	for _, k := range slices.Sorted(maps.Keys(l.Items)) {
+		if n := utf8.RuneCountInString(k); n == 0 || n > 64 || !utf8.ValidString(k) {
+			add("/items", problem.RulePattern, "a face item's name is 1 to 64 characters")
+		}
+		if v := l.Items[k]; utf8.RuneCountInString(v) > 1000 || !utf8.ValidString(v) {
+			add("/items/"+pointerToken(k), problem.RuleMaxLength, "a face item's value is at most 1000 characters")
+		}
+	}
+	if s := l.Seal; s != nil {
+		if strings.TrimSpace(s.Name) == "" {
+			add("/seal/name", problem.RuleRequired, "a seal is described by its name at least")
+		}
+		for _, f := range []struct {
+			name, v string
+			max     int
+		}{{"name", s.Name, 200}, {"algorithm", s.Algorithm, 32}, {"certificate_serial", s.CertificateSerial, 128}} {
+			if utf8.RuneCountInString(f.v) > f.max {
+				add("/seal/"+f.name, problem.RuleMaxLength, "is at most %d characters", f.max)
+			}
+		}
+	}
 	return problems
+}
+
+// MaxItems is the most face items a licence may carry beyond the common ones.
+const MaxItems = 50
+
+// pointerToken escapes a key for a JSON Pointer (RFC 6901).
+func pointerToken(k string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }
 
 func isSHA256(s string) bool {

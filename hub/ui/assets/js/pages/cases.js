@@ -20,7 +20,7 @@ export async function mount(main, ctx) {
   const page = {cursors: [''], index: 0};
 
   const input = (name, attrs) => h('input', {id: 'case-' + name, name, value: filter[name] || '', ...attrs});
-  const caseId = h('input', {id: 'case-id', name: 'id', placeholder: 'cs_…', autocomplete: 'off', spellcheck: 'false'});
+  const caseId = h('input', {id: 'case-id', name: 'id', placeholder: 'cs_… 或 320707-20261205-07-00042-5', autocomplete: 'off', spellcheck: 'false'});
   const bundle = h('select', {id: 'case-bundle', name: 'bundle'}, h('option', {value: ''}, '全部一件事'),
     (bundles.bundles || []).map((b) => h('option', {value: b.code, selected: b.code === filter.bundle}, `${b.seq} ${b.name}`)));
   const state = h('select', {id: 'case-state', name: 'state'}, h('option', {value: ''}, '全部状态'),
@@ -45,9 +45,18 @@ export async function mount(main, ctx) {
 
   async function search(ev) {
     ev.preventDefault();
-    const id = caseId.value.trim();
+    let id = caseId.value.trim();
     if (id) {
       try {
+        if (/^\d{6}-\d{8}-\d{2}-\d{5,}-[0-9Xx]$/.test(id)) {
+          // A case number (办件编号): found by the list's number filter.
+          const found = await api.call('/cases' + api.q({number: id}));
+          if (!found.items?.length) {
+            replace(message, errorBox({summary: '该办件编号未找到'}, '没有这个办件'));
+            return;
+          }
+          id = found.items[0].id;
+        }
         await api.call('/cases/' + api.seg(id));
         ctx.navigate('#/cases/' + encodeURIComponent(id));
       } catch (e) {
@@ -82,7 +91,7 @@ export async function mount(main, ctx) {
     replace(message);
     const items = data.items || [];
     const rows = items.map((c) => h('tr', {dataset: {caseId: c.id}},
-      h('td', null, h('a', {class: 'mono', href: '#/cases/' + c.id}, c.id), c.external_ref ? h('div', {class: 'small muted'}, '平台编号 ', c.external_ref) : null),
+      h('td', null, h('a', {class: 'mono', href: '#/cases/' + c.id}, c.number || c.id), c.external_ref ? h('div', {class: 'small muted'}, '平台编号 ', c.external_ref) : null),
       h('td', null, c.bundle ? `${c.bundle.seq} ${c.bundle.name || c.bundle.code}` : '—'),
       h('td', null, badge(c.state_label || f.label(f.caseStates, c.state), c.state === 'completed' ? 'good' : c.state === 'withdrawn' ? 'muted' : 'notice'),
         c.outcome_label ? h('div', {class: 'small'}, c.outcome_label) : null),
