@@ -9,6 +9,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+
+	"yjshub/format"
 )
 
 // crossCheck checks every reference between catalogue items and every rule that spans items,
@@ -32,6 +34,11 @@ func (l *loader) crossCheck(cat *Catalogue) {
 		}
 		fields[f.Code] = f
 		l.checkField(f, loc)
+	}
+	for _, f := range cat.Fields {
+		if f.FormatBy != nil && fields[f.Code] == f {
+			l.checkFormatBy(f, l.locs[f], fields)
+		}
 	}
 	for code := range fields {
 		if isGroup(code, fields) {
@@ -127,6 +134,44 @@ func (l *loader) checkField(f *Field, loc location) {
 		if f.Type != TypeString && !(isDate && f.Type == TypeDate) {
 			l.c.at(loc, "/from_licence/field", "a licence's %s cannot fill a field of type %s", src.Field, f.Type)
 		}
+	}
+}
+
+// checkFormatBy checks that a field's format_by names an enum field, gives every one of its
+// values a known format (no document type may leave the number unchecked) and defaults to one
+// of them.
+func (l *loader) checkFormatBy(f *Field, loc location, fields map[string]*Field) {
+	by := f.FormatBy
+	if f.Type != TypeString {
+		l.c.at(loc, "/format_by", "only a string field takes format_by, not a %s", f.Type)
+	}
+	if f.Format != "" {
+		l.c.at(loc, "/format", "a field has either format or format_by, not both")
+	}
+	sel, ok := fields[by.Field]
+	switch {
+	case !ok:
+		l.c.at(loc, "/format_by/field", "unknown field %q", by.Field)
+		return
+	case sel.Type != TypeEnum:
+		l.c.at(loc, "/format_by/field", "field %q is a %s; the choosing field must be an enum", by.Field, sel.Type)
+		return
+	}
+	for _, v := range sel.Values {
+		if _, ok := by.Formats[v]; !ok {
+			l.c.at(loc, "/format_by/formats", "%s value %q has no format: every choice must check the number", by.Field, v)
+		}
+	}
+	for _, v := range sortedKeys(by.Formats) {
+		if !contains(sel.Values, v) {
+			l.c.at(loc, "/format_by/formats/"+v, "%q is not a value of %s", v, by.Field)
+		}
+		if _, ok := format.Lookup(by.Formats[v]); !ok {
+			l.c.at(loc, "/format_by/formats/"+v, "unknown format %q", by.Formats[v])
+		}
+	}
+	if _, ok := by.Formats[by.Default]; !ok {
+		l.c.at(loc, "/format_by/default", "the default %q is not one of the formats' keys", by.Default)
 	}
 }
 

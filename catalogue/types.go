@@ -29,19 +29,22 @@ func (d *Department) Named(name string) bool {
 // Field is a canonical field of the data dictionary (数据元): something an applicant may be
 // asked, with its type and checks.
 type Field struct {
-	Code        string   `json:"code"`
-	Name        string   `json:"name"`
-	Type        string   `json:"type"`
-	Format      string   `json:"format,omitempty"`
-	Pattern     string   `json:"pattern,omitempty"`
-	MinLength   *int     `json:"min_length,omitempty"`
-	MaxLength   *int     `json:"max_length,omitempty"`
-	Minimum     *float64 `json:"minimum,omitempty"`
-	Maximum     *float64 `json:"maximum,omitempty"`
-	Values      []string `json:"values,omitempty"`
-	Personal    bool     `json:"personal,omitempty"`
-	Example     any      `json:"example"`
-	Description string   `json:"description,omitempty"`
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Format string `json:"format,omitempty"`
+	// FormatBy replaces Format for a field whose check depends on another field of the same
+	// form: an identity number is checked by the rule of the document type the applicant chose.
+	FormatBy    *FormatBy `json:"format_by,omitempty"`
+	Pattern     string    `json:"pattern,omitempty"`
+	MinLength   *int      `json:"min_length,omitempty"`
+	MaxLength   *int      `json:"max_length,omitempty"`
+	Minimum     *float64  `json:"minimum,omitempty"`
+	Maximum     *float64  `json:"maximum,omitempty"`
+	Values      []string  `json:"values,omitempty"`
+	Personal    bool      `json:"personal,omitempty"`
+	Example     any       `json:"example"`
+	Description string    `json:"description,omitempty"`
 	// FromLicence says that the field holds a result field of an e-licence the applicant may
 	// already hold (a licence number, say), so that shared data can fill it in (免填).
 	FromLicence *LicenceSource `json:"from_licence,omitempty"`
@@ -49,6 +52,19 @@ type Field struct {
 	// as SYB创业培训, read better as 创业意识培训（SYB）); a value without a label shows as itself.
 	Labels  map[string]string `json:"labels,omitempty"`
 	pattern *regexp.Regexp
+}
+
+// FormatBy chooses a field's format by the value of another field, an enum: the identity
+// number (applicant.id_number) by the document type (applicant.id_type). Every value of the
+// enum has its format, so that no choice leaves the number unchecked.
+type FormatBy struct {
+	// Field is the code of the enum field whose value chooses.
+	Field string `json:"field"`
+	// Formats maps each value of Field to a format name of package format.
+	Formats map[string]string `json:"formats"`
+	// Default is the value taken while the form does not have Field at all: forms written
+	// before the field existed (and matters that never ask it) meant a resident ID.
+	Default string `json:"default"`
 }
 
 // LicenceSource names a result field (one of ResultFields) of an e-licence type, by the
