@@ -245,6 +245,11 @@ func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, mat
 			l.c.at(loc, p+"/field", "form field %q is listed twice", ff.Field)
 		}
 		seenField[ff.Field] = true
+		for _, t := range ff.ApplicantTypes {
+			if !contains(m.ApplicantTypes, t) {
+				l.c.at(loc, p+"/applicant_types", "the matter is not open to %s applicants", t)
+			}
+		}
 		switch {
 		case ff.From != "":
 			if !fieldKnown(ff.From) {

@@ -251,6 +251,16 @@ type FormField struct {
 	Const      any        `json:"const,omitempty"`
 	Expr       string     `json:"expr,omitempty"`
 	FromResult *ResultRef `json:"from_result,omitempty"`
+	// ApplicantTypes limits the field to those applicant types; empty: every type the matter
+	// handles. A field asked of one type only (经营者证件号码 of an individual, its 法定代表人's
+	// on another line for an enterprise) is then required of that type alone, where an
+	// expression folding to nothing for the other would leave a required field empty.
+	ApplicantTypes []string `json:"applicant_types,omitempty"`
+}
+
+// AskedOf reports whether the field is part of the department's form for an applicant type.
+func (ff *FormField) AskedOf(applicantType string) bool {
+	return len(ff.ApplicantTypes) == 0 || contains(ff.ApplicantTypes, applicantType)
 }
 
 // ResultRef names a field of a prerequisite matter's result.
