@@ -148,6 +148,30 @@ func CheckForeignPermanentResident(s string) error {
 	return checkBirthAndMod112(ForeignPermanentResident, s)
 }
 
+// CheckPersonalID checks a natural person's identity number of any document the hub takes
+// (居民身份证, 港澳台居民居住证, 外国人永久居留身份证, passport), for where the number names a
+// holder and the document type is not at hand (a licence's holder, a prefill request). An
+// 18-character number is held to the three GB 11643-style documents, so that a mistyped
+// resident ID, or a credit code, is refused rather than taken for a passport (passport numbers
+// are far shorter: ICAO 9303 gives the number nine characters); any other number to the
+// passport's rule. The error is the resident ID's or the passport's.
+func CheckPersonalID(s string) error {
+	if len(s) == 18 {
+		err := CheckResidentID(s)
+		if err == nil || CheckResidencePermitHMT(s) == nil || CheckForeignPermanentResident(s) == nil {
+			return nil
+		}
+		return err
+	}
+	return CheckPassport(s)
+}
+
+// IndividualBusinessUSCC reports whether a valid unified social credit code is an individual
+// business's (个体工商户): registration authority 9 (市场监管), category 2.
+func IndividualBusinessUSCC(s string) bool {
+	return strings.HasPrefix(s, "92") && CheckUSCC(s) == nil
+}
+
 // mainlandProvince reports whether a two-digit code is a province-level division of the
 // mainland (not 71 Taiwan, 81 Hong Kong or 82 Macau).
 func mainlandProvince(code string) bool {

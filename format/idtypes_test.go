@@ -1,6 +1,7 @@
 package format
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,6 +86,41 @@ func TestIdentityDocumentBirthDatesUseTheClock(t *testing.T) {
 	for name, err := range map[string]error{"residence permit": CheckResidencePermitHMT(hmt), "permanent residence": CheckForeignPermanentResident(fp)} {
 		if err == nil {
 			t.Errorf("%s: a birth date after the clock's today is accepted", name)
+		}
+	}
+}
+
+// A holder's number is taken from any identity document, and an 18-digit number must pass one
+// of the GB 11643-style checks rather than pass for a passport.
+func TestPersonalIDTakesEveryDocumentButNoMistypedResidentID(t *testing.T) {
+	resident, _ := CompleteResidentID("32070719900307001")
+	taiwan, _ := CompleteResidentID("83000019900307002")
+	foreigner, _ := CompleteResidentID("93284019800101001")
+	for _, ok := range []string{resident, taiwan, foreigner, "E12345678"} {
+		if err := CheckPersonalID(ok); err != nil {
+			t.Errorf("refused: %v", err)
+		}
+	}
+	mistyped := resident[:17] + string("0123456789"[(resident[17]-'0'+1)%10])
+	if err := CheckPersonalID(mistyped); err == nil || err.(*Error).Rule != GB11643 {
+		t.Errorf("a resident ID with a wrong check digit: %v, want the resident ID's refusal", err)
+	}
+	if CheckPersonalID("e12345678") == nil {
+		t.Error("a lower-case passport number is taken")
+	}
+	if usccLike, _ := CompleteUSCC("91320707MA1XYW12B"); CheckPersonalID(usccLike) == nil {
+		t.Error("a credit code passes for a passport number")
+	}
+}
+
+// Only a credit code of registration authority 9 and category 2 is an individual business's.
+func TestIndividualBusinessUSCC(t *testing.T) {
+	business, _ := CompleteUSCC("92320707MA1XYW12B")
+	company, _ := CompleteUSCC("91320707MA1XYW12B")
+	wrongCheck := business[:17] + string(usccAlphabet[(strings.IndexByte(usccAlphabet, business[17])+1)%31])
+	for code, want := range map[string]bool{business: true, company: false, wrongCheck: false} {
+		if IndividualBusinessUSCC(code) != want {
+			t.Errorf("%s: %v, want %v", code, !want, want)
 		}
 	}
 }
