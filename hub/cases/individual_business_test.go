@@ -199,3 +199,43 @@ func TestIntakeAndTheOneFormSchemaAgreeOnEveryDocumentType(t *testing.T) {
 		}
 	})
 }
+
+// An individual business that leaves out its credit code is refused, each department's form
+// naming the field to fill in; without the subject the applicant is a natural person and the
+// form takes the ID number as before.
+func TestAnIndividualBusinessWithoutItsCodeIsRefusedAndANaturalPersonIsNot(t *testing.T) {
+	each(t, func(t *testing.T, st *store.Store, svc *cases.Service) {
+		ctx := context.Background()
+		app, _ := example(t, "open-bar-individual")
+		delete(app.Form, "individual_business.uscc")
+		_, _, err := svc.Submit(ctx, app, "no-code", "")
+		var pe *problem.Error
+		if !errors.As(err, &pe) || len(pe.Problems) == 0 {
+			t.Fatalf("err = %v, want the missing code", err)
+		}
+		for _, p := range pe.Problems {
+			if p.Rule != problem.RuleRequired || !strings.Contains(p.Message, "individual_business.uscc") {
+				t.Errorf("%s %s: %s; want the code required", p.Path, p.Rule, p.Message)
+			}
+		}
+
+		person, hash := example(t, "open-bar-individual")
+		for _, k := range []string{cases.SubjectField, "individual_business.uscc", "individual_business.name"} {
+			delete(person.Form, k)
+		}
+		v, _, err := svc.Submit(ctx, person, hash+"-person", "")
+		if err != nil {
+			t.Fatalf("a natural person's application: %v", err)
+		}
+		if v.HolderID() != person.Form["applicant.id_number"] {
+			t.Error("a natural person's case is not held by their ID number")
+		}
+		for _, sc := range v.Subcases {
+			if sc.MatterCode == "food-business-licence" {
+				if d := dispatchedOf(t, st, sc.ID); d.Form["SHXYDM"] != person.Form["applicant.id_number"] || d.Form["JYZMC"] != person.Form["business.name"] {
+					t.Error("a natural person's food form does not carry their ID number and shop name")
+				}
+			}
+		}
+	})
+}
