@@ -39,6 +39,14 @@ func (l *loader) crossCheck(cat *Catalogue) {
 		if f.FormatBy != nil && fields[f.Code] == f {
 			l.checkFormatBy(f, l.locs[f], fields)
 		}
+		if w := f.RequiredWhen; w != nil && fields[f.Code] == f {
+			switch sel, ok := fields[w.Field]; {
+			case !ok:
+				l.c.at(l.locs[f], "/required_when/field", "unknown field %q", w.Field)
+			case sel.Type != TypeEnum || !contains(sel.Values, w.Value):
+				l.c.at(l.locs[f], "/required_when/value", "%q is not a value of the enum field %s", w.Value, w.Field)
+			}
+		}
 	}
 	for code := range fields {
 		if isGroup(code, fields) {

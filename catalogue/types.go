@@ -35,16 +35,19 @@ type Field struct {
 	Format string `json:"format,omitempty"`
 	// FormatBy replaces Format for a field whose check depends on another field of the same
 	// form: an identity number is checked by the rule of the document type the applicant chose.
-	FormatBy    *FormatBy `json:"format_by,omitempty"`
-	Pattern     string    `json:"pattern,omitempty"`
-	MinLength   *int      `json:"min_length,omitempty"`
-	MaxLength   *int      `json:"max_length,omitempty"`
-	Minimum     *float64  `json:"minimum,omitempty"`
-	Maximum     *float64  `json:"maximum,omitempty"`
-	Values      []string  `json:"values,omitempty"`
-	Personal    bool      `json:"personal,omitempty"`
-	Example     any       `json:"example"`
-	Description string    `json:"description,omitempty"`
+	FormatBy *FormatBy `json:"format_by,omitempty"`
+	// RequiredWhen makes the field required on a one form that asks it while another field has
+	// a value: an individual business's credit code once the applicant says it is one.
+	RequiredWhen *FieldValue `json:"required_when,omitempty"`
+	Pattern      string      `json:"pattern,omitempty"`
+	MinLength    *int        `json:"min_length,omitempty"`
+	MaxLength    *int        `json:"max_length,omitempty"`
+	Minimum      *float64    `json:"minimum,omitempty"`
+	Maximum      *float64    `json:"maximum,omitempty"`
+	Values       []string    `json:"values,omitempty"`
+	Personal     bool        `json:"personal,omitempty"`
+	Example      any         `json:"example"`
+	Description  string      `json:"description,omitempty"`
 	// FromLicence says that the field holds a result field of an e-licence the applicant may
 	// already hold (a licence number, say), so that shared data can fill it in (免填).
 	FromLicence *LicenceSource `json:"from_licence,omitempty"`
@@ -65,6 +68,12 @@ type FormatBy struct {
 	// Default is the value taken while the form does not have Field at all: forms written
 	// before the field existed (and matters that never ask it) meant a resident ID.
 	Default string `json:"default"`
+}
+
+// FieldValue is a value of an enum field, the condition of RequiredWhen.
+type FieldValue struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
 }
 
 // LicenceSource names a result field (one of ResultFields) of an e-licence type, by the

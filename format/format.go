@@ -27,6 +27,9 @@ const (
 	ForeignPermanentResident = "foreign_permanent_resident"
 	// Passport is a passport number, of any issuing country.
 	Passport = "passport"
+	// IndividualBusinessCode is the unified social credit code of an individual business
+	// (个体工商户): a GB 32100 code of registration authority 9 and category 2.
+	IndividualBusinessCode = "gb32100_individual_business"
 )
 
 // Error is a failed format check. Rule names the check (one of the format names) and Reason
@@ -57,6 +60,7 @@ var checkers = map[string]Checker{
 	ResidencePermitHMT:       CheckResidencePermitHMT,
 	ForeignPermanentResident: CheckForeignPermanentResident,
 	Passport:                 CheckPassport,
+	IndividualBusinessCode:   CheckIndividualBusinessCode,
 }
 
 // Lookup returns the checker for a format name.
@@ -169,7 +173,20 @@ func CheckPersonalID(s string) error {
 // IndividualBusinessUSCC reports whether a valid unified social credit code is an individual
 // business's (个体工商户): registration authority 9 (市场监管), category 2.
 func IndividualBusinessUSCC(s string) bool {
-	return strings.HasPrefix(s, "92") && CheckUSCC(s) == nil
+	return CheckIndividualBusinessCode(s) == nil
+}
+
+// CheckIndividualBusinessCode checks the credit code of an individual business: a valid GB
+// 32100 code (CheckUSCC) whose registration authority is 9 (市场监管) and category 2 (个体工商户),
+// so a company's 91… code given as a 个体工商户's is refused.
+func CheckIndividualBusinessCode(s string) error {
+	if err := CheckUSCC(s); err != nil {
+		return fail(IndividualBusinessCode, "%s", err.(*Error).Reason)
+	}
+	if !strings.HasPrefix(s, "92") {
+		return fail(IndividualBusinessCode, "an individual business's code starts with 92 (registration authority 9, category 2)")
+	}
+	return nil
 }
 
 // mainlandProvince reports whether a two-digit code is a province-level division of the

@@ -123,4 +123,6 @@ func TestIndividualBusinessUSCC(t *testing.T) {
 			t.Errorf("%s: %v, want %v", code, !want, want)
 		}
 	}
+	assertRefused(t, CheckIndividualBusinessCode, IndividualBusinessCode, company, "starts with 92")
+	assertRefused(t, CheckIndividualBusinessCode, IndividualBusinessCode, wrongCheck, "check character")
 }

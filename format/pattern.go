@@ -53,6 +53,8 @@ var patterns = map[string]string{
 	// 9, a mainland province, a country code other than 000, then the rest of a resident ID.
 	ForeignPermanentResident: "^9(" + mainlandProvinceAlternation() + ")(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})" + birthSequenceCheck,
 	Passport:                 `^[A-Z0-9]{5,20}$`,
+	// 9 (市场监管) 2 (个体工商户), then what every credit code has after its category.
+	IndividualBusinessCode: "^92[0-9]{6}[" + alphabetClass() + "]{10}$",
 }
 
 // birthSequenceCheck is the tail of a GB 11643-style number: a birth date of the 1900s or 2000s

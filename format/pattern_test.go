@@ -71,6 +71,8 @@ func TestEveryValueAFormatAcceptsMatchesItsPattern(t *testing.T) {
 		accepted[ForeignPermanentResident] = append(accepted[ForeignPermanentResident], fp)
 		passport := []byte(alphabetRun(rng, 5+rng.IntN(16)))
 		accepted[Passport] = append(accepted[Passport], string(passport))
+		ib, _ := CompleteUSCC("92320707" + alphabetRun(rng, 9))
+		accepted[IndividualBusinessCode] = append(accepted[IndividualBusinessCode], ib)
 	}
 
 	for _, name := range PatternNames() {
@@ -129,6 +131,7 @@ func TestPatternsRefuseWhatTheHubRefuses(t *testing.T) {
 		{"a permanent residence number of the 2017 edition", ForeignPermanentResident, "USA320719900307", true},
 		{"a passport number in lower case", Passport, "e12345678", true},
 		{"a passport number with a dash", Passport, "E1234-5678", true},
+		{"a company's code as an individual business's", IndividualBusinessCode, usccOK(t), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -29,6 +29,14 @@ import (
 type formChecks struct {
 	fields   map[string]*fieldCheck
 	required []requiredField // each code once
+	// requiredWhen are the fields the root allOf requires while another field has a value.
+	requiredWhen []conditionalRequired
+}
+
+// conditionalRequired is a field required while a branch's if holds.
+type conditionalRequired struct {
+	when formatBranch // its if; no format
+	requiredField
 }
 
 // requiredField is a code of the schema's required list and its problem when missing.
@@ -205,6 +213,14 @@ func compileChecks(doc any, rules map[string]*fieldRule) (*formChecks, error) {
 				fail(fmt.Sprintf("allOf/%d", i), "%v", err)
 				continue
 			}
+			if b.checkFormat == nil { // then: required
+				msg := "this field is required"
+				if r := rules[code]; r != nil {
+					msg = fmt.Sprintf("%s is required (by %s)", r.field.Name, strings.Join(r.matters, ", "))
+				}
+				fc.requiredWhen = append(fc.requiredWhen, conditionalRequired{when: b, requiredField: requiredField{code: code, path: formPointer(code), message: msg}})
+				continue
+			}
 			c := fc.fields[code]
 			if c == nil {
 				fail(fmt.Sprintf("allOf/%d", i), "the form has no field %s", code)
@@ -250,10 +266,11 @@ func compileChecks(doc any, rules map[string]*fieldRule) (*formChecks, error) {
 	return fc, nil
 }
 
-// compileFormatBranch compiles an item of the root allOf of the one shape the one form writes
+// compileFormatBranch compiles an item of the root allOf of the two shapes the one form writes
 // (formatChoices): {"if": {"properties": {SEL: {"const": VALUE}}, ["required": [SEL]]},
-// "then": {"properties": {CODE: {"type": "string", "format": NAME, ["pattern": P]}}}}.
-// Anything else is refused, and Validate then asks the validator.
+// "then": {"properties": {CODE: {"type": "string", "format": NAME, ["pattern": P]}}}}, or the
+// same if with "then": {"required": [CODE], "properties": {CODE: true}} (the branch has no
+// format then). Anything else is refused, and Validate then asks the validator.
 func compileFormatBranch(item any) (string, formatBranch, error) {
 	var b formatBranch
 	bad := errors.New("only an if/then that gives a field a format by another field's value is compiled")
@@ -263,7 +280,7 @@ func compileFormatBranch(item any) (string, formatBranch, error) {
 	}
 	cond, ok1 := obj["if"].(map[string]any)
 	then, ok2 := obj["then"].(map[string]any)
-	if !ok1 || !ok2 || len(then) != 1 {
+	if !ok1 || !ok2 || len(then) == 0 {
 		return "", b, bad
 	}
 	condProps, ok := cond["properties"].(map[string]any)
@@ -287,8 +304,20 @@ func compileFormatBranch(item any) (string, formatBranch, error) {
 	} else if len(cond) != 1 {
 		return "", b, bad
 	}
+	if req, given := then["required"]; given {
+		list, ok := req.([]any)
+		props, okP := then["properties"].(map[string]any)
+		if !ok || !okP || len(list) != 1 || len(then) != 2 || len(props) != 1 {
+			return "", b, bad
+		}
+		code, _ := list[0].(string)
+		if props[code] != true {
+			return "", b, bad
+		}
+		return code, b, nil
+	}
 	thenProps, ok := then["properties"].(map[string]any)
-	if !ok || len(thenProps) != 1 {
+	if !ok || len(thenProps) != 1 || len(then) != 1 {
 		return "", b, bad
 	}
 	var code string
@@ -493,6 +522,12 @@ func (fc *formChecks) validate(form Form) (problems []problem.Problem, ok bool) 
 // missing adds a problem for each required field the form does not have; present is how many
 // it has.
 func (fc *formChecks) missing(form Form, present int, problems []problem.Problem) []problem.Problem {
+	for i := range fc.requiredWhen {
+		r := &fc.requiredWhen[i]
+		if _, ok := form[r.code]; !ok && r.when.holds(form) && !hasProblem(problems, r.path, problem.RuleRequired) {
+			problems = append(problems, problem.Problem{Path: r.path, Rule: problem.RuleRequired, Message: r.message, Field: r.code})
+		}
+	}
 	if present == len(fc.required) {
 		return problems
 	}
@@ -631,6 +666,16 @@ func (c *fieldCheck) problem(rule, msg string) problem.Problem {
 // valueProblem is a schema value rule's problem, worded as validateBySchema words it.
 func (c *fieldCheck) valueProblem(rule, what string) problem.Problem {
 	return c.problem(rule, c.field.Name+": "+what)
+}
+
+// hasProblem reports whether problems has one of rule at path.
+func hasProblem(problems []problem.Problem, path, rule string) bool {
+	for _, p := range problems {
+		if p.Path == path && p.Rule == rule {
+			return true
+		}
+	}
+	return false
 }
 
 func hasRule(problems []problem.Problem, rule string) bool {

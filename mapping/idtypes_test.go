@@ -98,7 +98,11 @@ func TestTheOneFormSchemaChoosesTheIdentityFormatPerType(t *testing.T) {
 	formats := map[string]string{}
 	for _, c := range choices {
 		branch := c.(map[string]any)
-		value := branch["if"].(map[string]any)["properties"].(map[string]any)["applicant.id_type"].(map[string]any)["const"].(string)
+		sel, isIDType := branch["if"].(map[string]any)["properties"].(map[string]any)["applicant.id_type"].(map[string]any)
+		if !isIDType {
+			continue // another field's condition
+		}
+		value := sel["const"].(string)
 		then := branch["then"].(map[string]any)["properties"].(map[string]any)["applicant.id_number"].(map[string]any)
 		name := then["format"].(string)
 		formats[value] = name
@@ -119,5 +123,47 @@ func TestTheOneFormSchemaChoosesTheIdentityFormatPerType(t *testing.T) {
 		if formats[k] != v {
 			t.Errorf("%s: format %q, want %q", k, formats[k], v)
 		}
+	}
+}
+
+// An individual business must give its credit code and name on the one form itself, and the
+// schema, the compiled checks and the dictionary agree; a natural person is asked neither.
+func TestAnIndividualBusinessMustGiveItsCodeAndNameOnTheOneForm(t *testing.T) {
+	f := openBarForm(t, "individual", nil)
+	base := exampleForm(f)
+	for _, c := range []struct {
+		name    string
+		subject any // nil: not given
+		drop    []string
+		want    []string // paths of required problems
+	}{
+		{"an individual business with its code and name", "个体工商户", nil, nil},
+		{"an individual business without its code and name", "个体工商户", []string{"individual_business.uscc", "individual_business.name"},
+			[]string{"/form/individual_business.name", "/form/individual_business.uscc"}},
+		{"a natural person without a business's code and name", "自然人", []string{"individual_business.uscc", "individual_business.name"}, nil},
+		{"an applicant who does not say, without them", nil, []string{"individual_business.uscc", "individual_business.name"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			form := Form{}
+			for k, v := range base {
+				form[k] = v
+			}
+			delete(form, "applicant.subject")
+			if c.subject != nil {
+				form["applicant.subject"] = c.subject
+			}
+			for _, k := range c.drop {
+				delete(form, k)
+			}
+			var got []string
+			for _, p := range assertAgree(t, f, form, c.name) {
+				if p.Rule == "required" {
+					got = append(got, p.Path)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("required problems at %v, want %v", got, c.want)
+			}
+		})
 	}
 }

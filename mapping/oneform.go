@@ -417,7 +417,8 @@ func selectMatters(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicant
 	return out, nil
 }
 
-// formatChoices are the if/then of the fields whose format another field chooses (FormatBy):
+// formatChoices are the if/then of the fields whose format or whose being required another field
+// chooses. First FormatBy:
 // one per choice, "if the choosing field is this value, the field has this format and its
 // pattern". The default choice's if holds while the choosing field is absent too (properties
 // only judges what is there), so that a form without it is checked as before; the others
@@ -443,6 +444,18 @@ func (f *OneForm) formatChoices() []any {
 			}
 			out = append(out, map[string]any{"if": cond, "then": map[string]any{"properties": map[string]any{code: prop}}})
 		}
+	}
+	// A field required while another has a value (RequiredWhen), where the form asks both and
+	// no matter requires the field anyway: the property is named beside required, as strict
+	// validators (ajv's strictRequired) want it defined where it is required.
+	for _, code := range slices.Sorted(maps.Keys(f.rules)) {
+		r := f.rules[code]
+		w := r.field.RequiredWhen
+		if w == nil || r.required || f.rules[w.Field] == nil {
+			continue
+		}
+		cond := map[string]any{"required": []any{w.Field}, "properties": map[string]any{w.Field: map[string]any{"const": w.Value}}}
+		out = append(out, map[string]any{"if": cond, "then": map[string]any{"required": []any{code}, "properties": map[string]any{code: true}}})
 	}
 	return out
 }

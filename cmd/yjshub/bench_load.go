@@ -118,7 +118,7 @@ func loadBenchApp(name string, cat *catalogue.Catalogue) (benchApp, error) {
 }
 
 // identifierFormats are the formats of the fields that tell one applicant from another.
-var identifierFormats = map[string]bool{format.GB11643: true, format.GB32100: true, format.Mobile: true}
+var identifierFormats = map[string]bool{format.GB11643: true, format.GB32100: true, format.IndividualBusinessCode: true, format.Mobile: true}
 
 // pick returns the index of the application the n-th case submits: a hash of n, so that
 // workers draw without sharing a random source, spread over the weights.
@@ -144,9 +144,6 @@ func (m *benchMix) application(n uint64, ref string) ([]byte, string, error) {
 	for f, codes := range a.idFields {
 		for k, code := range codes {
 			app.Form[code] = m.ids.make(f, n*8+uint64(k))
-			if f == format.GB32100 && format.IndividualBusinessUSCC(fmt.Sprint(a.app.Form[code])) {
-				app.Form[code] = m.ids.individualBusiness(n*8 + uint64(k))
-			}
 		}
 	}
 	b, err := json.Marshal(app)
@@ -175,14 +172,12 @@ func (g identifiers) make(f string, i uint64) string {
 		return id
 	case format.GB32100:
 		return uscc("91", i) // 9 (market regulation) 1 (enterprise)
+	case format.IndividualBusinessCode:
+		return uscc("92", i) // 9 (market regulation) 2 (个体工商户)
 	default: // format.Mobile
 		return fmt.Sprintf("139%08d", i%100_000_000)
 	}
 }
-
-// individualBusiness makes the i-th credit code of an individual business (9 market regulation,
-// 2 个体工商户), for a field whose example is one (its pattern takes nothing else).
-func (g identifiers) individualBusiness(i uint64) string { return uscc("92", i+g.base) }
 
 // uscc makes the i-th code of a registration authority and category (prefix), 赣榆区, then i in
 // the code's alphabet.

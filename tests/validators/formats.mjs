@@ -30,6 +30,18 @@ function birthAndCheck(s) {
   return "10X98765432"[sum % 11] === s[17];
 }
 
+// usccValid checks a unified social credit code's alphabet, length and check character.
+function usccValid(s) {
+  if (s.length !== 18) return false;
+  let sum = 0;
+  for (let i = 0; i < 18; i++) {
+    const v = usccAlphabet.indexOf(s[i]);
+    if (v < 0) return false;
+    if (i < 17) sum += v * usccWeights[i];
+  }
+  return usccAlphabet[(31 - (sum % 31)) % 31] === s[17];
+}
+
 // currentDivisions reads the current codes of the list.
 export function currentDivisions(tsvPath) {
   const codes = new Set();
@@ -57,16 +69,9 @@ export function formats(divisions) {
       /^9[0-9]{16}[0-9X]$/u.test(s) && gb2260Shape.test(s.slice(1, 3) + "0000") &&
       !["71", "81", "82"].includes(s.slice(1, 3)) && s.slice(3, 6) !== "000" && birthAndCheck(s),
     passport: /^[A-Z0-9]{5,20}$/u,
-    gb32100: (s) => {
-      if (s.length !== 18) return false;
-      let sum = 0;
-      for (let i = 0; i < 18; i++) {
-        const v = usccAlphabet.indexOf(s[i]);
-        if (v < 0) return false;
-        if (i < 17) sum += v * usccWeights[i];
-      }
-      return usccAlphabet[(31 - (sum % 31)) % 31] === s[17];
-    },
+    // An individual business's credit code: 9 (市场监管) 2 (个体工商户), then a valid code.
+    gb32100_individual_business: (s) => s.startsWith("92") && usccValid(s),
+    gb32100: usccValid,
   };
 }
 

@@ -228,6 +228,8 @@ func TestGenericValidatorsEnforceEveryServedForm(t *testing.T) {
 		{format.GB32100, "91320707MA1XYW12IO", "a USCC with letters outside its alphabet", true},
 		{format.GB2260, "999999", "the division code 999999", true},
 		{format.GB2260, "320799", "a well-formed division code not in the list", false},
+		{format.IndividualBusinessCode, goodUSCC, "a company's code given as an individual business's", true},
+		{format.IndividualBusinessCode, "92" + badUSCC[2:], "an individual business's code with a wrong check character", false},
 	}
 	if !strings.HasSuffix(goodID, "X") {
 		t.Fatalf("the resident ID fixture should end in X to try a lower-case x")

@@ -81,6 +81,8 @@ def formats(divisions):
         "residence_permit_hmt": residence_permit_hmt,
         "foreign_permanent_resident": foreign_permanent_resident,
         "passport": lambda s: re.fullmatch(r"[A-Z0-9]{5,20}", s) is not None,
+        # An individual business's credit code: 9 (市场监管) 2 (个体工商户), then a valid code.
+        "gb32100_individual_business": lambda s: s.startswith("92") and gb32100(s),
     }
 
 
