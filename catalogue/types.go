@@ -29,32 +29,32 @@ func (d *Department) Named(name string) bool {
 // Field is a canonical field of the data dictionary (数据元): something an applicant may be
 // asked, with its type and checks.
 type Field struct {
-	Code   string `json:"code"`
-	Name   string `json:"name"`
-	Type   string `json:"type"`
-	Format string `json:"format,omitempty"`
+	Code        string   `json:"code"`
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Format      string   `json:"format,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"`
+	MinLength   *int     `json:"min_length,omitempty"`
+	MaxLength   *int     `json:"max_length,omitempty"`
+	Minimum     *float64 `json:"minimum,omitempty"`
+	Maximum     *float64 `json:"maximum,omitempty"`
+	Values      []string `json:"values,omitempty"`
+	Personal    bool     `json:"personal,omitempty"`
+	Example     any      `json:"example"`
+	Description string   `json:"description,omitempty"`
+	// FromLicence says that the field holds a result field of an e-licence the applicant may
+	// already hold (a licence number, say), so that shared data can fill it in (免填).
+	FromLicence *LicenceSource `json:"from_licence,omitempty"`
+	// Labels gives an enum value the words a form shows for it (values that are codes, such
+	// as SYB创业培训, read better as 创业意识培训（SYB）); a value without a label shows as itself.
+	Labels map[string]string `json:"labels,omitempty"`
 	// FormatBy replaces Format for a field whose check depends on another field of the same
 	// form: an identity number is checked by the rule of the document type the applicant chose.
 	FormatBy *FormatBy `json:"format_by,omitempty"`
 	// RequiredWhen makes the field required on a one form that asks it while another field has
 	// a value: an individual business's credit code once the applicant says it is one.
 	RequiredWhen *FieldValue `json:"required_when,omitempty"`
-	Pattern      string      `json:"pattern,omitempty"`
-	MinLength    *int        `json:"min_length,omitempty"`
-	MaxLength    *int        `json:"max_length,omitempty"`
-	Minimum      *float64    `json:"minimum,omitempty"`
-	Maximum      *float64    `json:"maximum,omitempty"`
-	Values       []string    `json:"values,omitempty"`
-	Personal     bool        `json:"personal,omitempty"`
-	Example      any         `json:"example"`
-	Description  string      `json:"description,omitempty"`
-	// FromLicence says that the field holds a result field of an e-licence the applicant may
-	// already hold (a licence number, say), so that shared data can fill it in (免填).
-	FromLicence *LicenceSource `json:"from_licence,omitempty"`
-	// Labels gives an enum value the words a form shows for it (values that are codes, such
-	// as SYB创业培训, read better as 创业意识培训（SYB）); a value without a label shows as itself.
-	Labels  map[string]string `json:"labels,omitempty"`
-	pattern *regexp.Regexp
+	pattern      *regexp.Regexp
 }
 
 // FormatBy chooses a field's format by the value of another field, an enum: the identity

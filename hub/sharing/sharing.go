@@ -49,7 +49,7 @@ const (
 	// RuleConsentWithdrawn: the platform that obtained the consent withdrew it.
 	RuleConsentWithdrawn = "consent_withdrawn"
 
-	// RuleHolder: a holder named by neither a valid USCC nor a valid resident ID number.
+	// RuleHolder: a holder named by neither a valid USCC nor a valid identity document number.
 	RuleHolder = "holder"
 )
 
