@@ -1,6 +1,7 @@
 package format
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,36 @@ func TestIndividualBusinessUSCC(t *testing.T) {
 	}
 	assertRefused(t, CheckIndividualBusinessCode, IndividualBusinessCode, company, "starts with 92")
 	assertRefused(t, CheckIndividualBusinessCode, IndividualBusinessCode, wrongCheck, "check character")
+}
+
+// Every identity document's check, on any string: the pattern is a necessary condition of the
+// format, an accepted GB 11643-style number has the standard's check character, and an error
+// never repeats the value.
+func FuzzIdentityDocuments(f *testing.F) {
+	for _, body := range []string{"83000019900307002", "81000019851120001", "82000020000229004", "93284019800101001", "91115619921231002", "32070719900307001"} {
+		n, _ := CompleteResidentID(body)
+		f.Add(n)
+		f.Add(n[:17] + "x")
+	}
+	for _, seed := range []string{"E12345678", "e12345678", "12345", "ABCDEFGHIJ0123456789", "USA320719900307", "92320707MA1XYW12BN", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, name := range []string{ResidencePermitHMT, ForeignPermanentResident, Passport, IndividualBusinessCode} {
+			err := Check(name, s)
+			p, _ := Pattern(name)
+			if err == nil && !regexp.MustCompile(p).MatchString(s) {
+				t.Fatalf("%s accepts %q, which its pattern refuses", name, s)
+			}
+			if err == nil && name != Passport && name != IndividualBusinessCode && withResidentIDCheck(s[:17]) != s {
+				t.Fatalf("%s accepts %q whose check character is wrong", name, s)
+			}
+			if err != nil && len(s) >= 5 && strings.Contains(err.Error(), s) {
+				t.Fatalf("%s: the error repeats the value: %v", name, err)
+			}
+		}
+		if err := CheckPersonalID(s); err != nil && len(s) >= 5 && strings.Contains(err.Error(), s) {
+			t.Fatalf("CheckPersonalID: the error repeats the value: %v", err)
+		}
+	})
 }
