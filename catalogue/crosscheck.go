@@ -10,6 +10,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+
+	"yjshub/format"
 )
 
 // crossCheck checks every reference between catalogue items and every rule that spans items,
@@ -33,6 +35,19 @@ func (l *loader) crossCheck(cat *Catalogue) {
 		}
 		fields[f.Code] = f
 		l.checkField(f, loc)
+	}
+	for _, f := range cat.Fields {
+		if f.FormatBy != nil && fields[f.Code] == f {
+			l.checkFormatBy(f, l.locs[f], fields)
+		}
+		if w := f.RequiredWhen; w != nil && fields[f.Code] == f {
+			switch sel, ok := fields[w.Field]; {
+			case !ok:
+				l.c.at(l.locs[f], "/required_when/field", "unknown field %q", w.Field)
+			case sel.Type != TypeEnum || !contains(sel.Values, w.Value):
+				l.c.at(l.locs[f], "/required_when/value", "%q is not a value of the enum field %s", w.Value, w.Field)
+			}
+		}
 	}
 	for code := range fields {
 		if isGroup(code, fields) {
@@ -131,6 +146,44 @@ func (l *loader) checkField(f *Field, loc location) {
 	}
 }
 
+// checkFormatBy checks that a field's format_by names an enum field, gives every one of its
+// values a known format (no document type may leave the number unchecked) and defaults to one
+// of them.
+func (l *loader) checkFormatBy(f *Field, loc location, fields map[string]*Field) {
+	by := f.FormatBy
+	if f.Type != TypeString {
+		l.c.at(loc, "/format_by", "only a string field takes format_by, not a %s", f.Type)
+	}
+	if f.Format != "" {
+		l.c.at(loc, "/format", "a field has either format or format_by, not both")
+	}
+	sel, ok := fields[by.Field]
+	switch {
+	case !ok:
+		l.c.at(loc, "/format_by/field", "unknown field %q", by.Field)
+		return
+	case sel.Type != TypeEnum:
+		l.c.at(loc, "/format_by/field", "field %q is a %s; the choosing field must be an enum", by.Field, sel.Type)
+		return
+	}
+	for _, v := range sel.Values {
+		if _, ok := by.Formats[v]; !ok {
+			l.c.at(loc, "/format_by/formats", "%s value %q has no format: every choice must check the number", by.Field, v)
+		}
+	}
+	for _, v := range sortedKeys(by.Formats) {
+		if !contains(sel.Values, v) {
+			l.c.at(loc, "/format_by/formats/"+v, "%q is not a value of %s", v, by.Field)
+		}
+		if _, ok := format.Lookup(by.Formats[v]); !ok {
+			l.c.at(loc, "/format_by/formats/"+v, "unknown format %q", by.Formats[v])
+		}
+	}
+	if _, ok := by.Formats[by.Default]; !ok {
+		l.c.at(loc, "/format_by/default", "the default %q is not one of the formats' keys", by.Default)
+	}
+}
+
 func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, materialKnown, matterKnown func(string) bool,
 	matters map[string]*Matter, fields map[string]*Field, env map[string]any) {
 	if !deptKnown(m.Department.Default) {
@@ -199,6 +252,11 @@ func (l *loader) checkMatter(m *Matter, loc location, deptKnown, fieldKnown, mat
 			l.c.at(loc, p+"/field", "form field %q is listed twice", ff.Field)
 		}
 		seenField[ff.Field] = true
+		for _, t := range ff.ApplicantTypes {
+			if !contains(m.ApplicantTypes, t) {
+				l.c.at(loc, p+"/applicant_types", "the matter is not open to %s applicants", t)
+			}
+		}
 		switch {
 		case ff.From != "":
 			if !fieldKnown(ff.From) {

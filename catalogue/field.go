@@ -19,8 +19,34 @@ type Violation struct {
 }
 
 // Check returns every rule of the field that v breaks; none means v is a valid value. v is a
-// decoded JSON value (string, float64 or json.Number, bool).
+// decoded JSON value (string, float64 or json.Number, bool). A field whose format another
+// field chooses (FormatBy) is checked with the default choice; CheckIn judges it in its form.
 func (f *Field) Check(v any) []Violation {
+	return f.CheckIn(v, nil)
+}
+
+// FormatIn returns the name of the format that checks the field's value in form: Format, or
+// for a FormatBy field the format of the value form gives the choosing field (the default
+// while form does not have it). It is "" when the choosing field holds something outside its
+// values: that field's own problem is then the one to report, and the number is not judged by
+// a rule the applicant did not choose.
+func (f *Field) FormatIn(form map[string]any) string {
+	by := f.FormatBy
+	if by == nil {
+		return f.Format
+	}
+	v, given := form[by.Field]
+	if !given {
+		return by.Formats[by.Default]
+	}
+	s, _ := v.(string)
+	return by.Formats[s]
+}
+
+// CheckIn is Check of a value given in form, whose other fields may choose the format
+// (FormatBy).
+func (f *Field) CheckIn(v any, form map[string]any) []Violation {
+	formatName := f.FormatIn(form)
 	var out []Violation
 	add := func(rule, msg string, args ...any) {
 		out = append(out, Violation{Rule: rule, Message: fmt.Sprintf(msg, args...)})
@@ -60,13 +86,13 @@ func (f *Field) Check(v any) []Violation {
 				add(problem.RuleEnum, "must be one of %v", f.Values)
 			}
 		}
-		if f.Format != "" {
-			if err := format.Check(f.Format, s); err != nil {
+		if formatName != "" {
+			if err := format.Check(formatName, s); err != nil {
 				var fe *format.Error
 				if errors.As(err, &fe) {
 					add(fe.Rule, "%s", fe.Reason)
 				} else {
-					add(f.Format, "is not valid")
+					add(formatName, "is not valid")
 				}
 			}
 		}

@@ -48,8 +48,33 @@ type Field struct {
 	FromLicence *LicenceSource `json:"from_licence,omitempty"`
 	// Labels gives an enum value the words a form shows for it (values that are codes, such
 	// as SYB创业培训, read better as 创业意识培训（SYB）); a value without a label shows as itself.
-	Labels  map[string]string `json:"labels,omitempty"`
-	pattern *regexp.Regexp
+	Labels map[string]string `json:"labels,omitempty"`
+	// FormatBy replaces Format for a field whose check depends on another field of the same
+	// form: an identity number is checked by the rule of the document type the applicant chose.
+	FormatBy *FormatBy `json:"format_by,omitempty"`
+	// RequiredWhen makes the field required on a one form that asks it while another field has
+	// a value: an individual business's credit code once the applicant says it is one.
+	RequiredWhen *FieldValue `json:"required_when,omitempty"`
+	pattern      *regexp.Regexp
+}
+
+// FormatBy chooses a field's format by the value of another field, an enum: the identity
+// number (applicant.id_number) by the document type (applicant.id_type). Every value of the
+// enum has its format, so that no choice leaves the number unchecked.
+type FormatBy struct {
+	// Field is the code of the enum field whose value chooses.
+	Field string `json:"field"`
+	// Formats maps each value of Field to a format name of package format.
+	Formats map[string]string `json:"formats"`
+	// Default is the value taken while the form does not have Field at all: forms written
+	// before the field existed (and matters that never ask it) meant a resident ID.
+	Default string `json:"default"`
+}
+
+// FieldValue is a value of an enum field, the condition of RequiredWhen.
+type FieldValue struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
 }
 
 // LicenceSource names a result field (one of ResultFields) of an e-licence type, by the
@@ -332,6 +357,16 @@ type FormField struct {
 	Const      any        `json:"const,omitempty"`
 	Expr       string     `json:"expr,omitempty"`
 	FromResult *ResultRef `json:"from_result,omitempty"`
+	// ApplicantTypes limits the field to those applicant types; empty: every type the matter
+	// handles. A field asked of one type only (经营者证件号码 of an individual, its 法定代表人's
+	// on another line for an enterprise) is then required of that type alone, where an
+	// expression folding to nothing for the other would leave a required field empty.
+	ApplicantTypes []string `json:"applicant_types,omitempty"`
+}
+
+// AskedOf reports whether the field is part of the department's form for an applicant type.
+func (ff *FormField) AskedOf(applicantType string) bool {
+	return len(ff.ApplicantTypes) == 0 || contains(ff.ApplicantTypes, applicantType)
 }
 
 // ResultRef names a field of a prerequisite matter's result.

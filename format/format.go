@@ -19,6 +19,17 @@ const (
 	Email    = "email"
 	Postcode = "postcode"
 	Phone    = "phone"
+
+	// ResidencePermitHMT is the number of a 港澳台居民居住证 (residence permit of a Hong Kong,
+	// Macau or Taiwan resident living on the mainland).
+	ResidencePermitHMT = "residence_permit_hmt"
+	// ForeignPermanentResident is the number of a 外国人永久居留身份证 of the 2023 edition.
+	ForeignPermanentResident = "foreign_permanent_resident"
+	// Passport is a passport number, of any issuing country.
+	Passport = "passport"
+	// IndividualBusinessCode is the unified social credit code of an individual business
+	// (个体工商户): a GB 32100 code of registration authority 9 and category 2.
+	IndividualBusinessCode = "gb32100_individual_business"
 )
 
 // Error is a failed format check. Rule names the check (one of the format names) and Reason
@@ -45,6 +56,11 @@ var checkers = map[string]Checker{
 	Email:    CheckEmail,
 	Postcode: CheckPostcode,
 	Phone:    CheckPhone,
+
+	ResidencePermitHMT:       CheckResidencePermitHMT,
+	ForeignPermanentResident: CheckForeignPermanentResident,
+	Passport:                 CheckPassport,
+	IndividualBusinessCode:   CheckIndividualBusinessCode,
 }
 
 // Lookup returns the checker for a format name.
@@ -84,33 +100,158 @@ const residentIDChecks = "10X98765432"
 // 1900), and the ISO 7064 MOD 11-2 check character (0-9 or X; a lower-case x is refused so
 // that every stored number has one spelling).
 func CheckResidentID(s string) error {
-	if len(s) != 18 {
-		return fail(GB11643, "must be 18 characters, got %d", len([]rune(s)))
-	}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return fail(GB11643, "character %d must be a digit", i+1)
-		}
-		sum += int(c-'0') * residentIDWeights[i]
-	}
-	last := s[17]
-	if !(last >= '0' && last <= '9') && last != 'X' {
-		return fail(GB11643, "the check character must be a digit or X")
+	if err := checkMod112Shape(GB11643, s); err != nil {
+		return err
 	}
 	if err := checkDivision(s[:6]); err != nil {
 		return fail(GB11643, "the first six digits are not an administrative division code: %s", err.(*Error).Reason)
 	}
+	return checkBirthAndMod112(GB11643, s)
+}
+
+// hmtAddressCodes are the address codes a 港澳台居民居住证 number starts with, in place of the
+// holder's division code: 《港澳台居民居住证申领发放办法》 (国办发〔2018〕81号) numbers the
+// permits like a resident ID with these codes, the rest as GB 11643 says.
+var hmtAddressCodes = map[string]string{"810000": "Hong Kong", "820000": "Macau", "830000": "Taiwan"}
+
+// CheckResidencePermitHMT checks the number of a 港澳台居民居住证: a GB 11643 number whose
+// address code is 810000 (Hong Kong), 820000 (Macau) or 830000 (Taiwan), with a valid birth date
+// and the MOD 11-2 check character. A resident ID refuses these numbers (830000 is not a division
+// the mainland lists), so the id type decides which of the two checks a number gets.
+func CheckResidencePermitHMT(s string) error {
+	if err := checkMod112Shape(ResidencePermitHMT, s); err != nil {
+		return err
+	}
+	if _, ok := hmtAddressCodes[s[:6]]; !ok {
+		return fail(ResidencePermitHMT, "the first six digits must be 810000 (Hong Kong), 820000 (Macau) or 830000 (Taiwan)")
+	}
+	return checkBirthAndMod112(ResidencePermitHMT, s)
+}
+
+// CheckForeignPermanentResident checks the number of a 外国人永久居留身份证 of the edition issued
+// from 2023-12-01 (国家移民管理局, 新版外国人永久居留身份证机读信息规则): 18 characters laid out
+// like a resident ID, the first digit 9 (a resident ID's first digit is a province's, 1-8),
+// then the two-digit province code of the issuing authority, a three-digit numeric country
+// code, the birth date, a three-digit sequence and the MOD 11-2 check character. The country
+// code is checked to be digits and not 000 only: the list of codes the authority uses is not
+// published with the rule. The 15-character numbers of the 2017 edition (three letters and 12
+// digits) are not accepted: the permits carrying them are replaced by the new edition.
+func CheckForeignPermanentResident(s string) error {
+	if err := checkMod112Shape(ForeignPermanentResident, s); err != nil {
+		return err
+	}
+	if s[0] != '9' {
+		return fail(ForeignPermanentResident, "the first digit must be 9")
+	}
+	if !mainlandProvince(s[1:3]) {
+		return fail(ForeignPermanentResident, "digits 2-3 are not the province-level code of a mainland issuing authority")
+	}
+	if s[3:6] == "000" {
+		return fail(ForeignPermanentResident, "digits 4-6 are not a country code")
+	}
+	return checkBirthAndMod112(ForeignPermanentResident, s)
+}
+
+// CheckPersonalID checks a natural person's identity number of any document the hub takes
+// (居民身份证, 港澳台居民居住证, 外国人永久居留身份证, passport), for where the number names a
+// holder and the document type is not at hand (a licence's holder, a prefill request). An
+// 18-character number is held to the three GB 11643-style documents, so that a mistyped
+// resident ID, or a credit code, is refused rather than taken for a passport (passport numbers
+// are far shorter: ICAO 9303 gives the number nine characters); any other number to the
+// passport's rule. The error is the resident ID's or the passport's.
+func CheckPersonalID(s string) error {
+	if len(s) == 18 {
+		err := CheckResidentID(s)
+		if err == nil || CheckResidencePermitHMT(s) == nil || CheckForeignPermanentResident(s) == nil {
+			return nil
+		}
+		return err
+	}
+	return CheckPassport(s)
+}
+
+// IndividualBusinessUSCC reports whether a valid unified social credit code is an individual
+// business's (个体工商户): registration authority 9 (市场监管), category 2.
+func IndividualBusinessUSCC(s string) bool {
+	return CheckIndividualBusinessCode(s) == nil
+}
+
+// CheckIndividualBusinessCode checks the credit code of an individual business: a valid GB
+// 32100 code (CheckUSCC) whose registration authority is 9 (市场监管) and category 2 (个体工商户),
+// so a company's 91… code given as a 个体工商户's is refused.
+func CheckIndividualBusinessCode(s string) error {
+	if err := CheckUSCC(s); err != nil {
+		return fail(IndividualBusinessCode, "%s", err.(*Error).Reason)
+	}
+	if !strings.HasPrefix(s, "92") {
+		return fail(IndividualBusinessCode, "an individual business's code starts with 92 (registration authority 9, category 2)")
+	}
+	return nil
+}
+
+// mainlandProvince reports whether a two-digit code is a province-level division of the
+// mainland (not 71 Taiwan, 81 Hong Kong or 82 Macau).
+func mainlandProvince(code string) bool {
+	_, ok := provinces[code]
+	return ok && code != "71" && code != "81" && code != "82"
+}
+
+// CheckPassport checks a passport number as the hub can without knowing the issuing country:
+// 5 to 20 characters, upper-case letters and digits only. Lower case is refused rather than
+// folded, as a resident ID's x is, so that every stored number has one spelling and a holder's
+// licences are found under it.
+func CheckPassport(s string) error {
+	n := len([]rune(s))
+	if n < 5 || n > 20 {
+		return fail(Passport, "must be 5 to 20 characters, got %d", n)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z':
+			return fail(Passport, "character %d is a lower-case letter: write the number in upper case", i+1)
+		default:
+			return fail(Passport, "character %d is not a letter or a digit", i+1)
+		}
+	}
+	return nil
+}
+
+// checkMod112Shape checks the shape every GB 11643-style number shares: 18 characters, 17
+// digits and a check character that is a digit or X.
+func checkMod112Shape(rule, s string) error {
+	if len(s) != 18 {
+		return fail(rule, "must be 18 characters, got %d", len([]rune(s)))
+	}
+	for i := 0; i < 17; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return fail(rule, "character %d must be a digit", i+1)
+		}
+	}
+	last := s[17]
+	if !(last >= '0' && last <= '9') && last != 'X' {
+		return fail(rule, "the check character must be a digit or X")
+	}
+	return nil
+}
+
+// checkBirthAndMod112 checks the birth date (digits 7-14: a real date, not in the future, not
+// before 1900) and the ISO 7064 MOD 11-2 check character of a number checkMod112Shape passed.
+func checkBirthAndMod112(rule, s string) error {
 	birth, err := time.Parse("20060102", s[6:14])
 	if err != nil {
-		return fail(GB11643, "digits 7-14 are not a valid birth date")
+		return fail(rule, "digits 7-14 are not a valid birth date")
 	}
 	if birth.Year() < 1900 || birth.After(now()) {
-		return fail(GB11643, "the birth date is out of range")
+		return fail(rule, "the birth date is out of range")
 	}
-	if residentIDChecks[sum%11] != last {
-		return fail(GB11643, "the check character does not match (ISO 7064 MOD 11-2)")
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(s[i]-'0') * residentIDWeights[i]
+	}
+	if residentIDChecks[sum%11] != s[17] {
+		return fail(rule, "the check character does not match (ISO 7064 MOD 11-2)")
 	}
 	return nil
 }

@@ -43,11 +43,34 @@ var patterns = map[string]string{
 	// A division code, a birth date of the 1900s or 2000s with a month and day that can exist in
 	// some year, three digits of sequence, and a check character: a digit or an upper-case X
 	// (the hub refuses a lower-case x, so that every stored number has one spelling).
-	GB11643: "^" + divisionShape + "(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$",
+	GB11643: "^" + divisionShape + birthSequenceCheck,
 	// A registration authority and an institution category it allocates, a numeric division
 	// code, then ten characters of the code's alphabet (the organisation code and the check
 	// character).
 	GB32100: "^(" + usccCategoryAlternation() + ")[0-9]{6}[" + alphabetClass() + "]{10}$",
+	// 810000, 820000 or 830000, then what a resident ID has after its division code.
+	ResidencePermitHMT: "^8[123]0000" + birthSequenceCheck,
+	// 9, a mainland province, a country code other than 000, then the rest of a resident ID.
+	ForeignPermanentResident: "^9(" + mainlandProvinceAlternation() + ")(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})" + birthSequenceCheck,
+	Passport:                 `^[A-Z0-9]{5,20}$`,
+	// 9 (市场监管) 2 (个体工商户), then what every credit code has after its category.
+	IndividualBusinessCode: "^92[0-9]{6}[" + alphabetClass() + "]{10}$",
+}
+
+// birthSequenceCheck is the tail of a GB 11643-style number: a birth date of the 1900s or 2000s
+// with a month and day that can exist in some year, three digits of sequence and the check
+// character.
+const birthSequenceCheck = "(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]$"
+
+// mainlandProvinceAlternation is the province-level codes of the mainland (1[1-5]|…|6[1-5]).
+func mainlandProvinceAlternation() string {
+	byFirst := map[byte][]byte{}
+	for code := range provinces {
+		if mainlandProvince(code) {
+			byFirst[code[0]] = append(byFirst[code[0]], code[1])
+		}
+	}
+	return alternation(byFirst)
 }
 
 // provinceAlternation is the province-level codes as an alternation grouped by first digit
@@ -57,6 +80,11 @@ func provinceAlternation() string {
 	for code := range provinces {
 		byFirst[code[0]] = append(byFirst[code[0]], code[1])
 	}
+	return alternation(byFirst)
+}
+
+// alternation writes two-character codes grouped by their first character as 1[1-5]|2[1-3]|….
+func alternation(byFirst map[byte][]byte) string {
 	firsts := make([]byte, 0, len(byFirst))
 	for f := range byFirst {
 		firsts = append(firsts, f)

@@ -54,6 +54,26 @@ func TestEveryValueAFormatAcceptsMatchesItsPattern(t *testing.T) {
 		accepted[Postcode] = append(accepted[Postcode], digits(rng, 6))
 	}
 	accepted[Phone] = []string{"0518-86212345", "025-12345678-801", "01012345678", "0518-8621234"}
+	births := []string{"19000101", "19491231", "19840229", "20000229", "20101031"}
+	for range 2000 {
+		hmt, _ := CompleteResidentID([]string{"810000", "820000", "830000"}[rng.IntN(3)] + births[rng.IntN(5)] + digits(rng, 3))
+		accepted[ResidencePermitHMT] = append(accepted[ResidencePermitHMT], hmt)
+		var prov string
+		for p := range provinces {
+			if mainlandProvince(p) {
+				prov = p
+				if rng.IntN(4) == 0 {
+					break
+				}
+			}
+		}
+		fp, _ := CompleteResidentID("9" + prov + digits(rng, 3) + births[rng.IntN(5)] + digits(rng, 3))
+		accepted[ForeignPermanentResident] = append(accepted[ForeignPermanentResident], fp)
+		passport := []byte(alphabetRun(rng, 5+rng.IntN(16)))
+		accepted[Passport] = append(accepted[Passport], string(passport))
+		ib, _ := CompleteUSCC("92320707" + alphabetRun(rng, 9))
+		accepted[IndividualBusinessCode] = append(accepted[IndividualBusinessCode], ib)
+	}
 
 	for _, name := range PatternNames() {
 		re := compiledPattern(t, name)
@@ -104,6 +124,14 @@ func TestPatternsRefuseWhatTheHubRefuses(t *testing.T) {
 		{"a prefecture above 70", GB2260, "328000", true},
 		{"a well-formed division code not in the list", GB2260, "320799", false},
 		{"a postcode of five digits", Postcode, "22200", true},
+		{"a Taiwan residence permit ending in a lower-case x", ResidencePermitHMT, "83000019900307002x", true},
+		{"a residence permit with a mainland division code", ResidencePermitHMT, goodID, true},
+		{"a residence permit with a wrong check digit", ResidencePermitHMT, hmtWrongCheck(), false},
+		{"a permanent residence number starting 8", ForeignPermanentResident, "8" + goodID[1:], true},
+		{"a permanent residence number of the 2017 edition", ForeignPermanentResident, "USA320719900307", true},
+		{"a passport number in lower case", Passport, "e12345678", true},
+		{"a passport number with a dash", Passport, "E1234-5678", true},
+		{"a company's code as an individual business's", IndividualBusinessCode, usccOK(t), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -139,6 +167,12 @@ func TestPatternsUseOnlyPortableSyntax(t *testing.T) {
 			}
 		}
 	}
+}
+
+// hmtWrongCheck is a Taiwan residence-permit number whose check digit is off by one.
+func hmtWrongCheck() string {
+	good, _ := CompleteResidentID("83000019900307002")
+	return good[:17] + string("0123456789"[(good[17]-'0'+1)%10])
 }
 
 func usccOK(t *testing.T) string {

@@ -29,6 +29,14 @@ import (
 type formChecks struct {
 	fields   map[string]*fieldCheck
 	required []requiredField // each code once
+	// requiredWhen are the fields the root allOf requires while another field has a value.
+	requiredWhen []conditionalRequired
+}
+
+// conditionalRequired is a field required while a branch's if holds.
+type conditionalRequired struct {
+	when formatBranch // its if; no format
+	requiredField
 }
 
 // requiredField is a code of the schema's required list and its problem when missing.
@@ -59,6 +67,31 @@ type fieldCheck struct {
 	// Keywords the field dictionary's Check is known to enforce as strictly: once Check has
 	// passed a value, they pass it too and need no second look.
 	enumByDict, formatByDict, minLengthByDict, maxLengthByDict, patternByDict bool
+
+	// choices are the root allOf's if/then branches that give this field a format by the
+	// value of another field (an identity number by the document type), in the schema's order.
+	choices []formatBranch
+}
+
+// formatBranch is one if/then of the root allOf: while the field selector is value (or absent,
+// when the branch does not require it), the field has the format and the pattern.
+type formatBranch struct {
+	selector, value  string
+	requiresSelector bool
+	format           string
+	checkFormat      func(string) error
+	pattern          *regexp.Regexp
+}
+
+// holds reports whether the branch's if holds for form, as the validator judges it: const
+// compares JSON values, so only a string equal to value matches.
+func (b *formatBranch) holds(form Form) bool {
+	v, given := form[b.selector]
+	if !given {
+		return !b.requiresSelector
+	}
+	s, ok := v.(string)
+	return ok && s == b.value
 }
 
 // jsonType is a JSON type as the validator tells them apart (its typeOf).
@@ -142,7 +175,7 @@ func compileChecks(doc any, rules map[string]*fieldRule) (*formChecks, error) {
 			if !closed {
 				fail(kw, "only false is compiled")
 			}
-		case "properties", "required":
+		case "properties", "required", "allOf":
 		default:
 			if !annotation(kw) {
 				fail(kw, "keyword not compiled")
@@ -167,6 +200,38 @@ func compileChecks(doc any, rules map[string]*fieldRule) (*formChecks, error) {
 			continue
 		}
 		fc.fields[code] = c
+	}
+
+	if all, given := root["allOf"]; given {
+		list, ok := all.([]any)
+		if !ok {
+			fail("allOf", "not an array")
+		}
+		for i, item := range list {
+			code, b, err := compileFormatBranch(item)
+			if err != nil {
+				fail(fmt.Sprintf("allOf/%d", i), "%v", err)
+				continue
+			}
+			if b.checkFormat == nil { // then: required
+				msg := "this field is required"
+				if r := rules[code]; r != nil {
+					msg = fmt.Sprintf("%s is required (by %s)", r.field.Name, strings.Join(r.matters, ", "))
+				}
+				fc.requiredWhen = append(fc.requiredWhen, conditionalRequired{when: b, requiredField: requiredField{code: code, path: formPointer(code), message: msg}})
+				continue
+			}
+			c := fc.fields[code]
+			if c == nil {
+				fail(fmt.Sprintf("allOf/%d", i), "the form has no field %s", code)
+				continue
+			}
+			if c.checkFormat != nil || c.pattern != nil {
+				fail(fmt.Sprintf("allOf/%d", i), "field %s has a format or pattern of its own besides a chosen one", code)
+				continue
+			}
+			c.choices = append(c.choices, b)
+		}
 	}
 
 	if req, given := root["required"]; given {
@@ -199,6 +264,95 @@ func compileChecks(doc any, rules map[string]*fieldRule) (*formChecks, error) {
 		return nil, errors.Join(errs...)
 	}
 	return fc, nil
+}
+
+// compileFormatBranch compiles an item of the root allOf of the two shapes the one form writes
+// (formatChoices): {"if": {"properties": {SEL: {"const": VALUE}}, ["required": [SEL]]},
+// "then": {"properties": {CODE: {"type": "string", "format": NAME, ["pattern": P]}}}}, or the
+// same if with "then": {"required": [CODE], "properties": {CODE: true}} (the branch has no
+// format then). Anything else is refused, and Validate then asks the validator.
+func compileFormatBranch(item any) (string, formatBranch, error) {
+	var b formatBranch
+	bad := errors.New("only an if/then that gives a field a format by another field's value is compiled")
+	obj, ok := item.(map[string]any)
+	if !ok || len(obj) != 2 {
+		return "", b, bad
+	}
+	cond, ok1 := obj["if"].(map[string]any)
+	then, ok2 := obj["then"].(map[string]any)
+	if !ok1 || !ok2 || len(then) == 0 {
+		return "", b, bad
+	}
+	condProps, ok := cond["properties"].(map[string]any)
+	if !ok || len(condProps) != 1 || len(cond) > 2 {
+		return "", b, bad
+	}
+	for sel, v := range condProps {
+		c, ok := v.(map[string]any)
+		value, isString := c["const"].(string)
+		if !ok || len(c) != 1 || !isString {
+			return "", b, bad
+		}
+		b.selector, b.value = sel, value
+	}
+	if req, given := cond["required"]; given {
+		list, ok := req.([]any)
+		if !ok || len(list) != 1 || list[0] != b.selector {
+			return "", b, bad
+		}
+		b.requiresSelector = true
+	} else if len(cond) != 1 {
+		return "", b, bad
+	}
+	if req, given := then["required"]; given {
+		list, ok := req.([]any)
+		props, okP := then["properties"].(map[string]any)
+		if !ok || !okP || len(list) != 1 || len(then) != 2 || len(props) != 1 {
+			return "", b, bad
+		}
+		code, _ := list[0].(string)
+		if props[code] != true {
+			return "", b, bad
+		}
+		return code, b, nil
+	}
+	thenProps, ok := then["properties"].(map[string]any)
+	if !ok || len(thenProps) != 1 || len(then) != 1 {
+		return "", b, bad
+	}
+	var code string
+	for k, v := range thenProps {
+		code = k
+		p, ok := v.(map[string]any)
+		if !ok || p["type"] != "string" {
+			return "", b, bad
+		}
+		for kw, x := range p {
+			switch kw {
+			case "type":
+			case "format":
+				name, _ := x.(string)
+				check, known := format.Lookup(name)
+				if !known {
+					return "", b, fmt.Errorf("format %q is not compiled", name)
+				}
+				b.format, b.checkFormat = name, check
+			case "pattern":
+				src, _ := x.(string)
+				re, err := regexp.Compile(src)
+				if err != nil {
+					return "", b, errors.New("the pattern does not compile")
+				}
+				b.pattern = re
+			default:
+				return "", b, bad
+			}
+		}
+	}
+	if b.checkFormat == nil {
+		return "", b, bad
+	}
+	return code, b, nil
 }
 
 // compileField compiles one property.
@@ -356,7 +510,7 @@ func (fc *formChecks) validate(form Form) (problems []problem.Problem, ok bool) 
 		if c.required {
 			present++
 		}
-		if problems, ok = c.check(v, problems); !ok {
+		if problems, ok = c.check(v, form, problems); !ok {
 			return nil, false
 		}
 	}
@@ -368,6 +522,12 @@ func (fc *formChecks) validate(form Form) (problems []problem.Problem, ok bool) 
 // missing adds a problem for each required field the form does not have; present is how many
 // it has.
 func (fc *formChecks) missing(form Form, present int, problems []problem.Problem) []problem.Problem {
+	for i := range fc.requiredWhen {
+		r := &fc.requiredWhen[i]
+		if _, ok := form[r.code]; !ok && r.when.holds(form) && !hasProblem(problems, r.path, problem.RuleRequired) {
+			problems = append(problems, problem.Problem{Path: r.path, Rule: problem.RuleRequired, Message: r.message, Field: r.code})
+		}
+	}
 	if present == len(fc.required) {
 		return problems
 	}
@@ -383,12 +543,12 @@ func (fc *formChecks) missing(form Form, present int, problems []problem.Problem
 // type first (a value of the wrong type is that problem alone); then the field dictionary,
 // whose findings say more; and only when the dictionary finds nothing, the schema's value
 // keywords, less those the dictionary has just enforced.
-func (c *fieldCheck) check(v any, problems []problem.Problem) ([]problem.Problem, bool) {
+func (c *fieldCheck) check(v any, form Form, problems []problem.Problem) ([]problem.Problem, bool) {
 	t, n := classify(v)
 	if !c.typeOK(t, n) {
 		return append(problems, c.problem(problem.RuleType, c.typeMsg)), true
 	}
-	if viols := c.field.Check(v); len(viols) > 0 {
+	if viols := c.field.CheckIn(v, form); len(viols) > 0 {
 		from := len(problems)
 		for _, viol := range viols {
 			if !hasRule(problems[from:], viol.Rule) {
@@ -397,7 +557,40 @@ func (c *fieldCheck) check(v any, problems []problem.Problem) ([]problem.Problem
 		}
 		return problems, true
 	}
-	return c.schemaValue(v, t, n, true, problems)
+	problems, ok := c.schemaValue(v, t, n, true, problems)
+	if !ok {
+		return nil, false
+	}
+	return c.chosenFormats(v, form, true, problems), true
+}
+
+// chosenFormats adds what the branches of the root allOf that hold for form find in the value,
+// each as the validator judges its then: the format, and the pattern only when the format
+// passes. With byDict set, a branch whose format is the one the dictionary has just checked
+// (the field's FormatIn) is skipped with its pattern, which the format implies.
+func (c *fieldCheck) chosenFormats(v any, form Form, byDict bool, problems []problem.Problem) []problem.Problem {
+	if len(c.choices) == 0 {
+		return problems
+	}
+	s, isString := v.(string)
+	if !isString {
+		return problems
+	}
+	dictFormat := c.field.FormatIn(form)
+	for i := range c.choices {
+		b := &c.choices[i]
+		if !b.holds(form) || byDict && b.format == dictFormat {
+			continue
+		}
+		if b.checkFormat(s) != nil {
+			problems = append(problems, c.valueProblem(b.format, "is not a valid "+b.format+" value"))
+			continue
+		}
+		if b.pattern != nil && !b.pattern.MatchString(s) {
+			problems = append(problems, c.valueProblem(problem.RulePattern, "must match the pattern "+b.pattern.String()))
+		}
+	}
+	return problems
 }
 
 // typeOK is the type keyword. A number the validator cannot read where a bound must judge it
@@ -475,6 +668,16 @@ func (c *fieldCheck) valueProblem(rule, what string) problem.Problem {
 	return c.problem(rule, c.field.Name+": "+what)
 }
 
+// hasProblem reports whether problems has one of rule at path.
+func hasProblem(problems []problem.Problem, path, rule string) bool {
+	for _, p := range problems {
+		if p.Path == path && p.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
 func hasRule(problems []problem.Problem, rule string) bool {
 	for _, p := range problems {
 		if p.Rule == rule {
@@ -517,6 +720,7 @@ func (fc *formChecks) schemaFindings(form Form) (problems []problem.Problem, ok 
 		if problems, ok = c.schemaValue(v, t, n, false, problems); !ok {
 			return nil, false
 		}
+		problems = c.chosenFormats(v, form, false, problems)
 	}
 	problems = fc.missing(form, present, problems)
 	sortProblems(problems)

@@ -100,13 +100,17 @@ type BundleCoverage struct {
 // MatterCoverage says, field by field, how Map fills matter m's department form for an
 // applicant type: from which fields of the one form, with which constant, from which
 // prerequisite's result, or not at all. It reads Map's own plan of each field (expressions
-// folded for the applicant type, as Map runs them); inBundle reports whether a prerequisite is
+// folded for the applicant type, as Map runs them); a field the form has only for other
+// applicant types is not listed. inBundle reports whether a prerequisite is
 // applied for in the same bundle.
 func MatterCoverage(cat *catalogue.Catalogue, m *catalogue.Matter, applicantType string, inBundle func(matter string) bool) []FieldCoverage {
 	a := analyse(m, applicantType)
-	out := make([]FieldCoverage, len(m.Form))
+	out := make([]FieldCoverage, 0, len(m.Form))
 	for i := range m.Form {
 		ff := &m.Form[i]
+		if a.plans[i].kind == planNotAsked {
+			continue // not a field of this applicant type's form
+		}
 		fc := FieldCoverage{Field: ff.Field, Title: ff.Title, Required: ff.Required, Expression: ff.Expr}
 		plan := a.plans[i]
 		switch plan.kind {
@@ -134,7 +138,7 @@ func MatterCoverage(cat *catalogue.Catalogue, m *catalogue.Matter, applicantType
 				fc.Source = SourceUnfilled
 			}
 		}
-		out[i] = fc
+		out = append(out, fc)
 	}
 	return out
 }

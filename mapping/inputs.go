@@ -93,6 +93,8 @@ func buildInputs(m *catalogue.Matter, applicantType string) *matterInputs {
 	for i, ff := range m.Form {
 		var fi fieldInputs
 		switch {
+		case !ff.AskedOf(applicantType):
+			out.plans[i] = fieldPlan{kind: planNotAsked}
 		case ff.From != "":
 			fi = fieldInputs{all: []string{ff.From}, always: []string{ff.From}}
 			out.plans[i] = fieldPlan{kind: planFrom, code: ff.From}

@@ -32,10 +32,19 @@ func TestInputsForFoldsTheApplicantType(t *testing.T) {
 			wantOut: []string{"applicant.name", "applicant.id_number", "applicant.mobile"},
 		},
 		{
-			name:   "an individual food trader gives the business name and their resident ID",
+			// Which name and code the department's form takes depends on the data (a natural
+			// person's own, or an individual business's), so only the operator's identity, which
+			// both give, stays required.
+			name:   "an individual food trader gives the operator's identity, and the name and code of a natural person or of an individual business",
 			matter: "food-business-licence", typ: "individual",
-			wantRequired: []string{"business.name", "applicant.id_number", "applicant.name", "applicant.address", "business.address"},
+			wantIn:       []string{"business.name", "individual_business.name", "individual_business.uscc", "applicant.subject", "applicant.id_type"},
+			wantRequired: []string{"applicant.id_number", "applicant.name", "applicant.address", "business.address"},
 			wantOut:      []string{"enterprise.name", "enterprise.uscc", "enterprise.legal_rep.name", "enterprise.address"},
+		},
+		{
+			name:   "an enterprise is not asked an operator's identity",
+			matter: "food-business-licence", typ: "enterprise",
+			wantOut: []string{"applicant.id_number", "applicant.id_type", "applicant.subject", "individual_business.uscc"},
 		},
 		{
 			name:   "a branch that gives a constant for the type reads nothing",

@@ -14,7 +14,7 @@ var sharedSections = []struct {
 	prefixes    []string
 }{
 	{"applicant", "申请人信息", []string{"applicant.", "contact."}},
-	{"enterprise", "经营主体信息", []string{"enterprise."}},
+	{"enterprise", "经营主体信息", []string{"enterprise.", "individual_business."}},
 	{"business", "经营信息", []string{"business."}},
 }
 

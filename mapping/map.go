@@ -79,6 +79,8 @@ func (c *CaseMapper) Map(m *catalogue.Matter, results Results) (map[string]any, 
 		var v any
 		failed := false
 		switch plan.kind {
+		case planNotAsked:
+			continue
 		case planFrom:
 			v = c.form[plan.code]
 		case planRead:

@@ -86,7 +86,7 @@ func TestMap(t *testing.T) {
 			results: Results{"vehicle-repair-business-filing": {"licence_number": "苏交运维备（赣）字2023第0086号"}},
 			want: want{fields: map[string]any{"repair_filing_no": "苏交运维备（赣）字2023第0086号", "operator_name": "快修汽车服务部"},
 				problems: map[string]string{"/credit_code": problem.RuleRequired, "/business_address": problem.RuleRequired, "/labour_rate": problem.RuleRequired,
-					"/fee_schedule": problem.RuleRequired, "/contact_phone": problem.RuleRequired}},
+					"/fee_schedule": problem.RuleRequired, "/contact_phone": problem.RuleRequired, "/operator_id_number": problem.RuleRequired}},
 		},
 		{
 			name:   "a required from_result field without a result is left out and is no problem",
@@ -122,7 +122,8 @@ func TestMap(t *testing.T) {
 			form: Form{"applicant.name": "张明"},
 			want: want{fields: map[string]any{"SQR": "张明"}, absent: []string{"SFDXSS", "MJ"},
 				problems: map[string]string{"/ZJHM": problem.RuleRequired, "/SZDD": problem.RuleRequired, "/SSLX": problem.RuleRequired, "/SZNR": problem.RuleRequired,
-					"/KD": problem.RuleRequired, "/GD": problem.RuleRequired, "/MJ": problem.RuleRequired, "/QSRQ": problem.RuleRequired, "/JZRQ": problem.RuleRequired, "/LXDH": problem.RuleRequired}},
+					"/KD": problem.RuleRequired, "/GD": problem.RuleRequired, "/MJ": problem.RuleRequired, "/QSRQ": problem.RuleRequired, "/JZRQ": problem.RuleRequired, "/LXDH": problem.RuleRequired,
+					"/JYZZJHM": problem.RuleRequired}},
 		},
 		{
 			name:   "a json.Number is compared as a number inside an expression",

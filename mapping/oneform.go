@@ -2,6 +2,8 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -271,6 +273,22 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 		}
 	}
 
+	// A field whose format another field chooses brings that field with it, asked but not
+	// required (without it the default document applies): otherwise a form that reads only the
+	// identity number could never take a passport.
+	for _, code := range slices.Sorted(maps.Keys(f.rules)) {
+		r := f.rules[code]
+		by := r.field.FormatBy
+		if by == nil || f.rules[by.Field] != nil {
+			continue
+		}
+		sel, ok := cat.Field(by.Field)
+		if !ok {
+			return nil, fmt.Errorf("building the one form of %s: field %s takes its format from %s, which the field dictionary does not define", bundle.Code, code, by.Field)
+		}
+		f.rules[by.Field] = &fieldRule{field: sel, matters: append([]string(nil), r.matters...)}
+	}
+
 	f.Materials = make([]MaterialItem, len(mats))
 	for _, acc := range mats {
 		if acc.item.Required {
@@ -306,6 +324,9 @@ func BuildOneForm(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicantT
 		"x-order":              order,
 		"x-sections":           f.Sections,
 		"x-materials":          f.Materials,
+	}
+	if choices := f.formatChoices(); len(choices) > 0 {
+		f.Schema["allOf"] = choices
 	}
 	f.ApplicationSchema = f.applicationSchema(bundle)
 	return f, nil
@@ -401,6 +422,49 @@ func selectMatters(cat *catalogue.Catalogue, bundle *catalogue.Bundle, applicant
 		}
 	}
 	return out, nil
+}
+
+// formatChoices are the if/then of the fields whose format or whose being required another field
+// chooses. First FormatBy:
+// one per choice, "if the choosing field is this value, the field has this format and its
+// pattern". The default choice's if holds while the choosing field is absent too (properties
+// only judges what is there), so that a form without it is checked as before; the others
+// require it. A choosing value outside the field's values takes no branch, as intake then
+// reports that value and judges no number by a rule nobody chose. Sorted by field and value,
+// so that the same form gives the same schema.
+func (f *OneForm) formatChoices() []any {
+	var out []any
+	for _, code := range slices.Sorted(maps.Keys(f.rules)) {
+		by := f.rules[code].field.FormatBy
+		if by == nil {
+			continue
+		}
+		for _, value := range slices.Sorted(maps.Keys(by.Formats)) {
+			name := by.Formats[value]
+			cond := map[string]any{"properties": map[string]any{by.Field: map[string]any{"const": value}}}
+			if value != by.Default {
+				cond["required"] = []any{by.Field}
+			}
+			prop := map[string]any{"type": "string", "format": name}
+			if fp, ok := format.Pattern(name); ok {
+				prop["pattern"] = fp
+			}
+			out = append(out, map[string]any{"if": cond, "then": map[string]any{"properties": map[string]any{code: prop}}})
+		}
+	}
+	// A field required while another has a value (RequiredWhen), where the form asks both and
+	// no matter requires the field anyway: the property is named beside required, as strict
+	// validators (ajv's strictRequired) want it defined where it is required.
+	for _, code := range slices.Sorted(maps.Keys(f.rules)) {
+		r := f.rules[code]
+		w := r.field.RequiredWhen
+		if w == nil || r.required || f.rules[w.Field] == nil {
+			continue
+		}
+		cond := map[string]any{"required": []any{w.Field}, "properties": map[string]any{w.Field: map[string]any{"const": w.Value}}}
+		out = append(out, map[string]any{"if": cond, "then": map[string]any{"required": []any{code}, "properties": map[string]any{code: true}}})
+	}
+	return out
 }
 
 // propertySchema is the JSON Schema of one canonical field.

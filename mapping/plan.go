@@ -10,12 +10,13 @@ import (
 type planKind uint8
 
 const (
-	planConst  planKind = iota // the catalogue's constant
-	planFrom                   // a canonical field's value (from)
-	planResult                 // a prerequisite's result (from_result)
-	planRead                   // an expression that folds to one canonical field: its value, read directly
-	planValue                  // an expression that folds to a constant: the constant
-	planRun                    // any other expression: its program, run on the VM
+	planConst    planKind = iota // the catalogue's constant
+	planFrom                     // a canonical field's value (from)
+	planResult                   // a prerequisite's result (from_result)
+	planRead                     // an expression that folds to one canonical field: its value, read directly
+	planValue                    // an expression that folds to a constant: the constant
+	planRun                      // any other expression: its program, run on the VM
+	planNotAsked                 // a field the department's form has only for other applicant types
 )
 
 // fieldPlan is the plan of one department field. Most mapping expressions only choose a

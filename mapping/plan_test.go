@@ -28,6 +28,8 @@ func mapByVM(m *catalogue.Matter, applicantType string, form Form, results Resul
 		var v any
 		failed := false
 		switch {
+		case !ff.AskedOf(applicantType):
+			continue
 		case ff.From != "":
 			v = form[ff.From]
 		case ff.Expr != "":

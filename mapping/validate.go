@@ -85,7 +85,7 @@ func (f *OneForm) validateBySchema(form Form) []problem.Problem {
 			continue // unknown (or null, or mistyped): the schema reported it
 		}
 		path := formPointer(code)
-		for _, viol := range r.field.Check(v) {
+		for _, viol := range r.field.CheckIn(v, form) {
 			c.add(path, viol.Rule, r.field.Name+": "+viol.Message)
 			checked[path] = true
 		}

@@ -120,6 +120,12 @@ var zhTemplates = map[string]zhTemplate{
 	"email":    {thing: "%s不是有效的电子邮箱地址，请核对"},
 	"postcode": {thing: "%s不是有效的邮政编码，请核对"},
 	"phone":    {thing: "%s不是有效的电话号码，请核对"},
+	// The identity documents beyond the resident ID (the applicant's id_type chooses the check).
+	"residence_permit_hmt":       {thing: "%s不是有效的港澳台居民居住证号码（应以810000、820000或830000开头，出生日期和校验位须正确），请核对"},
+	"foreign_permanent_resident": {thing: "%s不是有效的外国人永久居留身份证号码（应为以9开头的18位号码，出生日期和校验位须正确），请核对"},
+	"passport":                   {thing: "%s不是有效的护照号码（应为5至20位大写字母或数字），请核对"},
+	// An individual business's own credit code.
+	"gb32100_individual_business": {thing: "%s不是有效的个体工商户统一社会信用代码（应以92开头，位数和校验位须正确），请核对"},
 
 	// jsonstrict: the body's text.
 	"control_character": {thing: "%s含有不可见的控制字符，请删除后重新提交"},

@@ -109,15 +109,16 @@ func loadBenchApp(name string, cat *catalogue.Catalogue) (benchApp, error) {
 	}
 	a := benchApp{name: name, app: app, idFields: map[string][]string{}}
 	for _, code := range slices.Sorted(maps.Keys(app.Form)) {
-		if f, ok := cat.Field(code); ok && identifierFormats[f.Format] {
-			a.idFields[f.Format] = append(a.idFields[f.Format], code)
+		// FormatIn: an identity number's format is the one its document type chooses.
+		if f, ok := cat.Field(code); ok && identifierFormats[f.FormatIn(app.Form)] {
+			a.idFields[f.FormatIn(app.Form)] = append(a.idFields[f.FormatIn(app.Form)], code)
 		}
 	}
 	return a, nil
 }
 
 // identifierFormats are the formats of the fields that tell one applicant from another.
-var identifierFormats = map[string]bool{format.GB11643: true, format.GB32100: true, format.Mobile: true}
+var identifierFormats = map[string]bool{format.GB11643: true, format.GB32100: true, format.IndividualBusinessCode: true, format.Mobile: true}
 
 // pick returns the index of the application the n-th case submits: a hash of n, so that
 // workers draw without sharing a random source, spread over the weights.
@@ -170,18 +171,25 @@ func (g identifiers) make(f string, i uint64) string {
 		id, _ := format.CompleteResidentID(fmt.Sprintf("320707%s%03d", birth.Format("20060102"), i%1000))
 		return id
 	case format.GB32100:
-		// 9 (market regulation) 1 (enterprise), 赣榆区, then i in the code's alphabet.
-		const alphabet = format.USCCAlphabet
-		org := []byte("000000000")
-		for k := len(org) - 1; k >= 0 && i > 0; k-- {
-			org[k] = alphabet[i%uint64(len(alphabet))]
-			i /= uint64(len(alphabet))
-		}
-		code, _ := format.CompleteUSCC("91320707" + string(org))
-		return code
+		return uscc("91", i) // 9 (market regulation) 1 (enterprise)
+	case format.IndividualBusinessCode:
+		return uscc("92", i) // 9 (market regulation) 2 (个体工商户)
 	default: // format.Mobile
 		return fmt.Sprintf("139%08d", i%100_000_000)
 	}
+}
+
+// uscc makes the i-th code of a registration authority and category (prefix), 赣榆区, then i in
+// the code's alphabet.
+func uscc(prefix string, i uint64) string {
+	const alphabet = format.USCCAlphabet
+	org := []byte("000000000")
+	for k := len(org) - 1; k >= 0 && i > 0; k-- {
+		org[k] = alphabet[i%uint64(len(alphabet))]
+		i /= uint64(len(alphabet))
+	}
+	code, _ := format.CompleteUSCC(prefix + "320707" + string(org))
+	return code
 }
 
 // splitmix64 scatters n over 64 bits (Steele, Lea and Flood's SplittableRandom finaliser).

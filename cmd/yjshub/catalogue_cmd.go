@@ -329,6 +329,9 @@ func showMatter(w io.Writer, cat *catalogue.Catalogue, m *catalogue.Matter) {
 		if f.Required {
 			req = "*"
 		}
+		if len(f.ApplicantTypes) > 0 { // a field only some applicant types' forms have
+			src += "（" + strings.Join(f.ApplicantTypes, ", ") + "）"
+		}
 		rows = append(rows, []string{"  " + f.Field + req, f.Title, src})
 	}
 	table(w, rows)

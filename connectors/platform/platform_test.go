@@ -190,7 +190,7 @@ func TestAnApplicationOnEitherPlatformBecomesOneCaseWhoseProgressAndLicencesGoBa
 					t.Fatalf("jiangsu 出件 = %v", res)
 				}
 				lic := lics[0].(map[string]any)
-				if lic["zzbh"] != v.Licences[0].Number || lic["zzwjdz"] != v.Licences[0].File.URI || lic["holder_id_type"] != "resident_id" || lic["valid_until"] == "" {
+				if lic["zzbh"] != v.Licences[0].Number || lic["zzwjdz"] != v.Licences[0].File.URI || lic["holder_id_type"] != "uscc" || lic["valid_until"] == "" { // the example is an individual business: its licences are its credit code's
 					t.Errorf("jiangsu e-licence = %v, want %+v", lic, v.Licences[0])
 				}
 			case "lianyungang": // only the mapped fields, status codes, its own time layout

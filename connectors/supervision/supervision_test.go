@@ -119,12 +119,24 @@ func start(t *testing.T, env *hubtest.Env, cfg supervision.Config) *supervision.
 	return c
 }
 
+// submitPerson submits an individual example as a natural person's application: the individual
+// business's subject, name and code taken out, so that the holder is the person's ID number,
+// which supervision masks.
+func submitPerson(t *testing.T, env *hubtest.Env, example string) *cases.CaseView {
+	t.Helper()
+	app, hash := hubtest.Example(t, example)
+	for _, k := range []string{cases.SubjectField, "individual_business.name", "individual_business.uscc"} {
+		delete(app.Form, k)
+	}
+	return env.SubmitApplication(app, hash+"-person")
+}
+
 func TestEachApprovalBecomesOneSupervisionRecord(t *testing.T) {
 	hubtest.Each(t, func(t *testing.T, env *hubtest.Env) {
 		p := newPlatform(t)
 		c := start(t, env, config(env, p))
 		enterprise := env.Submit("open-bar-enterprise")
-		person := env.Submit("open-drink-shop-individual")
+		person := submitPerson(t, env, "open-drink-shop-individual")
 		for _, v := range []*cases.CaseView{enterprise, person} {
 			for _, sc := range v.Subcases {
 				env.Approve(v, sc) // every approval emits case events that show the earlier ones again
@@ -219,7 +231,7 @@ func TestAnAuthorisedEndpointGetsTheWholeIDNumber(t *testing.T) {
 		authorised := false
 		cfg.MaskHolderID = &authorised
 		start(t, env, cfg)
-		v := env.Submit("open-drink-shop-individual")
+		v := submitPerson(t, env, "open-drink-shop-individual")
 		env.Approve(v, v.Subcases[0])
 		env.WaitFor("the record", func() bool { return len(p.taken(v.ID)) == 1 })
 		for _, r := range p.taken(v.ID) {

@@ -39,7 +39,7 @@ func TestEveryProblemOfAnAnswerCarriesItsChineseMessageNamedByTheCatalogue(t *te
 		}
 	}
 	for key, want := range map[string]string{
-		"/form/applicant.id_number gb11643": "申请人公民身份号码有误（位数、出生日期或校验位不正确），请核对",
+		"/form/applicant.id_number gb11643": "申请人证件号码有误（位数、出生日期或校验位不正确），请核对",
 		"/form/contact.mobile required":     "请填写联系人手机号码",
 	} {
 		if got[key].MessageZH != want {

@@ -313,11 +313,11 @@ func approve(t *testing.T, svc *cases.Service, v *cases.CaseView, sc cases.Subca
 	ev := event.DepartmentEvent{EventID: sc.ID + "-approved", Type: event.Approved, DecisionNumber: "赣审〔2026〕" + sc.MatterCode}
 	m, _ := testCatalogue.Matter(sc.MatterCode)
 	if m.Result.Kind == "licence" {
-		holderID, holderType := "91350100M000100Y43", "uscc"
-		if v.ApplicantType == catalogue.Individual {
-			holderID, holderType = "11010519491231002X", "resident_id"
+		holder, err := svc.Holder(ctx, v.ID) // an individual business's licences are its credit code's
+		if err != nil {
+			t.Fatal(err)
 		}
-		ev.Licences = []event.Licence{{Type: m.Result.Name, Number: "N" + sc.ID[len(sc.ID)-8:] + string(rune('A'+n)), Holder: "申请人", HolderID: holderID, HolderIDType: holderType,
+		ev.Licences = []event.Licence{{Type: m.Result.Name, Number: "N" + sc.ID[len(sc.ID)-8:] + string(rune('A'+n)), Holder: "申请人", HolderID: holder.ID, HolderIDType: holder.IDType,
 			Issuer: sc.Department.Name, IssuedAt: "2026-12-01", ValidFrom: "2026-12-01", ValidUntil: "2031-11-30",
 			File: event.LicenceFile{SHA256: strings.Repeat("ab", 32), URI: "https://files.example.org/l.ofd", Format: "ofd"}}}
 	}

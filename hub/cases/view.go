@@ -47,11 +47,12 @@ type CaseView struct {
 	// Owner is the client that submitted the case (an API client's name, or the platform
 	// connector's); empty when the hub did not know. Not part of the answer.
 	Owner string `json:"-"`
-	// holderID is the holder's USCC or resident ID number, for audit references only.
+	// holderID is the holder's USCC or identity number, for audit references only.
 	holderID string
 }
 
-// HolderID returns the case's holder's USCC or resident ID number: personal data, for keyed
+// HolderID returns the case's holder's USCC (an individual business's too) or a person's identity
+// number: personal data, for keyed
 // references (an audit row's subject) and never for an answer or a log.
 func (v *CaseView) HolderID() string { return v.holderID }
 

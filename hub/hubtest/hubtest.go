@@ -182,6 +182,17 @@ func (e *Env) Submit(example string) *cases.CaseView {
 	return v
 }
 
+// SubmitApplication submits an application (an example changed for the test) and returns its
+// case.
+func (e *Env) SubmitApplication(app cases.Application, hash string) *cases.CaseView {
+	e.t.Helper()
+	v, _, err := e.Cases.Submit(e.Ctx, app, hash, "")
+	if err != nil {
+		e.t.Fatalf("submit: %v", err)
+	}
+	return v
+}
+
 // Case returns the case as it is now.
 func (e *Env) Case(id string) *cases.CaseView {
 	e.t.Helper()

@@ -148,8 +148,9 @@ func (l *Library) Import(ctx context.Context, lic event.Licence, origin string) 
 			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB32100, Message: "is not a valid unified social credit code"})
 		}
 	case "resident_id":
-		if lic.HolderID != "" && format.CheckResidentID(lic.HolderID) != nil {
-			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB11643, Message: "is not a valid resident ID number"})
+		// A natural person's number, of whichever identity document they hold.
+		if lic.HolderID != "" && format.CheckPersonalID(lic.HolderID) != nil {
+			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB11643, Message: "is not a valid identity document number"})
 		}
 	}
 	if len(problems) > 0 {

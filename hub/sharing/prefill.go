@@ -30,7 +30,8 @@ type PrefillRequest struct {
 	Bundle json.RawMessage `json:"bundle"`
 	// ApplicantType is enterprise or individual.
 	ApplicantType string `json:"applicant_type"`
-	// Holder is the enterprise's USCC or the individual's resident ID number.
+	// Holder is the enterprise's USCC, or the individual's identity document number or, for an
+	// individual business (个体工商户), its 92… credit code (HolderProblem).
 	Holder string `json:"holder"`
 	// Matters are the applicant's selection of the bundle's matters, by code, as the one form
 	// takes it. Empty: every matter of the bundle open to the applicant type.

@@ -49,7 +49,7 @@ const (
 	// RuleConsentWithdrawn: the platform that obtained the consent withdrew it.
 	RuleConsentWithdrawn = "consent_withdrawn"
 
-	// RuleHolder: a holder named by neither a valid USCC nor a valid resident ID number.
+	// RuleHolder: a holder named by neither a valid USCC nor a valid identity document number.
 	RuleHolder = "holder"
 )
 
@@ -172,9 +172,10 @@ func (s *Service) bundleOf(raw json.RawMessage) (*catalogue.Bundle, *problem.Pro
 	return b, nil
 }
 
-// HolderProblem checks a holder identifier: a USCC (GB 32100) for an enterprise, a resident ID
-// number (GB 11643) for an individual, either when applicantType is empty. The problem never
-// repeats the value.
+// HolderProblem checks a holder identifier: a USCC (GB 32100) for an enterprise; for an
+// individual, the number of a natural person's identity document (format.CheckPersonalID) or
+// the 92… credit code of an individual business, whose licences are issued to that code; any of
+// them when applicantType is empty. The problem never repeats the value.
 func HolderProblem(path, applicantType, holder string) *problem.Problem {
 	if holder == "" {
 		return &problem.Problem{Path: path, Rule: problem.RuleRequired, Message: "name the holder by USCC or resident ID number"}
@@ -185,12 +186,12 @@ func HolderProblem(path, applicantType, holder string) *problem.Problem {
 			return &problem.Problem{Path: path, Rule: format.GB32100, Message: "an enterprise holder must be a valid unified social credit code (GB 32100)"}
 		}
 	case catalogue.Individual:
-		if format.CheckResidentID(holder) != nil {
-			return &problem.Problem{Path: path, Rule: format.GB11643, Message: "an individual holder must be a valid resident ID number (GB 11643)"}
+		if err := format.CheckPersonalID(holder); err != nil && !format.IndividualBusinessUSCC(holder) {
+			return &problem.Problem{Path: path, Rule: err.(*format.Error).Rule, Message: "an individual holder must be a valid identity document number (resident ID, residence permit, permanent residence ID or passport) or an individual business's credit code (92…)"}
 		}
 	default:
-		if format.CheckUSCC(holder) != nil && format.CheckResidentID(holder) != nil {
-			return &problem.Problem{Path: path, Rule: RuleHolder, Message: "must be a valid unified social credit code (GB 32100) or resident ID number (GB 11643)"}
+		if format.CheckUSCC(holder) != nil && format.CheckPersonalID(holder) != nil {
+			return &problem.Problem{Path: path, Rule: RuleHolder, Message: "must be a valid unified social credit code (GB 32100) or identity document number"}
 		}
 	}
 	return nil

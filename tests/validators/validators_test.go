@@ -228,6 +228,8 @@ func TestGenericValidatorsEnforceEveryServedForm(t *testing.T) {
 		{format.GB32100, "91320707MA1XYW12IO", "a USCC with letters outside its alphabet", true},
 		{format.GB2260, "999999", "the division code 999999", true},
 		{format.GB2260, "320799", "a well-formed division code not in the list", false},
+		{format.IndividualBusinessCode, goodUSCC, "a company's code given as an individual business's", true},
+		{format.IndividualBusinessCode, "92" + badUSCC[2:], "an individual business's code with a wrong check character", false},
 	}
 	if !strings.HasSuffix(goodID, "X") {
 		t.Fatalf("the resident ID fixture should end in X to try a lower-case x")
@@ -247,6 +249,39 @@ func TestGenericValidatorsEnforceEveryServedForm(t *testing.T) {
 		fm[at.field] = r.value
 		j.Instances = append(j.Instances, instance{Schema: at.id + "#form", Instance: fm,
 			what: r.what + " in " + at.field + " of " + at.id, field: at.field, patternCatches: r.patternCatches})
+	}
+
+	// The identity number is checked by the document type's format: the form's if/then per
+	// type, judged by each validator as the hub judges it.
+	const idForm = "social-security-card/individual"
+	if base[idForm] == nil {
+		t.Fatalf("no example of %s to try the identity documents on", idForm)
+	}
+	taiwan, _ := format.CompleteResidentID("83000019900307002")
+	foreigner, _ := format.CompleteResidentID("93284019800101001")
+	taiwanBadCheck := taiwan[:17] + map[bool]string{true: "1", false: "0"}[taiwan[17] == '0']
+	for _, c := range []struct {
+		idType, number, what    string
+		refused, patternCatches bool
+	}{
+		{"港澳台居民居住证", taiwan, "a Taiwan residence-permit number given as one", false, false},
+		{"居民身份证", taiwan, "a Taiwan residence-permit number given as a resident ID", true, true},
+		{"港澳台居民居住证", taiwanBadCheck, "a residence-permit number with a wrong check digit", true, false},
+		{"外国人永久居留身份证", foreigner, "a permanent residence number given as one", false, false},
+		{"外国人永久居留身份证", goodID, "a resident ID given as a permanent residence number", true, true},
+		{"护照", "E12345678", "a passport number", false, false},
+		{"护照", "e12345678", "a passport number in lower case", true, true},
+	} {
+		fm := map[string]any{}
+		for k, v := range base[idForm] {
+			fm[k] = v
+		}
+		fm["applicant.id_type"], fm["applicant.id_number"] = c.idType, c.number
+		in := instance{Schema: idForm + "#form", Instance: fm, what: c.what + " in " + idForm}
+		if c.refused {
+			in.field, in.patternCatches = "applicant.id_number", c.patternCatches
+		}
+		j.Instances = append(j.Instances, in)
 	}
 
 	env := []string{"NODE_PATH=" + nodeModules}

@@ -38,6 +38,24 @@ def formats(divisions):
     def gb11643(s):
         if re.fullmatch(r"[0-9]{17}[0-9X]", s) is None or _GB2260_SHAPE.fullmatch(s[:6]) is None:
             return False
+        return _birth_and_check(s)
+
+    def residence_permit_hmt(s):
+        # 810000 Hong Kong, 820000 Macau, 830000 Taiwan in place of the division code.
+        if re.fullmatch(r"[0-9]{17}[0-9X]", s) is None or s[:6] not in ("810000", "820000", "830000"):
+            return False
+        return _birth_and_check(s)
+
+    def foreign_permanent_resident(s):
+        # 2023 edition: 9, a mainland province, a country code other than 000, birth date,
+        # sequence, MOD 11-2.
+        if re.fullmatch(r"9[0-9]{16}[0-9X]", s) is None:
+            return False
+        if _GB2260_SHAPE.fullmatch(s[1:3] + "0000") is None or s[1:3] in ("71", "81", "82") or s[3:6] == "000":
+            return False
+        return _birth_and_check(s)
+
+    def _birth_and_check(s):
         try:
             birth = datetime.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
         except ValueError:
@@ -60,6 +78,11 @@ def formats(divisions):
         "gb2260": gb2260,
         "gb11643": gb11643,
         "gb32100": gb32100,
+        "residence_permit_hmt": residence_permit_hmt,
+        "foreign_permanent_resident": foreign_permanent_resident,
+        "passport": lambda s: re.fullmatch(r"[A-Z0-9]{5,20}", s) is not None,
+        # An individual business's credit code: 9 (市场监管) 2 (个体工商户), then a valid code.
+        "gb32100_individual_business": lambda s: s.startswith("92") and gb32100(s),
     }
 
 

@@ -154,6 +154,8 @@ var Jiangsu = Format{
 	MatterCodes:    map[string]string{"food-business-licence": "320707-SPJYXK-01", "outdoor-advertising-approval": "320707-HWGGSZ-02"},
 	Form: map[string]string{
 		"applicant.name": "sqr.xm", "applicant.id_number": "sqr.zjhm", "applicant.address": "sqr.zz",
+		"applicant.id_type": "sqr.zjlx", "applicant.subject": "sqr.ztlx",
+		"individual_business.name": "gtgsh.mc", "individual_business.uscc": "gtgsh.tyshxydm",
 		"contact.name": "lxr.xm", "contact.mobile": "lxr.sjhm",
 		"business.name": "jycs.zh", "business.address": "jycs.dz", "business.area_m2": "jycs.mj",
 		"food.business_category": "spjy.ztyt", "food.business_items": "spjy.jyxm", "food.online_sales": "spjy.wljy",
@@ -177,6 +179,8 @@ var Lianyungang = Format{
 	Matters:        "SXLB",
 	Form: map[string]string{
 		"applicant.name": "SQRXM", "applicant.id_number": "SQRSFZH", "applicant.address": "SQRZZ",
+		"applicant.id_type": "SQRZJLX", "applicant.subject": "SQZTLX",
+		"individual_business.name": "GTGSHMC", "individual_business.uscc": "GTGSHXYDM",
 		"contact.name": "LXRXM", "contact.mobile": "LXRSJ",
 		"business.name": "DPMC", "business.address": "JYDZ", "business.area_m2": "JYMJ",
 		"food.business_category": "SPJYZTYT", "food.business_items": "SPJYXM", "food.online_sales": "SFWLJY",
