@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"yjshub/format"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
