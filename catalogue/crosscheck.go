@@ -364,6 +364,14 @@ func (l *loader) checkBundle(b *Bundle, loc location, deptKnown func(string) boo
 			l.c.at(loc, fmt.Sprintf("/leads/%d/department", i), "unknown department %q", lead.Department)
 		}
 	}
+	for i, p := range b.CooperatingByLaw {
+		if !deptKnown(p.Department) {
+			l.c.at(loc, fmt.Sprintf("/cooperating_by_law/%d/department", i), "unknown department %q", p.Department)
+		}
+		if contains(b.Cooperating, p.Department) {
+			l.c.at(loc, fmt.Sprintf("/cooperating_by_law/%d/department", i), "department %q is a cooperating department of the plan's table already", p.Department)
+		}
+	}
 	for i, d := range b.Cooperating {
 		if !deptKnown(d) {
 			l.c.at(loc, fmt.Sprintf("/cooperating/%d", i), "unknown department %q", d)

@@ -380,18 +380,27 @@ var ResultFields = []string{"licence_number", "licence_name", "issued_at", "vali
 
 // Bundle is a 一件事: several matters applied for once.
 type Bundle struct {
-	Seq         int           `json:"seq"`
-	Code        string        `json:"code"`
-	Name        string        `json:"name"`
-	Phase       string        `json:"phase"`
-	Leads       []Lead        `json:"leads"`
-	Cooperating []string      `json:"cooperating"`
-	Matters     []BundleEntry `json:"matters"`
+	Seq         int      `json:"seq"`
+	Code        string   `json:"code"`
+	Name        string   `json:"name"`
+	Phase       string   `json:"phase"`
+	Leads       []Lead   `json:"leads"`
+	Cooperating []string `json:"cooperating"`
+	// CooperatingByLaw are departments the law makes a party to the bundle beyond the plan's
+	// table (Cooperating is the table's), each with the provision that does.
+	CooperatingByLaw []LawParty    `json:"cooperating_by_law,omitempty"`
+	Matters          []BundleEntry `json:"matters"`
 	// OneOf are the bundle's either-or choices: the matters an entry names by group, of
 	// which an application takes exactly one (a food licence, or the filing for those who only
 	// sell pre-packaged food).
 	OneOf       []OneOfGroup `json:"one_of,omitempty"`
 	Description string       `json:"description,omitempty"`
+}
+
+// LawParty is a department a provision makes a party to a bundle, with that provision.
+type LawParty struct {
+	Department string `json:"department"`
+	Basis      string `json:"basis"`
 }
 
 // OneOfGroup is an either-or choice of a bundle: exactly one of the entries whose OneOf names

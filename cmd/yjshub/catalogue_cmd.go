@@ -227,7 +227,20 @@ func showBundle(w io.Writer, cat *catalogue.Catalogue, b *catalogue.Bundle) {
 	if len(coop) == 0 {
 		coop = []string{"/"}
 	}
-	fmt.Fprintf(w, "配合单位  %s\n\n", strings.Join(coop, "、"))
+	fmt.Fprintf(w, "配合单位  %s\n", strings.Join(coop, "、"))
+	for _, p := range b.CooperatingByLaw {
+		fmt.Fprintf(w, "依法参与  %s（%s）\n", deptName(cat, p.Department), p.Basis)
+	}
+	for _, g := range b.OneOf {
+		var names []string
+		for _, e := range b.Matters {
+			if e.OneOf == g.Code {
+				names = append(names, e.Name)
+			}
+		}
+		fmt.Fprintf(w, "选其一    %s：%s\n", g.Name, strings.Join(names, " 或 "))
+	}
+	fmt.Fprintln(w)
 	rows := [][]string{{"#", "涉及事项", "MATTER", "办理部门", "法定 / 承诺时限", "结果"}}
 	for i, e := range b.Matters {
 		m, _ := cat.Matter(e.Matter)

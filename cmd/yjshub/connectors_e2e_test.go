@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/catalogue"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/deadletter"
+	"yjshub/seeds"
 )
 
 // department is a test back office: it answers with status() and counts requests by key.
@@ -197,8 +199,12 @@ func testPauseResumeReload(t *testing.T, o serveOptions) {
 		Connectors []connector.Status `json:"connectors"`
 	}
 	getJSON(t, hub+"/api/v1/connectors", &list)
-	if len(list.Connectors) != 11 {
-		t.Fatalf("%d connectors, want one per department", len(list.Connectors))
+	cat, err := catalogue.Load(seeds.FS, "seeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Connectors) != len(cat.Departments) {
+		t.Fatalf("%d connectors, want one per department (%d)", len(list.Connectors), len(cat.Departments))
 	}
 	post := func(path string, out any) int {
 		resp, err := http.Post(hub+path, "application/json", strings.NewReader("{}"))

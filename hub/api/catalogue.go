@@ -40,15 +40,23 @@ type BundleMatterView struct {
 	Result          catalogue.Result         `json:"result"`
 }
 
+// LawPartyView is a department a provision makes a party to a bundle.
+type LawPartyView struct {
+	Department DepartmentRef `json:"department"`
+	Basis      string        `json:"basis"`
+}
+
 // BundleView is a bundle as the API shows it.
 type BundleView struct {
-	Seq         int                `json:"seq"`
-	Code        string             `json:"code"`
-	Name        string             `json:"name"`
-	Phase       string             `json:"phase"`
-	Leads       []LeadView         `json:"leads"`
-	Cooperating []DepartmentRef    `json:"cooperating"`
-	Matters     []BundleMatterView `json:"matters"`
+	Seq         int             `json:"seq"`
+	Code        string          `json:"code"`
+	Name        string          `json:"name"`
+	Phase       string          `json:"phase"`
+	Leads       []LeadView      `json:"leads"`
+	Cooperating []DepartmentRef `json:"cooperating"`
+	// CooperatingByLaw are the departments the law makes a party beyond the plan's table.
+	CooperatingByLaw []LawPartyView     `json:"cooperating_by_law,omitempty"`
+	Matters          []BundleMatterView `json:"matters"`
 	// OneOf are the bundle's either-or groups.
 	OneOf []catalogue.OneOfGroup `json:"one_of,omitempty"`
 }
@@ -66,6 +74,9 @@ func (s *Server) bundleView(b *catalogue.Bundle) BundleView {
 		Leads: []LeadView{}, Cooperating: []DepartmentRef{}, Matters: []BundleMatterView{}, OneOf: b.OneOf}
 	for _, l := range b.Leads {
 		v.Leads = append(v.Leads, LeadView{Department: s.dept(l.Department), ApplicantType: l.ApplicantType, Stage: l.Stage})
+	}
+	for _, p := range b.CooperatingByLaw {
+		v.CooperatingByLaw = append(v.CooperatingByLaw, LawPartyView{Department: s.dept(p.Department), Basis: p.Basis})
 	}
 	for _, c := range b.Cooperating {
 		v.Cooperating = append(v.Cooperating, s.dept(c))
