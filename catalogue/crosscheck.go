@@ -459,7 +459,8 @@ func sortedKeys(m map[string]string) []string {
 // two are compared in the statutory limit's unit: a promised limit in working days against a
 // statutory one in calendar days counts as 7 calendar days per 5 working days, rounded up, so
 // that the cut is never overstated. A matter decided on the spot by law is promised on the spot;
-// where no statutory limit is set there is nothing to halve.
+// where no statutory limit is set there is nothing to halve. A promise in calendar days is for a
+// statutory limit in calendar days too short to halve in working days (营业性演出, 3日).
 func promisedWithinHalf(promised, statutory Limit) string {
 	switch statutory.Kind {
 	case LimitNone:
@@ -474,8 +475,11 @@ func promisedWithinHalf(promised, statutory Limit) string {
 		return ""
 	}
 	p := promised.Days
-	if statutory.Unit == UnitCalendar && promised.Unit == UnitWorking {
+	switch {
+	case statutory.Unit == UnitCalendar && promised.Unit == UnitWorking:
 		p = (promised.Days*7 + 4) / 5
+	case statutory.Unit == UnitWorking && promised.Unit == UnitCalendar:
+		return "a promised limit in calendar days needs a statutory limit in calendar days: promise working days"
 	}
 	if p*2 > statutory.Days {
 		return fmt.Sprintf("promised limit %s is above 50%% of the statutory %s (the plan requires a cut of at least half)",
