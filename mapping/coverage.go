@@ -38,6 +38,9 @@ type FieldCoverage struct {
 	Expression string `json:"expression,omitempty"`
 	// Value is the constant it takes (constant).
 	Value any `json:"value,omitempty"`
+	// Default is what a one_form field's expression gives when the one form leaves its fields
+	// empty (applicant?.id_type ?? "居民身份证"): Map's own answer on an empty form.
+	Default any `json:"default,omitempty"`
 	// Result is the prerequisite's result it takes (from_result), and where from.
 	Result *ResultSource `json:"result,omitempty"`
 }
@@ -106,6 +109,7 @@ type BundleCoverage struct {
 func MatterCoverage(cat *catalogue.Catalogue, m *catalogue.Matter, applicantType string, inBundle func(matter string) bool) []FieldCoverage {
 	a := analyse(m, applicantType)
 	out := make([]FieldCoverage, 0, len(m.Form))
+	var empty map[string]any // Map on an empty one form, for the expressions' defaults
 	for i := range m.Form {
 		ff := &m.Form[i]
 		if a.plans[i].kind == planNotAsked {
@@ -122,7 +126,12 @@ func MatterCoverage(cat *catalogue.Catalogue, m *catalogue.Matter, applicantType
 			fc.Source, fc.OneFormFields = SourceOneForm, slices.Clone(a.fields[i].all)
 			if len(fc.OneFormFields) == 0 {
 				fc.Source = SourceDerived
+				break
 			}
+			if empty == nil {
+				empty, _ = Map(m, applicantType, Form{}, nil)
+			}
+			fc.Default = empty[ff.Field]
 		case planResult:
 			rs := &ResultSource{Matter: ff.FromResult.Matter, Field: ff.FromResult.Field, InBundle: inBundle(ff.FromResult.Matter)}
 			if pm, ok := cat.Matter(ff.FromResult.Matter); ok && pm.Result.Kind == "licence" {

@@ -107,3 +107,27 @@ func toStrings(vs []any) []string {
 	}
 	return out
 }
+
+// The social security card's forms send the document the applicant holds, 居民身份证 when the
+// one form does not say.
+func TestTheSocialSecurityCardFormsSendTheDocumentType(t *testing.T) {
+	for _, code := range []string{"social-security-card-application", "social-security-card-password", "social-security-card-loss-report"} {
+		m := mustMatter(t, code)
+		for _, tc := range []struct{ given, want any }{{"护照", "护照"}, {"港澳台居民居住证", "港澳台居民居住证"}, {nil, "居民身份证"}} {
+			form := Form{}
+			for _, c := range m.Inputs() {
+				if f, ok := seedCatalogue(t).Field(c); ok {
+					form[c] = f.Example
+				}
+			}
+			delete(form, "applicant.id_type")
+			if tc.given != nil {
+				form["applicant.id_type"] = tc.given
+			}
+			got, problems := Map(m, catalogue.Individual, form, nil)
+			if len(problems) > 0 || got["id_type"] != tc.want {
+				t.Errorf("%s with %v: id_type %v, problems %v; want %v", code, tc.given, got["id_type"], problems, tc.want)
+			}
+		}
+	}
+}

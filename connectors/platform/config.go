@@ -166,7 +166,7 @@ const (
 	licNumber       = "number"         // the licence number
 	licHolder       = "holder"         // the holder's name
 	licHolderID     = "holder_id"      // the holder's USCC or resident ID number
-	licHolderIDType = "holder_id_type" // uscc or resident_id
+	licHolderIDType = "holder_id_type" // one of event.HolderIDTypes
 	licIssuer       = "issuer"         // the issuing authority by name
 	licIssuerCode   = "issuer_code"    // the issuing authority's code
 	licIssuedAt     = "issued_at"      // a date

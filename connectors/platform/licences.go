@@ -98,7 +98,7 @@ func (m *licenceMapper) check() error {
 				return "is not a licence type of the catalogue (a licence or filing a matter issues, or a material's satisfied_by)"
 			}
 		case licHolderIDType:
-			problem = oneOf("uscc", "resident_id")
+			problem = oneOf(event.HolderIDTypes...)
 		case licFileFormat:
 			problem = oneOf("ofd", "pdf")
 		case licIssuedAt, licValidFrom, licValidUntil:

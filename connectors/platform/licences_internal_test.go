@@ -187,7 +187,7 @@ func TestLicenceFieldsAreCheckedAgainstTheCatalogue(t *testing.T) {
 		rules[k] = v
 	}
 	rules["type"] = LicenceRule{From: "lx", Values: map[string]any{"A": "食品经营许可证", "B": "营业执照", "C": "机动车驾驶证", "D": "社会保障卡", "E": "江苏省投资项目备案证"}}
-	rules["holder_id_type"] = LicenceRule{From: "t", Values: map[string]any{"1": "uscc", "9": "passport"}}
+	rules["holder_id_type"] = LicenceRule{From: "t", Values: map[string]any{"1": "uscc", "9": "driving_licence"}}
 	rules["file.format"] = LicenceRule{Const: "docx"}
 	rules["valid_until"] = LicenceRule{Const: "forever"}
 	rules["file.size"] = LicenceRule{From: "dx", Values: map[string]any{"big": "large"}}
@@ -196,7 +196,7 @@ func TestLicenceFieldsAreCheckedAgainstTheCatalogue(t *testing.T) {
 		t.Fatal("check: nil")
 	}
 	for _, w := range []string{`licence_fields.type.values["C"]: 机动车驾驶证 is not a licence type of the catalogue`,
-		`licence_fields.holder_id_type.values["9"]: passport is not uscc or resident_id`, "licence_fields.file.format.const: docx is not ofd or pdf",
+		`licence_fields.holder_id_type.values["9"]: driving_licence is not uscc or resident_id or residence_permit_hmt or foreign_permanent_resident or passport`, "licence_fields.file.format.const: docx is not ofd or pdf",
 		"licence_fields.valid_until.const: forever is not a date", `licence_fields.file.size.values["big"]: large is not a whole number`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q:\n%v", w, err)

@@ -192,7 +192,7 @@ func (p planner) Build(ctx context.Context, ev cases.CaseUpdated, steps []casepu
 			matter["result_kind"], matter["result_name"] = m.Result.Kind, m.Result.Name
 		}
 		id, masked := holder.ID, false
-		if holder.IDType == "resident_id" && p.c.cfg.masked() {
+		if event.Personal(holder.IDType) && p.c.cfg.masked() {
 			id, masked = MaskID(holder.ID), true
 		}
 		record := map[string]any{

@@ -172,7 +172,7 @@ func maskPersonalData(v *cases.CaseView) {
 	}
 	for i := range v.Licences {
 		l := &v.Licences[i]
-		if l.HolderIDType == "resident_id" {
+		if event.Personal(l.HolderIDType) {
 			l.HolderID, l.Holder = maskID(l.HolderID), maskName(l.Holder)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"yjshub/format"
 	"yjshub/hub"
 	"yjshub/hub/cases"
 	"yjshub/hub/event"
@@ -132,6 +133,40 @@ func TestADeadlineBeyondTheKnownScheduleIsProvisional(t *testing.T) {
 			}
 			if flagged == 0 || !v.Deadline.Provisional {
 				t.Fatalf("no deadline fell in 2028 (%+v): the test proves nothing", v.Deadline)
+			}
+		})
+	}
+}
+
+// A natural person is the holder of their licences under the kind of the document they hold:
+// a Taiwan resident with a residence permit is no resident ID holder (Holder, the dispatched
+// applicant, the platform's holder code all follow it).
+func TestAHolderKeepsTheKindOfTheirIdentityDocument(t *testing.T) {
+	permit, err := format.CompleteResidentID("83000019900307002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range storetest.Backends() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: storetest.Migrated(open)(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct{ idType, number, want string }{
+				{"港澳台居民居住证", permit, event.IDResidencePermitHMT},
+				{"护照", "E12345678", event.IDPassport},
+			} {
+				app, _ := example(t, "unemployment-individual")
+				app.Form["applicant.id_type"], app.Form["applicant.id_number"] = tc.idType, tc.number
+				v, _, err := hs.Cases.Submit(ctx, app, "h-"+tc.want, "")
+				if err != nil {
+					t.Fatalf("%s: %v", tc.idType, err)
+				}
+				holder, err := hs.Cases.Holder(ctx, v.ID)
+				if err != nil || holder.ID != tc.number || holder.IDType != tc.want {
+					t.Errorf("%s: holder %+v (%v), want kind %s", tc.idType, holder, err, tc.want)
+				}
 			}
 		})
 	}

@@ -375,10 +375,9 @@ func licenceFilename(l *licences.Licence) string {
 // holderOf names the applicant a licence will be issued to, and under whom the e-licences it
 // already holds are looked up (免交, 免填): an enterprise by its unified social credit code; an
 // individual business by its own credit code and registered name (see IndividualBusiness); a
-// natural person by the number of the identity document they gave. The holder vocabulary has
-// two kinds, uscc and resident_id, and a natural person's number is resident_id whatever the
-// document: what the kind steers (masking it as personal data, the platform's holder code) is
-// the same for all of them, and the document type stays on the form.
+// natural person by the number of the identity document they gave, of that document's kind
+// (event.PersonalIDTypes; 居民身份证 when the form does not say): a platform's holder code
+// follows the kind, so a passport holder is not called a resident ID holder.
 func holderOf(applicantType string, form mapping.Form) event.ApplicantRef {
 	str := func(k string) string { v, _ := form[k].(string); return v }
 	switch {
@@ -387,5 +386,9 @@ func holderOf(applicantType string, form mapping.Form) event.ApplicantRef {
 	case IndividualBusiness(applicantType, form):
 		return event.ApplicantRef{Name: str("individual_business.name"), ID: str("individual_business.uscc"), IDType: "uscc"}
 	}
-	return event.ApplicantRef{Name: str("applicant.name"), ID: str("applicant.id_number"), IDType: "resident_id"}
+	kind, ok := event.PersonalIDTypes[str("applicant.id_type")]
+	if !ok {
+		kind = event.IDResident
+	}
+	return event.ApplicantRef{Name: str("applicant.name"), ID: str("applicant.id_number"), IDType: kind}
 }

@@ -170,13 +170,39 @@ type SubcaseWithdrawn struct {
 	WithdrawnAt time.Time `json:"withdrawn_at"`
 }
 
-// ApplicantRef identifies the applicant (the holder of any licence issued): the enterprise by
-// its unified social credit code, or the person by resident ID number.
+// ApplicantRef identifies the applicant (the holder of any licence issued): the enterprise or
+// individual business by its unified social credit code, or the person by the number of the
+// identity document they hold.
 type ApplicantRef struct {
 	Name   string `json:"name"`
 	ID     string `json:"id"`
-	IDType string `json:"id_type"` // uscc | resident_id
+	IDType string `json:"id_type"` // IDUSCC or one of PersonalIDTypes' kinds
 }
+
+// Kinds of a holder's number (ApplicantRef.IDType, Licence.HolderIDType): a unified social
+// credit code, or a natural person's identity document. A platform's holder code and the
+// masking of personal data follow the kind, so a passport holder is never called a resident ID
+// holder.
+const (
+	IDUSCC                     = "uscc"                       // 统一社会信用代码 (GB 32100)
+	IDResident                 = "resident_id"                // 居民身份证 (GB 11643)
+	IDResidencePermitHMT       = "residence_permit_hmt"       // 港澳台居民居住证
+	IDForeignPermanentResident = "foreign_permanent_resident" // 外国人永久居留身份证
+	IDPassport                 = "passport"                   // 护照
+)
+
+// PersonalIDTypes maps the one form's identity document types (applicant.id_type) to the holder
+// kinds.
+var PersonalIDTypes = map[string]string{
+	"居民身份证": IDResident, "港澳台居民居住证": IDResidencePermitHMT, "外国人永久居留身份证": IDForeignPermanentResident, "护照": IDPassport,
+}
+
+// HolderIDTypes lists every holder kind, the credit code first.
+var HolderIDTypes = []string{IDUSCC, IDResident, IDResidencePermitHMT, IDForeignPermanentResident, IDPassport}
+
+// Personal reports whether a holder kind is a natural person's document: its number is
+// personal data.
+func Personal(idType string) bool { return idType != IDUSCC }
 
 // Department event types (what a department reports about a sub-case).
 const (
@@ -231,7 +257,7 @@ type Licence struct {
 	Number       string `json:"number"`
 	Holder       string `json:"holder"`
 	HolderID     string `json:"holder_id"`
-	HolderIDType string `json:"holder_id_type"` // resident_id | uscc
+	HolderIDType string `json:"holder_id_type"` // one of HolderIDTypes
 	Issuer       string `json:"issuer"`
 	// IssuerCode is the issuing department's unified social credit code (GB 32100).
 	IssuerCode string      `json:"issuer_code,omitempty"`

@@ -140,10 +140,10 @@ func (l *Licence) Result() map[string]any {
 	return r
 }
 
-// Masked returns the licence with a resident ID holder number masked, for answers to callers
-// that did not name the holder themselves. A USCC is public and stays.
+// Masked returns the licence with a natural person's holder number masked, for answers to
+// callers that did not name the holder themselves. A USCC is public and stays.
 func (l Licence) Masked() Licence {
-	if l.HolderIDType == "resident_id" && len(l.HolderID) > 5 {
+	if event.Personal(l.HolderIDType) && len(l.HolderID) > 5 {
 		l.HolderID = l.HolderID[:3] + strings.Repeat("*", len(l.HolderID)-5) + l.HolderID[len(l.HolderID)-2:]
 	}
 	return l
@@ -433,8 +433,8 @@ func Check(l event.Licence, prefix string) []problem.Problem {
 	if len(l.Type) > 200 || len(l.Number) > 100 {
 		add("/number", problem.RuleMaxLength, "type and number are at most 200 and 100 bytes")
 	}
-	if l.HolderIDType != "uscc" && l.HolderIDType != "resident_id" {
-		add("/holder_id_type", problem.RuleEnum, "must be uscc or resident_id")
+	if !slices.Contains(event.HolderIDTypes, l.HolderIDType) {
+		add("/holder_id_type", problem.RuleEnum, "must be one of %s", strings.Join(event.HolderIDTypes, ", "))
 	}
 	for _, f := range []struct {
 		name, v  string

@@ -142,16 +142,8 @@ func (l *Library) Import(ctx context.Context, lic event.Licence, origin string) 
 	if origin == "" {
 		problems = append(problems, problem.Problem{Path: "/origin", Rule: problem.RuleRequired, Message: "name the connector that imports the licence"})
 	}
-	switch lic.HolderIDType {
-	case "uscc":
-		if lic.HolderID != "" && format.CheckUSCC(lic.HolderID) != nil {
-			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB32100, Message: "is not a valid unified social credit code"})
-		}
-	case "resident_id":
-		// A natural person's number, of whichever identity document they hold.
-		if lic.HolderID != "" && format.CheckPersonalID(lic.HolderID) != nil {
-			problems = append(problems, problem.Problem{Path: "/holder_id", Rule: format.GB11643, Message: "is not a valid identity document number"})
-		}
+	if c, ok := holderIDChecks[lic.HolderIDType]; ok && lic.HolderID != "" && c.check(lic.HolderID) != nil {
+		problems = append(problems, problem.Problem{Path: "/holder_id", Rule: c.rule, Message: "is not a valid " + c.what})
 	}
 	if len(problems) > 0 {
 		return nil, false, problem.New(problems...)
@@ -186,4 +178,16 @@ func (l *Library) departmentNamed(issuer string) string {
 		}
 	}
 	return ""
+}
+
+// holderIDChecks check a holder's number by its kind, each with the format rule it breaks.
+var holderIDChecks = map[string]struct {
+	check      func(string) error
+	rule, what string
+}{
+	event.IDUSCC:                     {format.CheckUSCC, format.GB32100, "unified social credit code"},
+	event.IDResident:                 {format.CheckResidentID, format.GB11643, "resident ID number"},
+	event.IDResidencePermitHMT:       {format.CheckResidencePermitHMT, format.ResidencePermitHMT, "residence permit number of a Hong Kong, Macao or Taiwan resident"},
+	event.IDForeignPermanentResident: {format.CheckForeignPermanentResident, format.ForeignPermanentResident, "foreign permanent resident ID number"},
+	event.IDPassport:                 {format.CheckPassport, format.Passport, "passport number"},
 }
