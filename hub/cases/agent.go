@@ -12,6 +12,7 @@ import (
 
 	"yjshub/format"
 	"yjshub/hub/deadline"
+	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/jsonstrict"
 	"yjshub/mapping"
@@ -131,6 +132,15 @@ type agentRow struct {
 	Scope        string          `db:"scope"`
 	ValidUntil   string          `db:"valid_until"`
 	SubmittedAt  store.Timestamp `db:"submitted_at"`
+}
+
+// ref is the agent as a department's message names it; nil without one.
+func (r *agentRow) ref() *event.AgentRef {
+	if r == nil {
+		return nil
+	}
+	return &event.AgentRef{Kind: r.Kind, Name: r.Name, IDType: r.IDType, IDNumber: r.IDNumber, Phone: r.Phone,
+		Organisation: r.Organisation, Scope: r.Scope, ValidUntil: r.ValidUntil}
 }
 
 func (r *agentRow) view() *AgentView {

@@ -18,6 +18,7 @@ import (
 
 	"yjshub/hub"
 	"yjshub/hub/cases"
+	"yjshub/hub/event"
 	"yjshub/hub/store"
 	"yjshub/mapping"
 	"yjshub/problem"
@@ -65,6 +66,14 @@ func TestAProxyWithTheApplicantsAuthorisationIsRecordedOnTheCase(t *testing.T) {
 		}
 		if n := count(t, st, "case_agents"); n != 1 {
 			t.Errorf("%d agents stored", n)
+		}
+		// Every department is told who acts for the applicant, with the authorisation's scope.
+		wantRef := event.AgentRef{Kind: cases.AgentProxy, Name: app.Agent.Name, IDType: cases.AgentIDResident, IDNumber: agentID, Phone: app.Agent.Phone,
+			Organisation: app.Agent.Organisation, Scope: app.Agent.Authorisation.Scope, ValidUntil: "2027-06-30"}
+		for _, sc := range v.Subcases {
+			if d := dispatchedOf(t, st, sc.ID); d.Agent == nil || *d.Agent != wantRef {
+				t.Errorf("%s is told of agent %+v; want %+v", sc.MatterCode, d.Agent, wantRef)
+			}
 		}
 
 		// A 帮办 agent helps an applicant who signs: no authorisation.

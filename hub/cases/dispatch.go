@@ -44,6 +44,10 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 	if err != nil {
 		return err
 	}
+	agent, err := loadAgent(ctx, tx, caseID)
+	if err != nil {
+		return err
+	}
 	msgs := make([]store.OutboxMessage, 0, len(subcaseIDs))
 	steps := make([]timelineStep, 0, len(subcaseIDs))
 	for _, id := range subcaseIDs {
@@ -51,7 +55,7 @@ func (s *Service) dispatch(ctx context.Context, tx *sqlx.Tx, caseID string, subc
 		if !ok {
 			return fmt.Errorf("dispatching sub-case %s: not in case %s", id, caseID)
 		}
-		msg, err := s.dispatchMessage(c, sc, mats[id], now)
+		msg, err := s.dispatchMessage(c, sc, mats[id], agent, now)
 		if err != nil {
 			return err
 		}
@@ -131,7 +135,7 @@ func (s *Service) dispatchMaterials(ctx context.Context, tx *sqlx.Tx, subcaseIDs
 }
 
 // dispatchMessage builds the outbox message that carries a sub-case to its department.
-func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.MaterialRef, now time.Time) (store.OutboxMessage, error) {
+func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.MaterialRef, agent *agentRow, now time.Time) (store.OutboxMessage, error) {
 	caseID, subcaseID := c.ID, sc.ID
 	m, _ := s.cat.Matter(sc.MatterCode)
 	b, _ := s.cat.Bundle(c.BundleCode)
@@ -144,6 +148,7 @@ func (s *Service) dispatchMessage(c caseRow, sc subcaseRow, mats []event.Materia
 		Department:    sc.Department,
 		ApplicantType: c.ApplicantType,
 		Applicant:     &holder,
+		Agent:         agent.ref(),
 		Form:          sc.Form.V,
 		Materials:     mats,
 		Deadlines:     s.deadlinesOf(sc.DuePromised, sc.DueStatutory),

@@ -272,7 +272,7 @@ func (s *Service) numberCase(pc *preparedCase, number string) error {
 		if sc.State != StateDispatched {
 			continue
 		}
-		msg, err := s.dispatchMessage(pc.c, sc, nonNilRefs(pc.refs[sc.ID]), now)
+		msg, err := s.dispatchMessage(pc.c, sc, nonNilRefs(pc.refs[sc.ID]), pc.agent, now)
 		if err != nil {
 			return err
 		}

@@ -134,6 +134,9 @@ type SubcaseDispatched struct {
 	Department    string         `json:"department"`
 	ApplicantType string         `json:"applicant_type"`
 	Applicant     *ApplicantRef  `json:"applicant,omitempty"`
+	// Agent is who acts for the applicant (帮办代办), when someone does: the department's
+	// 受理 records the 代办人 with the application.
+	Agent *AgentRef `json:"agent,omitempty"`
 	Form          map[string]any `json:"form"`
 	Materials     []MaterialRef  `json:"materials"`
 	Deadlines     Deadlines      `json:"deadlines"`
@@ -177,6 +180,20 @@ type ApplicantRef struct {
 	Name   string `json:"name"`
 	ID     string `json:"id"`
 	IDType string `json:"id_type"` // IDUSCC or one of PersonalIDTypes' kinds
+}
+
+// AgentRef is who acts for the applicant (帮办代办人): kind assistance (帮办: helps an applicant
+// who still signs) or proxy (代办: acts under the applicant's authorisation, whose scope and last
+// day are given; the 授权委托书 is among the materials as agent-authorisation).
+type AgentRef struct {
+	Kind         string `json:"kind"`
+	Name         string `json:"name"`
+	IDType       string `json:"id_type"`
+	IDNumber     string `json:"id_number"`
+	Phone        string `json:"phone"`
+	Organisation string `json:"organisation,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	ValidUntil   string `json:"valid_until,omitempty"`
 }
 
 // Kinds of a holder's number (ApplicantRef.IDType, Licence.HolderIDType): a unified social
