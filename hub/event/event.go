@@ -127,21 +127,21 @@ type SubcaseDispatched struct {
 	CaseID string `json:"case_id"`
 	// CaseNumber is the case number (办件编号) the applicant and the lead department read;
 	// absent for cases submitted before case numbers.
-	CaseNumber    string         `json:"case_number,omitempty"`
-	SubcaseID     string         `json:"subcase_id"`
-	Bundle        BundleRef      `json:"bundle"`
-	Matter        MatterRef      `json:"matter"`
-	Department    string         `json:"department"`
-	ApplicantType string         `json:"applicant_type"`
-	Applicant     *ApplicantRef  `json:"applicant,omitempty"`
+	CaseNumber    string        `json:"case_number,omitempty"`
+	SubcaseID     string        `json:"subcase_id"`
+	Bundle        BundleRef     `json:"bundle"`
+	Matter        MatterRef     `json:"matter"`
+	Department    string        `json:"department"`
+	ApplicantType string        `json:"applicant_type"`
+	Applicant     *ApplicantRef `json:"applicant,omitempty"`
 	// Agent is who acts for the applicant (帮办代办), when someone does: the department's
 	// 受理 records the 代办人 with the application.
-	Agent *AgentRef `json:"agent,omitempty"`
-	Form          map[string]any `json:"form"`
-	Materials     []MaterialRef  `json:"materials"`
-	Deadlines     Deadlines      `json:"deadlines"`
-	SubmittedAt   time.Time      `json:"submitted_at"`
-	Callback      string         `json:"callback,omitempty"`
+	Agent       *AgentRef      `json:"agent,omitempty"`
+	Form        map[string]any `json:"form"`
+	Materials   []MaterialRef  `json:"materials"`
+	Deadlines   Deadlines      `json:"deadlines"`
+	SubmittedAt time.Time      `json:"submitted_at"`
+	Callback    string         `json:"callback,omitempty"`
 }
 
 // SubcaseResubmitted is the data of a TypeSubcaseResubmitted envelope: the applicant's answer
