@@ -145,7 +145,7 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 	case stepAccepted:
 		for _, e := range v.Timeline {
 			if e.Type == cases.StateAccepted || e.Type == cases.StateApproved {
-				doc := p.c.document(appID, v.ID, stepAccepted, e.At, bundle(v))
+				doc := p.c.caseDocument(appID, v, stepAccepted, e.At)
 				doc["accepted_at"] = p.c.formatTime(e.At)
 				doc["promised_date"] = v.Deadline.Promised
 				doc["department"] = map[string]any{"code": "", "name": ""}
@@ -173,7 +173,7 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 			for _, m := range sc.Missing {
 				missing = append(missing, map[string]any{"material": m.Material, "field": m.Field, "note": m.Note})
 			}
-			doc := p.c.document(appID, v.ID, stepSupplement, at, bundle(v))
+			doc := p.c.caseDocument(appID, v, stepSupplement, at)
 			doc["supplement"] = map[string]any{
 				"subcase_id": sc.ID, "matter_code": sc.MatterCode, "matter_name": sc.MatterName,
 				"department_code": sc.Department.Code, "department_name": sc.Department.Name,
@@ -195,7 +195,7 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 					at = e.At
 				}
 			}
-			doc := p.c.document(appID, v.ID, stepResult, at, bundle(v))
+			doc := p.c.caseDocument(appID, v, stepResult, at)
 			licences := []map[string]any{}
 			for _, l := range v.Licences {
 				if l.SubcaseID != sc.ID {
@@ -204,7 +204,7 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 				licences = append(licences, map[string]any{
 					"type": l.Type, "type_code": l.TypeCode, "number": l.Number, "holder": l.Holder, "holder_id": l.HolderID,
 					"holder_id_type": l.HolderIDType, "issuer": l.Issuer, "issuer_code": l.IssuerCode, "issued_at": l.IssuedAt,
-					"valid_from": l.ValidFrom, "valid_until": l.ValidUntil, "status": l.Status,
+					"valid_from": l.ValidFrom, "valid_until": l.ValidUntil, "status": l.Status, "identifier": l.Identifier,
 					"file_uri": l.File.URI, "file_sha256": l.File.SHA256, "file_format": l.File.Format,
 				})
 			}
@@ -220,7 +220,7 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 		if v.State != cases.CaseCompleted || v.CompletedAt == nil {
 			return nil
 		}
-		doc := p.c.document(appID, v.ID, stepCompleted, *v.CompletedAt, bundle(v))
+		doc := p.c.caseDocument(appID, v, stepCompleted, *v.CompletedAt)
 		doc["outcome"] = v.Outcome
 		results := []map[string]any{}
 		for _, sc := range v.Subcases {
@@ -245,7 +245,7 @@ func (p planner) withdrawal(v *cases.CaseView, appID string, s casepush.Step) ma
 				at = e.At
 			}
 		}
-		doc := p.c.document(appID, v.ID, stepWithdrawn, at, bundle(v))
+		doc := p.c.caseDocument(appID, v, stepWithdrawn, at)
 		doc["withdrawn"] = map[string]any{"scope": "case"}
 		return doc
 	}
@@ -258,7 +258,7 @@ func (p planner) withdrawal(v *cases.CaseView, appID string, s casepush.Step) ma
 				at = e.At
 			}
 		}
-		doc := p.c.document(appID, v.ID, stepWithdrawn, at, bundle(v))
+		doc := p.c.caseDocument(appID, v, stepWithdrawn, at)
 		doc["withdrawn"] = map[string]any{"scope": "subcase", "subcase_id": sc.ID, "matter_code": sc.MatterCode, "matter_name": sc.MatterName,
 			"department_code": sc.Department.Code, "department_name": sc.Department.Name}
 		return doc
@@ -281,6 +281,16 @@ func (c *Connector) document(appID, caseID, step string, at time.Time, bundle ..
 	}
 	if len(bundle) > 0 {
 		doc["bundle"] = bundle[0]
+	}
+	return doc
+}
+
+// caseDocument is document for a step of case v: its id, its case number (办件编号) where it has
+// one, and its bundle.
+func (c *Connector) caseDocument(appID string, v *cases.CaseView, step string, at time.Time) map[string]any {
+	doc := c.document(appID, v.ID, step, at, bundle(v))
+	if v.Number != "" {
+		doc["case_number"] = v.Number
 	}
 	return doc
 }

@@ -183,6 +183,11 @@ func TestAnApplicationOnEitherPlatformBecomesOneCaseWhoseProgressAndLicencesGoBa
 				if done["blzt"] != "办结" || done["bjjg"] != "1" {
 					t.Errorf("jiangsu 办结 = %v, want outcome approved as \"1\"", done)
 				}
+				for step, p := range got {
+					if v.Number == "" || p.Doc["case_number"] != v.Number {
+						t.Errorf("jiangsu %s carries case number %v, want %q", step, p.Doc["case_number"], v.Number)
+					}
+				}
 				res := got["result:"+v.Subcases[0].ID].Doc
 				ccxx, _ := res["ccxx"].(map[string]any)
 				lics, _ := ccxx["dzzz"].([]any)

@@ -197,7 +197,7 @@ func (p planner) revocation(ctx context.Context, v *cases.CaseView, appID string
 		if lic.Status != licences.StatusRevoked || lic.RevokedAt == nil {
 			return nil, nil
 		}
-		doc := p.c.document(appID, v.ID, stepRevoked, *lic.RevokedAt, bundle(v))
+		doc := p.c.caseDocument(appID, v, stepRevoked, *lic.RevokedAt)
 		doc["licence"] = map[string]any{"type": l.Type, "type_code": l.TypeCode, "number": l.Number,
 			"subcase_id": l.SubcaseID, "matter_code": l.MatterCode}
 		doc["reason"] = format.MaskDigits(lic.RevokedReason)
