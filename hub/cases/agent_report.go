@@ -52,23 +52,7 @@ func (c *AgentCounts) add(kind string) {
 func (s *Service) AgentReport(ctx context.Context, from, to string) (*AgentReport, error) {
 	var ps problem.List
 	var lo, hi time.Time
-	for _, d := range []struct {
-		name, v string
-		t       *time.Time
-	}{{"from", from, &lo}, {"to", to, &hi}} {
-		if d.v == "" {
-			continue
-		}
-		t, err := time.ParseInLocation(time.DateOnly, d.v, deadline.China)
-		if err != nil {
-			ps.Add(d.name, problem.RuleDate, "must be a date written YYYY-MM-DD")
-			continue
-		}
-		*d.t = t
-	}
-	if !lo.IsZero() && !hi.IsZero() && hi.Before(lo) {
-		ps.Add("to", problem.RuleRange, "is before from")
-	}
+	lo, hi = dayRange(from, to, &ps)
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

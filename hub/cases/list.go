@@ -114,23 +114,7 @@ func (s *Service) List(ctx context.Context, q CaseQuery) (*CaseList, error) {
 		ps.Add("department", problem.RuleEnum, "is not a department code of the catalogue")
 	}
 	var from, to time.Time
-	for _, d := range []struct {
-		name, v string
-		t       *time.Time
-	}{{"from", q.From, &from}, {"to", q.To, &to}} {
-		if d.v == "" {
-			continue
-		}
-		t, err := time.ParseInLocation(time.DateOnly, d.v, deadline.China)
-		if err != nil {
-			ps.Add(d.name, problem.RuleDate, "must be a date written YYYY-MM-DD")
-			continue
-		}
-		*d.t = t
-	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		ps.Add("to", problem.RuleRange, "is before from")
-	}
+	from, to = dayRange(q.From, q.To, &ps)
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"yjshub/hub/deadline"
 	"yjshub/hub/store"
 	"yjshub/problem"
 )
@@ -80,23 +79,7 @@ func (c *RatingCounts) finish() {
 func (s *Service) RatingReport(ctx context.Context, from, to, department string) (*RatingReport, error) {
 	var ps problem.List
 	var lo, hi time.Time
-	for _, d := range []struct {
-		name, v string
-		t       *time.Time
-	}{{"from", from, &lo}, {"to", to, &hi}} {
-		if d.v == "" {
-			continue
-		}
-		t, err := time.ParseInLocation(time.DateOnly, d.v, deadline.China)
-		if err != nil {
-			ps.Add(d.name, problem.RuleDate, "must be a date written YYYY-MM-DD")
-			continue
-		}
-		*d.t = t
-	}
-	if !lo.IsZero() && !hi.IsZero() && hi.Before(lo) {
-		ps.Add("to", problem.RuleRange, "is before from")
-	}
+	lo, hi = dayRange(from, to, &ps)
 	if _, ok := s.cat.Department(department); department != "" && !ok {
 		ps.Add("department", problem.RuleEnum, "is not a department code of the catalogue")
 	}
