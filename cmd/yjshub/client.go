@@ -148,8 +148,15 @@ a file without problems is sent.`,
 				return printJSON(cmd.OutOrStdout(), v)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), v.ID)
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d %s: %d matter(s) to %s; deadline %s (promised), %s (statutory)\n",
-				v.Bundle.Seq, v.Bundle.Name, len(v.Subcases), departmentsOf(v), v.Deadline.Promised, v.Deadline.Statutory)
+			statutory := v.Deadline.Statutory + " (statutory)"
+			if v.Deadline.Statutory == "" {
+				statutory = "no statutory limit"
+			}
+			if v.Deadline.Provisional {
+				statutory += ", provisional: the holiday schedule of that year is not published yet"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d %s: %d matter(s) to %s; number %s; deadline %s (promised), %s\n",
+				v.Bundle.Seq, v.Bundle.Name, len(v.Subcases), departmentsOf(v), v.Number, v.Deadline.Promised, statutory)
 			return nil
 		},
 	}
