@@ -68,7 +68,8 @@ func (d *Disk) Put(ctx context.Context, key string, size int64, contentType stri
 		return false, err
 	}
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	newDirs, err := d.mkdirs(key)
+	if err != nil {
 		return false, fmt.Errorf("blobs: put %s: %w", key, err)
 	}
 	tmp, err := d.writeTemp(ctx, dir, key, size, r)
@@ -85,10 +86,33 @@ func (d *Disk) Put(ctx context.Context, key string, size int64, contentType stri
 	if err != nil {
 		return false, fmt.Errorf("blobs: put %s: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return false, fmt.Errorf("blobs: put %s: %w", key, err)
+	// The blob's directory entry, and those of directories this Put made, must outlive a
+	// crash as the bytes do.
+	for _, p := range append([]string{dir}, newDirs...) {
+		if err := syncDir(p); err != nil {
+			return false, fmt.Errorf("blobs: put %s: %w", key, err)
+		}
 	}
 	return created, nil
+}
+
+// mkdirs makes the blob's directories dir/ab and dir/ab/cd where missing, and returns the
+// directories whose entries changed (the parents of those made), to be synced.
+func (d *Disk) mkdirs(key string) ([]string, error) {
+	var changed []string
+	parent := d.dir
+	for _, part := range []string{key[0:2], key[2:4]} {
+		p := filepath.Join(parent, part)
+		err := os.Mkdir(p, 0o750)
+		switch {
+		case err == nil:
+			changed = append(changed, parent)
+		case !errors.Is(err, fs.ErrExist):
+			return nil, err
+		}
+		parent = p
+	}
+	return changed, nil
 }
 
 // writeTemp streams r into a new temporary file in dir through a verifier and syncs it; it

@@ -101,3 +101,36 @@ func TestABadKeyErrorNamesItsProblemsNotTheKey(t *testing.T) {
 		t.Errorf("error %q repeats the key, which may be anything a caller sent", msg)
 	}
 }
+
+// FuzzDiskKey: whatever the key, the disk store answers ErrBadKey or, for a well-formed key
+// of a blob it does not hold, ErrNotFound, and leaves no file anywhere.
+func FuzzDiskKey(f *testing.F) {
+	good := blobstest.NewBlob(1, 10).Key
+	for _, k := range []string{"", good, strings.ToUpper(good), "../" + good[3:], good[:2] + "/" + good[3:], "\x00" + good[1:]} {
+		f.Add(k)
+	}
+	root := f.TempDir()
+	d, err := blobs.NewDisk(filepath.Join(root, "blobs"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		_, err := d.Stat(context.Background(), key)
+		wellFormed := len(key) == 64 && strings.Trim(key, "0123456789abcdef") == ""
+		switch {
+		case wellFormed && !errors.Is(err, blobs.ErrNotFound):
+			t.Fatalf("stat of a well-formed key: %v; want ErrNotFound", err)
+		case !wellFormed && !errors.Is(err, blobs.ErrBadKey):
+			t.Fatalf("stat of a malformed key: %v; want ErrBadKey", err)
+		}
+		if err := d.Delete(context.Background(), key); wellFormed != (err == nil) {
+			t.Fatalf("delete: %v (well formed: %v)", err, wellFormed)
+		}
+		if _, err := d.Put(context.Background(), key, 1, "", strings.NewReader("x")); err == nil {
+			t.Fatal("a put of one byte under a key that is not its hash succeeded")
+		}
+		if left := files(t, root); len(left) != 0 {
+			t.Fatalf("the store's directory holds %v", left)
+		}
+	})
+}
