@@ -18,7 +18,8 @@ build:
 run: build
 	./$(BIN) serve --simulate --simulator-config examples/simulator.yaml --addr $(ADDR) --data-dir $(DATA_DIR)
 
-## services: install (first run only) and start Apache Kafka (KRaft) and PostgreSQL on 127.0.0.1
+## services: install (first run only) and start Apache Kafka (KRaft), PostgreSQL and S3Proxy (an S3 API server on
+## its filesystem backend, for hub/blobs) on 127.0.0.1
 services:
 	bash scripts/services.sh up
 

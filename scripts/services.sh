@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# All services the integration tests need: PostgreSQL (scripts/postgres.sh) and
-# Kafka (scripts/kafka.sh).
+# All services the integration tests need: PostgreSQL (scripts/postgres.sh), Kafka
+# (scripts/kafka.sh) and an S3 API server, S3Proxy (scripts/s3proxy.sh).
 #
-#   scripts/services.sh up      start both (concurrently), then write
+#   scripts/services.sh up      start all three (concurrently), then write
 #                               ${YJSHUB_CACHE:-$HOME/.cache/yjshub}/services.env
-#   scripts/services.sh down    stop both (PostgreSQL keeps its data; Kafka starts empty next time)
-#   scripts/services.sh status  status of both; exit 0 only when both answer
+#   scripts/services.sh down    stop all three (PostgreSQL and S3Proxy keep their data; Kafka starts empty next time)
+#   scripts/services.sh status  status of each; exit 0 only when all answer
 #   scripts/services.sh env     print the export lines
 #
 # Typical use:
@@ -22,21 +22,26 @@ ENV_FILE="$YJSHUB_CACHE/services.env"
 env_lines() {
 	bash "$HERE/postgres.sh" env
 	bash "$HERE/kafka.sh" env
+	bash "$HERE/s3proxy.sh" env
 }
 
 cmd_up() {
-	local t0=$SECONDS pg_pid kafka_pid pg_rc=0 kafka_rc=0
+	local t0=$SECONDS pg_pid kafka_pid s3_pid pg_rc=0 kafka_rc=0 s3_rc=0
 	mkdir -p "$YJSHUB_CACHE"
-	# Independent of each other (own ports, own folders, own locks): start both at once.
+	# Independent of each other (own ports, own folders, own locks): start them all at once.
 	bash "$HERE/postgres.sh" up &
 	pg_pid=$!
 	bash "$HERE/kafka.sh" up &
 	kafka_pid=$!
+	bash "$HERE/s3proxy.sh" up &
+	s3_pid=$!
 	wait "$pg_pid" || pg_rc=$?
 	wait "$kafka_pid" || kafka_rc=$?
-	if ((pg_rc != 0 || kafka_rc != 0)); then
+	wait "$s3_pid" || s3_rc=$?
+	if ((pg_rc != 0 || kafka_rc != 0 || s3_rc != 0)); then
 		((pg_rc != 0)) && say "$WHO" "postgres failed to come up (exit $pg_rc)"
 		((kafka_rc != 0)) && say "$WHO" "kafka failed to come up (exit $kafka_rc)"
+		((s3_rc != 0)) && say "$WHO" "s3proxy failed to come up (exit $s3_rc)"
 		die "$WHO" "not all services are up"
 	fi
 	env_lines >"$ENV_FILE.tmp.$$"
@@ -46,6 +51,7 @@ cmd_up() {
 
 cmd_down() {
 	local rc=0
+	bash "$HERE/s3proxy.sh" down || rc=1
 	bash "$HERE/kafka.sh" down || rc=1
 	bash "$HERE/postgres.sh" down || rc=1
 	return "$rc"
@@ -55,6 +61,7 @@ cmd_status() {
 	local rc=0
 	bash "$HERE/postgres.sh" status || rc=3
 	bash "$HERE/kafka.sh" status || rc=3
+	bash "$HERE/s3proxy.sh" status || rc=3
 	return "$rc"
 }
 
