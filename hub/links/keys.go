@@ -1,0 +1,279 @@
+package links
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FileName is the link keyring's file name in serve's data directory.
+const FileName = "links.key"
+
+// KeySize is the size of a link key, in bytes: as long as HMAC-SHA256's output, so that the
+// key is never the weaker part.
+const KeySize = 32
+
+// MaxKeys is how many keys a ring holds at most: the current one, which signs, and the
+// previous one, which still verifies the links signed before the last rotation. A third would
+// keep alive links that a rotation was meant to end.
+const MaxKeys = 2
+
+// fileMode is the keyring file's mode: its owner alone reads it.
+const fileMode = 0o600
+
+const fileHeader = `# yjshub link keyring: HMAC-SHA256 keys (base64) that sign links to materials, oldest first;
+# the last signs, both verify. Keep it secret (mode 0600), give every hub instance the same
+# file, and change it only with a rotation (links.Rotate), which keeps two keys at most.
+`
+
+// Key is one key of a keyring.
+type Key struct {
+	// ID names the key in the links it signs (their kid): "k" and a number, e.g. k1.
+	ID     string
+	secret []byte
+}
+
+// Keyring signs and verifies links. It is immutable and safe for concurrent use.
+type Keyring struct {
+	keys []Key // oldest first; the last one signs
+	now  func() time.Time
+}
+
+// NewKey returns a key of KeySize bytes from crypto/rand.
+func NewKey(id string) (Key, error) {
+	secret := make([]byte, KeySize)
+	if _, err := rand.Read(secret); err != nil {
+		return Key{}, fmt.Errorf("links: making a key: %w", err)
+	}
+	return Key{ID: id, secret: secret}, nil
+}
+
+// New returns a keyring of keys, oldest first: the last signs. It refuses an empty ring, more
+// than MaxKeys keys, a key id not written k<number>, an id given twice and a secret of another
+// size than KeySize, naming every problem and never a secret.
+func New(keys ...Key) (*Keyring, error) {
+	var errs []error
+	switch {
+	case len(keys) == 0:
+		errs = append(errs, errors.New("links: a keyring needs at least one key"))
+	case len(keys) > MaxKeys:
+		errs = append(errs, fmt.Errorf("links: a keyring holds %d keys at most (the current and the previous), not %d", MaxKeys, len(keys)))
+	}
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if _, ok := keyNumber(k.ID); !ok {
+			errs = append(errs, fmt.Errorf("links: key %d: its id must be k and a number, e.g. k1", i+1))
+		}
+		if seen[k.ID] {
+			errs = append(errs, fmt.Errorf("links: key id %s is given twice", k.ID))
+		}
+		seen[k.ID] = true
+		if len(k.secret) != KeySize {
+			errs = append(errs, fmt.Errorf("links: key %s is %d bytes, want %d", k.ID, len(k.secret), KeySize))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Keyring{keys: append([]Key(nil), keys...), now: time.Now}, nil
+}
+
+// Ephemeral returns a keyring of one fresh key held in memory only: its links stop verifying
+// when the process ends. For tests, and for a hub whose links need not outlive it.
+func Ephemeral() *Keyring {
+	k, err := NewKey("k1")
+	if err != nil {
+		// crypto/rand does not fail on the platforms Go supports.
+		panic(err)
+	}
+	return &Keyring{keys: []Key{k}, now: time.Now}
+}
+
+// WithClock returns a copy of the ring that reads the time from now: when links are signed to
+// expire, and whether they have.
+func (r *Keyring) WithClock(now func() time.Time) *Keyring {
+	c := *r
+	c.now = now
+	return &c
+}
+
+// Current returns the id of the key that signs new links.
+func (r *Keyring) Current() string { return r.keys[len(r.keys)-1].ID }
+
+// IDs returns the ids of the ring's keys, oldest first.
+func (r *Keyring) IDs() []string {
+	out := make([]string, len(r.keys))
+	for i, k := range r.keys {
+		out[i] = k.ID
+	}
+	return out
+}
+
+// key returns the ring's key of that id.
+func (r *Keyring) key(id string) (Key, bool) {
+	for _, k := range r.keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// Open reads the keyring file at path, or creates it with one fresh key when there is none
+// (created = true), its directory too. A file that its owner's group or others may read or
+// write is refused, as is one that does not parse; errors never contain a key.
+func Open(path string) (r *Keyring, created bool, err error) {
+	r, err = Load(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return r, false, err
+	}
+	k, err := NewKey("k1")
+	if err != nil {
+		return nil, false, err
+	}
+	r = &Keyring{keys: []Key{k}, now: time.Now}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, fmt.Errorf("links: %w", err)
+	}
+	// Written beside and linked into place, so that a hub starting at the same moment finds
+	// either no file or the whole of it, and one of the two keeps the other's key.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, false, fmt.Errorf("links: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeRing(tmp, r); err != nil {
+		return nil, false, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			r, err = Load(path)
+			return r, false, err
+		}
+		return nil, false, fmt.Errorf("links: %w", err)
+	}
+	return r, true, nil
+}
+
+// Load reads the keyring file at path; a missing file is an error wrapping fs.ErrNotExist.
+func Load(path string) (*Keyring, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("links: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("links: %s may be read or written by others than its owner (mode %04o): chmod 600 it", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("links: %w", err)
+	}
+	var keys []Key
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		id, enc, ok := strings.Cut(line, " ")
+		secret, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+		if !ok || derr != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: want a key id, a space and the key in base64", path, n))
+			continue
+		}
+		keys = append(keys, Key{ID: id, secret: secret})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("links: %w", err)
+	}
+	r, err := New(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Rotate adds a fresh key to the keyring file at path and makes it the one that signs; the key
+// that signed until now stays to verify the links it signed, and any older key is dropped, so
+// that the links it signed are refused from then on. It returns the new ring. A hub reads the
+// file when it starts: rotate, then restart every instance. Rotating less often than
+// MaxTTL would let a link outlive its key.
+func Rotate(path string) (*Keyring, error) {
+	r, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	last := 0
+	for _, k := range r.keys {
+		if n, _ := keyNumber(k.ID); n > last {
+			last = n
+		}
+	}
+	k, err := NewKey("k" + strconv.Itoa(last+1))
+	if err != nil {
+		return nil, err
+	}
+	next := &Keyring{keys: []Key{r.keys[len(r.keys)-1], k}, now: time.Now}
+	return next, replace(path, next)
+}
+
+// replace writes r to a new file beside path and renames it over path, so that a reader sees
+// the old ring or the new one, never half of either.
+func replace(path string, r *Keyring) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("links: %w", err)
+	}
+	if err := writeRing(f, r); err != nil {
+		_ = os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("links: %w", err)
+	}
+	return nil
+}
+
+// writeRing writes the ring to f, syncs and closes it.
+func writeRing(f *os.File, r *Keyring) error {
+	var b strings.Builder
+	b.WriteString(fileHeader)
+	for _, k := range r.keys {
+		b.WriteString(k.ID + " " + base64.StdEncoding.EncodeToString(k.secret) + "\n")
+	}
+	_, err := f.WriteString(b.String())
+	if err == nil {
+		err = f.Chmod(fileMode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("links: writing the keyring: %w", err)
+	}
+	return nil
+}
+
+// keyNumber reads the number of a key id k<n>.
+func keyNumber(id string) (int, bool) {
+	digits, ok := strings.CutPrefix(id, "k")
+	if !ok || digits == "" || digits[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil && n > 0
+}
