@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// sweepLockWait bounds how long Sweep waits for an upload that a request is writing.
-const sweepLockWait = 5 * time.Second
+// sweepLockWait bounds how long Sweep (or a retried finish) waits for an upload that a request
+// is writing: the holder notices the request to let go within lockPoll and then stops reading.
+const sweepLockWait = 10 * lockPoll
 
 // Sweep removes every unfinished upload created more than Config.MaxAge ago by the Service's
 // clock, and returns how many it removed. An upload a request is writing is asked to stop

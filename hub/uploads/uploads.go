@@ -43,6 +43,9 @@ const (
 // object it became.
 const HeaderMaterialID = "Upload-Material-Id"
 
+// lockPoll is how often the holder of an upload's lock looks whether another request asks for it.
+const lockPoll = time.Second
+
 // Service serves resumable uploads and the material objects they become. It is safe for
 // concurrent use.
 type Service struct {
@@ -62,7 +65,12 @@ func New(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("uploads: create the directory of uploads in flight: %w", err)
 	}
-	s := &Service{cfg: cfg, files: filestore.New(cfg.Dir), locker: filelocker.New(cfg.Dir)}
+	locker := filelocker.New(cfg.Dir)
+	// A request waiting for an upload's lock (a client resuming after its connection broke,
+	// Sweep) asks the holder to let go; the holder looks every HolderPollInterval. tusd's 5 s
+	// would keep a resuming client waiting that long, a stat a second per upload is cheap.
+	locker.HolderPollInterval, locker.AcquirerPollInterval = lockPoll, lockPoll/4
+	s := &Service{cfg: cfg, files: filestore.New(cfg.Dir), locker: locker}
 	composer := tusd.NewStoreComposer()
 	s.files.UseIn(composer)
 	s.locker.UseIn(composer)

@@ -7,10 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -399,7 +402,7 @@ func TestTheSweeperRemovesUnfinishedUploadsOlderThanMaxAge(t *testing.T) {
 		t.Errorf("the fresh upload's offset = %d, want 0 (kept)", got)
 	}
 	if left := e.leftovers(); len(left) != 2 || !slices.Contains(left, path.Base(fresh)+".info") {
-		t.Errorf("after the sweep the directory holds %v, want the fresh upload's .info and .bin only", left)
+		t.Errorf("after the sweep the directory holds %v, want the fresh upload's bytes and .info only", left)
 	}
 }
 
@@ -471,4 +474,62 @@ func TestNoLogLineOrErrorBodyCarriesTheHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	connectortest.AssertNoLeak(t, body+e.logs.String(), holderID)
+}
+
+func TestTheSweeperStopsAnExpiredUploadThatIsBeingWritten(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite, nil)
+	const size = 1 << 20
+	loc := e.create(keyAlpha, size, pdfMeta())
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, loc, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Authorization", "Bearer "+keyAlpha)
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	// The PATCH holds the upload's lock while its body trickles in.
+	if _, err := pw.Write(pdf(size)[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(e.dir, path.Base(loc)) // filestore keeps the bytes under the id
+	deadline := time.Now().Add(10 * time.Second)
+	for fi, err := os.Stat(bin); (err != nil || fi.Size() < 1000) && time.Now().Before(deadline); fi, err = os.Stat(bin) {
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
+	if fi, err := os.Stat(bin); err != nil || fi.Size() < 1000 {
+		t.Fatalf("the PATCH's first bytes never reached the upload: %v", err)
+	}
+	e.clock.Add(uploads.DefaultMaxAge + time.Minute)
+	n, err := e.svc.Sweep(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep during a PATCH = %d, %v; want 1, nil", n, err)
+	}
+	_ = pw.CloseWithError(io.ErrClosedPipe)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the PATCH of the swept upload did not end")
+	}
+	if resp := e.request(http.MethodHead, loc, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD of the swept upload: %d, want 404", resp.StatusCode)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(e.leftovers()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+	if left := e.leftovers(); len(left) != 0 {
+		t.Errorf("the swept upload left %v behind", left)
+	}
 }
