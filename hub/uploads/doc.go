@@ -1,0 +1,29 @@
+// Package uploads owns the way files of materials reach the hub: resumable uploads that speak
+// tus 1.0 (creation, creation-with-upload, termination and checksum with sha256) through tusd
+// as a library, under the hub's authentication, and the material objects a finished upload
+// becomes. A material object is the hub's record of a file: the sha256 and size the hub
+// computed, the content type it sniffed from the bytes, the material type and file name the
+// client declared, the client that uploaded it (its owner) and the applicant it belongs to (its
+// holder). Its bytes live in a blobs.Store under their sha256; the record lives in the
+// materials_uploaded table.
+//
+// Uploads in flight live in tusd's filestore under a directory of the hub's own. Deployments
+// that keep their blobs in S3 will keep uploads in flight in tusd's s3store; that is a later
+// step, and until then every hub instance that serves uploads needs the directory on a disk
+// they share.
+//
+// What an upload goes through:
+//
+//	POST   /api/v1/uploads         creation: metadata filename, type, holder, optional sha256;
+//	                               an unknown type, a missing holder, a size over the type's
+//	                               limit or a deferred length are refused, every problem at once
+//	HEAD   /api/v1/uploads/{id}    the offset to resume from (owner only; others get 404)
+//	PATCH  /api/v1/uploads/{id}    bytes at that offset, optionally with Upload-Checksum
+//	DELETE /api/v1/uploads/{id}    termination (owner only)
+//	GET    /api/v1/materials/{id}  a material object's record, not its bytes (owner only)
+//
+// The PATCH (or POST with creation-with-upload) that completes an upload is answered only after
+// the material is durable: the bytes hashed and sniffed, the declared sha256 checked, the blob
+// put and the row committed. Its response names the material in the Upload-Material-Id header;
+// a refused upload is removed and answered 422 with the hub's error body.
+package uploads
