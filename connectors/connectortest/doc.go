@@ -10,8 +10,8 @@
 // A kind's test provides the department side ([Harness]) and declares what the kind can do
 // ([Features]); the suite publishes realistic sub-cases — with a valid resident ID number, a
 // mobile number and a home address, so that the leak check means something — and judges what
-// the department saw and what the connector recorded. [AssertNoLeak] is exported for every
-// other test that handles personal data.
+// the department saw and what the connector recorded, with hub/leaktest's leak check, which
+// every other test that handles personal data uses too.
 //
 // The suite never sleeps to synchronise: it waits on conditions, each with a deadline
 // ([Features.Timeout]), and fails rather than hangs.

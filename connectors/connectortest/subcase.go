@@ -22,7 +22,7 @@ type PersonalData struct {
 	Address  string
 }
 
-// Secrets lists what must never reach an error, a log line or a status, for [AssertNoLeak].
+// Secrets lists what must never reach an error, a log line or a status, for [leaktest.AssertNoLeak].
 func (p PersonalData) Secrets() []string {
 	return []string{p.Name, p.IDNumber, p.Mobile, p.Address}
 }

@@ -18,6 +18,7 @@ import (
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
+	"yjshub/hub/leaktest"
 )
 
 // defaultTimeout bounds each check when Features.Timeout is zero. Two consumer-group joins on
@@ -560,7 +561,7 @@ func checkPermanent(s *suite) {
 		if !strings.Contains(f.Reason, RefusalGist) {
 			s.t.Errorf("dead letter of %s has reason %q, want the department's reason (%q)", sc.ID, f.Reason, RefusalGist)
 		}
-		AssertNoLeak(s.t, f.Reason, Personal.Secrets()...)
+		leaktest.AssertNoLeak(s.t, f.Reason, Personal.Secrets()...)
 		if !bytes.Equal(f.Payload, sc.Raw) || f.Topic != bus.SubcaseTopic(d.code) {
 			s.t.Errorf("dead letter of %s does not hold the message as published (topic %q, %d payload bytes): it could not be replayed",
 				sc.ID, f.Topic, len(f.Payload))
@@ -914,7 +915,7 @@ func checkNoLeak(s *suite) {
 		s.t.Log("the connector logged nothing")
 	}
 	for where, text := range hay {
-		if ls := leaks(text, Personal.Secrets()...); len(ls) > 0 {
+		if ls := leaktest.Leaks(text, Personal.Secrets()...); len(ls) > 0 {
 			for _, l := range ls {
 				s.t.Errorf("%s: personal data leaks: %s", where, l)
 			}

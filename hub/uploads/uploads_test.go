@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"yjshub/connectors/connectortest"
+	"yjshub/hub/leaktest"
 	"yjshub/hub/store/storetest"
 	"yjshub/hub/uploads"
 )
@@ -450,7 +450,7 @@ func TestAnUploadWhoseFinishingFailedIsFinishedWhenResumedAtItsEnd(t *testing.T)
 		if e.rows() != 1 {
 			t.Errorf("%d material rows, want 1", e.rows())
 		}
-		connectortest.AssertNoLeak(t, e.logs.String(), holderID)
+		leaktest.AssertNoLeak(t, e.logs.String(), holderID)
 		if !strings.Contains(e.logs.String(), "memblobs: unavailable") {
 			t.Errorf("the failure is not logged: %q", e.logs.String())
 		}
@@ -473,7 +473,7 @@ func TestNoLogLineOrErrorBodyCarriesTheHolder(t *testing.T) {
 	if _, err := e.svc.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	connectortest.AssertNoLeak(t, body+e.logs.String(), holderID)
+	leaktest.AssertNoLeak(t, body+e.logs.String(), holderID)
 }
 
 func TestTheSweeperStopsAnExpiredUploadThatIsBeingWritten(t *testing.T) {

@@ -1,4 +1,6 @@
-package connectortest
+// Package leaktest tells whether a log, an error or an answer gives personal data away: verbatim,
+// escaped, or masked so little that it still shows. Every layer's tests share it.
+package leaktest
 
 import (
 	"net/url"
@@ -25,7 +27,7 @@ import (
 // Secrets that are empty are ignored.
 func AssertNoLeak(t testing.TB, haystack string, secrets ...string) {
 	t.Helper()
-	for _, l := range leaks(haystack, secrets...) {
+	for _, l := range Leaks(haystack, secrets...) {
 		t.Errorf("personal data leaks: %s", l)
 	}
 }
@@ -35,8 +37,8 @@ var (
 	mobileNum  = regexp.MustCompile(`^(\+?86)?(1\d{10})$`)
 )
 
-// leaks describes every way haystack gives a secret away.
-func leaks(haystack string, secrets ...string) []string {
+// Leaks describes every way haystack gives a secret away.
+func Leaks(haystack string, secrets ...string) []string {
 	var out []string
 	lower := strings.ToLower(haystack)
 	for _, s := range secrets {
