@@ -55,7 +55,7 @@ func fileOf(data []byte, sum string) tusclient.File {
 
 func TestAnUploadCutOffIsResumedByTheNextRunFromTheStateFile(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string, open storetest.Opener) {
-		h := tustest.New(t, open, nil)
+		h := tustest.New(t, open, tustest.Options{})
 		const size = 20_000_000
 		data, sum := pdfOf(t, size)
 		statePath := filepath.Join(t.TempDir(), "uploads.json")
@@ -114,7 +114,7 @@ func TestAnUploadCutOffIsResumedByTheNextRunFromTheStateFile(t *testing.T) {
 }
 
 func TestAChunkTheHubCannotTakeIsSentAgainWithinTheRun(t *testing.T) {
-	h := tustest.New(t, storetest.OpenSQLite, nil)
+	h := tustest.New(t, storetest.OpenSQLite, tustest.Options{})
 	h.FailPatch = func(n int) bool { return n == 2 || n == 3 }
 	data, sum := pdfOf(t, 10_000_000)
 	res, err := client(h, nil).Upload(t.Context(), fileOf(data, sum), nil)
@@ -131,7 +131,7 @@ func TestAChunkTheHubCannotTakeIsSentAgainWithinTheRun(t *testing.T) {
 }
 
 func TestAChunkRefusedMoreOftenThanRetriesEndsTheRunAndIsKeptForTheNext(t *testing.T) {
-	h := tustest.New(t, storetest.OpenSQLite, nil)
+	h := tustest.New(t, storetest.OpenSQLite, tustest.Options{})
 	h.FailPatch = func(n int) bool { return n >= 2 && n <= 5 }
 	data, sum := pdfOf(t, 5_000_000)
 	statePath := filepath.Join(t.TempDir(), "uploads.json")
@@ -150,7 +150,7 @@ func TestAChunkRefusedMoreOftenThanRetriesEndsTheRunAndIsKeptForTheNext(t *testi
 }
 
 func TestARememberedUploadTheHubNoLongerHasIsStartedOver(t *testing.T) {
-	h := tustest.New(t, storetest.OpenSQLite, nil)
+	h := tustest.New(t, storetest.OpenSQLite, tustest.Options{})
 	data, sum := pdfOf(t, 100_000)
 	statePath := filepath.Join(t.TempDir(), "uploads.json")
 	stale := `{"` + sum + ` ` + h.Endpoint() + `": {"endpoint": "` + h.Endpoint() + `", "url": "` + h.Endpoint() + `/0123456789abcdef", "size": 100000}}`
@@ -167,7 +167,7 @@ func TestARememberedUploadTheHubNoLongerHasIsStartedOver(t *testing.T) {
 }
 
 func TestARefusedUploadSaysWhyWithoutTheMetadata(t *testing.T) {
-	h := tustest.New(t, storetest.OpenSQLite, nil)
+	h := tustest.New(t, storetest.OpenSQLite, tustest.Options{})
 	data, sum := pdfOf(t, 1000)
 	f := fileOf(data, sum)
 	f.Type = "no-such-type"

@@ -19,8 +19,18 @@ import (
 // Key is the API key of the platform client the hub knows.
 const Key = "yjk_tustest_platform"
 
-// Types are the material type codes the hub knows.
+// Types are the material type codes the hub knows unless Options.Types says otherwise.
 var Types = []string{"application-form", "business-licence", "legal-rep-id-card", "premises-proof", "licence"}
+
+// Options are what a test may change of the Hub.
+type Options struct {
+	// Mux, when not nil, also serves the test's own paths (the uploads take
+	// uploads.DefaultPrefix and uploads.DefaultMaterialsPrefix). Default: a mux of the
+	// uploads alone.
+	Mux *http.ServeMux
+	// Types are the material type codes the hub knows. Default Types.
+	Types []string
+}
 
 // Hub is the uploads service on one SQL backend with its blobs on disk.
 type Hub struct {
@@ -37,10 +47,13 @@ type Hub struct {
 	FailPatch func(n int) bool
 }
 
-// New starts a Hub on the backend open opens; mux, when not nil, also serves other paths
-// (the uploads take DefaultPrefix and DefaultMaterialsPrefix).
-func New(t *testing.T, open storetest.Opener, mux *http.ServeMux) *Hub {
+// New starts a Hub on the backend open opens.
+func New(t *testing.T, open storetest.Opener, o Options) *Hub {
 	t.Helper()
+	mux, types := o.Mux, o.Types
+	if types == nil {
+		types = Types
+	}
 	cs := auth.New()
 	cs.Add(auth.Client{Name: "platform", Role: auth.RolePlatform}, auth.HashKey(Key))
 	disk, err := blobs.NewDisk(t.TempDir())
@@ -52,7 +65,7 @@ func New(t *testing.T, open storetest.Opener, mux *http.ServeMux) *Hub {
 		Blobs:        disk,
 		Dir:          t.TempDir(),
 		Authenticate: uploads.BearerKeys(cs),
-		KnownType:    func(s string) bool { return slices.Contains(Types, s) },
+		KnownType:    func(s string) bool { return slices.Contains(types, s) },
 	})
 	if err != nil {
 		t.Fatalf("uploads.New: %v", err)
