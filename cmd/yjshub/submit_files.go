@@ -234,6 +234,8 @@ func uploadFiles(cmd *cobra.Command, hub, file string, body []byte, files []loca
 		HTTP:      uploadHTTPClient(cmd),
 		Header:    http.Header{},
 		ChunkSize: int64(o.chunkMiB) << 20,
+		// As the submission's own retries, so that a hub restarting is waited for alike.
+		RetryWait: retryBase / 2,
 	}
 	if key := os.Getenv(apiKeyEnv); key != "" {
 		c.Header.Set("Authorization", "Bearer "+key)

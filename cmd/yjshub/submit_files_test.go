@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"yjshub/hub/store/storetest"
+	"yjshub/tusclient"
 	"yjshub/tusclient/tustest"
 )
 
@@ -175,5 +179,67 @@ func TestSubmitReportsAnUploadTheHubRefusesAndSendsNothing(t *testing.T) {
 	}
 	if hub.submitted() != nil {
 		t.Errorf("the application was sent")
+	}
+}
+
+// An upload cut off (the hub answers 503 more often than the run retries) is resumed by the
+// next run from where the hub holds it, and the application is then sent.
+func TestSubmitResumesAnUploadCutOffInAnEarlierRun(t *testing.T) {
+	old := retryBase
+	retryBase = time.Millisecond
+	t.Cleanup(func() { retryBase = old })
+	dir := t.TempDir()
+	big := make([]byte, 10_000_000)
+	if _, err := rand.Read(big); err != nil {
+		t.Fatal(err)
+	}
+	copy(big, "%PDF-1.7\n")
+	if err := os.WriteFile(filepath.Join(dir, "scan.pdf"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "open-drink-shop-individual.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app map[string]any
+	if err := json.Unmarshal(raw, &app); err != nil {
+		t.Fatal(err)
+	}
+	ms := app["materials"].([]any)
+	typ := ms[0].(map[string]any)["type"].(string)
+	ms[0] = map[string]any{"type": typ, "file": "scan.pdf"}
+	b, _ := json.Marshal(app)
+	path := filepath.Join(dir, "app.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hub := newFilesHub(t, []string{typ})
+	// The first part goes through; the next is refused 503 on the first try and its retries.
+	hub.FailPatch = func(n int) bool { return n >= 2 && n <= 2+tusclient.DefaultRetries }
+	state := filepath.Join(dir, "state.json")
+
+	code, _, stderr := runCLI(t, "submit", "--hub", hub.Server.URL, "--upload-state", state, "--chunk-mib", "4", path)
+	if code != 1 || !strings.Contains(stderr, "uploading scan.pdf: send at 4194304: the hub answered 503") || !strings.Contains(stderr, "run the command again to resume it") {
+		t.Fatalf("the first run: exit %d, want 1 naming the file, the 503 and how to resume:\n%s", code, stderr)
+	}
+	if hub.submitted() != nil {
+		t.Fatal("the application was sent without its file")
+	}
+	code, out, stderr := runCLI(t, "submit", "--hub", hub.Server.URL, "--upload-state", state, path)
+	if code != 0 || strings.TrimSpace(out) != "cs_1" {
+		t.Fatalf("the second run: exit %d: %s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "scan.pdf: resumed at 4194304 of 10000000 bytes") {
+		t.Errorf("the second run does not say it resumed:\n%s", stderr)
+	}
+	var sent struct {
+		Materials []map[string]any `json:"materials"`
+	}
+	if err := json.Unmarshal(hub.submitted(), &sent); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(big)
+	if m := hub.Material(fmt.Sprint(sent.Materials[0]["id"])); m.SHA256 != hex.EncodeToString(s[:]) || m.Size != int64(len(big)) {
+		t.Errorf("the material at the hub: %s %d, want %x %d", m.SHA256, m.Size, s, len(big))
 	}
 }
