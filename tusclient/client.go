@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -297,6 +298,7 @@ func (c *Client) patch(ctx context.Context, u string, offset int64, part []byte,
 	req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
 	req.Header.Set("Upload-Checksum", "sha256 "+base64.StdEncoding.EncodeToString(sum[:]))
 	resp, err := c.do(req, "send")
+	body.stop()
 	if err != nil {
 		return 0, "", err
 	}
@@ -366,16 +368,34 @@ func drain(resp *http.Response) {
 }
 
 // counting reports the bytes of a chunk as the transport reads them, for a progress bar that
-// moves within a chunk.
+// moves within a chunk. The transport may go on reading a body after Do has returned (a hub
+// that answered before reading it all); stop ends that, so that the chunk's buffer can be
+// used again and progress is never called once the PATCH is over.
 type counting struct {
+	mu       sync.Mutex
 	r        io.Reader
 	base, n  int64
 	progress func(int64)
+	stopped  bool
 }
 
 func (c *counting) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return 0, errStopped
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	c.progress(c.base + c.n)
 	return n, err
 }
+
+func (c *counting) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+}
+
+// errStopped ends the reading of a chunk whose PATCH is over.
+var errStopped = errors.New("tusclient: the request is over")

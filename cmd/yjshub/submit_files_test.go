@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"yjshub/hub/leaktest"
 	"yjshub/hub/store/storetest"
 	"yjshub/tusclient"
 	"yjshub/tusclient/tustest"
@@ -177,6 +178,9 @@ func TestSubmitReportsAnUploadTheHubRefusesAndSendsNothing(t *testing.T) {
 	if strings.Contains(stderr, "run the command again") {
 		t.Errorf("a refusal is not worth running again:\n%s", stderr)
 	}
+	// The uploads carry the applicant's credit code and the hub's answers may echo metadata;
+	// none of it reaches the terminal.
+	leaktest.AssertNoLeak(t, stderr, "91350100M000100Y43", "11010519491231002X", "15105181234")
 	if hub.submitted() != nil {
 		t.Errorf("the application was sent")
 	}
