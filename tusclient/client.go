@@ -55,6 +55,11 @@ type Client struct {
 	// State remembers unfinished uploads across runs. Default nil: an upload cut off is
 	// started over by the next run.
 	State *State
+	// Reuse, when set with State, is asked whether the material an earlier run made of the
+	// same file (same sha256, same endpoint) will do for f — the hub still has it, with f's
+	// type, name and holder; when it answers true, Upload returns that material and sends
+	// nothing. Default nil: a finished upload is forgotten, and the file sent again next time.
+	Reuse func(ctx context.Context, materialID string, f File) bool
 }
 
 // File is one file to upload.
@@ -80,6 +85,8 @@ type Result struct {
 	// ResumedAt is the offset an upload of an earlier run was resumed from, -1 when the
 	// upload was created by this run.
 	ResumedAt int64
+	// Reused says that the material is one an earlier run made and nothing was sent.
+	Reused bool
 }
 
 // Error is an answer of the hub that ends an upload: what the client was doing, the status,
@@ -141,11 +148,15 @@ func (c *Client) Upload(ctx context.Context, f File, progress func(sent int64)) 
 	res := Result{ResumedAt: -1}
 	var offset int64
 	if c.State != nil {
-		u, err := c.State.lookup(f.SHA256, c.Endpoint, f.Size)
+		e, err := c.State.lookup(f.SHA256, c.Endpoint, f.Size)
 		if err != nil {
 			return res, err
 		}
-		if u != "" {
+		if e.Material != "" && c.Reuse != nil && c.Reuse(ctx, e.Material, f) {
+			progress(f.Size)
+			return Result{MaterialID: e.Material, ResumedAt: -1, Reused: true}, nil
+		}
+		if u := e.URL; u != "" {
 			off, err := c.head(ctx, u)
 			switch {
 			case err == nil && off <= f.Size:
@@ -221,7 +232,12 @@ func (c *Client) Upload(ctx context.Context, f File, progress func(sent int64)) 
 				return res, &Error{Op: "finish", Status: http.StatusNoContent, Message: "the completing PATCH names no material (" + headerMaterialID + ")"}
 			}
 			res.MaterialID = id
-			if c.State != nil {
+			switch {
+			case c.State != nil && c.Reuse != nil:
+				if err := c.State.finished(f.SHA256, c.Endpoint, f.Size, id); err != nil {
+					return res, err
+				}
+			case c.State != nil:
 				if err := c.State.forget(f.SHA256, c.Endpoint); err != nil {
 					return res, err
 				}

@@ -190,3 +190,39 @@ func TestARefusedUploadSaysWhyWithoutTheMetadata(t *testing.T) {
 		t.Fatalf("Upload with a wrong sha256: %v, want 422", err)
 	}
 }
+
+func TestAFinishedUploadIsReusedWhenReuseSaysTheMaterialWillDo(t *testing.T) {
+	h := tustest.New(t, storetest.OpenSQLite, tustest.Options{})
+	data, sum := pdfOf(t, 6_000_000)
+	statePath := filepath.Join(t.TempDir(), "uploads.json")
+	var asked []string
+	fits := true
+	c := client(h, tusclient.OpenState(statePath))
+	c.Reuse = func(_ context.Context, id string, f tusclient.File) bool {
+		asked = append(asked, id)
+		return fits && f.SHA256 == sum
+	}
+	first, err := c.Upload(t.Context(), fileOf(data, sum), nil)
+	if err != nil || first.Reused {
+		t.Fatalf("first upload: %+v, %v", first, err)
+	}
+	patches := h.Patches()
+
+	again, err := c.Upload(t.Context(), fileOf(data, sum), nil)
+	if err != nil || !again.Reused || again.MaterialID != first.MaterialID || h.Patches() != patches {
+		t.Fatalf("second upload: %+v, %v, %d PATCHes more; want %s reused and nothing sent", again, err, h.Patches()-patches, first.MaterialID)
+	}
+	if len(asked) != 1 || asked[0] != first.MaterialID {
+		t.Errorf("Reuse asked about %v, want [%s]", asked, first.MaterialID)
+	}
+
+	// A material that will not do (gone, or of another type) is made anew.
+	fits = false
+	third, err := c.Upload(t.Context(), fileOf(data, sum), nil)
+	if err != nil || third.Reused || third.MaterialID == first.MaterialID || h.Patches() == patches {
+		t.Fatalf("third upload: %+v, %v; want a new material, sent", third, err)
+	}
+	if m := h.Material(third.MaterialID); m.SHA256 != sum {
+		t.Errorf("material %s, want %s", m.SHA256, sum)
+	}
+}

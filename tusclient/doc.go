@@ -11,6 +11,8 @@
 // an answer (a dropped connection, a timeout, a 5xx) is resent from the offset HEAD reports,
 // a few times. Across runs, a State file remembers each unfinished upload's URL under the
 // sha256 of its file, so that the next run asks the hub where it stopped instead of starting
-// over; the entry is removed once the material exists. The State holds URLs and hashes only,
+// over. Once the material exists the entry is removed, or, for a Client with Reuse, keeps the
+// material's id, so that a run that failed after its uploads (a refused application, fixed
+// and sent again) does not send its files again when the hub still has their materials. The State holds URLs and hashes only,
 // never a file's bytes or its metadata (the holder is personal data).
 package tusclient

@@ -25,8 +25,10 @@ type stateEntry struct {
 	// Endpoint is the tus endpoint the upload was created at: a URL from one hub means
 	// nothing to another.
 	Endpoint string `json:"endpoint"`
-	// URL is the upload's URL.
-	URL string `json:"url"`
+	// URL is the unfinished upload's URL ("" once it is finished).
+	URL string `json:"url,omitempty"`
+	// Material is the material the finished upload became, kept only for a Client with Reuse.
+	Material string `json:"material,omitempty"`
 	// Size is the file's length, checked again on resume.
 	Size int64 `json:"size"`
 }
@@ -96,20 +98,19 @@ func (s *State) save(m map[string]stateEntry) error {
 
 func stateKey(sum, endpoint string) string { return sum + " " + endpoint }
 
-// lookup returns the URL of the unfinished upload of the file of sha256 sum and size to
-// endpoint, or "".
-func (s *State) lookup(sum, endpoint string, size int64) (string, error) {
+// lookup returns what the State holds of the file of sha256 sum and size sent to endpoint.
+func (s *State) lookup(sum, endpoint string, size int64) (stateEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, err := s.load()
 	if err != nil {
-		return "", err
+		return stateEntry{}, err
 	}
 	e, ok := m[stateKey(sum, endpoint)]
 	if !ok || e.Size != size {
-		return "", nil
+		return stateEntry{}, nil
 	}
-	return e.URL, nil
+	return e, nil
 }
 
 // remember records the upload URL of the file of sha256 sum.
@@ -121,6 +122,18 @@ func (s *State) remember(sum, endpoint string, size int64, url string) error {
 		return err
 	}
 	m[stateKey(sum, endpoint)] = stateEntry{Endpoint: endpoint, URL: url, Size: size}
+	return s.save(m)
+}
+
+// finished records the material the upload of the file of sha256 sum became.
+func (s *State) finished(sum, endpoint string, size int64, material string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.load()
+	if err != nil {
+		return err
+	}
+	m[stateKey(sum, endpoint)] = stateEntry{Endpoint: endpoint, Size: size, Material: material}
 	return s.save(m)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -242,6 +244,9 @@ func uploadFiles(cmd *cobra.Command, hub, file string, body []byte, files []loca
 	}
 	if o.statePath != "" {
 		c.State = tusclient.OpenState(o.statePath)
+		c.Reuse = func(ctx context.Context, id string, f tusclient.File) bool {
+			return materialFits(ctx, hub, id, f)
+		}
 	}
 	stderr := cmd.ErrOrStderr()
 	ids := map[localFile]string{}
@@ -280,6 +285,9 @@ func uploadFiles(cmd *cobra.Command, hub, file string, body []byte, files []loca
 			}
 			return nil, fmt.Errorf("%s: /materials/%d: uploading %s: %w%s", file, lf.index, lf.rel, err, hint)
 		}
+		if res.Reused {
+			fmt.Fprintf(stderr, "%s: uploaded by an earlier run, the hub still has it as %s\n", lf.rel, res.MaterialID)
+		}
 		if res.ResumedAt > 0 {
 			fmt.Fprintf(stderr, "%s: resumed at %d of %d bytes\n", lf.rel, res.ResumedAt, lf.size)
 		}
@@ -316,4 +324,22 @@ func holderOf(app cases.Application) string {
 		return str("individual_business.uscc")
 	}
 	return str("applicant.id_number")
+}
+
+// materialFits reports whether the material id an earlier run made is still at the hub and
+// is f: the same bytes, type, file name and applicant. Anything else — gone, another
+// applicant's, the hub not answering — and the file is sent again, which costs time, never
+// a wrong material.
+func materialFits(ctx context.Context, hub, id string, f tusclient.File) bool {
+	var m struct {
+		SHA256   string `json:"sha256"`
+		Size     int64  `json:"size"`
+		Type     string `json:"type"`
+		Filename string `json:"filename"`
+		Holder   string `json:"holder"`
+	}
+	if _, err := call(ctx, http.MethodGet, hub+"/api/v1/materials/"+url.PathEscape(id), nil, nil, &m); err != nil {
+		return false
+	}
+	return m.SHA256 == f.SHA256 && m.Size == f.Size && m.Type == f.Type && m.Filename == f.Filename && m.Holder == f.Holder
 }

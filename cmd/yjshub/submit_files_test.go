@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -113,8 +114,25 @@ func TestSubmitUploadsTheFilesAnApplicationNamesAndSendsTheirIDs(t *testing.T) {
 	if !strings.Contains(stderr, "100%") {
 		t.Errorf("no progress bar reached 100%%:\n%s", stderr)
 	}
-	if b, _ := os.ReadFile(state); strings.Contains(string(b), "http") {
-		t.Errorf("the state still holds uploads after they finished: %s", b)
+	if b, _ := os.ReadFile(state); strings.Contains(string(b), `"url"`) {
+		t.Errorf("the state still holds uploads in flight after they finished: %s", b)
+	}
+
+	// Sent again (as after a refusal of the application, fixed), the files the hub still has
+	// are not uploaded again.
+	patches := hub.Patches()
+	code, out, stderr = runCLI(t, "submit", "--hub", hub.Server.URL, "--upload-state", state, filesExample)
+	if code != 0 || strings.TrimSpace(out) != "cs_1" {
+		t.Fatalf("the second run: exit %d: %s\n%s", code, out, stderr)
+	}
+	if hub.Patches() != patches || strings.Count(stderr, "uploaded by an earlier run") != len(app.Materials) {
+		t.Errorf("the second run sent %d PATCHes; want none, every file reused:\n%s", hub.Patches()-patches, stderr)
+	}
+	var again struct {
+		Materials []map[string]string `json:"materials"`
+	}
+	if err := json.Unmarshal(hub.submitted(), &again); err != nil || !reflect.DeepEqual(again.Materials, sent.Materials) {
+		t.Errorf("the second run sent materials %v (%v), want the first run's %v", again.Materials, err, sent.Materials)
 	}
 }
 
