@@ -210,7 +210,7 @@ type uploadOptions struct {
 
 func (o *uploadOptions) flags(cmd *cobra.Command) {
 	def, _ := tusclient.DefaultStatePath()
-	cmd.Flags().StringVar(&o.statePath, "upload-state", def, "the file that remembers unfinished uploads, so that a run cut off is resumed by the next")
+	cmd.Flags().StringVar(&o.statePath, "upload-state", def, "the file that remembers uploads by sha256: one cut off is resumed by the next run, a finished one is not sent again while the hub keeps its material")
 	cmd.Flags().IntVar(&o.chunkMiB, "chunk-mib", tusclient.DefaultChunkSize>>20, "the size of each part of an upload, in MiB")
 	cmd.Flags().BoolVar(&o.quiet, "quiet", false, "print no progress bar on stderr while files upload")
 }
