@@ -39,6 +39,9 @@ type sequence struct {
 	data     dispatched
 	// afterSupplement: the applicant answered a supplement request; only the decision is left.
 	afterSupplement bool
+	// reason, when set, is the reason of a rejection the department decided on its own (a
+	// material it could not check).
+	reason string
 }
 
 // plan fixes the callbacks of an accepted sub-case. s.mu is held.
@@ -72,6 +75,12 @@ func (s *Simulator) run(seq sequence) {
 	for _, typ := range steps {
 		if !s.wait(seq.delay) || s.withdrawn(seq.data.SubcaseID) {
 			return
+		}
+		if typ == final && !seq.afterSupplement {
+			// The department reads what it was sent before it decides.
+			if problems := s.checkMaterials(seq); len(problems) > 0 {
+				typ, seq.reason = event.Rejected, rejectionReason(problems)
+			}
 		}
 		ev := s.buildEvent(seq, typ)
 		switch s.deliver(seq, ev) {
@@ -135,6 +144,9 @@ func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
 		}
 	case event.Rejected:
 		ev.Reason = "（模拟）申请不符合法定条件，不予许可"
+		if seq.reason != "" {
+			ev.Reason = seq.reason
+		}
 	case event.SupplementRequested:
 		ev.Comment = "（模拟）材料需补正"
 		ev.Missing = []event.Missing{missing(seq.data)}

@@ -27,6 +27,7 @@ import (
 // them 2xx. respond, when set, picks the status of each attempt.
 type fakeHub struct {
 	srv *httptest.Server
+	mux *http.ServeMux // more paths of the hub a test serves
 
 	mu       sync.Mutex
 	events   map[string][]event.DepartmentEvent
@@ -69,6 +70,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 	})
+	h.mux = mux
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		h.srv.Close()
@@ -153,6 +155,7 @@ type sub struct {
 	applicant                         *applicantJSON
 	form                              map[string]any
 	noMaterials                       bool
+	materials                         []event.MaterialRef // instead of the two of every envelope
 }
 
 // envelope builds a dispatched sub-case the way the hub does.
@@ -172,6 +175,9 @@ func envelope(t *testing.T, s sub) []byte {
 	}
 	if s.noMaterials {
 		materials = nil
+	}
+	if s.materials != nil {
+		materials = s.materials
 	}
 	data := struct {
 		event.SubcaseDispatched

@@ -46,6 +46,14 @@
 //     sub-case the hub delivers again gets the same number, which the hub takes as a repeat.
 //   - [DeptConfig.Delay] is waited before every callback, the first included, which also
 //     gives the hub time to record the delivery before the first event arrives.
+//   - Before it decides, a department fetches every material whose uri is a link to a file
+//     the hub keeps (/api/v1/files/…, absolute or relative to the hub's address, the
+//     callback's), with its API key when [WithHubKeys] gives one, and checks the bytes' size
+//     and sha256 against the message. A link the hub refuses (403, 410, another error after
+//     three tries) or bytes that do not match make the sub-case rejected, the reason naming
+//     the material's type and what failed (never the link, a capability). [Simulator.Fetches]
+//     lists what was fetched; DeptStats counts materials fetched and refused. Materials on
+//     other servers are not fetched.
 //   - Personal data (the form, data.applicant) is sent back to the hub in licences but never
 //     written to a log line or an error message; a 4xx answer of the hub is logged by its
 //     error code and problem paths only.

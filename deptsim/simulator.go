@@ -60,6 +60,8 @@ type Simulator struct {
 	callbackRetry      time.Duration
 	callbackBackoff    time.Duration
 	callbackMaxBackoff time.Duration
+	// fetches are the materials fetched through their links, the last maxFetches of them.
+	fetches []Fetch
 }
 
 type deptState struct {

@@ -28,6 +28,12 @@ type DeptStats struct {
 	// Withdrawals counts sub-cases withdrawn by their applicants (cn.yjshub.subcase.withdrawn);
 	// their remaining callbacks are not sent.
 	Withdrawals int `json:"withdrawals,omitempty"`
+	// MaterialsFetched counts materials fetched through their hub links whose bytes had the
+	// sha256 the message announced.
+	MaterialsFetched int `json:"materials_fetched,omitempty"`
+	// MaterialsRefused counts materials whose link the hub refused or whose bytes did not
+	// match; each makes its sub-case rejected.
+	MaterialsRefused int `json:"materials_refused,omitempty"`
 	// CallbacksSent counts events the hub answered 2xx.
 	CallbacksSent int `json:"callbacks_sent"`
 	// CallbacksFailed counts events given up: answered 4xx, or still failing after every retry.

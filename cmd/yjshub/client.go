@@ -111,6 +111,7 @@ func submitCommand() *cobra.Command {
 	var hub, key string
 	var asJSON bool
 	var retries int
+	var uploads uploadOptions
 	cmd := &cobra.Command{
 		Use:   "submit FILE.json",
 		Short: "Submit one application (see examples/) and print the case id",
@@ -119,15 +120,28 @@ func submitCommand() *cobra.Command {
 
 The file is checked first: JSON syntax and types (with line and column), then the application
 schema of its bundle's one form as the hub serves it (every problem by its JSON Pointer). Only
-a file without problems is sent.`,
+a file without problems is sent.
+
+A material may name a local file instead of a file the hub can fetch:
+{"type": "business-licence", "file": "pdf/business-licence.pdf"}, the path relative to the
+application (see examples/files/). Each such file is uploaded first (resumable: a run cut off
+is resumed by the next, see --upload-state) and the application is sent naming the
+material the hub made of it, {"type": …, "id": …}.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
 			body, err := os.ReadFile(file)
 			if err != nil {
 				return err
 			}
-			if !checkApplicationFile(cmd, hub, file, body) {
+			files, ok := checkApplicationWithFiles(cmd, hub, file, body)
+			if !ok {
 				return exitError{code: 1}
+			}
+			if len(files) > 0 {
+				if body, err = uploadFiles(cmd, hub, file, body, files, uploads); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					return exitError{code: 1}
+				}
 			}
 			if key == "" {
 				// A key of its own, so that sending again after an unclear answer never
@@ -164,6 +178,7 @@ a file without problems is sent.`,
 	cmd.Flags().StringVar(&key, "idempotency-key", "", "send this Idempotency-Key (a repeat returns the first answer); default: a new one per run")
 	cmd.Flags().IntVar(&retries, "retries", 5, "send again, with the same Idempotency-Key, after 503, 429 or no answer, this many times at most")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole case as JSON")
+	uploads.flags(cmd)
 	return cmd
 }
 

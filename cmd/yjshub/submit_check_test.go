@@ -18,6 +18,15 @@ import (
 // and hands submissions to post; it counts the submissions it received.
 func formHub(t *testing.T, post http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
+	mux, posts := formMux(t, post)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, posts
+}
+
+// formMux is formHub's paths, for a test hub that serves more.
+func formMux(t *testing.T, post http.HandlerFunc) (*http.ServeMux, *atomic.Int32) {
+	t.Helper()
 	cat, err := loadCatalogue("")
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +59,7 @@ func formHub(t *testing.T, post http.HandlerFunc) (*httptest.Server, *atomic.Int
 		posts.Add(1)
 		post(w, r)
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv, &posts
+	return mux, &posts
 }
 
 func created(w http.ResponseWriter, _ *http.Request) {
