@@ -57,8 +57,79 @@ func (s *Server) uploadHandler() http.HandlerFunc {
 			_ = rc.SetReadDeadline(time.Now().Add(uploadBodyTimeout))
 			_ = rc.SetWriteDeadline(time.Now().Add(uploadBodyTimeout))
 		}
-		h.ServeHTTP(w, r)
+		tw := &tusErrorWriter{ResponseWriter: w}
+		h.ServeHTTP(tw, r)
+		tw.finish()
 	}
+}
+
+// tusErrorWriter rewrites the errors tusd answers itself (a missing Tus-Resumable, a bad
+// Upload-Length or Upload-Offset, an offset that does not match), which are a line of text,
+// into the API's one error body, tusd's code kept in the message; everything else passes.
+type tusErrorWriter struct {
+	http.ResponseWriter
+	status int // non-zero: an error of tusd's held back to be rewritten
+	text   strings.Builder
+}
+
+func (w *tusErrorWriter) WriteHeader(status int) {
+	if status >= 400 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.status = status
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *tusErrorWriter) Write(p []byte) (int, error) {
+	if w.status != 0 {
+		if w.text.Len() < 1024 { // tusd's messages are a line
+			w.text.Write(p)
+		}
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines, flushes).
+func (w *tusErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish writes the error held back, if any.
+func (w *tusErrorWriter) finish() {
+	if w.status == 0 {
+		return
+	}
+	tusCode, message, ok := strings.Cut(strings.TrimSpace(w.text.String()), ": ")
+	if !ok {
+		message, tusCode = tusCode, ""
+	}
+	if tusCode != "" {
+		message += " (" + tusCode + ")"
+	}
+	w.Header().Del("Content-Length")
+	writeError(w.ResponseWriter, w.status, tusErrorCode(w.status), message)
+}
+
+// tusErrorCode is the API's code of a status tusd answers; 412 (no Tus-Resumable: 1.0.0) and
+// the other refusals of a malformed request are bad_request, tusd's own code in the message.
+func tusErrorCode(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusGone:
+		return "gone"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case uploads.StatusChecksumMismatch:
+		return "checksum_mismatch"
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return CodeBadRequest
 }
 
 // isUpload reports whether r sends the bytes of an upload, whose body the upload service bounds
