@@ -118,6 +118,7 @@ func TestFilesUploadedOverTusAreReadThroughSignedLinksAndAudited(t *testing.T) {
 				upload = hub + upload
 			}
 			half := 2<<20 + 1
+			uploadStart := time.Now()
 			res, b = tusRequest(t, http.MethodPatch, upload, platform, content[:half], map[string]string{
 				"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"})
 			if res.StatusCode != http.StatusNoContent || res.Header.Get("Upload-Offset") != strconv.Itoa(half) {
@@ -137,6 +138,7 @@ func TestFilesUploadedOverTusAreReadThroughSignedLinksAndAudited(t *testing.T) {
 			if res.StatusCode != http.StatusNoContent || material == "" {
 				t.Fatalf("the last chunk: %d material %q %s", res.StatusCode, material, b)
 			}
+			uploadTook := time.Since(uploadStart)
 
 			var rec struct {
 				ID, SHA256, ContentType, Type, Owner string
@@ -164,7 +166,11 @@ func TestFilesUploadedOverTusAreReadThroughSignedLinksAndAudited(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			readStart := time.Now()
 			res, got := tusRequest(t, http.MethodGet, hub+link, dept, nil, nil)
+			t.Logf("%s: %.1f MiB uploaded in two chunks with a HEAD between in %s (%.0f MiB/s), read through its link in %s (%.0f MiB/s)",
+				name, float64(len(content))/(1<<20), uploadTook.Round(time.Millisecond), float64(len(content))/(1<<20)/uploadTook.Seconds(),
+				time.Since(readStart).Round(time.Millisecond), float64(len(content))/(1<<20)/time.Since(readStart).Seconds())
 			if res.StatusCode != http.StatusOK || !bytes.Equal(got, content) || res.Header.Get("ETag") != `"`+want+`"` ||
 				res.Header.Get("Content-Type") != "application/pdf" || res.Header.Get("Content-Length") != strconv.Itoa(len(content)) {
 				t.Fatalf("GET the link as its department: %d, %d bytes (same: %v), ETag %q, type %q, length %q",

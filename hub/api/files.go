@@ -57,6 +57,13 @@ func (s *Server) uploadHandler() http.HandlerFunc {
 			_ = rc.SetReadDeadline(time.Now().Add(uploadBodyTimeout))
 			_ = rc.SetWriteDeadline(time.Now().Add(uploadBodyTimeout))
 		}
+		if r.Method != http.MethodOptions && r.Header.Get("Tus-Resumable") == "" {
+			// tusd answers 412, which tus keeps for a version it does not speak; a request that
+			// names none is not a tus request at all.
+			w.Header().Set("Tus-Resumable", "1.0.0")
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "an upload request needs the header Tus-Resumable: 1.0.0 (tus 1.0)")
+			return
+		}
 		tw := &tusErrorWriter{ResponseWriter: w}
 		h.ServeHTTP(tw, r)
 		tw.finish()

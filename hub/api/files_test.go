@@ -55,8 +55,13 @@ func TestFilesFromUploadToAuditedReadAnswerAsDocumented(t *testing.T) {
 
 	resp, b := exchange(t, srv, http.MethodPost, "/api/v1/uploads", platform, nil, nil)
 	conforms(t, doc, http.MethodPost, "/api/v1/uploads", resp, b)
-	if resp.StatusCode != http.StatusPreconditionFailed || !strings.Contains(string(b), `"code":"bad_request"`) || !strings.Contains(string(b), "Tus-Resumable") {
-		t.Errorf("POST without Tus-Resumable: %d %s; want 412 in the API's error body naming the header", resp.StatusCode, b)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"code":"bad_request"`) || !strings.Contains(string(b), "Tus-Resumable") {
+		t.Errorf("POST without Tus-Resumable: %d %s; want 400 in the API's error body naming the header", resp.StatusCode, b)
+	}
+	resp, b = exchange(t, srv, http.MethodPost, "/api/v1/uploads", platform, nil, map[string]string{"Tus-Resumable": "0.2.2"})
+	conforms(t, doc, http.MethodPost, "/api/v1/uploads", resp, b)
+	if resp.StatusCode != http.StatusPreconditionFailed || !strings.Contains(string(b), "ERR_UNSUPPORTED_VERSION") {
+		t.Errorf("POST with a tus version not spoken: %d %s; want 412 in the API's error body with tusd's code", resp.StatusCode, b)
 	}
 
 	content := filePDF(1<<20 + 300<<10)
