@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"yjshub/hub/api"
+	"yjshub/hub/blobs"
 	"yjshub/hub/links"
 )
 
@@ -106,6 +108,14 @@ func TestFilesUploadedOverTusAreReadThroughSignedLinksAndAudited(t *testing.T) {
 			content := samplePDF(3<<20 + 12345)
 			sum := sha256.Sum256(content)
 			want := hex.EncodeToString(sum[:])
+			if files.blobStore == blobStoreS3 {
+				// The bucket outlives the test; its prefix is this run's alone.
+				t.Cleanup(func() {
+					if st, err := blobs.NewS3(context.Background(), files.s3); err == nil {
+						_ = st.Delete(context.Background(), want)
+					}
+				})
+			}
 			res, b := tusRequest(t, http.MethodPost, hub+"/api/v1/uploads", platform, nil, map[string]string{
 				"Upload-Length":   strconv.Itoa(len(content)),
 				"Upload-Metadata": tusMetadata("filename", "form.pdf", "type", "application-form", "holder", "11010519491231002X", "sha256", want),
