@@ -281,3 +281,72 @@ func TestFileOptionsZeroValueIsTheDiskStore(t *testing.T) {
 		t.Errorf("fileOptions{}.withDefaults(): %+v, %v; want disk, 24h, valid", o, err)
 	}
 }
+
+// slowReader hands out its bytes a piece every tick: a client on a slow link.
+type slowReader struct {
+	b    []byte
+	tick *time.Ticker
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	<-s.tick.C
+	n := copy(p[:min(len(p), 64<<10)], s.b)
+	s.b = s.b[n:]
+	return n, nil
+}
+
+// An upload's body may take longer than the server's bound on reading a request (tusd moves
+// the deadline on while bytes keep coming, through every writer the API puts in front): a chunk
+// sent over a slow link for three times that bound still completes the upload, while any other
+// request is still cut at it.
+func TestAnUploadOnASlowLinkOutlastsTheServersReadTimeout(t *testing.T) {
+	var o serveOptions
+	o.serverLimits.ReadTimeout = time.Second
+	hub, _ := startSimulatedHub(t, o)
+	content := samplePDF(640 << 10)
+	sum := sha256.Sum256(content)
+	res, b := tusRequest(t, http.MethodPost, hub+"/api/v1/uploads", "", nil, map[string]string{
+		"Upload-Length":   strconv.Itoa(len(content)),
+		"Upload-Metadata": tusMetadata("filename", "scan.pdf", "type", "id-card", "holder", "11010519491231002X", "sha256", hex.EncodeToString(sum[:])),
+	})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("creating the upload: %d %s", res.StatusCode, b)
+	}
+	upload := res.Header.Get("Location")
+	if !strings.HasPrefix(upload, "http") {
+		upload = hub + upload
+	}
+	// Ten pieces 300ms apart: 3s for the body, three times the server's bound.
+	slow := func(body []byte) *slowReader {
+		return &slowReader{b: body, tick: time.NewTicker(300 * time.Millisecond)}
+	}
+	req, _ := http.NewRequest(http.MethodPatch, upload, slow(content))
+	req.ContentLength = int64(len(content))
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", "0")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PATCH on a slow link: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Material-Id") == "" || time.Since(start) < 2*time.Second {
+		t.Fatalf("PATCH on a slow link: %d material %q after %s; want 204 with the material, after more than the 1s bound",
+			resp.StatusCode, resp.Header.Get("Upload-Material-Id"), time.Since(start))
+	}
+
+	body := bytes.Repeat([]byte(" "), 640<<10)
+	req, _ = http.NewRequest(http.MethodPost, hub+"/api/v1/cases", slow(body))
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("a case on the same slow link: %d; want it cut at the server's 1s bound", resp.StatusCode)
+		}
+	}
+}

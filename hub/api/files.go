@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -21,12 +20,6 @@ import (
 //	                      link: the link is the grant, and a department's key, when sent, must
 //	                      be the link's department
 var forUploaders = []auth.Role{auth.RolePlatform, auth.RoleDepartment}
-
-// uploadBodyTimeout bounds the reading of one upload request's body and the writing of its
-// answer, in place of the server's 30s (ServerLimits.ReadTimeout): a chunk of 50 MB over a
-// slow link takes minutes, and the request that completes an upload is answered only once the
-// material is hashed and stored.
-const uploadBodyTimeout = 15 * time.Minute
 
 // mountFiles mounts the uploads (tus, hub/uploads) and the signed file links (hub/links).
 func (s *Server) mountFiles(r chi.Router) {
@@ -47,16 +40,14 @@ func (s *Server) mountFiles(r chi.Router) {
 	}
 }
 
-// uploadHandler is the upload service's handler with the time a large body needs.
+// uploadHandler is the upload service's handler, its tusd refusals in the API's error body.
+// The server's bound on reading a whole request (ServerLimits.ReadTimeout, 30s) does not cut a
+// large chunk on a slow link: tusd moves the connection's deadlines on while the body flows (60s
+// without a byte ends it), through http.ResponseController, which every writer in front of it
+// lets through (Unwrap).
 func (s *Server) uploadHandler() http.HandlerFunc {
 	h := s.cfg.Uploads.Handler()
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPatch || r.Method == http.MethodPost {
-			// Not every writer in front reaches the connection; the server's own bounds hold then.
-			rc := http.NewResponseController(w)
-			_ = rc.SetReadDeadline(time.Now().Add(uploadBodyTimeout))
-			_ = rc.SetWriteDeadline(time.Now().Add(uploadBodyTimeout))
-		}
 		if r.Method != http.MethodOptions && r.Header.Get("Tus-Resumable") == "" {
 			// tusd answers 412, which tus keeps for a version it does not speak; a request that
 			// names none is not a tus request at all.
