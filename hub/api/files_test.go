@@ -168,3 +168,17 @@ func TestFilesFromUploadToAuditedReadAnswerAsDocumented(t *testing.T) {
 		t.Errorf("the audit log's reads: %v; want the department's 200 and the link alone's 206, nothing of the refusals", got)
 	}
 }
+
+// The file route needs its store, its keys and the audit log together: a wiring that lacks
+// one stops the start naming each, rather than serving links that cannot be read or audited.
+func TestNewRefusesTheFileRouteWithoutItsStoreOrAuditLog(t *testing.T) {
+	_, err := New(Config{LinkKeys: links.Ephemeral()})
+	if err == nil {
+		t.Fatal("New with link keys alone: no error")
+	}
+	for _, want := range []string{"Blobs and LinkKeys go together", "Audit is required with LinkKeys"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
