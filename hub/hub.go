@@ -12,12 +12,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"path/filepath"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
+	"yjshub/hub/auth"
+	"yjshub/hub/blobs"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
@@ -25,11 +29,13 @@ import (
 	"yjshub/hub/deadline"
 	"yjshub/hub/inbox"
 	"yjshub/hub/licences"
+	"yjshub/hub/links"
 	"yjshub/hub/outbox"
 	"yjshub/hub/pseudonym"
 	"yjshub/hub/reform"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
+	"yjshub/hub/uploads"
 	"yjshub/mapping"
 )
 
@@ -68,7 +74,38 @@ type Config struct {
 	// Division is the division code (GB/T 2260) case numbers begin with (cases.Config.Division).
 	// Default cases.DefaultDivision, 320707 (赣榆区).
 	Division string
+
+	// DataDir is the hub's data directory: the default blob store keeps the materials' files
+	// under DataDir/blobs, and uploads in flight wait under DataDir/uploads. Optional: without
+	// it, and without Blobs, the hub keeps no files and serves no uploads.
+	DataDir string
+	// Blobs keeps the materials' files by their sha256. Default: with DataDir, a blobs.Disk
+	// under DataDir/blobs (the embedded default); without, none.
+	Blobs blobs.Store
+	// LinkKeys sign and verify the links through which departments read the files. Default,
+	// when there is a blob store: one key made in memory for this process (links.Ephemeral),
+	// whose links stop verifying at a restart — serve passes the keyring of its data directory.
+	LinkKeys *links.Keyring
+	// Clients authenticate the uploads, when their handler is served on its own; behind the
+	// API's guard the client it authenticated is taken. Nil: the API does not authenticate,
+	// and an upload is owned by AnonymousUploader.
+	Clients *auth.Clients
+	// UploadDir holds uploads in flight. Default DataDir/uploads. Every instance that serves
+	// uploads must see the same directory.
+	UploadDir string
+	// UploadMaxAge is how long an unfinished upload is kept. Default uploads.DefaultMaxAge (24h).
+	UploadMaxAge time.Duration
+	// UploadMaxSize bounds each material type's files in bytes; a type not listed takes
+	// uploads.DefaultMaxSize (50 MiB).
+	UploadMaxSize map[string]int64
+	// UploadAccept lists the content types a material may have. Default uploads.DefaultAccept
+	// (PDF, OFD, JPEG, PNG).
+	UploadAccept []string
 }
+
+// AnonymousUploader owns the uploads of a hub whose API does not authenticate (on a loopback
+// address): every upload needs an owner, and there is only one caller to own them.
+const AnonymousUploader = "anonymous"
 
 // Services are the hub's services, wired.
 type Services struct {
@@ -100,6 +137,13 @@ type Services struct {
 	Recorder connector.Recorder
 	// Inbox is the queue restpull departments poll (nil without a bus).
 	Inbox *inbox.Inbox
+	// Blobs keeps the materials' files (nil without Config.Blobs or Config.DataDir).
+	Blobs blobs.Store
+	// LinkKeys sign and verify the links to the files (nil without Blobs).
+	LinkKeys *links.Keyring
+	// Uploads serves resumable uploads and the material objects they become (nil without
+	// Blobs); run Uploads.Sweep now and then to remove unfinished uploads past their age.
+	Uploads *uploads.Service
 }
 
 // New builds the services; the error names every missing part at once, or the service that
@@ -159,6 +203,9 @@ func New(cfg Config) (*Services, error) {
 		Calendar: cfg.Calendar, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the reform report: %w", err)
 	}
+	if err := s.buildFiles(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Bus != nil {
 		s.Recorder = Recorder(s.Cases, s.DeadLetters)
 		if s.Inbox, err = inbox.New(cfg.Store, s.Recorder, inbox.WithLogger(cfg.Logger), inbox.WithClock(cfg.Now)); err != nil {
@@ -166,6 +213,57 @@ func New(cfg Config) (*Services, error) {
 		}
 	}
 	return s, nil
+}
+
+// buildFiles makes the blob store, the link keys and the upload service, when the hub keeps
+// files (Config.Blobs or Config.DataDir).
+func (s *Services) buildFiles(cfg Config) error {
+	s.Blobs, s.LinkKeys = cfg.Blobs, cfg.LinkKeys
+	if s.Blobs == nil && cfg.DataDir != "" {
+		d, err := blobs.NewDisk(filepath.Join(cfg.DataDir, "blobs"))
+		if err != nil {
+			return fmt.Errorf("hub: the blob store: %w", err)
+		}
+		s.Blobs = d
+	}
+	if s.Blobs == nil {
+		return nil
+	}
+	if s.LinkKeys == nil {
+		s.LinkKeys = links.Ephemeral()
+	}
+	dir := cfg.UploadDir
+	if dir == "" && cfg.DataDir != "" {
+		dir = filepath.Join(cfg.DataDir, "uploads")
+	}
+	up, err := uploads.New(uploads.Config{Store: cfg.Store, Blobs: s.Blobs, Dir: dir, Authenticate: uploader(cfg.Clients),
+		KnownType: func(code string) bool { _, ok := cfg.Catalogue.Material(code); return ok },
+		MaxSize:   cfg.UploadMaxSize, Accept: cfg.UploadAccept, MaxAge: cfg.UploadMaxAge, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("hub: the upload service: %w", err)
+	}
+	s.Uploads = up
+	return nil
+}
+
+// uploader authenticates an upload: the client the API's guard authenticated already, else the
+// request's own key; without clients every caller is AnonymousUploader, a platform.
+func uploader(cs *auth.Clients) uploads.Authenticator {
+	if cs == nil {
+		return func(r *http.Request) (auth.Client, bool) {
+			if c, ok := uploads.FromContext(r); ok {
+				return c, true
+			}
+			return auth.Client{Name: AnonymousUploader, Role: auth.RolePlatform}, true
+		}
+	}
+	keys := uploads.BearerKeys(cs)
+	return func(r *http.Request) (auth.Client, bool) {
+		if c, ok := uploads.FromContext(r); ok {
+			return c, true
+		}
+		return keys(r)
+	}
 }
 
 // Recorder records connector outcomes: a delivery in the case flow; a failure as a dead letter

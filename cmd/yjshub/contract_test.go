@@ -136,6 +136,10 @@ func TestContractSchemathesisFindsTheHubKeepingToItsDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hooks, err := filepath.Abs(filepath.Join("testdata", "schemathesis_hooks.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// schemathesis leaves out the operation that serves the document it reads
 	// (GET /api/v1/openapi.json, which hub/api's tests hold to the document).
 	operations := documentOperations(t) - 1
@@ -162,7 +166,7 @@ func TestContractSchemathesisFindsTheHubKeepingToItsDocument(t *testing.T) {
 				"--workers", "1", "--continue-on-failure", "--generation-database", "none", "--no-color"}
 			cmd := exec.CommandContext(ctx, exe, args...)
 			cmd.Dir = t.TempDir() // whatever it writes stays out of the tree
-			cmd.Env = append(os.Environ(), "NO_COLOR=1", "COLUMNS=200")
+			cmd.Env = append(os.Environ(), "NO_COLOR=1", "COLUMNS=200", "SCHEMATHESIS_HOOKS="+hooks)
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
 			sum, perr := parseSummary(string(out))

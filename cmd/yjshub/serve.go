@@ -76,6 +76,8 @@ type serveOptions struct {
 	// busReady, when set, receives the brokers the bus uses once it is open: the embedded
 	// broker's port is chosen at start, and yjshub bench measures raw Kafka on it.
 	busReady chan<- []string
+	// files are the settings of the materials' files (serve_files.go).
+	files fileOptions
 }
 
 func serveCommand() *cobra.Command {
@@ -123,6 +125,7 @@ The operator console is served at /ui/ (an operator key signs in); --ui=false se
 			o.materialHosts = splitList(materialHosts)
 			o.noUI = !console
 			o.kafkaTLS, o.kafkaSASL = kafkaSecurityFromEnv()
+			fileFlagsFromCommand(cmd, &o.files)
 			if v := os.Getenv("YJSHUB_KAFKA_SESSION_TIMEOUT"); v != "" {
 				d, err := time.ParseDuration(v)
 				if err != nil || d < time.Second {
@@ -160,6 +163,7 @@ The operator console is served at /ui/ (an operator key signs in); --ui=false se
 	cmd.Flags().StringVar(&o.simConfig, "simulator-config", "", "YAML configuration of the simulated departments (decisions, delays, failures)")
 	tlsFlags(cmd, &o.tls)
 	seedsFlag(cmd, &o.seeds)
+	fileFlags(cmd, &o.files)
 	return cmd
 }
 
@@ -206,6 +210,10 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if err := (tracing.Config{Endpoint: o.otelEndpoint}).Validate(); err != nil {
 		return usageError{fmt.Errorf("--otel-endpoint: %w", err)}
 	}
+	o.files = o.files.withDefaults()
+	if err := o.files.validate(); err != nil {
+		return usageError{err}
+	}
 	in, err := loadInputs(o, logger)
 	if err != nil {
 		return err
@@ -250,8 +258,18 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	blobStore, err := openBlobs(ctx, o.files, o.dataDir, logger)
+	if err != nil {
+		return err
+	}
+	linkKeys, err := openLinkKeys(o.files, o.dataDir, logger)
+	if err != nil {
+		return err
+	}
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
-		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider(), Division: o.division})
+		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider(), Division: o.division,
+		DataDir: o.dataDir, Blobs: blobStore, LinkKeys: linkKeys, Clients: in.clients,
+		UploadDir: uploadDir(o.files, o.dataDir), UploadMaxAge: o.files.maxAge})
 	if err != nil {
 		return err
 	}
@@ -262,6 +280,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	bg.ctx, bg.cancel = context.WithCancel(context.Background())
 	defer bg.stop()
 	supervise(bg.ctx, &bg.wg, logger, "outbox relay", svc.Relay.Run)
+	supervise(bg.ctx, &bg.wg, logger, "upload sweeper", sweepUploads(svc.Uploads, o.files.maxAge, logger))
 
 	simulated, err := startSimulator(o, in, bg)
 	if err != nil {
@@ -630,6 +649,9 @@ func httpHandler(in *inputs, limits api.Limits, feedMaxWait time.Duration, conso
 		Limits:      limits,
 		FeedMaxWait: feedMaxWait,
 		UI:          uiHandler,
+		Uploads:     svc.Uploads,
+		Blobs:       svc.Blobs,
+		LinkKeys:    svc.LinkKeys,
 	})
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func authServices(t *testing.T, open storetest.Opener) (*httptest.Server, map[st
 		t.Fatal(err)
 	}
 	st := storetest.Migrated(open)(t)
-	hs, err := hub.New(hub.Config{Catalogue: cat, Store: st})
+	hs, err := hub.New(hub.Config{Catalogue: cat, Store: st, DataDir: t.TempDir()}) // DataDir: the file routes too
 	if err != nil {
 		t.Fatal(err)
 	}

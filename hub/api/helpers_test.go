@@ -28,6 +28,7 @@ func withServices(hs *hub.Services, cfg Config) Config {
 	cfg.Catalogue, cfg.Cases, cfg.Forms = hs.Catalogue, hs.Cases, hs.Forms
 	cfg.Sharing, cfg.Licences, cfg.Audit, cfg.Pseudonyms = hs.Sharing, hs.Licences, hs.Audit, hs.Pseudonyms
 	cfg.Reform = hs.Reform
+	cfg.Uploads, cfg.Blobs, cfg.LinkKeys = hs.Uploads, hs.Blobs, hs.LinkKeys
 	return cfg
 }
 

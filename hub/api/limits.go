@@ -86,7 +86,8 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		body := &bodyState{ReadCloser: r.Body, pending: r.ContentLength != 0}
 		r.Body = body
 		w = &closeUnread{ResponseWriter: w, body: body}
-		if r.ContentLength > maxRequestBody {
+		upload := s.isUpload(r) // bounded by the upload service instead (files.go)
+		if r.ContentLength > maxRequestBody && !upload {
 			tooLarge(w, maxRequestBody)
 			return
 		}
@@ -111,7 +112,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnprocessableEntity, CodeUnprocessable, "the query has "+plural(len(ps), "problem"), ps...)
 			return
 		}
-		body.ReadCloser = http.MaxBytesReader(w, body.ReadCloser, maxRequestBody)
+		if !upload {
+			body.ReadCloser = http.MaxBytesReader(w, body.ReadCloser, maxRequestBody)
+		}
 		if known {
 			r = r.WithContext(auth.WithClient(r.Context(), c))
 		}

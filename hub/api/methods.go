@@ -48,7 +48,7 @@ func (s *Server) concretePathsFirst(next http.Handler) http.Handler {
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	allowed, ok := s.concrete[r.URL.Path]
 	if !ok {
-		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 			if s.router.Match(chi.NewRouteContext(), m, r.URL.Path) {
 				allowed = append(allowed, m)
 			}

@@ -207,12 +207,15 @@ func TestEveryOperationLetsThroughExactlyItsXRoles(t *testing.T) {
 			}
 			resp, b := exchange(t, srv, method, path, keys[c.client], body, nil)
 			conforms(t, doc, method, template, resp, b)
-			refusedForRole := resp.StatusCode == 401 || (resp.StatusCode == 403 && strings.Contains(string(b), "this route is for"))
+			// A HEAD answer has no body to say why it was refused: a 403 to one of an operation
+			// that is not public is taken as the role's refusal.
+			head := method == http.MethodHead && !slices.Contains(roles, "public")
+			refusedForRole := resp.StatusCode == 401 || (resp.StatusCode == 403 && (head || strings.Contains(string(b), "this route is for")))
 			allowed := slices.Contains(roles, "public") || slices.Contains(roles, c.role)
 			switch {
 			case allowed && refusedForRole:
 				t.Errorf("%s as %q (x-roles %v): %d %s; want it let through", o, c.role, roles, resp.StatusCode, b)
-			case !allowed && c.role == "" && (resp.StatusCode != 401 || !strings.Contains(string(b), `"unauthenticated"`)):
+			case !allowed && c.role == "" && (resp.StatusCode != 401 || (!head && !strings.Contains(string(b), `"unauthenticated"`))):
 				t.Errorf("%s without a key (x-roles %v): %d %s; want 401", o, roles, resp.StatusCode, b)
 			case !allowed && c.role != "" && !refusedForRole:
 				t.Errorf("%s as %q (x-roles %v): %d %s; want 403", o, c.role, roles, resp.StatusCode, b)

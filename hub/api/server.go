@@ -15,11 +15,14 @@ import (
 	"yjshub/catalogue"
 	"yjshub/hub/audit"
 	"yjshub/hub/auth"
+	"yjshub/hub/blobs"
 	"yjshub/hub/cases"
 	"yjshub/hub/licences"
+	"yjshub/hub/links"
 	"yjshub/hub/pseudonym"
 	"yjshub/hub/reform"
 	"yjshub/hub/sharing"
+	"yjshub/hub/uploads"
 	"yjshub/mapping"
 )
 
@@ -88,6 +91,15 @@ type Config struct {
 	// UI serves the operator console (hub/ui) at /ui and below /ui/. Optional. Its pages are
 	// public, as the catalogue is: they hold no data and call the API with the operator's key.
 	UI http.Handler
+	// Uploads serves the resumable uploads at /api/v1/uploads (tus) and the records of the
+	// material objects they become at /api/v1/materials/mo_… (files.go). Optional: without it
+	// those routes are not mounted.
+	Uploads *uploads.Service
+	// Blobs and LinkKeys serve the materials' files through signed links at
+	// /api/v1/files/{sha256}, each read written to Audit. Optional, together: without them the
+	// route is not mounted.
+	Blobs    blobs.Store
+	LinkKeys *links.Keyring
 }
 
 // DefaultFeedMaxWait is the longest a long poll is held by default: short of the server's 60s
@@ -143,12 +155,16 @@ func New(cfg Config) (*Server, error) {
 			r.Get("/matters", s.listMatters)
 			r.Get("/matters/{code}", s.getMatter)
 			r.Get("/materials", s.listMaterials)
-			r.Get("/materials/{code}", s.getMaterial)
+			r.Get("/materials/{code}", s.getMaterialOrObject)
 			r.Get("/bundles/{code}/notice", s.notice)
 			r.Get("/bundles/{code}/coverage", s.bundleCoverage)
 			r.Get("/departments", s.listDepartments)
 			r.Get("/catalogue", s.catalogueInfo)
 		}
+		if cfg.Catalogue == nil && cfg.Uploads != nil {
+			r.Get("/materials/{code}", s.getMaterialOrObject)
+		}
+		s.mountFiles(r)
 		r.Get("/openapi.json", s.openAPIDocument())
 		ops := r.With(s.allow(forOperators...))
 		if cfg.Connectors != nil {
@@ -217,6 +233,12 @@ func (cfg Config) check() error {
 	}
 	if cfg.Sharing != nil && cfg.Audit == nil {
 		errs = append(errs, errors.New("api: Audit is required with Sharing"))
+	}
+	if (cfg.Blobs == nil) != (cfg.LinkKeys == nil) {
+		errs = append(errs, errors.New("api: Blobs and LinkKeys go together"))
+	}
+	if cfg.LinkKeys != nil && cfg.Audit == nil {
+		errs = append(errs, errors.New("api: Audit is required with LinkKeys: every read of a file is audited"))
 	}
 	return errors.Join(errs...)
 }
