@@ -214,7 +214,7 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 		if cm != nil {
 			name = cm.Name
 		}
-		pm, mp, err := s.checkMaterialInput(ctx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.HolderID)
+		pm, mp, err := s.checkMaterialInput(ctx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.Owner, c.HolderID)
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -446,8 +446,16 @@ func (s *Service) resubmittedMessage(c caseRow, sc subcaseRow, supID string, for
 	for _, f := range fields {
 		corrected[f] = sup.Form[f]
 	}
+	refs := materialRefs(mine, now)
+	for i, pm := range mine {
+		if pm.object != nil {
+			if err := s.signRef(&refs[i], sc.Department, c.ID, sc.ID); err != nil {
+				return store.OutboxMessage{}, err
+			}
+		}
+	}
 	data := event.SubcaseResubmitted{CaseID: c.ID, SubcaseID: sc.ID, SupplementID: supID, Matter: s.matterRef(sc), Department: sc.Department,
-		Asked: sc.Missing.V, Materials: materialRefs(mine, now), Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
+		Asked: sc.Missing.V, Materials: refs, Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeSubcaseResubmitted, sc.ID, now, data)
 	if err != nil {
@@ -467,6 +475,9 @@ func materialRefs(mats []*plannedMaterial, verifiedAt time.Time) []event.Materia
 		ref := event.MaterialRef{Type: pm.input.Type, Name: pm.name, Filename: pm.input.Filename, SHA256: pm.input.SHA256, Size: pm.input.Size, URI: pm.input.URI}
 		if pm.licence != nil {
 			ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status, VerifiedAt: verifiedAt}
+		}
+		if pm.object != nil {
+			ref.ContentType = pm.object.ContentType
 		}
 		out = append(out, ref)
 	}
@@ -551,10 +562,17 @@ func (s *Service) requestProblems(sc subcaseRow, applicantType string, missing [
 	return out, ps
 }
 
-// checkMaterialInput checks one supplied material as intake does: a file (name, hash, size and
-// a location on an allowed host) or an e-licence of the library that satisfies it, held by the
-// applicant and valid.
-func (s *Service) checkMaterialInput(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, []problem.Problem, error) {
+// checkMaterialInput checks one supplied material as intake does: a material object owner
+// uploaded for the applicant, a file (name, hash, size and a location on an allowed host) or
+// an e-licence of the library that satisfies it, held by the applicant and valid.
+func (s *Service) checkMaterialInput(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
+	if in.ID != "" {
+		pm, ps, err := s.objectMaterial(ctx, path, in, owner, holderID)
+		if pm != nil {
+			pm.name = mi.Name
+		}
+		return pm, ps, err
+	}
 	if in.Licence != nil {
 		pm, refused, err := s.licenceMaterial(ctx, path, in, mi, holderID)
 		if err != nil || refused != nil {
@@ -614,13 +632,14 @@ func addMaterials(w *store.Writes, caseID string, pms []*plannedMaterial, ts sto
 			licID = pm.licence.ID
 		}
 		r := pm.row(ts)
-		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt})
+		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt,
+			r.ObjectID, r.ContentType})
 		for _, user := range pm.users {
 			links = append(links, []any{user, pm.id})
 		}
 	}
 	w.InsertRows("case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
-		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials)
+		"licence_id", "licence_type", "licence_number", "licence_verified_at", "object_id", "content_type"}, materials)
 	w.InsertRows("subcase_materials", []string{"subcase_id", "material_id"}, links)
 }
 
@@ -630,6 +649,9 @@ func (pm *plannedMaterial) row(ts store.Timestamp) materialRow {
 	r := materialRow{ID: pm.id, Type: in.Type, Filename: in.Filename, SHA256: in.SHA256, Size: in.Size, URI: in.URI}
 	if pm.licence != nil {
 		r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt = pm.licence.Type, pm.licence.Number, ts
+	}
+	if pm.object != nil {
+		r.ObjectID, r.ContentType = pm.object.ID, pm.object.ContentType
 	}
 	return r
 }
@@ -644,6 +666,9 @@ func (pm *plannedMaterial) ref(s *Service, now time.Time) event.MaterialRef {
 	}
 	if pm.licence != nil {
 		ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status, VerifiedAt: now}
+	}
+	if pm.object != nil {
+		ref.ContentType = pm.object.ContentType
 	}
 	return ref
 }
