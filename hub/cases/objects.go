@@ -50,7 +50,7 @@ type materialObject struct {
 // objectMaterial checks a material given as a material object and plans it with the object's
 // file: the object exists and is owner's, its holder is the case's applicant and its type the
 // entry's. Every problem is reported, each at path/id.
-func (s *Service) objectMaterial(ctx context.Context, path string, in MaterialInput, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
+func (s *Service) objectMaterial(ctx context.Context, q sqlx.QueryerContext, path string, in MaterialInput, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
 	ip := path + "/id"
 	refuse := func(rule, msg string, args ...any) []problem.Problem {
 		return []problem.Problem{{Path: ip, Rule: rule, Message: fmt.Sprintf(msg, args...), Material: in.Type}}
@@ -60,8 +60,7 @@ func (s *Service) objectMaterial(ctx context.Context, path string, in MaterialIn
 			Message: "give the material either by the id of an uploaded material, as a file (filename, sha256, size, uri) or as an e-licence, one of them"}}, nil
 	}
 	var o materialObject
-	db := s.st.DB()
-	err := db.GetContext(ctx, &o, db.Rebind(`SELECT id, sha256, size, content_type, filename, type, holder
+	err := sqlx.GetContext(ctx, q, &o, s.st.DB().Rebind(`SELECT id, sha256, size, content_type, filename, type, holder
 		FROM materials_uploaded WHERE id = ? AND owner = ?`), in.ID, owner)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && owner == "") {
 		return nil, refuse(RuleMaterialObject, "no uploaded material has the id %s: upload the file first (/api/v1/uploads)", strconv.Quote(clip(in.ID))), nil

@@ -446,3 +446,69 @@ func TestWithoutAKeyringMessagesCarryNoLink(t *testing.T) {
 		}
 	})
 }
+
+func TestASupplementNamesAnUploadByItsIDAndTheDepartmentGetsItsLink(t *testing.T) {
+	eachLinked(t, testCatalogue, func(t *testing.T, h *linkedHub) {
+		ctx := context.Background()
+		app, hash := example(t, "open-bar-enterprise")
+		h.byIDs(t, &app, "platform-a")
+		holder := app.Form["enterprise.uscc"].(string)
+		v, _, err := h.svc.SubmitAs(ctx, "platform-a", app, hash, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sc cases.SubcaseView
+		for _, s := range v.Subcases {
+			for _, m := range s.Materials {
+				if m == "premises-proof" && sc.ID == "" {
+					sc = s
+				}
+			}
+		}
+		if sc.ID == "" {
+			t.Fatal("no sub-case uses premises-proof")
+		}
+		for _, ev := range []event.DepartmentEvent{{EventID: "r", Type: event.Received},
+			{EventID: "s", Type: event.SupplementRequested, Missing: []event.Missing{{Material: "premises-proof", Note: "租赁合同缺页"}}}} {
+			if _, _, err := h.svc.ApplyEvent(ctx, sc.ID, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		theirs, _ := h.upload(t, "platform-b", holder, "premises-proof", []byte("%PDF-1.7 platform b's lease"))
+		_, _, err = h.svc.Supplement(ctx, "platform-a", v.ID, cases.Supplement{Materials: []cases.MaterialInput{{Type: "premises-proof", ID: theirs}}}, "h1", "")
+		if ps := refusal(t, err); len(ps) != 1 || ps[0].Path != "/materials/0/id" || ps[0].Rule != cases.RuleMaterialObject {
+			t.Fatalf("another client's upload in a supplement: %+v", ps)
+		}
+		mine, sum := h.upload(t, "platform-a", holder, "premises-proof", []byte("%PDF-1.7 the whole lease"))
+		if _, _, err := h.svc.Supplement(ctx, "platform-a", v.ID, cases.Supplement{Materials: []cases.MaterialInput{{Type: "premises-proof", ID: mine}}}, "h2", ""); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := h.st.PendingOutbox(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, m := range pending {
+			if m.Headers["ce_type"] != event.TypeSubcaseResubmitted {
+				continue
+			}
+			var env struct {
+				Data event.SubcaseResubmitted `json:"data"`
+			}
+			if err := json.Unmarshal(m.Payload, &env); err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range env.Data.Materials {
+				found++
+				own := departmentClient(env.Data.Department)
+				c, err := h.keys.Verify(linkRequest(t, ref.URI, &own))
+				if err != nil || ref.SHA256 != sum || c.SHA256 != sum || c.Subcase != sc.ID || c.Case != v.ID || ref.LinkExpiresAt == nil {
+					t.Fatalf("the resubmitted material %+v: claims %+v, %v", ref, c, err)
+				}
+			}
+		}
+		if found != 1 {
+			t.Fatalf("%d resubmitted materials, want the one asked for", found)
+		}
+	})
+}

@@ -122,7 +122,7 @@ func (s *Service) Supplement(ctx context.Context, owner, caseID string, sup Supp
 		if len(a.bySubcase) == 0 {
 			return nil, problem.One("", RuleNothingPending, "no matter of this case awaits a supplement")
 		}
-		answered, form, mats, problems, err := s.checkSupplement(ctx, c, subs, a, sup)
+		answered, form, mats, problems, err := s.checkSupplement(ctx, tx, c, subs, a, sup)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +175,7 @@ func askedOf(subs []subcaseRow) asked {
 
 // checkSupplement checks a supplement against what is asked and returns the sub-cases it
 // answers, the case's form with the corrections applied and the planned materials.
-func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcaseRow, a asked, sup Supplement) (answered []string, form mapping.Form, mats []*plannedMaterial, problems []problem.Problem, err error) {
+func (s *Service) checkSupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, subs []subcaseRow, a asked, sup Supplement) (answered []string, form mapping.Form, mats []*plannedMaterial, problems []problem.Problem, err error) {
 	var ps problem.List
 	touched := map[string]bool{}
 	given := map[string]bool{}
@@ -214,7 +214,7 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 		if cm != nil {
 			name = cm.Name
 		}
-		pm, mp, err := s.checkMaterialInput(ctx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.Owner, c.HolderID)
+		pm, mp, err := s.checkMaterialInput(ctx, tx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.Owner, c.HolderID)
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -565,9 +565,12 @@ func (s *Service) requestProblems(sc subcaseRow, applicantType string, missing [
 // checkMaterialInput checks one supplied material as intake does: a material object owner
 // uploaded for the applicant, a file (name, hash, size and a location on an allowed host) or
 // an e-licence of the library that satisfies it, held by the applicant and valid.
-func (s *Service) checkMaterialInput(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
+//
+// q reads the material objects: the caller's transaction when it holds one (a store of one
+// writer would otherwise wait on itself).
+func (s *Service) checkMaterialInput(ctx context.Context, q sqlx.QueryerContext, path string, in MaterialInput, mi mapping.MaterialItem, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
 	if in.ID != "" {
-		pm, ps, err := s.objectMaterial(ctx, path, in, owner, holderID)
+		pm, ps, err := s.objectMaterial(ctx, q, path, in, owner, holderID)
 		if pm != nil {
 			pm.name = mi.Name
 		}

@@ -282,7 +282,7 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 			continue
 		}
 		files[in.Type]++
-		pm, ps, err := s.checkMaterialInput(ctx, path, in, mi, p.owner, p.holder.ID)
+		pm, ps, err := s.checkMaterialInput(ctx, s.st.DB(), path, in, mi, p.owner, p.holder.ID)
 		if err != nil {
 			return nil, err
 		}
