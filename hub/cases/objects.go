@@ -2,9 +2,7 @@ package cases
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -47,26 +45,52 @@ type materialObject struct {
 	Holder      string `db:"holder"`
 }
 
+// objectSet are material objects of one owner, by id.
+type objectSet map[string]materialObject
+
+// objectsOf reads, in one statement, the material objects of owner that inputs name; an id of
+// another owner's object, or of none, is not in the set. A case without an owner (submitted
+// by no client) can name none.
+func (s *Service) objectsOf(ctx context.Context, q sqlx.QueryerContext, owner string, inputs []MaterialInput) (objectSet, error) {
+	var ids []string
+	for _, in := range inputs {
+		if in.ID != "" {
+			ids = append(ids, in.ID)
+		}
+	}
+	set := objectSet{}
+	if len(ids) == 0 || owner == "" {
+		return set, nil
+	}
+	query, args, err := sqlx.In(`SELECT id, sha256, size, content_type, filename, type, holder FROM materials_uploaded WHERE owner = ? AND id IN (?)`, owner, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []materialObject
+	if err := sqlx.SelectContext(ctx, q, &rows, s.st.DB().Rebind(query), args...); err != nil {
+		return nil, fmt.Errorf("reading material objects: %w", err)
+	}
+	for _, o := range rows {
+		set[o.ID] = o
+	}
+	return set, nil
+}
+
 // objectMaterial checks a material given as a material object and plans it with the object's
-// file: the object exists and is owner's, its holder is the case's applicant and its type the
-// entry's. Every problem is reported, each at path/id.
-func (s *Service) objectMaterial(ctx context.Context, q sqlx.QueryerContext, path string, in MaterialInput, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
+// file: the object is among objs (the submitting client's), its holder is the case's applicant
+// and its type the entry's. Every problem is reported, each at path/id.
+func objectMaterial(objs objectSet, path string, in MaterialInput, holderID string) (*plannedMaterial, []problem.Problem) {
 	ip := path + "/id"
 	refuse := func(rule, msg string, args ...any) []problem.Problem {
 		return []problem.Problem{{Path: ip, Rule: rule, Message: fmt.Sprintf(msg, args...), Material: in.Type}}
 	}
 	if in.Filename != "" || in.SHA256 != "" || in.Size != 0 || in.URI != "" || in.Licence != nil {
 		return nil, []problem.Problem{{Path: path, Rule: problem.RuleOneOf, Material: in.Type,
-			Message: "give the material either by the id of an uploaded material, as a file (filename, sha256, size, uri) or as an e-licence, one of them"}}, nil
+			Message: "give the material either by the id of an uploaded material, as a file (filename, sha256, size, uri) or as an e-licence, one of them"}}
 	}
-	var o materialObject
-	err := sqlx.GetContext(ctx, q, &o, s.st.DB().Rebind(`SELECT id, sha256, size, content_type, filename, type, holder
-		FROM materials_uploaded WHERE id = ? AND owner = ?`), in.ID, owner)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && owner == "") {
-		return nil, refuse(RuleMaterialObject, "no uploaded material has the id %s: upload the file first (/api/v1/uploads)", strconv.Quote(clip(in.ID))), nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading material object: %w", err)
+	o, ok := objs[in.ID]
+	if !ok {
+		return nil, refuse(RuleMaterialObject, "no uploaded material has the id %s: upload the file first (/api/v1/uploads)", strconv.Quote(clip(in.ID)))
 	}
 	var ps []problem.Problem
 	if holderID != "" && o.Holder != holderID {
@@ -76,10 +100,10 @@ func (s *Service) objectMaterial(ctx context.Context, q sqlx.QueryerContext, pat
 		ps = append(ps, refuse(RuleMaterialType, "the uploaded material is a %s, not a %s", o.Type, in.Type)...)
 	}
 	if len(ps) > 0 {
-		return nil, ps, nil
+		return nil, ps
 	}
 	file := MaterialInput{Type: in.Type, ID: o.ID, Filename: o.Filename, SHA256: o.SHA256, Size: o.Size}
-	return &plannedMaterial{id: newID("mt_"), input: file, object: &o}, nil, nil
+	return &plannedMaterial{id: newID("mt_"), input: file, object: &o}, nil
 }
 
 // signRef puts into ref, a material the hub holds, a link to its bytes signed for dept, the

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,7 +76,7 @@ func eachLinked(t *testing.T, cat *catalogue.Catalogue, fn func(t *testing.T, h 
 
 // upload makes a material object as a finished upload leaves it: the bytes in the blob store
 // under their sha256 and the row in materials_uploaded.
-func (h *linkedHub) upload(t *testing.T, owner, holder, typ string, content []byte) (id, sum string) {
+func (h *linkedHub) upload(t testing.TB, owner, holder, typ string, content []byte) (id, sum string) {
 	t.Helper()
 	ctx := context.Background()
 	raw := sha256.Sum256(content)
@@ -95,7 +96,7 @@ func (h *linkedHub) upload(t *testing.T, owner, holder, typ string, content []by
 
 // byIDs uploads, as owner, a file for every material of app given as a file and names it by
 // its id instead; it returns the material objects by type.
-func (h *linkedHub) byIDs(t *testing.T, app *cases.Application, owner string) map[string]string {
+func (h *linkedHub) byIDs(t testing.TB, app *cases.Application, owner string) map[string]string {
 	t.Helper()
 	holder, _ := app.Form["enterprise.uscc"].(string)
 	if holder == "" {
@@ -511,4 +512,59 @@ func TestASupplementNamesAnUploadByItsIDAndTheDepartmentGetsItsLink(t *testing.T
 			t.Fatalf("%d resubmitted materials, want the one asked for", found)
 		}
 	})
+}
+
+// BenchmarkIntakeOfUploadsWithLinks measures the intake of 海洋渔业产业链 (23 materials) named
+// by upload ids, with every dispatched sub-case's materials linked and signed, against the
+// same case given as files on a platform's host, on SQLite.
+func BenchmarkIntakeOfUploadsWithLinks(b *testing.B) {
+	for _, byID := range []bool{false, true} {
+		b.Run(fmt.Sprintf("by-id=%v", byID), func(b *testing.B) {
+			// SQLite only: the PostgreSQL bench store is the shared database itself, not a
+			// schema of its own (benchStore), and its migrations are not this tree's to run.
+			for name, open := range storetest.Backends() {
+				if name != "sqlite" {
+					continue
+				}
+				b.Run(name, func(b *testing.B) {
+					st := benchStore(b, name, open)
+					now := func() time.Time { return testNow }
+					hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st, Now: now})
+					if err != nil {
+						b.Fatal(err)
+					}
+					svc, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, Licences: hs.Licences, Forms: hs.Forms, Now: now,
+						Links: links.Ephemeral(), FilesBase: filesBase, Logger: slog.New(slog.DiscardHandler)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					bs, err := blobs.NewDisk(b.TempDir())
+					if err != nil {
+						b.Fatal(err)
+					}
+					h := &linkedHub{st: st, hs: hs, svc: svc, blobs: bs}
+					f, err := os.Open("../../examples/marine-fishery-chain-enterprise.json")
+					if err != nil {
+						b.Fatal(err)
+					}
+					app, hash, err := cases.DecodeApplication(f)
+					f.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
+					if byID {
+						h.byIDs(b, &app, "platform-a")
+					}
+					app.ExternalRef = ""
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if _, _, err := svc.SubmitAs(context.Background(), "platform-a", app, hash, ""); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cases/s")
+				})
+			}
+		})
+	}
 }

@@ -180,6 +180,11 @@ func (s *Service) checkSupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 	touched := map[string]bool{}
 	given := map[string]bool{}
 	files := map[string]int{}
+	// In the supplement's transaction: a store of one writer would otherwise wait on itself.
+	objs, err := s.objectsOf(ctx, tx, c.Owner, sup.Materials)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	for i, in := range sup.Materials {
 		path := fmt.Sprintf("/materials/%d", i)
 		users, ok := a.materials[in.Type]
@@ -214,7 +219,7 @@ func (s *Service) checkSupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, s
 		if cm != nil {
 			name = cm.Name
 		}
-		pm, mp, err := s.checkMaterialInput(ctx, tx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.Owner, c.HolderID)
+		pm, mp, err := s.checkMaterialInput(ctx, objs, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.HolderID)
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -566,15 +571,14 @@ func (s *Service) requestProblems(sc subcaseRow, applicantType string, missing [
 // uploaded for the applicant, a file (name, hash, size and a location on an allowed host) or
 // an e-licence of the library that satisfies it, held by the applicant and valid.
 //
-// q reads the material objects: the caller's transaction when it holds one (a store of one
-// writer would otherwise wait on itself).
-func (s *Service) checkMaterialInput(ctx context.Context, q sqlx.QueryerContext, path string, in MaterialInput, mi mapping.MaterialItem, owner, holderID string) (*plannedMaterial, []problem.Problem, error) {
+// objs are the submitting client's material objects the inputs name (objectsOf).
+func (s *Service) checkMaterialInput(ctx context.Context, objs objectSet, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, []problem.Problem, error) {
 	if in.ID != "" {
-		pm, ps, err := s.objectMaterial(ctx, q, path, in, owner, holderID)
+		pm, ps := objectMaterial(objs, path, in, holderID)
 		if pm != nil {
 			pm.name = mi.Name
 		}
-		return pm, ps, err
+		return pm, ps, nil
 	}
 	if in.Licence != nil {
 		pm, refused, err := s.licenceMaterial(ctx, path, in, mi, holderID)

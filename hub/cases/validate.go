@@ -250,6 +250,10 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 		problems = append(problems, problem.Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...), Material: material})
 	}
 	files := map[string]int{}
+	objs, err := s.objectsOf(ctx, s.st.DB(), p.owner, p.app.Materials)
+	if err != nil {
+		return nil, err
+	}
 	objects := map[string]bool{}
 	for i, in := range p.app.Materials {
 		path := fmt.Sprintf("/materials/%d", i)
@@ -282,7 +286,7 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 			continue
 		}
 		files[in.Type]++
-		pm, ps, err := s.checkMaterialInput(ctx, s.st.DB(), path, in, mi, p.owner, p.holder.ID)
+		pm, ps, err := s.checkMaterialInput(ctx, objs, path, in, mi, p.holder.ID)
 		if err != nil {
 			return nil, err
 		}
