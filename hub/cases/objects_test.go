@@ -568,3 +568,17 @@ func BenchmarkIntakeOfUploadsWithLinks(b *testing.B) {
 		})
 	}
 }
+
+func TestALinkLivesAtMostSevenDays(t *testing.T) {
+	st := storetest.Migrated(storetest.Backends()["sqlite"])(t)
+	hs, err := hub.New(hub.Config{Catalogue: testCatalogue, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ttl := range []time.Duration{-time.Second, links.MaxTTL + time.Second} {
+		_, err := cases.New(cases.Config{Catalogue: testCatalogue, Store: st, Licences: hs.Licences, Forms: hs.Forms, Links: links.Ephemeral(), LinkTTL: ttl})
+		if err == nil || !strings.Contains(err.Error(), "LinkTTL") {
+			t.Errorf("LinkTTL %s: err = %v, want one naming LinkTTL", ttl, err)
+		}
+	}
+}
