@@ -244,16 +244,21 @@ func materialItemSchema(codes []any) map[string]any {
 				"type":   map[string]any{"type": "string", "minLength": 1},
 				"number": map[string]any{"type": "string", "minLength": 1},
 			}},
+			// A material object uploaded to the hub (/api/v1/uploads): whether it is the
+			// platform's and the applicant's, and of this type, only intake can tell.
+			"id": map[string]any{"type": "string", "pattern": "^mo_[0-9a-f]{32}$"},
 		},
 		"oneOf": []any{
 			// licence: false rather than not/required, and each required property named in the
 			// alternative's own properties (true: the item's schema above says what it is): the
 			// same, and strict validators (ajv's strictRequired) see every required property
 			// defined where it is required.
+			map[string]any{"required": []any{"id"},
+				"properties": map[string]any{"id": true, "filename": false, "sha256": false, "size": false, "uri": false, "licence": false}},
 			map[string]any{"required": []any{"filename", "sha256", "size", "uri"},
-				"properties": map[string]any{"filename": true, "sha256": true, "size": true, "uri": true, "licence": false}},
+				"properties": map[string]any{"filename": true, "sha256": true, "size": true, "uri": true, "licence": false, "id": false}},
 			map[string]any{"required": []any{"licence"},
-				"properties": map[string]any{"licence": true, "filename": false, "sha256": false, "size": false, "uri": false}},
+				"properties": map[string]any{"licence": true, "filename": false, "sha256": false, "size": false, "uri": false, "id": false}},
 		},
 	}
 }

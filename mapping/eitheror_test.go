@@ -131,3 +131,48 @@ func TestTheSocialSecurityCardFormsSendTheDocumentType(t *testing.T) {
 		}
 	}
 }
+
+// A material is given by the id of an uploaded material object, as a file on a platform's
+// host or as an e-licence: exactly one of them.
+func TestTheApplicationSchemaTakesAMaterialByTheIDOfAnUpload(t *testing.T) {
+	cat := seedCatalogue(t)
+	f, err := BuildOneForm(cat, mustBundle(t, "open-bar"), catalogue.Enterprise, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := f.ApplicationSchema["properties"].(map[string]any)
+	items := props["materials"].(map[string]any)["items"].(map[string]any)
+	sch, err := CompileSchema(map[string]any{"$schema": "https://json-schema.org/draft/2020-12/schema", "allOf": []any{items}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "mo_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b"
+	file := map[string]any{"filename": "a.pdf", "sha256": strings.Repeat("ab", 32), "size": 1, "uri": "https://files.example.org/a.pdf"}
+	withFile := func(extra map[string]any) map[string]any {
+		m := map[string]any{"type": "business-licence"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		item  map[string]any
+		valid bool
+	}{
+		{"an upload's id", withFile(map[string]any{"id": id}), true},
+		{"a file on a platform's host", withFile(file), true},
+		{"an e-licence", withFile(map[string]any{"licence": map[string]any{"type": "营业执照", "number": "1"}}), true},
+		{"an id and a file at once", withFile(map[string]any{"id": id, "filename": "a.pdf", "sha256": strings.Repeat("ab", 32), "size": 1, "uri": "https://files.example.org/a.pdf"}), false},
+		{"an id and an e-licence at once", withFile(map[string]any{"id": id, "licence": map[string]any{"type": "营业执照", "number": "1"}}), false},
+		{"an id not of an upload", withFile(map[string]any{"id": "../etc/passwd"}), false},
+	} {
+		doc, err := decodeSchema(tc.item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(doc); (err == nil) != tc.valid {
+			t.Errorf("%s: valid %v, want %v (%v)", tc.name, err == nil, tc.valid, err)
+		}
+	}
+}

@@ -169,6 +169,10 @@ var zhTemplates = map[string]zhTemplate{
 	"licence_holder":     {thing: "%s：该电子证照不属于申请人，只能使用申请人本人的电子证照", bare: "该电子证照不属于申请人，只能使用申请人本人的电子证照"},
 	"licence_expired":    {thing: "%s：该电子证照已过有效期，请提供有效的证照或改为上传文件", bare: "该电子证照已过有效期，请提供有效的证照或改为上传文件"},
 	"licence_revoked":    {thing: "%s：该电子证照已被发证机关注销，请提供有效的证照或改为上传文件", bare: "该电子证照已被发证机关注销，请提供有效的证照或改为上传文件"},
+	// hub/cases: a material named by the id of a file uploaded to the hub.
+	"material_object": {thing: "%s：没有找到该上传材料，请先上传文件再提交", material: "%s：没有找到该上传材料，请先上传文件再提交", bare: "没有找到该上传材料，请先上传文件再提交"},
+	"material_holder": {thing: "%s：该上传材料不属于本申请人，请上传申请人本人的材料", material: "%s：该上传材料不属于本申请人，请上传申请人本人的材料", bare: "该上传材料不属于本申请人，请上传申请人本人的材料"},
+	"material_type":   {thing: "%s：上传材料的类型与所填材料类型不一致，请核对", material: "%s：上传材料的类型与所填材料类型不一致，请核对", bare: "上传材料的类型与所填材料类型不一致，请核对"},
 
 	// hub/cases: 好差评 (ratings) and 帮办代办 (an agent acting for the applicant).
 	"department_not_in_case": {thing: "%s未办理本件的事项，只能评价办理本件事项的部门", bare: "只能评价办理本件事项的部门"},

@@ -953,3 +953,31 @@ func TestSubcasesOfDifferentCasesAreStagedAtOnceAndEachCasesInOrder(t *testing.T
 		}
 	})
 }
+
+// A material the hub holds reaches the exchange table as its signed link and the link's expiry,
+// not as bytes: the department's back office fetches the file through the link.
+func TestTheLinkToAMaterialTheHubHoldsIsWrittenIntoTheExchangeTable(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		c := h.connector(h.config())
+		exp := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
+		sum := strings.Repeat("cd", 32)
+		link := "https://hub.test/api/v1/files/" + sum + "?case=cs-1&dept=" + h.Dept + "&exp=1796376600&kid=k1&sig=abc"
+		id, _, raw := h.Dispatched("cs-1", nil, event.MaterialRef{Type: "business-licence", Name: "营业执照", Filename: "yyzz.pdf",
+			SHA256: sum, Size: 182044, URI: link, ContentType: "application/pdf", LinkExpiresAt: &exp})
+		h.Publish("cs-1", raw)
+		h.Start(c.Run)
+		h.WaitFor("the sub-case staged", func() bool { return h.count("yjs_subcase_in", "") == 1 && h.lag() == 0 })
+		var got string
+		if err := h.side.GetContext(h.Ctx, &got, h.side.Rebind("SELECT materials_json FROM yjs_subcase_in WHERE id = ?"), id); err != nil {
+			t.Fatal(err)
+		}
+		var materials []event.MaterialRef
+		if err := json.Unmarshal([]byte(got), &materials); err != nil {
+			t.Fatal(err)
+		}
+		if len(materials) != 1 || materials[0].URI != link || materials[0].LinkExpiresAt == nil || !materials[0].LinkExpiresAt.Equal(exp) ||
+			materials[0].ContentType != "application/pdf" || materials[0].SHA256 != sum {
+			t.Fatalf("materials_json = %s", got)
+		}
+	})
+}

@@ -240,7 +240,7 @@ func (s *Service) validateAgent(ctx context.Context, a *Agent, holderID string) 
 			in := MaterialInput{Type: AuthorisationMaterial, Filename: au.Material.Filename, SHA256: au.Material.SHA256, Size: au.Material.Size, URI: au.Material.URI}
 			var err error
 			var mps []problem.Problem
-			pm, mps, err = s.checkMaterialInput(ctx, "/agent/authorisation/material", in, mapping.MaterialItem{Code: cm.Code, Name: cm.Name, MaxFiles: 1}, holderID)
+			pm, mps, err = s.checkMaterialInput(ctx, nil, "/agent/authorisation/material", in, mapping.MaterialItem{Code: cm.Code, Name: cm.Name, MaxFiles: 1}, holderID)
 			if err != nil {
 				return nil, nil, nil, err
 			}

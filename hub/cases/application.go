@@ -38,11 +38,15 @@ type Application struct {
 	Agent *Agent `json:"agent,omitempty"`
 }
 
-// MaterialInput is a supplied document, referenced by hash and location, or given as an
-// e-licence of the hub's library (Licence, and no file fields) where the material's catalogue
-// entry says which licence types satisfy it (免交).
+// MaterialInput is a supplied document: a material object uploaded to the hub (ID, "mo_…",
+// and no other field but Type), a file referenced by hash and location on a host the hub
+// allows, or an e-licence of the hub's library (Licence, and no file fields) where the
+// material's catalogue entry says which licence types satisfy it (免交).
 type MaterialInput struct {
-	Type     string      `json:"type"`
+	Type string `json:"type"`
+	// ID names a material object the submitting client uploaded (/api/v1/uploads) for the
+	// same applicant; its file name, hash, size and content type are the object's.
+	ID       string      `json:"id,omitempty"`
 	Filename string      `json:"filename,omitempty"`
 	SHA256   string      `json:"sha256,omitempty"`
 	Size     int64       `json:"size,omitempty"`

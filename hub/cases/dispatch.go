@@ -96,12 +96,18 @@ func (s *Service) dispatchMaterials(ctx context.Context, tx *sqlx.Tx, subcaseIDs
 	var rows []struct {
 		event.MaterialRef
 		SubcaseID     string `db:"subcase_id"`
+		CaseID        string `db:"case_id"`
+		Department    string `db:"department"`
 		LicenceType   string `db:"licence_type"`
 		LicenceNumber string `db:"licence_number"`
+		ObjectID      string `db:"object_id"`
+		CT            string `db:"content_type"`
 	}
-	q, args, err := sqlx.In(`SELECT sm.subcase_id AS subcase_id, m.type AS type, m.filename AS filename, m.sha256 AS sha256, m.size AS size, m.uri AS uri,
-		m.licence_type AS licence_type, m.licence_number AS licence_number
-		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id WHERE sm.subcase_id IN (?) ORDER BY sm.subcase_id, m.type, m.file_index`, subcaseIDs)
+	q, args, err := sqlx.In(`SELECT sm.subcase_id AS subcase_id, m.case_id AS case_id, sc.department AS department, m.type AS type, m.filename AS filename,
+		m.sha256 AS sha256, m.size AS size, m.uri AS uri, m.licence_type AS licence_type, m.licence_number AS licence_number,
+		m.object_id AS object_id, m.content_type AS content_type
+		FROM case_materials m JOIN subcase_materials sm ON sm.material_id = m.id JOIN subcases sc ON sc.id = sm.subcase_id
+		WHERE sm.subcase_id IN (?) ORDER BY sm.subcase_id, m.type, m.file_index`, subcaseIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +134,12 @@ func (s *Service) dispatchMaterials(ctx context.Context, tx *sqlx.Tx, subcaseIDs
 				return nil, err
 			}
 			ref.Licence = &event.LicenceMaterial{Type: r.LicenceType, Number: r.LicenceNumber, Status: status, VerifiedAt: now}
+		}
+		if r.ObjectID != "" {
+			ref.ContentType = r.CT
+			if err := s.signRef(&ref, r.Department, r.CaseID, r.SubcaseID); err != nil {
+				return nil, err
+			}
 		}
 		out[r.SubcaseID] = append(out[r.SubcaseID], ref)
 	}

@@ -53,7 +53,7 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 			return nil, false, err
 		}
 	}
-	p, problems, err := s.validate(ctx, app)
+	p, problems, err := s.validate(ctx, owner, app)
 	if err != nil {
 		return nil, false, err
 	}
@@ -256,8 +256,18 @@ func (s *Service) prepareCase(caseID, owner string, p *plan, traceparent string,
 	// The dispatch messages' materials as the sub-cases link them (each in the view's order);
 	// the messages themselves are made once the case has its number (numberCase).
 	pc.refs = map[string][]event.MaterialRef{}
+	dept := map[string]string{}
+	for _, sc := range pc.subs {
+		dept[sc.ID] = sc.Department
+	}
 	for _, l := range links {
-		pc.refs[l.user] = append(pc.refs[l.user], l.pm.ref(s, now))
+		ref := l.pm.ref(s, now)
+		if l.pm.object != nil {
+			if err := s.signRef(&ref, dept[l.user], caseID, l.user); err != nil {
+				return nil, err
+			}
+		}
+		pc.refs[l.user] = append(pc.refs[l.user], ref)
 	}
 	return pc, nil
 }

@@ -19,6 +19,7 @@ import (
 	"yjshub/hub/audit"
 	"yjshub/hub/deadline"
 	"yjshub/hub/licences"
+	"yjshub/hub/links"
 	"yjshub/hub/pseudonym"
 	"yjshub/hub/store"
 	"yjshub/hub/tracing"
@@ -78,6 +79,20 @@ type Config struct {
 	Audit *audit.Log
 	// Pseudonyms makes the holder references of those audit rows. Default: rows without one.
 	Pseudonyms *pseudonym.Keyring
+	// Links signs the links through which departments read the materials the hub holds (see
+	// package links). Default nil: messages carry no link, and the uri of a material the hub
+	// holds is empty.
+	Links *links.Keyring
+	// FilesBase is the hub's public base URL that links are relative to, like CallbackBase,
+	// e.g. https://hub.example.gov. Default: links relative to the hub (a path and query).
+	FilesBase string
+	// LinkTTL is how long a link in a message lives. Default and most links.MaxTTL (7 days):
+	// a department that misses it asks for a fresh one.
+	LinkTTL time.Duration
+	// LinkVia names the kind of connector (frontdb, restpull …) that carries a department's
+	// messages, so that the audit log of reads says through which connector a material was
+	// read. Default nil: links name none.
+	LinkVia func(department string) string
 	// Division is the administrative division code (GB/T 2260, six digits) of the deployment,
 	// with which every case number begins (number.go). Default DefaultDivision (赣榆区).
 	Division string
@@ -119,6 +134,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Forms == nil {
 		errs = append(errs, errors.New("cases: Forms is required"))
 	}
+	if cfg.LinkTTL < 0 || cfg.LinkTTL > links.MaxTTL {
+		errs = append(errs, fmt.Errorf("cases: LinkTTL %s: a link lives at most %s", cfg.LinkTTL, links.MaxTTL))
+	}
 	if cfg.Division == "" {
 		cfg.Division = DefaultDivision
 	}
@@ -141,6 +159,10 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.CallbackBase = strings.TrimRight(cfg.CallbackBase, "/")
+	cfg.FilesBase = strings.TrimRight(cfg.FilesBase, "/")
+	if cfg.LinkTTL == 0 {
+		cfg.LinkTTL = links.MaxTTL
+	}
 	s := &Service{cfg: cfg, cat: cfg.Catalogue, st: cfg.Store, forms: cfg.Forms, cal: cfg.Calendar, lib: cfg.Licences,
 		tracer: tracing.Tracer(cfg.Tracing)}
 	s.lib.OnRevoked(s.licenceRevoked)

@@ -122,7 +122,7 @@ func (s *Service) Supplement(ctx context.Context, owner, caseID string, sup Supp
 		if len(a.bySubcase) == 0 {
 			return nil, problem.One("", RuleNothingPending, "no matter of this case awaits a supplement")
 		}
-		answered, form, mats, problems, err := s.checkSupplement(ctx, c, subs, a, sup)
+		answered, form, mats, problems, err := s.checkSupplement(ctx, tx, c, subs, a, sup)
 		if err != nil {
 			return nil, err
 		}
@@ -175,11 +175,16 @@ func askedOf(subs []subcaseRow) asked {
 
 // checkSupplement checks a supplement against what is asked and returns the sub-cases it
 // answers, the case's form with the corrections applied and the planned materials.
-func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcaseRow, a asked, sup Supplement) (answered []string, form mapping.Form, mats []*plannedMaterial, problems []problem.Problem, err error) {
+func (s *Service) checkSupplement(ctx context.Context, tx *sqlx.Tx, c caseRow, subs []subcaseRow, a asked, sup Supplement) (answered []string, form mapping.Form, mats []*plannedMaterial, problems []problem.Problem, err error) {
 	var ps problem.List
 	touched := map[string]bool{}
 	given := map[string]bool{}
 	files := map[string]int{}
+	// In the supplement's transaction: a store of one writer would otherwise wait on itself.
+	objs, err := s.objectsOf(ctx, tx, c.Owner, sup.Materials)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	for i, in := range sup.Materials {
 		path := fmt.Sprintf("/materials/%d", i)
 		users, ok := a.materials[in.Type]
@@ -214,7 +219,7 @@ func (s *Service) checkSupplement(ctx context.Context, c caseRow, subs []subcase
 		if cm != nil {
 			name = cm.Name
 		}
-		pm, mp, err := s.checkMaterialInput(ctx, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.HolderID)
+		pm, mp, err := s.checkMaterialInput(ctx, objs, path, in, mapping.MaterialItem{Code: in.Type, Name: name}, c.HolderID)
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -446,8 +451,16 @@ func (s *Service) resubmittedMessage(c caseRow, sc subcaseRow, supID string, for
 	for _, f := range fields {
 		corrected[f] = sup.Form[f]
 	}
+	refs := materialRefs(mine, now)
+	for i, pm := range mine {
+		if pm.object != nil {
+			if err := s.signRef(&refs[i], sc.Department, c.ID, sc.ID); err != nil {
+				return store.OutboxMessage{}, err
+			}
+		}
+	}
 	data := event.SubcaseResubmitted{CaseID: c.ID, SubcaseID: sc.ID, SupplementID: supID, Matter: s.matterRef(sc), Department: sc.Department,
-		Asked: sc.Missing.V, Materials: materialRefs(mine, now), Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
+		Asked: sc.Missing.V, Materials: refs, Fields: corrected, Form: form, Note: sup.Note, Callback: s.callback(sc.ID)}
 	id := newID("ev_")
 	env, err := event.New(id, event.TypeSubcaseResubmitted, sc.ID, now, data)
 	if err != nil {
@@ -467,6 +480,9 @@ func materialRefs(mats []*plannedMaterial, verifiedAt time.Time) []event.Materia
 		ref := event.MaterialRef{Type: pm.input.Type, Name: pm.name, Filename: pm.input.Filename, SHA256: pm.input.SHA256, Size: pm.input.Size, URI: pm.input.URI}
 		if pm.licence != nil {
 			ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status, VerifiedAt: verifiedAt}
+		}
+		if pm.object != nil {
+			ref.ContentType = pm.object.ContentType
 		}
 		out = append(out, ref)
 	}
@@ -551,10 +567,19 @@ func (s *Service) requestProblems(sc subcaseRow, applicantType string, missing [
 	return out, ps
 }
 
-// checkMaterialInput checks one supplied material as intake does: a file (name, hash, size and
-// a location on an allowed host) or an e-licence of the library that satisfies it, held by the
-// applicant and valid.
-func (s *Service) checkMaterialInput(ctx context.Context, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, []problem.Problem, error) {
+// checkMaterialInput checks one supplied material as intake does: a material object owner
+// uploaded for the applicant, a file (name, hash, size and a location on an allowed host) or
+// an e-licence of the library that satisfies it, held by the applicant and valid.
+//
+// objs are the submitting client's material objects the inputs name (objectsOf).
+func (s *Service) checkMaterialInput(ctx context.Context, objs objectSet, path string, in MaterialInput, mi mapping.MaterialItem, holderID string) (*plannedMaterial, []problem.Problem, error) {
+	if in.ID != "" {
+		pm, ps := objectMaterial(objs, path, in, holderID)
+		if pm != nil {
+			pm.name = mi.Name
+		}
+		return pm, ps, nil
+	}
 	if in.Licence != nil {
 		pm, refused, err := s.licenceMaterial(ctx, path, in, mi, holderID)
 		if err != nil || refused != nil {
@@ -614,13 +639,14 @@ func addMaterials(w *store.Writes, caseID string, pms []*plannedMaterial, ts sto
 			licID = pm.licence.ID
 		}
 		r := pm.row(ts)
-		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt})
+		materials = append(materials, []any{pm.id, caseID, in.Type, pm.file, in.Filename, in.SHA256, in.Size, in.URI, licID, r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt,
+			r.ObjectID, r.ContentType})
 		for _, user := range pm.users {
 			links = append(links, []any{user, pm.id})
 		}
 	}
 	w.InsertRows("case_materials", []string{"id", "case_id", "type", "file_index", "filename", "sha256", "size", "uri",
-		"licence_id", "licence_type", "licence_number", "licence_verified_at"}, materials)
+		"licence_id", "licence_type", "licence_number", "licence_verified_at", "object_id", "content_type"}, materials)
 	w.InsertRows("subcase_materials", []string{"subcase_id", "material_id"}, links)
 }
 
@@ -630,6 +656,9 @@ func (pm *plannedMaterial) row(ts store.Timestamp) materialRow {
 	r := materialRow{ID: pm.id, Type: in.Type, Filename: in.Filename, SHA256: in.SHA256, Size: in.Size, URI: in.URI}
 	if pm.licence != nil {
 		r.LicenceType, r.LicenceNumber, r.LicenceVerifiedAt = pm.licence.Type, pm.licence.Number, ts
+	}
+	if pm.object != nil {
+		r.ObjectID, r.ContentType = pm.object.ID, pm.object.ContentType
 	}
 	return r
 }
@@ -644,6 +673,9 @@ func (pm *plannedMaterial) ref(s *Service, now time.Time) event.MaterialRef {
 	}
 	if pm.licence != nil {
 		ref.Licence = &event.LicenceMaterial{Type: pm.licence.Type, Number: pm.licence.Number, Status: pm.licence.Status, VerifiedAt: now}
+	}
+	if pm.object != nil {
+		ref.ContentType = pm.object.ContentType
 	}
 	return ref
 }

@@ -27,6 +27,8 @@ type plan struct {
 	materials []*plannedMaterial
 	holder    event.ApplicantRef
 	agent     *agentRow // nil: the applicant applies himself
+	// owner is the submitting client: only its material objects may be named.
+	owner string
 }
 
 type plannedSubcase struct {
@@ -45,6 +47,7 @@ type plannedMaterial struct {
 	users   []string          // sub-case ids
 	licence *licences.Licence // the e-licence it was given as, verified valid; nil for an upload
 	file    int               // its place among the files of its material type, from 0
+	object  *materialObject   // the material object it was given as; nil for the others
 }
 
 var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -55,8 +58,8 @@ var sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // the form and the materials against the one form of that selection, then each department's
 // form mapped from them. A stage with problems ends the check: the next would only report
 // consequences of them.
-func (s *Service) validate(ctx context.Context, app Application) (*plan, []problem.Problem, error) {
-	p := &plan{app: app}
+func (s *Service) validate(ctx context.Context, owner string, app Application) (*plan, []problem.Problem, error) {
+	p := &plan{app: app, owner: owner}
 	selected, problems := s.validateSelection(p)
 	if len(problems) > 0 {
 		return nil, problems, nil
@@ -247,8 +250,21 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 		problems = append(problems, problem.Problem{Path: path, Rule: rule, Message: fmt.Sprintf(msg, args...), Material: material})
 	}
 	files := map[string]int{}
+	objs, err := s.objectsOf(ctx, s.st.DB(), p.owner, p.app.Materials)
+	if err != nil {
+		return nil, err
+	}
+	objects := map[string]bool{}
 	for i, in := range p.app.Materials {
 		path := fmt.Sprintf("/materials/%d", i)
+		if in.ID != "" {
+			// One object is linked to the case once: a second entry would be a second file.
+			if objects[in.ID] {
+				add(in.Type, path+"/id", problem.RuleDuplicate, "the uploaded material %s is named twice: name it once", strconv.Quote(clip(in.ID)))
+				continue
+			}
+			objects[in.ID] = true
+		}
 		mi, ok := of.Material(in.Type)
 		switch {
 		case in.Type == "":
@@ -270,7 +286,7 @@ func (s *Service) validateMaterials(ctx context.Context, p *plan, of *mapping.On
 			continue
 		}
 		files[in.Type]++
-		pm, ps, err := s.checkMaterialInput(ctx, path, in, mi, p.holder.ID)
+		pm, ps, err := s.checkMaterialInput(ctx, objs, path, in, mi, p.holder.ID)
 		if err != nil {
 			return nil, err
 		}

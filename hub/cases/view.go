@@ -235,6 +235,31 @@ type MaterialView struct {
 	UsedBy   []string `json:"used_by"`
 	// Licence is set when the material was given as an e-licence of the library (免交).
 	Licence *MaterialLicence `json:"licence,omitempty"`
+	// Object is the id of the uploaded material object ("mo_…") it was given as; empty for a
+	// file on a platform's host or an e-licence.
+	Object string `json:"object,omitempty"`
+	// ContentType is the type the hub sniffed from the bytes of an uploaded material.
+	ContentType string `json:"content_type,omitempty"`
+	// Reads are the departments' reads of an uploaded material's bytes through their links,
+	// as the audit log keeps them, in order; set by Get, empty elsewhere.
+	Reads []MaterialRead `json:"reads,omitempty"`
+}
+
+// MaterialRead is one read of a material's bytes through a signed link: who, when, for which
+// sub-case and through which connector.
+type MaterialRead struct {
+	At time.Time `json:"at"`
+	// Department is the department the link was signed for.
+	Department string `json:"department"`
+	// Subcase is the sub-case the link was signed for.
+	Subcase string `json:"subcase,omitempty"`
+	// Client is the API client the hub authenticated the request as; empty when the link
+	// alone was presented.
+	Client string `json:"client,omitempty"`
+	// Via is the kind of connector that carried the link, when known.
+	Via string `json:"via,omitempty"`
+	// Range is the part read ("bytes 0-99/1000"); empty for the whole file.
+	Range string `json:"range,omitempty"`
 }
 
 // MaterialLicence is the e-licence a material was given as, and when intake verified it.
@@ -297,8 +322,10 @@ func (s *Service) Get(ctx context.Context, caseID string) (*CaseView, error) {
 	var v *CaseView
 	err := s.st.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		v, err = s.loadCase(ctx, tx, caseID)
-		return err
+		if v, err = s.loadCase(ctx, tx, caseID); err != nil {
+			return err
+		}
+		return s.addReads(ctx, tx, v)
 	})
 	return v, err
 }
@@ -321,7 +348,7 @@ func (s *Service) loadCase(ctx context.Context, tx *sqlx.Tx, caseID string) (*Ca
 	if err := tx.SelectContext(ctx, &r.pauses, tx.Rebind(`SELECT p.* FROM subcase_pauses p JOIN subcases s ON s.id = p.subcase_id WHERE s.case_id = ?`), caseID); err != nil {
 		return nil, err
 	}
-	if err := tx.SelectContext(ctx, &r.mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri, licence_type, licence_number, licence_verified_at
+	if err := tx.SelectContext(ctx, &r.mats, tx.Rebind(`SELECT id, type, filename, sha256, size, uri, licence_type, licence_number, licence_verified_at, object_id, content_type
 		FROM case_materials WHERE case_id = ? ORDER BY type, file_index`), caseID); err != nil {
 		return nil, err
 	}
@@ -377,6 +404,8 @@ type materialRow struct {
 	LicenceType       string          `db:"licence_type"`
 	LicenceNumber     string          `db:"licence_number"`
 	LicenceVerifiedAt store.Timestamp `db:"licence_verified_at"`
+	ObjectID          string          `db:"object_id"`
+	ContentType       string          `db:"content_type"`
 }
 
 type timelineRow struct {
@@ -426,7 +455,8 @@ func (s *Service) caseView(r caseRows) *CaseView {
 		v.Subcases = append(v.Subcases, sv)
 	}
 	for _, m := range r.mats {
-		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID])}
+		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID]),
+			Object: m.ObjectID, ContentType: m.ContentType}
 		if m.LicenceNumber != "" {
 			mv.Licence = &MaterialLicence{Type: m.LicenceType, Number: m.LicenceNumber, VerifiedAt: m.LicenceVerifiedAt.In(deadline.China)}
 		}

@@ -91,6 +91,12 @@ type ResultRef struct {
 // MaterialRef is a material supplied once for a case and referenced by every sub-case that
 // needs it. A material given as an e-licence of the hub's library (免交) carries the licence
 // file as filename, sha256 and uri, its size when the issuer gave it, and Licence.
+//
+// A material the hub holds (uploaded to it, named by its id) carries in URI a link to the hub
+// signed for the receiving department, case and sub-case, and LinkExpiresAt: the link, not the
+// material, expires, and a department that missed it asks for a fresh one (the restpull inbox
+// signs afresh at each read). Without LinkExpiresAt, URI is where the applicant's platform
+// keeps the file, on a host the hub allows.
 type MaterialRef struct {
 	Type     string           `json:"type"`
 	Name     string           `json:"name"`
@@ -99,6 +105,12 @@ type MaterialRef struct {
 	Size     int64            `json:"size"`
 	URI      string           `json:"uri"`
 	Licence  *LicenceMaterial `json:"licence,omitempty"`
+	// ContentType is the type the hub sniffed from the bytes of a material it holds; empty
+	// for the others.
+	ContentType string `json:"content_type,omitempty"`
+	// LinkExpiresAt is when the link in URI stops working, for a material the hub holds; nil
+	// otherwise.
+	LinkExpiresAt *time.Time `json:"link_expires_at,omitempty"`
 }
 
 // LicenceMaterial is the e-licence a material was given as, and what the hub found when it

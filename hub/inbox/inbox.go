@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"yjshub/hub/connector"
+	"yjshub/hub/links"
 	"yjshub/hub/store"
 )
 
@@ -62,7 +64,9 @@ type Item struct {
 	LeaseUntil time.Time `json:"lease_until"`
 	// Attempts counts the leases of the item, this one included.
 	Attempts int `json:"attempts"`
-	// Message is the sub-case's CloudEvents envelope, exactly as the hub published it.
+	// Message is the sub-case's CloudEvents envelope as the hub published it, but for the
+	// links to the materials the hub holds: with a keyring (WithLinks) they are signed afresh
+	// at each lease, so that a department that polls late still gets links that work.
 	Message json.RawMessage `json:"message"`
 }
 
@@ -92,6 +96,9 @@ type Inbox struct {
 
 	mu    sync.RWMutex
 	depts map[string]*department
+
+	// links re-signs the materials' links of the items leased; nil: items as stored.
+	links *relinker
 }
 
 // Settings are how the inbox serves one department; the department's restpull connector
@@ -131,6 +138,22 @@ func WithLogger(l *slog.Logger) Option {
 // time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(in *Inbox) { in.now = now }
+}
+
+// WithLinks makes each lease sign afresh the links to the materials the hub holds in the
+// items' messages (those with link_expires_at), for the leasing department, the item's case and
+// sub-case and via restpull, to live ttl (0: links.MaxTTL) from the lease, under keys; base is
+// the hub's public URL the links are relative to (cases.Config.FilesBase). Default: the links
+// as they were signed at dispatch, which expire however late the department polls.
+func WithLinks(keys *links.Keyring, base string, ttl time.Duration) Option {
+	return func(in *Inbox) {
+		if keys != nil {
+			if ttl <= 0 || ttl > links.MaxTTL {
+				ttl = links.MaxTTL
+			}
+			in.links = &relinker{keys: keys, base: strings.TrimRight(base, "/"), ttl: ttl}
+		}
+	}
 }
 
 // New returns the inbox kept in st (migrated). rec records what became of the items:
@@ -279,6 +302,15 @@ func (in *Inbox) Lease(ctx context.Context, dept string, max int, visibility tim
 	again := 0
 	for i, r := range leased {
 		items[i] = Item{ID: r.ID, Lease: lease, LeaseUntil: r.LeaseUntil.Time, Attempts: r.Attempts, Message: json.RawMessage(r.Payload)}
+		if in.links != nil {
+			msg, err := in.links.resign(dept, []byte(r.Payload))
+			if err != nil {
+				// The stored links still go: a department reads them while they last.
+				in.log.WarnContext(ctx, "inbox: links not signed afresh", "department", dept, "item", r.ID, "err", err)
+			} else {
+				items[i].Message = msg
+			}
+		}
 		if r.Attempts > 1 {
 			again++
 		}
