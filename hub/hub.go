@@ -190,9 +190,14 @@ func New(cfg Config) (*Services, error) {
 	if s.Licences, err = licences.New(licences.Config{Store: cfg.Store, Catalogue: cfg.Catalogue, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the e-licence library: %w", err)
 	}
+	// The files first: the case service signs the links to them in its messages.
+	if err := s.buildFiles(cfg); err != nil {
+		return nil, err
+	}
 	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
 		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger,
-		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Division: cfg.Division}); err != nil {
+		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Division: cfg.Division,
+		Links: s.LinkKeys, FilesBase: cfg.CallbackBase}); err != nil {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,
@@ -203,12 +208,10 @@ func New(cfg Config) (*Services, error) {
 		Calendar: cfg.Calendar, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("hub: the reform report: %w", err)
 	}
-	if err := s.buildFiles(cfg); err != nil {
-		return nil, err
-	}
 	if cfg.Bus != nil {
 		s.Recorder = Recorder(s.Cases, s.DeadLetters)
-		if s.Inbox, err = inbox.New(cfg.Store, s.Recorder, inbox.WithLogger(cfg.Logger), inbox.WithClock(cfg.Now)); err != nil {
+		if s.Inbox, err = inbox.New(cfg.Store, s.Recorder, inbox.WithLogger(cfg.Logger), inbox.WithClock(cfg.Now),
+			inbox.WithLinks(s.LinkKeys, cfg.CallbackBase, 0)); err != nil {
 			return nil, fmt.Errorf("hub: the restpull inbox: %w", err)
 		}
 	}
