@@ -62,13 +62,18 @@ func TestTheJSONIsTheSameDocument(t *testing.T) {
 	}
 }
 
-// Every operation is described the same way: an operationId, a summary, one of the six tags,
+// Every operation is described the same way: an operationId, a summary, one of the seven tags,
 // x-roles, security that agrees with them, the one error shape for every error, and for a
-// body an example.
+// JSON body an example (a file's bytes, application/offset+octet-stream, are a binary string).
+//
+// x-roles "link" marks the routes a signed link authorises (GET and HEAD of /api/v1/files): no
+// key is needed, as for a public route, yet a link that does not verify is refused (403), and a
+// department's key, when sent, must be the link's department - so both the empty requirement
+// and bearer are its security, and 403 is documented.
 func TestEveryOperationIsDescribedTheSameWay(t *testing.T) {
 	doc := loadOpenAPI(t, OpenAPI())
-	tags := []string{"catalogue", "cases", "departments", "shared data", "operators", "health"}
-	roles := []string{"public", "platform", "department", "operator"}
+	tags := []string{"catalogue", "cases", "departments", "shared data", "operators", "files", "health"}
+	roles := []string{"public", "platform", "department", "operator", "link"}
 	for _, tag := range tags {
 		if doc.Tags.Get(tag) == nil {
 			t.Errorf("tag %q is not declared", tag)
@@ -102,6 +107,19 @@ func TestEveryOperationIsDescribedTheSameWay(t *testing.T) {
 				}
 			}
 			public := slices.Contains(xr, "public")
+			if slices.Contains(xr, "link") {
+				if len(xr) != 1 {
+					t.Errorf("%s: x-roles %v: link stands alone", at, xr)
+				}
+				if op.Security == nil || !slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool { return len(r) == 0 }) {
+					t.Errorf("%s: a route a link authorises needs the empty security requirement", at)
+				}
+				if op.Responses.Value("403") == nil || op.Responses.Value("403").Ref != "#/components/responses/LinkRefused" {
+					t.Errorf("%s: a route a link authorises documents its refusal (403 LinkRefused)", at)
+				}
+				checkErrorShapes(t, at, path, op, errorBody)
+				continue
+			}
 			switch {
 			case public && len(xr) != 1:
 				t.Errorf("%s: x-roles %v: public stands alone", at, xr)
@@ -121,16 +139,14 @@ func TestEveryOperationIsDescribedTheSameWay(t *testing.T) {
 					t.Errorf("%s: x-roles %v, yet %s is documented: %v", at, xr, status, has)
 				}
 			}
-			for code, resp := range op.Responses.Map() {
-				if code[0] < '4' || (path == "/readyz" && code == "503") {
+			checkErrorShapes(t, at, path, op, errorBody)
+			if rb := op.RequestBody; rb != nil {
+				if bin := rb.Value.Content.Get("application/offset+octet-stream"); bin != nil {
+					if bin.Schema == nil || bin.Schema.Value.Format != "binary" || len(rb.Value.Content) != 1 {
+						t.Errorf("%s: a file's bytes are application/offset+octet-stream alone, a binary string", at)
+					}
 					continue
 				}
-				mt := resp.Value.Content.Get("application/json")
-				if mt == nil || mt.Schema == nil || mt.Schema.Value != errorBody.Value {
-					t.Errorf("%s: %s is not the one error shape", at, code)
-				}
-			}
-			if rb := op.RequestBody; rb != nil {
 				mt := rb.Value.Content.Get("application/json")
 				if mt == nil || mt.Schema == nil || mt.Example == nil || !rb.Value.Required {
 					t.Errorf("%s: the request body needs a schema and an example", at)
@@ -140,6 +156,20 @@ func TestEveryOperationIsDescribedTheSameWay(t *testing.T) {
 	}
 	if n < 30 {
 		t.Errorf("%d operations", n)
+	}
+}
+
+// checkErrorShapes says which of op's error responses is not the one error shape.
+func checkErrorShapes(t *testing.T, at, path string, op *openapi3.Operation, errorBody *openapi3.SchemaRef) {
+	t.Helper()
+	for code, resp := range op.Responses.Map() {
+		if code[0] < '4' || (path == "/readyz" && code == "503") {
+			continue
+		}
+		mt := resp.Value.Content.Get("application/json")
+		if mt == nil || mt.Schema == nil || mt.Schema.Value != errorBody.Value {
+			t.Errorf("%s: %s is not the one error shape", at, code)
+		}
 	}
 }
 

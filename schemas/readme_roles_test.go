@@ -13,10 +13,10 @@ import (
 )
 
 // readmeRoles reads the table of roles under "### Clients and keys" in the README: for each
-// role (public for "(anyone)"), the operations ("METHOD /path" in backticks) it may call.
+// role (public for "(anyone)", link for "(a signed link)"), the operations ("METHOD /path" in backticks) it may call.
 func readmeRoles(t *testing.T, readme []byte) map[string][]string {
 	t.Helper()
-	op := regexp.MustCompile("`((?:GET|POST|PUT|PATCH|DELETE) /[^`]*)`")
+	op := regexp.MustCompile("`((?:GET|HEAD|OPTIONS|POST|PUT|PATCH|DELETE) /[^`]*)`")
 	roles := map[string][]string{}
 	in, table := false, false
 	sc := bufio.NewScanner(bytes.NewReader(readme))
@@ -35,8 +35,11 @@ func readmeRoles(t *testing.T, readme []byte) map[string][]string {
 				t.Fatalf("README role table: row %q has %d cells; want 2", line, len(cells)-2)
 			}
 			role := strings.Trim(strings.TrimSpace(cells[1]), "`")
-			if role == "(anyone)" {
+			switch role {
+			case "(anyone)":
 				role = "public"
+			case "(a signed link)":
+				role = "link"
 			}
 			for _, m := range op.FindAllStringSubmatch(cells[2], -1) {
 				roles[role] = append(roles[role], m[1])

@@ -154,18 +154,18 @@ func TestFilesUploadedOverTusAreReadThroughSignedLinksAndAudited(t *testing.T) {
 				ID, SHA256, ContentType, Type, Owner string
 				Size                                 int64
 			}
-			getAs(t, hub+"/api/v1/materials/"+material, platform, http.StatusOK, &rec)
+			getAs(t, hub+"/api/v1/material-objects/"+material, platform, http.StatusOK, &rec)
 			if rec.ID != material || rec.SHA256 != want || rec.Size != int64(len(content)) || rec.Type != "application-form" || rec.Owner != "platform-0" {
 				t.Errorf("the material's record: %+v; want id %s, sha256 %s, size %d, type application-form, owner platform-0", rec, material, want, len(content))
 			}
 			var ct struct {
 				ContentType string `json:"content_type"`
 			}
-			getAs(t, hub+"/api/v1/materials/"+material, platform, http.StatusOK, &ct)
+			getAs(t, hub+"/api/v1/material-objects/"+material, platform, http.StatusOK, &ct)
 			if ct.ContentType != "application/pdf" {
 				t.Errorf("content_type %q; want application/pdf, sniffed from the bytes", ct.ContentType)
 			}
-			getAs(t, hub+"/api/v1/materials/"+material, dept, http.StatusNotFound, nil)
+			getAs(t, hub+"/api/v1/material-objects/"+material, dept, http.StatusNotFound, nil)
 
 			ring, err := links.Load(o.files.linkKeys)
 			if err != nil {

@@ -338,7 +338,7 @@ func materialFits(ctx context.Context, hub, id string, f tusclient.File) bool {
 		Filename string `json:"filename"`
 		Holder   string `json:"holder"`
 	}
-	if _, err := call(ctx, http.MethodGet, hub+"/api/v1/materials/"+url.PathEscape(id), nil, nil, &m); err != nil {
+	if _, err := call(ctx, http.MethodGet, hub+"/api/v1/material-objects/"+url.PathEscape(id), nil, nil, &m); err != nil {
 		return false
 	}
 	return m.SHA256 == f.SHA256 && m.Size == f.Size && m.Type == f.Type && m.Filename == f.Filename && m.Holder == f.Holder

@@ -15,10 +15,10 @@ import (
 // Who may call the file routes:
 //
 //	platform, department  uploads (tus POST, HEAD, PATCH, DELETE) and the records of their own
-//	                      material objects (GET /materials/mo_…)
-//	public                OPTIONS of the uploads (tus discovery), and a file through its signed
-//	                      link: the link is the grant, and a department's key, when sent, must
-//	                      be the link's department
+//	                      material objects (GET /material-objects/{id})
+//	public                OPTIONS of the uploads (tus discovery)
+//	link                  a file through its signed link: the link is the grant, and a
+//	                      department's key, when sent, must be the link's department
 var forUploaders = []auth.Role{auth.RolePlatform, auth.RoleDepartment}
 
 // mountFiles mounts the uploads (tus, hub/uploads) and the signed file links (hub/links).
@@ -32,6 +32,7 @@ func (s *Server) mountFiles(r chi.Router) {
 		uploaders.Patch("/uploads/{id}", up)
 		uploaders.Delete("/uploads/{id}", up)
 		r.Options("/uploads/{id}", up)
+		uploaders.Get("/material-objects/{id}", s.cfg.Uploads.Handler().ServeHTTP)
 	}
 	if s.cfg.LinkKeys != nil {
 		files := links.Handler(s.cfg.Blobs, s.cfg.LinkKeys, s.auditRead).ServeHTTP
@@ -138,24 +139,6 @@ func (s *Server) isUpload(r *http.Request) bool {
 	}
 	p := r.URL.Path
 	return p == uploads.DefaultPrefix || strings.HasPrefix(p, uploads.DefaultPrefix+"/")
-}
-
-// isMaterialObjectID reports whether a GET /materials/{code} names an uploaded material object
-// ("mo_…") rather than a catalogue material: catalogue codes are kebab-case, without "_".
-func isMaterialObjectID(code string) bool { return strings.HasPrefix(code, "mo_") }
-
-// getMaterialOrObject answers GET /api/v1/materials/{code}: a catalogue material (public), or,
-// for an id "mo_…", the record of an uploaded material object, to its owner only.
-func (s *Server) getMaterialOrObject(w http.ResponseWriter, r *http.Request) {
-	code := chi.URLParam(r, "code")
-	switch {
-	case s.cfg.Uploads != nil && isMaterialObjectID(code):
-		s.allow(forUploaders...)(s.cfg.Uploads.Handler()).ServeHTTP(w, r)
-	case s.cfg.Catalogue != nil:
-		s.getMaterial(w, r)
-	default:
-		writeError(w, http.StatusNotFound, CodeNotFound, "no material with code "+quote(code))
-	}
 }
 
 // auditRead writes a read of a material through a link to the hash-chained audit log; a read

@@ -96,8 +96,8 @@ func TestFilesFromUploadToAuditedReadAnswerAsDocumented(t *testing.T) {
 		t.Errorf("POST /api/v1/cases over %d bytes: %d %s; want 413 still", maxRequestBody, resp.StatusCode, b)
 	}
 
-	resp, b = exchange(t, srv, http.MethodGet, "/api/v1/materials/"+material, platform, nil, nil)
-	conforms(t, doc, http.MethodGet, "/api/v1/materials/{code}", resp, b)
+	resp, b = exchange(t, srv, http.MethodGet, "/api/v1/material-objects/"+material, platform, nil, nil)
+	conforms(t, doc, http.MethodGet, "/api/v1/material-objects/{id}", resp, b)
 	var rec struct {
 		SHA256      string `json:"sha256"`
 		Size        int    `json:"size"`
@@ -109,8 +109,8 @@ func TestFilesFromUploadToAuditedReadAnswerAsDocumented(t *testing.T) {
 		t.Errorf("the material's record: %d %s; want sha256 %s, size %d, application/pdf, owner jiangsu", resp.StatusCode, b, want, len(content))
 	}
 	for _, other := range []string{"lianyungang", "tobacco-office"} {
-		resp, b = exchange(t, srv, http.MethodGet, "/api/v1/materials/"+material, keys[other], nil, nil)
-		conforms(t, doc, http.MethodGet, "/api/v1/materials/{code}", resp, b)
+		resp, b = exchange(t, srv, http.MethodGet, "/api/v1/material-objects/"+material, keys[other], nil, nil)
+		conforms(t, doc, http.MethodGet, "/api/v1/material-objects/{id}", resp, b)
 		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(b), "11010519491231002X") {
 			t.Errorf("the record as %s: %d %s; want 404 without the holder", other, resp.StatusCode, b)
 		}

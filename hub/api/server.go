@@ -92,7 +92,7 @@ type Config struct {
 	// public, as the catalogue is: they hold no data and call the API with the operator's key.
 	UI http.Handler
 	// Uploads serves the resumable uploads at /api/v1/uploads (tus) and the records of the
-	// material objects they become at /api/v1/materials/mo_… (files.go). Optional: without it
+	// material objects they become at /api/v1/material-objects/{id} (files.go). Optional: without it
 	// those routes are not mounted.
 	Uploads *uploads.Service
 	// Blobs and LinkKeys serve the materials' files through signed links at
@@ -155,14 +155,11 @@ func New(cfg Config) (*Server, error) {
 			r.Get("/matters", s.listMatters)
 			r.Get("/matters/{code}", s.getMatter)
 			r.Get("/materials", s.listMaterials)
-			r.Get("/materials/{code}", s.getMaterialOrObject)
+			r.Get("/materials/{code}", s.getMaterial)
 			r.Get("/bundles/{code}/notice", s.notice)
 			r.Get("/bundles/{code}/coverage", s.bundleCoverage)
 			r.Get("/departments", s.listDepartments)
 			r.Get("/catalogue", s.catalogueInfo)
-		}
-		if cfg.Catalogue == nil && cfg.Uploads != nil {
-			r.Get("/materials/{code}", s.getMaterialOrObject)
 		}
 		s.mountFiles(r)
 		r.Get("/openapi.json", s.openAPIDocument())

@@ -62,6 +62,8 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeUnavailable      = "unavailable"
 	codeInternal         = "internal"
+	// codeRangeNotSatisfiable answers a Range outside the material (416).
+	codeRangeNotSatisfiable = "range_not_satisfiable"
 )
 
 // forbiddenMessage is the one message of every refused link.
@@ -143,6 +145,13 @@ func (a *auditingWriter) WriteHeader(status int) {
 		return
 	}
 	a.decided = true
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		// http.ServeContent's 416 is a line of text; the hub's is its one error body, with the
+		// Content-Range (bytes */size) ServeContent set.
+		a.refused = true
+		writeError(a.ResponseWriter, status, codeRangeNotSatisfiable, "the Range lies outside the material; Content-Range gives its size")
+		return
+	}
 	if a.r.Method != http.MethodGet || (status != http.StatusOK && status != http.StatusPartialContent) {
 		a.ResponseWriter.WriteHeader(status)
 		return

@@ -24,7 +24,7 @@ const (
 	// DefaultPrefix is where the tus endpoint is mounted.
 	DefaultPrefix = "/api/v1/uploads"
 	// DefaultMaterialsPrefix is where a material object's record is served.
-	DefaultMaterialsPrefix = "/api/v1/materials"
+	DefaultMaterialsPrefix = "/api/v1/material-objects"
 )
 
 // DefaultAccept lists the content types a material may have unless Config.Accept says

@@ -20,7 +20,7 @@
 //	HEAD   /api/v1/uploads/{id}    the offset to resume from (owner only; others get 404)
 //	PATCH  /api/v1/uploads/{id}    bytes at that offset, optionally with Upload-Checksum
 //	DELETE /api/v1/uploads/{id}    termination (owner only)
-//	GET    /api/v1/materials/{id}  a material object's record, not its bytes (owner only)
+//	GET    /api/v1/material-objects/{id}  a material object's record, not its bytes (owner only)
 //
 // The PATCH (or POST with creation-with-upload) that completes an upload is answered only after
 // the material is durable: the bytes hashed and sniffed, the declared sha256 checked, the blob

@@ -38,7 +38,7 @@ type Material struct {
 	ExpiresAt store.Timestamp `db:"expires_at" json:"-"`
 }
 
-// materialJSON is a Material as GET /api/v1/materials/{id} answers it.
+// materialJSON is a Material as GET /api/v1/material-objects/{id} answers it.
 type materialJSON struct {
 	Material
 	Created time.Time  `json:"created_at"`
@@ -75,7 +75,7 @@ func (s *Service) Material(ctx context.Context, owner, id string) (Material, err
 	return m, nil
 }
 
-// getMaterial answers GET /api/v1/materials/{id}: the record, not the bytes, to its owner.
+// getMaterial answers GET /api/v1/material-objects/{id}: the record, not the bytes, to its owner.
 func (s *Service) getMaterial(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.FromContext(r.Context())
 	m, err := s.Material(r.Context(), c.Name, r.PathValue("id"))
