@@ -86,6 +86,10 @@ type Config struct {
 	// when there is a blob store: one key made in memory for this process (links.Ephemeral),
 	// whose links stop verifying at a restart — serve passes the keyring of its data directory.
 	LinkKeys *links.Keyring
+	// LinkVia names the kind of connector (restpush, restpull, frontdb, kafka) that carries a
+	// department's messages, written into the links they carry so that the audit log of reads
+	// says through which connector each material was read. Nil: links name none.
+	LinkVia func(department string) string
 	// Clients authenticate the uploads, when their handler is served on its own; behind the
 	// API's guard the client it authenticated is taken. Nil: the API does not authenticate,
 	// and an upload is owned by AnonymousUploader.
@@ -197,7 +201,7 @@ func New(cfg Config) (*Services, error) {
 	if s.Cases, err = cases.New(cases.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences, Forms: s.Forms,
 		CallbackBase: cfg.CallbackBase, Calendar: cfg.Calendar, Now: cfg.Now, Notify: notify, Logger: cfg.Logger,
 		MaterialHosts: cfg.MaterialHosts, Tracing: cfg.Tracing, Audit: s.Audit, Pseudonyms: cfg.Pseudonyms, Division: cfg.Division,
-		Links: s.LinkKeys, FilesBase: cfg.CallbackBase}); err != nil {
+		Links: s.LinkKeys, FilesBase: cfg.CallbackBase, LinkVia: cfg.LinkVia, AnonymousUploads: anonymousOwner(cfg.Clients)}); err != nil {
 		return nil, fmt.Errorf("hub: the case service: %w", err)
 	}
 	if s.Sharing, err = sharing.New(sharing.Config{Catalogue: cfg.Catalogue, Store: cfg.Store, Licences: s.Licences,
@@ -247,6 +251,15 @@ func (s *Services) buildFiles(cfg Config) error {
 	}
 	s.Uploads = up
 	return nil
+}
+
+// anonymousOwner is who owns the uploads a case submitted by no client may name: without
+// clients, every upload is AnonymousUploader's and every case has no owner; with clients, none.
+func anonymousOwner(cs *auth.Clients) string {
+	if cs == nil {
+		return AnonymousUploader
+	}
+	return ""
 }
 
 // uploader authenticates an upload: the client the API's guard authenticated already, else the

@@ -23,7 +23,9 @@ import (
 func startSimulatedHub(t *testing.T, o serveOptions) (string, *deptsim.Simulator) {
 	t.Helper()
 	o.simulate = true
-	o.dataDir = t.TempDir()
+	if o.dataDir == "" {
+		o.dataDir = t.TempDir()
+	}
 	simc := make(chan *deptsim.Simulator, 1)
 	o.simulator = simc
 	addr, stop := startServe(t, o)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -268,7 +269,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
 		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider(), Division: o.division,
-		DataDir: o.dataDir, Blobs: blobStore, LinkKeys: linkKeys, Clients: in.clients,
+		DataDir: o.dataDir, Blobs: blobStore, LinkKeys: linkKeys, Clients: in.clients, LinkVia: in.kinds.of,
 		UploadDir: uploadDir(o.files, o.dataDir), UploadMaxAge: o.files.maxAge})
 	if err != nil {
 		return err
@@ -383,6 +384,42 @@ type inputs struct {
 	conns   *connectors.File // nil without --connectors
 	clients *auth.Clients    // nil: the API does not authenticate
 	simCfg  deptsim.Config
+	// kinds are the connector kinds that reach the departments, for the links' via (see
+	// connectorKinds); updated when the connectors file is reloaded.
+	kinds connectorKinds
+}
+
+// connectorKinds knows which kind of connector reaches each department: the connectors file's
+// kind, or restpush for a department the simulator answers (it is reached by a restpush
+// connector). The case service asks it for every link it signs, so that the audit log says
+// through which connector a material was read.
+type connectorKinds struct {
+	byDept   atomic.Pointer[map[string]string]
+	simulate bool
+}
+
+// set takes the kinds of the connectors file f (nil: none).
+func (k *connectorKinds) set(f *connectors.File) {
+	m := map[string]string{}
+	if f != nil {
+		for code, d := range f.Departments {
+			m[code] = d.Kind
+		}
+	}
+	k.byDept.Store(&m)
+}
+
+// of is the kind of connector that reaches dept; "" when none does.
+func (k *connectorKinds) of(dept string) string {
+	if m := k.byDept.Load(); m != nil {
+		if kind, ok := (*m)[dept]; ok {
+			return kind
+		}
+	}
+	if k.simulate {
+		return connectors.KindRestPush
+	}
+	return ""
 }
 
 // loadInputs reads the catalogue, the connectors file, the clients file, the TLS certificate
@@ -395,11 +432,13 @@ func loadInputs(o serveOptions, logger *slog.Logger) (*inputs, error) {
 	}
 	logger.Info("catalogue loaded", "version", cat.Version[:12], "bundles", len(cat.Bundles), "matters", len(cat.Matters), "departments", len(cat.Departments))
 	in := &inputs{cat: cat}
+	in.kinds.simulate = o.simulate
 	if o.connectorsFile != "" {
 		if in.conns, err = connectors.LoadChecked(o.connectorsFile, departmentCodes(cat)); err != nil {
 			return nil, err
 		}
 	}
+	in.kinds.set(in.conns)
 	if in.clients, err = loadClients(o, cat, logger); err != nil {
 		return nil, err
 	}
@@ -584,6 +623,7 @@ func startConnectors(o serveOptions, in *inputs, deps connectors.Deps, simulated
 		if err := manager.Apply(connectors.Specs(f, deps, simulated)); err != nil {
 			return err
 		}
+		in.kinds.set(f)
 		bg.logger.Info("connectors file applied", "file", o.connectorsFile)
 		return nil
 	}

@@ -50,8 +50,11 @@ type objectSet map[string]materialObject
 
 // objectsOf reads, in one statement, the material objects of owner that inputs name; an id of
 // another owner's object, or of none, is not in the set. A case without an owner (submitted
-// by no client) can name none.
+// by no client) can name those of Config.AnonymousUploads, and none when that is empty.
 func (s *Service) objectsOf(ctx context.Context, q sqlx.QueryerContext, owner string, inputs []MaterialInput) (objectSet, error) {
+	if owner == "" {
+		owner = s.cfg.AnonymousUploads
+	}
 	var ids []string
 	for _, in := range inputs {
 		if in.ID != "" {

@@ -93,6 +93,10 @@ type Config struct {
 	// messages, so that the audit log of reads says through which connector a material was
 	// read. Default nil: links name none.
 	LinkVia func(department string) string
+	// AnonymousUploads is the owner of the material objects a case submitted by no client (a
+	// hub whose API does not authenticate) may name: hub.AnonymousUploader there. Default "":
+	// such a case can name none.
+	AnonymousUploads string
 	// Division is the administrative division code (GB/T 2260, six digits) of the deployment,
 	// with which every case number begins (number.go). Default DefaultDivision (赣榆区).
 	Division string
