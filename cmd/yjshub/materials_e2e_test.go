@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,4 +298,128 @@ func TestAHubWithoutClientsLetsItsCasesNameItsUploads(t *testing.T) {
 			t.Errorf("%s: object %q, %d reads for %d sub-cases; want an upload read by each", m.Type, m.Object, len(m.Reads), len(m.UsedBy))
 		}
 	}
+}
+
+// A 50 MB file uploaded to the hub is cut off after 20 MB, resumed from the offset the hub
+// reports, and completes with the right sha256; the department reads it back whole through its
+// link. On each SQL backend and each blob store; the upload and download rates are logged (they
+// are figures, measured here, not asserted).
+func TestAFiftyMBUploadCutOffAndResumedIsStoredWholeOnEveryBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 MB through the hub on each backend")
+	}
+	const size, cut = 50_000_000, 20_000_000
+	for sqlName, sqlOpts := range serveBackends(t) {
+		for fileName, files := range fileBackends(t) {
+			t.Run(sqlName+"/"+fileName, func(t *testing.T) {
+				o := sqlOpts
+				o.clientsFile = filepath.Join(t.TempDir(), "clients.yaml")
+				keys := writeClients(t, o.clientsFile, "platform", "department:tobacco")
+				o.files = files
+				o.files.linkKeys = filepath.Join(t.TempDir(), "keys", links.FileName)
+				hub, _ := startSimulatedHub(t, o)
+				platform := keys["platform"]
+
+				data := samplePDF(size)
+				sum := sha256.Sum256(data)
+				want := hex.EncodeToString(sum[:])
+				if files.blobStore == blobStoreS3 {
+					t.Cleanup(func() {
+						if st, err := blobs.NewS3(context.Background(), files.s3); err == nil {
+							_ = st.Delete(context.Background(), want)
+						}
+					})
+				}
+				start := time.Now()
+				res, b := tusRequest(t, http.MethodPost, hub+"/api/v1/uploads", platform, nil, map[string]string{
+					"Upload-Length":   strconv.Itoa(size),
+					"Upload-Metadata": tusMetadata("filename", "plan.pdf", "type", "fire-facility-plan", "holder", "91350100M000100Y43", "sha256", want),
+				})
+				if res.StatusCode != http.StatusCreated {
+					t.Fatalf("creating the upload: %d %s", res.StatusCode, b)
+				}
+				upload := hub + strings.TrimPrefix(res.Header.Get("Location"), hub)
+				sent := cutPatch(t, upload, platform, data, cut)
+
+				// The hub keeps what it received of the cut request; HEAD says how much once
+				// that request has ended on the hub's side.
+				var offset int
+				deadline := time.Now().Add(30 * time.Second)
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for offset == 0 && time.Now().Before(deadline) {
+					res, _ = tusRequest(t, http.MethodHead, upload, platform, nil, nil)
+					offset, _ = strconv.Atoi(res.Header.Get("Upload-Offset"))
+					if offset == 0 {
+						<-tick.C
+					}
+				}
+				if offset == 0 || offset > sent {
+					t.Fatalf("after the cut, Upload-Offset %d; want in (0, %d]", offset, sent)
+				}
+				resumedAt := offset
+				var material string
+				for offset < size {
+					end := min(offset+8_000_000, size)
+					res, b = tusRequest(t, http.MethodPatch, upload, platform, data[offset:end], map[string]string{
+						"Content-Type": "application/offset+octet-stream", "Upload-Offset": strconv.Itoa(offset)})
+					if res.StatusCode != http.StatusNoContent {
+						t.Fatalf("PATCH at %d: %d %s", offset, res.StatusCode, b)
+					}
+					material, offset = res.Header.Get("Upload-Material-Id"), end
+				}
+				uploadTook := time.Since(start)
+				var rec struct{ SHA256, ContentType string }
+				getAs(t, hub+"/api/v1/material-objects/"+material, platform, http.StatusOK, &rec)
+				if rec.SHA256 != want {
+					t.Fatalf("the material's sha256 %s; want %s", rec.SHA256, want)
+				}
+
+				ring, err := links.Load(o.files.linkKeys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				link, err := ring.Sign(http.MethodGet, want, "tobacco", "cs_"+strings.Repeat("0", 32), "", time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readStart := time.Now()
+				res, got := tusRequest(t, http.MethodGet, hub+link, keys["department:tobacco"], nil, nil)
+				readTook := time.Since(readStart)
+				gotSum := sha256.Sum256(got)
+				if res.StatusCode != http.StatusOK || hex.EncodeToString(gotSum[:]) != want {
+					t.Fatalf("reading it back: %d, %d bytes of sha256 %x; want 200 and %s", res.StatusCode, len(got), gotSum, want)
+				}
+				t.Logf("%s/%s: 50 MB cut at %d bytes sent, resumed from %d: uploaded in %s (%.0f MB/s), read back through its link in %s (%.0f MB/s)",
+					sqlName, fileName, sent, resumedAt, uploadTook.Round(time.Millisecond), size/1e6/uploadTook.Seconds(),
+					readTook.Round(time.Millisecond), size/1e6/readTook.Seconds())
+			})
+		}
+	}
+}
+
+// cutPatch sends a PATCH of all of data from offset 0 on a connection of its own and closes the
+// connection after cut bytes of the body, as a link that fails mid-upload; it returns the
+// bytes written.
+func cutPatch(t *testing.T, upload, key string, data []byte, cut int) int {
+	t.Helper()
+	u, err := url.Parse(upload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer %s\r\n"+
+		"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: %d\r\n\r\n", u.Path, u.Host, key, len(data))
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := conn.Write(data[:cut])
+	if err != nil {
+		t.Fatalf("writing the first part: %v", err)
+	}
+	return n
 }
