@@ -57,7 +57,8 @@ var departmentKinds = []departmentKind{
 			if deps.Cases == nil {
 				return nil, errors.New("frontdb: the case service is required to apply results")
 			}
-			return frontdb.New(c, deps.Bus, deps.Recorder, deps.Cases, frontdb.WithLogger(log), frontdb.WithTracerProvider(deps.Tracing))
+			return frontdb.New(c, deps.Bus, deps.Recorder, deps.Cases, frontdb.WithLogger(log), frontdb.WithTracerProvider(deps.Tracing),
+				frontdb.WithMaterialFiles(deps.Blobs, deps.AuditRead))
 		},
 	},
 	// A kafka department is one connector like the others (following the department's own

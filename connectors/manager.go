@@ -13,11 +13,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/catalogue"
+	"yjshub/hub/blobs"
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/inbox"
 	"yjshub/hub/licences"
+	"yjshub/hub/links"
 	"yjshub/hub/store"
 )
 
@@ -56,6 +58,11 @@ type Deps struct {
 	Logger          *slog.Logger
 	// Tracing makes the department connectors' delivery spans. Default: tracing.Default().
 	Tracing trace.TracerProvider
+	// Blobs keeps the materials' files and AuditRead records each read of one, for the
+	// frontdb connectors that write the files into the exchange database (material_files).
+	// Optional: without them such a connector does not start, naming why.
+	Blobs     blobs.Store
+	AuditRead links.Audit
 }
 
 // Manager runs connectors, restarts those that fail, pauses and resumes them, applies a new

@@ -150,6 +150,13 @@ type Services struct {
 	Uploads *uploads.Service
 }
 
+// AuditRead writes a read of a material's file to the hash-chained audit log (kind
+// links.AuditKind): through a link, or copied by a connector into a department's database.
+func (s *Services) AuditRead(ctx context.Context, read links.Read) error {
+	_, err := s.Audit.AppendAlone(ctx, read.Entry())
+	return err
+}
+
 // New builds the services; the error names every missing part at once, or the service that
 // could not be built.
 func New(cfg Config) (*Services, error) {

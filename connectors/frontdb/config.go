@@ -64,11 +64,24 @@ type Config struct {
 	// key), so their seq keeps the order they were dispatched in; offsets are committed in
 	// batches once written and recorded. Default 8; 1 writes one sub-case at a time.
 	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+
+	// MaterialFiles says whether the connector writes the bytes of the materials the hub holds
+	// into FileTable, besides the signed links in materials_json: for a department whose
+	// system reads the exchange database and cannot reach the hub. Each file written is a read
+	// of the material, in the audit log like a read through a link (connector frontdb).
+	// Default false: links only.
+	MaterialFiles bool `yaml:"material_files,omitempty" json:"material_files,omitempty"`
+
+	// FileTable is the table of material files. Default: the SubcaseTable's name with _file
+	// (yjs_subcase_in_file), so that departments sharing one database, each with its own
+	// staging table, never share one.
+	FileTable string `yaml:"file_table,omitempty" json:"file_table,omitempty"`
 }
 
 const (
 	defaultSubcaseTable = "yjs_subcase_in"
 	defaultResultTable  = "yjs_result_out"
+	fileTableSuffix     = "_file"
 	defaultPollInterval = 2 * time.Second
 	defaultBatchSize    = 100
 	groupIDPrefix       = "yjshub-frontdb-"
@@ -85,6 +98,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ResultTable == "" {
 		c.ResultTable = defaultResultTable
+	}
+	if c.FileTable == "" {
+		c.FileTable = c.SubcaseTable + fileTableSuffix
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = defaultPollInterval
@@ -129,13 +145,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("schema: %q is not a lower-case SQL identifier of at most 51 characters", c.Schema))
 		}
 	}
-	for _, t := range []struct{ name, v string }{{"subcase_table", c.SubcaseTable}, {"result_table", c.ResultTable}} {
+	for _, t := range []struct{ name, v string }{{"subcase_table", c.SubcaseTable}, {"result_table", c.ResultTable}, {"file_table", c.FileTable}} {
 		if t.v != "" && !identifier.MatchString(t.v) {
 			errs = append(errs, fmt.Errorf("%s: %q is not a lower-case SQL identifier of at most 51 characters", t.name, t.v))
 		}
 	}
 	if c.SubcaseTable != "" && c.SubcaseTable == c.ResultTable {
 		errs = append(errs, fmt.Errorf("result_table: %q is also the subcase_table", c.ResultTable))
+	}
+	if c.FileTable != "" && (c.FileTable == c.SubcaseTable || c.FileTable == c.ResultTable) {
+		errs = append(errs, fmt.Errorf("file_table: %q is also the subcase_table or the result_table", c.FileTable))
 	}
 	if c.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll_interval: %v is negative", c.PollInterval))
@@ -165,5 +184,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("migrate", c.migrate()),
 		slog.String("group_id", c.GroupID),
 		slog.Int("concurrency", c.Concurrency),
+		slog.Bool("material_files", c.MaterialFiles),
+		slog.String("file_table", c.FileTable),
 	)
 }

@@ -2,10 +2,14 @@ package frontdb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -21,9 +25,11 @@ import (
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
 
+	"yjshub/hub/blobs"
 	"yjshub/hub/bus"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
+	"yjshub/hub/links"
 	"yjshub/hub/store"
 	"yjshub/hub/tracing"
 )
@@ -62,6 +68,10 @@ type Connector struct {
 	scrub   scrubber
 	stats   stats
 	tracer  trace.Tracer
+	// files and audit serve MaterialFiles: where the materials' bytes are, and the audit log
+	// each file written is recorded in.
+	files blobs.Store
+	audit links.Audit
 }
 
 // Option changes how New builds a Connector.
@@ -70,6 +80,16 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	tracing trace.TracerProvider
+	files   blobs.Store
+	audit   links.Audit
+}
+
+// WithMaterialFiles gives the connector the hub's blob store, from which it copies the bytes of
+// the materials the hub holds into the file table when Config.MaterialFiles is set, and the
+// audit log each copy is recorded in (a read of the material by the department, connector
+// frontdb) before it is written. Required with MaterialFiles.
+func WithMaterialFiles(files blobs.Store, audit links.Audit) Option {
+	return func(o *options) { o.files, o.audit = files, audit }
 }
 
 // WithLogger sends the connector's logs to l. Default: nothing is logged. Lines carry event,
@@ -100,15 +120,22 @@ func New(cfg Config, b *bus.Bus, rec connector.Recorder, results Results, opts .
 	if results == nil {
 		errs = append(errs, errors.New("results: required"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("frontdb: invalid configuration: %w", err)
-	}
 	o := options{log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Connector{cfg: cfg, tables: newTables(cfg), bus: b, rec: rec, results: results, scrub: newScrubber(cfg.DSN),
-		log: o.log.With("connector", Kind, "department", cfg.Department), tracer: tracing.Tracer(o.tracing)}, nil
+	if cfg.MaterialFiles && (o.files == nil || o.audit == nil) {
+		errs = append(errs, errors.New("material_files: the hub keeps no files to write (serve with --data-dir or --blob-store)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("frontdb: invalid configuration: %w", err)
+	}
+	c := &Connector{cfg: cfg, tables: newTables(cfg), bus: b, rec: rec, results: results, scrub: newScrubber(cfg.DSN),
+		log: o.log.With("connector", Kind, "department", cfg.Department), tracer: tracing.Tracer(o.tracing)}
+	if cfg.MaterialFiles {
+		c.files, c.audit = o.files, o.audit
+	}
+	return c, nil
 }
 
 // Name is the connector's name in the connectors file and the status API.
@@ -208,7 +235,7 @@ func (c *Connector) open(ctx context.Context) (*sqlx.DB, error) {
 			return fail("migrate the exchange tables", err)
 		}
 	}
-	if err := checkTables(ctx, db, c.tables); err != nil {
+	if err := checkTables(ctx, db, c.tables, c.cfg.MaterialFiles); err != nil {
 		hint := ""
 		if !c.cfg.migrate() {
 			hint = " (migrate is false: the department must create them as connectors/frontdb/README.md describes)"
@@ -337,11 +364,84 @@ func (c *Connector) stage(ctx context.Context, db *sqlx.DB, m subcase) (err erro
 		}
 		span.End()
 	}()
-	_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO `+c.tables.Subcase+`
+	if c.files == nil {
+		return c.insertSubcase(ctx, db, m)
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := c.writeFiles(ctx, tx, m); err != nil {
+		return err
+	}
+	if err := c.insertSubcase(ctx, tx, m); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// insertSubcase inserts m into the staging table unless a row with its id is there.
+func (c *Connector) insertSubcase(ctx context.Context, db sqlx.ExtContext, m subcase) error {
+	_, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO `+c.tables.Subcase+`
 		(id, event_type, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		m.id, m.typ, m.caseID, m.subcaseID, m.matterCode, m.department, m.form, m.materials, m.envelope, timeText(time.Now()))
 	return err
+}
+
+// writeFiles writes into the file table, in tx, the bytes of each material of m that the hub
+// holds (its message carries a signed link) and the table does not have yet, each read first
+// recorded in the audit log. A file's bytes are checked against its sha256 on the way: a blob
+// that does not match is an error (retried, never written). A material the hub no longer keeps
+// is left out with a warning: its link answers 410 too.
+func (c *Connector) writeFiles(ctx context.Context, tx *sqlx.Tx, m subcase) error {
+	for _, ref := range m.materials.V {
+		if ref.LinkExpiresAt == nil {
+			continue
+		}
+		if err := c.audit(ctx, links.Read{SHA256: ref.SHA256, Case: m.caseID, Subcase: m.subcaseID, Department: c.cfg.Department,
+			Connector: Kind, Status: http.StatusOK}); err != nil {
+			return fmt.Errorf("recording the read of a material in the audit log: %w", err)
+		}
+		var n int
+		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM `+c.tables.File+` WHERE sha256 = ?`), ref.SHA256); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		content, info, err := c.readFile(ctx, ref.SHA256)
+		if errors.Is(err, blobs.ErrNotFound) {
+			c.log.WarnContext(ctx, "frontdb: a material the hub no longer keeps is not written", "case_id", m.caseID, "subcase_id", m.subcaseID, "sha256", ref.SHA256)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO `+c.tables.File+` (sha256, content_type, size, content, created_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`), ref.SHA256, info.ContentType, info.Size, content, timeText(time.Now())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFile reads a whole blob and checks it against its sha256.
+func (c *Connector) readFile(ctx context.Context, sum string) ([]byte, blobs.Info, error) {
+	r, info, err := c.files.Open(ctx, sum, 0, -1)
+	if err != nil {
+		return nil, info, err
+	}
+	defer r.Close()
+	content, err := io.ReadAll(r)
+	if err != nil {
+		return nil, info, fmt.Errorf("reading a material's file: %w", err)
+	}
+	if got := sha256.Sum256(content); hex.EncodeToString(got[:]) != sum {
+		return nil, info, fmt.Errorf("the stored file of material %s does not match its sha256", sum)
+	}
+	return content, info, nil
 }
 
 // fail records f with the Recorder.

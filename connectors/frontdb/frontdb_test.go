@@ -3,7 +3,9 @@ package frontdb_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,10 +22,12 @@ import (
 
 	"yjshub/connectors/connectortest"
 	"yjshub/connectors/frontdb"
+	"yjshub/hub/blobs"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
 	"yjshub/hub/event"
 	"yjshub/hub/hubtest"
+	"yjshub/hub/links"
 	"yjshub/hub/store/storetest"
 	"yjshub/problem"
 )
@@ -978,6 +982,80 @@ func TestTheLinkToAMaterialTheHubHoldsIsWrittenIntoTheExchangeTable(t *testing.T
 		if len(materials) != 1 || materials[0].URI != link || materials[0].LinkExpiresAt == nil || !materials[0].LinkExpiresAt.Equal(exp) ||
 			materials[0].ContentType != "application/pdf" || materials[0].SHA256 != sum {
 			t.Fatalf("materials_json = %s", got)
+		}
+	})
+}
+
+// With material_files, the bytes of each material the hub holds are written into the file
+// table with the sub-case, once per file however many sub-cases name it, each copy recorded as
+// a read of the department through frontdb; a material on a platform's host (no link) is not;
+// and a connector configured so without the hub's files does not start.
+func TestWithMaterialFilesTheBytesOfHeldMaterialsAreWrittenOnceAndAudited(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, h *harness) {
+		store, err := blobs.NewDisk(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := []byte("%PDF-1.7\n% a licence scan\n%%EOF\n")
+		digest := sha256.Sum256(content)
+		sum := hex.EncodeToString(digest[:])
+		if _, err := store.Put(h.Ctx, sum, int64(len(content)), "application/pdf", bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var reads []links.Read
+		audit := func(_ context.Context, r links.Read) error {
+			mu.Lock()
+			defer mu.Unlock()
+			reads = append(reads, r)
+			return nil
+		}
+		cfg := h.config()
+		cfg.MaterialFiles = true
+		if _, err := frontdb.New(cfg, h.Bus, h.Rec, h.results); err == nil || !strings.Contains(err.Error(), "material_files: the hub keeps no files") {
+			t.Fatalf("New with material_files and no blob store: %v; want it refused, saying why", err)
+		}
+		c, err := frontdb.New(cfg, h.Bus, h.Rec, h.results, frontdb.WithLogger(h.Log), frontdb.WithMaterialFiles(store, audit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := time.Now().Add(time.Hour).UTC()
+		held := event.MaterialRef{Type: "business-licence", Name: "营业执照", Filename: "yyzz.pdf", SHA256: sum, Size: int64(len(content)),
+			URI: "https://hub.test/api/v1/files/" + sum + "?sig=x", ContentType: "application/pdf", LinkExpiresAt: &exp}
+		elsewhere := event.MaterialRef{Type: "id-card", Name: "身份证", Filename: "id.pdf", SHA256: strings.Repeat("ab", 32), Size: 10,
+			URI: "https://files.example/id.pdf"}
+		_, sc1, raw1 := h.Dispatched("cs-f1", nil, held, elsewhere)
+		_, sc2, raw2 := h.Dispatched("cs-f2", nil, held)
+		h.Publish("cs-f1", raw1)
+		h.Publish("cs-f2", raw2)
+		h.Start(c.Run)
+		h.WaitFor("both sub-cases staged", func() bool { return h.count("yjs_subcase_in", "") == 2 && h.lag() == 0 })
+
+		var rows []struct {
+			SHA256      string `db:"sha256"`
+			ContentType string `db:"content_type"`
+			Size        int64  `db:"size"`
+			Content     []byte `db:"content"`
+		}
+		if err := h.side.SelectContext(h.Ctx, &rows, "SELECT sha256, content_type, size, content FROM yjs_subcase_in_file"); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].SHA256 != sum || rows[0].ContentType != "application/pdf" || rows[0].Size != int64(len(content)) ||
+			!bytes.Equal(rows[0].Content, content) {
+			t.Fatalf("the file table holds %d rows: %+v; want the held file once, its bytes whole", len(rows), rows)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var got []string
+		for _, r := range reads {
+			if r.SHA256 != sum || r.Department != h.Dept || r.Connector != frontdb.Kind || r.Status != 200 {
+				t.Errorf("audited read %+v; want the held file, by %s, through frontdb", r, h.Dept)
+			}
+			got = append(got, r.Case+"/"+r.Subcase)
+		}
+		slices.Sort(got)
+		if want := []string{"cs-f1/" + sc1, "cs-f2/" + sc2}; !slices.Equal(slices.Compact(got), want) {
+			t.Errorf("reads audited for %v; want one (or a repeat, on a retry) for each sub-case %v", got, want)
 		}
 	})
 }

@@ -28,6 +28,8 @@ type tables struct {
 	Subcase, Result string
 	// SubcaseName and ResultName are the bare names, for index names.
 	SubcaseName, ResultName string
+	// File is the table of material files (material_files), qualified like the others.
+	File string
 	// Version is goose's table of applied migrations: one per staging table, so that two
 	// departments sharing one database keep separate histories.
 	Version string
@@ -44,6 +46,7 @@ func newTables(cfg Config) tables {
 		Postgres: cfg.Driver == DriverPostgres,
 		Subcase:  q(cfg.SubcaseTable), Result: q(cfg.ResultTable),
 		SubcaseName: cfg.SubcaseTable, ResultName: cfg.ResultTable,
+		File:    q(cfg.FileTable),
 		Version: q(cfg.SubcaseTable + "_migrations"),
 	}
 }
@@ -147,13 +150,17 @@ func ensureSchema(ctx context.Context, db *sqlx.DB, schema string) error {
 
 // checkTables verifies that the exchange tables have every column the connector uses, so that
 // a department-owned schema that lacks one fails at start, not on the first sub-case.
-func checkTables(ctx context.Context, db *sqlx.DB, t tables) error {
-	for _, q := range []string{
+func checkTables(ctx context.Context, db *sqlx.DB, t tables, files bool) error {
+	queries := []string{
 		`SELECT seq, id, event_type, case_id, subcase_id, matter_code, department, form_json, materials_json, envelope_json, created_at, picked_up_at
 			FROM ` + t.Subcase + ` WHERE 1 = 0`,
 		`SELECT seq, result_id, subcase_id, type, time, comment, reason, decision_number, licences_json, missing_json,
 			department_ref, created_at, processed_at, error FROM ` + t.Result + ` WHERE 1 = 0`,
-	} {
+	}
+	if files {
+		queries = append(queries, `SELECT sha256, content_type, size, content, created_at FROM `+t.File+` WHERE 1 = 0`)
+	}
+	for _, q := range queries {
 		rows, err := db.QueryContext(ctx, q)
 		if err != nil {
 			return err
