@@ -67,6 +67,33 @@ async function submit(example) {
   return c.id;
 }
 
+// submitWithUploads submits the example with each material's file uploaded to the hub over tus
+// (a small PDF made here), named by the material object's id, so that the departments read the
+// files through their links.
+async function submitWithUploads(example) {
+  const app = JSON.parse(readFileSync(join(repo, 'examples', example + '.json'), 'utf8'));
+  // The holder as the hub reads the application (cases.Holder): the enterprise's or the
+  // individual business's USCC, else the person's ID number.
+  const holder = app.applicant_type === 'enterprise' ? app.form['enterprise.uscc']
+    : app.form['applicant.subject'] === '个体工商户' ? app.form['individual_business.uscc'] : app.form['applicant.id_number'];
+  const b64 = (v) => Buffer.from(v).toString('base64');
+  app.materials = await Promise.all(app.materials.map(async (m) => {
+    const bytes = Buffer.from(`%PDF-1.7\n% ${m.type} ${crypto.randomUUID()}\n%%EOF\n`);
+    const tus = {Authorization: 'Bearer ' + platformKey, 'Tus-Resumable': '1.0.0'};
+    const created = await fetch(hub + '/api/v1/uploads', {method: 'POST', headers: {...tus, 'Upload-Length': String(bytes.length),
+      'Upload-Metadata': `filename ${b64(m.filename)},type ${b64(m.type)},holder ${b64(holder)}`}});
+    if (created.status !== 201) throw new Error(`creating the upload of ${m.type}: ${created.status} ${await created.text()}`);
+    const done = await fetch(new URL(created.headers.get('Location'), hub), {method: 'PATCH', body: bytes,
+      headers: {...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream'}});
+    const id = done.headers.get('Upload-Material-Id');
+    if (done.status !== 204 || !id) throw new Error(`uploading ${m.type}: ${done.status} ${await done.text()}`);
+    return {type: m.type, id};
+  }));
+  const c = await api('/cases', {key: platformKey, method: 'POST', body: app});
+  if (!/^cs_/.test(c.id)) throw new Error('no case id in ' + JSON.stringify(c).slice(0, 200));
+  return {id: c.id, materials: app.materials.length};
+}
+
 async function screenshot(page, name) {
   // The page marks <main> once it has drawn (app.js).
   await page.waitForSelector('main[data-ready]', {timeout});
@@ -145,7 +172,8 @@ await run('sign in', async () => {
 });
 
 await run('a case completes on the case page', async () => {
-  completed = await submit('open-drink-shop-individual');
+  const uploaded = await submitWithUploads('open-drink-shop-individual');
+  completed = uploaded.id;
   await page.goto(`${hub}/ui/#/cases/${completed}`);
   await page.waitForSelector('#case-id');
   log(`submitted ${completed}; the case page shows ${await text('.case-state')}`);
@@ -156,8 +184,12 @@ await run('a case completes on the case page', async () => {
   if (subcases < 2 || delivered !== subcases || approved !== subcases) {
     throw new Error(`${subcases} sub-cases, ${delivered} delivered, ${approved} approved steps on the timeline`);
   }
+  // Each material was uploaded to the hub; the departments read it through their links before
+  // they approved, and the materials table lists those reads.
+  const read = await page.locator('#case-materials [data-reads]').count();
+  if (read !== uploaded.materials) throw new Error(`${read} of ${uploaded.materials} uploaded materials list their reads`);
   await screenshot(page, '03-case-completed');
-  log(`${completed} completed: ${subcases} sub-cases delivered and approved`);
+  log(`${completed} completed: ${subcases} sub-cases delivered and approved; ${read} uploaded materials, each with its reads by the departments`);
 });
 
 await run('a refused delivery shows as failed', async () => {
