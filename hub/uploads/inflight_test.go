@@ -4,9 +4,13 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"yjshub/hub/auth"
+	"yjshub/hub/blobs"
 	"yjshub/hub/blobs/blobstest"
+	"yjshub/hub/leaktest"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 	"yjshub/hub/uploads"
@@ -141,4 +147,65 @@ func BenchmarkUpload50MB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// An upload whose multipart upload S3 failed to complete (tusd completes it only in the request
+// that sends the last byte) is completed when its owner resumes at its end, and becomes the
+// material.
+func TestAnUploadThatS3FailedToAssembleIsAssembledWhenResumedAtItsEnd(t *testing.T) {
+	cfg := blobstest.S3Config(t)
+	target, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A proxy in front of the S3 server that fails CompleteMultipartUpload while failing is set
+	// (every attempt of the SDK's retries); the requests keep their Host, so their signatures
+	// still verify.
+	var failing atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && r.Method == http.MethodPost && r.URL.Query().Has("uploadId") {
+			http.Error(w, "<Error><Code>InternalError</Code><Message>injected</Message></Error>", http.StatusInternalServerError)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	behind := flightStore{
+		name: "s3 behind a proxy",
+		configure: func(e *env, c *uploads.Config) {
+			s3Flight().configure(e, c) // the prefix of the test's own, and its cleanup
+			pcfg := e.s3cfg
+			pcfg.Endpoint = srv.URL
+			st, err := blobs.NewS3(e.t.Context(), pcfg)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			c.S3 = st
+		},
+		leftovers: s3Flight().leftovers,
+	}
+	e := newEnv(t, storetest.OpenSQLite, behind, nil)
+	data := pdf(6<<20 + 999)
+	loc := e.create(keyAlpha, len(data), pdfMeta())
+	failing.Store(true)
+	if resp := e.patch(keyAlpha, loc, 0, data, nil); resp.StatusCode < 500 || resp.Header.Get(uploads.HeaderMaterialID) != "" {
+		t.Fatalf("the completing PATCH while S3 fails to complete: %d, material %q; want a 5xx and none", resp.StatusCode, resp.Header.Get(uploads.HeaderMaterialID))
+	}
+	failing.Store(false)
+	if got := e.offset(keyAlpha, loc); got != len(data) {
+		t.Fatalf("Upload-Offset after the failed completion = %d, want %d (every part kept)", got, len(data))
+	}
+	resp := e.patch(keyAlpha, loc, len(data), nil, nil)
+	id := resp.Header.Get(uploads.HeaderMaterialID)
+	if resp.StatusCode != http.StatusNoContent || id == "" {
+		t.Fatalf("PATCH at the end: %d, material %q %s; want 204 and a material", resp.StatusCode, id, readAll(t, resp))
+	}
+	if status, m := e.material(keyAlpha, id); status != http.StatusOK || m["sha256"] != sha(data) {
+		t.Errorf("material: %d %v; want sha256 %s", status, m, sha(data))
+	}
+	if left := e.leftovers(); len(left) != 0 {
+		t.Errorf("the finished upload left %v behind", left)
+	}
+	leaktest.AssertNoLeak(t, e.logs.String(), holderID)
 }
