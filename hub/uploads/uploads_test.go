@@ -81,8 +81,8 @@ func TestAFiftyMBUploadInterruptedAndResumedCompletesWithItsSHA256(t *testing.T)
 		if resp := e.request(http.MethodHead, loc, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("HEAD of the finished upload: %d, want 404 (removed once a material)", resp.StatusCode)
 		}
-		t.Logf("50 MB upload with one interruption, %s: %.1f MB/s (%s; resumed from %d of %d bytes sent)",
-			e.store.Dialect(), float64(size)/1e6/elapsed.Seconds(), elapsed.Round(time.Millisecond), resumedAt, sent)
+		t.Logf("50 MB upload with one interruption, %s, in flight on %s: %.1f MB/s (%s; resumed from %d of %d bytes sent)",
+			e.store.Dialect(), fl.name, float64(size)/1e6/elapsed.Seconds(), elapsed.Round(time.Millisecond), resumedAt, sent)
 	})
 }
 
