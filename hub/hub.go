@@ -99,6 +99,9 @@ type Config struct {
 	UploadDir string
 	// UploadMaxAge is how long an unfinished upload is kept. Default uploads.DefaultMaxAge (24h).
 	UploadMaxAge time.Duration
+	// UploadStore is where uploads in flight are kept: uploads.InFlightDisk under UploadDir, or
+	// uploads.InFlightS3 in the bucket of Blobs, which must then be a *blobs.S3. Default disk.
+	UploadStore uploads.InFlightStore
 	// UploadMaxSize bounds each material type's files in bytes; a type not listed takes
 	// uploads.DefaultMaxSize (50 MiB).
 	UploadMaxSize map[string]int64
@@ -250,7 +253,8 @@ func (s *Services) buildFiles(cfg Config) error {
 	if dir == "" && cfg.DataDir != "" {
 		dir = filepath.Join(cfg.DataDir, "uploads")
 	}
-	up, err := uploads.New(uploads.Config{Store: cfg.Store, Blobs: s.Blobs, Dir: dir, Authenticate: uploader(cfg.Clients),
+	s3, _ := s.Blobs.(*blobs.S3) // uploads.New names the mistake of InFlightS3 without it
+	up, err := uploads.New(uploads.Config{Store: cfg.Store, Blobs: s.Blobs, Dir: dir, InFlight: cfg.UploadStore, S3: s3, Authenticate: uploader(cfg.Clients),
 		KnownType: func(code string) bool { _, ok := cfg.Catalogue.Material(code); return ok },
 		MaxSize:   cfg.UploadMaxSize, Accept: cfg.UploadAccept, MaxAge: cfg.UploadMaxAge, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {

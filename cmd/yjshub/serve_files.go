@@ -37,6 +37,9 @@ type fileOptions struct {
 	linkKeys  string         // the link keyring file; "": <data-dir>/links.key
 	uploadDir string         // uploads in flight; "": <data-dir>/uploads
 	maxAge    time.Duration  // how long an unfinished upload is kept
+	// uploadStore keeps uploads in flight: disk (under uploadDir) or s3 (the blob store's
+	// bucket; uploadDir keeps the lock files and the parts on their way).
+	uploadStore string
 	// s3Flags records which --s3-* flags were given, so that one given with --blob-store=disk
 	// is named rather than ignored.
 	s3Flags []string
@@ -53,6 +56,7 @@ func fileFlags(cmd *cobra.Command, o *fileOptions) {
 	f.BoolVar(&o.s3.PathStyle, "s3-path-style", false, "with --blob-store=s3: address the bucket in the path, as S3Proxy and MinIO on a bare address need")
 	f.StringVar(&o.linkKeys, "link-keys", "", "the keyring that signs links to files, made on first start (default --data-dir/"+links.FileName+")")
 	f.StringVar(&o.uploadDir, "upload-dir", "", "where uploads in flight wait (default --data-dir/uploads); every instance needs the same directory")
+	f.StringVar(&o.uploadStore, "upload-store", string(uploads.InFlightDisk), "where uploads in flight are kept: disk (--upload-dir) or s3 (the --blob-store=s3 bucket, under --s3-prefix/uploads/; --upload-dir keeps the lock files)")
 	f.DurationVar(&o.maxAge, "upload-max-age", uploads.DefaultMaxAge, "how long an unfinished upload is kept before it is removed (0: the default)")
 }
 
@@ -76,6 +80,9 @@ func (o fileOptions) withDefaults() fileOptions {
 	if o.maxAge == 0 {
 		o.maxAge = uploads.DefaultMaxAge
 	}
+	if o.uploadStore == "" {
+		o.uploadStore = string(uploads.InFlightDisk)
+	}
 	return o
 }
 
@@ -96,6 +103,15 @@ func (o fileOptions) validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--blob-store %q: want disk or s3", o.blobStore))
+	}
+	switch uploads.InFlightStore(o.uploadStore) {
+	case uploads.InFlightDisk:
+	case uploads.InFlightS3:
+		if o.blobStore != blobStoreS3 {
+			errs = append(errs, fmt.Errorf("--upload-store=s3 keeps uploads in flight in the S3 blob store's bucket, and --blob-store is %q: give --blob-store=s3 with its --s3-* flags", o.blobStore))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--upload-store %q: want disk or s3", o.uploadStore))
 	}
 	if o.maxAge <= 0 {
 		errs = append(errs, fmt.Errorf("--upload-max-age %s: must be more than 0 (0 takes the default, %s)", o.maxAge, uploads.DefaultMaxAge))
@@ -176,3 +192,6 @@ func sweepUploads(svc *uploads.Service, maxAge time.Duration, logger *slog.Logge
 		}
 	}
 }
+
+// inFlight is the store of uploads in flight that --upload-store names.
+func (o fileOptions) inFlight() uploads.InFlightStore { return uploads.InFlightStore(o.uploadStore) }

@@ -59,15 +59,24 @@ func BearerKeys(cs *auth.Clients) Authenticator {
 // mounted behind it.
 func FromContext(r *http.Request) (auth.Client, bool) { return auth.FromContext(r.Context()) }
 
-// Config configures a Service. Store, Blobs, Dir, Authenticate and KnownType are required.
+// Config configures a Service. Store, Blobs, Dir, Authenticate and KnownType are required; S3
+// too when InFlight is InFlightS3.
 type Config struct {
 	// Store keeps the materials_uploaded rows (migration 00028).
 	Store *store.Store
 	// Blobs keeps the bytes of finished uploads under their sha256.
 	Blobs blobs.Store
 	// Dir holds uploads in flight (tusd's filestore, with its lock files). It is created when
-	// missing.
+	// missing. With InFlightS3 it holds the lock files, the chunks being checked against their
+	// Upload-Checksum and the parts being sent to S3, none of which outlives its request.
 	Dir string
+	// InFlight says where uploads in flight are kept: InFlightDisk under Dir, or InFlightS3 in
+	// S3's bucket. Default InFlightDisk.
+	InFlight InFlightStore
+	// S3 is the store whose client and bucket keep uploads in flight with InFlightS3, under its
+	// UploadsPrefix: the blob store itself, in a deployment, so that S3 is configured once.
+	// Required with InFlightS3, unused otherwise.
+	S3 *blobs.S3
 	// Authenticate tells who sent a request; only platform and department clients may upload.
 	Authenticate Authenticator
 	// KnownType reports whether a material type code is in the catalogue.
@@ -94,6 +103,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.InFlight == "" {
+		c.InFlight = InFlightDisk
+	}
 	if c.DefaultMaxSize == 0 {
 		c.DefaultMaxSize = DefaultMaxSize
 	}
@@ -130,6 +142,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Dir == "" {
 		errs = append(errs, errors.New("uploads: Dir is required"))
+	}
+	switch c.InFlight {
+	case InFlightDisk:
+	case InFlightS3:
+		if c.S3 == nil {
+			errs = append(errs, errors.New("uploads: InFlight s3 needs S3, the store whose bucket keeps them"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("uploads: InFlight %q is neither disk nor s3", c.InFlight))
 	}
 	if c.Authenticate == nil {
 		errs = append(errs, errors.New("uploads: Authenticate is required"))

@@ -7,10 +7,15 @@
 // holder). Its bytes live in a blobs.Store under their sha256; the record lives in the
 // materials_uploaded table.
 //
-// Uploads in flight live in tusd's filestore under a directory of the hub's own. Deployments
-// that keep their blobs in S3 will keep uploads in flight in tusd's s3store; that is a later
-// step, and until then every hub instance that serves uploads needs the directory on a disk
-// they share.
+// Uploads in flight live where Config.InFlight says: in tusd's filestore under a directory of
+// the hub's own (InFlightDisk, the default), or in tusd's s3store in the S3 blob store's bucket
+// under its UploadsPrefix (InFlightS3), so that a deployment on S3 keeps no upload's bytes on an
+// instance's disk between requests. Either way the finish path reads an upload only through
+// tusd's Upload.GetReader, and the lock files stay in the local directory: tusd ships no lock
+// that spans hosts, so instances that share uploads in flight need one upload's requests to
+// reach one instance (sticky sessions), or a distributed locker. Sweep lists the uploads in
+// flight from the store itself (the .info files or objects), so that with S3 any instance
+// sweeps every instance's expired uploads.
 //
 // What an upload goes through:
 //

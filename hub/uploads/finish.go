@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -34,14 +33,15 @@ func (s *Service) preFinish(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 }
 
 // finish makes the complete upload info a material object (see preFinish); the caller holds
-// the upload's lock.
+// the upload's lock. It reads the upload only through tusd's Upload.GetReader, so that the
+// same path serves uploads in flight on the local disk and in S3: once to hash and sniff,
+// and once more into the blob store, whose Put checks the sha256 again on the way.
 func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResponse, error) {
-	up, err := s.files.GetUpload(ctx, info.ID)
+	up, err := s.flight.GetUpload(ctx, info.ID)
 	if err != nil {
 		return tusd.HTTPResponse{}, s.unavailable("open the finished upload", err)
 	}
-	path := info.Storage["Path"]
-	sum, ct, err := s.examine(path, info.Size)
+	sum, ct, err := s.examine(ctx, up, info)
 	if err != nil {
 		return tusd.HTTPResponse{}, s.unavailable("read the finished upload", err)
 	}
@@ -57,12 +57,12 @@ func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResp
 		return tusd.HTTPResponse{}, tusError(http.StatusUnprocessableEntity, codeUnprocessable, "the upload was refused and removed", ps...)
 	}
 
-	f, err := os.Open(path)
+	rd, err := up.GetReader(ctx)
 	if err != nil {
 		return tusd.HTTPResponse{}, s.unavailable("reopen the finished upload", err)
 	}
-	defer func() { _ = f.Close() }()
-	if _, err := s.cfg.Blobs.Put(ctx, sum, info.Size, ct, f); err != nil {
+	defer func() { _ = rd.Close() }()
+	if _, err := s.cfg.Blobs.Put(ctx, sum, info.Size, ct, rd); err != nil {
 		return tusd.HTTPResponse{}, s.unavailable("store the finished upload's bytes", err)
 	}
 	m := Material{
@@ -83,32 +83,42 @@ func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResp
 	return tusd.HTTPResponse{Header: tusd.HTTPHeader{HeaderMaterialID: m.ID}}, nil
 }
 
-// examine reads the file at path once, hashing every byte and sniffing the content type from
-// its head; an OFD is a zip and is told apart by its OFD.xml entry.
-func (s *Service) examine(path string, size int64) (sum, ct string, err error) {
-	f, err := os.Open(path)
+// examine streams the upload once, hashing every byte and sniffing the content type from its
+// head. An OFD is a zip told apart by its OFD.xml entry, which only the zip's directory at the
+// end of the file names: that check reads the upload at random through the store's readerAt
+// (the file itself on disk; ranged GETs on S3, a window or two of the end rather than a spool
+// of the whole file), and only for uploads that sniff as zip.
+func (s *Service) examine(ctx context.Context, up tusd.Upload, info tusd.FileInfo) (sum, ct string, err error) {
+	rd, err := up.GetReader(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	defer func() { _ = f.Close() }()
+	defer func() { _ = rd.Close() }()
 	h := sha256.New()
 	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(f, head)
+	n, err := io.ReadFull(rd, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return "", "", err
 	}
 	head = head[:n]
 	h.Write(head)
-	rest, err := io.Copy(h, f)
+	rest, err := io.Copy(h, rd)
 	if err != nil {
 		return "", "", err
 	}
-	if got := int64(n) + rest; got != size {
-		return "", "", fmt.Errorf("the upload holds %d bytes, not the %d declared", got, size)
+	if got := int64(n) + rest; got != info.Size {
+		return "", "", fmt.Errorf("the upload holds %d bytes, not the %d declared", got, info.Size)
 	}
 	ct, _, _ = strings.Cut(mimetype.Detect(head).String(), ";") // text/plain; charset=utf-8
-	if ct == "application/zip" && isOFD(f, size) {
-		ct = ContentTypeOFD
+	if ct == "application/zip" {
+		ra, closer, err := s.flight.readerAt(ctx, info)
+		if err != nil {
+			return "", "", err
+		}
+		defer func() { _ = closer.Close() }()
+		if isOFD(ra, info.Size) {
+			ct = ContentTypeOFD
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), ct, nil
 }
@@ -130,7 +140,7 @@ func isOFD(r io.ReaderAt, size int64) bool {
 // remove deletes an upload in flight; the Service holds its lock (tusd's, for the request).
 // A failure is logged and left to Sweep.
 func (s *Service) remove(ctx context.Context, up tusd.Upload, id string) {
-	if err := s.files.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+	if err := s.flight.AsTerminatableUpload(up).Terminate(ctx); err != nil {
 		s.cfg.Logger.Warn("uploads: remove an upload in flight", "upload", id, "err", err)
 	}
 }
@@ -147,7 +157,7 @@ func (s *Service) unavailable(what string, err error) error {
 // material; answered here, the client gets the material or the reason it was refused. It
 // reports whether it answered.
 func (s *Service) retryFinish(w http.ResponseWriter, r *http.Request, id string) bool {
-	up, err := s.files.GetUpload(r.Context(), id)
+	up, err := s.flight.GetUpload(r.Context(), id)
 	if err != nil {
 		return false
 	}
@@ -172,6 +182,11 @@ func (s *Service) retryFinish(w http.ResponseWriter, r *http.Request, id string)
 	}
 	if offset := r.Header.Get("Upload-Offset"); offset != strconv.FormatInt(info.Offset, 10) {
 		writeError(w, http.StatusConflict, "offset_mismatch", "Upload-Offset is not the upload's offset; HEAD tells it")
+		return true
+	}
+	if err := s.flight.assemble(r.Context(), up, info); err != nil {
+		_ = s.unavailable("assemble the finished upload", err)
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "the hub could not assemble the finished upload; try again")
 		return true
 	}
 	resp, err := s.finish(r.Context(), info)

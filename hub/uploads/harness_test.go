@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +25,7 @@ import (
 
 	"yjshub/hub/auth"
 	"yjshub/hub/blobs"
+	"yjshub/hub/blobs/blobstest"
 	"yjshub/hub/store"
 	"yjshub/hub/store/storetest"
 	"yjshub/hub/uploads"
@@ -121,9 +124,13 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// env is a Service served over HTTP on one SQL backend.
+// env is a Service served over HTTP on one SQL backend, with its uploads in flight in one
+// store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
+	fl    flightStore
+	s3    *blobs.S3 // with the S3 store of uploads in flight
+	s3cfg blobs.S3Config
 	svc   *uploads.Service
 	srv   *httptest.Server
 	blobs *memBlobs
@@ -156,14 +163,20 @@ const holderID = "11010519491231002X"
 
 var knownTypes = []string{"id_card", "licence", "photo"}
 
-func newEnv(t *testing.T, open storetest.Opener, change func(*uploads.Config)) *env {
+func newEnv(t *testing.T, open storetest.Opener, fl flightStore, change func(*uploads.Config)) *env {
+	t.Helper()
+	return newEnvOn(t, storetest.Migrated(open)(t), fl, change)
+}
+
+// newEnvOn serves a Service on the migrated store st, for a test or a benchmark.
+func newEnvOn(t testing.TB, st *store.Store, fl flightStore, change func(*uploads.Config)) *env {
 	t.Helper()
 	cs := auth.New()
 	cs.Add(auth.Client{Name: "alpha", Role: auth.RolePlatform}, auth.HashKey(keyAlpha))
 	cs.Add(auth.Client{Name: "beta", Role: auth.RolePlatform}, auth.HashKey(keyBeta))
 	cs.Add(auth.Client{Name: "dept", Role: auth.RoleDepartment, Department: "amr"}, auth.HashKey(keyDept))
 	cs.Add(auth.Client{Name: "ops", Role: auth.RoleOperator}, auth.HashKey(keyOperator))
-	e := &env{t: t, blobs: newMemBlobs(), store: storetest.Migrated(open)(t),
+	e := &env{t: t, fl: fl, blobs: newMemBlobs(), store: st,
 		clock: &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}, dir: t.TempDir()}
 	cfg := uploads.Config{
 		Store:        e.store,
@@ -175,6 +188,7 @@ func newEnv(t *testing.T, open storetest.Opener, change func(*uploads.Config)) *
 		Now:          e.clock.Now,
 		Logger:       slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+	fl.configure(e, &cfg)
 	if change != nil {
 		change(&cfg)
 	}
@@ -188,11 +202,81 @@ func newEnv(t *testing.T, open storetest.Opener, change func(*uploads.Config)) *
 	return e
 }
 
-// eachBackend runs test on every SQL backend.
-func eachBackend(t *testing.T, test func(t *testing.T, open storetest.Opener)) {
+// eachBackend runs test on every SQL backend with every store of uploads in flight.
+func eachBackend(t *testing.T, test func(t *testing.T, open storetest.Opener, fl flightStore)) {
 	for name, open := range storetest.Backends() {
-		t.Run(name, func(t *testing.T) { test(t, open) })
+		for _, fl := range flightStores {
+			t.Run(name+"/"+fl.name, func(t *testing.T) { test(t, open, fl) })
+		}
 	}
+}
+
+// eachStore runs test with every store of uploads in flight, on SQLite.
+func eachStore(t *testing.T, test func(t *testing.T, fl flightStore)) {
+	for _, fl := range flightStores {
+		t.Run(fl.name, func(t *testing.T) { test(t, fl) })
+	}
+}
+
+// flightStore is a store of uploads in flight as the tests see it.
+type flightStore struct {
+	name string
+	// configure points the Service's Config at the store, skipping the test when the store's
+	// server is absent.
+	configure func(e *env, cfg *uploads.Config)
+	// leftovers lists what the store keeps of uploads in flight, each name starting with the
+	// upload's id (its object id on S3).
+	leftovers func(e *env) []string
+	// received reports whether the upload at loc has taken in at least n bytes of a request
+	// still being received.
+	received func(e *env, loc string, n int64) bool
+}
+
+var flightStores = []flightStore{
+	{
+		name:      string(uploads.InFlightDisk),
+		configure: func(*env, *uploads.Config) {},
+		leftovers: func(e *env) []string { return e.localFiles() },
+		received: func(e *env, loc string, n int64) bool {
+			fi, err := os.Stat(filepath.Join(e.dir, path.Base(loc))) // filestore keeps the bytes under the id
+			return err == nil && fi.Size() >= n
+		},
+	},
+	{
+		name: string(uploads.InFlightS3),
+		configure: func(e *env, cfg *uploads.Config) {
+			e.s3, e.s3cfg = blobstest.NewS3(e.t)
+			cfg.InFlight, cfg.S3 = uploads.InFlightS3, e.s3
+		},
+		leftovers: func(e *env) []string {
+			c, prefix := blobstest.RawClient(e.s3cfg), e.s3.UploadsPrefix()
+			left := blobstest.S3Objects(e.t, c, e.s3cfg.Bucket, prefix)
+			for _, k := range blobstest.S3MultipartUploads(e.t, c, e.s3cfg.Bucket, prefix) {
+				left = append(left, k+" (multipart upload)")
+			}
+			// The lock files, spooled chunks and parts on their way stay on the local disk.
+			for _, f := range e.localFiles() {
+				left = append(left, f+" (local)")
+			}
+			return left
+		},
+		received: func(e *env, _ string, n int64) bool {
+			// s3store spools a part to a local file before it sends it.
+			for _, f := range e.localFiles() {
+				if fi, err := os.Stat(filepath.Join(e.dir, f)); err == nil && strings.HasPrefix(f, "tusd-s3-tmp-") && fi.Size() >= n {
+					return true
+				}
+			}
+			return false
+		},
+	},
+}
+
+// objectID is the part of an upload's id (the last element of its URL) that names its files
+// or objects: the whole id on disk, the part before "+" on S3.
+func objectID(loc string) string {
+	id, _, _ := strings.Cut(path.Base(loc), "+")
+	return id
 }
 
 // meta is tus Upload-Metadata.
@@ -293,7 +377,7 @@ func (e *env) rows() int {
 	return n
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readAll(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -303,7 +387,7 @@ func readAll(t *testing.T, resp *http.Response) string {
 }
 
 // errorBody decodes the hub's error body.
-func errorBody(t *testing.T, resp *http.Response) (code string, rules []string) {
+func errorBody(t testing.TB, resp *http.Response) (code string, rules []string) {
 	t.Helper()
 	var b struct {
 		Error struct {
@@ -338,8 +422,14 @@ func pdf(n int) []byte {
 	return b
 }
 
-// leftovers lists what the directory of uploads in flight holds.
+// leftovers lists what the store keeps of uploads in flight.
 func (e *env) leftovers() []string {
+	e.t.Helper()
+	return e.fl.leftovers(e)
+}
+
+// localFiles lists what the directory of uploads in flight holds.
+func (e *env) localFiles() []string {
 	e.t.Helper()
 	entries, err := os.ReadDir(e.dir)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 )
 
@@ -18,18 +16,18 @@ const sweepLockWait = 10 * lockPoll
 // first (tusd's lock release), so that no half-written chunk outlives its upload. It returns
 // every error met, having tried every upload.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	entries, err := os.ReadDir(s.cfg.Dir)
-	if err != nil {
+	ids, err := s.flight.ids(ctx)
+	if err != nil && len(ids) == 0 {
 		return 0, fmt.Errorf("uploads: sweep: %w", err)
 	}
 	now := s.cfg.Now()
 	var errs []error
+	if err != nil {
+		// Some uploads could not be listed; the others are still swept.
+		errs = append(errs, fmt.Errorf("uploads: sweep: %w", err))
+	}
 	removed := 0
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".info")
-		if !ok || e.IsDir() {
-			continue
-		}
+	for _, id := range ids {
 		gone, err := s.sweepOne(ctx, id, now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("uploads: sweep upload %s: %w", id, err))
@@ -42,7 +40,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 }
 
 func (s *Service) sweepOne(ctx context.Context, id string, now time.Time) (bool, error) {
-	up, err := s.files.GetUpload(ctx, id)
+	up, err := s.flight.GetUpload(ctx, id)
 	if err != nil {
 		return false, err
 	}
@@ -68,7 +66,7 @@ func (s *Service) sweepOne(ctx context.Context, id string, now time.Time) (bool,
 		return false, fmt.Errorf("lock: %w", err)
 	}
 	defer func() { _ = lock.Unlock() }()
-	if err := s.files.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+	if err := s.flight.AsTerminatableUpload(up).Terminate(ctx); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tus/tusd/v2/pkg/filelocker"
-	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	xslog "golang.org/x/exp/slog"
 
@@ -50,13 +49,13 @@ const lockPoll = time.Second
 // concurrent use.
 type Service struct {
 	cfg     Config
-	files   filestore.FileStore
+	flight  inFlight
 	locker  filelocker.FileLocker
 	tus     *tusd.UnroutedHandler
 	handler http.Handler
 }
 
-// New returns a Service that keeps uploads in flight under cfg.Dir.
+// New returns a Service that keeps uploads in flight where cfg.InFlight says.
 func New(cfg Config) (*Service, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -65,14 +64,17 @@ func New(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("uploads: create the directory of uploads in flight: %w", err)
 	}
+	// The lock files stay on the local disk with either store: tusd ships no lock that spans
+	// instances (its memorylocker, its default for S3, spans one process), and the filelocker's
+	// release requests are what lets a resuming client or Sweep take over an upload.
 	locker := filelocker.New(cfg.Dir)
 	// A request waiting for an upload's lock (a client resuming after its connection broke,
 	// Sweep) asks the holder to let go; the holder looks every HolderPollInterval. tusd's 5 s
 	// would keep a resuming client waiting that long, a stat a second per upload is cheap.
 	locker.HolderPollInterval, locker.AcquirerPollInterval = lockPoll, lockPoll/4
-	s := &Service{cfg: cfg, files: filestore.New(cfg.Dir), locker: locker}
+	s := &Service{cfg: cfg, flight: newInFlight(cfg), locker: locker}
 	composer := tusd.NewStoreComposer()
-	s.files.UseIn(composer)
+	s.flight.useIn(composer)
 	s.locker.UseIn(composer)
 	// A deferred length would escape the size limit checked at creation.
 	composer.UsesLengthDeferrer = false
@@ -154,11 +156,11 @@ func (s *Service) tusMethods(w http.ResponseWriter, r *http.Request) {
 
 // ownUpload reports whether upload id exists and belongs to the request's client.
 func (s *Service) ownUpload(r *http.Request, id string) bool {
-	if strings.ContainsAny(id, "/.\\") {
+	if !s.flight.validID(id) {
 		return false
 	}
 	c, _ := auth.FromContext(r.Context())
-	up, err := s.files.GetUpload(r.Context(), id)
+	up, err := s.flight.GetUpload(r.Context(), id)
 	if err != nil {
 		return false
 	}

@@ -11,9 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,8 +23,8 @@ import (
 )
 
 func TestAFiftyMBUploadInterruptedAndResumedCompletesWithItsSHA256(t *testing.T) {
-	eachBackend(t, func(t *testing.T, open storetest.Opener) {
-		e := newEnv(t, open, nil)
+	eachBackend(t, func(t *testing.T, open storetest.Opener, fl flightStore) {
+		e := newEnv(t, open, fl, nil)
 		const size = 50_000_000
 		data := make([]byte, size)
 		if _, err := rand.Read(data); err != nil {
@@ -84,8 +81,8 @@ func TestAFiftyMBUploadInterruptedAndResumedCompletesWithItsSHA256(t *testing.T)
 		if resp := e.request(http.MethodHead, loc, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("HEAD of the finished upload: %d, want 404 (removed once a material)", resp.StatusCode)
 		}
-		t.Logf("50 MB upload with one interruption, %s: %.1f MB/s (%s; resumed from %d of %d bytes sent)",
-			e.store.Dialect(), float64(size)/1e6/elapsed.Seconds(), elapsed.Round(time.Millisecond), resumedAt, sent)
+		t.Logf("50 MB upload with one interruption, %s, in flight on %s: %.1f MB/s (%s; resumed from %d of %d bytes sent)",
+			e.store.Dialect(), fl.name, float64(size)/1e6/elapsed.Seconds(), elapsed.Round(time.Millisecond), resumedAt, sent)
 	})
 }
 
@@ -118,8 +115,8 @@ func (e *env) interruptedPatch(key, loc string, data []byte, cut int) int {
 }
 
 func TestCreationWithUploadOfASmallPDFBecomesAMaterial(t *testing.T) {
-	eachBackend(t, func(t *testing.T, open storetest.Opener) {
-		e := newEnv(t, open, nil)
+	eachBackend(t, func(t *testing.T, open storetest.Opener, fl flightStore) {
+		e := newEnv(t, open, fl, nil)
 		data := pdf(40_000)
 		md := pdfMeta()
 		md["sha256"] = sha(data)
@@ -154,8 +151,8 @@ func TestCreationWithUploadOfASmallPDFBecomesAMaterial(t *testing.T) {
 }
 
 func TestADeclaredSHA256ThatDoesNotMatchIsRefusedAndNothingIsStored(t *testing.T) {
-	eachBackend(t, func(t *testing.T, open storetest.Opener) {
-		e := newEnv(t, open, nil)
+	eachBackend(t, func(t *testing.T, open storetest.Opener, fl flightStore) {
+		e := newEnv(t, open, fl, nil)
 		data := pdf(10_000)
 		md := pdfMeta()
 		md["sha256"] = sha([]byte("other bytes"))
@@ -193,10 +190,10 @@ func TestTheContentTypeIsSniffedFromTheBytes(t *testing.T) {
 		{"A zip with OFD.xml at its root is an OFD", nil, ofd, uploads.ContentTypeOFD},
 		{"A zip without OFD.xml is refused", nil, zipOnly, ""},
 	}
-	eachBackend(t, func(t *testing.T, open storetest.Opener) {
+	eachBackend(t, func(t *testing.T, open storetest.Opener, fl flightStore) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				e := newEnv(t, open, func(c *uploads.Config) { c.Accept = tc.accept })
+				e := newEnv(t, open, fl, func(c *uploads.Config) { c.Accept = tc.accept })
 				loc := e.create(keyAlpha, len(tc.data), pdfMeta())
 				resp := e.patch(keyAlpha, loc, 0, tc.data, nil)
 				if tc.want == "" {
@@ -241,8 +238,8 @@ func zipOf(t *testing.T, names ...string) []byte {
 }
 
 func TestAnUploadIsVisibleToItsOwnerOnly(t *testing.T) {
-	eachBackend(t, func(t *testing.T, open storetest.Opener) {
-		e := newEnv(t, open, nil)
+	eachBackend(t, func(t *testing.T, open storetest.Opener, fl flightStore) {
+		e := newEnv(t, open, fl, nil)
 		data := pdf(2000)
 		loc := e.create(keyAlpha, len(data), pdfMeta())
 		for _, key := range []string{keyBeta, keyDept} {
@@ -267,143 +264,160 @@ func TestAnUploadIsVisibleToItsOwnerOnly(t *testing.T) {
 		if resp := e.request(http.MethodHead, loc, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("HEAD after termination: %d, want 404", resp.StatusCode)
 		}
+		if left := e.leftovers(); len(left) != 0 {
+			t.Errorf("the terminated upload left %v behind", left)
+		}
 	})
 }
 
 func TestOnlyAuthenticatedPlatformsAndDepartmentsMayUpload(t *testing.T) {
-	e := newEnv(t, storetest.OpenSQLite, nil)
-	hdr := map[string]string{"Upload-Length": "100", "Upload-Metadata": meta(pdfMeta())}
-	tests := []struct {
-		name string
-		key  string
-		want int
-	}{
-		{"No key is 401", "", http.StatusUnauthorized},
-		{"An unknown key is 401", "yjk_nobody", http.StatusUnauthorized},
-		{"An operator is 403", keyOperator, http.StatusForbidden},
-		{"A department may upload", keyDept, http.StatusCreated},
-		{"A platform may upload", keyAlpha, http.StatusCreated},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := e.request(http.MethodPost, e.uploadsURL(), tc.key, hdr, nil)
-			if resp.StatusCode != tc.want {
-				t.Errorf("POST: %d, want %d", resp.StatusCode, tc.want)
-			}
-			if tc.want == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
-				t.Error("401 without WWW-Authenticate")
-			}
-		})
-	}
+	eachStore(t, func(t *testing.T, fl flightStore) {
+		e := newEnv(t, storetest.OpenSQLite, fl, nil)
+		hdr := map[string]string{"Upload-Length": "100", "Upload-Metadata": meta(pdfMeta())}
+		tests := []struct {
+			name string
+			key  string
+			want int
+		}{
+			{"No key is 401", "", http.StatusUnauthorized},
+			{"An unknown key is 401", "yjk_nobody", http.StatusUnauthorized},
+			{"An operator is 403", keyOperator, http.StatusForbidden},
+			{"A department may upload", keyDept, http.StatusCreated},
+			{"A platform may upload", keyAlpha, http.StatusCreated},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				resp := e.request(http.MethodPost, e.uploadsURL(), tc.key, hdr, nil)
+				if resp.StatusCode != tc.want {
+					t.Errorf("POST: %d, want %d", resp.StatusCode, tc.want)
+				}
+				if tc.want == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+					t.Error("401 without WWW-Authenticate")
+				}
+			})
+		}
+	})
 }
 
 func TestCreationIsRefusedWithEveryProblemNamed(t *testing.T) {
-	e := newEnv(t, storetest.OpenSQLite, nil)
-	tests := []struct {
-		name   string
-		size   string
-		md     map[string]string
-		status int
-		rules  []string
-	}{
-		{"An unknown type and a missing holder are both reported", "100",
-			map[string]string{"filename": "a.pdf", "type": "passport"}, 422,
-			[]string{"/metadata/holder required", "/metadata/type enum"}},
-		{"Missing type, file name and a malformed sha256 are all reported", "100",
-			map[string]string{"holder": holderID, "sha256": "ABC"}, 422,
-			[]string{"/metadata/filename required", "/metadata/sha256 sha256", "/metadata/type required"}},
-		{"A holder that is neither a USCC nor an ID number is refused", "100",
-			map[string]string{"filename": "a.pdf", "type": "licence", "holder": "110105194912310021"}, 422,
-			[]string{"/metadata/holder holder"}},
-		{"A size above the type's limit is 413", strconv.Itoa(1<<20 + 1),
-			map[string]string{"filename": "a.png", "type": "photo", "holder": holderID}, 413,
-			[]string{"/headers/Upload-Length max_size"}},
-		{"A file name with a directory is refused", "100",
-			map[string]string{"filename": "../etc/passwd", "type": "photo", "holder": holderID}, 422,
-			[]string{"/metadata/filename filename"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := e.request(http.MethodPost, e.uploadsURL(), keyAlpha,
-				map[string]string{"Upload-Length": tc.size, "Upload-Metadata": meta(tc.md)}, nil)
-			if resp.StatusCode != tc.status {
-				t.Fatalf("POST: %d, want %d", resp.StatusCode, tc.status)
-			}
-			if _, rules := errorBody(t, resp); !slices.Equal(rules, tc.rules) {
-				t.Errorf("problems %v, want %v", rules, tc.rules)
-			}
+	eachStore(t, func(t *testing.T, fl flightStore) {
+		e := newEnv(t, storetest.OpenSQLite, fl, nil)
+		tests := []struct {
+			name   string
+			size   string
+			md     map[string]string
+			status int
+			rules  []string
+		}{
+			{"An unknown type and a missing holder are both reported", "100",
+				map[string]string{"filename": "a.pdf", "type": "passport"}, 422,
+				[]string{"/metadata/holder required", "/metadata/type enum"}},
+			{"Missing type, file name and a malformed sha256 are all reported", "100",
+				map[string]string{"holder": holderID, "sha256": "ABC"}, 422,
+				[]string{"/metadata/filename required", "/metadata/sha256 sha256", "/metadata/type required"}},
+			{"A holder that is neither a USCC nor an ID number is refused", "100",
+				map[string]string{"filename": "a.pdf", "type": "licence", "holder": "110105194912310021"}, 422,
+				[]string{"/metadata/holder holder"}},
+			{"A size above the type's limit is 413", strconv.Itoa(1<<20 + 1),
+				map[string]string{"filename": "a.png", "type": "photo", "holder": holderID}, 413,
+				[]string{"/headers/Upload-Length max_size"}},
+			{"A file name with a directory is refused", "100",
+				map[string]string{"filename": "../etc/passwd", "type": "photo", "holder": holderID}, 422,
+				[]string{"/metadata/filename filename"}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				resp := e.request(http.MethodPost, e.uploadsURL(), keyAlpha,
+					map[string]string{"Upload-Length": tc.size, "Upload-Metadata": meta(tc.md)}, nil)
+				if resp.StatusCode != tc.status {
+					t.Fatalf("POST: %d, want %d", resp.StatusCode, tc.status)
+				}
+				if _, rules := errorBody(t, resp); !slices.Equal(rules, tc.rules) {
+					t.Errorf("problems %v, want %v", rules, tc.rules)
+				}
+			})
+		}
+		t.Run("The same size within the default limit is accepted for a type without its own", func(t *testing.T) {
+			md := pdfMeta()
+			e.create(keyAlpha, 1<<20+1, md)
 		})
-	}
-	t.Run("The same size within the default limit is accepted for a type without its own", func(t *testing.T) {
-		md := pdfMeta()
-		e.create(keyAlpha, 1<<20+1, md)
 	})
 }
 
 func TestAChunkWhoseChecksumDoesNotMatchIsDiscarded(t *testing.T) {
-	e := newEnv(t, storetest.OpenSQLite, nil)
-	data := pdf(5000)
-	loc := e.create(keyAlpha, len(data), pdfMeta())
-	sum := func(b []byte) string {
-		h := sha256.Sum256(b)
-		return "sha256 " + base64.StdEncoding.EncodeToString(h[:])
-	}
+	eachStore(t, func(t *testing.T, fl flightStore) {
+		e := newEnv(t, storetest.OpenSQLite, fl, nil)
+		data := pdf(5000)
+		loc := e.create(keyAlpha, len(data), pdfMeta())
+		sum := func(b []byte) string {
+			h := sha256.Sum256(b)
+			return "sha256 " + base64.StdEncoding.EncodeToString(h[:])
+		}
 
-	resp := e.patch(keyAlpha, loc, 0, data[:3000], map[string]string{"Upload-Checksum": sum(data[:2999])})
-	if resp.StatusCode != uploads.StatusChecksumMismatch {
-		t.Fatalf("PATCH with a wrong checksum: %d, want 460", resp.StatusCode)
-	}
-	if got := e.offset(keyAlpha, loc); got != 0 {
-		t.Fatalf("after a mismatched chunk Upload-Offset = %d, want 0", got)
-	}
-	resp = e.patch(keyAlpha, loc, 0, data[:3000], map[string]string{"Upload-Checksum": "md5 AAAA"})
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("PATCH with an unsupported algorithm: %d, want 400", resp.StatusCode)
-	}
-	resp = e.patch(keyAlpha, loc, 0, data[:3000], map[string]string{"Upload-Checksum": sum(data[:3000])})
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != "3000" {
-		t.Fatalf("PATCH with the right checksum: %d offset %q, want 204 3000", resp.StatusCode, resp.Header.Get("Upload-Offset"))
-	}
-	resp = e.patch(keyAlpha, loc, 3000, data[3000:], map[string]string{"Upload-Checksum": sum(data[3000:])})
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get(uploads.HeaderMaterialID) == "" {
-		t.Fatalf("completing PATCH: %d material %q", resp.StatusCode, resp.Header.Get(uploads.HeaderMaterialID))
-	}
-	if got := e.blobs.keys(); !slices.Equal(got, []string{sha(data)}) {
-		t.Errorf("blobs %v, want [%s]", got, sha(data))
-	}
+		resp := e.patch(keyAlpha, loc, 0, data[:3000], map[string]string{"Upload-Checksum": sum(data[:2999])})
+		if resp.StatusCode != uploads.StatusChecksumMismatch {
+			t.Fatalf("PATCH with a wrong checksum: %d, want 460", resp.StatusCode)
+		}
+		if got := e.offset(keyAlpha, loc); got != 0 {
+			t.Fatalf("after a mismatched chunk Upload-Offset = %d, want 0", got)
+		}
+		resp = e.patch(keyAlpha, loc, 0, data[:3000], map[string]string{"Upload-Checksum": "md5 AAAA"})
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("PATCH with an unsupported algorithm: %d, want 400", resp.StatusCode)
+		}
+		resp = e.patch(keyAlpha, loc, 0, data[:3000], map[string]string{"Upload-Checksum": sum(data[:3000])})
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Upload-Offset") != "3000" {
+			t.Fatalf("PATCH with the right checksum: %d offset %q, want 204 3000", resp.StatusCode, resp.Header.Get("Upload-Offset"))
+		}
+		resp = e.patch(keyAlpha, loc, 3000, data[3000:], map[string]string{"Upload-Checksum": sum(data[3000:])})
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get(uploads.HeaderMaterialID) == "" {
+			t.Fatalf("completing PATCH: %d material %q", resp.StatusCode, resp.Header.Get(uploads.HeaderMaterialID))
+		}
+		if got := e.blobs.keys(); !slices.Equal(got, []string{sha(data)}) {
+			t.Errorf("blobs %v, want [%s]", got, sha(data))
+		}
 
-	opts := e.request(http.MethodOptions, e.uploadsURL(), "", nil, nil)
-	if ext := opts.Header.Get("Tus-Extension"); !slices.Contains(strings.Split(ext, ","), "checksum") ||
-		!slices.Contains(strings.Split(ext, ","), "termination") || opts.Header.Get("Tus-Checksum-Algorithm") != "sha256" {
-		t.Errorf("OPTIONS: Tus-Extension %q, Tus-Checksum-Algorithm %q", ext, opts.Header.Get("Tus-Checksum-Algorithm"))
-	}
+		opts := e.request(http.MethodOptions, e.uploadsURL(), "", nil, nil)
+		if ext := opts.Header.Get("Tus-Extension"); !slices.Contains(strings.Split(ext, ","), "checksum") ||
+			!slices.Contains(strings.Split(ext, ","), "termination") || opts.Header.Get("Tus-Checksum-Algorithm") != "sha256" {
+			t.Errorf("OPTIONS: Tus-Extension %q, Tus-Checksum-Algorithm %q", ext, opts.Header.Get("Tus-Checksum-Algorithm"))
+		}
+	})
 }
 
 func TestTheSweeperRemovesUnfinishedUploadsOlderThanMaxAge(t *testing.T) {
-	e := newEnv(t, storetest.OpenSQLite, func(c *uploads.Config) { c.MaxAge = 24 * time.Hour })
-	old := e.create(keyAlpha, 1000, pdfMeta())
-	if resp := e.patch(keyAlpha, old, 0, pdf(1000)[:400], nil); resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("PATCH: %d", resp.StatusCode)
-	}
-	e.clock.Add(20 * time.Hour)
-	fresh := e.create(keyBeta, 1000, pdfMeta())
+	eachStore(t, func(t *testing.T, fl flightStore) {
+		e := newEnv(t, storetest.OpenSQLite, fl, func(c *uploads.Config) { c.MaxAge = 24 * time.Hour })
+		old := e.create(keyAlpha, 1000, pdfMeta())
+		if resp := e.patch(keyAlpha, old, 0, pdf(1000)[:400], nil); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH: %d", resp.StatusCode)
+		}
+		e.clock.Add(20 * time.Hour)
+		fresh := e.create(keyBeta, 1000, pdfMeta())
 
-	if n, err := e.svc.Sweep(t.Context()); err != nil || n != 0 {
-		t.Fatalf("Sweep at 20 h = %d, %v; want 0, nil", n, err)
-	}
-	e.clock.Add(4*time.Hour + time.Second)
-	if n, err := e.svc.Sweep(t.Context()); err != nil || n != 1 {
-		t.Fatalf("Sweep at 24 h = %d, %v; want 1, nil", n, err)
-	}
-	if resp := e.request(http.MethodHead, old, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("HEAD of the swept upload: %d, want 404", resp.StatusCode)
-	}
-	if got := e.offset(keyBeta, fresh); got != 0 {
-		t.Errorf("the fresh upload's offset = %d, want 0 (kept)", got)
-	}
-	if left := e.leftovers(); len(left) != 2 || !slices.Contains(left, path.Base(fresh)+".info") {
-		t.Errorf("after the sweep the directory holds %v, want the fresh upload's bytes and .info only", left)
-	}
+		if n, err := e.svc.Sweep(t.Context()); err != nil || n != 0 {
+			t.Fatalf("Sweep at 20 h = %d, %v; want 0, nil", n, err)
+		}
+		e.clock.Add(4*time.Hour + time.Second)
+		if n, err := e.svc.Sweep(t.Context()); err != nil || n != 1 {
+			t.Fatalf("Sweep at 24 h = %d, %v; want 1, nil", n, err)
+		}
+		if resp := e.request(http.MethodHead, old, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("HEAD of the swept upload: %d, want 404", resp.StatusCode)
+		}
+		if got := e.offset(keyBeta, fresh); got != 0 {
+			t.Errorf("the fresh upload's offset = %d, want 0 (kept)", got)
+		}
+		left := e.leftovers()
+		for _, l := range left {
+			if !strings.HasPrefix(l, objectID(fresh)) {
+				t.Errorf("after the sweep %s is left, which is not the fresh upload's", l)
+			}
+		}
+		if !slices.Contains(left, objectID(fresh)+".info") {
+			t.Errorf("after the sweep the store holds %v, without the fresh upload's .info", left)
+		}
+	})
 }
 
 func TestConfigValidateReportsEveryProblem(t *testing.T) {
@@ -419,8 +433,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 }
 
 func TestAnUploadWhoseFinishingFailedIsFinishedWhenResumedAtItsEnd(t *testing.T) {
-	eachBackend(t, func(t *testing.T, open storetest.Opener) {
-		e := newEnv(t, open, nil)
+	eachBackend(t, func(t *testing.T, open storetest.Opener, fl flightStore) {
+		e := newEnv(t, open, fl, nil)
 		e.blobs.failPuts = 1
 		data := pdf(30_000)
 		loc := e.create(keyAlpha, len(data), pdfMeta())
@@ -458,78 +472,81 @@ func TestAnUploadWhoseFinishingFailedIsFinishedWhenResumedAtItsEnd(t *testing.T)
 }
 
 func TestNoLogLineOrErrorBodyCarriesTheHolder(t *testing.T) {
-	e := newEnv(t, storetest.OpenSQLite, nil)
-	md := pdfMeta()
-	md["type"] = "passport"
-	resp := e.request(http.MethodPost, e.uploadsURL(), keyAlpha,
-		map[string]string{"Upload-Length": "10", "Upload-Metadata": meta(md)}, nil)
-	body := readAll(t, resp)
-	loc := e.create(keyAlpha, 20, pdfMeta())
-	resp = e.patch(keyAlpha, loc, 0, []byte("plain text, refused."), nil)
-	body += readAll(t, resp)
-	e.clock.Add(48 * time.Hour)
-	e.create(keyAlpha, 20, pdfMeta())
-	e.clock.Add(48 * time.Hour)
-	if _, err := e.svc.Sweep(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	leaktest.AssertNoLeak(t, body+e.logs.String(), holderID)
+	eachStore(t, func(t *testing.T, fl flightStore) {
+		e := newEnv(t, storetest.OpenSQLite, fl, nil)
+		md := pdfMeta()
+		md["type"] = "passport"
+		resp := e.request(http.MethodPost, e.uploadsURL(), keyAlpha,
+			map[string]string{"Upload-Length": "10", "Upload-Metadata": meta(md)}, nil)
+		body := readAll(t, resp)
+		loc := e.create(keyAlpha, 20, pdfMeta())
+		resp = e.patch(keyAlpha, loc, 0, []byte("plain text, refused."), nil)
+		body += readAll(t, resp)
+		e.clock.Add(48 * time.Hour)
+		e.create(keyAlpha, 20, pdfMeta())
+		e.clock.Add(48 * time.Hour)
+		if _, err := e.svc.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		leaktest.AssertNoLeak(t, body+e.logs.String(), holderID)
+	})
 }
 
 func TestTheSweeperStopsAnExpiredUploadThatIsBeingWritten(t *testing.T) {
-	e := newEnv(t, storetest.OpenSQLite, nil)
-	const size = 1 << 20
-	loc := e.create(keyAlpha, size, pdfMeta())
-	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, loc, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Authorization", "Bearer "+keyAlpha)
-	req.Header.Set("Upload-Offset", "0")
-	req.Header.Set("Content-Type", "application/offset+octet-stream")
-	done := make(chan int, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
+	eachStore(t, func(t *testing.T, fl flightStore) {
+		e := newEnv(t, storetest.OpenSQLite, fl, nil)
+		const size = 1 << 20
+		loc := e.create(keyAlpha, size, pdfMeta())
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPatch, loc, pr)
 		if err != nil {
-			done <- 0
-			return
+			t.Fatal(err)
 		}
-		_ = resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	// The PATCH holds the upload's lock while its body trickles in.
-	if _, err := pw.Write(pdf(size)[:1000]); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(e.dir, path.Base(loc)) // filestore keeps the bytes under the id
-	deadline := time.Now().Add(10 * time.Second)
-	for fi, err := os.Stat(bin); (err != nil || fi.Size() < 1000) && time.Now().Before(deadline); fi, err = os.Stat(bin) {
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
-	if fi, err := os.Stat(bin); err != nil || fi.Size() < 1000 {
-		t.Fatalf("the PATCH's first bytes never reached the upload: %v", err)
-	}
-	e.clock.Add(uploads.DefaultMaxAge + time.Minute)
-	n, err := e.svc.Sweep(t.Context())
-	if err != nil || n != 1 {
-		t.Fatalf("Sweep during a PATCH = %d, %v; want 1, nil", n, err)
-	}
-	_ = pw.CloseWithError(io.ErrClosedPipe)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the PATCH of the swept upload did not end")
-	}
-	if resp := e.request(http.MethodHead, loc, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("HEAD of the swept upload: %d, want 404", resp.StatusCode)
-	}
-	deadline = time.Now().Add(10 * time.Second)
-	for len(e.leftovers()) != 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
-	}
-	if left := e.leftovers(); len(left) != 0 {
-		t.Errorf("the swept upload left %v behind", left)
-	}
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Authorization", "Bearer "+keyAlpha)
+		req.Header.Set("Upload-Offset", "0")
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+		done := make(chan int, 1)
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			_ = resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		// The PATCH holds the upload's lock while its body trickles in.
+		if _, err := pw.Write(pdf(size)[:1000]); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !fl.received(e, loc, 1000) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+		}
+		if !fl.received(e, loc, 1000) {
+			t.Fatal("the PATCH's first bytes never reached the upload")
+		}
+		e.clock.Add(uploads.DefaultMaxAge + time.Minute)
+		n, err := e.svc.Sweep(t.Context())
+		if err != nil || n != 1 {
+			t.Fatalf("Sweep during a PATCH = %d, %v; want 1, nil", n, err)
+		}
+		_ = pw.CloseWithError(io.ErrClosedPipe)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the PATCH of the swept upload did not end")
+		}
+		if resp := e.request(http.MethodHead, loc, keyAlpha, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("HEAD of the swept upload: %d, want 404", resp.StatusCode)
+		}
+		deadline = time.Now().Add(10 * time.Second)
+		for len(e.leftovers()) != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+		}
+		if left := e.leftovers(); len(left) != 0 {
+			t.Errorf("the swept upload left %v behind", left)
+		}
+	})
 }
