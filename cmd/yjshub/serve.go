@@ -287,7 +287,8 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 		return err
 	}
 	deps := connectors.Deps{Bus: b, Store: st, Catalogue: in.cat, Cases: svc.Cases, Licences: svc.Licences, Recorder: svc.Recorder,
-		Inbox: svc.Inbox, DeadLetters: svc.DeadLetters.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger, Tracing: tp.TracerProvider()}
+		Inbox: svc.Inbox, DeadLetters: svc.DeadLetters.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger, Tracing: tp.TracerProvider(),
+		Links: svc.LinkKeys, FilesBase: publicURL}
 	manager, reload, err := startConnectors(o, in, deps, simulated, bg)
 	if err != nil {
 		return err

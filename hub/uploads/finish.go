@@ -49,8 +49,9 @@ func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResp
 	if declared, ok := info.MetaData[MetaSHA256]; ok && declared != sum {
 		ps.Add("/metadata/sha256", problem.RuleConflict, "the bytes received do not hash to the declared sha256")
 	}
-	if !s.accepted(ct) {
-		ps.Add("/content", problem.RuleEnum, "the file's content type, sniffed from its bytes, is %s; accepted are %v", ct, s.cfg.Accept)
+	licence := info.MetaData[metaLicence] == "1"
+	if !s.accepted(ct, licence) {
+		ps.Add("/content", problem.RuleEnum, "the file's content type, sniffed from its bytes, is %s; accepted are %v", ct, s.acceptedTypes(licence))
 	}
 	if len(ps) > 0 {
 		s.remove(ctx, up, info.ID)
