@@ -192,7 +192,8 @@ func Specs(f *File, deps Deps, simulated map[string]restpush.Config) []Spec {
 		for name, p := range f.Platforms {
 			cfg := p
 			add(platform.Kind+":"+name, cfg, func() (connector.Connector, error) {
-				pd := platform.Deps{Bus: deps.Bus, Store: deps.Store, Catalogue: deps.Catalogue, Recorder: deps.Recorder}
+				pd := platform.Deps{Bus: deps.Bus, Store: deps.Store, Catalogue: deps.Catalogue, Recorder: deps.Recorder,
+					Links: deps.Links, FilesBase: deps.FilesBase}
 				if deps.Cases != nil { // a nil *cases.Service is not a nil interface
 					pd.Cases = deps.Cases
 				}

@@ -50,6 +50,10 @@ type Deps struct {
 	// Licences is the e-licence library, for platforms that import licences or tell of
 	// revocations.
 	Licences *licences.Library
+	// Links signs the links to the e-licences' files the hub holds that platforms' result
+	// pushes carry, relative to FilesBase (the hub's public URL). Optional: no links.
+	Links     *links.Keyring
+	FilesBase string
 	// DeadLetters counts waiting dead letters per connector name. Optional.
 	DeadLetters func(ctx context.Context) (map[string]int64, error)
 	// DeadLetterTopic names the Kafka topic mirroring a connector's dead letters; the manager

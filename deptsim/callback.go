@@ -125,7 +125,8 @@ func (s *Simulator) wait(d time.Duration) bool {
 }
 
 // buildEvent returns the event of type typ. Its id depends only on the sub-case and the type,
-// so the hub recognises it if it arrives twice.
+// so the hub recognises it if it arrives twice. The licence of an approval has its file
+// uploaded to the hub first, where the hub keeps files (uploadLicenceFile).
 func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
 	now := s.now().In(china)
 	ev := event.DepartmentEvent{EventID: "sim-" + seq.data.SubcaseID + "-" + typ, Type: typ, Time: now}
@@ -140,7 +141,9 @@ func (s *Simulator) buildEvent(seq sequence, typ string) event.DepartmentEvent {
 		ev.Comment = "（模拟）准予许可"
 		ev.DecisionNumber = fmt.Sprintf("模拟%s〔%s〕号", initials(seq.dept), serial(seq.data.SubcaseID))
 		if seq.data.Matter.Result.Kind == "licence" {
-			ev.Licences = []event.Licence{s.licence(seq, now)}
+			l := s.licence(seq, now)
+			s.uploadLicenceFile(seq, &l)
+			ev.Licences = []event.Licence{l}
 		}
 	case event.Rejected:
 		ev.Reason = "（模拟）申请不符合法定条件，不予许可"

@@ -54,6 +54,13 @@
 //     the material's type and what failed (never the link, a capability). [Simulator.Fetches]
 //     lists what was fetched; DeptStats counts materials fetched and refused. Materials on
 //     other servers are not fetched.
+//   - Before an approval that issues an e-licence, a department with an API key
+//     ([WithHubKeys]) uploads the licence's file, a small generated PDF marked SIMULATED
+//     E-LICENCE, to the hub (PUT /api/v1/files/{sha256} at the callback's address, the licence
+//     type as its type, the holder's number as its holder) and names it in the approval by
+//     file.object_id; without a key, from a hub that keeps no files (404, 405), or on any
+//     failure, the file is given by its sim:// uri as before. DeptStats counts the files
+//     uploaded.
 //   - Personal data (the form, data.applicant) is sent back to the hub in licences but never
 //     written to a log line or an error message; a 4xx answer of the hub is logged by its
 //     error code and problem paths only.

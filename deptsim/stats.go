@@ -34,6 +34,9 @@ type DeptStats struct {
 	// MaterialsRefused counts materials whose link the hub refused or whose bytes did not
 	// match; each makes its sub-case rejected.
 	MaterialsRefused int `json:"materials_refused,omitempty"`
+	// LicenceFilesUploaded counts the e-licences' files uploaded to the hub before their
+	// approvals (PUT /api/v1/files/{sha256}), each named in its approval by object id.
+	LicenceFilesUploaded int `json:"licence_files_uploaded,omitempty"`
 	// CallbacksSent counts events the hub answered 2xx.
 	CallbacksSent int `json:"callbacks_sent"`
 	// CallbacksFailed counts events given up: answered 4xx, or still failing after every retry.

@@ -255,8 +255,9 @@ func (s *Services) buildFiles(cfg Config) error {
 	}
 	s3, _ := s.Blobs.(*blobs.S3) // uploads.New names the mistake of InFlightS3 without it
 	up, err := uploads.New(uploads.Config{Store: cfg.Store, Blobs: s.Blobs, Dir: dir, InFlight: cfg.UploadStore, S3: s3, Authenticate: uploader(cfg.Clients),
-		KnownType: func(code string) bool { _, ok := cfg.Catalogue.Material(code); return ok },
-		MaxSize:   cfg.UploadMaxSize, Accept: cfg.UploadAccept, MaxAge: cfg.UploadMaxAge, Now: cfg.Now, Logger: cfg.Logger})
+		KnownType:         func(code string) bool { _, ok := cfg.Catalogue.Material(code); return ok },
+		IssuedLicenceType: func(dept, typ string) bool { return issuesLicenceType(cfg.Catalogue, dept, typ) },
+		MaxSize:           cfg.UploadMaxSize, Accept: cfg.UploadAccept, MaxAge: cfg.UploadMaxAge, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("hub: the upload service: %w", err)
 	}
@@ -271,6 +272,26 @@ func anonymousOwner(cs *auth.Clients) string {
 		return AnonymousUploader
 	}
 	return ""
+}
+
+// issuesLicenceType reports whether department dept handles a matter (for any applicant type)
+// whose result is an e-licence of type typ: the type under which it uploads that licence's file.
+func issuesLicenceType(cat *catalogue.Catalogue, dept, typ string) bool {
+	for _, m := range cat.Matters {
+		handles := m.Department.Default == dept
+		for _, d := range m.Department.ByApplicantType {
+			handles = handles || d == dept
+		}
+		if !handles {
+			continue
+		}
+		for _, t := range m.LicenceTypes() {
+			if t.Name == typ {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // uploader authenticates an upload: the client the API's guard authenticated already, else the

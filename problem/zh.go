@@ -180,6 +180,10 @@ var zhTemplates = map[string]zhTemplate{
 
 	// hub/licences: an e-licence a department issues or revokes.
 	"issuer": {thing: "发证机关应为办理该事项的部门本身", bare: "发证机关应为办理该事项的部门本身"},
+	// hub/licences: an e-licence's file named by the id of a file the department uploaded.
+	"licence_file_object": {thing: "%s：没有找到本部门上传的该证照文件，请先上传证照文件", bare: "没有找到本部门上传的该证照文件，请先上传证照文件"},
+	"licence_file_holder": {thing: "%s：上传的证照文件不属于该证照的持证人，请核对", bare: "上传的证照文件不属于该证照的持证人，请核对"},
+	"licence_file_format": {thing: "%s：证照文件应为OFD或PDF格式", bare: "证照文件应为OFD或PDF格式"},
 
 	// hub/sharing: consents (授权) for shared data.
 	"consent_missing":   {thing: "需要申请人授权后才能使用共享数据，请先取得申请人授权"},

@@ -289,7 +289,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	}
 	deps := connectors.Deps{Bus: b, Store: st, Catalogue: in.cat, Cases: svc.Cases, Licences: svc.Licences, Recorder: svc.Recorder,
 		Inbox: svc.Inbox, DeadLetters: svc.DeadLetters.Counts, DeadLetterTopic: deadletter.Topic, Logger: logger, Tracing: tp.TracerProvider(),
-		Blobs: svc.Blobs, AuditRead: svc.AuditRead}
+		Blobs: svc.Blobs, AuditRead: svc.AuditRead, Links: svc.LinkKeys, FilesBase: publicURL}
 	manager, reload, err := startConnectors(o, in, deps, simulated, bg)
 	if err != nil {
 		return err

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
 	"yjshub/connectors/casepush"
 	"yjshub/hub/cases"
+	"yjshub/hub/event"
+	"yjshub/hub/links"
 )
 
 // Steps of a case that are pushed to its platform, and the status words (办件信息) they carry.
@@ -201,12 +204,16 @@ func (p planner) document(v *cases.CaseView, appID string, s casepush.Step) map[
 				if l.SubcaseID != sc.ID {
 					continue
 				}
-				licences = append(licences, map[string]any{
+				lic := map[string]any{
 					"type": l.Type, "type_code": l.TypeCode, "number": l.Number, "holder": l.Holder, "holder_id": l.HolderID,
 					"holder_id_type": l.HolderIDType, "issuer": l.Issuer, "issuer_code": l.IssuerCode, "issued_at": l.IssuedAt,
 					"valid_from": l.ValidFrom, "valid_until": l.ValidUntil, "status": l.Status, "identifier": l.Identifier,
 					"file_uri": l.File.URI, "file_sha256": l.File.SHA256, "file_format": l.File.Format,
-				})
+				}
+				if link := p.c.licenceLink(v.ID, l.Licence); link != "" {
+					lic["file_link"] = link
+				}
+				licences = append(licences, lic)
 			}
 			doc["result"] = map[string]any{
 				"subcase_id": sc.ID, "matter_code": sc.MatterCode, "matter_name": sc.MatterName,
@@ -297,3 +304,24 @@ func (c *Connector) caseDocument(appID string, v *cases.CaseView, step string, a
 
 // formatTime writes a time in China Standard Time in the configured layout.
 func (c *Connector) formatTime(at time.Time) string { return at.In(cst).Format(c.cfg.TimeLayout) }
+
+// licenceLinkVia names the library as what carried a link to a licence's file, in the audit
+// log of reads (as the library's own answers do).
+const licenceLinkVia = "library"
+
+// licenceLink is a link to the file of licence l of case caseID that the hub holds (its
+// department uploaded it: file.object_id), signed for this platform (its party is the
+// connector's name) and the case, via the library; "" without the hub's link keys or such a
+// file, or when it cannot be signed (logged).
+func (c *Connector) licenceLink(caseID string, l event.Licence) string {
+	if c.links == nil || l.File.ObjectID == "" || l.File.SHA256 == "" || caseID == "" {
+		return ""
+	}
+	link, err := c.links.SignLink(links.Link{Method: http.MethodGet, SHA256: l.File.SHA256, Department: c.cfg.Name, Case: caseID,
+		Via: licenceLinkVia, TTL: links.MaxTTL})
+	if err != nil {
+		c.log.Warn("a licence's file link cannot be signed", "case_id", caseID, "error", err)
+		return ""
+	}
+	return c.filesBase + link
+}

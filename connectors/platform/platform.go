@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"yjshub/hub/bus"
 	"yjshub/hub/cases"
 	"yjshub/hub/connector"
+	"yjshub/hub/links"
 	"yjshub/hub/store"
 )
 
@@ -46,6 +48,14 @@ type Deps struct {
 	Recorder  connector.Recorder
 	// Licences is the e-licence library; required with licences_url or outbound.revoked.
 	Licences Licences
+	// Links signs, on each licence a result pushes whose file the hub holds (uploaded by its
+	// department), a link to that file for the platform (file_link; its party is the
+	// connector's name, as the platform's client is named). Optional: without it no link is
+	// pushed.
+	Links *links.Keyring
+	// FilesBase is the hub's public base URL the links are relative to (as cases.Config's).
+	// Default: a path and query.
+	FilesBase string
 }
 
 // Option changes how New builds a Connector.
@@ -84,6 +94,11 @@ type Connector struct {
 	licMapper  *licenceMapper
 	library    licenceImporter
 	licCounts  licenceCounts
+
+	// links signs the links to the licences' files a result pushes, relative to filesBase;
+	// nil: none.
+	links     *links.Keyring
+	filesBase string
 
 	// revokedOut maps the revocation document and revocations reads the revoked licences;
 	// both nil without outbound.revoked.
@@ -149,7 +164,8 @@ func New(cfg Config, deps Deps, opts ...Option) (*Connector, error) {
 		opt(&o)
 	}
 	c := &Connector{cfg: cfg, cases: svc, cat: cat, rec: rec, mapper: m, licMapper: lm, library: lib, tables: tables{st: st, platform: cfg.Name},
-		revokedOut: cfg.Outbound.revoked(), revocations: rev, log: o.log.With("connector", Kind+":"+cfg.Name)}
+		revokedOut: cfg.Outbound.revoked(), revocations: rev, log: o.log.With("connector", Kind+":"+cfg.Name),
+		links: deps.Links, filesBase: strings.TrimRight(deps.FilesBase, "/")}
 	c.apps = &feed{what: "applications", url: cfg.PullURL, cursors: appCursors, take: c.intake, afterRound: c.afterRound}
 	if cfg.LicencesURL != "" {
 		c.lics = &feed{what: "licences", url: cfg.LicencesURL, cursors: licenceCursors, take: c.takeLicence}

@@ -14,8 +14,9 @@ import (
 
 // Who may call the file routes:
 //
-//	platform, department  uploads (tus POST, HEAD, PATCH, DELETE) and the records of their own
-//	                      material objects (GET /material-objects/{id})
+//	platform, department  uploads (tus POST, HEAD, PATCH, DELETE), a small file PUT whole
+//	                      (PUT /files/{sha256}) and the records of their own material objects
+//	                      (GET /material-objects/{id})
 //	public                OPTIONS of the uploads (tus discovery)
 //	link                  a file through its signed link: the link is the grant, and a
 //	                      department's key, when sent, must be the link's department
@@ -33,6 +34,7 @@ func (s *Server) mountFiles(r chi.Router) {
 		uploaders.Delete("/uploads/{id}", up)
 		r.Options("/uploads/{id}", up)
 		uploaders.Get("/material-objects/{id}", s.cfg.Uploads.Handler().ServeHTTP)
+		uploaders.Put("/files/{sha256}", s.cfg.Uploads.Handler().ServeHTTP)
 	}
 	if s.cfg.LinkKeys != nil {
 		files := links.Handler(s.cfg.Blobs, s.cfg.LinkKeys, s.auditRead).ServeHTTP
@@ -132,12 +134,19 @@ func tusErrorCode(status int) string {
 }
 
 // isUpload reports whether r sends the bytes of an upload, whose body the upload service bounds
-// by the length declared at creation and the type's limit, not the guard's 1 MiB.
+// by the length declared at creation and the type's limit, not the guard's 1 MiB; or of a file
+// PUT whole, which it bounds by uploads.Config.PutMaxSize.
 func (s *Server) isUpload(r *http.Request) bool {
-	if s.cfg.Uploads == nil || (r.Method != http.MethodPatch && r.Method != http.MethodPost) {
+	if s.cfg.Uploads == nil {
 		return false
 	}
 	p := r.URL.Path
+	if r.Method == http.MethodPut {
+		return strings.HasPrefix(p, uploads.DefaultFilesPrefix+"/")
+	}
+	if r.Method != http.MethodPatch && r.Method != http.MethodPost {
+		return false
+	}
 	return p == uploads.DefaultPrefix || strings.HasPrefix(p, uploads.DefaultPrefix+"/")
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -100,6 +101,9 @@ type Config struct {
 	// route is not mounted.
 	Blobs    blobs.Store
 	LinkKeys *links.Keyring
+	// LinkTTL is how long a link to an e-licence's file in the library's answers lives.
+	// Default and most links.MaxTTL (7 days), as the links in the departments' messages.
+	LinkTTL time.Duration
 }
 
 // DefaultFeedMaxWait is the longest a long poll is held by default: short of the server's 60s
@@ -233,6 +237,9 @@ func (cfg Config) check() error {
 	}
 	if (cfg.Blobs == nil) != (cfg.LinkKeys == nil) {
 		errs = append(errs, errors.New("api: Blobs and LinkKeys go together"))
+	}
+	if cfg.LinkTTL < 0 || cfg.LinkTTL > links.MaxTTL {
+		errs = append(errs, fmt.Errorf("api: LinkTTL %s: a link lives at most %s", cfg.LinkTTL, links.MaxTTL))
 	}
 	if cfg.LinkKeys != nil && cfg.Audit == nil {
 		errs = append(errs, errors.New("api: Audit is required with LinkKeys: every read of a file is audited"))

@@ -108,6 +108,9 @@ func (h *sharingRoutes) listLicences(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	for i := range list {
+		h.srv.signLicenceFile(r, &list[i])
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(list), "licences": list})
 }
@@ -120,7 +123,12 @@ func (h *sharingRoutes) verifyLicence(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, lic.Masked())
+	out := lic.Masked()
+	h.srv.signLicenceFile(r, &out)
+	if out.File.Link != "" {
+		w.Header().Set("Cache-Control", "no-store") // the link is the caller's own
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // licenceEvent answers POST /api/v1/licences/{type}/{number}/events: the issuing department
@@ -141,7 +149,12 @@ func (h *sharingRoutes) licenceEvent(w http.ResponseWriter, r *http.Request) {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, http.StatusOK, lic.Masked())
+	out := lic.Masked()
+	h.srv.signLicenceFile(r, &out)
+	if out.File.Link != "" {
+		w.Header().Set("Cache-Control", "no-store") // the link is the caller's own
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // grantConsent answers POST /api/v1/consents.

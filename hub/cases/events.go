@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"yjshub/format"
+	"yjshub/hub/auth"
 	"yjshub/hub/bus"
 	"yjshub/hub/deadline"
 	"yjshub/hub/event"
@@ -103,7 +104,7 @@ func validateEvent(ev event.DepartmentEvent) []problem.Problem {
 // message's) or, without one, the case's trace; it is made once the outcome is known.
 func (s *Service) ApplyEvent(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (res *EventResult, replayed bool, err error) {
 	start := time.Now()
-	p, err := s.pending(subcaseID, ev)
+	p, err := s.pending(ctx, subcaseID, ev)
 	if err != nil {
 		s.traceEvent(ctx, start, ev, nil, false, err)
 		return nil, false, err
@@ -168,11 +169,20 @@ func (s *Service) traceEvent(ctx context.Context, start time.Time, ev event.Depa
 	span.End()
 }
 
-// pending checks an event whole and makes it a pendingEvent, at the hub's time now.
-func (s *Service) pending(subcaseID string, ev event.DepartmentEvent) (*pendingEvent, error) {
-	if problems := validateEvent(ev); len(problems) > 0 {
+// pending checks an event whole and makes it a pendingEvent, at the hub's time now. The files
+// its licences name by the id of an upload are resolved here (licences.ResolveFiles), as the
+// client in ctx owns them, so that the event is recorded, and its licences issued, with the
+// hash, size and format of the file the hub holds.
+func (s *Service) pending(ctx context.Context, subcaseID string, ev event.DepartmentEvent) (*pendingEvent, error) {
+	problems := validateEvent(ev)
+	resolved, fileProblems, err := licences.ResolveFiles(ctx, s.st.DB(), reporter(ctx), ev.Licences, "/licences")
+	if err != nil {
+		return nil, err
+	}
+	if problems = append(problems, fileProblems...); len(problems) > 0 {
 		return nil, problem.New(problems...)
 	}
+	ev.Licences = resolved
 	now := s.now()
 	p := &pendingEvent{subcaseID: subcaseID, ev: ev, at: now, now: now, done: make(chan struct{})}
 	switch {
@@ -185,6 +195,16 @@ func (s *Service) pending(subcaseID string, ev event.DepartmentEvent) (*pendingE
 		p.at = ev.Time.UTC()
 	}
 	return p, nil
+}
+
+// reporter is the name of the department client that reports an event, the owner of the files
+// it may name; "" when the event came without one (through a connector, or an API that does
+// not authenticate), which names no uploaded file.
+func reporter(ctx context.Context) string {
+	if c, ok := auth.FromContext(ctx); ok && c.Role == auth.RoleDepartment {
+		return c.Name
+	}
+	return ""
 }
 
 // applyOne records one event in a transaction of its own: the way of the events a batch does

@@ -24,7 +24,7 @@ type EventOutcome struct {
 // ApplyEventAlone applies an event in a transaction of its own: the way of an event that a
 // batch leaves for later, and of every event when the hub is quiet but for the batching.
 func (s *Service) ApplyEventAlone(ctx context.Context, subcaseID string, ev event.DepartmentEvent) EventOutcome {
-	p, err := s.pending(subcaseID, ev)
+	p, err := s.pending(ctx, subcaseID, ev)
 	if err != nil {
 		return EventOutcome{Err: err}
 	}
@@ -39,7 +39,7 @@ func (s *Service) ApplyEventsTogether(evs []SubcaseEvent) []EventOutcome {
 	var batch []*pendingEvent
 	var at []int
 	for i, e := range evs {
-		p, err := s.pending(e.SubcaseID, e.Event)
+		p, err := s.pending(context.Background(), e.SubcaseID, e.Event)
 		if err != nil {
 			out[i].Err = err
 			continue

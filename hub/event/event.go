@@ -319,7 +319,14 @@ type Seal struct {
 // LicenceFile is the licence document (OFD or PDF) by hash and location.
 type LicenceFile struct {
 	SHA256 string `json:"sha256"`
+	// URI is where the department keeps the file; optional when ObjectID names it.
 	URI    string `json:"uri"`
 	Format string `json:"format"`         // ofd | pdf
 	Size   int64  `json:"size,omitempty"` // bytes; 0 = not given
+	// ObjectID names the file the department uploaded to the hub ("mo_…", /api/v1/uploads or
+	// PUT /api/v1/files/{sha256}); the hub fills SHA256, Size and Format from it.
+	ObjectID string `json:"object_id,omitempty"`
+	// Link is a link the hub signed for the reader to the file it holds (ObjectID), set in
+	// the hub's answers and pushes only; a department's event that gives one is refused.
+	Link string `json:"link,omitempty"`
 }

@@ -151,26 +151,28 @@ func (l Licence) Masked() Licence {
 
 // row is a licences row.
 type row struct {
-	ID            string          `db:"id"`
-	CaseID        string          `db:"case_id"`
-	SubcaseID     string          `db:"subcase_id"`
-	MatterCode    string          `db:"matter_code"`
-	Type          string          `db:"type"`
-	TypeCode      string          `db:"type_code"`
-	Number        string          `db:"number"`
-	Holder        string          `db:"holder"`
-	HolderID      string          `db:"holder_id"`
-	HolderIDType  string          `db:"holder_id_type"`
-	Issuer        string          `db:"issuer"`
-	IssuerCode    string          `db:"issuer_code"`
-	IssuedAt      string          `db:"issued_at"`
-	ValidFrom     string          `db:"valid_from"`
-	ValidUntil    string          `db:"valid_until"`
-	Status        string          `db:"status"`
-	FileSHA256    string          `db:"file_sha256"`
-	FileURI       string          `db:"file_uri"`
-	FileFormat    string          `db:"file_format"`
-	FileSize      int64           `db:"file_size"`
+	ID           string `db:"id"`
+	CaseID       string `db:"case_id"`
+	SubcaseID    string `db:"subcase_id"`
+	MatterCode   string `db:"matter_code"`
+	Type         string `db:"type"`
+	TypeCode     string `db:"type_code"`
+	Number       string `db:"number"`
+	Holder       string `db:"holder"`
+	HolderID     string `db:"holder_id"`
+	HolderIDType string `db:"holder_id_type"`
+	Issuer       string `db:"issuer"`
+	IssuerCode   string `db:"issuer_code"`
+	IssuedAt     string `db:"issued_at"`
+	ValidFrom    string `db:"valid_from"`
+	ValidUntil   string `db:"valid_until"`
+	Status       string `db:"status"`
+	FileSHA256   string `db:"file_sha256"`
+	FileURI      string `db:"file_uri"`
+	FileFormat   string `db:"file_format"`
+	FileSize     int64  `db:"file_size"`
+	// Migration 00030: the material object the department uploaded the file as.
+	FileObjectID  string          `db:"file_object_id"`
 	CreatedAt     store.Timestamp `db:"created_at"`
 	Source        string          `db:"source"`
 	Origin        string          `db:"origin"`
@@ -186,7 +188,7 @@ type row struct {
 }
 
 const columns = `id, case_id, subcase_id, matter_code, type, type_code, number, holder, holder_id, holder_id_type,
-	issuer, issuer_code, issued_at, valid_from, valid_until, status, file_sha256, file_uri, file_format, file_size,
+	issuer, issuer_code, issued_at, valid_from, valid_until, status, file_sha256, file_uri, file_format, file_size, file_object_id,
 	created_at, source, origin, department, revoked_at, revoked_reason, identifier, items, seal_name, seal_algorithm, seal_certificate_serial`
 
 // today is the date in China, as licences write their validity.
@@ -199,7 +201,7 @@ func (r row) licence(today string) Licence {
 		Licence: event.Licence{Type: r.Type, TypeCode: r.TypeCode, Number: r.Number, Holder: r.Holder, HolderID: r.HolderID,
 			HolderIDType: r.HolderIDType, Issuer: r.Issuer, IssuerCode: r.IssuerCode, IssuedAt: r.IssuedAt,
 			ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
-			File:       event.LicenceFile{SHA256: r.FileSHA256, URI: r.FileURI, Format: r.FileFormat, Size: r.FileSize},
+			File:       event.LicenceFile{SHA256: r.FileSHA256, URI: r.FileURI, Format: r.FileFormat, Size: r.FileSize, ObjectID: r.FileObjectID},
 			Identifier: r.Identifier, Items: r.Items.V},
 		ID: r.ID, CheckedOn: today, Source: r.Source, Origin: r.Origin, Department: r.Department,
 		CaseID: r.CaseID, SubcaseID: r.SubcaseID, MatterCode: r.MatterCode,
@@ -325,7 +327,7 @@ type Issued struct {
 
 // recordColumns are the columns of a licence row as issuedRow gives them.
 var recordColumns = []string{"id", "case_id", "subcase_id", "matter_code", "type", "type_code", "number", "holder", "holder_id", "holder_id_type",
-	"issuer", "issuer_code", "issued_at", "valid_from", "valid_until", "file_sha256", "file_uri", "file_format", "file_size", "created_at", "source", "origin", "department",
+	"issuer", "issuer_code", "issued_at", "valid_from", "valid_until", "file_sha256", "file_uri", "file_format", "file_size", "file_object_id", "created_at", "source", "origin", "department",
 	"identifier", "items", "seal_name", "seal_algorithm", "seal_certificate_serial"}
 
 // issuedRow is the row of a licence to record, under a new id.
@@ -341,7 +343,7 @@ func issuedRow(in Issued, now store.Timestamp) []any {
 		items = map[string]string{}
 	}
 	return []any{id, in.CaseID, in.SubcaseID, in.MatterCode, lic.Type, lic.TypeCode, lic.Number, lic.Holder, lic.HolderID, lic.HolderIDType,
-		lic.Issuer, lic.IssuerCode, lic.IssuedAt, lic.ValidFrom, lic.ValidUntil, lic.File.SHA256, lic.File.URI, lic.File.Format, lic.File.Size,
+		lic.Issuer, lic.IssuerCode, lic.IssuedAt, lic.ValidFrom, lic.ValidUntil, lic.File.SHA256, lic.File.URI, lic.File.Format, lic.File.Size, lic.File.ObjectID,
 		now, in.Source, in.Origin, in.Department, lic.Identifier, store.JSONOf(items), seal.Name, seal.Algorithm, seal.CertificateSerial}
 }
 
@@ -450,14 +452,23 @@ func Check(l event.Licence, prefix string) []problem.Problem {
 	if l.ValidUntil != "" && l.ValidFrom != "" && l.ValidUntil < l.ValidFrom {
 		add("/valid_until", problem.RuleOrder, "must not be before valid_from")
 	}
-	if !isSHA256(l.File.SHA256) {
+	// A file the department uploaded to the hub (object_id) gives its hash, size and format
+	// itself (ResolveFiles); one given as given, by uri, must say them.
+	byObject := l.File.ObjectID != ""
+	if !isSHA256(l.File.SHA256) && (!byObject || l.File.SHA256 != "") {
 		add("/file/sha256", problem.RuleSHA256, "must be the file's SHA-256 as 64 lower-case hex digits")
 	}
-	if l.File.URI == "" {
-		add("/file/uri", problem.RuleRequired, "is required")
+	if l.File.URI == "" && !byObject {
+		add("/file/uri", problem.RuleRequired, "is required unless object_id names the file uploaded to the hub")
 	}
-	if l.File.Format != "ofd" && l.File.Format != "pdf" {
+	if l.File.Format != "ofd" && l.File.Format != "pdf" && (!byObject || l.File.Format != "") {
 		add("/file/format", problem.RuleEnum, "must be ofd or pdf")
+	}
+	if byObject && !objectIDRE.MatchString(l.File.ObjectID) {
+		add("/file/object_id", problem.RulePattern, "must be the id of an uploaded file, mo_ and 32 hex digits")
+	}
+	if l.File.Link != "" {
+		add("/file/link", problem.RuleNotAllowed, "is set by the hub in its answers; name the uploaded file by object_id")
 	}
 	if l.File.Size < 0 {
 		add("/file/size", problem.RuleMinimum, "must be the file's size in bytes")

@@ -25,7 +25,16 @@ const (
 	DefaultPrefix = "/api/v1/uploads"
 	// DefaultMaterialsPrefix is where a material object's record is served.
 	DefaultMaterialsPrefix = "/api/v1/material-objects"
+	// DefaultFilesPrefix is where a small file is PUT whole: DefaultFilesPrefix/{sha256}.
+	DefaultFilesPrefix = "/api/v1/files"
+	// DefaultPutMaxSize bounds a file PUT in one request: 10 MiB holds an e-licence or a scan
+	// of a few pages, and a larger file is better sent resumably (tus).
+	DefaultPutMaxSize int64 = 10 << 20
 )
+
+// LicenceAccept lists the content types an e-licence's file may have, whatever Config.Accept
+// says: e-licences are issued as OFD (GB/T 33190) or PDF.
+var LicenceAccept = []string{ContentTypePDF, ContentTypeOFD}
 
 // DefaultAccept lists the content types a material may have unless Config.Accept says
 // otherwise: what the reform's materials and e-licences are issued as.
@@ -81,6 +90,12 @@ type Config struct {
 	Authenticate Authenticator
 	// KnownType reports whether a material type code is in the catalogue.
 	KnownType func(materialType string) bool
+	// IssuedLicenceType reports whether department issues e-licences of licenceType (a
+	// licence type of the result of one of its matters in the catalogue): a department's
+	// client may upload such a licence's file under that type, before the approval that
+	// names it, and only as a PDF or an OFD (LicenceAccept). Default nil: uploads are of
+	// material types only.
+	IssuedLicenceType func(department, licenceType string) bool
 	// MaxSize bounds each material type's uploads in bytes; a type not listed takes
 	// DefaultMaxSize (when zero, DefaultMaxSize).
 	MaxSize map[string]int64
@@ -96,6 +111,12 @@ type Config struct {
 	Prefix string
 	// MaterialsPrefix is the path of material records. Default DefaultMaterialsPrefix.
 	MaterialsPrefix string
+	// FilesPrefix is the path below which a file is PUT whole (FilesPrefix/{sha256}). Default
+	// DefaultFilesPrefix.
+	FilesPrefix string
+	// PutMaxSize bounds a file PUT whole, whatever its type's limit (the smaller of the two
+	// holds). Default DefaultPutMaxSize.
+	PutMaxSize int64
 	// Now is the clock of creation times and of Sweep. Default time.Now.
 	Now func() time.Time
 	// Logger receives what goes wrong (never an applicant's data). Default slog.Default().
@@ -121,8 +142,15 @@ func (c *Config) setDefaults() {
 	if c.MaterialsPrefix == "" {
 		c.MaterialsPrefix = DefaultMaterialsPrefix
 	}
+	if c.FilesPrefix == "" {
+		c.FilesPrefix = DefaultFilesPrefix
+	}
+	if c.PutMaxSize == 0 {
+		c.PutMaxSize = DefaultPutMaxSize
+	}
 	c.Prefix = strings.TrimSuffix(c.Prefix, "/")
 	c.MaterialsPrefix = strings.TrimSuffix(c.MaterialsPrefix, "/")
+	c.FilesPrefix = strings.TrimSuffix(c.FilesPrefix, "/")
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -177,6 +205,12 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.MaterialsPrefix, "/") {
 		errs = append(errs, fmt.Errorf("uploads: MaterialsPrefix %q does not start with /", c.MaterialsPrefix))
+	}
+	if !strings.HasPrefix(c.FilesPrefix, "/") {
+		errs = append(errs, fmt.Errorf("uploads: FilesPrefix %q does not start with /", c.FilesPrefix))
+	}
+	if c.PutMaxSize < 0 {
+		errs = append(errs, fmt.Errorf("uploads: PutMaxSize %d is negative", c.PutMaxSize))
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,15 @@
 //	PATCH  /api/v1/uploads/{id}    bytes at that offset, optionally with Upload-Checksum
 //	DELETE /api/v1/uploads/{id}    termination (owner only)
 //	GET    /api/v1/material-objects/{id}  a material object's record, not its bytes (owner only)
+//	PUT    /api/v1/files/{sha256}?type=&holder=&filename=
+//	                               a small file whole (Config.PutMaxSize, 10 MiB): hashed and
+//	                               sniffed as a finished upload; 460 when the bytes do not hash
+//	                               to the path's sha256; 201 with the record, or 200 with the
+//	                               record of the same bytes, type and holder the client PUT before
+//
+// A department's client may also use as the type a licence type it issues
+// (Config.IssuedLicenceType): the file of an e-licence, uploaded before the approval that names
+// it (package licences, ResolveFiles), and accepted only as a PDF or an OFD.
 //
 // The PATCH (or POST with creation-with-upload) that completes an upload is answered only after
 // the material is durable: the bytes hashed and sniffed, the declared sha256 checked, the blob

@@ -49,8 +49,9 @@ func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResp
 	if declared, ok := info.MetaData[MetaSHA256]; ok && declared != sum {
 		ps.Add("/metadata/sha256", problem.RuleConflict, "the bytes received do not hash to the declared sha256")
 	}
-	if !s.accepted(ct) {
-		ps.Add("/content", problem.RuleEnum, "the file's content type, sniffed from its bytes, is %s; accepted are %v", ct, s.cfg.Accept)
+	licence := info.MetaData[metaLicence] == "1"
+	if !s.accepted(ct, licence) {
+		ps.Add("/content", problem.RuleEnum, "the file's content type, sniffed from its bytes, is %s; accepted are %v", ct, s.acceptedTypes(licence))
 	}
 	if len(ps) > 0 {
 		s.remove(ctx, up, info.ID)
@@ -94,22 +95,13 @@ func (s *Service) examine(ctx context.Context, up tusd.Upload, info tusd.FileInf
 		return "", "", err
 	}
 	defer func() { _ = rd.Close() }()
-	h := sha256.New()
-	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(rd, head)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return "", "", err
-	}
-	head = head[:n]
-	h.Write(head)
-	rest, err := io.Copy(h, rd)
+	sum, ct, got, err := hashAndSniff(rd)
 	if err != nil {
 		return "", "", err
 	}
-	if got := int64(n) + rest; got != info.Size {
+	if got != info.Size {
 		return "", "", fmt.Errorf("the upload holds %d bytes, not the %d declared", got, info.Size)
 	}
-	ct, _, _ = strings.Cut(mimetype.Detect(head).String(), ";") // text/plain; charset=utf-8
 	if ct == "application/zip" {
 		ra, closer, err := s.flight.readerAt(ctx, info)
 		if err != nil {
@@ -120,7 +112,26 @@ func (s *Service) examine(ctx context.Context, up tusd.Upload, info tusd.FileInf
 			ct = ContentTypeOFD
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), ct, nil
+	return sum, ct, nil
+}
+
+// hashAndSniff reads r to its end and returns the sha256 of its bytes, the content type sniffed
+// from the first of them (a zip is still to be told from an OFD, which is one) and their count.
+func hashAndSniff(r io.Reader) (sum, ct string, n int64, err error) {
+	h := sha256.New()
+	head := make([]byte, sniffLen)
+	k, err := io.ReadFull(r, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return "", "", 0, err
+	}
+	head = head[:k]
+	h.Write(head)
+	rest, err := io.Copy(h, r)
+	if err != nil {
+		return "", "", 0, err
+	}
+	ct, _, _ = strings.Cut(mimetype.Detect(head).String(), ";") // text/plain; charset=utf-8
+	return hex.EncodeToString(h.Sum(nil)), ct, int64(k) + rest, nil
 }
 
 // isOFD reports whether the zip r holds OFD.xml at its root, as GB/T 33190 requires.

@@ -88,6 +88,11 @@ func (s *Service) getMaterial(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "the material cannot be read now; try again")
 		return
 	}
+	writeMaterial(w, http.StatusOK, m)
+}
+
+// writeMaterial answers status with m's record, as GET /api/v1/material-objects/{id} has it.
+func writeMaterial(w http.ResponseWriter, status int, m Material) {
 	out := materialJSON{Material: m, Created: m.CreatedAt.Time}
 	if !m.ExpiresAt.IsZero() {
 		out.Expires = &m.ExpiresAt.Time
@@ -95,5 +100,6 @@ func (s *Service) getMaterial(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 	_ = writeJSON(w, out)
 }

@@ -32,10 +32,12 @@ const (
 	// finishes.
 	MetaSHA256 = "sha256"
 
-	// metaOwner and metaCreated are set by the hub, never taken from the client: whose the
-	// upload is, and when it was created (RFC 3339, the Service's clock), for Sweep.
+	// metaOwner, metaCreated and metaLicence are set by the hub, never taken from the client:
+	// whose the upload is, when it was created (RFC 3339, the Service's clock), for Sweep, and
+	// "1" when its type is a licence type the uploading department issues (a PDF or an OFD only).
 	metaOwner   = "owner"
 	metaCreated = "created"
+	metaLicence = "licence"
 )
 
 // HeaderMaterialID names, in the answer to the request that completes an upload, the material
@@ -109,6 +111,7 @@ func (s *Service) routes() http.Handler {
 	mux.Handle(p, tus)
 	mux.Handle(p+"/", tus)
 	mux.HandleFunc("GET "+s.cfg.MaterialsPrefix+"/{id}", s.getMaterial)
+	mux.HandleFunc("PUT "+s.cfg.FilesPrefix+"/{sha256}", s.put)
 	return s.authenticated(mux)
 }
 
@@ -200,23 +203,8 @@ func (s *Service) preCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusError(http.StatusUnauthorized, codeUnauthenticated, "uploads need an API key")
 	}
 	md := hook.Upload.MetaData
-	var ps problem.List
 	typ := md[MetaType]
-	switch {
-	case typ == "":
-		ps.Add("/metadata/type", problem.RuleRequired, "the material type (metadata type) is required")
-	case !s.cfg.KnownType(typ):
-		ps.Add("/metadata/type", problem.RuleEnum, "the material type is not one of the catalogue's")
-	}
-	// The same check as a case's holder: an upload a case could never use is refused now.
-	if p := sharing.HolderProblem("/metadata/holder", "", md[MetaHolder]); p != nil {
-		ps = append(ps, *p)
-	}
-	if name := md[MetaFilename]; name == "" {
-		ps.Add("/metadata/filename", problem.RuleRequired, "the file name (metadata filename) is required")
-	} else if !validFilename(name) {
-		ps.Add("/metadata/filename", problem.RuleFilename, "the file name must be a name without a directory or control characters, at most 255 bytes")
-	}
+	ps, licence := s.checkMetadata(c, "/metadata", md)
 	if h, ok := md[MetaSHA256]; ok && !isSHA256(h) {
 		ps.Add("/metadata/sha256", problem.RuleSHA256, "the declared sha256 must be 64 lower-case hex digits")
 	}
@@ -243,7 +231,40 @@ func (s *Service) preCreate(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileIn
 	if h, ok := md[MetaSHA256]; ok {
 		keep[MetaSHA256] = h
 	}
+	if licence {
+		keep[metaLicence] = "1"
+	}
 	return tusd.HTTPResponse{}, tusd.FileInfoChanges{ID: newID("up_"), MetaData: keep}, nil
+}
+
+// checkMetadata checks what client c declares of a file, an upload's or a PUT's (md: type,
+// holder, filename), at paths under at, every problem at once. licence is true when the type
+// is not a material type but a licence type the client's department issues
+// (Config.IssuedLicenceType): such a file is accepted only as a PDF or an OFD.
+func (s *Service) checkMetadata(c auth.Client, at string, md map[string]string) (ps problem.List, licence bool) {
+	typ := md[MetaType]
+	switch {
+	case typ == "":
+		ps.Add(at+"/type", problem.RuleRequired, "the material type (type) is required")
+	case s.cfg.KnownType(typ):
+	case c.Role == auth.RoleDepartment && s.cfg.IssuedLicenceType != nil && s.cfg.IssuedLicenceType(c.Department, typ):
+		licence = true
+	case c.Role == auth.RoleDepartment:
+		ps.Add(at+"/type", problem.RuleEnum, "the type is neither one of the catalogue's material types nor a licence type department %s issues", c.Department)
+	default:
+		ps.Add(at+"/type", problem.RuleEnum, "the material type is not one of the catalogue's")
+	}
+	// The same check as a case's holder: a file a case or a licence could never use is refused
+	// now.
+	if p := sharing.HolderProblem(at+"/holder", "", md[MetaHolder]); p != nil {
+		ps = append(ps, *p)
+	}
+	if name := md[MetaFilename]; name == "" {
+		ps.Add(at+"/filename", problem.RuleRequired, "the file name (filename) is required")
+	} else if !validFilename(name) {
+		ps.Add(at+"/filename", problem.RuleFilename, "the file name must be a name without a directory or control characters, at most 255 bytes")
+	}
+	return ps, licence
 }
 
 func newID(prefix string) string {
@@ -263,8 +284,22 @@ func isSHA256(h string) bool {
 	})
 }
 
-// accepted reports whether content type ct is one Config.Accept lists.
-func (s *Service) accepted(ct string) bool { return slices.Contains(s.cfg.Accept, ct) }
+// accepted reports whether content type ct is one Config.Accept lists, or for a licence's file
+// one LicenceAccept lists.
+func (s *Service) accepted(ct string, licence bool) bool {
+	if licence {
+		return slices.Contains(LicenceAccept, ct)
+	}
+	return slices.Contains(s.cfg.Accept, ct)
+}
+
+// acceptedTypes lists the content types accepted for a file, as accepted decides.
+func (s *Service) acceptedTypes(licence bool) []string {
+	if licence {
+		return LicenceAccept
+	}
+	return s.cfg.Accept
+}
 
 // warnOnly passes tusd's warnings and errors to the hub's logger and drops its lines per
 // request, which would drown the hub's own. tusd logs through golang.org/x/exp/slog, whose
