@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"yjshub/catalogue"
 	"yjshub/hub/blobs"
 	"yjshub/hub/links"
+	"yjshub/hub/retention"
 	"yjshub/hub/uploads"
 )
 
@@ -37,6 +39,9 @@ type fileOptions struct {
 	linkKeys  string         // the link keyring file; "": <data-dir>/links.key
 	uploadDir string         // uploads in flight; "": <data-dir>/uploads
 	maxAge    time.Duration  // how long an unfinished upload is kept
+	retention string         // the retention rules file; "": retention.Default()
+	// retentionEvery is how often the retention sweeper runs.
+	retentionEvery time.Duration
 	// s3Flags records which --s3-* flags were given, so that one given with --blob-store=disk
 	// is named rather than ignored.
 	s3Flags []string
@@ -54,6 +59,8 @@ func fileFlags(cmd *cobra.Command, o *fileOptions) {
 	f.StringVar(&o.linkKeys, "link-keys", "", "the keyring that signs links to files, made on first start (default --data-dir/"+links.FileName+")")
 	f.StringVar(&o.uploadDir, "upload-dir", "", "where uploads in flight wait (default --data-dir/uploads); every instance needs the same directory")
 	f.DurationVar(&o.maxAge, "upload-max-age", uploads.DefaultMaxAge, "how long an unfinished upload is kept before it is removed (0: the default)")
+	f.StringVar(&o.retention, "retention", "", "a YAML file of how long materials are kept (unlinked, after_case, types; default 30d after upload when no case named one, 365d after the last case naming it ended)")
+	f.DurationVar(&o.retentionEvery, "retention-interval", retention.DefaultInterval, "how often the retention sweeper removes the materials due (0: the default)")
 }
 
 // fileFlagsFromCommand reads the credentials from the environment and notes the --s3-* flags
@@ -75,6 +82,9 @@ func (o fileOptions) withDefaults() fileOptions {
 	}
 	if o.maxAge == 0 {
 		o.maxAge = uploads.DefaultMaxAge
+	}
+	if o.retentionEvery == 0 {
+		o.retentionEvery = retention.DefaultInterval
 	}
 	return o
 }
@@ -99,6 +109,9 @@ func (o fileOptions) validate() error {
 	}
 	if o.maxAge <= 0 {
 		errs = append(errs, fmt.Errorf("--upload-max-age %s: must be more than 0 (0 takes the default, %s)", o.maxAge, uploads.DefaultMaxAge))
+	}
+	if o.retentionEvery <= 0 {
+		errs = append(errs, fmt.Errorf("--retention-interval %s: must be more than 0 (0 takes the default, %s)", o.retentionEvery, retention.DefaultInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -175,4 +188,25 @@ func sweepUploads(svc *uploads.Service, maxAge time.Duration, logger *slog.Logge
 			}
 		}
 	}
+}
+
+// loadRetention reads the retention rules of --retention, checked against the catalogue's
+// material types (every problem named at once); without the flag, the built-in rules.
+func loadRetention(o fileOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*retention.Rules, error) {
+	rules := retention.Default()
+	if o.retention != "" {
+		var err error
+		if rules, err = retention.Load(o.retention, func(code string) bool { _, ok := cat.Material(code); return ok }); err != nil {
+			return nil, err
+		}
+	}
+	logger.Info("retention rules", "file", o.retention, "unlinked", retention.FormatPeriod(rules.Unlinked),
+		"after_case", retention.FormatPeriod(rules.AfterCase), "types", len(rules.Types))
+	return &rules, nil
+}
+
+// sweepRetention removes the materials whose retention has ended, and the blob store's
+// leftover temporary files, every interval until ctx ends.
+func sweepRetention(sw *retention.Sweeper, every time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error { return sw.Run(ctx, every) }
 }

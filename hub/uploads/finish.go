@@ -76,7 +76,14 @@ func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResp
 		Holder:      info.MetaData[MetaHolder],
 		CreatedAt:   store.NewTimestamp(s.cfg.Now()),
 	}
-	if err := s.insert(ctx, m); err != nil {
+	reput := func() error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := s.cfg.Blobs.Put(ctx, sum, info.Size, ct, f)
+		return err
+	}
+	if err := s.insert(ctx, m, reput); err != nil {
 		return tusd.HTTPResponse{}, s.unavailable("record the material", err)
 	}
 	s.remove(ctx, up, info.ID)
