@@ -31,6 +31,10 @@
 //
 // What is not covered: two hub instances removing at once the last two objects of the same
 // bytes each see the other's object still live and both keep the blob, which is then held by
-// nothing (a leak, never a loss); the material objects' figures (yjshub_materials_*) count
-// the objects' sizes, not the bytes the store freed.
+// nothing (a leak, never a loss). The blob is deleted before the removal commits (so that a
+// finishing upload of the same bytes, waiting on the row, puts it again); should the commit
+// then fail, the object stays live without its bytes until the next sweep removes it. A link
+// signed for a removed material still serves the bytes while another live material uses them.
+// The material objects' figures (yjshub_materials_*) count the objects' sizes, not the bytes
+// the store freed.
 package retention
