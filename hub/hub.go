@@ -33,6 +33,7 @@ import (
 	"yjshub/hub/outbox"
 	"yjshub/hub/pseudonym"
 	"yjshub/hub/reform"
+	"yjshub/hub/retention"
 	"yjshub/hub/sharing"
 	"yjshub/hub/store"
 	"yjshub/hub/uploads"
@@ -108,6 +109,10 @@ type Config struct {
 	// UploadAccept lists the content types a material may have. Default uploads.DefaultAccept
 	// (PDF, OFD, JPEG, PNG).
 	UploadAccept []string
+	// Retention says how long the materials the hub holds are kept, per type. Default
+	// retention.Default(): 30 days after its upload for a material no case named, 365 days
+	// after the last case naming it ended for the others.
+	Retention *retention.Rules
 }
 
 // AnonymousUploader owns the uploads of a hub whose API does not authenticate (on a loopback
@@ -151,6 +156,9 @@ type Services struct {
 	// Uploads serves resumable uploads and the material objects they become (nil without
 	// Blobs); run Uploads.Sweep now and then to remove unfinished uploads past their age.
 	Uploads *uploads.Service
+	// Retention removes the materials whose retention has ended (nil without Blobs); run
+	// Retention.Run, or Retention.Sweep now and then.
+	Retention *retention.Sweeper
 }
 
 // AuditRead writes a read of a material's file to the hash-chained audit log (kind
@@ -262,6 +270,16 @@ func (s *Services) buildFiles(cfg Config) error {
 		return fmt.Errorf("hub: the upload service: %w", err)
 	}
 	s.Uploads = up
+	rules := cfg.Retention
+	if rules != nil {
+		if err := rules.Validate(func(code string) bool { _, ok := cfg.Catalogue.Material(code); return ok }); err != nil {
+			return fmt.Errorf("hub: the retention rules: %w", err)
+		}
+	}
+	if s.Retention, err = retention.New(retention.Config{Store: cfg.Store, Blobs: s.Blobs, Rules: rules, Audit: s.Audit,
+		Pseudonyms: cfg.Pseudonyms, Now: cfg.Now, Logger: cfg.Logger}); err != nil {
+		return fmt.Errorf("hub: the retention sweeper: %w", err)
+	}
 	return nil
 }
 

@@ -174,6 +174,9 @@ var zhTemplates = map[string]zhTemplate{
 	"material_holder": {thing: "%s：该上传材料不属于本申请人，请上传申请人本人的材料", material: "%s：该上传材料不属于本申请人，请上传申请人本人的材料", bare: "该上传材料不属于本申请人，请上传申请人本人的材料"},
 	"material_type":   {thing: "%s：上传材料的类型与所填材料类型不一致，请核对", material: "%s：上传材料的类型与所填材料类型不一致，请核对", bare: "上传材料的类型与所填材料类型不一致，请核对"},
 
+	// hub/cases: an uploaded material removed when its retention ended (package retention).
+	"material_removed": {thing: "%s：该上传材料已过保存期限并被删除，请重新上传文件", material: "%s：该上传材料已过保存期限并被删除，请重新上传文件", bare: "该上传材料已过保存期限并被删除，请重新上传文件"},
+
 	// hub/cases: 好差评 (ratings) and 帮办代办 (an agent acting for the applicant).
 	"department_not_in_case": {thing: "%s未办理本件的事项，只能评价办理本件事项的部门", bare: "只能评价办理本件事项的部门"},
 	"agent_authorisation":    {thing: "代办需要申请人的授权：%s缺失或已失效，请补充", material: "代办需要申请人的授权：请提交%s", bare: "代办需要申请人的授权，请补充授权委托书、委托事项范围和委托期限"},

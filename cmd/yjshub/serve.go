@@ -219,6 +219,10 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rules, err := loadRetention(o.files, in.cat, logger)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, o, in.cat, logger)
 	if err != nil {
 		return err
@@ -270,7 +274,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
 		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider(), Division: o.division,
 		DataDir: o.dataDir, Blobs: blobStore, LinkKeys: linkKeys, Clients: in.clients, LinkVia: in.kinds.of,
-		UploadDir: uploadDir(o.files, o.dataDir), UploadMaxAge: o.files.maxAge, UploadStore: o.files.inFlight()})
+		UploadDir: uploadDir(o.files, o.dataDir), UploadMaxAge: o.files.maxAge, UploadStore: o.files.inFlight(), Retention: rules})
 	if err != nil {
 		return err
 	}
@@ -282,6 +286,7 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	defer bg.stop()
 	supervise(bg.ctx, &bg.wg, logger, "outbox relay", svc.Relay.Run)
 	supervise(bg.ctx, &bg.wg, logger, "upload sweeper", sweepUploads(svc.Uploads, o.files.maxAge, logger))
+	supervise(bg.ctx, &bg.wg, logger, "retention sweeper", sweepRetention(svc.Retention, o.files.retentionEvery))
 
 	simulated, err := startSimulator(o, in, bg)
 	if err != nil {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"yjshub/catalogue"
 	"yjshub/hub/blobs"
 	"yjshub/hub/links"
+	"yjshub/hub/retention"
 	"yjshub/hub/uploads"
 )
 
@@ -40,6 +42,9 @@ type fileOptions struct {
 	// uploadStore keeps uploads in flight: disk (under uploadDir) or s3 (the blob store's
 	// bucket; uploadDir keeps the lock files and the parts on their way).
 	uploadStore string
+	retention   string // the retention rules file; "": retention.Default()
+	// retentionEvery is how often the retention sweeper runs.
+	retentionEvery time.Duration
 	// s3Flags records which --s3-* flags were given, so that one given with --blob-store=disk
 	// is named rather than ignored.
 	s3Flags []string
@@ -58,6 +63,8 @@ func fileFlags(cmd *cobra.Command, o *fileOptions) {
 	f.StringVar(&o.uploadDir, "upload-dir", "", "where uploads in flight wait (default --data-dir/uploads); every instance needs the same directory")
 	f.StringVar(&o.uploadStore, "upload-store", string(uploads.InFlightDisk), "where uploads in flight are kept: disk (--upload-dir) or s3 (the --blob-store=s3 bucket, under --s3-prefix/uploads/; --upload-dir keeps the lock files)")
 	f.DurationVar(&o.maxAge, "upload-max-age", uploads.DefaultMaxAge, "how long an unfinished upload is kept before it is removed (0: the default)")
+	f.StringVar(&o.retention, "retention", "", "a YAML file of how long materials are kept (unlinked, after_case, types; default 30d after upload when no case named one, 365d after the last case naming it ended)")
+	f.DurationVar(&o.retentionEvery, "retention-interval", retention.DefaultInterval, "how often the retention sweeper removes the materials due (0: the default)")
 }
 
 // fileFlagsFromCommand reads the credentials from the environment and notes the --s3-* flags
@@ -82,6 +89,9 @@ func (o fileOptions) withDefaults() fileOptions {
 	}
 	if o.uploadStore == "" {
 		o.uploadStore = string(uploads.InFlightDisk)
+	}
+	if o.retentionEvery == 0 {
+		o.retentionEvery = retention.DefaultInterval
 	}
 	return o
 }
@@ -115,6 +125,9 @@ func (o fileOptions) validate() error {
 	}
 	if o.maxAge <= 0 {
 		errs = append(errs, fmt.Errorf("--upload-max-age %s: must be more than 0 (0 takes the default, %s)", o.maxAge, uploads.DefaultMaxAge))
+	}
+	if o.retentionEvery <= 0 {
+		errs = append(errs, fmt.Errorf("--retention-interval %s: must be more than 0 (0 takes the default, %s)", o.retentionEvery, retention.DefaultInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -195,3 +208,24 @@ func sweepUploads(svc *uploads.Service, maxAge time.Duration, logger *slog.Logge
 
 // inFlight is the store of uploads in flight that --upload-store names.
 func (o fileOptions) inFlight() uploads.InFlightStore { return uploads.InFlightStore(o.uploadStore) }
+
+// loadRetention reads the retention rules of --retention, checked against the catalogue's
+// material types (every problem named at once); without the flag, the built-in rules.
+func loadRetention(o fileOptions, cat *catalogue.Catalogue, logger *slog.Logger) (*retention.Rules, error) {
+	rules := retention.Default()
+	if o.retention != "" {
+		var err error
+		if rules, err = retention.Load(o.retention, func(code string) bool { _, ok := cat.Material(code); return ok }); err != nil {
+			return nil, err
+		}
+	}
+	logger.Info("retention rules", "file", o.retention, "unlinked", retention.FormatPeriod(rules.Unlinked),
+		"after_case", retention.FormatPeriod(rules.AfterCase), "types", len(rules.Types))
+	return &rules, nil
+}
+
+// sweepRetention removes the materials whose retention has ended, and the blob store's
+// leftover temporary files, every interval until ctx ends.
+func sweepRetention(sw *retention.Sweeper, every time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error { return sw.Run(ctx, every) }
+}

@@ -233,7 +233,8 @@ func (h *sharingRoutes) listAudit(w http.ResponseWriter, r *http.Request) {
 	kind, outcome := r.URL.Query().Get("kind"), r.URL.Query().Get("outcome")
 	var problems []problem.Problem
 	if kind == "" {
-		problems = append(problems, problem.Problem{Path: "kind", Rule: problem.RuleRequired, Message: "name the kind of row: " + strings.Join([]string{sharing.KindPrefill, sharing.KindLicences, sharing.KindConsent, sharing.KindConsentWithdrawn, links.AuditKind}, ", ")})
+		problems = append(problems, problem.Problem{Path: "kind", Rule: problem.RuleRequired, Message: "name the kind of row: " + strings.Join([]string{sharing.KindPrefill, sharing.KindLicences, sharing.KindConsent, sharing.KindConsentWithdrawn,
+			links.AuditKind, audit.KindMaterialRemoved}, ", ")})
 	}
 	if outcome != "" && outcome != audit.Granted && outcome != audit.Refused {
 		problems = append(problems, problem.Problem{Path: "outcome", Rule: problem.RuleEnum, Message: "must be granted or refused"})

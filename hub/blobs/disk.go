@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Disk keeps blobs as files under a directory: dir/ab/cd/<sha256>, where ab and cd are the
@@ -20,7 +22,8 @@ import (
 // final step is atomic), hashing as it writes, syncs it, and links it into place only when
 // its hash and size match. A blob's file is never modified once in place: its modification
 // time is when it was stored. Temporary files are named ".put-*" and are removed by the Put
-// that made them; only a crash mid-Put leaves one behind.
+// that made them; only a crash mid-Put leaves one behind, and SweepTemp removes those: at
+// open, and at each sweep of the retention sweeper.
 type Disk struct {
 	dir string
 }
@@ -37,7 +40,74 @@ func NewDisk(dir string) (*Disk, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("blobs: disk store directory: %w", err)
 	}
-	return &Disk{dir: abs}, nil
+	d := &Disk{dir: abs}
+	// What a crash left: a Put writes its temporary file without pause, so one not written for
+	// TempMaxAge is no running Put's, whichever hub instance shares the directory.
+	if _, err := d.SweepTemp(context.Background(), time.Now().Add(-TempMaxAge)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// TempMaxAge is how long a Put's temporary file may go unwritten before it counts as a
+// crash's leftover that NewDisk removes.
+const TempMaxAge = time.Hour
+
+// tempPrefix begins the name of every temporary file of a Put (blob and sidecar).
+const tempPrefix = ".put-"
+
+// SweepTemp removes the temporary files of Puts (".put-*") last written before before, which
+// only a crash mid-Put leaves behind, and returns how many it removed. It looks in the
+// directories blobs are kept in (dir/ab/cd), and carries on past a failure, returning every
+// error met.
+func (d *Disk) SweepTemp(ctx context.Context, before time.Time) (int, error) {
+	removed := 0
+	var errs []error
+	err := filepath.WalkDir(d.dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) { // a directory removed meanwhile
+				return nil
+			}
+			errs = append(errs, err)
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			// Blobs are two levels down; nothing deeper is the store's.
+			if rel, _ := filepath.Rel(d.dir, path); strings.Count(rel, string(filepath.Separator)) >= 2 {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			return nil
+		}
+		if !info.ModTime().Before(before) {
+			return nil
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			return nil
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("blobs: sweeping temporary files: %w", err)
+	}
+	return removed, nil
 }
 
 // Dir returns the directory the blobs are kept under.
@@ -118,7 +188,7 @@ func (d *Disk) mkdirs(key string) ([]string, error) {
 // writeTemp streams r into a new temporary file in dir through a verifier and syncs it; it
 // returns the file's name only when the bytes match key and size, and removes it otherwise.
 func (d *Disk) writeTemp(ctx context.Context, dir, key string, size int64, r io.Reader) (name string, err error) {
-	f, err := os.CreateTemp(dir, ".put-*")
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return "", fmt.Errorf("blobs: put %s: %w", key, err)
 	}
@@ -151,7 +221,7 @@ func (d *Disk) writeSidecar(dir, key, contentType string) error {
 	if err != nil {
 		return fmt.Errorf("blobs: put %s: %w", key, err)
 	}
-	f, err := os.CreateTemp(dir, ".put-*.json")
+	f, err := os.CreateTemp(dir, tempPrefix+"*.json")
 	if err != nil {
 		return fmt.Errorf("blobs: put %s: %w", key, err)
 	}

@@ -20,4 +20,10 @@
 // that department, case and sub-case (package links), in uri with link_expires_at; the reads
 // of those links, which the links handler writes to the audit log, are listed on the material
 // in the case's view (Get). A file on a host the hub allows (MaterialHosts) keeps its uri.
+//
+// Retention (package retention) removes a material object when its time is up, never while a
+// case naming it is open. Intake and supplements take the row of each object they name in
+// their transaction (claimObjects), as the sweeper's removal does, and clear its due time: an
+// object removed meanwhile is refused with RuleMaterialRemoved. Get shows each held material's
+// retained_until (null while a case naming it is open) and removed_at.
 package cases

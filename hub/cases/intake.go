@@ -78,6 +78,9 @@ func (s *Service) SubmitAs(ctx context.Context, owner string, app Application, r
 		if err := s.numberCase(pc, number); err != nil {
 			return nil, err
 		}
+		if err := s.claimObjects(ctx, tx, app.Materials); err != nil {
+			return nil, err
+		}
 		if err := s.insertCase(ctx, tx, pc); err != nil {
 			if app.ExternalRef != "" {
 				// Two submissions of one number at once: the unique index let one in.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ const (
 	RuleMaterialHolder = "material_holder"
 	// RuleMaterialType: the object was uploaded as another material type than the entry names.
 	RuleMaterialType = "material_type"
+	// RuleMaterialRemoved: the object was the client's, and was removed when its retention
+	// ended (package retention): its bytes are no longer kept, and the file must be uploaded
+	// again.
+	RuleMaterialRemoved = "material_removed"
 )
 
 // materialObject is a material object (package uploads, table materials_uploaded) as intake
@@ -43,6 +48,8 @@ type materialObject struct {
 	Filename    string `db:"filename"`
 	Type        string `db:"type"`
 	Holder      string `db:"holder"`
+	// RemovedAt is set once retention removed the object.
+	RemovedAt store.Timestamp `db:"removed_at"`
 }
 
 // objectSet are material objects of one owner, by id.
@@ -65,7 +72,7 @@ func (s *Service) objectsOf(ctx context.Context, q sqlx.QueryerContext, owner st
 	if len(ids) == 0 || owner == "" {
 		return set, nil
 	}
-	query, args, err := sqlx.In(`SELECT id, sha256, size, content_type, filename, type, holder FROM materials_uploaded WHERE owner = ? AND id IN (?)`, owner, ids)
+	query, args, err := sqlx.In(`SELECT id, sha256, size, content_type, filename, type, holder, removed_at FROM materials_uploaded WHERE owner = ? AND id IN (?)`, owner, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +102,9 @@ func objectMaterial(objs objectSet, path string, in MaterialInput, holderID stri
 	if !ok {
 		return nil, refuse(RuleMaterialObject, "no uploaded material has the id %s: upload the file first (/api/v1/uploads)", strconv.Quote(clip(in.ID)))
 	}
+	if !o.RemovedAt.IsZero() {
+		return nil, removedObject(path, in)
+	}
 	var ps []problem.Problem
 	if holderID != "" && o.Holder != holderID {
 		ps = append(ps, refuse(RuleMaterialHolder, "the uploaded material belongs to another applicant: upload the applicant's own file")...)
@@ -107,6 +117,49 @@ func objectMaterial(objs objectSet, path string, in MaterialInput, holderID stri
 	}
 	file := MaterialInput{Type: in.Type, ID: o.ID, Filename: o.Filename, SHA256: o.SHA256, Size: o.Size}
 	return &plannedMaterial{id: newID("mt_"), input: file, object: &o}, nil
+}
+
+// removedObject is the problem with an entry naming a material object that retention removed.
+func removedObject(path string, in MaterialInput) []problem.Problem {
+	return []problem.Problem{{Path: path + "/id", Rule: RuleMaterialRemoved, Material: in.Type,
+		Message: fmt.Sprintf("the uploaded material %s was removed when its retention period ended: upload the file again", strconv.Quote(clip(in.ID)))}}
+}
+
+// claimObjects takes, in the transaction that links them to a case, the rows of the material
+// objects inputs name, and clears their due time: a case still open keeps them however long
+// it stays open (package retention computes it again once the case has ended). On PostgreSQL
+// the update holds each row's lock until the transaction ends, as the retention sweeper's
+// removal does, so that the two are decided one after the other: an object the sweeper
+// removed meanwhile is not claimed, and the case is refused with the problem of a removed
+// object, every such entry named.
+func (s *Service) claimObjects(ctx context.Context, tx *sqlx.Tx, inputs []MaterialInput) error {
+	var ids []string
+	for _, in := range inputs {
+		if in.ID != "" {
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In(`UPDATE materials_uploaded SET expires_at = NULL WHERE removed_at IS NULL AND id IN (?) RETURNING id`, ids)
+	if err != nil {
+		return err
+	}
+	var claimed []string
+	if err := tx.SelectContext(ctx, &claimed, tx.Rebind(query), args...); err != nil {
+		return fmt.Errorf("taking the material objects: %w", err)
+	}
+	if len(claimed) == len(ids) {
+		return nil
+	}
+	var ps []problem.Problem
+	for i, in := range inputs {
+		if in.ID != "" && !slices.Contains(claimed, in.ID) {
+			ps = append(ps, removedObject(fmt.Sprintf("/materials/%d", i), in)...)
+		}
+	}
+	return problem.New(ps...)
 }
 
 // signRef puts into ref, a material the hub holds, a link to its bytes signed for dept, the

@@ -129,6 +129,9 @@ func (s *Service) Supplement(ctx context.Context, owner, caseID string, sup Supp
 		if len(problems) > 0 {
 			return nil, problem.New(problems...)
 		}
+		if err := s.claimObjects(ctx, tx, sup.Materials); err != nil {
+			return nil, err
+		}
 		if err := s.applySupplement(ctx, tx, c, subs, answered, form, mats, sup, now); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -243,6 +244,21 @@ type MaterialView struct {
 	// Reads are the departments' reads of an uploaded material's bytes through their links,
 	// as the audit log keeps them, in order; set by Get, empty elsewhere.
 	Reads []MaterialRead `json:"reads,omitempty"`
+	// MaterialRetention is set on a material the hub holds: until when, and whether it was
+	// removed.
+	*MaterialRetention
+}
+
+// MaterialRetention says how long the hub keeps a material it holds (an uploaded material
+// object), as the retention sweeper (package retention) decided: set on those materials only.
+type MaterialRetention struct {
+	// RetainedUntil is when the material is due to be removed; null while a case naming it is
+	// still open (it is kept as long as that case is), and until the sweeper has computed it
+	// once the last such case has ended.
+	RetainedUntil *time.Time `json:"retained_until"`
+	// RemovedAt is when the material was removed; its bytes are no longer served to this
+	// case's departments (their links answer 410 once no other material uses the bytes).
+	RemovedAt *time.Time `json:"removed_at,omitempty"`
 }
 
 // MaterialRead is one read of a material's bytes through a signed link: who, when, for which
@@ -323,6 +339,9 @@ func (s *Service) Get(ctx context.Context, caseID string) (*CaseView, error) {
 	err := s.st.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		if v, err = s.loadCase(ctx, tx, caseID); err != nil {
+			return err
+		}
+		if err := s.addRetention(ctx, tx, v); err != nil {
 			return err
 		}
 		return s.addReads(ctx, tx, v)
@@ -457,6 +476,9 @@ func (s *Service) caseView(r caseRows) *CaseView {
 	for _, m := range r.mats {
 		mv := MaterialView{ID: m.ID, Type: m.Type, Filename: m.Filename, SHA256: m.SHA256, Size: m.Size, URI: m.URI, UsedBy: nonNil(byMat[m.ID]),
 			Object: m.ObjectID, ContentType: m.ContentType}
+		if m.ObjectID != "" {
+			mv.MaterialRetention = &MaterialRetention{} // kept while this case, just read, is open; Get says more
+		}
 		if m.LicenceNumber != "" {
 			mv.Licence = &MaterialLicence{Type: m.LicenceType, Number: m.LicenceNumber, VerifiedAt: m.LicenceVerifiedAt.In(deadline.China)}
 		}
@@ -481,6 +503,50 @@ func (s *Service) caseView(r caseRows) *CaseView {
 		v.Supplements = r.sups
 	}
 	return v
+}
+
+// addRetention puts into v, on each material the hub holds, until when it is kept and when it
+// was removed, from its material object's row: the due time the retention sweeper recorded,
+// shown only when no case naming the object is still open.
+func (s *Service) addRetention(ctx context.Context, tx *sqlx.Tx, v *CaseView) error {
+	byObject := map[string][]int{}
+	var ids []string
+	for i, m := range v.Materials {
+		if m.Object != "" {
+			if _, seen := byObject[m.Object]; !seen {
+				ids = append(ids, m.Object)
+			}
+			byObject[m.Object] = append(byObject[m.Object], i)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In(`SELECT m.id, m.expires_at, m.removed_at,
+		(SELECT COUNT(*) FROM case_materials cm JOIN cases c ON c.id = cm.case_id WHERE cm.object_id = m.id AND c.state = ?) AS open
+		FROM materials_uploaded m WHERE m.id IN (?)`, CaseInProgress, ids)
+	if err != nil {
+		return err
+	}
+	var rows []struct {
+		ID        string          `db:"id"`
+		ExpiresAt store.Timestamp `db:"expires_at"`
+		RemovedAt store.Timestamp `db:"removed_at"`
+		Open      int64           `db:"open"`
+	}
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(query), args...); err != nil {
+		return fmt.Errorf("reading the retention of the case's materials: %w", err)
+	}
+	for _, r := range rows {
+		ret := MaterialRetention{RemovedAt: ptime(r.RemovedAt)}
+		if r.Open == 0 || !r.RemovedAt.IsZero() {
+			ret.RetainedUntil = ptime(r.ExpiresAt)
+		}
+		for _, i := range byObject[r.ID] {
+			v.Materials[i].MaterialRetention = &ret
+		}
+	}
+	return nil
 }
 
 // subcaseView describes a sub-case: its row, whether a pause is open, the types of its

@@ -19,7 +19,8 @@ const namespace = "yjshub"
 // Config wires the metrics to the hub's parts. Every source is optional: a family whose source
 // is missing is not collected.
 type Config struct {
-	// Store is the hub's SQL store: cases, sub-cases and the outbox are counted in it.
+	// Store is the hub's SQL store: cases, sub-cases, the outbox and the material objects
+	// (held and removed) are counted in it.
 	// Default: none (those families are not collected).
 	Store *store.Store
 	// Connectors reports the connectors' statuses (connectors.Manager). Default: none.
@@ -74,7 +75,7 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	if cfg.Store != nil {
 		st := cfg.Store
-		cs = append(cs, NewCaseCollector(st, cfg.Now, cfg.Timeout), NewOutboxCollector(st, cfg.Now, cfg.Timeout),
+		cs = append(cs, NewCaseCollector(st, cfg.Now, cfg.Timeout), NewOutboxCollector(st, cfg.Now, cfg.Timeout), NewMaterialCollector(st, cfg.Timeout),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "yjshub_db_statements_total",
 				Help: "SQL statements this hub instance has sent to its database since it started (the scrape's own included)."},
 				func() float64 { return float64(st.Counts().Statements) }),

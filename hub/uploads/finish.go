@@ -77,7 +77,18 @@ func (s *Service) finish(ctx context.Context, info tusd.FileInfo) (tusd.HTTPResp
 		Holder:      info.MetaData[MetaHolder],
 		CreatedAt:   store.NewTimestamp(s.cfg.Now()),
 	}
-	if err := s.insert(ctx, m); err != nil {
+	// A retention sweep may have removed the blob between the Put above and the insert (the
+	// last material using it expired): the insert puts it again, from the upload still here.
+	reput := func() error {
+		again, err := up.GetReader(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = again.Close() }()
+		_, err = s.cfg.Blobs.Put(ctx, sum, info.Size, ct, again)
+		return err
+	}
+	if err := s.insert(ctx, m, reput); err != nil {
 		return tusd.HTTPResponse{}, s.unavailable("record the material", err)
 	}
 	s.remove(ctx, up, info.ID)

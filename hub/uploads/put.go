@@ -100,7 +100,14 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 		ID: newID("mo_"), SHA256: sum, Size: n, ContentType: ct, Filename: md[MetaFilename], Type: md[MetaType],
 		Owner: c.Name, Holder: md[MetaHolder], CreatedAt: store.NewTimestamp(s.cfg.Now()),
 	}
-	if err := s.insert(r.Context(), m); err != nil {
+	reput := func() error { // as for a finished upload (finish): the spooled file is still here
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := s.cfg.Blobs.Put(r.Context(), sum, n, ct, f)
+		return err
+	}
+	if err := s.insert(r.Context(), m, reput); err != nil {
 		s.putUnavailable(w, "record the material", err)
 		return
 	}
@@ -114,7 +121,7 @@ func (s *Service) sameFile(ctx context.Context, owner, sum, typ, holder string) 
 	var m Material
 	db := s.cfg.Store.DB()
 	err := db.GetContext(ctx, &m, db.Rebind(`SELECT id, sha256, size, content_type, filename, type, owner, holder, created_at, expires_at
-		FROM materials_uploaded WHERE owner = ? AND sha256 = ? AND type = ? AND holder = ? ORDER BY created_at, id LIMIT 1`), owner, sum, typ, holder)
+		FROM materials_uploaded WHERE owner = ? AND sha256 = ? AND type = ? AND holder = ? AND removed_at IS NULL ORDER BY created_at, id LIMIT 1`), owner, sum, typ, holder)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Material{}, ErrNoMaterial
 	}
