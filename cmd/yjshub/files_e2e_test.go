@@ -19,10 +19,12 @@ import (
 	"yjshub/hub/api"
 	"yjshub/hub/blobs"
 	"yjshub/hub/links"
+	"yjshub/hub/uploads"
 )
 
 // fileBackends are the blob stores the file tests run on: the embedded disk always, and S3
-// (S3Proxy from make services) when YJSHUB_TEST_S3 names it, each under a prefix of its own.
+// (S3Proxy from make services) when YJSHUB_TEST_S3 names it, each under a prefix of its own,
+// with the uploads in flight in the same store.
 func fileBackends(t *testing.T) map[string]fileOptions {
 	t.Helper()
 	backends := map[string]fileOptions{"disk": {}}
@@ -33,6 +35,8 @@ func fileBackends(t *testing.T) map[string]fileOptions {
 		f.s3.Endpoint, f.s3.Region, f.s3.Bucket = endpoint, os.Getenv("YJSHUB_TEST_S3_REGION"), os.Getenv("YJSHUB_TEST_S3_BUCKET")
 		f.s3.AccessKey, f.s3.SecretKey = os.Getenv("YJSHUB_TEST_S3_ACCESS_KEY"), os.Getenv("YJSHUB_TEST_S3_SECRET_KEY")
 		f.s3.PathStyle, f.s3.Prefix = true, "e2e-"+strconv.FormatInt(time.Now().UnixNano(), 36)
+		// A deployment on S3 keeps its uploads in flight there too (tusd's s3store).
+		f.uploadStore = string(uploads.InFlightS3)
 		backends["s3"] = f
 	case os.Getenv("YJSHUB_REQUIRE_REAL") != "":
 		t.Fatal("YJSHUB_REQUIRE_REAL is set but YJSHUB_TEST_S3 is not: run make services (scripts/s3proxy.sh) and source services.env")

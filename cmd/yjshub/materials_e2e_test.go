@@ -96,32 +96,49 @@ func TestEveryDepartmentOfACaseFetchesItsMaterialsThroughItsOwnLinks(t *testing.
 						naive += m.Size
 					}
 				}
-				var stored int64
+				// The simulated departments upload each e-licence's file before they approve: the
+				// store holds those too, once each.
+				licenceFiles := map[string]int64{}
+				for _, v := range views {
+					for _, l := range v.Licences {
+						if l.File.ObjectID != "" {
+							licenceFiles[l.File.SHA256] = l.File.Size
+						}
+					}
+				}
+				var stored, licenceBytes int64
 				for _, size := range distinct {
 					stored += size
+				}
+				for _, size := range licenceFiles {
+					licenceBytes += size
 				}
 				if files.blobStore != blobStoreS3 {
 					// On disk, what the store holds is counted file by file.
 					n, bytes := diskBlobs(t, filepath.Join(o.dataDir, "blobs"))
-					if n != len(distinct) || bytes != stored {
-						t.Errorf("the disk store holds %d files of %d bytes; want %d files (one per distinct material) of %d bytes", n, bytes, len(distinct), stored)
+					if n != len(distinct)+len(licenceFiles) || bytes != stored+licenceBytes {
+						t.Errorf("the disk store holds %d files of %d bytes; want %d files (one per distinct material, and %d e-licence files) of %d bytes",
+							n, bytes, len(distinct)+len(licenceFiles), len(licenceFiles), stored+licenceBytes)
 					}
 				} else {
 					st, err := blobs.NewS3(context.Background(), files.s3)
 					if err != nil {
 						t.Fatal(err)
 					}
-					for sum, size := range distinct {
-						if info, err := st.Stat(context.Background(), sum); err != nil || info.Size != size {
-							t.Errorf("blob %s on S3: %+v %v; want %d bytes", sum, info, err, size)
+					for _, set := range []map[string]int64{distinct, licenceFiles} {
+						for sum, size := range set {
+							if info, err := st.Stat(context.Background(), sum); err != nil || info.Size != size {
+								t.Errorf("blob %s on S3: %+v %v; want %d bytes", sum, info, err, size)
+							}
+							t.Cleanup(func() { _ = st.Delete(context.Background(), sum) })
 						}
-						t.Cleanup(func() { _ = st.Delete(context.Background(), sum) })
 					}
 				}
-				t.Logf("%s: %d cases name %d material files (%d bytes); the store keeps %d files, %d bytes",
-					t.Name(), nCases, nCases*len(views[0].Materials), naive, len(distinct), stored)
-				if len(distinct) != len(views[0].Materials) {
-					t.Errorf("%d distinct files among the cases; want the %d of one case, shared", len(distinct), len(views[0].Materials))
+				t.Logf("%s: %d cases name %d material files (%d bytes); the store keeps %d files, %d bytes, and %d e-licence files",
+					t.Name(), nCases, nCases*len(views[0].Materials), naive, len(distinct), stored, len(licenceFiles))
+				if len(distinct) != len(views[0].Materials) || stored*nCases != naive {
+					t.Errorf("%d distinct files of %d bytes among the cases; want the %d of one case, shared by the %d (%d bytes named)",
+						len(distinct), stored, len(views[0].Materials), nCases, naive)
 				}
 
 				checkForeignLinks(t, hub, keys, o.files.linkKeys, views[0])
