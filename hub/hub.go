@@ -106,6 +106,9 @@ type Config struct {
 	// UploadMaxSize bounds each material type's files in bytes; a type not listed takes
 	// uploads.DefaultMaxSize (50 MiB).
 	UploadMaxSize map[string]int64
+	// UploadPutMaxSize bounds a file PUT whole (PUT /api/v1/files/{sha256}). Default
+	// uploads.DefaultPutMaxSize (10 MiB).
+	UploadPutMaxSize int64
 	// UploadAccept lists the content types a material may have. Default uploads.DefaultAccept
 	// (PDF, OFD, JPEG, PNG).
 	UploadAccept []string
@@ -265,7 +268,7 @@ func (s *Services) buildFiles(cfg Config) error {
 	up, err := uploads.New(uploads.Config{Store: cfg.Store, Blobs: s.Blobs, Dir: dir, InFlight: cfg.UploadStore, S3: s3, Authenticate: uploader(cfg.Clients),
 		KnownType:         func(code string) bool { _, ok := cfg.Catalogue.Material(code); return ok },
 		IssuedLicenceType: func(dept, typ string) bool { return issuesLicenceType(cfg.Catalogue, dept, typ) },
-		MaxSize:           cfg.UploadMaxSize, Accept: cfg.UploadAccept, MaxAge: cfg.UploadMaxAge, Now: cfg.Now, Logger: cfg.Logger})
+		MaxSize:           cfg.UploadMaxSize, PutMaxSize: cfg.UploadPutMaxSize, Accept: cfg.UploadAccept, MaxAge: cfg.UploadMaxAge, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("hub: the upload service: %w", err)
 	}

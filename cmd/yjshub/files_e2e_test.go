@@ -246,8 +246,8 @@ func TestServeNamesEveryProblemOfTheFileFlags(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"an unknown store and a negative age", []string{"--blob-store=nfs", "--upload-max-age=-1s"}, nil,
-			[]string{`--blob-store "nfs"`, "--upload-max-age -1s"}},
+		{"an unknown store, a negative age and a negative PUT size", []string{"--blob-store=nfs", "--upload-max-age=-1s", "--put-max-size=-1"}, nil,
+			[]string{`--blob-store "nfs"`, "--upload-max-age -1s", "--put-max-size -1"}},
 		{"S3 without a bucket, with half the keys and a bad endpoint", []string{"--blob-store=s3", "--s3-endpoint=ftp://x"},
 			map[string]string{envS3SecretKey: secret}, []string{"bucket is required", "access_key and secret_key go together", `endpoint scheme "ftp"`}},
 		{"S3 flags and keys on the disk store", []string{"--s3-bucket=b", "--s3-path-style"},

@@ -274,7 +274,8 @@ func serve(ctx context.Context, o serveOptions, logger *slog.Logger) error {
 	svc, err := hub.New(hub.Config{Catalogue: in.cat, Store: st, Bus: b, CallbackBase: publicURL, Logger: logger,
 		MaterialHosts: o.materialHosts, Pseudonyms: keys, Tracing: tp.TracerProvider(), Division: o.division,
 		DataDir: o.dataDir, Blobs: blobStore, LinkKeys: linkKeys, Clients: in.clients, LinkVia: in.kinds.of,
-		UploadDir: uploadDir(o.files, o.dataDir), UploadMaxAge: o.files.maxAge, UploadStore: o.files.inFlight(), Retention: rules})
+		UploadDir: uploadDir(o.files, o.dataDir), UploadMaxAge: o.files.maxAge, UploadStore: o.files.inFlight(), Retention: rules,
+		UploadPutMaxSize: o.files.putMax})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ type fileOptions struct {
 	linkKeys  string         // the link keyring file; "": <data-dir>/links.key
 	uploadDir string         // uploads in flight; "": <data-dir>/uploads
 	maxAge    time.Duration  // how long an unfinished upload is kept
+	putMax    int64          // the largest file PUT whole
 	// uploadStore keeps uploads in flight: disk (under uploadDir) or s3 (the blob store's
 	// bucket; uploadDir keeps the lock files and the parts on their way).
 	uploadStore string
@@ -62,6 +63,7 @@ func fileFlags(cmd *cobra.Command, o *fileOptions) {
 	f.StringVar(&o.linkKeys, "link-keys", "", "the keyring that signs links to files, made on first start (default --data-dir/"+links.FileName+")")
 	f.StringVar(&o.uploadDir, "upload-dir", "", "where uploads in flight wait (default --data-dir/uploads); every instance needs the same directory")
 	f.StringVar(&o.uploadStore, "upload-store", string(uploads.InFlightDisk), "where uploads in flight are kept: disk (--upload-dir) or s3 (the --blob-store=s3 bucket, under --s3-prefix/uploads/; --upload-dir keeps the lock files)")
+	f.Int64Var(&o.putMax, "put-max-size", uploads.DefaultPutMaxSize, "the largest file, in bytes, a client may PUT whole (PUT /api/v1/files/{sha256}); larger ones go through the resumable uploads")
 	f.DurationVar(&o.maxAge, "upload-max-age", uploads.DefaultMaxAge, "how long an unfinished upload is kept before it is removed (0: the default)")
 	f.StringVar(&o.retention, "retention", "", "a YAML file of how long materials are kept (unlinked, after_case, types; default 30d after upload when no case named one, 365d after the last case naming it ended)")
 	f.DurationVar(&o.retentionEvery, "retention-interval", retention.DefaultInterval, "how often the retention sweeper removes the materials due (0: the default)")
@@ -125,6 +127,9 @@ func (o fileOptions) validate() error {
 	}
 	if o.maxAge <= 0 {
 		errs = append(errs, fmt.Errorf("--upload-max-age %s: must be more than 0 (0 takes the default, %s)", o.maxAge, uploads.DefaultMaxAge))
+	}
+	if o.putMax < 0 {
+		errs = append(errs, fmt.Errorf("--put-max-size %d: must be 0 or more (0 takes the default, %d)", o.putMax, uploads.DefaultPutMaxSize))
 	}
 	if o.retentionEvery <= 0 {
 		errs = append(errs, fmt.Errorf("--retention-interval %s: must be more than 0 (0 takes the default, %s)", o.retentionEvery, retention.DefaultInterval))

@@ -59,7 +59,7 @@ export async function mount(main, ctx) {
       c.supplements?.length ? h('section', {class: 'panel'}, h('h2', null, '补正'),
         table(['时间', '事项', '材料', '字段'], c.supplements.map((s) => [f.time(s.received_at), String(s.subcases.length), String(s.materials.length), String(s.fields.length)]), {class: 'grid'})) : null,
       h('section', {class: 'panel'}, h('h2', null, '材料（一次提交，各部门共用）'),
-        c.materials?.length ? table(['材料', '文件', '使用事项数', '调阅记录'], c.materials.map((m) => [
+        c.materials?.length ? table(['材料', '文件', '使用事项数', '调阅记录与保存期'], c.materials.map((m) => [
           m.name || m.type, h('span', {class: 'small'}, m.filename, m.licence ? h('span', {class: 'badge tone-good'}, '电子证照免交') : null), String(m.used_by.length),
           reads(m, c)]), {class: 'grid', id: 'case-materials'}) : empty()));
   }
@@ -69,11 +69,16 @@ export async function mount(main, ctx) {
   // platform's host or given as an e-licence is not read through the hub.
   function reads(m, c) {
     if (!m.object) return h('span', {class: 'muted small'}, '—');
-    if (!m.reads?.length) return h('span', {class: 'muted small'}, '尚未调阅');
+    // How long the hub keeps the file (retention): until the cases naming it have ended, then
+    // to retained_until; removed_at once the sweeper removed it.
+    const kept = m.removed_at ? h('div', {class: 'small retention'}, badge('已删除 ' + f.time(m.removed_at), 'bad'))
+      : h('div', {class: 'muted small retention'}, m.retained_until ? `保存至 ${f.time(m.retained_until)}`
+        : c.completed_at || c.state === 'withdrawn' ? '保存期待下次清理时确定' : '办结后起算保存期');
+    if (!m.reads?.length) return h('div', null, h('span', {class: 'muted small'}, '尚未调阅'), kept);
     const names = new Map(c.subcases.map((sc) => [sc.department.code, sc.department.name]));
-    return h('ul', {class: 'reads small', dataset: {reads: String(m.reads.length)}}, m.reads.map((r) =>
+    return h('div', null, h('ul', {class: 'reads small', dataset: {reads: String(m.reads.length)}}, m.reads.map((r) =>
       h('li', null, `${names.get(r.department) || r.department} ${f.time(r.at)}`, r.via ? h('span', {class: 'muted'}, `（${r.via}）`) : null,
-        r.range ? h('span', {class: 'muted'}, ` ${r.range}`) : null)));
+        r.range ? h('span', {class: 'muted'}, ` ${r.range}`) : null))), kept);
   }
 
   function subcase(sc, d, lanes) {
