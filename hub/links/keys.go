@@ -1,18 +1,12 @@
 package links
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
+	"yjshub/hub/keyfile"
 )
 
 // FileName is the link keyring's file name in serve's data directory.
@@ -26,9 +20,6 @@ const KeySize = 32
 // previous one, which still verifies the links signed before the last rotation. A third would
 // keep alive links that a rotation was meant to end.
 const MaxKeys = 2
-
-// fileMode is the keyring file's mode: its owner alone reads it.
-const fileMode = 0o600
 
 const fileHeader = `# yjshub link keyring: HMAC-SHA256 keys (base64) that sign links to materials, oldest first;
 # the last signs, both verify. Keep it secret (mode 0600), give every hub instance the same
@@ -70,7 +61,7 @@ func New(keys ...Key) (*Keyring, error) {
 	}
 	seen := map[string]bool{}
 	for i, k := range keys {
-		if _, ok := keyNumber(k.ID); !ok {
+		if _, ok := keyfile.Number(k.ID); !ok {
 			errs = append(errs, fmt.Errorf("links: key %d: its id must be k and a number, e.g. k1", i+1))
 		}
 		if seen[k.ID] {
@@ -141,66 +132,40 @@ func Open(path string) (r *Keyring, created bool, err error) {
 		return nil, false, err
 	}
 	r = &Keyring{keys: []Key{k}, now: time.Now}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if created, err = keyfile.Create(path, fileHeader, r.entries()); err != nil {
 		return nil, false, fmt.Errorf("links: %w", err)
 	}
-	// Written beside and linked into place, so that a hub starting at the same moment finds
-	// either no file or the whole of it, and one of the two keeps the other's key.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return nil, false, fmt.Errorf("links: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeRing(tmp, r); err != nil {
-		return nil, false, err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			r, err = Load(path)
-			return r, false, err
-		}
-		return nil, false, fmt.Errorf("links: %w", err)
+	if !created { // another hub starting at the same moment made it: take its key
+		r, err = Load(path)
+		return r, false, err
 	}
 	return r, true, nil
 }
 
 // Load reads the keyring file at path; a missing file is an error wrapping fs.ErrNotExist.
 func Load(path string) (*Keyring, error) {
-	fi, err := os.Stat(path)
+	entries, err := keyfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("links: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("links: %s may be read or written by others than its owner (mode %04o): chmod 600 it", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("links: %w", err)
-	}
-	var keys []Key
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		id, enc, ok := strings.Cut(line, " ")
-		secret, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
-		if !ok || derr != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: want a key id, a space and the key in base64", path, n))
-			continue
-		}
-		keys = append(keys, Key{ID: id, secret: secret})
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("links: %w", err)
+	keys := make([]Key, len(entries))
+	for i, e := range entries {
+		keys[i] = Key{ID: e.ID, secret: e.Secret}
 	}
 	r, err := New(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
+}
+
+// entries are the ring's keys as the keyring file holds them.
+func (r *Keyring) entries() []keyfile.Key {
+	out := make([]keyfile.Key, len(r.keys))
+	for i, k := range r.keys {
+		out[i] = keyfile.Key{ID: k.ID, Secret: k.secret}
+	}
+	return out
 }
 
 // Rotate adds a fresh key to the keyring file at path and makes it the one that signs; the key
@@ -213,67 +178,13 @@ func Rotate(path string) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	last := 0
-	for _, k := range r.keys {
-		if n, _ := keyNumber(k.ID); n > last {
-			last = n
-		}
-	}
-	k, err := NewKey("k" + strconv.Itoa(last+1))
+	k, err := NewKey(keyfile.NextID(r.entries()))
 	if err != nil {
 		return nil, err
 	}
 	next := &Keyring{keys: []Key{r.keys[len(r.keys)-1], k}, now: time.Now}
-	return next, replace(path, next)
-}
-
-// replace writes r to a new file beside path and renames it over path, so that a reader sees
-// the old ring or the new one, never half of either.
-func replace(path string, r *Keyring) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("links: %w", err)
+	if err := keyfile.Replace(path, fileHeader, next.entries()); err != nil {
+		return nil, fmt.Errorf("links: %w", err)
 	}
-	if err := writeRing(f, r); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("links: %w", err)
-	}
-	return nil
-}
-
-// writeRing writes the ring to f, syncs and closes it.
-func writeRing(f *os.File, r *Keyring) error {
-	var b strings.Builder
-	b.WriteString(fileHeader)
-	for _, k := range r.keys {
-		b.WriteString(k.ID + " " + base64.StdEncoding.EncodeToString(k.secret) + "\n")
-	}
-	_, err := f.WriteString(b.String())
-	if err == nil {
-		err = f.Chmod(fileMode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("links: writing the keyring: %w", err)
-	}
-	return nil
-}
-
-// keyNumber reads the number of a key id k<n>.
-func keyNumber(id string) (int, bool) {
-	digits, ok := strings.CutPrefix(id, "k")
-	if !ok || digits == "" || digits[0] == '0' {
-		return 0, false
-	}
-	n, err := strconv.Atoi(digits)
-	return n, err == nil && n > 0
+	return next, nil
 }

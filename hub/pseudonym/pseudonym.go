@@ -30,8 +30,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
+	"yjshub/hub/keyfile"
 )
 
 // KeySize is the size of a key, in bytes.
@@ -59,7 +59,7 @@ func New(keys ...Key) (*Keyring, error) {
 	var errs []error
 	seen := map[string]bool{}
 	for i, k := range keys {
-		if _, ok := keyNumber(k.ID); !ok {
+		if _, ok := keyfile.Number(k.ID); !ok {
 			errs = append(errs, fmt.Errorf("pseudonym: key %d: its id must be k and a number, e.g. k1", i+1))
 		}
 		if seen[k.ID] {
@@ -149,14 +149,4 @@ func (r *Keyring) under(k Key, id string) string {
 	mac := hmac.New(sha256.New, k.secret)
 	mac.Write([]byte(id))
 	return k.ID + ":" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// keyNumber reads the number of a key id k<n>.
-func keyNumber(id string) (int, bool) {
-	digits, ok := strings.CutPrefix(id, "k")
-	if !ok || digits == "" || digits[0] == '0' {
-		return 0, false
-	}
-	n, err := strconv.Atoi(digits)
-	return n, err == nil && n > 0
 }

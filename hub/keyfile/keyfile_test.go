@@ -1,0 +1,82 @@
+package keyfile_test
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"yjshub/hub/keyfile"
+)
+
+// A file is created once, with the owner's mode alone; a second Create finds it and leaves it
+// as it was; Replace puts other keys in its place; Read gives them back, oldest first.
+func TestAKeyFileIsCreatedOnceReplacedWholeAndReadBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dir", "ring.key")
+	if _, err := keyfile.Read(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Read of no file: %v; want fs.ErrNotExist", err)
+	}
+	first := []keyfile.Key{{ID: "k1", Secret: []byte("one secret")}}
+	if created, err := keyfile.Create(path, "# header\n", first); err != nil || !created {
+		t.Fatalf("Create: %v %v", created, err)
+	}
+	if created, err := keyfile.Create(path, "# header\n", []keyfile.Key{{ID: "k1", Secret: []byte("another")}}); err != nil || created {
+		t.Fatalf("Create over a file: created %v, %v; want false and the file kept", created, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != keyfile.Mode {
+		t.Fatalf("mode %v (%v); want %04o", fi.Mode(), err, keyfile.Mode)
+	}
+	got, err := keyfile.Read(path)
+	if err != nil || len(got) != 1 || !bytes.Equal(got[0].Secret, first[0].Secret) {
+		t.Fatalf("Read: %v %v; want the first key", got, err)
+	}
+	next := []keyfile.Key{first[0], {ID: keyfile.NextID(got), Secret: []byte("two")}}
+	if err := keyfile.Replace(path, "# header\n", next); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = keyfile.Read(path); err != nil || len(got) != 2 || got[1].ID != "k2" || string(got[1].Secret) != "two" {
+		t.Fatalf("after Replace: %v %v; want k1 and k2", got, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".ring.key.*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// A file others may read is refused; every malformed line is named with its number, and no
+// secret appears in the error.
+func TestReadRefusesAnOpenFileAndNamesEveryBadLine(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.key")
+	if err := os.WriteFile(open, []byte("k1 c2VjcmV0\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyfile.Read(open); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a group-readable file: %v; want it refused", err)
+	}
+	bad := filepath.Join(dir, "bad.key")
+	if err := os.WriteFile(bad, []byte("# comment\nk1 c2VjcmV0\nk2\nk3 not*base64\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := keyfile.Read(bad)
+	if err == nil || !strings.Contains(err.Error(), "bad.key:3:") || !strings.Contains(err.Error(), "bad.key:4:") || strings.Contains(err.Error(), "c2VjcmV0") {
+		t.Errorf("a file with two bad lines: %v; want lines 3 and 4 named and no key", err)
+	}
+}
+
+func TestNumberAndNextID(t *testing.T) {
+	for id, want := range map[string]int{"k1": 1, "k12": 12, "k0": 0, "k01": 0, "x1": 0, "k": 0} {
+		if n, ok := keyfile.Number(id); n != want || ok != (want > 0) {
+			t.Errorf("Number(%q) = %d, %v; want %d", id, n, ok, want)
+		}
+	}
+	if got := keyfile.NextID([]keyfile.Key{{ID: "k3"}, {ID: "k9"}, {ID: "odd"}}); got != "k10" {
+		t.Errorf("NextID = %s; want k10", got)
+	}
+	if got := keyfile.NextID(nil); got != "k1" {
+		t.Errorf("NextID of none = %s; want k1", got)
+	}
+}
