@@ -39,6 +39,28 @@ pid_cmdline() {
 	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
 }
 
+# our_pid PIDFILE PATTERN IS_OURS : the pid of our running server, or nothing. The pid file is
+# believed only when IS_OURS (a function given a pid) agrees; else the process table is searched
+# for PATTERN (pgrep -f) and the pid found is written back to PIDFILE.
+our_pid() {
+	local pidfile="$1" pattern="$2" is_ours="$3" pid=""
+	if [[ -f "$pidfile" ]]; then
+		pid="$(tr -dc '0-9' <"$pidfile" || true)"
+		if [[ -n "$pid" ]] && "$is_ours" "$pid"; then
+			echo "$pid"
+			return 0
+		fi
+	fi
+	for pid in $(pgrep -f -- "$pattern" 2>/dev/null || true); do
+		if "$is_ours" "$pid"; then
+			echo "$pid" >"$pidfile"
+			echo "$pid"
+			return 0
+		fi
+	done
+	return 0
+}
+
 # apt_install PACKAGE... : install Debian packages (root only), running
 # `apt-get update` first only when the package lists are missing or the
 # install fails for want of them.

@@ -329,22 +329,7 @@ is_our_broker() {
 # Print the pid of our running broker, or nothing. Falls back to searching the
 # process table for our config path when the pid file is missing or stale.
 broker_pid() {
-	local pid=""
-	if [[ -f "$PIDFILE" ]]; then
-		pid="$(tr -dc '0-9' <"$PIDFILE" || true)"
-		if [[ -n "$pid" ]] && is_our_broker "$pid"; then
-			echo "$pid"
-			return 0
-		fi
-	fi
-	for pid in $(pgrep -f -- "kafka.Kafka $CONF" 2>/dev/null || true); do
-		if is_our_broker "$pid"; then
-			echo "$pid" >"$PIDFILE"
-			echo "$pid"
-			return 0
-		fi
-	done
-	return 0
+	our_pid "$PIDFILE" "kafka.Kafka $CONF" is_our_broker
 }
 
 # Kafka protocol check without a JVM: send ApiVersions v0 (correlation id 7)

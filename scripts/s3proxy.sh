@@ -111,22 +111,7 @@ is_ours() {
 # server_pid : the pid of our running server, or nothing; falls back to the process table when
 # the pid file is missing or stale.
 server_pid() {
-	local pid=""
-	if [[ -f "$PIDFILE" ]]; then
-		pid="$(tr -dc '0-9' <"$PIDFILE" || true)"
-		if [[ -n "$pid" ]] && is_ours "$pid"; then
-			echo "$pid"
-			return 0
-		fi
-	fi
-	for pid in $(pgrep -f -- "--properties $CONF" 2>/dev/null || true); do
-		if is_ours "$pid"; then
-			echo "$pid" >"$PIDFILE"
-			echo "$pid"
-			return 0
-		fi
-	done
-	return 0
+	our_pid "$PIDFILE" "--properties $CONF" is_ours
 }
 
 # answers : an HTTP request gets an HTTP answer (an anonymous one is refused, which is enough to
