@@ -77,7 +77,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, flight: newInFlight(cfg), locker: locker}
 	composer := tusd.NewStoreComposer()
 	s.flight.useIn(composer)
-	s.locker.UseIn(composer)
+	composer.UseLocker(stoppingLocker{s.locker})
 	// A deferred length would escape the size limit checked at creation.
 	composer.UsesLengthDeferrer = false
 	h, err := tusd.NewUnroutedHandler(tusd.Config{
@@ -107,7 +107,7 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	p := s.cfg.Prefix
 	// tusd takes the upload's id from the path below its base path.
-	tus := http.StripPrefix(p, s.owned(withChecksum(s.cfg.Dir, s.cfg.largest(), s.tus.Middleware(http.HandlerFunc(s.tusMethods)))))
+	tus := http.StripPrefix(p, s.owned(withChecksum(s.cfg.Dir, s.cfg.largest(), stoppable(s.tus.Middleware(http.HandlerFunc(s.tusMethods))))))
 	mux.Handle(p, tus)
 	mux.Handle(p+"/", tus)
 	mux.HandleFunc("GET "+s.cfg.MaterialsPrefix+"/{id}", s.getMaterial)

@@ -534,7 +534,12 @@ func TestTheSweeperStopsAnExpiredUploadThatIsBeingWritten(t *testing.T) {
 		}
 		_ = pw.CloseWithError(io.ErrClosedPipe)
 		select {
-		case <-done:
+		case status := <-done:
+			// The PATCH was stopped (tusd's ERR_UPLOAD_INTERRUPTED) before the upload went, not
+			// ended by its client.
+			if status != http.StatusBadRequest {
+				t.Errorf("the PATCH of the swept upload ended %d, want 400", status)
+			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the PATCH of the swept upload did not end")
 		}
