@@ -9,9 +9,11 @@ package keyfile
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,6 +64,57 @@ func Read(path string) ([]Key, error) {
 		return nil, err
 	}
 	return keys, nil
+}
+
+// Open reads the keys of the file at path as Read does or, when there is no file, creates it
+// (its directory too) with one fresh key "k1" of size bytes; created tells which. When another
+// process created the file first, Open reads and returns that process's keys.
+func Open(path, header string, size int) (keys []Key, created bool, err error) {
+	keys, err = Read(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return keys, false, err
+	}
+	k, err := Generate("k1", size)
+	if err != nil {
+		return nil, false, err
+	}
+	if created, err = Create(path, header, []Key{k}); err != nil || !created {
+		if err == nil {
+			keys, err = Read(path)
+		}
+		return keys, false, err
+	}
+	return []Key{k}, true, nil
+}
+
+// Generate returns a key named id of size bytes from crypto/rand.
+func Generate(id string, size int) (Key, error) {
+	secret := make([]byte, size)
+	if _, err := rand.Read(secret); err != nil {
+		return Key{}, fmt.Errorf("making a key: %w", err)
+	}
+	return Key{ID: id, Secret: secret}, nil
+}
+
+// Check names every problem of keys as a ring of secrets of size bytes: an id not written
+// k<number>, an id given twice, a secret of another size. No problem names a secret. How many
+// keys a ring may hold is the caller's to check.
+func Check(keys []Key, size int) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if _, ok := Number(k.ID); !ok {
+			errs = append(errs, fmt.Errorf("key %d: its id must be k and a number, e.g. k1", i+1))
+		}
+		if seen[k.ID] {
+			errs = append(errs, fmt.Errorf("key id %s is given twice", k.ID))
+		}
+		seen[k.ID] = true
+		if len(k.Secret) != size {
+			errs = append(errs, fmt.Errorf("key %s is %d bytes, want %d", k.ID, len(k.Secret), size))
+		}
+	}
+	return errs
 }
 
 // Create writes header and keys to a new file at path, its directory too, unless a file is

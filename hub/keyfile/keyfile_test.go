@@ -80,3 +80,72 @@ func TestNumberAndNextID(t *testing.T) {
 		t.Errorf("NextID of none = %s; want k1", got)
 	}
 }
+
+// Open creates a file with one fresh key of the size asked the first time and reads that key
+// back every time after; hubs opening the same missing file at once all end with the key of
+// the one that created it.
+func TestOpenCreatesOneKeyOnceAndEveryOpenerReadsIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ring.key")
+	const openers = 8
+	type opened struct {
+		keys    []keyfile.Key
+		created bool
+		err     error
+	}
+	results := make(chan opened, openers)
+	for range openers {
+		go func() {
+			keys, created, err := keyfile.Open(path, "# header\n", 32)
+			results <- opened{keys, created, err}
+		}()
+	}
+	creators := 0
+	var all []opened
+	for range openers {
+		o := <-results
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		if o.created {
+			creators++
+		}
+		all = append(all, o)
+	}
+	if creators != 1 {
+		t.Errorf("%d openers created the file; want 1", creators)
+	}
+	onDisk, err := keyfile.Read(path)
+	if err != nil || len(onDisk) != 1 || onDisk[0].ID != "k1" || len(onDisk[0].Secret) != 32 {
+		t.Fatalf("the file holds %d keys (%v); want one k1 of 32 bytes", len(onDisk), err)
+	}
+	for i, o := range all {
+		if len(o.keys) != 1 || !bytes.Equal(o.keys[0].Secret, onDisk[0].Secret) {
+			t.Errorf("opener %d got another key than the file's", i)
+		}
+	}
+	if _, created, err := keyfile.Open(path, "# header\n", 32); err != nil || created {
+		t.Errorf("Open of an existing file: created %v, %v; want it read", created, err)
+	}
+}
+
+// Check names every problem of a ring, each key by its id or place, and never a secret.
+func TestCheckNamesEveryProblemOfARing(t *testing.T) {
+	fresh, err := keyfile.Generate("k1", 32)
+	if err != nil || len(fresh.Secret) != 32 || bytes.Equal(fresh.Secret, make([]byte, 32)) {
+		t.Fatalf("Generate: %d bytes, %v", len(fresh.Secret), err)
+	}
+	if errs := keyfile.Check([]keyfile.Key{fresh, {ID: "k2", Secret: fresh.Secret}}, 32); len(errs) != 0 {
+		t.Errorf("a good ring: %v", errs)
+	}
+	short := []byte("short secret")
+	errs := keyfile.Check([]keyfile.Key{fresh, {ID: "k1", Secret: fresh.Secret}, {ID: "key3", Secret: short}}, 32)
+	text := errors.Join(errs...).Error()
+	for _, want := range []string{"key id k1 is given twice", "key 3: its id must be k and a number", "key key3 is 12 bytes, want 32"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Check: %q; want it to say %q", text, want)
+		}
+	}
+	if len(errs) != 3 || strings.Contains(text, string(short)) {
+		t.Errorf("Check: %d problems (%q); want 3 and no secret", len(errs), text)
+	}
+}

@@ -1,10 +1,8 @@
 package links
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 	"yjshub/hub/keyfile"
 )
@@ -26,12 +24,8 @@ const fileHeader = `# yjshub link keyring: HMAC-SHA256 keys (base64) that sign l
 # file, and change it only with a rotation (links.Rotate), which keeps two keys at most.
 `
 
-// Key is one key of a keyring.
-type Key struct {
-	// ID names the key in the links it signs (their kid): "k" and a number, e.g. k1.
-	ID     string
-	secret []byte
-}
+// Key is one key of a keyring. Its ID names it in the links it signs (their kid): "k" and a number, e.g. k1.
+type Key = keyfile.Key
 
 // Keyring signs and verifies links. It is immutable and safe for concurrent use.
 type Keyring struct {
@@ -41,11 +35,11 @@ type Keyring struct {
 
 // NewKey returns a key of KeySize bytes from crypto/rand.
 func NewKey(id string) (Key, error) {
-	secret := make([]byte, KeySize)
-	if _, err := rand.Read(secret); err != nil {
-		return Key{}, fmt.Errorf("links: making a key: %w", err)
+	k, err := keyfile.Generate(id, KeySize)
+	if err != nil {
+		return Key{}, fmt.Errorf("links: %w", err)
 	}
-	return Key{ID: id, secret: secret}, nil
+	return k, nil
 }
 
 // New returns a keyring of keys, oldest first: the last signs. It refuses an empty ring, more
@@ -59,18 +53,8 @@ func New(keys ...Key) (*Keyring, error) {
 	case len(keys) > MaxKeys:
 		errs = append(errs, fmt.Errorf("links: a keyring holds %d keys at most (the current and the previous), not %d", MaxKeys, len(keys)))
 	}
-	seen := map[string]bool{}
-	for i, k := range keys {
-		if _, ok := keyfile.Number(k.ID); !ok {
-			errs = append(errs, fmt.Errorf("links: key %d: its id must be k and a number, e.g. k1", i+1))
-		}
-		if seen[k.ID] {
-			errs = append(errs, fmt.Errorf("links: key id %s is given twice", k.ID))
-		}
-		seen[k.ID] = true
-		if len(k.secret) != KeySize {
-			errs = append(errs, fmt.Errorf("links: key %s is %d bytes, want %d", k.ID, len(k.secret), KeySize))
-		}
+	for _, err := range keyfile.Check(keys, KeySize) {
+		errs = append(errs, fmt.Errorf("links: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -123,23 +107,12 @@ func (r *Keyring) key(id string) (Key, bool) {
 // (created = true), its directory too. A file that its owner's group or others may read or
 // write is refused, as is one that does not parse; errors never contain a key.
 func Open(path string) (r *Keyring, created bool, err error) {
-	r, err = Load(path)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return r, false, err
-	}
-	k, err := NewKey("k1")
+	entries, created, err := keyfile.Open(path, fileHeader, KeySize)
 	if err != nil {
-		return nil, false, err
-	}
-	r = &Keyring{keys: []Key{k}, now: time.Now}
-	if created, err = keyfile.Create(path, fileHeader, r.entries()); err != nil {
 		return nil, false, fmt.Errorf("links: %w", err)
 	}
-	if !created { // another hub starting at the same moment made it: take its key
-		r, err = Load(path)
-		return r, false, err
-	}
-	return r, true, nil
+	r, err = fromFile(path, entries)
+	return r, created, err
 }
 
 // Load reads the keyring file at path; a missing file is an error wrapping fs.ErrNotExist.
@@ -148,24 +121,16 @@ func Load(path string) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("links: %w", err)
 	}
-	keys := make([]Key, len(entries))
-	for i, e := range entries {
-		keys[i] = Key{ID: e.ID, secret: e.Secret}
-	}
+	return fromFile(path, entries)
+}
+
+// fromFile makes the keyring of the keys read from the file at path.
+func fromFile(path string, keys []Key) (*Keyring, error) {
 	r, err := New(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
-}
-
-// entries are the ring's keys as the keyring file holds them.
-func (r *Keyring) entries() []keyfile.Key {
-	out := make([]keyfile.Key, len(r.keys))
-	for i, k := range r.keys {
-		out[i] = keyfile.Key{ID: k.ID, Secret: k.secret}
-	}
-	return out
 }
 
 // Rotate adds a fresh key to the keyring file at path and makes it the one that signs; the key
@@ -178,12 +143,12 @@ func Rotate(path string) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := NewKey(keyfile.NextID(r.entries()))
+	k, err := NewKey(keyfile.NextID(r.keys))
 	if err != nil {
 		return nil, err
 	}
 	next := &Keyring{keys: []Key{r.keys[len(r.keys)-1], k}, now: time.Now}
-	if err := keyfile.Replace(path, fileHeader, next.entries()); err != nil {
+	if err := keyfile.Replace(path, fileHeader, next.keys); err != nil {
 		return nil, fmt.Errorf("links: %w", err)
 	}
 	return next, nil

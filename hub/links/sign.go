@@ -141,7 +141,7 @@ func (r *Keyring) SignLink(l Link) (string, error) {
 	}
 	q.Set(paramExp, strconv.FormatInt(exp, 10))
 	q.Set(paramKid, k.ID)
-	q.Set(paramSig, base64.RawURLEncoding.EncodeToString(mac(k.secret, l.Method, path, l.Department, l.Case, l.Subcase, l.Via, exp, k.ID)))
+	q.Set(paramSig, base64.RawURLEncoding.EncodeToString(mac(k.Secret, l.Method, path, l.Department, l.Case, l.Subcase, l.Via, exp, k.ID)))
 	return path + "?" + q.Encode(), nil
 }
 
@@ -233,7 +233,7 @@ func (r *Keyring) Verify(req *http.Request) (Claims, error) {
 
 	secret, known := unknownKey, 0
 	if k, ok := r.key(c.KeyID); ok {
-		secret, known = k.secret, 1
+		secret, known = k.Secret, 1
 	}
 	want := mac(secret, c.Method, req.URL.Path, c.Department, c.Case, c.Subcase, c.Via, exp, c.KeyID)
 	good := subtle.ConstantTimeCompare(sig, want) & known & boolInt(r.now().Unix() < exp)

@@ -1,9 +1,7 @@
 package pseudonym
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"yjshub/hub/keyfile"
 )
@@ -20,23 +18,12 @@ const fileHeader = `# yjshub pseudonym keyring: HMAC-SHA256 keys (base64), oldes
 // (created = true), its directory too. A file that its owner's group or others may read or
 // write is refused, as is one that does not parse; errors never contain a key.
 func Open(path string) (r *Keyring, created bool, err error) {
-	r, err = Load(path)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return r, false, err
-	}
-	k, err := NewKey("k1")
+	entries, created, err := keyfile.Open(path, fileHeader, KeySize)
 	if err != nil {
-		return nil, false, err
-	}
-	r = &Keyring{keys: []Key{k}}
-	if created, err = keyfile.Create(path, fileHeader, r.entries()); err != nil {
 		return nil, false, fmt.Errorf("pseudonym: %w", err)
 	}
-	if !created { // another hub starting at the same moment made it: take its key
-		r, err = Load(path)
-		return r, false, err
-	}
-	return r, true, nil
+	r, err = fromFile(path, entries)
+	return r, created, err
 }
 
 // Load reads the keyring file at path; a missing file is an error wrapping fs.ErrNotExist.
@@ -45,24 +32,16 @@ func Load(path string) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym: %w", err)
 	}
-	keys := make([]Key, len(entries))
-	for i, e := range entries {
-		keys[i] = Key{ID: e.ID, secret: e.Secret}
-	}
+	return fromFile(path, entries)
+}
+
+// fromFile makes the keyring of the keys read from the file at path.
+func fromFile(path string, keys []Key) (*Keyring, error) {
 	r, err := New(keys...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
-}
-
-// entries are the ring's keys as the keyring file holds them.
-func (r *Keyring) entries() []keyfile.Key {
-	out := make([]keyfile.Key, len(r.keys))
-	for i, k := range r.keys {
-		out[i] = keyfile.Key{ID: k.ID, Secret: k.secret}
-	}
-	return out
 }
 
 // Rotate adds a fresh key to the keyring file at path and makes it the current one; the older
@@ -73,7 +52,7 @@ func Rotate(path string) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := NewKey(keyfile.NextID(r.entries()))
+	k, err := NewKey(keyfile.NextID(r.keys))
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +85,7 @@ func Retire(path, id string) (*Keyring, error) {
 
 // write puts r in the keyring file at path in place of what it held.
 func write(path string, r *Keyring) error {
-	if err := keyfile.Replace(path, fileHeader, r.entries()); err != nil {
+	if err := keyfile.Replace(path, fileHeader, r.keys); err != nil {
 		return fmt.Errorf("pseudonym: %w", err)
 	}
 	return nil

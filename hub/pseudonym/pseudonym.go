@@ -25,7 +25,6 @@ package pseudonym
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -37,12 +36,8 @@ import (
 // KeySize is the size of a key, in bytes.
 const KeySize = 32
 
-// Key is one key of a keyring.
-type Key struct {
-	// ID names the key in the pseudonyms it makes: "k" and a number, e.g. k1.
-	ID     string
-	secret []byte
-}
+// Key is one key of a keyring. Its ID names it in the pseudonyms it makes: "k" and a number, e.g. k1.
+type Key = keyfile.Key
 
 // Keyring makes and recognises pseudonyms. It is immutable and safe for concurrent use.
 type Keyring struct {
@@ -57,18 +52,8 @@ func New(keys ...Key) (*Keyring, error) {
 		return nil, errors.New("pseudonym: a keyring needs at least one key")
 	}
 	var errs []error
-	seen := map[string]bool{}
-	for i, k := range keys {
-		if _, ok := keyfile.Number(k.ID); !ok {
-			errs = append(errs, fmt.Errorf("pseudonym: key %d: its id must be k and a number, e.g. k1", i+1))
-		}
-		if seen[k.ID] {
-			errs = append(errs, fmt.Errorf("pseudonym: key id %s is given twice", k.ID))
-		}
-		seen[k.ID] = true
-		if len(k.secret) != KeySize {
-			errs = append(errs, fmt.Errorf("pseudonym: key %s is %d bytes, want %d", k.ID, len(k.secret), KeySize))
-		}
+	for _, err := range keyfile.Check(keys, KeySize) {
+		errs = append(errs, fmt.Errorf("pseudonym: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -78,11 +63,11 @@ func New(keys ...Key) (*Keyring, error) {
 
 // NewKey returns a key of KeySize bytes from crypto/rand.
 func NewKey(id string) (Key, error) {
-	secret := make([]byte, KeySize)
-	if _, err := rand.Read(secret); err != nil {
-		return Key{}, fmt.Errorf("pseudonym: making a key: %w", err)
+	k, err := keyfile.Generate(id, KeySize)
+	if err != nil {
+		return Key{}, fmt.Errorf("pseudonym: %w", err)
 	}
-	return Key{ID: id, secret: secret}, nil
+	return k, nil
 }
 
 // Ephemeral returns a keyring of one fresh key held in memory only: its pseudonyms cannot be
@@ -146,7 +131,7 @@ func (r *Keyring) Matches(ref, id string) bool {
 }
 
 func (r *Keyring) under(k Key, id string) string {
-	mac := hmac.New(sha256.New, k.secret)
+	mac := hmac.New(sha256.New, k.Secret)
 	mac.Write([]byte(id))
 	return k.ID + ":" + hex.EncodeToString(mac.Sum(nil))
 }
