@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for the test-service and test-tool scripts (kafka.sh, postgres.sh, services.sh, and
+# Shared helpers for the test-service and test-tool scripts (kafka.sh, s3proxy.sh, postgres.sh, services.sh, and
 # the installers of the independent tools: schemathesis.sh, cesdk.sh, openapi-clients.sh, validators.sh).
 # Sourced, not executed.
 
@@ -59,6 +59,68 @@ our_pid() {
 		fi
 	done
 	return 0
+}
+
+# lock_dir COMPONENT DIR SECONDS : hold DIR/.lock (on fd 9) until the script ends, waiting up to
+# SECONDS for another run that holds it.
+lock_dir() {
+	mkdir -p "$2"
+	exec 9>"$2/.lock"
+	flock -w "$3" 9 || die "$1" "another run holds $2/.lock"
+}
+
+# wait_started COMPONENT WHAT PID PIDFILE LOG SECONDS FIND READY [CHECKLOG] : wait until READY (a
+# command) succeeds for the server started as PID. When PID exits, FIND (a
+# command printing our server's pid) looks for the process setsid may have forked; when there
+# is none, or after SECONDS, it dies showing the end of LOG (and of CHECKLOG, the last
+# readiness check's output, when there is one).
+wait_started() {
+	local who="$1" what="$2" pid="$3" pidfile="$4" log="$5" secs="$6" find="$7" ready="$8" checklog="${9:-}"
+	local t0=$SECONDS deadline=$((SECONDS + secs)) other
+	while ((SECONDS < deadline)); do
+		if ! pid_alive "$pid"; then
+			other="$("$find")"
+			if [[ -z "$other" ]]; then
+				rm -f "$pidfile"
+				tail -n 60 "$log" >&2 || true
+				die "$who" "$what exited during startup (log above, full log: $log)"
+			fi
+			pid="$other"
+			echo "$pid" >"$pidfile"
+		fi
+		if "$ready"; then
+			say "$who" "$what ready after $((SECONDS - t0))s (pid $pid)"
+			return 0
+		fi
+		sleep 0.5
+	done
+	tail -n 60 "$log" >&2 || true
+	[[ -n "$checklog" && -s "$checklog" ]] && { echo "--- last readiness check:" >&2; tail -n 20 "$checklog" >&2; }
+	die "$who" "$what not ready after ${secs}s (log above, full log: $log; it is left running, pid $pid)"
+}
+
+# stop_process COMPONENT WHAT PID PIDFILE SECONDS : stop PID (nothing when it is empty) with
+# SIGTERM, and SIGKILL when it is still there after SECONDS; the pid file goes either way.
+stop_process() {
+	local who="$1" what="$2" pid="$3" pidfile="$4" secs="$5" i
+	if [[ -z "$pid" ]]; then
+		rm -f "$pidfile"
+		say "$who" "not running"
+		return 0
+	fi
+	say "$who" "stopping $what (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 4; i++)); do
+		pid_alive "$pid" || break
+		sleep 0.25
+	done
+	if pid_alive "$pid"; then
+		say "$who" "$what did not stop within ${secs}s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+		sleep 0.5
+	fi
+	rm -f "$pidfile"
+	say "$who" "stopped"
 }
 
 # apt_install PACKAGE... : install Debian packages (root only), running

@@ -378,33 +378,14 @@ start_broker() {
 	wait_ready "$pid"
 }
 
+# broker_ready : the broker says it started, answers ApiVersions and lists its topics.
+broker_ready() {
+	grep -q 'Kafka Server started' "$LOG" 2>/dev/null && api_versions_ok && topics_list_ok
+}
+
 wait_ready() {
-	local pid="$1" t0=$SECONDS deadline=$((SECONDS + DEADLINE_SECS))
-	while ((SECONDS < deadline)); do
-		if ! pid_alive "$pid"; then
-			# setsid may have forked: look for the broker by its config.
-			local other
-			other="$(broker_pid)"
-			if [[ -z "$other" ]]; then
-				rm -f "$PIDFILE"
-				tail -n 60 "$LOG" >&2 || true
-				die "$WHO" "the broker exited during startup (log above, full log: $LOG)"
-			fi
-			pid="$other"
-			echo "$pid" >"$PIDFILE"
-		fi
-		if grep -q 'Kafka Server started' "$LOG" 2>/dev/null && api_versions_ok; then
-			if topics_list_ok; then
-				say "$WHO" "ready on $HOST:$PORT after $((SECONDS - t0))s (pid $pid)"
-				check_sasl_ssl
-				return 0
-			fi
-		fi
-		sleep 0.5
-	done
-	tail -n 60 "$LOG" >&2 || true
-	[[ -s "$DIR/check.log" ]] && { echo "--- last readiness check:" >&2; tail -n 20 "$DIR/check.log" >&2; }
-	die "$WHO" "broker not ready after ${DEADLINE_SECS}s (log above, full log: $LOG; it is left running, pid $pid)"
+	wait_started "$WHO" "broker on $HOST:$PORT" "$1" "$PIDFILE" "$LOG" "$DEADLINE_SECS" broker_pid broker_ready "$DIR/check.log"
+	check_sasl_ssl
 }
 
 # check_sasl_ssl : the SASL_SSL listener answers a client that trusts the test CA and logs in
@@ -423,36 +404,14 @@ check_sasl_ssl() {
 }
 
 stop_broker() {
-	local pid
-	pid="$(broker_pid)"
-	if [[ -z "$pid" ]]; then
-		rm -f "$PIDFILE"
-		say "$WHO" "not running"
-		return 0
-	fi
-	say "$WHO" "stopping broker (pid $pid)"
-	kill -TERM "$pid" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 120; i++)); do
-		pid_alive "$pid" || break
-		sleep 0.25
-	done
-	if pid_alive "$pid"; then
-		say "$WHO" "broker did not stop within 30s: killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-		sleep 0.5
-	fi
-	rm -f "$PIDFILE"
-	say "$WHO" "stopped"
+	stop_process "$WHO" broker "$(broker_pid)" "$PIDFILE" 30
 }
 
 # ---------------------------------------------------------------------------
 # commands
 
 cmd_up() {
-	mkdir -p "$DIR"
-	exec 9>"$DIR/.lock"
-	flock -w 600 9 || die "$WHO" "another kafka.sh holds $DIR/.lock"
+	lock_dir "$WHO" "$DIR" 600
 
 	local pid
 	pid="$(broker_pid)"
@@ -488,9 +447,7 @@ cmd_up() {
 }
 
 cmd_down() {
-	mkdir -p "$DIR"
-	exec 9>"$DIR/.lock"
-	flock -w 120 9 || die "$WHO" "another kafka.sh holds $DIR/.lock"
+	lock_dir "$WHO" "$DIR" 120
 	stop_broker
 }
 

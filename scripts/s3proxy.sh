@@ -146,59 +146,18 @@ start_server() {
 }
 
 wait_ready() {
-	local pid="$1" t0=$SECONDS deadline=$((SECONDS + DEADLINE_SECS))
-	while ((SECONDS < deadline)); do
-		if ! pid_alive "$pid"; then
-			local other
-			other="$(server_pid)"
-			if [[ -z "$other" ]]; then
-				rm -f "$PIDFILE"
-				tail -n 40 "$LOG" >&2 || true
-				die "$WHO" "S3Proxy exited during startup (log above, full log: $LOG)"
-			fi
-			pid="$other"
-			echo "$pid" >"$PIDFILE"
-		fi
-		if answers; then
-			say "$WHO" "ready on http://$HOST:$PORT after $((SECONDS - t0))s (pid $pid)"
-			return 0
-		fi
-		sleep 0.5
-	done
-	tail -n 40 "$LOG" >&2 || true
-	die "$WHO" "S3Proxy not ready after ${DEADLINE_SECS}s (log above, full log: $LOG; it is left running, pid $pid)"
+	wait_started "$WHO" "S3Proxy on http://$HOST:$PORT" "$1" "$PIDFILE" "$LOG" "$DEADLINE_SECS" server_pid answers
 }
 
 stop_server() {
-	local pid
-	pid="$(server_pid)"
-	if [[ -z "$pid" ]]; then
-		rm -f "$PIDFILE"
-		say "$WHO" "not running"
-		return 0
-	fi
-	say "$WHO" "stopping S3Proxy (pid $pid)"
-	kill -TERM "$pid" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 80; i++)); do
-		pid_alive "$pid" || break
-		sleep 0.25
-	done
-	if pid_alive "$pid"; then
-		say "$WHO" "S3Proxy did not stop within 20s: killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$PIDFILE"
-	say "$WHO" "stopped"
+	stop_process "$WHO" S3Proxy "$(server_pid)" "$PIDFILE" 20
 }
 
 # ---------------------------------------------------------------------------
 # commands
 
 cmd_up() {
-	mkdir -p "$DIR"
-	exec 9>"$DIR/.lock"
-	flock -w 300 9 || die "$WHO" "another s3proxy.sh holds $DIR/.lock"
+	lock_dir "$WHO" "$DIR" 300
 	local pid
 	pid="$(server_pid)"
 	if [[ -n "$pid" ]]; then
@@ -219,9 +178,7 @@ cmd_up() {
 }
 
 cmd_down() {
-	mkdir -p "$DIR"
-	exec 9>"$DIR/.lock"
-	flock -w 120 9 || die "$WHO" "another s3proxy.sh holds $DIR/.lock"
+	lock_dir "$WHO" "$DIR" 120
 	stop_server
 }
 
