@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"yjshub/hub/event"
+	"yjshub/pdfmin"
 )
 
 // licencePDF is the simulated file of e-licence l: a small PDF, the same bytes whenever the
@@ -27,20 +28,7 @@ func licencePDF(l event.Licence) []byte {
 		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	return pdfmin.Write("%PDF-1.7\n", objs, "")
 }
 
 // uploadLicenceFile uploads the file of licence l to the hub before the approval that issues

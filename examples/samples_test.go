@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"yjshub/pdfmin"
 )
 
 var update = flag.Bool("update", false, "write the sample PDFs of files/pdf anew")
@@ -33,20 +35,7 @@ func samplePDF(materialType string) []byte {
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 		fmt.Sprintf("<< /Title (yjshub sample: %s) /Producer (yjshub examples) >>", materialType),
 	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objects))
-	for i, o := range objects {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objects)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
-	return b.Bytes()
+	return pdfmin.Write("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", objects, " /Info 6 0 R")
 }
 
 // TestTheSamplePDFsAreThoseTheGeneratorMakes keeps files/pdf in step with samplePDF and the
