@@ -86,7 +86,11 @@ func TestTheLicencesEitherPlatformOffersEndUpInTheLibrary(t *testing.T) {
 			c := s.connector(t, env)
 			env.Start(c)
 			env.WaitFor(name+"'s licences to be imported", func() bool { return licenceFigure(c, "imported") == 3 })
-			env.WaitFor(name+"'s cursor after the last page", func() bool { return licenceCursor(t, env, name) == "p3" })
+			// The connector stores the cursor, then shows it in its status: both are awaited.
+			env.WaitFor(name+"'s cursor after the last page", func() bool {
+				lics, _ := c.Status().Detail["licences"].(map[string]any)
+				return licenceCursor(t, env, name) == "p3" && lics["cursor"] == "p3"
+			})
 
 			for _, want := range offered {
 				got, err := lib.Get(env.Ctx, want.Type, want.Number)
